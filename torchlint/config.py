@@ -1,0 +1,280 @@
+"""Settings: ``[tool.torchlint]`` in the nearest pyproject.toml, overridden by the command line.
+
+Rule selection follows ruff: ``select`` replaces the default set, ``extend-select`` adds to
+it, ``ignore`` removes from it; selectors are codes (``TL101``), prefixes (``TL1``) or
+``ALL``. When selectors disagree about a code, the most specific one wins, and ``ignore``
+wins a tie. Unknown keys, codes and values are errors that name the file and the problem.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from torchlint import registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KNOWN_KEYS = frozenset(
+    {
+        "select",
+        "ignore",
+        "extend-select",
+        "per-file-ignores",
+        "exclude",
+        "extend-exclude",
+        "unsafe-fixes",
+        "runtime-helpers",
+        "target-version",
+        "respect-gitignore",
+        "cache-dir",
+    }
+)
+_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?$")
+
+
+class ConfigError(Exception):
+    """A problem with the user's configuration or options; reported as one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that changes what torchlint reports or fixes."""
+
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+    runtime_helpers: bool = True
+    target_version: tuple[int, int] | None = None
+    respect_gitignore: bool = True
+    cache_dir: str = ".torchlint_cache"
+    root: Path = field(default_factory=Path.cwd, compare=False)
+    config_file: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        for selector in (*(self.select or ()), *self.extend_select, *self.ignore):
+            validate_selector(selector, where=self.config_file)
+        for _, codes in self.per_file_ignores:
+            for selector in codes:
+                validate_selector(selector, where=self.config_file)
+
+    @cached_property
+    def selected_codes(self) -> frozenset[str]:
+        return _resolve_selection(self.select, self.extend_select, self.ignore)
+
+    def enabled_codes(self, path: str) -> frozenset[str]:
+        """The selected codes minus the per-file ignores matching ``path``."""
+        ignored: list[str] = []
+        for pattern, codes in self.per_file_ignores:
+            if _path_matches(path, pattern, self.root):
+                ignored.extend(codes)
+        if not ignored:
+            return self.selected_codes
+        return _cached_minus(self.selected_codes, tuple(ignored))
+
+    def supports(self, version: tuple[int, int]) -> bool:
+        """True when every torch the project supports has the API added in ``version``."""
+        return self.target_version is None or self.target_version >= version
+
+    def fingerprint(self) -> str:
+        """A stable text naming every setting that changes results (for the cache key)."""
+        return repr(
+            (
+                sorted(self.selected_codes),
+                self.per_file_ignores,
+                self.runtime_helpers,
+                self.target_version,
+            )
+        )
+
+
+_MINUS_CACHE: dict[tuple[frozenset[str], tuple[str, ...]], frozenset[str]] = {}
+
+
+def _cached_minus(selected: frozenset[str], ignored: tuple[str, ...]) -> frozenset[str]:
+    key = (selected, ignored)
+    if key not in _MINUS_CACHE:
+        _MINUS_CACHE[key] = frozenset(
+            c for c in selected if not any(_matches(s, c) for s in ignored)
+        )
+    return _MINUS_CACHE[key]
+
+
+def _path_matches(path: str, pattern: str, root: Path) -> bool:
+    candidate = Path(path)
+    try:
+        relative = candidate.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        relative = candidate.as_posix()
+    return (
+        fnmatch.fnmatch(relative, pattern)
+        or fnmatch.fnmatch(candidate.name, pattern)
+        or fnmatch.fnmatch(candidate.as_posix(), pattern)
+    )
+
+
+def _matches(selector: str, code: str) -> bool:
+    return selector == "ALL" or code.startswith(selector)
+
+
+def validate_selector(selector: str, where: Path | None = None) -> None:
+    if selector == "ALL":
+        return
+    if not any(code.startswith(selector) for code in registry.all_codes()):
+        origin = f" in {where}" if where else ""
+        raise ConfigError(f"unknown rule selector `{selector}`{origin}")
+
+
+def _specificity(selector: str) -> int:
+    return 0 if selector == "ALL" else len(selector)
+
+
+def _resolve_selection(
+    select: tuple[str, ...] | None, extend_select: tuple[str, ...], ignore: tuple[str, ...]
+) -> frozenset[str]:
+    enabled = set()
+    for rule in registry.all_rules():
+        code = rule.code
+        positives = [_specificity(s) for s in (*(select or ()), *extend_select) if _matches(s, code)]
+        if select is None and rule.default:
+            positives.append(-1)
+        negatives = [_specificity(s) for s in ignore if _matches(s, code)]
+        if positives and (not negatives or max(positives) > max(negatives)):
+            enabled.add(code)
+    return frozenset(enabled)
+
+
+def parse_target_version(value: Any, where: str) -> tuple[int, int]:
+    match = _VERSION.match(str(value)) if isinstance(value, str) else None
+    if not match:
+        raise ConfigError(f"{where}: `target-version` must look like \"2.1\", got {value!r}")
+    return int(match[1]), int(match[2])
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.torchlint]`` table."""
+    directory = start if start.is_dir() else start.parent
+    directory = directory.resolve()
+    for candidate in (directory, *directory.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+                return pyproject  # let load_config report the problem
+            if "torchlint" in data.get("tool", {}):
+                return pyproject
+    return None
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read and validate the ``[tool.torchlint]`` table of a pyproject.toml (or a torchlint.toml)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    table = data.get("tool", {}).get("torchlint", data if path.name != "pyproject.toml" else {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.torchlint] must be a table")
+    unknown = sorted(set(table) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [tool.torchlint]: {', '.join(unknown)}")
+    return table
+
+
+def _str_list(table: Mapping[str, Any], key: str, where: Path) -> tuple[str, ...] | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: `{key}` must be a list of strings")
+    return tuple(value)
+
+
+def _bool(table: Mapping[str, Any], key: str, where: Path) -> bool | None:
+    if key not in table:
+        return None
+    if not isinstance(table[key], bool):
+        raise ConfigError(f"{where}: `{key}` must be true or false")
+    return table[key]
+
+
+def build_settings(
+    config_path: Path | None,
+    *,
+    select: Iterable[str] | None = None,
+    extend_select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    unsafe_fixes: bool | None = None,
+    runtime_helpers: bool | None = None,
+    target_version: str | None = None,
+    exclude: Iterable[str] | None = None,
+    extend_exclude: Iterable[str] = (),
+    table: dict[str, Any] | None = None,
+) -> Settings:
+    """Merge the config file (if any, or an in-memory ``table``) with command-line options."""
+    if table is None:
+        table = load_config(config_path) if config_path else {}
+    else:
+        unknown = sorted(set(table) - KNOWN_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown key(s): {', '.join(unknown)}")
+    where = config_path or Path("<command line>")
+    file_select = _str_list(table, "select", where)
+    per_file: list[tuple[str, tuple[str, ...]]] = []
+    raw_per_file = table.get("per-file-ignores", {})
+    if not isinstance(raw_per_file, dict):
+        raise ConfigError(f"{where}: `per-file-ignores` must be a table of pattern = [codes]")
+    for pattern, codes in sorted(raw_per_file.items()):
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise ConfigError(f"{where}: `per-file-ignores.{pattern}` must be a list of codes")
+        per_file.append((pattern, tuple(codes)))
+    version = None
+    if target_version is not None:
+        version = parse_target_version(target_version, "--target-version")
+    elif "target-version" in table:
+        version = parse_target_version(table["target-version"], str(where))
+    cli_select = tuple(select) if select is not None else None
+    for selector in (*(cli_select or ()), *extend_select, *ignore):
+        validate_selector(selector)
+    file_unsafe = _bool(table, "unsafe-fixes", where)
+    file_helpers = _bool(table, "runtime-helpers", where)
+    file_gitignore = _bool(table, "respect-gitignore", where)
+    cache_dir = table.get("cache-dir", ".torchlint_cache")
+    if not isinstance(cache_dir, str):
+        raise ConfigError(f"{where}: `cache-dir` must be a string")
+    root = config_path.parent.resolve() if config_path else Path.cwd()
+    return Settings(
+        select=cli_select if cli_select is not None else file_select,
+        extend_select=(*(_str_list(table, "extend-select", where) or ()), *extend_select),
+        ignore=(*(_str_list(table, "ignore", where) or ()), *ignore),
+        per_file_ignores=tuple(per_file),
+        exclude=tuple(exclude) if exclude is not None else (_str_list(table, "exclude", where) or ()),
+        extend_exclude=(*(_str_list(table, "extend-exclude", where) or ()), *extend_exclude),
+        unsafe_fixes=unsafe_fixes if unsafe_fixes is not None else bool(file_unsafe),
+        runtime_helpers=runtime_helpers
+        if runtime_helpers is not None
+        else (file_helpers if file_helpers is not None else True),
+        target_version=version,
+        respect_gitignore=file_gitignore if file_gitignore is not None else True,
+        cache_dir=cache_dir,
+        root=root,
+        config_file=config_path,
+    )

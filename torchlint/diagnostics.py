@@ -1,0 +1,65 @@
+"""The data that flows out of the engine: diagnostics, fixes and the edits they are made of."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Applicability(enum.Enum):
+    """How far a fix can be trusted (ruff's model)."""
+
+    SAFE = "safe"  # keeps the exact meaning: applied by `fix`
+    UNSAFE = "unsafe"  # changes behaviour on purpose: needs `--unsafe-fixes`
+    DISPLAY = "display-only"  # shown as a hint, never applied
+
+
+@dataclass(frozen=True, order=True)
+class Edit:
+    """Replace the characters ``source[start:end]`` with ``content`` (offsets into decoded text)."""
+
+    start: int
+    end: int
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A set of edits that must be applied together, plus the module-level lines (imports) they need."""
+
+    applicability: Applicability
+    edits: tuple[Edit, ...]
+    message: str
+    preamble: tuple[str, ...] = ()  # module-level lines (imports first) the fix needs
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A 1-based line and 1-based column."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding in one file."""
+
+    path: str
+    start: Location
+    end: Location
+    code: str
+    name: str
+    message: str
+    fix: Fix | None = None
+    start_offset: int = 0
+    end_offset: int = 0
+    cell: int | None = field(default=None, compare=False)
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.start.line, self.start.column, self.code)
+
+    @property
+    def fixable(self) -> bool:
+        return self.fix is not None and self.fix.applicability is not Applicability.DISPLAY

@@ -1,0 +1,85 @@
+"""Source offsets for CST nodes, computed only for files that have something to report.
+
+libcst's ``PositionProvider`` tracks line and column for every token with a regex; we only
+need character offsets, which a running length gives for free. Lines and columns are then
+derived from a table of line starts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+@dataclass
+class _OffsetState(CodegenState):
+    offset: int = 0
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    stack: list[int] = field(default_factory=list)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.stack.append(self.offset)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self.stack.pop()
+        if id(node) not in self.spans:  # nodes without a syntactic position keep their full span
+            self.spans[id(node)] = (start, self.offset)
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.offset += len(token)
+
+    def add_token(self, value: str) -> None:
+        self.offset += len(value)
+
+    def pop_trailing_newline(self) -> None:
+        """Offsets already recorded stay valid: only the final newline is dropped."""
+
+    @contextmanager
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: cst.CSTNode | None = None,
+        end_node: cst.CSTNode | None = None,
+    ) -> Iterator[None]:
+        start = self.offset
+        try:
+            yield
+        finally:
+            end = self.offset
+            spans = self.spans
+            if start_node is not None:
+                start = spans[id(start_node)][0]
+            if end_node is not None:
+                end = spans[id(end_node)][1]
+            spans[id(node)] = (start, end)
+
+
+def node_spans(module: cst.Module) -> dict[int, tuple[int, int]]:
+    """Map ``id(node)`` to the node's (start, end) character offsets, syntactic (no owned whitespace)."""
+    state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
+    module._codegen(state)
+    return state.spans
+
+
+class LineIndex:
+    """Converts character offsets to 1-based (line, column) pairs."""
+
+    def __init__(self, source: str) -> None:
+        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, offset) - 1
+        return line + 1, offset - self.starts[line] + 1
+
+    def line_start(self, line: int) -> int:
+        return self.starts[line - 1]

@@ -1,0 +1,1 @@
+"""Rules, one module per rule, grouped in one package per family."""

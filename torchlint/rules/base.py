@@ -1,0 +1,136 @@
+"""The rule API: a rule is a class that carries its code, documentation, examples and visitors.
+
+Visitors are methods named ``visit_<NodeType>`` / ``leave_<NodeType>`` after libcst node
+classes. The engine walks each file once and calls every selected rule's visitors; a rule
+reports through ``self.report``. See ``torchlint/rules/data/dataloader_no_workers.py`` for a
+complete example.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import libcst as cst
+
+from torchlint.diagnostics import Applicability
+
+if TYPE_CHECKING:
+    from torchlint.engine import FileContext
+
+
+@dataclass(frozen=True)
+class Valid:
+    """Code the rule must not report."""
+
+    code: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    path: str = "example.py"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Code the rule must report, and what its fix (unsafe fixes included) turns it into.
+
+    ``fixed=None`` means the rule offers no applicable fix for this example.
+    """
+
+    code: str
+    fixed: str | None = None
+    count: int = 1
+    settings: dict[str, Any] = field(default_factory=dict)
+    path: str = "example.py"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
+        if self.fixed is not None:
+            object.__setattr__(self, "fixed", textwrap.dedent(self.fixed).lstrip("\n"))
+
+
+# --- Edits a rule asks for, expressed on nodes; the engine turns them into offsets. ---
+
+
+@dataclass(frozen=True)
+class Replace:
+    node: cst.CSTNode
+    new: cst.CSTNode | str
+
+
+@dataclass(frozen=True)
+class InsertBefore:
+    node: cst.CSTNode
+    text: str
+
+
+@dataclass(frozen=True)
+class InsertAfter:
+    node: cst.CSTNode
+    text: str
+
+
+@dataclass(frozen=True)
+class InsertLine:
+    """Insert ``text`` as whole line(s) above ``statement``, at its indentation."""
+
+    statement: cst.CSTNode
+    text: str
+
+
+NodeEdit = Replace | InsertBefore | InsertAfter | InsertLine
+
+
+@dataclass(frozen=True)
+class PendingFix:
+    applicability: Applicability
+    message: str
+    edits: tuple[NodeEdit, ...]
+    preamble: tuple[str, ...] = ()  # module-level lines (imports first) the fix needs
+
+
+class Rule:
+    """Base class of every rule. Subclasses set the class attributes and define visitors."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    default: ClassVar[bool] = True
+    fix_applicability: ClassVar[Applicability | None] = None
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Substrings of which at least one must occur in a file for the rule to possibly fire."""
+    examples: ClassVar[tuple[Valid | Invalid, ...]] = ()
+
+    def __init__(self, context: FileContext) -> None:
+        self.context = context
+
+    @classmethod
+    def documentation(cls) -> str:
+        return textwrap.dedent(cls.__doc__ or "").strip()
+
+    @classmethod
+    def family(cls) -> str:
+        return cls.__module__.split(".")[2] if cls.__module__.count(".") >= 3 else "meta"
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str | None = None,
+        fix: PendingFix | None = None,
+    ) -> None:
+        self.context.add(self, node, message or self.summary, fix)
+
+    def fix(
+        self,
+        applicability: Applicability,
+        message: str,
+        *edits: NodeEdit,
+        preamble: tuple[str, ...] | list[str] = (),
+    ) -> PendingFix:
+        return PendingFix(applicability, message, tuple(edits), tuple(preamble))
+
+    # Shorthands that almost every rule needs.
+    def qualified_name(self, expr: cst.CSTNode) -> str | None:
+        return self.context.scope.qualified_name(expr)

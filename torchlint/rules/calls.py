@@ -1,0 +1,97 @@
+"""Small helpers for reading and rewriting call arguments, shared by the rules."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+
+def has_star_args(call: cst.Call) -> bool:
+    """``*args`` or ``**kwargs`` could hide any argument: rules must not guess."""
+    return any(arg.star for arg in call.args)
+
+
+def keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def positional(call: cst.Call) -> list[cst.Arg]:
+    return [arg for arg in call.args if arg.keyword is None and not arg.star]
+
+
+def argument(call: cst.Call, name: str, index: int | None) -> cst.Arg | None:
+    """The argument passed as keyword ``name`` or at positional ``index``."""
+    found = keyword(call, name)
+    if found is not None or index is None:
+        return found
+    args = positional(call)
+    return args[index] if index < len(args) else None
+
+
+def int_literal(expr: cst.BaseExpression) -> int | None:
+    if isinstance(expr, cst.Integer):
+        try:
+            return int(expr.value.replace("_", ""), 0)
+        except ValueError:
+            return None
+    return None
+
+
+def is_true(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "True"
+
+
+def is_false(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "False"
+
+
+def string_literal(expr: cst.BaseExpression) -> str | None:
+    """The value of a plain (non-f, non-bytes) string literal."""
+    if isinstance(expr, cst.SimpleString):
+        prefix = expr.prefix.lower()
+        if "b" in prefix or "f" in prefix:
+            return None
+        return expr.evaluated_value if isinstance(expr.evaluated_value, str) else None
+    if isinstance(expr, cst.ConcatenatedString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def remove_arg(call: cst.Call, target: cst.Arg) -> cst.Call:
+    """``call`` without ``target``, keeping the commas and layout of the others tidy."""
+    args = list(call.args)
+    index = args.index(target)
+    del args[index]
+    if args and index == len(args):  # removed the last one: its comma and layout move up
+        args[-1] = args[-1].with_changes(
+            comma=target.comma, whitespace_after_arg=target.whitespace_after_arg
+        )
+    return call.with_changes(args=args)
+
+
+def add_keyword(call: cst.Call, name: str, value: str | cst.BaseExpression) -> cst.Call:
+    """``call`` with ``name=value`` appended, following the call's layout (one line or many)."""
+    expr = cst.parse_expression(value) if isinstance(value, str) else value
+    new = cst.Arg(
+        value=expr,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+    )
+    args = list(call.args)
+    if args:
+        last = args[-1]
+        between = next(
+            (a.comma for a in reversed(args[:-1]) if isinstance(a.comma, cst.Comma)),
+            cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+        )
+        new = new.with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
+        args[-1] = last.with_changes(comma=between, whitespace_after_arg=cst.SimpleWhitespace(""))
+    args.append(new)
+    return call.with_changes(args=args)
+
+
+def replace_keyword_value(call: cst.Call, arg: cst.Arg, value: str) -> cst.Call:
+    return call.deep_replace(arg, arg.with_changes(value=cst.parse_expression(value)))  # type: ignore[return-value]

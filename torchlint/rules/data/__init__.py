@@ -1,0 +1,1 @@
+"""TL1: data loading."""

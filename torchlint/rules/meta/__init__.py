@@ -1,0 +1,1 @@
+"""TL0: findings about the file itself and about suppressions."""

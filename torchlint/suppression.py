@@ -1,0 +1,175 @@
+"""``# noqa`` comments: line-level and file-level suppression, and TL001 for unused ones.
+
+Line level: ``# noqa`` (everything) or ``# noqa: TL101, TL201`` on the line a diagnostic
+starts on. File level: ``# torchlint: noqa`` or ``# torchlint: noqa: TL101``. Only TL codes
+are ours: ``# noqa: E501`` belongs to another tool and is left alone.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from torchlint.positions import LineIndex
+
+if TYPE_CHECKING:
+    from torchlint.config import Settings
+
+UNUSED_NOQA_CODE = "TL001"
+_CODE_LIST = r"[A-Za-z]+[0-9]+(?:\s*,\s*[A-Za-z]+[0-9]+|\s+[A-Za-z]+[0-9]+)*"
+_LINE_NOQA = re.compile(rf"#\s*noqa(?::\s*(?P<codes>{_CODE_LIST}))?", re.IGNORECASE)
+_FILE_NOQA = re.compile(rf"#\s*torchlint\s*:\s*noqa(?::\s*(?P<codes>{_CODE_LIST}))?", re.IGNORECASE)
+_SPLIT = re.compile(r"[\s,]+")
+
+
+@dataclass
+class Noqa:
+    line: int
+    column: int  # 0-based column of the comment's '#'
+    comment: str
+    codes: list[str] | None  # None: bare, suppresses everything
+    file_level: bool
+    used: set[str] = field(default_factory=set)
+    match_span: tuple[int, int] = (0, 0)  # the noqa directive inside the comment
+
+
+def _codes(raw: str | None) -> list[str] | None:
+    if raw is None:
+        return None
+    return [code.upper() for code in _SPLIT.split(raw.strip()) if code]
+
+
+def parse_noqa(source: str) -> list[Noqa]:
+    """All noqa directives in real comments (never inside strings)."""
+    if "noqa" not in source and "NOQA" not in source.upper():
+        return []
+    found: list[Noqa] = []
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return []
+    for token in tokens:
+        if token.type != tokenize.COMMENT:
+            continue
+        text = token.string
+        file_match = _FILE_NOQA.search(text)
+        if file_match:
+            found.append(
+                Noqa(token.start[0], token.start[1], text, _codes(file_match["codes"]), True,
+                     match_span=file_match.span())
+            )
+            continue
+        line_match = _LINE_NOQA.search(text)
+        if line_match:
+            found.append(
+                Noqa(token.start[0], token.start[1], text, _codes(line_match["codes"]), False,
+                     match_span=line_match.span())
+            )
+    return found
+
+
+def apply_suppressions(
+    path: str, source: str, diagnostics: list[Diagnostic], settings: Settings
+) -> list[Diagnostic]:
+    """Drop suppressed diagnostics and add TL001 for directives that suppressed nothing."""
+    enabled = settings.enabled_codes(path)
+    diagnostics = [d for d in diagnostics if d.code in enabled]
+    directives = parse_noqa(source)
+    if not directives:
+        return sorted(diagnostics, key=lambda d: d.sort_key)
+    by_line = {d.line: d for d in directives if not d.file_level}
+    file_level = [d for d in directives if d.file_level]
+    kept = []
+    for diagnostic in diagnostics:
+        if _suppressed(diagnostic, by_line.get(diagnostic.start.line), file_level):
+            continue
+        kept.append(diagnostic)
+    if UNUSED_NOQA_CODE in enabled:
+        kept.extend(_unused(path, source, directives, settings, enabled))
+    return sorted(kept, key=lambda d: d.sort_key)
+
+
+def _suppressed(diagnostic: Diagnostic, line: Noqa | None, file_level: list[Noqa]) -> bool:
+    for directive in ([line] if line else []) + file_level:
+        if directive.codes is None:
+            directive.used.add(diagnostic.code)
+            return True
+        if diagnostic.code in directive.codes:
+            directive.used.add(diagnostic.code)
+            return True
+    return False
+
+
+def _unused(
+    path: str, source: str, directives: list[Noqa], settings: Settings, enabled: frozenset[str]
+) -> list[Diagnostic]:
+    from torchlint.registry import all_codes
+
+    known = all_codes()
+    lines = LineIndex(source)
+    out = []
+    for directive in directives:
+        if directive.codes is None:
+            continue
+        ours = [c for c in directive.codes if c.startswith("TL")]
+        unknown = [c for c in ours if c not in known]
+        unused = [c for c in ours if c in known and c in enabled and c not in directive.used]
+        if UNUSED_NOQA_CODE in directive.codes and UNUSED_NOQA_CODE not in directive.used:
+            unused = [c for c in unused if c != UNUSED_NOQA_CODE]
+        if not unknown and not unused:
+            continue
+        parts = []
+        if unused:
+            parts.append("unused: " + ", ".join(unused))
+        if unknown:
+            parts.append("unknown: " + ", ".join(unknown))
+        start = lines.line_start(directive.line) + directive.column
+        end = start + len(directive.comment)
+        message = f"Unused `noqa` directive ({'; '.join(parts)})"
+        out.append(
+            Diagnostic(
+                path=path,
+                start=Location(*lines.line_col(start)),
+                end=Location(*lines.line_col(end)),
+                code=UNUSED_NOQA_CODE,
+                name="unused-noqa",
+                message=message,
+                fix=_removal_fix(source, directive, set(unused) | set(unknown), start, end),
+                start_offset=start,
+                end_offset=end,
+            )
+        )
+    return out
+
+
+def _removal_fix(source: str, directive: Noqa, drop: set[str], start: int, end: int) -> Fix:
+    """Remove the dropped codes, or the whole directive when nothing is left of it."""
+    remaining = [c for c in directive.codes or [] if c not in drop]
+    comment = directive.comment
+    m_start, m_end = directive.match_span
+    if remaining:
+        prefix = "# torchlint: noqa" if directive.file_level else "# noqa"
+        new_comment = comment[:m_start] + f"{prefix}: {', '.join(remaining)}" + comment[m_end:]
+        return Fix(Applicability.SAFE, (Edit(start, end, new_comment),), "Remove unused codes")
+    rest = (comment[:m_start] + comment[m_end:]).strip()
+    if rest and rest != "#":
+        # Other text shares the comment (e.g. `# noqa: TL101 # type: ignore`): keep it.
+        rest = rest if rest.startswith("#") else "# " + rest.lstrip("# ")
+        return Fix(Applicability.SAFE, (Edit(start, end, rest),), "Remove unused `noqa` directive")
+    # Drop the comment and the whitespace before it; drop the whole line if it held nothing else.
+    line_begin = source.rfind("\n", 0, start) + 1
+    if not source[line_begin:start].strip():
+        line_end = end
+        while line_end < len(source) and source[line_end] in "\r\n":
+            line_end += 1
+            if source[line_end - 1] == "\n":
+                break
+        return Fix(Applicability.SAFE, (Edit(line_begin, line_end, ""),), "Remove unused `noqa` directive")
+    begin = start
+    while begin > line_begin and source[begin - 1] in " \t":
+        begin -= 1
+    return Fix(Applicability.SAFE, (Edit(begin, end, ""),), "Remove unused `noqa` directive")
