@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torchlint.positions import LineIndex
 
 
 class Applicability(enum.Enum):
@@ -15,12 +19,31 @@ class Applicability(enum.Enum):
 
 
 @dataclass(frozen=True, order=True)
+class Location:
+    """A 1-based line and 1-based column."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, order=True)
 class Edit:
     """Replace the characters ``source[start:end]`` with ``content`` (offsets into decoded text)."""
 
     start: int
     end: int
     content: str
+    start_location: Location | None = field(default=None, compare=False)
+    end_location: Location | None = field(default=None, compare=False)
+
+    def located(self, lines: LineIndex) -> Edit:
+        return Edit(
+            self.start,
+            self.end,
+            self.content,
+            Location(*lines.line_col(self.start)),
+            Location(*lines.line_col(self.end)),
+        )
 
 
 @dataclass(frozen=True)
@@ -31,14 +54,6 @@ class Fix:
     edits: tuple[Edit, ...]
     message: str
     preamble: tuple[str, ...] = ()  # module-level lines (imports first) the fix needs
-
-
-@dataclass(frozen=True, order=True)
-class Location:
-    """A 1-based line and 1-based column."""
-
-    line: int
-    column: int
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,7 @@ class Diagnostic:
     start_offset: int = 0
     end_offset: int = 0
     cell: int | None = field(default=None, compare=False)
+    source_line: str = field(default="", compare=False)  # the text of the start line, for display
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:

@@ -92,7 +92,11 @@ def _syntax_error(path: str, error: Exception, source: str) -> Diagnostic:
         message = "the file is nested too deeply to analyse"
     message = " ".join(message.split())
     loc = Location(max(line, 1), max(column, 1))
-    return Diagnostic(path, loc, loc, SYNTAX_ERROR_CODE, "invalid-syntax", f"SyntaxError: {message}")
+    text = LineIndex(source).line_text(source, loc.line)
+    return Diagnostic(
+        path, loc, loc, SYNTAX_ERROR_CODE, "invalid-syntax", f"SyntaxError: {message}",
+        source_line=text,
+    )
 
 
 def lint_source(
@@ -116,6 +120,12 @@ def lint_source(
     try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError) as error:
+        try:  # CPython's message and position are the ones users know
+            ast.parse(source)
+        except SyntaxError as python_error:
+            error = python_error
+        except (RecursionError, MemoryError, ValueError):
+            pass
         _report_syntax_error(path, source, settings, error, result)
         return result
     if not active:
@@ -223,11 +233,12 @@ def _resolve(context: FileContext) -> list[Diagnostic]:
         if span is None:
             continue
         start, end = span
+        start_location = Location(*lines.line_col(start))
         fix = _resolve_fix(pending.fix, spans, lines, context) if pending.fix else None
         diagnostics.append(
             Diagnostic(
                 path=context.path,
-                start=Location(*lines.line_col(start)),
+                start=start_location,
                 end=Location(*lines.line_col(end)),
                 code=pending.rule.code,
                 name=pending.rule.name,
@@ -235,6 +246,7 @@ def _resolve(context: FileContext) -> list[Diagnostic]:
                 fix=fix,
                 start_offset=start,
                 end_offset=end,
+                source_line=lines.line_text(context.source, start_location.line),
             )
         )
     return diagnostics
@@ -267,4 +279,5 @@ def _resolve_fix(
             newline = context.module.default_newline
             text = "".join(indent + line + newline for line in edit.text.splitlines())
             edits.append(Edit(line_start, line_start, text))
-    return Fix(pending.applicability, tuple(sorted(edits)), pending.message, pending.preamble)
+    located = tuple(sorted(edit.located(lines) for edit in edits))
+    return Fix(pending.applicability, located, pending.message, pending.preamble)

@@ -81,5 +81,13 @@ class LineIndex:
         line = bisect.bisect_right(self.starts, offset) - 1
         return line + 1, offset - self.starts[line] + 1
 
+    def line_text(self, source: str, line: int) -> str:
+        """The text of a 1-based line, without its line ending."""
+        if line > len(self.starts):
+            return ""
+        start = self.starts[line - 1]
+        end = self.starts[line] if line < len(self.starts) else len(source)
+        return source[start:end].rstrip("\r\n")
+
     def line_start(self, line: int) -> int:
         return self.starts[line - 1]

@@ -138,12 +138,17 @@ def _unused(
                 code=UNUSED_NOQA_CODE,
                 name="unused-noqa",
                 message=message,
-                fix=_removal_fix(source, directive, set(unused) | set(unknown), start, end),
+                fix=_located(_removal_fix(source, directive, set(unused) | set(unknown), start, end), lines),
                 start_offset=start,
                 end_offset=end,
+                source_line=lines.line_text(source, directive.line),
             )
         )
     return out
+
+
+def _located(fix: Fix, lines: LineIndex) -> Fix:
+    return Fix(fix.applicability, tuple(e.located(lines) for e in fix.edits), fix.message)
 
 
 def _removal_fix(source: str, directive: Noqa, drop: set[str], start: int, end: int) -> Fix:

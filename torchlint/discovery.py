@@ -1,0 +1,247 @@
+"""Which files to lint: walk directories, honour .gitignore files and excludes; explicit files win."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+DEFAULT_EXCLUDES = (
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".svn",
+    ".torchlint_cache",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+    "*.egg-info",
+)
+
+
+@dataclass
+class Discovery:
+    files: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # missing paths and unreadable directories
+    empty: list[Path] = field(default_factory=list)  # directories with no Python files
+
+
+@dataclass(frozen=True)
+class _IgnoreRule:
+    regex: re.Pattern[str]
+    negate: bool
+    dir_only: bool
+
+
+def _glob_to_regex(pattern: str) -> str:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
+            out.append("/.*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end + 1
+        elif pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
+
+
+def parse_gitignore(text: str) -> list[_IgnoreRule]:
+    """The rules of one .gitignore file, in order (later rules win)."""
+    rules = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if line.endswith("\\"):
+            line += " "
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        if negate:
+            line = line[1:]
+        elif line.startswith("\\"):
+            line = line[1:]
+        dir_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            continue
+        anchored = "/" in line
+        line = line.lstrip("/")
+        regex = _glob_to_regex(line)
+        if not anchored:
+            regex = "(?:.*/)?" + regex
+        rules.append(_IgnoreRule(re.compile(f"^{regex}$"), negate, dir_only))
+    return rules
+
+
+def _ignored(stack: list[tuple[Path, list[_IgnoreRule]]], path: Path, is_dir: bool) -> bool:
+    verdict = False
+    for base, rules in stack:
+        try:
+            relative = path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        for rule in rules:
+            if rule.dir_only and not is_dir:
+                continue
+            if rule.regex.match(relative):
+                verdict = not rule.negate
+    return verdict
+
+
+def _excluded(name: str, relative: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in patterns)
+
+
+def _gitignores_above(directory: Path) -> list[tuple[Path, list[_IgnoreRule]]]:
+    """.gitignore files of the enclosing git repository, from its root down to ``directory``."""
+    chain = [directory, *directory.parents]
+    root = next((d for d in chain if (d / ".git").exists()), None)
+    if root is None:
+        return []
+    stack = []
+    for d in reversed(chain[1 : chain.index(root) + 1]):
+        gitignore = d / ".gitignore"
+        if gitignore.is_file():
+            try:
+                stack.append((d, parse_gitignore(gitignore.read_text(errors="replace"))))
+            except OSError:
+                pass
+    return stack
+
+
+def discover(
+    paths: list[Path],
+    *,
+    root: Path,
+    exclude: tuple[str, ...] = (),
+    extend_exclude: tuple[str, ...] = (),
+    respect_gitignore: bool = True,
+    default_excludes: bool = True,
+) -> Discovery:
+    """Expand ``paths`` into a sorted, de-duplicated list of source files."""
+    found = Discovery()
+    patterns = (*(DEFAULT_EXCLUDES if default_excludes else ()), *exclude, *extend_exclude)
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_file():
+            if path not in seen:
+                seen.add(path)
+                found.files.append(path)
+            continue
+        if not path.exists():
+            kind = "broken symbolic link" if path.is_symlink() else "no such file or directory"
+            found.errors.append(f"{path}: {kind}")
+            continue
+        before = len(found.files)
+        _walk(path, root, patterns, respect_gitignore, found, seen)
+        if len(found.files) == before:
+            found.empty.append(path)
+    found.files.sort(key=lambda p: p.as_posix())
+    return found
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.as_posix()
+
+
+def _walk(
+    top: Path,
+    root: Path,
+    patterns: tuple[str, ...],
+    respect_gitignore: bool,
+    found: Discovery,
+    seen: set[Path],
+) -> None:
+    stack0 = _gitignores_above(top.resolve()) if respect_gitignore else []
+    visited: set[tuple[int, int]] = set()
+
+    def visit(directory: Path, ignores: list[tuple[Path, list[_IgnoreRule]]]) -> None:
+        try:
+            stat = directory.stat()
+        except OSError as error:
+            found.errors.append(f"{directory}: cannot read directory: {error.strerror}")
+            return
+        key = (stat.st_dev, stat.st_ino)
+        if key in visited:  # a symlink loop
+            return
+        visited.add(key)
+        resolved = directory.resolve()
+        if respect_gitignore:
+            gitignore = directory / ".gitignore"
+            if gitignore.is_file():
+                try:
+                    rules = parse_gitignore(gitignore.read_text(errors="replace"))
+                    ignores = [*ignores, (resolved, rules)]
+                except OSError:
+                    pass
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as error:
+            found.errors.append(f"{directory}: cannot read directory: {error.strerror}")
+            return
+        for entry in entries:
+            path = directory / entry.name
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if _excluded(entry.name, _relative(path, root), patterns):
+                continue
+            if respect_gitignore and _ignored(ignores, resolved / entry.name, is_dir):
+                continue
+            if is_dir:
+                visit(path, ignores)
+            elif entry.name.endswith(SOURCE_SUFFIXES) and path not in seen:
+                try:
+                    if not entry.is_file():
+                        continue
+                except OSError:
+                    continue
+                seen.add(path)
+                found.files.append(path)
+
+    visit(top, stack0)

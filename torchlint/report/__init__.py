@@ -1,0 +1,19 @@
+"""Output formats, one module each; ``FORMATS`` maps a format name to its writer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from torchlint.diagnostics import Diagnostic
+from torchlint.report import github, json_format, text
+
+Writer = Callable[[Sequence[Diagnostic], TextIO, bool], None]
+
+FORMATS: dict[str, Writer] = {
+    "full": text.write_full,
+    "concise": text.write_concise,
+    "json": json_format.write_json,
+    "json-lines": json_format.write_json_lines,
+    "github": github.write_github,
+}

@@ -1,0 +1,27 @@
+"""GitHub Actions workflow commands: each diagnostic becomes an annotation on the pull request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from torchlint.diagnostics import Diagnostic
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def write_github(diagnostics: Sequence[Diagnostic], out: TextIO, color: bool) -> None:
+    for d in diagnostics:
+        title = _escape_property(f"torchlint ({d.code})")
+        out.write(
+            f"::error title={title},file={_escape_property(d.path)},"
+            f"line={d.start.line},col={d.start.column},"
+            f"endLine={d.end.line},endColumn={d.end.column}::"
+            f"{_escape_data(f'{d.code} {d.message}')}\n"
+        )
