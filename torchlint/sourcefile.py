@@ -40,6 +40,10 @@ def decode_source(raw: bytes, path: Path) -> SourceFile:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
     except SyntaxError as error:
+        if "invalid or missing encoding" in str(error):
+            raise SourceError(
+                f"{path}: cannot decode as utf-8 and no valid encoding declaration"
+            ) from None
         raise SourceError(f"{path}: {error}") from None
     bom = raw.startswith(codecs.BOM_UTF8)
     body = raw[len(codecs.BOM_UTF8) :] if bom else raw

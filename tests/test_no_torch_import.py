@@ -1,0 +1,30 @@
+"""The linter must never import torch (nor the user's code)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_check_never_imports_torch(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from torchlint.cli import main\n"
+        "try:\n"
+        f"    main(['check', '--select', 'ALL', '--exit-zero', '-q', {str(EXAMPLES)!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('torch' in sys.modules, 'torchlint.runtime' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.strip().splitlines()[-1] == "False False", done.stderr
+
+
+def test_user_code_is_not_executed(tmp_path: Path, run_cli) -> None:
+    marker = tmp_path / "ran.txt"
+    (tmp_path / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    run_cli("check", "evil.py")
+    assert not marker.exists()
