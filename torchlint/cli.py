@@ -248,12 +248,17 @@ def rule(code: str) -> None:
 
 
 @main.command()
-@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output-format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 def rules(output_format: str) -> None:
     """List every rule: code, name, default state and fix."""
     import json
 
+    from torchlint.report.rules_table import markdown_table
+
     rows = all_rules()
+    if output_format == "markdown":
+        click.echo(markdown_table(rows), nl=False)
+        return
     if output_format == "json":
         data = [
             {
