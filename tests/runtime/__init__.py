@@ -1,0 +1,1 @@
+"""Tests for torchlint.runtime (real torch on the CPU; CUDA tests skip without a GPU)."""
