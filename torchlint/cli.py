@@ -14,10 +14,11 @@ import click
 
 from torchlint import __version__
 from torchlint.config import ConfigError, Settings, build_settings, find_config
-from torchlint.discovery import discover
+from torchlint.discovery import DEFAULT_EXCLUDES, discover
 from torchlint.registry import all_rules, rule_by_code
 from torchlint.report import FORMATS
-from torchlint.runner import Mode, RunResult, process_stdin, run, unsafe_fix_count
+from torchlint.runner import FileOutcome, Mode, RunResult, process_stdin, run, unsafe_fix_count
+from torchlint.sourcefile import SourceError, decode_source
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
@@ -43,13 +44,14 @@ def lint_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--extend-select", multiple=True, metavar="CODES", help="Rules to enable on top of the selection."),
         click.option("--ignore", multiple=True, metavar="CODES", help="Rules to disable."),
         click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Read settings from this pyproject.toml instead of the nearest one."),
-        click.option("--output-format", type=click.Choice(sorted([*FORMATS, "sarif"])), default="full", show_default=True, help="How to print diagnostics."),
+        click.option("--output-format", type=click.Choice(sorted(FORMATS)), default="full", show_default=True, help="How to print diagnostics."),
         click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour on purpose."),
         click.option("--runtime-helpers/--no-runtime-helpers", default=None, help="Fixes use torchlint.runtime helpers (default) or plain PyTorch."),
         click.option("--target-version", metavar="X.Y", help="Oldest torch the project supports; newer-API fixes are not offered."),
         click.option("--exclude", multiple=True, metavar="GLOB", help="Replace the configured exclude patterns."),
         click.option("--extend-exclude", multiple=True, metavar="GLOB", help="Exclude these patterns too."),
-        click.option("--stdin-filename", metavar="NAME", help="Read the source from standard input and report it as NAME."),
+        click.option("--stdin-filename", metavar="NAME", help="Read the source from standard input and report it as NAME (for editors; `fix` prints the fixed source to stdout)."),
+        click.option("--force-exclude", is_flag=True, help="Apply the exclude patterns to files named on the command line (and to --stdin-filename) too; for pre-commit."),
         click.option("--statistics", is_flag=True, help="Print a count per rule instead of each diagnostic."),
         click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain."),
         click.option("-q", "--quiet", is_flag=True, help="Print diagnostics only, no summary."),
@@ -64,6 +66,8 @@ def _settings(paths: Sequence[Path], options: dict[str, Any]) -> Settings:
     config_path = options["config_path"]
     if config_path is None:
         start = paths[0] if paths and paths[0].exists() else Path.cwd()
+        if options.get("stdin_filename"):  # an editor's buffer: its file's project decides
+            start = Path(options["stdin_filename"]).absolute()
         config_path = find_config(start) or find_config(Path.cwd())
     return build_settings(
         config_path,
@@ -105,19 +109,59 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _execute(paths: tuple[Path, ...], options: dict[str, Any], mode: Mode) -> RunResult:
+def _force_excluded(path: Path, settings: Settings) -> bool:
+    """Whether ``path`` or a directory above it (up to the project root) matches an exclude."""
+    from torchlint.discovery import _excluded, _relative
+
+    patterns = (*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude)
+    relative = _relative(path, settings.root)
+    if Path(relative).is_absolute():  # outside the project: only the name can match
+        relative = path.name
+    parts = relative.split("/")
+    return any(
+        _excluded(parts[i], "/".join(parts[: i + 1]), patterns)
+        for i in range(len(parts))
+        if parts[i] not in ("", ".", "..")
+    )
+
+
+def _stdin(paths: tuple[Path, ...], options: dict[str, Any], settings: Settings, mode: Mode, diff: bool) -> RunResult:
+    """Lint (or fix) standard input: the editor integration.
+
+    ``fix`` (without ``--diff``) prints the whole fixed source to stdout, byte for byte in
+    the input's encoding, and everything else to stderr; input it cannot fix (undecodable,
+    excluded) is echoed back unchanged, so an editor never loses its buffer.
+    """
+    if paths not in ((), (Path("-"),)):
+        raise click.UsageError("--stdin-filename reads standard input: pass no PATHS (or `-`)")
+    stdin_name = options["stdin_filename"]
+    data = sys.stdin.buffer.read()
+    name = stdin_name or "-"
+    if stdin_name and options["force_exclude"] and _force_excluded(Path(stdin_name), settings):
+        outcome = FileOutcome(name)
+    else:
+        outcome = process_stdin(data, name, settings, mode)
+    if mode.fix and not diff:
+        output = data
+        if outcome.fixed_source is not None and not outcome.errors:
+            try:
+                output = decode_source(data, Path(name)).encode(outcome.fixed_source)
+            except (SourceError, UnicodeEncodeError):
+                output = data
+        sys.stdout.flush()
+        sys.stdout.buffer.write(output)
+        sys.stdout.buffer.flush()
+        options["_stdout_taken"] = True
+    result = RunResult()
+    result.add(outcome)
+    return result.finish()
+
+
+def _execute(paths: tuple[Path, ...], options: dict[str, Any], mode: Mode, diff: bool = False) -> RunResult:
     settings = _settings(paths, options)
     mode = Mode(mode.fix, mode.write, settings.unsafe_fixes)
-    stdin_name = options["stdin_filename"]
-    if stdin_name is not None or paths == (Path("-"),):
-        outcome = process_stdin(sys.stdin.buffer.read(), stdin_name or "-", settings, mode)
-        result = RunResult()
-        result.add(outcome)
-        if mode.fix and outcome.fixed_source is not None and not options.get("diff"):
-            sys.stdout.write(outcome.fixed_source)
-            sys.stdout.flush()
-            options["_stdout_taken"] = True
-        return result.finish()
+    if options["stdin_filename"] is not None or paths == (Path("-"),):
+        return _stdin(paths, options, settings, mode, diff)
     found = discover(
         list(paths or (Path("."),)),
         root=settings.root,
@@ -127,6 +171,8 @@ def _execute(paths: tuple[Path, ...], options: dict[str, Any], mode: Mode) -> Ru
     )
     for directory in found.empty:
         click.echo(f"torchlint: warning: no Python files found under {directory}", err=True)
+    if options["force_exclude"]:
+        found.files = [f for f in found.files if not _force_excluded(f, settings)]
     result = run(found.files, settings, mode)
     result.errors[:0] = found.errors
     return result
@@ -149,13 +195,7 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
             marker = "[*]" if code in fixable else "   "
             out.write(f"{count:>6}  {code}  {marker} {names[code]}\n")
     else:
-        fmt = options["output_format"]
-        if fmt == "sarif":
-            from torchlint.report.sarif import write_sarif
-
-            write_sarif(diagnostics, out, color)
-        else:
-            FORMATS[fmt](diagnostics, out, color)
+        FORMATS[options["output_format"]](diagnostics, out, color)
     out.flush()
     if options["quiet"]:
         return
@@ -189,6 +229,8 @@ def _exit_code(result: RunResult, options: dict[str, Any], diff: bool) -> int:
         return EXIT_CLEAN
     if diff and result.diffs:
         return EXIT_FOUND
+    if options.get("exit_non_zero_on_fix") and result.fixed:
+        return EXIT_FOUND
     return EXIT_FOUND if result.diagnostics else EXIT_CLEAN
 
 
@@ -208,27 +250,72 @@ def main() -> None:
     """
 
 
+EXIT_NON_ZERO_ON_FIX = click.option(
+    "--exit-non-zero-on-fix",
+    is_flag=True,
+    help="Exit 1 when files were changed, even if no diagnostics remain (the pre-commit hook uses it).",
+)
+
+
 @main.command()
 @lint_options
 @click.option("--fix", "apply_fix", is_flag=True, help="Apply fixes (same as `torchlint fix`).")
 @click.option("--diff", is_flag=True, help="With --fix: print a diff instead of writing files.")
+@EXIT_NON_ZERO_ON_FIX
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every line with a diagnostic (to adopt torchlint at zero, then ratchet down).")
 @guarded
-def check(paths: tuple[Path, ...], apply_fix: bool, diff: bool, **options: Any) -> None:
+def check(paths: tuple[Path, ...], apply_fix: bool, diff: bool, add_noqa: bool, **options: Any) -> None:
     """Report problems in PATHS (files or directories; default: the current directory)."""
+    if add_noqa:
+        _add_noqa(paths, apply_fix or diff, options)
     mode = Mode(fix=apply_fix or diff, write=not diff)
-    result = _execute(paths, options, mode)
+    result = _execute(paths, options, mode, diff)
     _report(result, options, mode, diff)
     sys.exit(_exit_code(result, options, diff))
+
+
+def _add_noqa(paths: tuple[Path, ...], fixing: bool, options: dict[str, Any]) -> None:
+    """``check --add-noqa``: suppress what is found; exit 0, or 1 if some could not be."""
+    from torchlint.add_noqa import add_noqa_to_files
+
+    if fixing:
+        raise click.UsageError("--add-noqa cannot be combined with --fix or --diff")
+    if options["stdin_filename"] is not None or paths == (Path("-"),):
+        raise click.UsageError("--add-noqa edits files: it cannot read standard input")
+    result = _execute(paths, options, Mode())
+    for error in result.errors:
+        click.echo(f"torchlint: error: {error}", err=True)
+    added = add_noqa_to_files(result.diagnostics)
+    for error in added.errors:
+        click.echo(f"torchlint: error: {error}", err=True)
+    plural = "s" if added.added != 1 else ""
+    files = f" in {added.files} file{'s' if added.files != 1 else ''}" if added.added else ""
+    click.echo(f"Added {added.added} noqa directive{plural}{files}.", err=True)
+    if added.skipped:
+        click.echo(
+            f"Could not add {added.skipped} (on a line that ends inside a string or with a "
+            "backslash, or TL000/TL001, which `noqa` does not silence); "
+            "`torchlint check` shows them.",
+            err=True,
+        )
+    if result.errors or added.errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FOUND if added.skipped and not options["exit_zero"] else EXIT_CLEAN)
 
 
 @main.command()
 @lint_options
 @click.option("--diff", is_flag=True, help="Print a unified diff of the fixes and write nothing (exit 1 if there are changes).")
+@EXIT_NON_ZERO_ON_FIX
 @guarded
 def fix(paths: tuple[Path, ...], diff: bool, **options: Any) -> None:
-    """Apply fixes to PATHS: safe ones, and unsafe ones with --unsafe-fixes."""
+    """Apply fixes to PATHS: safe ones, and unsafe ones with --unsafe-fixes.
+
+    Exits 0 when nothing remains to report, 1 when diagnostics remain (or, with
+    --exit-non-zero-on-fix, when a file was changed), 2 on errors.
+    """
     mode = Mode(fix=True, write=not diff)
-    result = _execute(paths, options, mode)
+    result = _execute(paths, options, mode, diff)
     _report(result, options, mode, diff)
     sys.exit(_exit_code(result, options, diff))
 

@@ -73,8 +73,8 @@ class Diagnostic:
     source_line: str = field(default="", compare=False)  # the text of the start line, for display
 
     @property
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.start.line, self.start.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.path, self.cell or 0, self.start.line, self.start.column, self.code)
 
     @property
     def fixable(self) -> bool:

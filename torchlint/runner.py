@@ -72,6 +72,10 @@ def process_source(
     display_path: str, source: SourceFile, settings: Settings, mode: Mode
 ) -> FileOutcome:
     """Lint or fix one decoded file."""
+    if display_path.lower().endswith(".ipynb"):  # Jupyter: cell by cell, see notebook.py
+        from torchlint.notebook import process_notebook
+
+        return process_notebook(display_path, source, settings, mode)
     rules = selected_rules(settings.selected_codes)
     outcome = FileOutcome(display_path)
     if not mode.fix:

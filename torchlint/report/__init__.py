@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from torchlint.diagnostics import Diagnostic
-from torchlint.report import github, json_format, text
+from torchlint.report import github, json_format, sarif, text
 
 Writer = Callable[[Sequence[Diagnostic], TextIO, bool], None]
 
@@ -16,4 +16,5 @@ FORMATS: dict[str, Writer] = {
     "json": json_format.write_json,
     "json-lines": json_format.write_json_lines,
     "github": github.write_github,
+    "sarif": sarif.write_sarif,
 }

@@ -19,9 +19,16 @@ def _escape_property(text: str) -> str:
 def write_github(diagnostics: Sequence[Diagnostic], out: TextIO, color: bool) -> None:
     for d in diagnostics:
         title = _escape_property(f"torchlint ({d.code})")
+        if d.cell is None:
+            where = (
+                f"line={d.start.line},col={d.start.column},"
+                f"endLine={d.end.line},endColumn={d.end.column}"
+            )
+            message = f"{d.code} {d.message}"
+        else:  # notebook lines count from the cell, not the file: name the cell instead
+            where = ""
+            message = f"cell {d.cell}:{d.start.line}:{d.start.column}: {d.code} {d.message}"
         out.write(
-            f"::error title={title},file={_escape_property(d.path)},"
-            f"line={d.start.line},col={d.start.column},"
-            f"endLine={d.end.line},endColumn={d.end.column}::"
-            f"{_escape_data(f'{d.code} {d.message}')}\n"
+            f"::error title={title},file={_escape_property(d.path)}"
+            f"{',' if where else ''}{where}::{_escape_data(message)}\n"
         )

@@ -1,0 +1,490 @@
+"""Jupyter notebooks: linted cell by cell, IPython syntax skipped, fixes that touch only code."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from torchlint.cli import main
+from torchlint.notebook import (
+    BOUNDARY,
+    NotebookError,
+    mask_magics,
+    parse_json,
+    parse_notebook,
+    unmask_magics,
+)
+
+
+def code(
+    source: list[str], outputs: list[Any] | None = None, count: int | None = None, **metadata: Any
+):
+    return {
+        "cell_type": "code",
+        "execution_count": count,
+        "id": f"code-{abs(hash(tuple(source))) % 10**8}",
+        "metadata": metadata,
+        "outputs": outputs or [],
+        "source": source,
+    }
+
+
+def markdown(source: list[str]) -> dict[str, Any]:
+    return {"cell_type": "markdown", "id": f"md-{len(source)}", "metadata": {}, "source": source}
+
+
+def training_notebook() -> dict[str, Any]:
+    """A realistic notebook: setup magics, data, a model on the GPU, a training loop, plots."""
+    cells = [
+        markdown(["# Training a classifier — première version\n", "\n", "Data, model, loop."]),
+        code(
+            [
+                "%load_ext autoreload\n",
+                "%autoreload 2\n",
+                "!pip install -q torchvision\n",
+                "import torch\n",
+                "from torch.utils.data import DataLoader\n",
+                "from torchvision import datasets, transforms",
+            ],
+            outputs=[
+                {
+                    "name": "stdout",
+                    "output_type": "stream",
+                    "text": ["Requirement already satisfied\n"],
+                }
+            ],
+            count=1,
+            tags=["setup"],
+        ),
+        markdown(["## Data"]),
+        code(
+            [
+                "%%time\n",
+                "dataset = datasets.MNIST('.', download=True, transform=transforms.ToTensor())\n",
+                "loader = DataLoader(dataset, batch_size=64, shuffle=True)\n",
+                "len(loader)",
+            ],
+            outputs=[
+                {
+                    "name": "stdout",
+                    "output_type": "stream",
+                    "text": ["CPU times: user 1.2 s\n", "Wall time: 3 s\n"],
+                },
+                {
+                    "data": {"text/plain": ["938"]},
+                    "execution_count": 2,
+                    "metadata": {},
+                    "output_type": "execute_result",
+                },
+            ],
+            count=2,
+        ),
+        code(
+            [
+                "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).cuda()\n",
+                "model?\n",
+                "files = !ls data\n",
+                "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)",
+            ],
+            count=3,
+        ),
+        code(
+            [
+                "for images, labels in loader:\n",
+                "    %time loss = torch.nn.functional.cross_entropy(model(images), labels)\n",
+                "    images = images.cuda()  # noqa: TL201\n",
+                "    optimizer.zero_grad()\n",
+                "    loss.backward()\n",
+                "    optimizer.step()\n",
+                'notes = """\n',
+                "%this line is text, not a magic\n",
+                '"""\n',
+                "get_ipython().run_line_magic('matplotlib', 'inline')",
+            ],
+            outputs=[
+                {
+                    "data": {
+                        "image/png": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+                        "text/plain": ["<Figure size 640x480 with 1 Axes>"],
+                    },
+                    "metadata": {"needs_background": "light"},
+                    "output_type": "display_data",
+                }
+            ],
+            count=4,
+        ),
+        code(["%%bash\n", "echo model.cuda()\n"]),
+        markdown([]),
+        code([]),
+    ]
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+                "name": "python3",
+            },
+            "language_info": {"name": "python", "version": "3.11.7"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def nbformat_dumps(notebook: dict[str, Any]) -> str:
+    """How nbformat writes a notebook: 1-space indent, sorted keys, UTF-8, final newline."""
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path
+
+
+SELECT = ("--select", "TL000,TL101,TL201,TL405")  # the rules these notebooks exercise
+
+
+def invoke(*args: str, stdin: bytes | None = None):
+    """Run the CLI in-process with the rules under test selected."""
+    return CliRunner().invoke(main, [*args[:1], *SELECT, *args[1:]], input=stdin)
+
+
+def write_notebook(path: Path, notebook: dict[str, Any] | None = None) -> str:
+    text = nbformat_dumps(notebook or training_notebook())
+    path.write_bytes(text.encode("utf-8"))
+    return text
+
+
+SOURCE_ARRAY = re.compile(r'"source": (?:\[(?:\s*"(?:[^"\\]|\\.)*",?)*\s*\]|"(?:[^"\\]|\\.)*")')
+
+
+def without_sources(text: str) -> str:
+    return SOURCE_ARRAY.sub('"source": <>', text)
+
+
+# --- linting ---
+
+
+def test_check_reports_cells_and_cell_relative_lines(cwd: Path) -> None:
+    write_notebook(cwd / "train.ipynb")
+    done = invoke("check", "--output-format", "concise", "train.ipynb")
+    assert done.exit_code == 1
+    assert done.stdout.splitlines() == [
+        "train.ipynb:cell 4:3:10: TL101 [*] `DataLoader` without `num_workers` loads every batch in the main process",
+        "train.ipynb:cell 5:1:75: TL201 [*] `.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`",
+    ]
+
+
+def test_cell_numbers_count_all_cells_and_json_names_them(cwd: Path) -> None:
+    write_notebook(cwd / "train.ipynb")
+    data = json.loads(invoke("check", "--output-format", "json", "train.ipynb").stdout)
+    assert [(d["code"], d["cell"], d["location"]["row"]) for d in data] == [
+        ("TL101", 4, 3),
+        ("TL201", 5, 1),
+    ]
+    cells = training_notebook()["cells"]
+    assert cells[4 - 1]["source"][3 - 1].startswith("loader = DataLoader(")  # cell N is cells[N-1]
+
+
+def test_full_format_shows_the_cell_line(cwd: Path) -> None:
+    write_notebook(cwd / "train.ipynb")
+    out = invoke("check", "train.ipynb").stdout
+    assert "train.ipynb:cell 4:3:10: TL101" in out
+    assert "3 | loader = DataLoader(dataset, batch_size=64, shuffle=True)" in out
+
+
+def test_names_imported_in_an_earlier_cell_resolve(cwd: Path) -> None:
+    notebook = training_notebook()
+    notebook["cells"][1]["source"] = ["import torch.utils.data as tud"]
+    notebook["cells"][3]["source"] = ["loader = tud.DataLoader(dataset)"]
+    write_notebook(cwd / "nb.ipynb", notebook)
+    out = invoke("check", "--output-format", "concise", "nb.ipynb").stdout
+    assert out.startswith("nb.ipynb:cell 4:1:10: TL101")
+
+
+def test_a_broken_cell_is_tl000_and_the_other_cells_are_still_linted(cwd: Path) -> None:
+    notebook = training_notebook()
+    notebook["cells"].append(code(["def broken(:\n", "    pass"]))
+    write_notebook(cwd / "nb.ipynb", notebook)
+    lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
+    assert [line.split(": ")[1].split()[0] for line in lines] == ["TL101", "TL201", "TL000"]
+    assert lines[2].startswith("nb.ipynb:cell 10:1:")
+
+
+def test_non_python_notebooks_and_cells_are_skipped(cwd: Path) -> None:
+    notebook = training_notebook()
+    notebook["metadata"] = {
+        "kernelspec": {"language": "R", "name": "ir"},
+        "language_info": {"name": "R"},
+    }
+    write_notebook(cwd / "r.ipynb", notebook)
+    done = invoke("check", "r.ipynb")
+    assert done.exit_code == 0, done.output
+    # the %%bash cell in the Python notebook mentions `.cuda()` but is never linted
+    write_notebook(cwd / "py.ipynb")
+    assert "cell 7" not in invoke("check", "py.ipynb").stdout
+
+
+def test_directories_include_notebooks_but_not_checkpoints(cwd: Path) -> None:
+    (cwd / "nbs" / ".ipynb_checkpoints").mkdir(parents=True)
+    write_notebook(cwd / "nbs" / "a.ipynb")
+    write_notebook(cwd / "nbs" / ".ipynb_checkpoints" / "a-checkpoint.ipynb")
+    out = invoke("check", "--output-format", "concise", ".").stdout
+    assert {line.split(":")[0] for line in out.splitlines()} == {"nbs/a.ipynb"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "nb.ipynb: not valid JSON"),
+        ('{"metadata": {}}', "nb.ipynb: not a notebook"),
+        ('{"cells": [{"cell_type": "code"}]}', "nb.ipynb: cell 1 has no `source`"),
+    ],
+)
+def test_bad_notebooks_are_one_clear_error(cwd: Path, content: str, message: str) -> None:
+    (cwd / "nb.ipynb").write_text(content)
+    (cwd / "ok.py").write_text("from torch.utils.data import DataLoader\nDataLoader(d)\n")
+    done = invoke("check", "--output-format", "concise", "nb.ipynb", "ok.py")
+    assert done.exit_code == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.output
+    assert done.stdout.startswith("ok.py:2:1: TL101")  # the other file is still linted
+
+
+def test_noqa_and_per_file_ignores_work_in_notebooks(cwd: Path) -> None:
+    notebook = training_notebook()
+    notebook["cells"][3]["source"][2] = (
+        "loader = DataLoader(dataset, batch_size=64)  # noqa: TL101\n"
+    )
+    write_notebook(cwd / "nb.ipynb", notebook)
+    out = invoke("check", "--output-format", "concise", "nb.ipynb").stdout
+    assert "TL101" not in out and "TL201" in out
+    (cwd / "pyproject.toml").write_text(
+        '[tool.torchlint]\nper-file-ignores = { "*.ipynb" = ["TL201"] }\n'
+    )
+    assert invoke("check", "nb.ipynb").exit_code == 0
+
+
+def test_source_as_one_string_and_stdin(cwd: Path) -> None:
+    notebook = training_notebook()
+    for cell in notebook["cells"]:
+        cell["source"] = "".join(cell["source"])
+    text = nbformat_dumps(notebook)
+    done = invoke(
+        "check", "--output-format", "concise", "--stdin-filename", "nb.ipynb", stdin=text.encode()
+    )
+    assert [line.split(": ")[0] for line in done.stdout.splitlines()] == [
+        "nb.ipynb:cell 4:3:10",
+        "nb.ipynb:cell 5:1:75",
+    ]
+
+
+# --- IPython syntax ---
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "%matplotlib inline",
+        "%time x = model(batch)",
+        "!pip install torch",
+        "files = !ls",
+        "a, b = %sx echo 1 2",
+        "model?",
+        "torch.nn.Module??",
+        "??model.forward",
+        "np.*load*?",
+        "    %timeit step()",
+        "!ls \\",
+    ],
+)
+def test_magics_are_masked(line: str) -> None:
+    originals: dict[int, str] = {}
+    masked = mask_magics(line + "\n", [0], originals)
+    indent = line[: len(line) - len(line.lstrip())]
+    assert masked == f"{indent}import _torchlint_magic_0_\n"
+    assert originals == {0: line}
+    assert unmask_magics(masked, originals, set()) == line + "\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x = 1  # is this right?",
+        "# %matplotlib inline",
+        "x != y",
+        "y = x % 2",
+        "get_ipython().system('ls')",
+        "print('?')",
+    ],
+)
+def test_python_lines_are_not_masked(line: str) -> None:
+    originals: dict[int, str] = {}
+    assert mask_magics(line + "\n", [0], originals) == line + "\n"
+    assert originals == {}
+
+
+def test_magic_continuation_lines_and_strings() -> None:
+    source = "!echo a \\\n  b\ntext = '''\n%not magic\n'''\n%%time"
+    originals: dict[int, str] = {}
+    masked = mask_magics(source, [0], originals)
+    assert masked.splitlines() == [
+        "import _torchlint_magic_0_",
+        "import _torchlint_magic_1_",
+        "text = '''",
+        "%not magic",
+        "'''",
+        "import _torchlint_magic_3_",  # 2 was the string line, given back
+    ]
+    assert unmask_magics(masked, originals, set()) == source
+
+
+def test_cell_magics_with_a_python_body_are_linted() -> None:
+    notebook = parse_notebook(nbformat_dumps(training_notebook()))
+    kinds = [(cell.index, cell.lint) for cell in notebook.cells]
+    assert kinds == [
+        (1, False),
+        (2, True),
+        (3, False),
+        (4, True),
+        (5, True),
+        (6, True),
+        (7, False),
+        (8, False),
+        (9, True),
+    ]
+
+
+# --- fixing ---
+
+
+def test_fix_round_trip_touches_only_code_cell_sources(cwd: Path) -> None:
+    before = write_notebook(cwd / "train.ipynb")
+    done = invoke("fix", "--unsafe-fixes", "train.ipynb")
+    assert done.exit_code == 0, done.output
+    assert "Fixed 2 errors." in done.stderr
+    after = (cwd / "train.ipynb").read_text(encoding="utf-8")
+    # byte-identical outside the sources, and still exactly nbformat's layout
+    assert without_sources(after) == without_sources(before)
+    assert nbformat_dumps(json.loads(after)) == after
+    old, new = json.loads(before), json.loads(after)
+    for old_cell, new_cell in zip(old["cells"], new["cells"], strict=True):
+        assert {k: v for k, v in old_cell.items() if k != "source"} == {
+            k: v for k, v in new_cell.items() if k != "source"
+        }
+    sources = ["".join(cell["source"]) for cell in new["cells"]]
+    assert sources[1].endswith(
+        "from torchvision import datasets, transforms\nfrom torchlint.runtime import make_loader\n"
+        "from torchlint.runtime import best_device"
+    )
+    assert sources[1].startswith(
+        "%load_ext autoreload\n%autoreload 2\n!pip install -q torchvision\n"
+    )
+    assert sources[3].startswith("%%time\n")  # a cell magic stays first in its cell
+    assert "loader = make_loader(dataset, batch_size=64, shuffle=True)\n" in sources[3]
+    assert sources[4].startswith(
+        "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).to(best_device())\n"
+    )
+    assert "model?\nfiles = !ls data\n" in sources[4]
+    assert sources[5] == "".join(
+        old["cells"][5]["source"]
+    )  # the magic and the noqa'd line untouched
+    assert sources[6] == "%%bash\necho model.cuda()\n"
+    assert BOUNDARY not in after and "_torchlint_magic_" not in after
+    # a second run changes nothing
+    again = invoke("fix", "--unsafe-fixes", "train.ipynb")
+    assert again.exit_code == 0 and "Fixed" not in again.stderr
+    assert (cwd / "train.ipynb").read_text(encoding="utf-8") == after
+
+
+def test_safe_fix_leaves_unsafe_ones_and_reports_them(cwd: Path) -> None:
+    notebook = training_notebook()
+    notebook["cells"][5]["source"].append("\ny = torch.log(1 + x)")
+    before = write_notebook(cwd / "nb.ipynb", notebook)
+    done = invoke("fix", "--output-format", "concise", "nb.ipynb")
+    assert done.exit_code == 1
+    assert "Fixed 1 error." in done.stderr
+    assert [line.split(": ")[1].split()[0] for line in done.stdout.splitlines()] == [
+        "TL101",
+        "TL201",
+    ]
+    after = (cwd / "nb.ipynb").read_text(encoding="utf-8")
+    assert "y = torch.log1p(x)" in after
+    assert without_sources(after) == without_sources(before)
+
+
+def test_fix_diff_shows_cells_and_writes_nothing(cwd: Path) -> None:
+    before = write_notebook(cwd / "nb.ipynb")
+    done = invoke("fix", "--diff", "--unsafe-fixes", "nb.ipynb")
+    assert done.exit_code == 1
+    assert "--- a/nb.ipynb:cell 4\n+++ b/nb.ipynb:cell 4\n" in done.stdout
+    assert (
+        "-loader = DataLoader(dataset, batch_size=64, shuffle=True)\n+loader = make_loader("
+        in done.stdout
+    )
+    assert (cwd / "nb.ipynb").read_text(encoding="utf-8") == before
+
+
+def test_fix_keeps_another_json_style(cwd: Path) -> None:
+    """2-space indent, ASCII escapes, no final newline, unsorted keys: all kept."""
+    notebook = training_notebook()
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 4,
+        "metadata": notebook["metadata"],
+        "cells": notebook["cells"],
+    }
+    before = json.dumps(notebook, indent=2, ensure_ascii=True)
+    (cwd / "nb.ipynb").write_text(before)
+    assert invoke("fix", "--unsafe-fixes", "nb.ipynb").exit_code == 0
+    after = (cwd / "nb.ipynb").read_text()
+    assert after == json.dumps(json.loads(after), indent=2, ensure_ascii=True)
+    assert after.isascii() and "premi\\u00e8re" in after
+    assert without_sources(after) == without_sources(before)
+    assert list(json.loads(after)) == ["nbformat", "nbformat_minor", "metadata", "cells"]
+
+
+def test_fix_compact_notebook_and_crlf_sources(cwd: Path) -> None:
+    notebook = {
+        "cells": [code(["import torch\r\n", "x = torch.log(1 + y)\r\n", "z = 1"])],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    before = json.dumps(notebook)
+    (cwd / "nb.ipynb").write_text(before)
+    assert invoke("fix", "nb.ipynb").exit_code == 0
+    after = (cwd / "nb.ipynb").read_text()
+    assert json.loads(after)["cells"][0]["source"] == [
+        "import torch\r\n",
+        "x = torch.log1p(y)\r\n",
+        "z = 1",
+    ]
+    assert after == before.replace("torch.log(1 + y)", "torch.log1p(y)")
+
+
+def test_fix_from_stdin_prints_the_notebook(cwd: Path) -> None:
+    text = nbformat_dumps(training_notebook())
+    done = invoke("fix", "--unsafe-fixes", "--stdin-filename", "nb.ipynb", stdin=text.encode())
+    assert done.exit_code == 0
+    fixed = json.loads(done.stdout)
+    assert "make_loader(" in "".join(fixed["cells"][3]["source"])
+    assert without_sources(done.stdout) == without_sources(text)
+
+
+def test_json_parser_spans() -> None:
+    text = '{"a": [1, "x\\n", {"b": null}], "c": -2.5e3, "d": true}'
+    root = parse_json(text)
+    assert root.value == json.loads(text)
+    items = root.members["a"].items  # type: ignore[index]
+    assert text[items[1].start : items[1].end] == '"x\\n"'
+    with pytest.raises(NotebookError):
+        parse_json('{"a": 1,}')
