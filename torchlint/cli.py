@@ -99,6 +99,11 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("torchlint: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`torchlint check | head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_FOUND)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as error:  # noqa: BLE001 - never show users a traceback
@@ -200,13 +205,16 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
     if options["quiet"]:
         return
     summary: list[str] = []
-    if mode.fix and result.fixed:
-        summary.append(f"Fixed {result.fixed} error{'s' if result.fixed != 1 else ''}.")
+    errors = f"error{'s' if result.fixed != 1 else ''}"
     if diff:
         changed = len(result.diffs)
         summary.append(
-            f"Would fix {changed} file{'s' if changed != 1 else ''}." if changed else "No fixes available."
+            f"Would fix {result.fixed} {errors} in {changed} file{'s' if changed != 1 else ''}."
+            if changed
+            else "No fixes available."
         )
+    elif mode.fix and result.fixed:
+        summary.append(f"Fixed {result.fixed} {errors}.")
     if diagnostics:
         n = len(diagnostics)
         summary.append(f"Found {n} error{'s' if n != 1 else ''}{' remaining' if mode.fix else ''}.")

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 
 from torchlint.diagnostics import Diagnostic, Edit, Fix, Location
-from torchlint.names import SCOPE_TYPES, Scope, child_fields
+from torchlint.names import _IS_NODE, SCOPE_TYPES, Scope, child_fields, is_node_type
 from torchlint.positions import LineIndex, node_spans
 from torchlint.rules.base import InsertAfter, InsertBefore, InsertLine, PendingFix, Replace, Rule
 from torchlint.suppression import apply_suppressions
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from torchlint.config import Settings
 
 SYNTAX_ERROR_CODE = "TL000"
-_CST_NODE = cst.CSTNode
+_SCOPE_TYPES = frozenset(SCOPE_TYPES)
 
 
 @dataclass
@@ -52,7 +53,8 @@ class FileContext:
         self.source = source
         self.module = module
         self.settings = settings
-        self.module_scope = Scope(module, None)
+        # Without ``:=`` in the text no expression binds a name: the binding scans skip them.
+        self.module_scope = Scope(module, None, walrus=":=" in source)
         self.scope = self.module_scope
         self.ancestors: list[cst.CSTNode] = []
         self.pending: list[_Pending] = []
@@ -72,8 +74,27 @@ class FileContext:
             self._facts[name] = compute(self)
         return self._facts[name]
 
-    def code_for(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+    def indents(self) -> tuple[str, ...]:
+        """The indentation of the blocks enclosing the node being visited."""
+        default = self.module.default_indent
+        return tuple(
+            default if node.indent is None else node.indent
+            for node in self.ancestors
+            if isinstance(node, cst.IndentedBlock)
+        )
+
+    def code_for(self, node: cst.CSTNode, indents: Sequence[str] = ()) -> str:
+        """Source text of ``node``; multi-line nodes are rendered at the given block indentation."""
+        if not indents:
+            return self.module.code_for_node(node)
+        state = CodegenState(
+            default_indent=self.module.default_indent,
+            default_newline=self.module.default_newline,
+        )
+        for indent in indents:
+            state.increase_indent(indent)
+        node._codegen(state)
+        return "".join(state.tokens)
 
 
 def _active_rules(rules: Sequence[type[Rule]], source: str) -> list[type[Rule]]:
@@ -200,18 +221,24 @@ class _Walker:
         if visitors:
             for rule, method in visitors:
                 self._call(rule, method, node)
-        is_scope = node_type in SCOPE_TYPES
+        is_scope = node_type in _SCOPE_TYPES
         if is_scope:
             context.scope = Scope(node, context.scope)
         ancestors = context.ancestors
         ancestors.append(node)
+        is_node = _IS_NODE
         for name in child_fields(node_type):
             value = getattr(node, name)
-            if isinstance(value, _CST_NODE):
-                self._walk(value)
-            elif type(value) is tuple or type(value) is list:
+            value_type = type(value)
+            if value_type is tuple or value_type is list:
                 for child in value:
                     self._walk(child)
+            else:
+                known = is_node.get(value_type)
+                if known is None:
+                    known = is_node_type(value_type)
+                if known:
+                    self._walk(value)
         ancestors.pop()
         if is_scope:
             context.scope = context.scope.parent  # type: ignore[assignment]
@@ -262,7 +289,7 @@ def _resolve_fix(
     for edit in pending.edits:
         if isinstance(edit, Replace):
             start, end = spans[id(edit.node)]
-            text = edit.new if isinstance(edit.new, str) else context.code_for(edit.new)
+            text = edit.new if isinstance(edit.new, str) else context.code_for(edit.new, pending.indents)
             edits.append(Edit(start, end, text))
         elif isinstance(edit, InsertBefore):
             start = spans[id(edit.node)][0]

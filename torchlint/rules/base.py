@@ -89,6 +89,7 @@ class PendingFix:
     message: str
     edits: tuple[NodeEdit, ...]
     preamble: tuple[str, ...] = ()  # module-level lines (imports first) the fix needs
+    indents: tuple[str, ...] = ()  # the enclosing blocks' indentation, to render new nodes in place
 
 
 class Rule:
@@ -129,7 +130,9 @@ class Rule:
         *edits: NodeEdit,
         preamble: tuple[str, ...] | list[str] = (),
     ) -> PendingFix:
-        return PendingFix(applicability, message, tuple(edits), tuple(preamble))
+        return PendingFix(
+            applicability, message, tuple(edits), tuple(preamble), self.context.indents()
+        )
 
     # Shorthands that almost every rule needs.
     def qualified_name(self, expr: cst.CSTNode) -> str | None:

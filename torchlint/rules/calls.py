@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
 
 
 def has_star_args(call: cst.Call) -> bool:
@@ -95,3 +100,93 @@ def add_keyword(call: cst.Call, name: str, value: str | cst.BaseExpression) -> c
 
 def replace_keyword_value(call: cst.Call, arg: cst.Arg, value: str) -> cst.Call:
     return call.deep_replace(arg, arg.with_changes(value=cst.parse_expression(value)))  # type: ignore[return-value]
+
+
+def assigned_values(
+    root: cst.CSTNode, target: str, *, nested: bool = False
+) -> list[cst.BaseExpression]:
+    """Values assigned to ``target`` (dotted text: ``model``, ``self.net``) inside ``root``.
+
+    Nested functions and classes are skipped unless ``nested`` (use it to find
+    ``self.x = ...`` in any method of a class). Only plain and annotated assignments count;
+    the values come in source order.
+    """
+    found: list[cst.BaseExpression] = []
+    stack: list[cst.CSTNode] = [root]
+    while stack:
+        node = stack.pop()
+        if node is not root and not nested and isinstance(node, SCOPE_TYPES):
+            continue
+        if isinstance(node, cst.Assign):
+            if any(dotted_name(t.target) == target for t in node.targets):
+                found.append(node.value)
+        elif (
+            isinstance(node, cst.AnnAssign)
+            and node.value is not None
+            and dotted_name(node.target) == target
+        ):
+            found.append(node.value)
+        stack.extend(reversed(list(iter_children(node))))
+    return found
+
+
+def local_subclasses(
+    module: cst.Module, scope: Scope, is_base: Callable[[str], bool]
+) -> frozenset[str]:
+    """Module-level classes of this file deriving from a base whose qualified name ``is_base``
+    accepts, directly or through other such classes of the file (``scope``: the module scope)."""
+    classes = [s for s in module.body if isinstance(s, cst.ClassDef)]
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for cls in classes:
+            if cls.name.value in found:
+                continue
+            for base in cls.bases:
+                if base.keyword is not None:
+                    continue
+                value = base.value
+                if (isinstance(value, cst.Name) and value.value in found) or (
+                    (qualified := scope.qualified_name(value)) is not None and is_base(qualified)
+                ):
+                    found.add(cls.name.value)
+                    changed = True
+                    break
+    return frozenset(found)
+
+
+def code_in_place(module: cst.Module, ancestors: Sequence[cst.CSTNode], node: cst.CSTNode) -> str:
+    """Source text of ``node`` for a ``Replace`` of an expression whose ancestors are given.
+
+    ``module.code_for_node`` renders continuation lines of a multi-line call as if the
+    statement were at column 0; inside a function body that loses the block's indentation.
+    Rendering with the enclosing blocks' indents keeps the layout.
+    """
+    state = CodegenState(
+        default_indent=module.default_indent, default_newline=module.default_newline
+    )
+    for ancestor in ancestors:
+        if isinstance(ancestor, cst.IndentedBlock):
+            state.increase_indent(
+                module.default_indent if ancestor.indent is None else ancestor.indent
+            )
+    node._codegen(state)
+    return "".join(state.tokens)
+
+
+def from_import_aliases(node: cst.ImportFrom, modules: frozenset[str], name: str) -> list[str]:
+    """The local names ``from <module> import <name> [as alias]`` binds, for ``module`` in
+    ``modules``. Rules use it to resolve a bare-name call only when an import could make it
+    the function they look for (resolving every call's name is the expensive part)."""
+    if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+        return []
+    if dotted_name(node.module) not in modules:
+        return []
+    return [
+        alias.asname.name.value
+        if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+        else name
+        for alias in node.names
+        if isinstance(alias.name, cst.Name) and alias.name.value == name
+    ]

@@ -1,0 +1,64 @@
+"""Behaviour of TL103 and TL104 beyond their documented examples."""
+
+from __future__ import annotations
+
+from tests.helpers import fix, lint
+
+
+def codes(source: str, code: str) -> list[tuple[int, str]]:
+    result = lint(source, code)
+    assert not result.errors, result.errors
+    return [(d.start.line, d.code) for d in result.diagnostics]
+
+
+def test_persistent_workers_fix_inside_a_method_keeps_indentation() -> None:
+    source = (
+        "from torch.utils.data import DataLoader\n"
+        "class Data:\n"
+        "    def loader(self):\n"
+        "        return DataLoader(\n"
+        "            self.ds,\n"
+        "            num_workers=4,\n"
+        "        )\n"
+    )
+    assert fix(source, "TL103").source == source.replace(
+        "            num_workers=4,\n",
+        "            num_workers=4,\n            persistent_workers=True,\n",
+    )
+
+
+def test_train_loader_over_a_self_iterable_dataset_is_not_reported() -> None:
+    source = (
+        "from torch.utils.data import DataLoader, IterableDataset\n"
+        "class Stream(IterableDataset):\n"
+        "    pass\n"
+        "class Data:\n"
+        "    def setup(self):\n"
+        "        self.train_ds = Stream()\n"
+        "    def loaders(self):\n"
+        "        self.train_loader = DataLoader(self.train_ds, batch_size=4)\n"
+        "        train_loader2 = DataLoader(self.train_stream)\n"
+        "        train_loader3 = DataLoader(Stream())\n"
+    )
+    assert codes(source, "TL104") == []
+
+
+def test_train_loader_over_a_streaming_hf_dataset_is_not_reported() -> None:
+    source = (
+        "from datasets import load_dataset\n"
+        "from torch.utils.data import DataLoader\n"
+        "ds = load_dataset('c4', split='train', streaming=True)\n"
+        "train_loader = DataLoader(ds, batch_size=8)\n"
+    )
+    assert codes(source, "TL104") == []
+
+
+def test_train_loader_names() -> None:
+    source = (
+        "from torch.utils.data import DataLoader\n"
+        "pretrain_loader = DataLoader(ds)\n"
+        "train_val_loader = DataLoader(ds)\n"
+        "trainset_test_loader = DataLoader(ds)\n"
+        "loaders = DataLoader(ds)\n"
+    )
+    assert codes(source, "TL104") == [(2, "TL104")]

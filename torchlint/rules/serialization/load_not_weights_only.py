@@ -1,0 +1,220 @@
+"""TL701 load-not-weights-only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, Replace, Rule, Valid
+
+if TYPE_CHECKING:
+    from torchlint.engine import FileContext
+
+TORCH_LOAD = frozenset({"torch.load", "torch.serialization.load"})
+MAP_LOCATION_INDEX = 1
+PICKLE_MODULE_INDEX = 2
+WEIGHTS_ONLY_SINCE = (1, 13)
+
+
+SERIALIZATION_MODULES = frozenset({"torch", "torch.serialization"})
+
+
+class TorchLoadRule(Rule):
+    """Base of the rules about ``torch.load`` calls: finds them cheaply.
+
+    Resolving the name of every call is the expensive part of a walk, so a bare-name call is
+    resolved only when an import earlier in the file could have bound it to ``torch.load``.
+    """
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.aliases: set[str] = set()
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.aliases.update(calls.from_import_aliases(node, SERIALIZATION_MODULES, "load"))
+
+    def torch_load_call(self, node: cst.Call) -> bool:
+        """A call of QN ``torch.load`` (an alias too) with no ``**kwargs``, which could hide
+        anything."""
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            if func.attr.value != "load":
+                return False
+        elif not isinstance(func, cst.Name) or func.value not in self.aliases:
+            return False
+        if any(arg.star == "**" for arg in node.args):
+            return False
+        return self.qualified_name(func) in TORCH_LOAD
+
+
+class LoadNotWeightsOnly(TorchLoadRule):
+    """
+    ## What it does
+    Reports `torch.load` called without `weights_only`, or with `weights_only=False`.
+
+    ## Why is this bad?
+    Without `weights_only=True`, `torch.load` unpickles the file: a checkpoint downloaded
+    from the internet (or replaced on a shared disk) can run arbitrary code on the machine
+    that loads it. `weights_only=True` restricts unpickling to tensors, primitive types and
+    dictionaries, which is all a `state_dict` needs. Its default changed from `False` to
+    `True` in torch 2.6; saying it explicitly keeps the code safe on older versions and makes
+    the intent clear.
+
+    A non-literal value (`weights_only=args.trusted`) is taken as a deliberate choice.
+
+    ## Example
+    ```python
+    state = torch.load("checkpoint.pt")
+    ```
+
+    ## Use instead
+    ```python
+    state = torch.load("checkpoint.pt", weights_only=True)
+    ```
+
+    ## Fix safety
+    Unsafe: loading a file that holds arbitrary Python objects (a whole pickled model,
+    custom classes) now raises; such files need `torch.serialization.add_safe_globals` or a
+    switch to saving `state_dict()`. No fix is offered when `pickle_module` is given (the
+    two do not combine) or when the target torch version predates `weights_only` (1.13).
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.load.html
+    - https://pytorch.org/tutorials/beginner/saving_loading_models.html
+    - https://docs.python.org/3/library/pickle.html (the warning at the top)
+    """
+
+    code = "TL701"
+    name = "load-not-weights-only"
+    summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
+    fix_applicability = Applicability.UNSAFE
+    requires = ("load",)
+    examples = (
+        Invalid(
+            """
+            import torch
+            state = torch.load("checkpoint.pt")
+            """,
+            fixed="""
+            import torch
+            state = torch.load("checkpoint.pt", weights_only=True)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            """,
+            fixed="""
+            import torch
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            """,
+        ),
+        Invalid(
+            """
+            from torch import load as tl
+            def restore(model, path):
+                model.load_state_dict(
+                    tl(
+                        path,
+                        map_location="cpu",
+                    )
+                )
+            """,
+            fixed="""
+            from torch import load as tl
+            def restore(model, path):
+                model.load_state_dict(
+                    tl(
+                        path,
+                        map_location="cpu",
+                        weights_only=True,
+                    )
+                )
+            """,
+        ),
+        Invalid(
+            """
+            import dill
+            import torch
+            obj = torch.load(path, pickle_module=dill)
+            """,
+            fixed=None,
+        ),
+        Invalid(
+            """
+            import torch
+            state = torch.load(path)
+            """,
+            fixed=None,
+            settings={"target-version": "1.12"},
+        ),
+        Valid(
+            """
+            import torch
+            state = torch.load(path, weights_only=True)
+            other = torch.load(path, weights_only=flag)
+            """
+        ),
+        Valid(
+            """
+            def load(path):
+                return open(path).read()
+            data = load("notes.txt")
+            """
+        ),
+        Valid(
+            """
+            from pickle import load
+            with open(path, "rb") as f:
+                data = load(f)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def restore(torch, path):
+                return torch.load(path)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            model = torch.hub.load("pytorch/vision", "resnet18")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def restore(path, **options):
+                return torch.load(path, **options)
+            """
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self.torch_load_call(node):
+            return
+        flag = calls.keyword(node, "weights_only")
+        if flag is not None and not calls.is_false(flag.value):
+            return
+        self.report(node, fix=self._fix(node, flag))
+
+    def _fix(self, node: cst.Call, flag: cst.Arg | None):
+        if not self.context.settings.supports(WEIGHTS_ONLY_SINCE):
+            return None
+        pickle_module = calls.argument(node, "pickle_module", PICKLE_MODULE_INDEX)
+        if pickle_module is not None or calls.has_star_args(node):
+            return None
+        if flag is not None:
+            return self.fix(
+                Applicability.UNSAFE,
+                "Pass `weights_only=True`",
+                Replace(flag.value, cst.Name("True")),
+            )
+        new = calls.add_keyword(node, "weights_only", "True")
+        text = calls.code_in_place(self.context.module, self.context.ancestors, new)
+        return self.fix(Applicability.UNSAFE, "Add `weights_only=True`", Replace(node, text))

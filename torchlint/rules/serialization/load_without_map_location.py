@@ -1,0 +1,154 @@
+"""TL703 load-without-map-location."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, Replace, Valid
+from torchlint.rules.serialization.load_not_weights_only import MAP_LOCATION_INDEX, TorchLoadRule
+
+
+class LoadWithoutMapLocation(TorchLoadRule):
+    """
+    ## What it does
+    Reports `torch.load` called without `map_location`.
+
+    ## Why is this bad?
+    Without `map_location`, every tensor is restored onto the device it was saved from. A
+    checkpoint written on `cuda:0` then fails to load on a machine without a GPU ("Attempting
+    to deserialize object on a CUDA device but torch.cuda.is_available() is False"), and on a
+    multi-GPU machine every process loads its copy onto GPU 0, which runs out of memory.
+    Loading to the CPU and moving the model afterwards works everywhere.
+
+    ## Example
+    ```python
+    state = torch.load("checkpoint.pt", weights_only=True)
+    model.load_state_dict(state)
+    ```
+
+    ## Use instead
+    ```python
+    state = torch.load("checkpoint.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    ```
+
+    ## Fix safety
+    Safe for the usual use, restoring a `state_dict`: `load_state_dict` copies the values
+    into the model's parameters wherever they live. Code that uses the loaded tensors
+    directly gets them on the CPU instead of the saving device.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.load.html
+    - https://pytorch.org/tutorials/beginner/saving_loading_models.html#saving-loading-model-across-devices
+    """
+
+    code = "TL703"
+    name = "load-without-map-location"
+    summary = "`torch.load` without `map_location` fails where the saving device is missing"
+    default = False
+    fix_applicability = Applicability.SAFE
+    requires = ("load",)
+    examples = (
+        Invalid(
+            """
+            import torch
+            state = torch.load("checkpoint.pt", weights_only=True)
+            """,
+            fixed="""
+            import torch
+            state = torch.load("checkpoint.pt", weights_only=True, map_location="cpu")
+            """,
+        ),
+        Invalid(
+            """
+            from torch import load
+            state = load(path)
+            """,
+            fixed="""
+            from torch import load
+            state = load(path, map_location="cpu")
+            """,
+        ),
+        Invalid(
+            """
+            import torch as th
+            class Trainer:
+                def restore(self, path):
+                    self.model.load_state_dict(th.load(
+                        path,
+                        weights_only=True,
+                    ))
+            """,
+            fixed="""
+            import torch as th
+            class Trainer:
+                def restore(self, path):
+                    self.model.load_state_dict(th.load(
+                        path,
+                        weights_only=True,
+                        map_location="cpu",
+                    ))
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.serialization
+            a = torch.load(f)
+            b = torch.serialization.load(g)
+            """,
+            fixed="""
+            import torch
+            import torch.serialization
+            a = torch.load(f, map_location="cpu")
+            b = torch.serialization.load(g, map_location="cpu")
+            """,
+            count=2,
+        ),
+        Valid(
+            """
+            import torch
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            state = torch.load(path, device)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def restore(path, **kwargs):
+                return torch.load(path, **kwargs)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            args = (path, "cpu")
+            state = torch.load(*args)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            model = torch.hub.load("pytorch/vision", "resnet18")
+            """
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self.torch_load_call(node) or calls.has_star_args(node):
+            return
+        if calls.argument(node, "map_location", MAP_LOCATION_INDEX) is not None:
+            return
+        new = calls.add_keyword(node, "map_location", '"cpu"')
+        text = calls.code_in_place(self.context.module, self.context.ancestors, new)
+        self.report(
+            node,
+            fix=self.fix(Applicability.SAFE, 'Add `map_location="cpu"`', Replace(node, text)),
+        )

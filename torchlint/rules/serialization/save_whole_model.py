@@ -1,0 +1,301 @@
+"""TL702 save-whole-model.
+
+The model-like test here is deliberately small and self-contained (names, same-scope
+assignments from module constructors, annotations). It should be unified with the
+function-level analysis in ``torchlint/analysis`` once that has a shared classifier.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.diagnostics import Applicability
+from torchlint.names import dotted_name
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, Replace, Rule, Valid
+from torchlint.rules.serialization.load_not_weights_only import SERIALIZATION_MODULES
+
+if TYPE_CHECKING:
+    from torchlint.engine import FileContext
+
+TORCH_SAVE = frozenset({"torch.save", "torch.serialization.save"})
+MODEL_NAME = re.compile(r"(?:^|_)(?:model|net)$|^network$")
+LIGHTNING_MODULES = frozenset(
+    {
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "pytorch_lightning.LightningModule",
+    }
+)
+_NOT_MODULE_PACKAGES = frozenset({"functional", "init", "utils", "parameter", "attention"})
+_NOT_MODULES = frozenset({"Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"})
+_NOT_VISION_MODELS = frozenset(
+    {"get_weight", "list_models", "get_model_weights", "get_model_builder"}
+)
+_NOT_MODEL_VALUES = (
+    cst.Dict,
+    cst.DictComp,
+    cst.List,
+    cst.ListComp,
+    cst.Tuple,
+    cst.Set,
+    cst.SimpleString,
+    cst.ConcatenatedString,
+    cst.FormattedString,
+    cst.Integer,
+    cst.Float,
+)
+
+
+def is_module_class(qualified: str) -> bool:
+    """``torch.nn.Linear``, ``torch.nn.Module``, ``LightningModule``; not ``nn.Parameter``."""
+    if qualified in LIGHTNING_MODULES:
+        return True
+    if not qualified.startswith("torch.nn."):
+        return False
+    parts = qualified.split(".")
+    last = parts[-1]
+    return (
+        last[:1].isupper()
+        and last not in _NOT_MODULES
+        and not _NOT_MODULE_PACKAGES.intersection(parts[2:-1])
+    )
+
+
+def is_model_constructor(qualified: str) -> bool:
+    if qualified.startswith("torchvision.models."):
+        last = qualified.rsplit(".", 1)[-1]
+        return last not in _NOT_VISION_MODELS and not last.endswith("Weights")
+    return is_module_class(qualified)
+
+
+class SaveWholeModel(Rule):
+    """
+    ## What it does
+    Reports `torch.save(m, ...)` where `m` is a model (an `nn.Module`): named `model`, `net`,
+    `network`, `*_model` or `*_net`, annotated as an `nn.Module`, or assigned from an
+    `nn.Module` constructor in the same function.
+
+    ## Why is this bad?
+    Saving the module object pickles it, and a pickle stores only a reference to the class:
+    loading needs the exact same class at the exact same import path. Renaming or moving a
+    file, refactoring the class or upgrading a library breaks every old checkpoint. Loading
+    it also needs `weights_only=False`, which lets the file run arbitrary code (see TL701).
+    The `state_dict()` holds just the tensors, loads with `weights_only=True` and works with
+    any compatible model definition.
+
+    ## Example
+    ```python
+    torch.save(model, "model.pt")
+    ```
+
+    ## Use instead
+    ```python
+    torch.save(model.state_dict(), "model.pt")
+    # later: model = Net(); model.load_state_dict(torch.load("model.pt", weights_only=True))
+    ```
+
+    ## Fix safety
+    Display only: the code that loads the file must change too (build the model, then
+    `load_state_dict`), which torchlint cannot do for you.
+
+    ## References
+    - https://pytorch.org/tutorials/beginner/saving_loading_models.html
+    - https://pytorch.org/docs/stable/notes/serialization.html
+    """
+
+    code = "TL702"
+    name = "save-whole-model"
+    summary = "`torch.save` of a whole model pickles its class; save its `state_dict()`"
+    fix_applicability = Applicability.DISPLAY
+    requires = ("save",)
+    examples = (
+        Invalid(
+            """
+            import torch
+            torch.save(model, "model.pt")
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                pass
+            def train(path):
+                classifier = Net()
+                torch.save(classifier, path)
+            """
+        ),
+        Invalid(
+            """
+            from torch import save, nn
+            def export(m: nn.Module, path):
+                save(m, path)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            import torchvision
+            class Trainer:
+                def checkpoint(self, path):
+                    torch.save(self.teacher_model, path)
+                    backbone = torchvision.models.resnet18()
+                    torch.save(obj=backbone, f=path)
+            """,
+            count=2,
+        ),
+        Valid(
+            """
+            import torch
+            torch.save(model.state_dict(), "model.pt")
+            torch.save({"model": model.state_dict(), "epoch": 3}, "ckpt.pt")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def save(model, path):
+                model = model.state_dict()
+                torch.save(model, path)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def export(model: dict, path):
+                torch.save(model, path)
+            """
+        ),
+        Valid(
+            """
+            import pickle
+            def save(obj, f):
+                pickle.dump(obj, f)
+            save(model, f)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def store(torch, model):
+                torch.save(model, "m.pt")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def store(*args):
+                torch.save(*args)
+            torch.save(weights, "w.pt")
+            """
+        ),
+    )
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.aliases: set[str] = set()  # names imports bound to `torch.save`
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.aliases.update(calls.from_import_aliases(node, SERIALIZATION_MODULES, "save"))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            if func.attr.value != "save":
+                return
+        elif not isinstance(func, cst.Name) or func.value not in self.aliases:
+            return
+        if self.qualified_name(func) not in TORCH_SAVE or calls.has_star_args(node):
+            return
+        obj = calls.argument(node, "obj", 0)
+        if obj is None or not self._model_like(obj.value):
+            return
+        text = self.context.code_for(obj.value)
+        fix = self.fix(
+            Applicability.DISPLAY,
+            f"Save `{text}.state_dict()` instead",
+            Replace(obj.value, f"{text}.state_dict()"),
+        )
+        self.report(node, fix=fix)
+
+    def _model_like(self, expr: cst.BaseExpression) -> bool:
+        if isinstance(expr, cst.Call):
+            return self._constructs_model(expr)
+        text = dotted_name(expr)
+        if text is None:
+            return False
+        if text.endswith(".module"):  # `model.module`: the model inside DataParallel/DDP
+            text = text[: -len(".module")]
+        parts = text.split(".")
+        if len(parts) == 1:
+            annotation = self._annotation(text)
+            if annotation is not None:
+                return annotation
+            values = self._values_of_name(text)
+        elif len(parts) == 2 and parts[0] == "self":
+            cls = next(
+                (a for a in reversed(self.context.ancestors) if isinstance(a, cst.ClassDef)), None
+            )
+            values = [] if cls is None else calls.assigned_values(cls, text, nested=True)
+        else:
+            values = []
+        if any(self._not_model(value) for value in values):
+            return False
+        if MODEL_NAME.search(parts[-1]):
+            return True
+        return any(
+            isinstance(value, cst.Call) and self._constructs_model(value) for value in values
+        )
+
+    def _values_of_name(self, name: str) -> list[cst.BaseExpression]:
+        scope = self.context.scope
+        while scope.is_class and scope.parent is not None:
+            scope = scope.parent
+        if name not in scope.bindings and scope is not self.context.module_scope:
+            scope = self.context.module_scope
+        return calls.assigned_values(scope.node, name)
+
+    def _annotation(self, name: str) -> bool | None:
+        """For an annotated parameter: whether the annotation is a module class."""
+        node = self.context.scope.node
+        if not isinstance(node, cst.FunctionDef):
+            return None
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.name.value == name and param.annotation is not None:
+                annotation = param.annotation.annotation
+                if isinstance(annotation, cst.Name) and annotation.value in self._local_modules():
+                    return True
+                qualified = self.qualified_name(annotation)
+                return qualified is not None and is_module_class(qualified)
+        return None
+
+    def _constructs_model(self, call: cst.Call) -> bool:
+        func = call.func
+        if isinstance(func, cst.Name) and func.value in self._local_modules():
+            return True
+        qualified = self.qualified_name(func)
+        return qualified is not None and is_model_constructor(qualified)
+
+    def _not_model(self, value: cst.BaseExpression) -> bool:
+        """Values that are certainly not a module: literals, containers, state dicts."""
+        if isinstance(value, _NOT_MODEL_VALUES):
+            return True
+        if isinstance(value, cst.Call):
+            func = dotted_name(value.func) or ""
+            return "state_dict" in self.context.code_for(value) or func.rsplit(".", 1)[-1] in {
+                "dict",
+                "OrderedDict",
+            }
+        return False
+
+    def _local_modules(self) -> frozenset[str]:
+        return self.context.fact(
+            "save_whole_model.module_classes",
+            lambda c: calls.local_subclasses(c.module, c.module_scope, is_module_class),
+        )
