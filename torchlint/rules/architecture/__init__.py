@@ -1,0 +1,1 @@
+"""TL4: architecture and numerics."""

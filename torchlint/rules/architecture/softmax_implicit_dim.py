@@ -1,0 +1,158 @@
+"""TL404 softmax-implicit-dim."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, Replace, Rule, Valid
+
+# qualified name -> the positional index of ``dim``
+SOFTMAX_CALLS = {
+    "torch.nn.functional.softmax": 1,
+    "torch.nn.functional.log_softmax": 1,
+    "torch.nn.functional.softmin": 1,
+    "torch.softmax": 1,
+    "torch.nn.Softmax": 0,
+    "torch.nn.LogSoftmax": 0,
+    "torch.nn.Softmin": 0,
+    "torch.nn.modules.activation.Softmax": 0,
+    "torch.nn.modules.activation.LogSoftmax": 0,
+    "torch.nn.modules.activation.Softmin": 0,
+}
+
+
+class SoftmaxImplicitDim(Rule):
+    """
+    ## What it does
+    Reports `F.softmax` / `F.log_softmax` / `F.softmin` / `torch.softmax` and
+    `nn.Softmax()` / `nn.LogSoftmax()` / `nn.Softmin()` called without `dim` (or with
+    `dim=None`).
+
+    ## Why is this bad?
+    Without `dim` PyTorch guesses the axis from the number of dimensions (axis 0 for 0-, 1-
+    and 3-dimensional inputs, axis 1 otherwise) and warns that the implicit choice is
+    deprecated. The guess silently normalises over the batch for a 3-D `[N, T, C]` input
+    and over channels rather than classes for many image layouts.
+
+    ## Example
+    ```python
+    import torch.nn.functional as F
+
+    probs = F.softmax(logits)
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn.functional as F
+
+    probs = F.softmax(logits, dim=-1)
+    ```
+
+    ## Fix safety
+    Display only: `dim=-1` is the usual class axis, but it differs from the implicit choice
+    for 3-D and 4-D inputs, so only the author can tell which axis is meant.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.nn.functional.softmax.html
+    - https://pytorch.org/docs/stable/generated/torch.nn.Softmax.html
+    """
+
+    code = "TL404"
+    name = "softmax-implicit-dim"
+    summary = "softmax without `dim`: the axis is guessed from the input's rank"
+    fix_applicability = Applicability.DISPLAY
+    requires = ("softmax", "softmin", "Softmax", "Softmin")
+    examples = (
+        Invalid(
+            """
+            import torch.nn.functional as F
+            probs = F.softmax(logits)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            layer = torch.nn.LogSoftmax()
+            """
+        ),
+        Invalid(
+            """
+            from torch import nn
+            act = nn.Softmin(dim=None)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            p = torch.softmax(x, dtype=torch.float32)
+            """
+        ),
+        Invalid(
+            """
+            from torch.nn.functional import log_softmax as lsm
+            out = lsm(x)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn.functional as F
+            probs = F.softmax(logits, 1)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            a = torch.softmax(x, 1)
+            b = nn.Softmax(1)
+            c = nn.LogSoftmax(dim=-1)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn.functional as F
+            def act(x, **kwargs):
+                return F.softmax(x, **kwargs)
+            """
+        ),
+        Valid(
+            """
+            def softmax(x):
+                return x
+            probs = softmax(logits)
+            """
+        ),
+        Valid(
+            """
+            from scipy.special import softmax
+            probs = softmax(logits)
+            """
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            last = func.attr.value
+        elif isinstance(func, cst.Name):
+            last = func.value
+        else:
+            return
+        if "oft" not in last and not isinstance(func, cst.Name):
+            return  # an attribute chain spells the function's own name: cheap pre-check
+        index = SOFTMAX_CALLS.get(self.qualified_name(func) or "")
+        if index is None or calls.has_star_args(node):
+            return
+        dim = calls.argument(node, "dim", index)
+        if dim is None:
+            new = calls.add_keyword(node, "dim", "-1")
+        elif isinstance(dim.value, cst.Name) and dim.value.value == "None":
+            new = calls.replace_keyword_value(node, dim, "-1")
+        else:
+            return
+        fix = self.fix(
+            Applicability.DISPLAY, "Pass `dim=-1` if the classes are last", Replace(node, new)
+        )
+        self.report(node, fix=fix)
