@@ -88,9 +88,13 @@ def add_keyword(call: cst.Call, name: str, value: str | cst.BaseExpression) -> c
     args = list(call.args)
     if args:
         last = args[-1]
+        opening = call.whitespace_before_args
         between = next(
             (a.comma for a in reversed(args[:-1]) if isinstance(a.comma, cst.Comma)),
-            cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+            # One argument on its own line (`f(\n    x,\n)`): the new one gets a line too.
+            cst.Comma(whitespace_after=opening)
+            if isinstance(opening, cst.ParenthesizedWhitespace)
+            else cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
         )
         new = new.with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
         args[-1] = last.with_changes(comma=between, whitespace_after_arg=cst.SimpleWhitespace(""))

@@ -1,0 +1,450 @@
+"""Behaviour of the TL2 device rules and TL102 beyond their documented examples."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from tests.helpers import fix, lint, settings_for
+from torchlint.analysis import devices
+from torchlint.engine import FileContext
+
+
+def lines(source: str, code: str, **table) -> list[int]:
+    result = lint(textwrap.dedent(source).lstrip("\n"), code, **table)
+    assert not result.errors, result.errors
+    return [d.start.line for d in result.diagnostics if d.code == code]
+
+
+def context_for(source: str) -> FileContext:
+    source = textwrap.dedent(source).lstrip("\n")
+    return FileContext("example.py", source, cst.parse_module(source), settings_for("TL201"))
+
+
+# --- the shared CUDA guard (TL201 and TL202) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # elif after a negative test
+        """
+        import torch
+        if not torch.cuda.is_available():
+            pass
+        elif big:
+            x = x.cuda()
+        """,
+        # `and` combination inside the test, alias import
+        """
+        import torch as th
+        if args.gpu and th.cuda.is_available():
+            x = x.cuda()
+        """,
+        # the `else` of an `or` of negatives
+        """
+        import torch
+        if args.cpu or not torch.cuda.is_available():
+            pass
+        else:
+            x = x.cuda()
+        """,
+        # early raise at module level, the call nested deeper
+        """
+        import torch
+        if not torch.cuda.is_available():
+            raise SystemExit("needs a GPU")
+        for x in data:
+            x.cuda()
+        """,
+        # pytest.skip and sys.exit count as leaving the block
+        """
+        import pytest, torch
+        def test_it():
+            if not torch.cuda.is_available():
+                pytest.skip("no GPU")
+            torch.ones(1).cuda()
+        """,
+        # assert
+        """
+        import torch
+        def f(x):
+            assert torch.cuda.is_available(), "GPU only"
+            return x.cuda()
+        """,
+        # short-circuit expression
+        """
+        import torch
+        ok = torch.cuda.is_available() and x.cuda()
+        """,
+        # skipUnless / pytest.mark.skipif / skip_if_lt_x_gpu on the class or function
+        """
+        import unittest, torch
+        @unittest.skipUnless(torch.cuda.is_available(), "GPU")
+        class T(unittest.TestCase):
+            def test(self):
+                torch.ones(1).cuda()
+        """,
+        """
+        import pytest, torch
+        @pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU")
+        def test():
+            torch.ones(1).cuda()
+        """,
+        """
+        @skip_if_lt_x_gpu(2)
+        def test():
+            model.cuda(1)
+        """,
+        # negative flag name in the `else`
+        """
+        if args.no_cuda:
+            model.cpu()
+        else:
+            model.cuda()
+        """,
+        # device comparisons
+        """
+        if device.type == "cuda":
+            x = x.cuda()
+        if str(device) != "cpu":
+            y = y.cuda()
+        if "cuda" in args.device:
+            z = z.cuda()
+        """,
+        # device_count
+        """
+        import torch
+        if torch.cuda.device_count() > 1:
+            model.cuda()
+        """,
+        # a flag assigned from the test, used as self attribute
+        """
+        import torch
+        class Trainer:
+            def __init__(self):
+                self.on_device = torch.cuda.is_available()
+            def step(self, x):
+                return x.cuda() if self.on_device else x
+        """,
+        # CUDA-only code: a `with torch.cuda.device`, after set_device, a function named for GPUs
+        """
+        import torch
+        with torch.cuda.device(1):
+            x = x.cuda()
+        def worker(rank):
+            torch.cuda.set_device(rank)
+            model.cuda()
+        def move_to_gpu(batch):
+            return batch.cuda()
+        """,
+        """
+        import torch.distributed as dist
+        def worker(rank):
+            dist.init_process_group(backend="nccl")
+            model.cuda(rank)
+        """,
+    ],
+)
+def test_guarded_cuda_calls_are_not_reported(source: str) -> None:
+    assert lines(source, "TL201") == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        """
+        import torch
+        if not torch.cuda.is_available():
+            x = x.cuda()
+        """,
+        """
+        import torch
+        if torch.cuda.is_available() or args.force:
+            x = x.cuda()
+        """,
+        """
+        import torch
+        if torch.cuda.is_available():
+            pass
+        else:
+            x = x.cuda()
+        """,
+        """
+        if args.no_cuda:
+            x = x.cuda()
+        """,
+        # the guard is in another function
+        """
+        import torch
+        def check():
+            if not torch.cuda.is_available():
+                return
+        def run():
+            x.cuda()
+        """,
+        # an early return inside an `if` with an `else` does not guard what follows
+        """
+        import torch
+        def run():
+            if not torch.cuda.is_available():
+                return
+            else:
+                pass
+            x.cuda()
+        """,
+        # the test mentions is_available of something else
+        """
+        import torch
+        if torch.backends.mps.is_available():
+            x = x.cuda()
+        """,
+        # skipIfCuda runs the test *without* CUDA
+        """
+        @skipIfCuda
+        def test():
+            x.cuda()
+        """,
+    ],
+)
+def test_unguarded_cuda_calls_are_reported(source: str) -> None:
+    assert len(lines(source, "TL201")) == 1
+
+
+def test_guard_applies_to_hardcoded_device_strings_too() -> None:
+    source = """
+    import torch
+    def main():
+        if not torch.cuda.is_available():
+            return
+        x = torch.zeros(3, device="cuda")
+    y = torch.zeros(3, device="cuda")
+    """
+    assert lines(source, "TL202") == [6]
+
+
+def test_cuda_guarded_helper_directly() -> None:
+    context = context_for(
+        """
+        import torch
+        if torch.cuda.is_available():
+            a = 1
+        b = 2
+        """
+    )
+    module = context.module
+    guarded_if = module.body[1]
+    assert isinstance(guarded_if, cst.If)
+    context.ancestors = [module, guarded_if]
+    assert devices.cuda_guarded(context, guarded_if.body)
+    context.ancestors = [module]
+    assert not devices.cuda_guarded(context, module.body[2])
+
+
+# --- TL201 fixes ----------------------------------------------------------------------------
+
+
+def test_cuda_fix_keeps_other_keywords() -> None:
+    source = "y = x.cuda(non_blocking=True, memory_format=fmt)\n"
+    assert fix(source, "TL201").source == (
+        "from torchlint.runtime import best_device\n"
+        "y = x.to(best_device(), non_blocking=True, memory_format=fmt)\n"
+    )
+
+
+def test_cuda_fix_is_not_offered_when_best_device_is_taken() -> None:
+    source = "def best_device():\n    return 0\ny = x.cuda()\n"
+    assert fix(source, "TL201").fixed == 0
+
+
+def test_inline_device_line_is_reused_by_later_fixes() -> None:
+    source = (
+        "import torch\n"
+        'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
+        "y = x.cuda()\n"
+    )
+    outcome = fix(source, "TL201", runtime_helpers=False)
+    assert outcome.source == source.replace("x.cuda()", "x.to(device)")
+
+
+def test_inline_fix_needs_a_free_torch_name_at_module_level() -> None:
+    source = "torch = None\ny = x.cuda()\n"
+    assert fix(source, "TL201", runtime_helpers=False).fixed == 0
+
+
+def test_torch_tensor_cuda_method_reference_is_not_reported() -> None:
+    assert lines("import torch\ny = torch.Tensor.cuda(x)\n", "TL201") == []
+
+
+# --- TL202 -----------------------------------------------------------------------------------
+
+
+def test_device_string_variants() -> None:
+    source = """
+    import torch
+    a = torch.device(type="cuda")
+    b = x.to("cuda:3")
+    c = x.to("cpu")
+    d = torch.device("cuda" if use_cuda else "cpu")
+    e = torch.cuda.Stream(device="cuda")
+    f = torch.autocast(device_type="cuda")
+    g = x.to(f"cuda:{rank}")
+    """
+    assert lines(source, "TL202") == [2, 3]
+    result = lint(textwrap.dedent(source).lstrip("\n"), "TL202")
+    assert [d.fix is not None for d in result.diagnostics] == [True, False]
+
+
+# --- TL203 -----------------------------------------------------------------------------------
+
+
+def test_create_then_move_respects_layout_and_parentheses() -> None:
+    source = "import torch\nx = (torch.zeros(\n    3,\n    4,\n)).to(device)\n"
+    assert fix(source, "TL203").source == (
+        "import torch\nx = (torch.zeros(\n    3,\n    4,\n    device=device,\n))\n"
+    )
+
+
+def test_create_then_move_skips_method_on_non_factory_and_memory_format() -> None:
+    source = """
+    import torch
+    a = torch.relu(x).to(device)
+    b = torch.zeros(3).cuda(memory_format=torch.channels_last)
+    c = torch.zeros(3).to(device, memory_format=torch.channels_last)
+    d = torch.zeros(3, out=buf).to(device)
+    """
+    assert lines(source, "TL203") == []
+
+
+def test_create_then_move_with_requires_grad_is_unsafe() -> None:
+    source = "import torch\nw = torch.zeros(3, requires_grad=True).to(device)\n"
+    assert fix(source, "TL203", unsafe=False).fixed == 0
+    assert fix(source, "TL203", unsafe=True).fixed == 1
+
+
+# --- TL204 -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # rebinding in a loop body to a non-tensor
+        """
+        import torch
+        from torch.utils.data import DataLoader
+        loader = DataLoader(ds)
+        for x in loader:
+            x = wrap(x)
+            x.to(device)
+        """,
+        # the loader is also a parameter somewhere else in the file
+        """
+        from torch.utils.data import DataLoader
+        loader = DataLoader(ds)
+        def f(loader):
+            for x in loader:
+                x.cuda()
+        """,
+        # torch.nn modules and compiled models move in place
+        """
+        import torch
+        layer = torch.nn.Linear(2, 2)
+        layer.to(device)
+        net = torch.compile(model)
+        net.cuda()
+        """,
+        # global names are not this scope's
+        """
+        import torch
+        def f():
+            global x
+            x = torch.zeros(3)
+            x.to(device)
+        """,
+        # a tensor of the enclosing function, moved inside a closure
+        """
+        import torch
+        def f():
+            x = torch.zeros(3)
+            def g():
+                x.to(device)
+        """,
+        # attribute and subscript receivers are unknown
+        """
+        import torch
+        self.x = torch.zeros(3)
+        self.x.to(device)
+        """,
+    ],
+)
+def test_discarded_moves_on_unknown_receivers_are_not_reported(source: str) -> None:
+    assert lines(source, "TL204") == []
+
+
+def test_discarded_move_in_parentheses_is_reported_without_fix() -> None:
+    source = "import torch\nx = torch.ones(2)\n(x.to(device))\n"
+    assert lines(source, "TL204") == [3]
+    assert fix(source, "TL204").fixed == 0
+
+
+# --- TL206 and TL102 -------------------------------------------------------------------------
+
+
+def test_non_blocking_ignores_loaders_reassigned_elsewhere() -> None:
+    source = """
+    from torch.utils.data import DataLoader
+    loader = DataLoader(ds, pin_memory=True)
+    if small:
+        loader = DataLoader(ds)
+    for x in loader:
+        x = x.to(device)
+    """
+    assert lines(source, "TL206") == []
+
+
+def test_non_blocking_is_opt_in() -> None:
+    from torchlint.rules.devices.non_blocking_copy import NonBlockingCopy
+
+    assert NonBlockingCopy.default is False
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("x = batch.cuda()\n", True),
+        ('x = batch.to("cuda:1")\n', True),
+        ('x = batch.to(device="cuda")\n', True),
+        ('import torch\nd = torch.device("cuda" if ok else "cpu")\n', True),
+        ('import torch\nx = torch.zeros(3, device="cuda")\n', True),
+        ("from torchlint.runtime import best_device\nd = best_device()\n", True),
+        ('x = batch.to("cpu")\nx = torch.zeros(3, device="mps")\n', False),
+        ('s = "cuda"\nprint(s)\n', False),
+    ],
+)
+def test_moves_to_cuda_fact(source: str, expected: bool) -> None:
+    assert devices.moves_to_cuda(context_for(source)) is expected
+
+
+def test_dataloaders_fact() -> None:
+    context = context_for(
+        """
+        from torch.utils.data import DataLoader
+        train_loader = DataLoader(a, pin_memory=True)
+        val_loader = DataLoader(b)
+        self.loader = DataLoader(c, pin_memory=True)
+        other = DataLoader(d)
+        other = None
+        def f(val_loader):
+            pass
+        """
+    )
+    assert set(devices.dataloaders(context)) == {"train_loader", "self.loader"}
+    assert devices.pinned_loaders(context) == {"train_loader", "self.loader"}
+
+
+def test_pin_memory_not_reported_without_cuda_in_the_file() -> None:
+    source = "from torch.utils.data import DataLoader\nloader = DataLoader(ds)\n"
+    assert lines(source, "TL102") == []
+    assert lines(source + "model.cuda()\n", "TL102") == [2]

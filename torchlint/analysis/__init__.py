@@ -1,0 +1,1 @@
+"""Per-file analyses shared by rules: computed once, on demand, through FileContext.fact."""

@@ -1,0 +1,686 @@
+"""Device facts shared by the TL1/TL2 rules: guards, CUDA moves, DataLoaders, tensor names.
+
+Each function here takes the ``FileContext`` and is meant to be used through
+``context.fact(name, function)`` (or called from a visitor), so a file pays for a walk only
+when a rule asks, and only once however many rules ask. Everything errs towards "not
+sure": a guard that might be a guard counts as one, a name that might not be a tensor is
+not one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
+from torchlint.rules import calls
+
+if TYPE_CHECKING:
+    from torchlint.engine import FileContext
+
+DATALOADER = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+COLLATE_FN_INDEX = 6
+PIN_MEMORY_INDEX = 7
+
+AVAILABILITY = "torch.cuda.is_available"
+DEVICE_COUNT = "torch.cuda.device_count"
+BEST_DEVICE = "torchlint.runtime.best_device"
+_CUDA_STRING = re.compile(r"cuda(:\d+)?")
+
+# Calls whose body certainly stops the rest of the block: `return`, `raise`, `sys.exit()`...
+_EXIT_CALLS = frozenset({"exit", "_exit", "skip", "skipTest", "fail"})
+# Decorators that run the function only when the condition (first argument) is false/true.
+_SKIP_IF = frozenset({"skipIf", "skipif"})
+_SKIP_UNLESS = frozenset({"skipUnless"})
+_NEGATIVE_FLAG = ("no_", "not_", "disable", "without")
+# Calls that raise without CUDA: code after (or inside a `with` of) them is CUDA-only anyway.
+CUDA_ONLY_CALLS = frozenset(
+    f"torch.cuda.{name}"
+    for name in (
+        "synchronize", "set_device", "current_device", "current_stream", "default_stream",
+        "Stream", "Event", "device", "stream", "graph", "CUDAGraph", "init",
+        "reset_peak_memory_stats", "get_device_properties", "get_device_name",
+    )
+)  # fmt: skip
+
+
+# --- small expression predicates --------------------------------------------------------
+
+
+def cuda_literal(expr: cst.BaseExpression) -> str | None:
+    """``"cuda"`` or ``"cuda:N"`` when ``expr`` is exactly such a string literal."""
+    value = calls.string_literal(expr)
+    return value if value is not None and _CUDA_STRING.fullmatch(value) else None
+
+
+def last_name(expr: cst.BaseExpression) -> str | None:
+    """``dev`` for ``dev``, ``device`` for ``args.device``; None for anything else."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return None
+
+
+def _name_says_device(name: str) -> bool:
+    lowered = name.lower()
+    return "device" in lowered or "dev" in lowered.split("_")
+
+
+def is_best_device_call(scope: Scope, expr: cst.BaseExpression) -> bool:
+    """``best_device()`` from the runtime (spelled so: an alias is not recognised)."""
+    if not isinstance(expr, cst.Call) or expr.args or last_name(expr.func) != "best_device":
+        return False
+    qualified = scope.qualified_name(expr.func)
+    return qualified is not None and qualified.endswith("best_device")
+
+
+def is_device_like(scope: Scope, expr: cst.BaseExpression) -> bool:
+    """An expression that is surely a device (never a dtype or a tensor) as ``.to``'s argument.
+
+    A string literal, a QN ``torch.device(...)`` call, ``best_device()``, or a name or
+    attribute that says so (``device``, ``args.device``, ``dev``, ``x.device``).
+    """
+    if calls.string_literal(expr) is not None:
+        return True
+    if isinstance(expr, cst.Call):
+        return scope.qualified_name(expr.func) == "torch.device" or is_best_device_call(scope, expr)
+    name = last_name(expr)
+    return name is not None and _name_says_device(name)
+
+
+def is_dataloader_call(scope: Scope, expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Call) and scope.qualified_name(expr.func) in DATALOADER
+
+
+# --- walking ----------------------------------------------------------------------------
+
+
+def _walk_with_scopes(context: FileContext) -> Iterator[tuple[cst.CSTNode, Scope]]:
+    """Every node of the module with the scope it is evaluated in (lazy scopes, no metadata)."""
+    stack: list[tuple[cst.CSTNode, Scope]] = [(context.module, context.module_scope)]
+    while stack:
+        node, scope = stack.pop()
+        yield node, scope
+        inner = Scope(node, scope) if isinstance(node, SCOPE_TYPES) else scope
+        stack.extend((child, inner) for child in reversed(list(iter_children(node))))
+
+
+# --- guards: is this code reached only when CUDA is there? -------------------------------
+
+
+def cuda_flags(context: FileContext) -> frozenset[str]:
+    """Dotted names assigned from an expression that is true only with CUDA.
+
+    ``use_cuda = not args.no_cuda and torch.cuda.is_available()`` makes ``use_cuda`` (and
+    ``args.cuda = ...`` makes ``args.cuda``) a guard as good as the call itself.
+    """
+    flags: set[str] = set()
+    for node, scope in _walk_with_scopes(context):
+        if isinstance(node, cst.Assign) and _implies_cuda(node.value, True, scope, flags):
+            for target in node.targets:
+                name = dotted_name(target.target)
+                if name is not None:
+                    flags.add(name)
+    return frozenset(flags)
+
+
+def _flag_polarity(expr: cst.BaseExpression, flags: frozenset[str] | set[str]) -> int:
+    """+1 when the name reads "CUDA is on" (``use_cuda``, ``args.cuda``, ``x.is_cuda``),
+    -1 when it reads "CUDA is off" (``args.no_cuda``), 0 when it says nothing."""
+    name = dotted_name(expr)
+    if name is None:
+        return 0
+    if name in flags:
+        return 1
+    last = name.rsplit(".", 1)[-1].lower()
+    if "cuda" not in last and "gpu" not in last:
+        return 0
+    if last.startswith(_NEGATIVE_FLAG) or "no_cuda" in last or "no_gpu" in last:
+        return -1
+    return 1
+
+
+def _is_call_to(expr: cst.BaseExpression, scope: Scope, qualified: str) -> bool:
+    if not isinstance(expr, cst.Call):
+        return False
+    if scope.qualified_name(expr.func) == qualified:
+        return True
+    name = dotted_name(expr.func)  # `cuda.is_available()` after any import of cuda
+    return name is not None and name.endswith(qualified.split(".", 1)[1])
+
+
+def _implies_cuda(
+    expr: cst.BaseExpression, when: bool, scope: Scope, flags: frozenset[str] | set[str]
+) -> bool:
+    """True when ``expr`` evaluating to ``when`` means CUDA is available (or chosen)."""
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        return _implies_cuda(expr.expression, not when, scope, flags)
+    if isinstance(expr, cst.BooleanOperation):
+        left = _implies_cuda(expr.left, when, scope, flags)
+        right = _implies_cuda(expr.right, when, scope, flags)
+        conjunction = isinstance(expr.operator, cst.And) == when
+        return (left or right) if conjunction else (left and right)
+    if isinstance(expr, cst.Call):
+        return when and _is_call_to(expr, scope, AVAILABILITY)
+    if isinstance(expr, cst.Comparison):
+        return _comparison_implies_cuda(expr, when, scope)
+    polarity = _flag_polarity(expr, flags)
+    return (polarity == 1 and when) or (polarity == -1 and not when)
+
+
+def _comparison_implies_cuda(expr: cst.Comparison, when: bool, scope: Scope) -> bool:
+    """``device == "cuda"``, ``"cuda" in str(d)``, ``d.type != "cpu"``, ``device_count() > 0``."""
+    if len(expr.comparisons) != 1:
+        return False
+    target = expr.comparisons[0]
+    operator, left, right = target.operator, expr.left, target.comparator
+    if _is_call_to(left, scope, DEVICE_COUNT):
+        if isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual, cst.NotEqual)):
+            return when
+        return False
+    literal = calls.string_literal(left)
+    if literal is None:
+        literal = calls.string_literal(right)
+    elif isinstance(operator, (cst.In, cst.NotIn)):
+        if not literal.startswith("cuda"):
+            return False
+        return when if isinstance(operator, cst.In) else not when
+    if literal is None:
+        return False
+    equal = isinstance(operator, (cst.Equal, cst.Is))
+    unequal = isinstance(operator, (cst.NotEqual, cst.IsNot))
+    if literal.startswith("cuda"):
+        return when if equal else (not when if unequal else False)
+    if literal == "cpu":
+        return not when if equal else (when if unequal else False)
+    return False
+
+
+def _exits(body: cst.BaseSuite) -> bool:
+    """The block certainly leaves: ends in return/raise/continue/break or an exit-like call."""
+    if isinstance(body, cst.SimpleStatementSuite):
+        small = body.body
+    elif isinstance(body, cst.IndentedBlock) and body.body:
+        last = body.body[-1]
+        if not isinstance(last, cst.SimpleStatementLine):
+            return False
+        small = last.body
+    else:
+        return False
+    if not small:
+        return False
+    final = small[-1]
+    if isinstance(final, (cst.Return, cst.Raise, cst.Continue, cst.Break)):
+        return True
+    if isinstance(final, cst.Expr) and isinstance(final.value, cst.Call):
+        name = last_name(final.value.func)
+        return name in _EXIT_CALLS
+    return False
+
+
+def _cuda_only_call(expr: cst.BaseExpression | None, scope: Scope) -> bool:
+    """A call that raises without CUDA (``torch.cuda.synchronize()``, ``set_device``...)."""
+    if not isinstance(expr, cst.Call):
+        return False
+    qualified = scope.qualified_name(expr.func)
+    if qualified == "torch.distributed.init_process_group":  # the NCCL backend is CUDA-only
+        backend = calls.argument(expr, "backend", 0)
+        return backend is not None and calls.string_literal(backend.value) == "nccl"
+    return qualified is not None and qualified in CUDA_ONLY_CALLS
+
+
+def _guards_rest(statement: cst.CSTNode, scope: Scope, flags: frozenset[str]) -> bool:
+    """``if not torch.cuda.is_available(): return``, ``assert torch.cuda.is_available()``, or
+    a statement that already fails without CUDA (``torch.cuda.set_device(rank)``)."""
+    if isinstance(statement, cst.If):
+        return (
+            statement.orelse is None
+            and _exits(statement.body)
+            and _implies_cuda(statement.test, False, scope, flags)
+        )
+    if isinstance(statement, cst.SimpleStatementLine):
+        for small in statement.body:
+            if isinstance(small, cst.Assert) and _implies_cuda(small.test, True, scope, flags):
+                return True
+            if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) and _cuda_only_call(
+                small.value, scope
+            ):
+                return True
+    return False
+
+
+def _guarded_statements(
+    context: FileContext, block: cst.Module | cst.IndentedBlock, flags: frozenset[str]
+) -> frozenset[int]:
+    """Ids of the statements of ``block`` that come after an early-exit CUDA guard (cached)."""
+    cache = context.fact("devices.guarded_statements", lambda _: {})
+    key = id(block)
+    if key not in cache:
+        guarded: set[int] = set()
+        seen_guard = False
+        for statement in block.body:
+            if seen_guard:
+                guarded.add(id(statement))
+            elif _guards_rest(statement, context.scope, flags):
+                seen_guard = True
+        cache[key] = frozenset(guarded)
+    return cache[key]
+
+
+def _decorators_guard(
+    decorators: tuple[cst.Decorator, ...] | list[cst.Decorator],
+    scope: Scope,
+    flags: frozenset[str],
+) -> bool:
+    """``@unittest.skipIf(not torch.cuda.is_available(), ...)``, ``@requires_cuda``..."""
+    for decorator in decorators:
+        expr = decorator.decorator
+        call = expr if isinstance(expr, cst.Call) else None
+        name = last_name(call.func if call is not None else expr)
+        if name is None:
+            continue
+        if call is not None and call.args and call.args[0].keyword is None:
+            test = call.args[0].value
+            if name in _SKIP_IF and _implies_cuda(test, False, scope, flags):
+                return True
+            if name in _SKIP_UNLESS and _implies_cuda(test, True, scope, flags):
+                return True
+        if _guard_decorator_name(name.lower()):
+            return True
+    return False
+
+
+def _guard_decorator_name(lowered: str) -> bool:
+    """``requires_cuda``, ``onlyCUDA``, ``skipIfNoCUDA``, ``skip_if_lt_x_gpu`` (not ``skipIfCuda``)."""
+    if "cuda" not in lowered and "gpu" not in lowered:
+        return False
+    if lowered.startswith(("only", "require", "needs", "skipunless", "cuda_only", "gpu_only")):
+        return True
+    if lowered.startswith(("skipif", "skip_if")):
+        rest = lowered.removeprefix("skipif").removeprefix("skip_if").lstrip("_")
+        return rest.startswith(("no", "lt", "less", "fewer", "not"))
+    return False
+
+
+def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
+    """Is ``node`` (the node being visited) reached only when CUDA is available?
+
+    Guards: an ``if``/``elif``/``while`` test, a ternary or ``and``/``or`` operand that
+    implies ``torch.cuda.is_available()`` (``not`` flips it: the ``else`` of
+    ``if not ...`` counts); an earlier ``if not torch.cuda.is_available(): return``
+    (or ``raise``, ``continue``, ``sys.exit()``, ``pytest.skip()``) or ``assert`` in an
+    enclosing block; a ``skipIf``/``skipUnless``/``requires_cuda``-style decorator. Flags
+    assigned from such a test (``use_cuda``, ``args.cuda``), names like ``use_gpu`` and
+    comparisons like ``device.type == "cuda"`` count as the test itself.
+
+    Code that is CUDA-only anyway counts too: inside a function or class whose name
+    mentions CUDA/GPU (``def cuda``, ``def to_gpu``), inside ``with torch.cuda.device(...)``
+    / ``stream(...)``, or after a statement that fails without CUDA
+    (``torch.cuda.set_device(rank)``, ``torch.cuda.synchronize()``,
+    ``dist.init_process_group("nccl")``) in an enclosing block.
+    """
+    flags = context.fact("devices.cuda_flags", cuda_flags)
+    scope = context.scope
+    chain = [*context.ancestors, node]
+    for index in range(len(chain) - 1, 0, -1):
+        parent, child = chain[index - 1], chain[index]
+        if isinstance(parent, cst.If):
+            if child is parent.body and _implies_cuda(parent.test, True, scope, flags):
+                return True
+            if child is parent.orelse and _implies_cuda(parent.test, False, scope, flags):
+                return True
+        elif isinstance(parent, cst.While):
+            if child is parent.body and _implies_cuda(parent.test, True, scope, flags):
+                return True
+        elif isinstance(parent, cst.IfExp):
+            if child is parent.body and _implies_cuda(parent.test, True, scope, flags):
+                return True
+            if child is parent.orelse and _implies_cuda(parent.test, False, scope, flags):
+                return True
+        elif isinstance(parent, cst.BooleanOperation):
+            when = isinstance(parent.operator, cst.And)
+            if child is parent.right and _implies_cuda(parent.left, when, scope, flags):
+                return True
+        elif isinstance(parent, (cst.Module, cst.IndentedBlock)):
+            if id(child) in _guarded_statements(context, parent, flags):
+                return True
+        elif isinstance(parent, (cst.FunctionDef, cst.ClassDef)):
+            if child is not parent.body:
+                continue
+            if _mentions_cuda(parent.name.value) or _decorators_guard(
+                parent.decorators, scope, flags
+            ):
+                return True
+        elif (
+            isinstance(parent, cst.With)
+            and child is parent.body
+            and any(_cuda_only_call(item.item, scope) for item in parent.items)
+        ):
+            return True
+    return False
+
+
+def _mentions_cuda(name: str) -> bool:
+    """``def cuda``, ``def to_gpu``, ``class CUDATestBase``: code that is CUDA-only by name."""
+    lowered = name.lower()
+    return "cuda" in lowered or "gpu" in lowered
+
+
+# --- does this file move data to CUDA? ----------------------------------------------------
+
+
+def _cuda_ish(expr: cst.BaseExpression, scope: Scope) -> bool:
+    """A CUDA literal, a ternary with one, or ``torch.device(<such>)``."""
+    if cuda_literal(expr) is not None:
+        return True
+    if isinstance(expr, cst.IfExp):
+        return _cuda_ish(expr.body, scope) or _cuda_ish(expr.orelse, scope)
+    return (
+        isinstance(expr, cst.Call)
+        and bool(expr.args)
+        and last_name(expr.func) == "device"
+        and scope.qualified_name(expr.func) == "torch.device"
+        and _cuda_ish(expr.args[0].value, scope)
+    )
+
+
+def moves_to_cuda(context: FileContext) -> bool:
+    """Does this file put data on CUDA: ``.cuda()``, ``.to(<cuda>)``, ``device="cuda"``,
+    ``torch.device("cuda" ...)`` or ``best_device()``?"""
+    for node, scope in _walk_with_scopes(context):
+        if not isinstance(node, cst.Call):
+            continue
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "cuda":
+            return True
+        if is_best_device_call(scope, node):
+            return True
+        if _cuda_ish(node, scope):  # torch.device("cuda" ...)
+            return True
+        for arg in node.args:
+            is_device_slot = (arg.keyword is not None and arg.keyword.value == "device") or (
+                arg.keyword is None
+                and isinstance(func, cst.Attribute)
+                and func.attr.value == "to"
+                and arg is node.args[0]
+            )
+            if is_device_slot and _cuda_ish(arg.value, scope):
+                return True
+    return False
+
+
+# --- which names are DataLoaders? ------------------------------------------------------------
+
+
+def _bound_names(node: cst.CSTNode, out: set[str]) -> None:
+    """Names bound by anything but a plain ``name = value`` (params, loops, imports, ...)."""
+    targets: list[cst.CSTNode] = []
+    if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            out.add(param.name.value)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                out.add(star.name.value)
+        if isinstance(node, cst.FunctionDef):
+            out.add(node.name.value)
+    elif isinstance(node, cst.ClassDef):
+        out.add(node.name.value)
+    elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr, cst.Del)):
+        targets.append(node.target)
+    elif isinstance(node, cst.AsName):
+        targets.append(node.name)
+    elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(
+        node.names, cst.ImportStar
+    ):
+        for alias in node.names:
+            bound = alias.asname.name if alias.asname else alias.name
+            name = dotted_name(bound)  # type: ignore[arg-type]
+            if name is not None:
+                out.add(name.split(".", 1)[0])
+    elif isinstance(node, cst.AssignTarget) and not isinstance(
+        node.target, (cst.Name, cst.Attribute)
+    ):
+        targets.append(node.target)
+    while targets:
+        target = targets.pop()
+        if isinstance(target, (cst.Tuple, cst.List)):
+            targets.extend(element.value for element in target.elements)
+        elif isinstance(target, cst.StarredElement):
+            targets.append(target.value)
+        else:
+            name = dotted_name(target)  # type: ignore[arg-type]
+            if name is not None:
+                out.add(name)
+
+
+def dataloaders(context: FileContext) -> dict[str, tuple[cst.Call, ...]]:
+    """Dotted names (``loader``, ``self.train_loader``) bound only ever to QN DataLoader calls.
+
+    One file-wide answer per name: a name that is also a parameter, a loop target or
+    assigned anything else anywhere in the file is not a DataLoader here.
+    """
+    built: dict[str, list[cst.Call]] = {}
+    other: set[str] = set()
+    for node, scope in _walk_with_scopes(context):
+        _bound_names(node, other)
+        if isinstance(node, cst.Assign):
+            targets = [dotted_name(t.target) for t in node.targets]
+            value = node.value
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            targets = [dotted_name(node.target)]
+            value = node.value
+        else:
+            continue
+        loader = is_dataloader_call(scope, value)
+        for name in targets:
+            if name is None:
+                continue
+            if loader:
+                built.setdefault(name, []).append(value)  # type: ignore[arg-type]
+            else:
+                other.add(name)
+    return {name: tuple(found) for name, found in built.items() if name not in other}
+
+
+def pinned_loaders(context: FileContext) -> frozenset[str]:
+    """Dotted names of DataLoaders built with a literal ``pin_memory=True``."""
+    found = context.fact("devices.dataloaders", dataloaders)
+    return frozenset(
+        name for name, built in found.items() if all(_pins_memory(call) for call in built)
+    )
+
+
+def _pins_memory(call: cst.Call) -> bool:
+    if calls.has_star_args(call):
+        return False
+    arg = calls.argument(call, "pin_memory", PIN_MEMORY_INDEX)
+    return arg is not None and calls.is_true(arg.value)
+
+
+def default_collated(call: cst.Call) -> bool:
+    """A DataLoader whose batches come from the default collate (tensors, not custom objects)."""
+    if calls.has_star_args(call):
+        return False
+    return calls.argument(call, "collate_fn", COLLATE_FN_INDEX) is None
+
+
+def loop_loader(
+    context: FileContext, loop: cst.For, scope: Scope, pinned: bool = False
+) -> cst.BaseAssignTargetExpression | None:
+    """When ``loop`` iterates a known DataLoader (directly or via ``enumerate``), its batch target.
+
+    ``for x, y in loader`` → ``(x, y)``; ``for i, batch in enumerate(loader)`` → ``batch``.
+    With ``pinned``, only DataLoaders with ``pin_memory=True`` count.
+    """
+    iterable = loop.iter
+    target: cst.BaseExpression = loop.target
+    if (
+        isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Name)
+        and iterable.func.value == "enumerate"
+        and scope.binds("enumerate") is None
+    ):
+        if not iterable.args or iterable.args[0].star:
+            return None
+        if not isinstance(target, cst.Tuple) or len(target.elements) != 2:
+            return None
+        iterable = iterable.args[0].value
+        target = target.elements[1].value
+    if is_dataloader_call(scope, iterable):
+        ok = _pins_memory(iterable) if pinned else default_collated(iterable)  # type: ignore[arg-type]
+        return target if ok else None  # type: ignore[return-value]
+    name = dotted_name(iterable)
+    if name is None:
+        return None
+    if pinned:
+        return target if name in context.fact("devices.pinned_loaders", pinned_loaders) else None  # type: ignore[return-value]
+    built = context.fact("devices.dataloaders", dataloaders).get(name)
+    if built and all(default_collated(call) for call in built):
+        return target  # type: ignore[return-value]
+    return None
+
+
+def target_names(target: cst.BaseExpression) -> set[str]:
+    """Plain names bound by a loop target (``x``, ``(x, y)``, ``[x, (y, z)]``)."""
+    names: set[str] = set()
+    stack = [target]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, cst.Name):
+            names.add(item.value)
+        elif isinstance(item, (cst.Tuple, cst.List)):
+            stack.extend(element.value for element in item.elements)
+    return names
+
+
+# --- which local names are surely tensors? --------------------------------------------------
+
+# Single-level torch functions that do not return one tensor.
+_NOT_TENSOR = frozenset(
+    {
+        "device", "load", "compile", "manual_seed", "seed", "initial_seed", "typename",
+        "is_tensor", "is_storage", "is_floating_point", "is_complex", "is_nonzero", "numel",
+        "finfo", "iinfo", "get_default_dtype", "get_default_device", "set_default_device",
+        "set_default_dtype", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
+        "is_grad_enabled", "autocast", "vmap", "cond", "save", "use_deterministic_algorithms",
+        "broadcast_shapes", "split", "chunk", "unbind", "tensor_split", "hsplit", "vsplit",
+        "dsplit", "meshgrid", "broadcast_tensors", "sort", "topk", "max", "min", "median",
+        "mode", "kthvalue", "svd", "qr", "unique", "unique_consecutive", "frexp", "aminmax",
+        "var_mean", "std_mean", "histogram", "cummax", "cummin", "slogdet", "lu", "where",
+        "nonzero", "stream", "get_rng_state", "set_rng_state", "get_device", "export",
+    }
+)  # fmt: skip
+
+
+_NOT_TENSOR_PREFIXES = ("get_", "set_", "is_", "are_", "has_", "use_", "can_")
+
+
+def _tensor_source(scope: Scope, value: cst.BaseExpression) -> bool:
+    """A call to a QN ``torch.<op>`` (one level: not ``torch.nn.*``) that returns a tensor."""
+    if not isinstance(value, cst.Call):
+        return False
+    qualified = scope.qualified_name(value.func)
+    if qualified is None or not qualified.startswith("torch."):
+        return False
+    op = qualified[len("torch.") :]
+    return (
+        "." not in op
+        and op[:1].islower()
+        and op not in _NOT_TENSOR
+        and not op.startswith(_NOT_TENSOR_PREFIXES)
+    )
+
+
+def tensor_names(context: FileContext) -> frozenset[str]:
+    """Names of the current scope that are tensors at every binding (cached per scope).
+
+    A name qualifies when every binding of it in the scope is ``name = torch.<op>(...)``
+    or a DataLoader loop target (default collate); parameters, globals and every other
+    binding disqualify it.
+    """
+    cache = context.fact("devices.tensor_names", lambda _: {})
+    scope = context.scope
+    key = id(scope.node)
+    if key not in cache:
+        cache[key] = _scope_tensor_names(context, scope)
+    return cache[key]
+
+
+def _scope_tensor_names(context: FileContext, scope: Scope) -> frozenset[str]:
+    root = scope.node
+    tensors: set[str] = set()
+    other: set[str] = set()
+    if isinstance(root, (cst.FunctionDef, cst.Lambda)):
+        _bound_names(root, other)
+        stack: list[cst.CSTNode] = [root.body]
+    elif isinstance(root, cst.ClassDef):
+        stack = [root.body]
+    else:
+        stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            other.add(node.name.value)
+            continue
+        if isinstance(
+            node, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+        ):
+            continue
+        if isinstance(node, (cst.Global, cst.Nonlocal)):
+            other.update(item.name.value for item in node.names)
+            continue
+        if isinstance(node, cst.Assign):
+            source = _tensor_source(scope, node.value)
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    (tensors if source else other).add(target.target.value)
+        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            source = node.value is not None and _tensor_source(scope, node.value)
+            (tensors if source else other).add(node.target.value)
+        elif isinstance(node, cst.For):
+            batch = loop_loader(context, node, scope)
+            names = target_names(node.target)
+            good = target_names(batch) if batch is not None else set()
+            tensors.update(names & good)
+            other.update(names - good)
+            if batch is not None and not isinstance(batch, (cst.Name, cst.Tuple, cst.List)):
+                other.update(names)
+        else:
+            _bound_names(node, other)
+        stack.extend(iter_children(node))
+    return frozenset(tensors - other)
+
+
+# --- what a fix writes for "the best device" --------------------------------------------------
+
+RUNTIME_IMPORT = "from torchlint.runtime import best_device"
+INLINE_DEVICE = 'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")'
+
+
+def best_device_expression(context: FileContext) -> tuple[str, tuple[str, ...]] | None:
+    """The text naming the best device at the current node, and the preamble it needs.
+
+    ``best_device()`` from the runtime, or (``runtime-helpers = false``) a module-level
+    ``device = torch.device(...)`` line; None when the name it needs is taken.
+    """
+    scope = context.scope
+    if context.settings.runtime_helpers:
+        if not scope.can_use("best_device", BEST_DEVICE):
+            return None
+        return "best_device()", (RUNTIME_IMPORT,)
+    if not context.module_scope.can_use("torch", "torch"):
+        return None
+    visible = scope.binds("device")
+    if visible is not None:
+        ours = visible is context.module_scope.bindings.get("device") and len(visible) == 1
+        if not ours or not any(
+            context.code_for(statement).strip() == INLINE_DEVICE
+            for statement in context.module.body
+        ):
+            return None
+    return "device", ("import torch", INLINE_DEVICE)

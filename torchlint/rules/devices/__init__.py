@@ -1,0 +1,1 @@
+"""TL2 — devices: GPU usage and device placement."""

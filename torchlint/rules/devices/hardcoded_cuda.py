@@ -1,0 +1,250 @@
+"""TL201 hardcoded-cuda."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.analysis.devices import best_device_expression, cuda_guarded
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, Replace, Rule, Valid
+
+
+class HardcodedCuda(Rule):
+    """
+    ## What it does
+    Reports a `.cuda()` method call that is not inside a branch guarded by
+    `torch.cuda.is_available()`.
+
+    ## Why is this bad?
+    `.cuda()` raises on every machine without an NVIDIA GPU: laptops, CPU-only CI runners,
+    Apple silicon. Code that picks its device once (and moves tensors and models with
+    `.to(device)`) runs everywhere, and the choice can be overridden in one place.
+
+    Calls guarded by `if torch.cuda.is_available():` (also `and` combinations, the `else`
+    of `if not ...:`, a ternary, an earlier `if not torch.cuda.is_available(): return`,
+    `assert torch.cuda.is_available()`, or a `skipIf`-style decorator) are not reported;
+    neither are calls under a flag assigned from such a test (`use_cuda = ... and
+    torch.cuda.is_available()`), a flag named like `use_cuda` / `args.cuda` / `use_gpu`, or
+    a comparison like `device.type == "cuda"`. Code that is CUDA-only anyway is left alone
+    too: inside a function or class whose name mentions CUDA/GPU (`def cuda(self)`,
+    `def to_gpu(x)`), inside `with torch.cuda.device(...)`, or after
+    `torch.cuda.set_device(...)`, `torch.cuda.synchronize()` or
+    `dist.init_process_group("nccl")` in the same block.
+
+    ## Example
+    ```python
+    model = Net().cuda()
+    for x, y in loader:
+        x, y = x.cuda(non_blocking=True), y.cuda(non_blocking=True)
+    ```
+
+    ## Use instead
+    ```python
+    from torchlint.runtime import best_device
+
+    model = Net().to(best_device())
+    for x, y in loader:
+        x, y = x.to(best_device(), non_blocking=True), y.to(best_device(), non_blocking=True)
+    ```
+
+    ## Fix safety
+    Unsafe: on a machine without CUDA the code now runs on another device (MPS or the CPU)
+    instead of failing. `non_blocking=` and other keywords are kept. `.cuda(i)` with an
+    explicit device index is reported without a fix. With `runtime-helpers = false` the fix
+    writes `.to(device)` and adds a module-level
+    `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` (only when the
+    name `device` is free).
+
+    ## References
+    - https://pytorch.org/docs/stable/notes/cuda.html#best-practices
+    - https://pytorch.org/docs/stable/generated/torch.Tensor.cuda.html
+    """
+
+    code = "TL201"
+    name = "hardcoded-cuda"
+    summary = "`.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`"
+    fix_applicability = Applicability.UNSAFE
+    requires = ("cuda",)
+    examples = (
+        Invalid(
+            """
+            import torch
+            model = Net().cuda()
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            model = Net().to(best_device())
+            """,
+        ),
+        Invalid(
+            """
+            def step(x, y):
+                return x.cuda(non_blocking=True), y.cuda()
+            """,
+            fixed="""
+            from torchlint.runtime import best_device
+            def step(x, y):
+                return x.to(best_device(), non_blocking=True), y.to(best_device())
+            """,
+            count=2,
+        ),
+        Invalid(
+            """
+            import torch
+            x = torch.ones(3)
+            x = x.cuda()
+            """,
+            fixed="""
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            x = torch.ones(3)
+            x = x.to(device)
+            """,
+            settings={"runtime-helpers": False},
+        ),
+        Invalid(
+            """
+            import numpy as np
+            x = batch.cuda()
+            """,
+            fixed="""
+            import numpy as np
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            x = batch.to(device)
+            """,
+            settings={"runtime-helpers": False},
+        ),
+        Invalid(
+            """
+            x = batch.cuda(1)
+            """,
+            fixed=None,
+        ),
+        Invalid(
+            """
+            def run(device):
+                return batch.cuda()
+            """,
+            fixed=None,
+            settings={"runtime-helpers": False},
+        ),
+        Invalid(
+            """
+            import torch
+            if not torch.cuda.is_available():
+                print("no GPU, continuing anyway")
+            x = batch.cuda()
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            if not torch.cuda.is_available():
+                print("no GPU, continuing anyway")
+            x = batch.to(best_device())
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            if torch.cuda.is_available():
+                model = model.cuda()
+            """
+        ),
+        Valid(
+            """
+            import torch as th
+            x = batch.cuda() if th.cuda.is_available() else batch
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def main(args):
+                if not torch.cuda.is_available():
+                    return
+                model.cuda()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            if not torch.cuda.is_available() or args.cpu:
+                model = model.cpu()
+            else:
+                model = model.cuda()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            use_cuda = not args.no_cuda and torch.cuda.is_available()
+            if use_cuda and args.fp16:
+                model.cuda()
+            """
+        ),
+        Valid(
+            """
+            import torch, unittest
+            class T(unittest.TestCase):
+                @unittest.skipIf(not torch.cuda.is_available(), "needs CUDA")
+                def test_gpu(self):
+                    self.assertTrue(torch.ones(1).cuda().is_cuda)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            class Batch:
+                def cuda(self, device=None):
+                    return Batch(self.x.cuda(device))
+            def train(rank):
+                torch.cuda.set_device(rank)
+                model.cuda()
+            """
+        ),
+        Valid(
+            """
+            def move(x, **kwargs):
+                return x.cuda(**kwargs)
+            """
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "cuda":
+            return
+        if calls.has_star_args(node):
+            return
+        receiver = self.qualified_name(func.value)
+        if receiver is not None and receiver.startswith("torch"):
+            return  # `torch.Tensor.cuda(x)`: a reference to the method, not a move
+        if cuda_guarded(self.context, node):
+            return
+        self.report(func.attr, fix=self._fix(node, func))
+
+    def _fix(self, node: cst.Call, func: cst.Attribute):
+        if calls.positional(node) or calls.keyword(node, "device") is not None:
+            return None  # an explicit device index: the intent is one particular GPU
+        device = best_device_expression(self.context)
+        if device is None:
+            return None
+        text, preamble = device
+        first = cst.Arg(
+            cst.parse_expression(text),
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            if node.args
+            else cst.MaybeSentinel.DEFAULT,
+        )
+        new = node.with_changes(
+            func=func.with_changes(attr=cst.Name("to")), args=[first, *node.args]
+        )
+        return self.fix(
+            Applicability.UNSAFE,
+            f"Use `.to({text})`",
+            Replace(node, new),
+            preamble=preamble,
+        )

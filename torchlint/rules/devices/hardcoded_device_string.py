@@ -1,0 +1,243 @@
+"""TL202 hardcoded-device-string."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.analysis.devices import (
+    best_device_expression,
+    cuda_guarded,
+    cuda_literal,
+)
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, Replace, Rule, Valid
+
+# torch namespaces whose calls are about CUDA by definition: a "cuda" there is not a choice.
+CUDA_NAMESPACES = ("torch.cuda.", "torch.backends.cuda.", "torch.backends.cudnn.")
+
+
+class HardcodedDeviceString(Rule):
+    """
+    ## What it does
+    Reports a literal `"cuda"` / `"cuda:N"` passed as the argument of a `torch.device(...)`
+    call, as the device of `.to(...)`, or as the `device=` keyword of a `torch` function
+    (`torch.zeros(3, device="cuda")`), outside a branch guarded by
+    `torch.cuda.is_available()`.
+
+    ## Why is this bad?
+    A hard-coded `"cuda"` raises on every machine without an NVIDIA GPU (laptops, CPU-only
+    CI, Apple silicon) and scatters the device choice over the code. Select the device once
+    and pass it around.
+
+    The guard is the one of TL201 (`if torch.cuda.is_available():`, a ternary such as
+    `"cuda" if torch.cuda.is_available() else "cpu"`, an early return, a `skipIf`
+    decorator, a function named like `to_gpu`, `with torch.cuda.device(...)`...). Calls in
+    `torch.cuda.*` and `torch.backends.cuda*` are about CUDA by definition and are not
+    reported; neither is `device="cuda"` passed to a function that is not torch's, nor
+    `torch.device("cuda")` compared with something (`if torch.device("cuda") in devices`).
+
+    ## Example
+    ```python
+    import torch
+
+    device = torch.device("cuda")
+    mask = torch.ones(8, device="cuda")
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    from torchlint.runtime import best_device
+
+    device = torch.device(best_device())
+    mask = torch.ones(8, device=best_device())
+    ```
+
+    ## Fix safety
+    Unsafe: on a machine without CUDA the code now runs on another device instead of
+    failing. `"cuda:N"` with an index other than 0, and `torch.device("cuda", N)`, name one
+    particular GPU: they are reported without a fix. With `runtime-helpers = false` the fix
+    writes `device` and adds a module-level
+    `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` (only when the
+    name `device` is free).
+
+    ## References
+    - https://pytorch.org/docs/stable/notes/cuda.html#best-practices
+    - https://pytorch.org/docs/stable/tensor_attributes.html#torch-device
+    """
+
+    code = "TL202"
+    name = "hardcoded-device-string"
+    summary = 'Hard-coded `"cuda"` device fails on machines without CUDA; select the device once'
+    fix_applicability = Applicability.UNSAFE
+    requires = ("cuda",)
+    examples = (
+        Invalid(
+            """
+            import torch
+            device = torch.device("cuda")
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            device = torch.device(best_device())
+            """,
+        ),
+        Invalid(
+            """
+            import torch as th
+            mask = th.ones(8, dtype=th.bool, device="cuda:0")
+            """,
+            fixed="""
+            import torch as th
+            from torchlint.runtime import best_device
+            mask = th.ones(8, dtype=th.bool, device=best_device())
+            """,
+        ),
+        Invalid(
+            """
+            def step(model, x):
+                return model(x.to("cuda", non_blocking=True)), x.to(device='cuda')
+            """,
+            fixed="""
+            from torchlint.runtime import best_device
+            def step(model, x):
+                return model(x.to(best_device(), non_blocking=True)), x.to(device=best_device())
+            """,
+            count=2,
+        ),
+        Invalid(
+            """
+            import torch
+            x = torch.zeros(3).to("cuda")
+            """,
+            fixed="""
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            x = torch.zeros(3).to(device)
+            """,
+            settings={"runtime-helpers": False},
+        ),
+        Invalid(
+            """
+            import torch
+            second = torch.device("cuda:1")
+            third = torch.device("cuda", 2)
+            """,
+            fixed=None,
+            count=2,
+        ),
+        Valid(
+            """
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            """
+        ),
+        Valid(
+            """
+            import torch
+            if torch.cuda.is_available():
+                x = x.to("cuda")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            with torch.autocast("cuda"):
+                y = torch.cuda.memory_allocated(device="cuda")
+            if torch.device("cuda") in devices:
+                pass
+            """
+        ),
+        Valid(
+            """
+            from mylib import Simulator
+            sim = Simulator(device="cuda")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def device(name):
+                return name
+            d = device("cuda")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def make(**kwargs):
+                return torch.zeros(3, **kwargs).to(device)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def test(args):
+                if args.device == "cpu":
+                    return
+                assert torch.ones(1, device="cuda").is_cuda
+            """
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        literal_arg = self._literal_arg(node)
+        if literal_arg is None:
+            return
+        if cuda_guarded(self.context, node):
+            return
+        literal = literal_arg.value
+        self.report(literal, fix=self._fix(node, literal))
+
+    def _literal_arg(self, node: cst.Call) -> cst.Arg | None:
+        """The argument holding a CUDA string in one of the places this rule watches."""
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "to":
+            if calls.has_star_args(node):
+                return None
+            positional = calls.positional(node)
+            arg = calls.keyword(node, "device") or (positional[0] if positional else None)
+            if arg is None or cuda_literal(arg.value) is None:
+                return None
+            receiver = self.qualified_name(func.value)
+            return arg if receiver is None or not receiver.startswith("torch") else None
+        device_kw = calls.keyword(node, "device")
+        positional = node.args[0] if node.args and node.args[0].keyword is None else None
+        type_kw = calls.keyword(node, "type")
+        candidates = [a for a in (device_kw, positional, type_kw) if a is not None]
+        if not any(cuda_literal(a.value) is not None for a in candidates):
+            return None  # cheap syntactic test before resolving the callee
+        qualified = self.qualified_name(func)
+        if qualified is None or not qualified.startswith("torch."):
+            return None
+        if qualified == "torch.device":
+            if isinstance(self.context.parent, (cst.Comparison, cst.ComparisonTarget)):
+                return None  # `if torch.device("cuda") in devices:` asks, does not place
+            for arg in (positional, type_kw):
+                if arg is not None and not arg.star and cuda_literal(arg.value) is not None:
+                    return arg
+            return None
+        if qualified.startswith(CUDA_NAMESPACES):
+            return None
+        if device_kw is not None and cuda_literal(device_kw.value) is not None:
+            return device_kw
+        return None
+
+    def _fix(self, node: cst.Call, literal: cst.BaseExpression):
+        if cuda_literal(literal) not in ("cuda", "cuda:0"):
+            return None  # a particular GPU: replacing it would change which one
+        if self.qualified_name(node.func) == "torch.device" and len(node.args) > 1:
+            return None  # torch.device("cuda", index)
+        device = best_device_expression(self.context)
+        if device is None:
+            return None
+        text, preamble = device
+        return self.fix(
+            Applicability.UNSAFE,
+            f"Use `{text}`",
+            Replace(literal, text),
+            preamble=preamble,
+        )
