@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from torchlint import __version__
+from torchlint.cache import Cache, cache_directory
+from torchlint.cache import clean as clean_cache
 from torchlint.config import ConfigError, Settings, build_settings, find_config
 from torchlint.discovery import DEFAULT_EXCLUDES, discover
 from torchlint.registry import all_rules, rule_by_code
@@ -53,6 +55,8 @@ def lint_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--stdin-filename", metavar="NAME", help="Read the source from standard input and report it as NAME (for editors; `fix` prints the fixed source to stdout)."),
         click.option("--force-exclude", is_flag=True, help="Apply the exclude patterns to files named on the command line (and to --stdin-filename) too; for pre-commit."),
         click.option("--statistics", is_flag=True, help="Print a count per rule instead of each diagnostic."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N", help="Lint with N processes (default: all CPUs); the output is the same for any N."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the results cache (`cache-dir`, default .torchlint_cache)."),
         click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain."),
         click.option("-q", "--quiet", is_flag=True, help="Print diagnostics only, no summary."),
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour the output (NO_COLOR is honoured)."),
@@ -178,7 +182,8 @@ def _execute(paths: tuple[Path, ...], options: dict[str, Any], mode: Mode, diff:
         click.echo(f"torchlint: warning: no Python files found under {directory}", err=True)
     if options["force_exclude"]:
         found.files = [f for f in found.files if not _force_excluded(f, settings)]
-    result = run(found.files, settings, mode)
+    cache = None if options["no_cache"] else Cache.for_settings(settings)
+    result = run(found.files, settings, mode, jobs=options["jobs"], cache=cache)
     result.errors[:0] = found.errors
     return result
 
@@ -326,6 +331,23 @@ def fix(paths: tuple[Path, ...], diff: bool, **options: Any) -> None:
     result = _execute(paths, options, mode, diff)
     _report(result, options, mode, diff)
     sys.exit(_exit_code(result, options, diff))
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="The pyproject.toml whose `cache-dir` to clean (default: the nearest one).")
+@guarded
+def clean(config_path: Path | None) -> None:
+    """Remove the results cache (`cache-dir`, default .torchlint_cache at the project root)."""
+    if config_path is None:
+        config_path = find_config(Path.cwd())
+    directory = cache_directory(build_settings(config_path))
+    try:
+        removed = clean_cache(directory)
+    except ValueError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"cannot remove {directory}: {error.strerror}")
+    click.echo(f"Removed {directory}" if removed else f"No cache at {directory}", err=True)
 
 
 @main.command()

@@ -8,6 +8,9 @@ still run. Offsets are computed only for files that report something.
 from __future__ import annotations
 
 import ast
+import itertools
+import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
+from torchlint.deepstack import call_deep
 from torchlint.diagnostics import Diagnostic, Edit, Fix, Location
 from torchlint.names import _IS_NODE, SCOPE_TYPES, Scope, child_fields, is_node_type
 from torchlint.positions import LineIndex, node_spans
@@ -101,29 +105,119 @@ def _active_rules(rules: Sequence[type[Rule]], source: str) -> list[type[Rule]]:
     return [r for r in rules if not r.requires or any(word in source for word in r.requires)]
 
 
+class ParserLimitation(Exception):
+    """libcst rejects (or crashes on) code that CPython accepts: reported as TL000, honestly."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _syntax_error(path: str, error: Exception, source: str) -> Diagnostic:
+    prefix = "SyntaxError: "
     if isinstance(error, cst.ParserSyntaxError):
         line, column = error.raw_line, error.raw_column + 1
         message = str(error.message) if hasattr(error, "message") else str(error)
     elif isinstance(error, SyntaxError):
         line, column = error.lineno or 1, error.offset or 1
         message = error.msg
-    else:
+    elif isinstance(error, ParserLimitation):
+        inner = error.error
         line, column = 1, 1
-        message = "the file is nested too deeply to analyse"
+        if isinstance(inner, cst.ParserSyntaxError):
+            line, column = inner.raw_line, inner.raw_column + 1
+            detail = str(inner.message)
+        else:
+            detail = f"{type(inner).__name__}: {inner}"
+        prefix = ""
+        message = (
+            "torchlint's parser (libcst) cannot read this file although Python can, so nothing "
+            f"in it was checked ({detail})"
+        )
+    else:  # MemoryError / RecursionError: CPython's parser gives up too
+        line, column = 1, 1
+        prefix = ""
+        message = f"the file is nested too deeply for Python to compile ({type(error).__name__})"
     message = " ".join(message.split())
     loc = Location(max(line, 1), max(column, 1))
     text = LineIndex(source).line_text(source, loc.line)
     return Diagnostic(
-        path, loc, loc, SYNTAX_ERROR_CODE, "invalid-syntax", f"SyntaxError: {message}",
+        path, loc, loc, SYNTAX_ERROR_CODE, "invalid-syntax", f"{prefix}{message}",
         source_line=text,
     )
+
+
+# Deep nesting makes libcst's parser slow (quadratic) and, on the C stack, fatal. CPython
+# refuses it cheaply: more than 200 nested brackets, or more than its parser stack allows.
+# Only files that could be that deep (long lines, many nested brackets) pay for the check.
+_LONG_LINE = re.compile(r"^[^\r\n]{1000}", re.MULTILINE)  # anchored: linear time
+_NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
+_BRACKET_DEPTH = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+_SUSPICIOUS_DEPTH = 100
+
+
+def _may_be_too_deep(source: str) -> bool:
+    if _LONG_LINE.search(source):
+        return True
+    brackets = _NOT_BRACKET.sub("", source)  # strings and comments too: an estimate
+    if len(brackets) <= _SUSPICIOUS_DEPTH:
+        return False
+    depth = itertools.accumulate(map(_BRACKET_DEPTH.__getitem__, brackets))
+    return max(depth) > _SUSPICIOUS_DEPTH
+
+
+def python_rejects(source: str) -> Exception | None:
+    """CPython's error for a file nested too deeply to compile; None for every other file."""
+    if not _may_be_too_deep(source):
+        return None
+    try:
+        ast.parse(source)
+    except SyntaxError as error:
+        return error if "too many nested parentheses" in str(error.msg) else None
+    except (MemoryError, RecursionError) as error:
+        return error
+    except ValueError:
+        return None
+    return None
 
 
 def lint_source(
     path: str, source: str, settings: Settings, rules: Sequence[type[Rule]]
 ) -> FileResult:
-    """Lint one decoded source text with the given (already selected) rules."""
+    """Lint one decoded source text with the given (already selected) rules.
+
+    Never raises for any input: code too deep for Python is TL000; a crash outside the rules
+    (or in libcst) becomes one internal-error line for this file, and the run goes on.
+    """
+    too_deep = python_rejects(source)
+    if too_deep is not None:
+        result = FileResult(path)
+        _report_syntax_error(path, source, settings, too_deep, result)
+        return result
+    try:
+        return call_deep(_lint_source, path, source, settings, rules)
+    except RecursionError:
+        return FileResult(path, errors=[f"{path}: {NESTED_TOO_DEEPLY}"])
+    except Exception as error:  # one file's crash must not stop the run
+        if os.environ.get("TORCHLINT_DEBUG"):
+            raise
+        return FileResult(path, errors=[internal_error(path, error)])
+
+
+NESTED_TOO_DEEPLY = "internal error: the file is nested too deeply to analyse"
+
+
+def internal_error(path: str, error: BaseException) -> str:
+    """One line naming the file, the error and where it happened."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" [{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}]" if frames else ""
+    text = " ".join(str(error).split())
+    return f"{path}: internal error: {type(error).__name__}: {text}{where}"
+
+
+def _lint_source(
+    path: str, source: str, settings: Settings, rules: Sequence[type[Rule]]
+) -> FileResult:
     result = FileResult(path)
     active = _active_rules(rules, source)
     if not active:
@@ -140,14 +234,17 @@ def lint_source(
             return result
     try:
         module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, RecursionError) as error:
+    except Exception as error:  # libcst also raises TypeError on valid code
+        reported: Exception = error
         try:  # CPython's message and position are the ones users know
             ast.parse(source)
         except SyntaxError as python_error:
-            error = python_error
+            reported = python_error
         except (RecursionError, MemoryError, ValueError):
             pass
-        _report_syntax_error(path, source, settings, error, result)
+        else:  # valid Python that libcst cannot read (e.g. `(x): int = 1`, libcst#1011)
+            reported = ParserLimitation(error)
+        _report_syntax_error(path, source, settings, reported, result)
         return result
     if not active:
         result.diagnostics = apply_suppressions(path, source, [], settings)
@@ -165,6 +262,29 @@ def _report_syntax_error(
         result.diagnostics = [_syntax_error(path, error, source)]
 
 
+_VISITORS: dict[type[Rule], tuple[tuple[bool, type, str], ...]] = {}
+
+
+def _visitors(rule_type: type[Rule]) -> tuple[tuple[bool, type, str], ...]:
+    """(is a leave_ method, node type, method name) of a rule class; computed once per class."""
+    found = _VISITORS.get(rule_type)
+    if found is None:
+        entries = []
+        for attr in dir(rule_type):
+            if attr.startswith("visit_"):
+                leaving, node_name = False, attr[6:]
+            elif attr.startswith("leave_"):
+                leaving, node_name = True, attr[6:]
+            else:
+                continue
+            node_type = getattr(cst, node_name, None)
+            if node_type is None:
+                raise TypeError(f"{rule_type.__name__}.{attr}: no libcst node {node_name}")
+            entries.append((leaving, node_type, attr))
+        found = _VISITORS[rule_type] = tuple(entries)
+    return found
+
+
 class _Walker:
     """Walks the CST once, calling each rule's visitors; crashes disable only that rule."""
 
@@ -176,16 +296,8 @@ class _Walker:
         self.crashed: set[int] = set()
         for rule_type in rules:
             rule = rule_type(context)
-            for attr in dir(rule_type):
-                if attr.startswith("visit_"):
-                    table, node_name = self.visit, attr[6:]
-                elif attr.startswith("leave_"):
-                    table, node_name = self.leave, attr[6:]
-                else:
-                    continue
-                node_type = getattr(cst, node_name, None)
-                if node_type is None:
-                    raise TypeError(f"{rule_type.__name__}.{attr}: no libcst node {node_name}")
+            for leaving, node_type, attr in _visitors(rule_type):
+                table = self.leave if leaving else self.visit
                 table.setdefault(node_type, []).append((rule, getattr(rule, attr)))
 
     def run(self) -> None:
@@ -200,27 +312,30 @@ class _Walker:
         finally:
             sys.setrecursionlimit(limit)
 
-    def _call(self, rule: Rule, method: Callable[[Any], Any], node: cst.CSTNode) -> None:
-        if id(rule) in self.crashed:
-            return
-        try:
-            method(node)
-        except Exception as error:  # noqa: BLE001 - crash isolation is the point
-            self.crashed.add(id(rule))
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            self.result.errors.append(
-                f"{self.context.path}: internal error in {rule.code} ({rule.name}): "
-                f"{type(error).__name__}: {error} "
-                f"[{where.filename.rsplit('/', 1)[-1]}:{where.lineno}]"
-            )
+    def _crashed(self, rule: Rule, error: Exception) -> None:
+        """Report a rule's crash and take all its visitors out of the tables."""
+        self.crashed.add(id(rule))
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        self.result.errors.append(
+            f"{self.context.path}: internal error in {rule.code} ({rule.name}): "
+            f"{type(error).__name__}: {error} "
+            f"[{where.filename.rsplit('/', 1)[-1]}:{where.lineno}]"
+        )
+        for table in (self.visit, self.leave):
+            for node_type, entries in table.items():
+                # New lists: a loop over the old one (in progress) is left undisturbed.
+                table[node_type] = [entry for entry in entries if entry[0] is not rule]
 
     def _walk(self, node: cst.CSTNode) -> None:
         node_type = type(node)
         context = self.context
         visitors = self.visit.get(node_type)
         if visitors:
-            for rule, method in visitors:
-                self._call(rule, method, node)
+            for entry in visitors:
+                try:
+                    entry[1](node)
+                except Exception as error:  # noqa: BLE001 - crash isolation is the point
+                    self._crashed(entry[0], error)
         is_scope = node_type in _SCOPE_TYPES
         if is_scope:
             context.scope = Scope(node, context.scope)
@@ -244,15 +359,18 @@ class _Walker:
             context.scope = context.scope.parent  # type: ignore[assignment]
         leavers = self.leave.get(node_type)
         if leavers:
-            for rule, method in leavers:
-                self._call(rule, method, node)
+            for entry in leavers:
+                try:
+                    entry[1](node)
+                except Exception as error:  # noqa: BLE001 - crash isolation is the point
+                    self._crashed(entry[0], error)
 
 
 def _resolve(context: FileContext) -> list[Diagnostic]:
     """Turn node-based reports into located diagnostics with offset-based fixes."""
     if not context.pending:
         return []
-    spans = node_spans(context.module)
+    spans = node_spans(context.module, _located_nodes(context.pending))
     lines = LineIndex(context.source)
     diagnostics = []
     for pending in context.pending:
@@ -279,6 +397,34 @@ def _resolve(context: FileContext) -> list[Diagnostic]:
     return diagnostics
 
 
+def _located_nodes(pending: list[_Pending]) -> list[cst.CSTNode]:
+    """The nodes whose offsets the diagnostics and their fixes need."""
+    nodes = []
+    for item in pending:
+        nodes.append(item.node)
+        if item.fix is not None:
+            for edit in item.fix.edits:
+                nodes.append(edit.statement if isinstance(edit, InsertLine) else edit.node)
+    return nodes
+
+
+def _inside_parens(new: cst.CSTNode, old: cst.CSTNode) -> cst.CSTNode:
+    """``new`` without the parentheses ``old`` already has in the source.
+
+    A node's span excludes its own parentheses, which stay in the file; a replacement made
+    with ``old.with_changes(...)`` carries them too and would double them on every fix.
+    """
+    old_parens = getattr(old, "lpar", ())
+    lpar, rpar = getattr(new, "lpar", ()), getattr(new, "rpar", ())
+    count = min(len(old_parens), len(lpar), len(rpar))
+    if not count:
+        return new
+    try:
+        return new.with_changes(lpar=lpar[count:], rpar=rpar[: len(rpar) - count])
+    except cst.CSTValidationError:  # a node that cannot lose them (e.g. a generator)
+        return new
+
+
 def _resolve_fix(
     pending: PendingFix,
     spans: dict[int, tuple[int, int]],
@@ -289,7 +435,10 @@ def _resolve_fix(
     for edit in pending.edits:
         if isinstance(edit, Replace):
             start, end = spans[id(edit.node)]
-            text = edit.new if isinstance(edit.new, str) else context.code_for(edit.new, pending.indents)
+            if isinstance(edit.new, str):
+                text = edit.new
+            else:
+                text = context.code_for(_inside_parens(edit.new, edit.node), pending.indents)
             edits.append(Edit(start, end, text))
         elif isinstance(edit, InsertBefore):
             start = spans[id(edit.node)][0]

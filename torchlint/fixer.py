@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.deepstack import call_deep
 from torchlint.diagnostics import Applicability, Diagnostic, Edit
-from torchlint.engine import FileResult, lint_source
+from torchlint.engine import (
+    NESTED_TOO_DEEPLY,
+    FileResult,
+    internal_error,
+    lint_source,
+    python_rejects,
+)
 from torchlint.names import Scope
 from torchlint.positions import node_spans
 
@@ -48,7 +56,31 @@ def fix_source(
     unsafe: bool,
     only: frozenset[str] | None = None,
 ) -> FixOutcome:
-    """Fix ``source`` until nothing applicable is left (or ``MAX_ITERATIONS`` passes)."""
+    """Fix ``source`` until nothing applicable is left (or ``MAX_ITERATIONS`` passes).
+
+    Never raises: on a crash the source comes back unchanged, with one internal-error line.
+    """
+    if python_rejects(source) is not None:  # TL000: too deep for Python, nothing to fix
+        return FixOutcome(source, result=lint_source(path, source, settings, rules))
+    try:
+        return call_deep(_fix_source, path, source, settings, rules, unsafe=unsafe, only=only)
+    except RecursionError:
+        return FixOutcome(source, errors=[f"{path}: {NESTED_TOO_DEEPLY}"])
+    except Exception as error:  # one file's crash must not stop the run
+        if os.environ.get("TORCHLINT_DEBUG"):
+            raise
+        return FixOutcome(source, errors=[internal_error(path, error)])
+
+
+def _fix_source(
+    path: str,
+    source: str,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    *,
+    unsafe: bool,
+    only: frozenset[str] | None,
+) -> FixOutcome:
     outcome = FixOutcome(source)
     for _ in range(MAX_ITERATIONS):
         result = lint_source(path, outcome.source, settings, rules)
@@ -70,7 +102,10 @@ def fix_source(
             if preamble:
                 new_source = add_preamble(new_source, module, preamble)
                 cst.parse_module(new_source)
-        except (cst.ParserSyntaxError, RecursionError) as error:
+            too_deep = python_rejects(new_source)  # libcst accepts more nesting than Python
+            if too_deep is not None:
+                raise too_deep
+        except (cst.ParserSyntaxError, RecursionError, SyntaxError, MemoryError) as error:
             codes = ", ".join(sorted({d.code for d in chosen}))
             outcome.errors.append(
                 f"{path}: internal error: fixing {codes} produced code that does not parse "

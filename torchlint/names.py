@@ -41,6 +41,7 @@ _SKIPPED_FIELDS = frozenset(
     }
 )
 _FIELDS_BY_TYPE: dict[type, tuple[str, ...]] = {}
+_PLAIN_VALUE_TYPES = (str, bool)  # fields declared with these types never hold nodes
 
 
 def child_fields(node_type: type) -> tuple[str, ...]:
@@ -52,19 +53,38 @@ def child_fields(node_type: type) -> tuple[str, ...]:
             for f in dataclasses.fields(node_type)
             if f.name not in _SKIPPED_FIELDS
             and not f.name.startswith(("whitespace", "trailing"))
+            and f.type not in _PLAIN_VALUE_TYPES
         )
         _FIELDS_BY_TYPE[node_type] = fields
     return fields
 
 
+# ``isinstance(x, cst.CSTNode)`` goes through ABCMeta (slow); a dict keyed by type is not.
+_IS_NODE: dict[type, bool] = {}
+
+
+def is_node_type(value_type: type) -> bool:
+    """True when values of ``value_type`` are CST nodes (cached ``issubclass``)."""
+    known = _IS_NODE.get(value_type)
+    if known is None:
+        known = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
+    return known
+
+
 def iter_children(node: cst.CSTNode):
     """Yield the meaningful children of ``node`` in source order."""
+    is_node = _IS_NODE
     for name in child_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif type(value) is tuple or type(value) is list:
+        value_type = type(value)
+        if value_type is tuple or value_type is list:
             yield from value
+        else:
+            known = is_node.get(value_type)
+            if known is None:
+                known = is_node_type(value_type)
+            if known:
+                yield value
 
 
 SCOPE_TYPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -75,39 +95,84 @@ _OTHER = "<other>"  # a binding that is not an import
 def dotted_name(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a chain of Name/Attribute nodes, else None."""
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
+    while type(node) is _ATTRIBUTE:
+        parts.append(node.attr.value)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+    if type(node) is _NAME:
+        parts.append(node.value)  # type: ignore[attr-defined]
         return ".".join(reversed(parts))
     return None
 
 
 def _target_names(target: cst.CSTNode, out: list[str]) -> None:
-    if isinstance(target, cst.Name):
-        out.append(target.value)
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
+    target_type = type(target)
+    if target_type is _NAME:
+        out.append(target.value)  # type: ignore[attr-defined]
+    elif target_type is cst.Tuple or target_type is cst.List:
+        for element in target.elements:  # type: ignore[attr-defined]
             _target_names(element.value, out)
-    elif isinstance(target, cst.StarredElement):
-        _target_names(target.value, out)
+    elif target_type is cst.StarredElement:
+        _target_names(target.value, out)  # type: ignore[attr-defined]
+
+
+# Concrete libcst node classes have no subclasses, so ``type(x) is C`` is ``isinstance(x, C)``
+# for parsed trees, without ABCMeta's slow instance check.
+_NAME, _ATTRIBUTE = cst.Name, cst.Attribute
+_NOT_ENTERED = frozenset({cst.Lambda, *_COMPREHENSIONS})
+_NESTED_DEFS = frozenset({cst.FunctionDef, cst.ClassDef})
+_TARGET_FIELD = {
+    cst.AssignTarget: "target",
+    cst.AnnAssign: "target",
+    cst.AugAssign: "target",
+    cst.For: "target",
+    cst.CompFor: "target",
+    cst.AsName: "name",
+    cst.NamedExpr: "target",
+    cst.Del: "target",
+}
+
+
+def _concrete_subclasses(base: type) -> frozenset[type]:
+    found: set[type] = set()
+    stack = [base]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if not getattr(cls, "__abstractmethods__", None):
+            found.add(cls)
+    return frozenset(found)
+
+
+# Outside a walrus (``:=``), an expression binds nothing in its scope: comprehensions and
+# lambdas have scopes of their own and every other binding form is a statement. So a file
+# whose text has no ``:=`` never needs its expressions scanned for bindings.
+_EXPRESSIONS = _concrete_subclasses(cst.BaseExpression) - {cst.NamedExpr}
 
 
 class Scope:
-    """A module, class, function or lambda scope, with lazily collected bindings."""
+    """A module, class, function or lambda scope, with lazily collected bindings.
 
-    __slots__ = ("node", "parent", "_bindings", "_globals")
+    ``walrus=False`` promises that the file contains no ``:=`` (the engine checks the text),
+    which lets the binding scan skip expressions; by default it is inherited from ``parent``
+    and True for a root scope, which is always correct.
+    """
 
-    def __init__(self, node: cst.CSTNode, parent: Scope | None) -> None:
+    __slots__ = ("node", "parent", "_bindings", "_globals", "walrus")
+
+    def __init__(
+        self, node: cst.CSTNode, parent: Scope | None, *, walrus: bool | None = None
+    ) -> None:
         self.node = node
         self.parent = parent
         self._bindings: dict[str, list[str]] | None = None
         self._globals: set[str] = set()
+        if walrus is None:
+            walrus = parent.walrus if parent is not None else True
+        self.walrus = walrus
 
     @property
     def is_class(self) -> bool:
-        return isinstance(self.node, cst.ClassDef)
+        return type(self.node) is cst.ClassDef
 
     @property
     def bindings(self) -> dict[str, list[str]]:
@@ -139,50 +204,45 @@ class Scope:
         self._scan(body)
 
     def _scan(self, root: cst.CSTNode) -> None:
+        skipped = _NOT_ENTERED if self.walrus else _NOT_ENTERED | _EXPRESSIONS
+        target_field = _TARGET_FIELD
+        bind = self._bind
         stack = [root]
         while stack:
             node = stack.pop()
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node is not self.node:
-                self._bind(node.name.value, _OTHER)
-                stack.extend(node.decorators)
+            node_type = type(node)
+            if node_type in _NESTED_DEFS and node is not self.node:
+                bind(node.name.value, _OTHER)  # type: ignore[attr-defined]
+                stack.extend(node.decorators)  # type: ignore[attr-defined]
                 continue
-            if isinstance(node, (cst.Lambda, *_COMPREHENSIONS)):
+            if node_type in skipped:
                 continue
-            if isinstance(node, cst.Import):
-                for alias in node.names:
+            if node_type is cst.Import:
+                for alias in node.names:  # type: ignore[attr-defined]
                     full = dotted_name(alias.name)  # type: ignore[arg-type]
                     if full is None:
                         continue
-                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                        self._bind(alias.asname.name.value, full)
+                    if alias.asname is not None and type(alias.asname.name) is _NAME:
+                        bind(alias.asname.name.value, full)
                     else:
                         top = full.split(".", 1)[0]
-                        self._bind(top, top)
+                        bind(top, top)
                 continue
-            if isinstance(node, cst.ImportFrom):
-                self._bind_import_from(node)
+            if node_type is cst.ImportFrom:
+                self._bind_import_from(node)  # type: ignore[arg-type]
                 continue
-            if isinstance(node, (cst.Global, cst.Nonlocal)):
-                for item in node.names:
+            if node_type is cst.Global or node_type is cst.Nonlocal:
+                for item in node.names:  # type: ignore[attr-defined]
                     self._globals.add(item.name.value)
                     if self._bindings is not None:
                         self._bindings.pop(item.name.value, None)
                 continue
-            names: list[str] = []
-            if isinstance(node, cst.AssignTarget):
-                _target_names(node.target, names)
-            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
-                _target_names(node.target, names)
-            elif isinstance(node, (cst.For, cst.CompFor)):
-                _target_names(node.target, names)
-            elif isinstance(node, cst.AsName):
-                _target_names(node.name, names)
-            elif isinstance(node, cst.NamedExpr):
-                _target_names(node.target, names)
-            elif isinstance(node, cst.Del):
-                _target_names(node.target, names)
-            for name in names:
-                self._bind(name, _OTHER)
+            field_name = target_field.get(node_type)
+            if field_name is not None:
+                names: list[str] = []
+                _target_names(getattr(node, field_name), names)
+                for name in names:
+                    bind(name, _OTHER)
             stack.extend(iter_children(node))
 
     def _bind_import_from(self, node: cst.ImportFrom) -> None:
@@ -199,7 +259,7 @@ class Scope:
             if name is None:
                 continue
             full = f"{prefix}.{name}" if prefix and not prefix.endswith(".") else prefix + name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is _NAME:
                 self._bind(alias.asname.name.value, full)
             else:
                 self._bind(name, full)
@@ -243,10 +303,10 @@ class Scope:
     def qualified_name(self, expr: cst.CSTNode) -> str | None:
         """The qualified name of a Name/Attribute chain, resolved through imports."""
         parts: list[str] = []
-        while isinstance(expr, cst.Attribute):
-            parts.append(expr.attr.value)
-            expr = expr.value
-        if not isinstance(expr, cst.Name):
+        while type(expr) is _ATTRIBUTE:
+            parts.append(expr.attr.value)  # type: ignore[attr-defined]
+            expr = expr.value  # type: ignore[attr-defined]
+        if type(expr) is not _NAME:
             return None
         base = self.resolve(expr.value)
         if base is None:

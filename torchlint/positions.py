@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -19,19 +19,31 @@ from libcst._nodes.internal import CodegenState
 _NEWLINE = re.compile(r"\r\n?|\n")
 
 
+class _Done(Exception):
+    """Every wanted span is known: the rest of the file need not be generated."""
+
+
 @dataclass
 class _OffsetState(CodegenState):
     offset: int = 0
     spans: dict[int, tuple[int, int]] = field(default_factory=dict)
     stack: list[int] = field(default_factory=list)
+    wanted: set[int] | None = None  # ids still to locate; None: all nodes
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         self.stack.append(self.offset)
 
     def after_codegen(self, node: cst.CSTNode) -> None:
         start = self.stack.pop()
-        if id(node) not in self.spans:  # nodes without a syntactic position keep their full span
-            self.spans[id(node)] = (start, self.offset)
+        key = id(node)
+        if key not in self.spans:  # nodes without a syntactic position keep their full span
+            self.spans[key] = (start, self.offset)
+        wanted = self.wanted
+        if wanted is not None and key in wanted:
+            # A node's span is final once its own code is generated.
+            wanted.discard(key)
+            if not wanted:
+                raise _Done
 
     def add_indent_tokens(self) -> None:
         for token in self.indent_tokens:
@@ -52,22 +64,33 @@ class _OffsetState(CodegenState):
         end_node: cst.CSTNode | None = None,
     ) -> Iterator[None]:
         start = self.offset
-        try:
-            yield
-        finally:
-            end = self.offset
-            spans = self.spans
-            if start_node is not None:
-                start = spans[id(start_node)][0]
-            if end_node is not None:
-                end = spans[id(end_node)][1]
-            spans[id(node)] = (start, end)
+        yield  # not in a ``finally``: when generation stops early, nothing more is recorded
+        end = self.offset
+        spans = self.spans
+        if start_node is not None:
+            start = spans[id(start_node)][0]
+        if end_node is not None:
+            end = spans[id(end_node)][1]
+        spans[id(node)] = (start, end)
 
 
-def node_spans(module: cst.Module) -> dict[int, tuple[int, int]]:
-    """Map ``id(node)`` to the node's (start, end) character offsets, syntactic (no owned whitespace)."""
+def node_spans(
+    module: cst.Module, wanted: Iterable[cst.CSTNode] | None = None
+) -> dict[int, tuple[int, int]]:
+    """Map ``id(node)`` to the node's (start, end) character offsets, syntactic (no owned whitespace).
+
+    With ``wanted``, generation stops as soon as those nodes are located (spans of other
+    nodes may then be missing); a wanted node that is not in the tree is simply absent.
+    """
     state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
-    module._codegen(state)
+    if wanted is not None:
+        state.wanted = {id(node) for node in wanted}
+        if not state.wanted:
+            return state.spans
+    try:
+        module._codegen(state)
+    except _Done:
+        pass
     return state.spans
 
 

@@ -7,16 +7,26 @@ can run in a worker process.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from torchlint.cache import content_digest
 from torchlint.config import Settings
 from torchlint.diagnostics import Diagnostic
 from torchlint.engine import lint_source
 from torchlint.fixer import applicable, fix_source
 from torchlint.registry import selected_rules
 from torchlint.sourcefile import SourceError, SourceFile, decode_source, read_source, write_source
+
+if TYPE_CHECKING:
+    from torchlint.cache import Cache
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,7 @@ class FileOutcome:
     fixed: int = 0
     diff: str = ""
     fixed_source: str | None = None
+    digest: str | None = None  # content_digest of the bytes that were linted (cache key)
 
 
 @dataclass
@@ -105,7 +116,9 @@ def process_file(path: Path, settings: Settings, mode: Mode) -> FileOutcome:
         source = read_source(path)
     except SourceError as error:
         return FileOutcome(display, errors=[str(error)])
-    return process_source(display, source, settings, mode)
+    outcome = process_source(display, source, settings, mode)
+    outcome.digest = content_digest(source.raw)
+    return outcome
 
 
 def process_stdin(data: bytes, filename: str, settings: Settings, mode: Mode) -> FileOutcome:
@@ -116,11 +129,124 @@ def process_stdin(data: bytes, filename: str, settings: Settings, mode: Mode) ->
     return process_source(filename, source, settings, Mode(mode.fix, False, mode.unsafe))
 
 
-def run(paths: Sequence[Path], settings: Settings, mode: Mode) -> RunResult:
+def default_jobs() -> int:
+    """The CPUs this process may use."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13+
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def run(
+    paths: Sequence[Path],
+    settings: Settings,
+    mode: Mode,
+    *,
+    jobs: int | None = 1,
+    cache: Cache | None = None,
+) -> RunResult:
+    """Lint or fix ``paths`` with ``jobs`` processes (None: all CPUs).
+
+    The result is the same whatever the number of jobs. With a ``cache``, `check` takes
+    unchanged files' diagnostics from it and stores the others'; `fix` only skips files the
+    cache knows to have no diagnostics at all (nothing to fix) and lints the rest again.
+    """
+    outcomes: list[FileOutcome | None] = [None] * len(paths)
+    todo: list[int] = []
+    for index, path in enumerate(paths):
+        hit = _cached(path, cache) if cache is not None else None
+        if hit is not None and (not mode.fix or not hit):
+            outcomes[index] = FileOutcome(path.as_posix(), diagnostics=hit)
+        else:
+            todo.append(index)
+    work = [paths[index] for index in todo]
+    for index, outcome in zip(todo, _process_all(work, settings, mode, jobs)):
+        outcomes[index] = outcome
+        if cache is not None and not mode.fix and outcome.digest and not outcome.errors:
+            cache.put(cache.key(outcome.path, outcome.digest), outcome.diagnostics)
     result = RunResult()
-    for path in paths:
-        result.add(process_file(path, settings, mode))
+    for outcome in outcomes:
+        result.add(outcome)  # type: ignore[arg-type]
     return result.finish()
+
+
+def _cached(path: Path, cache: Cache) -> list[Diagnostic] | None:
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None  # the engine reports it
+    return cache.get(cache.key(path.as_posix(), content_digest(raw)))
+
+
+# --- Parallel execution -----------------------------------------------------------------
+
+_MIN_FILES_PER_WORKER = 4  # below this, starting processes costs more than it saves
+_worker_state: tuple[Settings, Mode] | None = None
+
+
+def _init_worker(settings: Settings, mode: Mode) -> None:
+    """Runs once in each worker: the settings arrive once, not with every file."""
+    global _worker_state
+    _worker_state = (settings, mode)
+
+
+def _work(path: Path) -> FileOutcome:
+    assert _worker_state is not None
+    settings, mode = _worker_state
+    return process_file(path, settings, mode)
+
+
+def _process_all(
+    paths: Sequence[Path], settings: Settings, mode: Mode, jobs: int | None
+) -> Iterator[FileOutcome]:
+    """Outcomes of ``paths``, in their order, from up to ``jobs`` processes."""
+    workers = min(jobs or default_jobs(), len(paths) // _MIN_FILES_PER_WORKER)
+    if workers <= 1:
+        for path in paths:
+            yield process_file(path, settings, mode)
+        return
+    # Largest files first, handed out a few at a time: no worker is left with a long tail.
+    order = sorted(range(len(paths)), key=lambda i: -_size(paths[i]))
+    chunksize = max(1, min(8, len(paths) // (workers * 32)))
+    results: list[FileOutcome | None] = [None] * len(paths)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_context(),
+        initializer=_init_worker,
+        initargs=(settings, mode),
+    )
+    try:
+        done = 0
+        try:
+            for done, outcome in enumerate(
+                pool.map(_work, [paths[i] for i in order], chunksize=chunksize), start=1
+            ):
+                results[order[done - 1]] = outcome
+        except BrokenProcessPool:
+            for i in order[done:]:
+                if results[i] is None:
+                    display = paths[i].as_posix()
+                    results[i] = FileOutcome(
+                        display, errors=[f"{display}: internal error: a worker process died"]
+                    )
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    yield from results  # type: ignore[misc]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork where it is safe and cheap (Linux: workers inherit the imported rules), else spawn."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def unsafe_fix_count(diagnostics: Sequence[Diagnostic]) -> int:

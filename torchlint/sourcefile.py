@@ -9,6 +9,7 @@ permission bits; a file that changed since it was read is not overwritten.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import os
 import tempfile
@@ -69,13 +70,24 @@ def read_source(path: Path) -> SourceFile:
 
 
 def write_source(source: SourceFile, new_text: str) -> None:
-    """Atomically replace the file's contents, refusing if it changed since it was read."""
+    """Atomically replace the file's contents, refusing if it changed since it was read.
+
+    The new bytes go to a temporary file next to the original (same permission bits, and
+    owner where we may set it), are flushed to disk, and are renamed over the original, so
+    the file is always either the old or the new version, even if the process is killed.
+    Whether the file changed is checked right before the rename, to keep that window short.
+    """
     path = source.path
-    data = source.encode(new_text)
     try:
-        if path.read_bytes() != source.raw:
-            raise SourceError(f"{path}: changed while torchlint was fixing it; not written")
-        mode = path.stat().st_mode
+        data = source.encode(new_text)
+    except UnicodeEncodeError:
+        raise SourceError(
+            f"{path}: the fixed text cannot be encoded as {source.encoding}; not written"
+        ) from None
+    try:
+        stat = path.stat()
+        if not stat.st_mode & 0o222:
+            raise SourceError(f"{path}: file is read-only; not written")
         real = path.resolve()
         handle, temp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
     except SourceError:
@@ -87,15 +99,26 @@ def write_source(source: SourceFile, new_text: str) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temp, mode & 0o7777)
-        if not mode & 0o222:
-            raise SourceError(f"{path}: file is read-only; not written")
+        os.chmod(temp, stat.st_mode & 0o7777)
+        if hasattr(os, "chown") and (stat.st_uid, stat.st_gid) != _owner(temp):
+            # Not ours to give away (not root): the file ends up owned by whoever fixed it.
+            with contextlib.suppress(OSError):
+                os.chown(temp, stat.st_uid, stat.st_gid)
+        current = path.read_bytes()
+        if current == data:  # already fixed (another run got there first): nothing to do
+            os.unlink(temp)
+            return
+        if current != source.raw:
+            raise SourceError(f"{path}: changed while torchlint was fixing it; not written")
         os.replace(temp, real)
     except BaseException as error:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp)
-        except OSError:
-            pass
         if isinstance(error, OSError):
             raise SourceError(f"{path}: cannot write: {error.strerror}") from None
         raise
+
+
+def _owner(path: str) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_uid, stat.st_gid

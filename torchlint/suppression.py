@@ -24,6 +24,8 @@ _CODE_LIST = r"[A-Za-z]+[0-9]+(?:\s*,\s*[A-Za-z]+[0-9]+|\s+[A-Za-z]+[0-9]+)*"
 _LINE_NOQA = re.compile(rf"#\s*noqa(?::\s*(?P<codes>{_CODE_LIST}))?", re.IGNORECASE)
 _FILE_NOQA = re.compile(rf"#\s*torchlint\s*:\s*noqa(?::\s*(?P<codes>{_CODE_LIST}))?", re.IGNORECASE)
 _SPLIT = re.compile(r"[\s,]+")
+# A superset of the comments whose codes include one starting with TL (case-insensitive).
+_MAY_NAME_TL_CODE = re.compile(r"noqa[^\r\n]*tl", re.IGNORECASE)
 
 
 @dataclass
@@ -78,6 +80,10 @@ def apply_suppressions(
     """Drop suppressed diagnostics and add TL001 for directives that suppressed nothing."""
     enabled = settings.enabled_codes(path)
     diagnostics = [d for d in diagnostics if d.code in enabled]
+    if not diagnostics and not _MAY_NAME_TL_CODE.search(source):
+        # Nothing to suppress, and only a directive naming a TL code can be unused (TL001):
+        # skip tokenizing the file.
+        return []
     directives = parse_noqa(source)
     if not directives:
         return sorted(diagnostics, key=lambda d: d.sort_key)

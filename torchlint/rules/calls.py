@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import libcst as cst
@@ -165,8 +166,13 @@ def code_in_place(module: cst.Module, ancestors: Sequence[cst.CSTNode], node: cs
 
     ``module.code_for_node`` renders continuation lines of a multi-line call as if the
     statement were at column 0; inside a function body that loses the block's indentation.
-    Rendering with the enclosing blocks' indents keeps the layout.
+    Rendering with the enclosing blocks' indents keeps the layout. The node's own
+    parentheses are left out: a ``Replace`` covers its syntactic span, which excludes them,
+    so they stay in the file (rendering them again would double them on every fix).
     """
+    if getattr(node, "lpar", None) and getattr(node, "rpar", None):
+        with contextlib.suppress(cst.CSTValidationError):  # unless it needs them (a generator)
+            node = node.with_changes(lpar=(), rpar=())
     state = CodegenState(
         default_indent=module.default_indent, default_newline=module.default_newline
     )

@@ -1,0 +1,289 @@
+"""Behaviour of the TL6 rules beyond their documented examples."""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+
+import libcst as cst
+import pytest
+
+from tests.helpers import fix, lint
+from torchlint.diagnostics import Applicability
+from torchlint.rules.deprecation.legacy_reduction_args import legacy_get_string
+
+
+def found(source: str, code: str, **table) -> list:
+    result = lint(textwrap.dedent(source), code, **table)
+    assert not result.errors, result.errors
+    return [d for d in result.diagnostics if d.code == code]
+
+
+def fixed(source: str, code: str, unsafe: bool = True, **table) -> str:
+    outcome = fix(textwrap.dedent(source), code, unsafe=unsafe, **table)
+    assert not outcome.errors, outcome.errors
+    cst.parse_module(outcome.source)
+    return outcome.source
+
+
+# --- shared name handling -------------------------------------------------------------------
+
+
+def test_a_chain_is_reported_once_at_its_full_extent() -> None:
+    diagnostics = found("import torch\nwith torch.cuda.amp.autocast():\n    pass\n", "TL601")
+    assert [(d.start.line, d.start.column, d.end.column) for d in diagnostics] == [(2, 6, 29)]
+
+
+def test_a_member_of_a_deprecated_name_is_not_a_use() -> None:
+    source = """
+    import torch
+    engine = torch.autograd.Variable._execution_engine
+    bases = torch.cuda.amp.GradScaler.__mro__
+    """
+    assert found(source, "TL602") == []
+    assert found(source, "TL601") == []
+
+
+def test_an_import_alias_is_followed() -> None:
+    source = """
+    import torch
+    from torch.cuda.amp import autocast as ac
+    with ac(enabled=True):
+        pass
+    """
+    assert len(found(source, "TL601")) == 2
+    assert 'with torch.amp.autocast("cuda", enabled=True):' in fixed(source, "TL601")
+
+
+def test_keywords_and_imports_of_other_modules_are_not_uses() -> None:
+    source = """
+    import torch
+    import torch.cuda.amp
+    from torch.cuda import amp
+    run(autocast=True, GradScaler=None)
+    def autocast(): pass
+    """
+    assert found(source, "TL601") == []
+
+
+def test_assignment_to_a_deprecated_name_is_not_a_use() -> None:
+    source = """
+    import torch
+    torch.nn.functional.sigmoid = my_sigmoid
+    """
+    assert found(source, "TL605") == []
+
+
+def test_fix_uses_the_torch_alias_of_the_file() -> None:
+    source = """
+    import torch as th
+    from torch.cuda.amp import GradScaler
+    scaler = GradScaler()
+    """
+    assert 'scaler = th.amp.GradScaler("cuda")' in fixed(source, "TL601")
+
+
+# --- TL601 --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("torch.cuda.amp.autocast(False)", 'torch.amp.autocast("cuda", enabled=False)'),
+        (
+            "torch.cuda.amp.autocast(True, torch.float16, False)",
+            'torch.amp.autocast("cuda", enabled=True, dtype=torch.float16, cache_enabled=False)',
+        ),
+        (
+            "torch.cuda.amp.autocast(True, cache_enabled=False)",
+            'torch.amp.autocast("cuda", enabled=True, cache_enabled=False)',
+        ),
+        ("torch.cuda.amp.autocast(**cfg)", 'torch.amp.autocast("cuda", **cfg)'),
+        ("torch.cuda.amp.GradScaler(*args)", 'torch.amp.GradScaler("cuda", *args)'),
+        ("torch.cuda.amp.custom_fwd(fn)", 'torch.amp.custom_fwd(fn, device_type="cuda")'),
+    ],
+)
+def test_amp_calls_keep_every_argument_in_its_slot(call: str, expected: str) -> None:
+    assert fixed(f"import torch\nx = {call}\n", "TL601") == f"import torch\nx = {expected}\n"
+
+
+def test_autocast_with_star_args_is_reported_without_fix() -> None:
+    source = "import torch\nwith torch.cuda.amp.autocast(*flags):\n    pass\n"
+    (diagnostic,) = found(source, "TL601")
+    assert diagnostic.fix is None
+
+
+def test_amp_fix_needs_torch_2_4() -> None:
+    source = "import torch\nscaler = torch.cuda.amp.GradScaler()\n"
+    (old,) = found(source, "TL601", target_version="2.3")
+    (new,) = found(source, "TL601", target_version="2.4")
+    assert old.fix is None and new.fix is not None
+
+
+def test_amp_decorator_without_parentheses_on_a_module_alias() -> None:
+    source = """
+    import torch
+    from torch.cuda import amp
+    @amp.custom_fwd
+    def forward(ctx, x):
+        return x
+    """
+    assert '@torch.amp.custom_fwd(device_type="cuda")' in fixed(source, "TL601")
+
+
+# --- TL602 / TL603 / TL604 ------------------------------------------------------------------
+
+
+def test_variable_with_other_arguments_has_no_fix() -> None:
+    source = "import torch\nv = torch.autograd.Variable(t, requires_grad=flag)\n"
+    (diagnostic,) = found(source, "TL602")
+    assert diagnostic.fix is None
+
+
+def test_data_suggestions_are_display_only() -> None:
+    source = """
+    for p in model.parameters():
+        p.data.add_(1.0)
+        g = p.grad.data
+        p.data = q
+    """
+    diagnostics = found(source, "TL603")
+    assert len(diagnostics) == 3
+    fixes = [d.fix for d in diagnostics]
+    assert fixes[0].applicability is Applicability.DISPLAY
+    assert fixes[0].edits[0].content == "p"
+    assert fixes[1].edits[0].content == "p.grad.detach()"
+    assert fixes[2] is None
+
+
+def test_tensor_from_global_with_a_global_statement_is_not_provable() -> None:
+    source = """
+    import torch
+    a = torch.zeros(3)
+    def f():
+        global a
+        return torch.tensor(a)
+    """
+    assert found(source, "TL604") == []
+
+
+# --- TL605 / TL607 / TL608 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size_average", [True, False, None])
+@pytest.mark.parametrize("reduce", [True, False, None])
+def test_reduction_matches_torch(size_average, reduce) -> None:
+    from torch.nn import _reduction  # the installed torch is the reference (tests may import it)
+
+    expected = _reduction.legacy_get_string(size_average, reduce, emit_warning=False)
+    assert legacy_get_string(size_average, reduce) == expected
+
+
+def test_reduction_fix_with_one_argument_per_line() -> None:
+    source = """
+    import torch.nn as nn
+    loss = nn.MSELoss(
+        size_average=False,
+        reduce=True,
+    )
+    """
+    assert fixed(source, "TL607") == textwrap.dedent(
+        """
+        import torch.nn as nn
+        loss = nn.MSELoss(
+            reduction="sum",
+        )
+        """
+    )
+
+
+def test_legacy_constructor_aliases_and_star_args() -> None:
+    source = """
+    import torch
+    from torch import LongTensor as LT
+    a = LT([1, 2])
+    b = torch.FloatTensor(*shape)
+    """
+    diagnostics = found(source, "TL608")
+    assert len(diagnostics) == 2
+    assert diagnostics[1].fix is None
+    assert "a = torch.tensor([1, 2], dtype=torch.int64)" in fixed(source, "TL608")
+
+
+# --- TL610 / TL612 ------------------------------------------------------------------------------
+
+
+def test_range_with_variables_gets_a_display_suggestion() -> None:
+    (diagnostic,) = found("import torch\nr = torch.range(0, n)\n", "TL610")
+    assert diagnostic.fix.applicability is Applicability.DISPLAY
+    assert diagnostic.fix.edits[0].content == "torch.arange(0, n + 1)"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [("0, 5", "0.0, 6.0"), ("1, 10, 3", "1.0, 11.0, 3"), ("5, -5, -5", "5.0, -6.0, -5")],
+)
+def test_range_with_literals_matches_torch(args: str, expected: str) -> None:
+    import torch
+
+    source = f"import torch\nr = torch.range({args})\n"
+    new = fixed(source, "TL610")
+    assert new == f"import torch\nr = torch.arange({expected})\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        old_value = eval(f"torch.range({args})")
+    new_value = eval(f"torch.arange({expected})")
+    assert old_value.dtype == new_value.dtype and torch.equal(old_value, new_value)
+
+
+def test_functorch_mixed_import_fixes_the_uses_instead() -> None:
+    source = """
+    import torch
+    from functorch import vmap, make_fx
+    f = vmap(g)
+    """
+    assert "f = torch.func.vmap(g)" in fixed(source, "TL610")
+
+
+def test_pretrained_positional_with_more_arguments_has_no_fix() -> None:
+    source = "import torchvision\nm = torchvision.models.resnet18(True, False)\n"
+    (diagnostic,) = found(source, "TL612")
+    assert diagnostic.fix is None
+
+
+def test_pretrained_quantized_builder_gets_no_enum() -> None:
+    source = "import torchvision\nm = torchvision.models.quantization.resnet50(pretrained=True)\n"
+    (diagnostic,) = found(source, "TL612")
+    assert diagnostic.fix is None
+
+
+# --- applicability of renames -------------------------------------------------------------
+
+
+def test_a_renamed_function_used_as_a_value_is_an_unsafe_fix() -> None:
+    source = """
+    import torch
+    import torch.nn.functional as F
+    y = F.sigmoid(x)
+    IGNORED = {F.sigmoid, torch.ger}
+    """
+    by_line = {d.start.line: d.fix.applicability for d in found(source, "TL605")}
+    assert by_line == {4: Applicability.SAFE, 5: Applicability.UNSAFE}
+    (ger,) = found(source, "TL610")
+    assert ger.fix.applicability is Applicability.UNSAFE
+    assert "IGNORED = {F.sigmoid, torch.ger}" in fixed(source, "TL605", unsafe=False)
+
+
+@pytest.mark.parametrize(
+    ("use", "expected"),
+    [("f = vmap(g)", Applicability.SAFE), ("TRANSFORMS = [vmap]", Applicability.UNSAFE)],
+)
+def test_import_rewrite_is_safe_only_when_the_name_is_only_called(use, expected) -> None:
+    (diagnostic, *_) = found(f"from functorch import vmap\n{use}\n", "TL610")
+    assert diagnostic.fix.applicability is expected
+
+
+def test_a_public_alias_is_the_same_object_so_references_are_safe() -> None:
+    source = "import torch\nfn = torch.utils.data._utils.collate.default_collate\n"
+    (diagnostic,) = found(source, "TL611")
+    assert diagnostic.fix.applicability is Applicability.SAFE

@@ -1,0 +1,693 @@
+"""TL3 (training loops): the flow analysis, realistic scripts, and cases beyond the examples."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from tests.helpers import fix, lint, settings_for
+from torchlint.analysis.flow import MAX_DEPTH, Flow, build_flow
+from torchlint.engine import FileContext, lint_source
+from torchlint.registry import all_rules
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "training"
+TL3 = [r.code for r in all_rules() if r.code.startswith("TL3")]
+CLEAN = [
+    "accelerate_style.py",
+    "cifar_clean.py",
+    "gan_and_friends.py",
+    "lightning_module.py",
+    "trainer_class.py",
+    "transfer_learning.py",
+    "word_language_model.py",
+]
+
+
+def flow_for(source: str) -> Flow:
+    source = textwrap.dedent(source)
+    context = FileContext("example.py", source, cst.parse_module(source), settings_for("TL101"))
+    return build_flow(context)
+
+
+def function(flow: Flow, name: str):
+    return next(f for f in flow.functions if f.name == name)
+
+
+def kinds(flow: Flow, name: str, expanded: bool = True) -> list[tuple[str, str]]:
+    f = function(flow, name)
+    events = flow.expanded(f) if expanded else f.events
+    return [(e.kind, e.name) for e in events if e.kind != "bind"]
+
+
+def codes(source: str, code: str, **settings) -> list[tuple[int, str]]:
+    result = lint(textwrap.dedent(source), code, **settings)
+    assert not result.errors, result.errors
+    return [(d.start.line, d.code) for d in result.diagnostics if d.code == code]
+
+
+def lint_all_tl3(path: Path):
+    settings = settings_for(None, select=["TL3"])
+    rules = [r for r in all_rules() if r.code in settings.selected_codes]
+    assert {r.code for r in rules} == set(TL3)
+    return lint_source(str(path), path.read_text(), settings, rules)
+
+
+# --- the analysis ----------------------------------------------------------------------------
+
+
+def test_index_methods_nested_functions_and_module_body() -> None:
+    flow = flow_for(
+        """
+        def helper():
+            def inner():
+                pass
+            inner()
+
+        class Trainer:
+            def step(self):
+                self.evaluate()
+                helper()
+
+            def evaluate(self):
+                pass
+
+        helper()
+        """
+    )
+    names = [f.name for f in flow.functions]
+    assert names == ["<module>", "helper", "inner", "step", "evaluate"]
+    step = function(flow, "step")
+    calls = [e.callee.name for e in step.events if e.kind == "fcall"]
+    assert calls == ["evaluate", "helper"]
+    assert [e.callee.name for e in function(flow, "helper").events if e.kind == "fcall"] == [
+        "inner"
+    ]
+    assert [c.name for c, _ in flow.callers_of(function(flow, "helper"))] == ["<module>", "step"]
+
+
+def test_a_name_bound_twice_is_not_followed() -> None:
+    flow = flow_for(
+        """
+        def evaluate(model):
+            model.eval()
+        evaluate = wrap(evaluate)
+
+        def main(model):
+            evaluate(model)
+        """
+    )
+    assert kinds(flow, "main") == []
+
+
+def test_helper_events_are_renamed_into_the_callers_names() -> None:
+    flow = flow_for(
+        """
+        def validate(net, loader, *, ema_net=None):
+            net.eval()
+            ema_net.eval()
+            local_model = build()
+            local_model.eval()
+            GLOBAL_MODEL.eval()
+
+        def fit(model, loader, teacher_model):
+            validate(model, loader, ema_net=teacher_model)
+            validate(*args)
+        """
+    )
+    assert kinds(flow, "fit") == [
+        ("fcall", "validate"),
+        ("eval", "model"),
+        ("eval", "teacher_model"),
+        ("eval", "*"),
+        ("eval", "GLOBAL_MODEL"),
+        ("fcall", "validate"),
+        ("eval", "*"),
+        ("eval", "*"),
+        ("eval", "*"),
+        ("eval", "GLOBAL_MODEL"),
+    ]
+
+
+def test_self_attributes_follow_self_method_calls() -> None:
+    flow = flow_for(
+        """
+        class Trainer:
+            def set_eval(self):
+                self.model.eval()
+
+            def run(self, other):
+                self.set_eval()
+                other.set_eval()
+        """
+    )
+    assert kinds(flow, "run") == [("fcall", "self.set_eval"), ("eval", "self.model")]
+
+
+def test_recursion_terminates_and_depth_is_bounded() -> None:
+    chain = "\n".join(f"def f{i}(model):\n    f{i + 1}(model)\n" for i in range(MAX_DEPTH + 2))
+    flow = flow_for(
+        chain
+        + f"""
+def f{MAX_DEPTH + 2}(model):
+    model.eval()
+
+def ping(model):
+    model.eval()
+    pong(model)
+
+def pong(model):
+    ping(model)
+    model.train()
+"""
+    )
+    assert ("eval", "model") in kinds(flow, f"f{MAX_DEPTH - 1}")
+    assert ("eval", "model") not in kinds(flow, "f0")  # deeper than MAX_DEPTH
+    assert kinds(flow, "ping").count(("eval", "model")) >= 1
+    assert ("train", "model") in kinds(flow, "ping")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("model", True),
+        ("self.net", True),
+        ("teacher_model", True),
+        ("G_net", True),
+        ("network", True),
+        ("net_config", False),
+        ("Model", False),
+        ("self", False),
+        ("optimizer", False),
+        ("encoder", True),  # assigned from a same-file nn.Module subclass
+        ("head", True),  # nn.Sequential
+        ("fc", False),  # nn.Linear: no train/eval behaviour
+        ("criterion", False),  # a loss module
+        ("backbone", True),  # torchvision.models.*
+        ("swa", True),  # AveragedModel
+        ("thing", True),  # receiver of .parameters()
+        ("cfg_net", False),  # a same-file class that is not a module
+    ],
+)
+def test_model_like_names(name: str, expected: bool) -> None:
+    flow = flow_for(
+        """
+        import torch
+        import torchvision
+        from torch import nn
+
+        class Encoder(nn.Module):
+            pass
+
+        class Config:
+            pass
+
+        encoder = Encoder()
+        head = nn.Sequential(nn.Linear(2, 2)).to("cpu")
+        fc = nn.Linear(2, 2)
+        criterion = nn.CrossEntropyLoss()
+        backbone = torchvision.models.resnet18()
+        swa = torch.optim.swa_utils.AveragedModel(backbone)
+        params = thing.parameters()
+        cfg_net = Config()
+        """
+    )
+    assert flow.is_model(flow.module_info, name) is expected
+
+
+def test_optimizer_and_scheduler_names() -> None:
+    flow = flow_for(
+        """
+        import torch
+        from torch.optim.lr_scheduler import StepLR, ReduceLROnPlateau as Plateau
+        adam = torch.optim.Adam(params)
+        sched = StepLR(adam, 10)
+        plateau = Plateau(adam)
+        """
+    )
+    module = flow.module_info
+    assert flow.is_optimizer(module, "adam")
+    assert flow.is_optimizer(module, "optimizer")
+    assert flow.is_optimizer(module, "self.d_opt")
+    assert not flow.is_optimizer(module, "sched")
+    assert flow.scheduler(module, "sched") == "torch.optim.lr_scheduler.StepLR"
+    assert flow.scheduler(module, "plateau") == "torch.optim.lr_scheduler.ReduceLROnPlateau"
+    assert flow.scheduler(module, "adam") is None
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        "for x, y in loader:",
+        "for i, (x, y) in enumerate(loader):",
+        "for batch in tqdm(loader, desc='train'):",
+        "while step < max_steps:",
+        "for step, batch in enumerate(tqdm(loader), start=1):",
+    ],
+)
+def test_training_step_loops(loop: str) -> None:
+    flow = flow_for(
+        f"""
+        def fit(model, loader, optimizer):
+            for epoch in range(3):
+                {loop}
+                    optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+        """
+    )
+    fit = function(flow, "fit")
+    (step,) = flow.step_loops(fit)
+    assert step.parent is not None and step.parent.parent is None  # the inner loop
+
+
+def test_grad_regions() -> None:
+    flow = flow_for(
+        """
+        import torch
+        from torch import inference_mode as im
+
+        @torch.no_grad
+        def a(model, x):
+            return model(x)
+
+        def b(model, x):
+            with torch.set_grad_enabled(False):
+                model(x)
+            with im(False):
+                model(x)
+            with torch.enable_grad():
+                model(x)
+            with im():
+                model(x)
+        """
+    )
+    assert [e.grad for e in function(flow, "a").events if e.kind == "model"] == ["off"]
+    assert [e.grad for e in function(flow, "b").events if e.kind == "model"] == [
+        "off",
+        None,
+        "on",
+        "off",
+    ]
+
+
+# --- realistic scripts -------------------------------------------------------------------------
+
+
+def expected_findings(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        match = re.search(r"# expect: (TL\d+)", line)
+        if match:
+            found.append((number, match.group(1)))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.py")))
+def test_scripts_report_exactly_the_marked_lines(name: str) -> None:
+    """Each script marks every line a TL3 rule must report with `# expect: TLxxx`; the
+    others (the correct scripts) must stay silent, TL306 aside where marked."""
+    path = FIXTURES / name
+    result = lint_all_tl3(path)
+    assert not result.errors
+    assert [(d.start.line, d.code) for d in result.diagnostics] == expected_findings(path)
+    if name in CLEAN:
+        assert {code for _, code in expected_findings(path)} <= {"TL306"}
+
+
+def test_the_buggy_scripts_cover_every_rule() -> None:
+    found = {code for path in FIXTURES.glob("*.py") for _, code in expected_findings(path)}
+    assert found == set(TL3)
+
+
+def test_fixing_the_buggy_script() -> None:
+    path = FIXTURES / "cifar_buggy.py"
+    source = path.read_text()
+    settings = settings_for(None, select=["TL3"])
+    rules = [r for r in all_rules() if r.code in settings.selected_codes]
+    from torchlint.fixer import fix_source
+
+    outcome = fix_source(str(path), source, settings, rules, unsafe=True)
+    assert not outcome.errors
+    cst.parse_module(outcome.source)
+    assert sorted({d.code for d in outcome.remaining}) == ["TL304", "TL307", "TL309"]
+    again = fix_source(str(path), outcome.source, settings, rules, unsafe=True)
+    assert again.source == outcome.source
+    assert "with evaluating(model):" in outcome.source
+    assert "best_state = copy.deepcopy(model.state_dict())" in outcome.source
+    assert "for epoch in range(1, args.epochs + 1):  # expect: TL302\n        model.train()\n" in (
+        outcome.source
+    )
+
+
+# --- TL301 missing-eval -----------------------------------------------------------------------
+
+
+def test_tl301_caller_two_levels_up_switched_eval() -> None:
+    source = """
+        import torch
+        def predict(model, x):
+            with torch.no_grad():
+                return model(x)
+
+        def evaluate(model, xs):
+            return [predict(model, x) for x in xs]
+
+        def main(model, xs):
+            model.eval()
+            evaluate(model, xs)
+        """
+    assert codes(source, "TL301") == []
+    assert codes(source.replace("model.eval()", "pass"), "TL301") == [(4, "TL301")]
+
+
+def test_tl301_recursive_helpers_do_not_hang() -> None:
+    source = """
+        import torch
+        def a(model, n):
+            with torch.no_grad():
+                model(n)
+            return b(model, n - 1)
+
+        def b(model, n):
+            return a(model, n)
+        """
+    assert codes(source, "TL301") == [(4, "TL301")]
+
+
+def test_tl301_train_mode_on_purpose_is_not_reported() -> None:
+    source = """
+        import torch
+        @torch.no_grad()
+        def update_bn(loader, model):
+            model.train()
+            for x in loader:
+                model(x)
+        """
+    assert codes(source, "TL301") == []
+
+
+def test_tl301_stale_train_call_is_reported() -> None:
+    source = """
+        import torch
+        def fit(model, loader, optimizer, val):
+            for epoch in range(3):
+                model.train()
+                for x in loader:
+                    optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    model(val)
+        """
+    assert codes(source, "TL301") == [(10, "TL301")]
+
+
+def test_tl301_nested_blocks_report_once() -> None:
+    source = """
+        import torch
+        def f(x):
+            with torch.no_grad():
+                with torch.inference_mode():
+                    return model(x)
+        """
+    assert codes(source, "TL301") == [(4, "TL301")]
+
+
+def test_tl301_decorator_with_model_defined_later_gets_no_runtime_fix() -> None:
+    source = textwrap.dedent(
+        """
+        import torch
+        @torch.no_grad()
+        def predict(x):
+            return model(x)
+        model = load()
+        """
+    )
+    assert fix(source, "TL301").fixed == 0
+    inline = fix(source, "TL301", runtime_helpers=False)
+    assert "    model.eval()\n    return model(x)" in inline.source
+
+
+def test_tl301_unknown_receivers_are_not_named() -> None:
+    source = """
+        import torch
+        def f(models, x):
+            with torch.no_grad():
+                return [m(x) for m in models] + [models[0](x)]
+        """
+    assert codes(source, "TL301") == []
+
+
+# --- TL302 train-mode-not-restored --------------------------------------------------------------
+
+
+def test_tl302_helper_that_restores_through_evaluating() -> None:
+    source = """
+        from torchlint.runtime import evaluating
+        def validate(model, loader):
+            with evaluating(model):
+                return [model(x) for x in loader]
+
+        def fit(model, loader, optimizer):
+            model.train()
+            for epoch in range(3):
+                for x in loader:
+                    optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+                validate(model, loader)
+        """
+    assert codes(source, "TL302") == []
+
+
+def test_tl302_periodic_validation_in_a_while_loop() -> None:
+    source = """
+        def evaluate(model):
+            model.eval()
+            return model(x_val)
+
+        def fit(model, optimizer):
+            step = 0
+            while step < 1000:
+                optimizer.zero_grad()
+                model(next_batch()).mean().backward()
+                optimizer.step()
+                step += 1
+                if step % 100 == 0:
+                    evaluate(model)
+        """
+    assert codes(source, "TL302") == [(8, "TL302")]
+    fixed = fix(textwrap.dedent(source), "TL302").source
+    assert "while step < 1000:\n        model.train()\n        optimizer.zero_grad()" in fixed
+
+
+# --- TL303 eval-without-no-grad --------------------------------------------------------------------
+
+
+def test_tl303_rebinding_after_eval_is_unknown() -> None:
+    source = """
+        import torch
+        def export(model, x):
+            model.eval()
+            model = torch.jit.freeze(torch.jit.script(model))
+            return model(x)
+        """
+    assert codes(source, "TL303") == []
+
+
+def test_tl303_lightning_hooks_are_skipped() -> None:
+    source = """
+        class Lit:
+            def validation_step(self, batch, idx):
+                self.model.eval()
+                return self.model(batch)
+        """
+    assert codes(source, "TL303") == []
+
+
+# --- TL304 missing-zero-grad ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "guard",
+    ["if (i + 1) % accum == 0:", "if i % accum == accum - 1:", "if (i + 1) % k == 0 or last:"],
+)
+def test_tl304_gradient_accumulation_guards(guard: str) -> None:
+    source = f"""
+        for i, (x, y) in enumerate(loader):
+            model(x).mean().backward()
+            {guard}
+                optimizer.step()
+        """
+    assert codes(source, "TL304") == []
+
+
+def test_tl304_helper_sets_grads_to_none() -> None:
+    source = """
+        def clear(params):
+            for p in params:
+                p.grad = None
+
+        def fit(model, loader, optimizer):
+            for x in loader:
+                clear(model.parameters())
+                model(x).mean().backward()
+                optimizer.step()
+        """
+    assert codes(source, "TL304") == []
+
+
+def test_tl304_display_fix_names_the_optimizer() -> None:
+    result = lint(
+        textwrap.dedent(
+            """
+            for x in loader:
+                model(x).mean().backward()
+                opt_g.step()
+            """
+        ),
+        "TL304",
+    )
+    (diagnostic,) = result.diagnostics
+    assert (
+        diagnostic.fix is not None
+        and diagnostic.fix.edits[0].content.strip() == "opt_g.zero_grad()"
+    )
+
+
+# --- TL305 / TL306 / TL307 ---------------------------------------------------------------------------
+
+
+def test_tl305_loss_summed_into_a_total_that_is_backpropagated_later() -> None:
+    source = """
+        def fit(model, loader, optimizer):
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_sum = 0
+                for chunk in x.split(4):
+                    loss = model(chunk).mean()
+                    loss_sum += loss
+                loss_sum.backward()
+                optimizer.step()
+        """
+    assert codes(source, "TL305") == []
+
+
+def test_tl305_in_a_validation_helper_called_under_no_grad() -> None:
+    source = """
+        import torch
+        def val_loss(model, loader, criterion):
+            total = 0
+            for x, y in loader:
+                total += criterion(model(x), y)
+            return total
+
+        def fit(model, loader, optimizer, criterion):
+            for x, y in loader:
+                optimizer.zero_grad()
+                criterion(model(x), y).backward()
+                optimizer.step()
+            with torch.no_grad():
+                val_loss(model, loader, criterion)
+        """
+    assert codes(source, "TL305") == []
+
+
+def test_tl306_is_off_by_default() -> None:
+    rule = next(r for r in all_rules() if r.code == "TL306")
+    assert rule.default is False
+
+
+def test_tl307_per_batch_scheduler_in_helper_after_the_step() -> None:
+    source = """
+        import torch
+        def fit(model, loader, optimizer):
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=100)
+            for x in loader:
+                optimizer.zero_grad()
+                model(x).mean().backward()
+                optimizer.step()
+                scheduler.step()
+        """
+    assert codes(source, "TL307") == []
+
+
+# --- TL308 / TL310 / TL312 ------------------------------------------------------------------
+
+
+def test_tl308_outside_a_module_class() -> None:
+    source = """
+        import torch.nn.functional as F
+        class Augment:
+            def __call__(self, x):
+                return F.dropout(x, 0.1)
+        """
+    assert codes(source, "TL308") == []
+
+
+def test_tl310_tuple_assignment_in_if_is_not_guessed() -> None:
+    source = """
+        for epoch in range(3):
+            train(model)
+            state, acc = model.state_dict(), evaluate(model)
+        model.load_state_dict(state)
+        """
+    assert codes(source, "TL310") == []
+
+
+def test_tl312_augmented_and_nested_targets() -> None:
+    source = """
+        for layer in model.layers:
+            layer.weight.require_grad = False
+        """
+    assert codes(source, "TL312") == [(3, "TL312")]
+
+
+def test_huge_call_fan_out_is_cut_short_and_stays_silent() -> None:
+    lines = ["import torch"]
+    for i in range(60):
+        calls = "\n".join(
+            f"        f{(i * 7 + j) % 60}(model, optimizer, loader)" for j in range(8)
+        )
+        lines.append(
+            f"def f{i}(model, optimizer, loader):\n    model.eval()\n    for x in loader:\n"
+            f"{calls}\n        model(x).sum().backward()\n        optimizer.step()\n"
+        )
+    source = "\n".join(lines)
+    flow = flow_for(source)
+    assert flow.is_truncated(function(flow, "f0"))
+    assert flow.step_loops(function(flow, "f0")) == []
+    assert codes(source, "TL302") == [] and codes(source, "TL304") == []
+
+
+def test_tl303_mode_chosen_by_a_branch() -> None:
+    source = """
+        def run(model, x, training):
+            if training:
+                model.train()
+            else:
+                model.eval()
+            return model(x)
+        """
+    assert codes(source, "TL303") == []
+
+
+def test_a_scheduler_named_like_an_optimizer_is_a_scheduler() -> None:
+    source = """
+        import torch
+        opt = torch.optim.SGD(params, lr=0.1)
+        opt_scheduler = torch.optim.lr_scheduler.StepLR(opt, 10)
+        for epoch in range(10):
+            opt_scheduler.step()
+            for x in loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+        """
+    flow = flow_for(source)
+    assert not flow.is_optimizer(flow.module_info, "opt_scheduler")
+    assert codes(source, "TL307") == [(6, "TL307")]

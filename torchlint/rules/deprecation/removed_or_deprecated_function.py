@@ -1,0 +1,424 @@
+"""TL610 removed-or-deprecated-function."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
+from torchlint.rules.deprecation import DeprecatedNameRule, Use
+
+
+@dataclass(frozen=True)
+class Entry:
+    advice: str  # what to use instead, for the message
+    target: str | None = None  # same arguments, same result: a safe rename anywhere
+    show: str | None = None  # a rename worth showing for calls, but not exact
+    version: tuple[int, int] = (0, 0)  # the torch version the replacement needs
+    removed: bool = False
+    special: str | None = None  # a call rewrite of its own (see `_special`)
+    note: str = ""  # appended to the message
+
+
+FUNCTORCH = ("vmap", "grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "functionalize")
+UPSAMPLING = {
+    "UpsamplingNearest2d": (("mode", '"nearest"'),),
+    "UpsamplingBilinear2d": (("mode", '"bilinear"'), ("align_corners", "True")),
+}
+TABLE: dict[str, Entry] = {
+    "torch.solve": Entry("torch.linalg.solve(A, B)", removed=True, note="arguments swapped"),
+    "torch.symeig": Entry("torch.linalg.eigh", removed=True),
+    "torch.matrix_rank": Entry("torch.linalg.matrix_rank", removed=True),
+    "torch.lstsq": Entry("torch.linalg.lstsq(A, B)", removed=True, note="arguments swapped"),
+    "torch.qr": Entry("torch.linalg.qr", version=(1, 9), special="qr"),
+    "torch.cholesky": Entry("torch.linalg.cholesky", version=(1, 9), special="cholesky"),
+    "torch.chain_matmul": Entry(
+        "torch.linalg.multi_dot([...])", version=(1, 9), special="chain_matmul"
+    ),
+    "torch.ger": Entry("torch.outer", target="torch.outer", version=(1, 8)),
+    "torch.range": Entry(
+        "torch.arange", special="range", note="which excludes `end` and infers the dtype"
+    ),
+    "torch.lu": Entry("torch.linalg.lu_factor", show="torch.linalg.lu_factor", version=(1, 13)),
+    "torch.lu_solve": Entry("torch.linalg.lu_solve(LU, pivots, B)", version=(1, 13)),
+    "torch.triangular_solve": Entry("torch.linalg.solve_triangular", version=(1, 11)),
+    "torch.testing.assert_allclose": Entry(
+        "torch.testing.assert_close", show="torch.testing.assert_close", version=(1, 9)
+    ),
+    "torch.nn.utils.weight_norm": Entry(
+        "torch.nn.utils.parametrizations.weight_norm",
+        note="its state_dict keys differ",
+        show="torch.nn.utils.parametrizations.weight_norm",
+        version=(2, 1),
+    ),
+    "torch.backends.cuda.sdp_kernel": Entry("torch.nn.attention.sdpa_kernel", version=(2, 3)),
+    "torch.utils._pytree._register_pytree_node": Entry(
+        "torch.utils._pytree.register_pytree_node",
+        show="torch.utils._pytree.register_pytree_node",
+        version=(2, 2),
+    ),
+}
+for _name in FUNCTORCH:
+    TABLE[f"functorch.{_name}"] = Entry(
+        f"torch.func.{_name}", target=f"torch.func.{_name}", version=(2, 0)
+    )
+for _module in ("torch.nn", "torch.nn.modules", "torch.nn.modules.upsampling"):
+    for _class in UPSAMPLING:
+        TABLE[f"{_module}.{_class}"] = Entry(
+            "nn.Upsample(..., " + ", ".join(f"{k}={v}" for k, v in UPSAMPLING[_class]) + ")",
+            version=(0, 0),
+            special=_class,
+        )
+
+
+def _signed_int(expr: cst.BaseExpression) -> int | None:
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        value = calls.int_literal(expr.expression)
+        return None if value is None else -value
+    return calls.int_literal(expr)
+
+
+class RemovedOrDeprecatedFunction(DeprecatedNameRule):
+    """
+    ## What it does
+    Reports functions that torch removed (`torch.solve`, `symeig`, `matrix_rank`,
+    `lstsq`) or deprecated (`torch.qr`, `cholesky`, `chain_matmul`, `ger`, `range`, `lu`,
+    `lu_solve`, `triangular_solve`, `testing.assert_allclose`, `nn.utils.weight_norm`,
+    `backends.cuda.sdp_kernel`, `nn.UpsamplingNearest2d`, `nn.UpsamplingBilinear2d`,
+    `utils._pytree._register_pytree_node`, and `functorch.vmap/grad/vjp/jvp/jacrev/jacfwd/
+    hessian/functionalize`), in calls, references and imports, through any alias.
+
+    ## Why is this bad?
+    Removed functions fail with an `AttributeError` on current torch; deprecated ones warn
+    and will follow. Several replacements differ in subtle ways (`torch.range` includes
+    `end` and returns floats, `torch.arange` does not), so each needs a deliberate change.
+
+    ## Example
+    ```python
+    from functorch import vmap
+
+    outer = torch.ger(a, b)
+    prod = torch.chain_matmul(a, b, c)
+    idx = torch.range(0, 9)
+    ```
+
+    ## Use instead
+    ```python
+    from torch.func import vmap
+
+    outer = torch.outer(a, b)
+    prod = torch.linalg.multi_dot([a, b, c])
+    idx = torch.arange(0.0, 10.0)
+    ```
+
+    ## Fix safety
+    Safe only where the rewrite is exact (for calls; a renamed function used as a value is
+    a different object, so that fix is unsafe), and only when `target-version` has the
+    replacement: `ger` -> `outer`, `functorch.X` -> `torch.func.X` (imports included),
+    `chain_matmul(a, b, ...)` -> `linalg.multi_dot([a, b, ...])`, `qr(A[, some])` ->
+    `linalg.qr(A[, mode=])`, `cholesky(A[, upper])` -> `linalg.cholesky(A)[.mH]`,
+    `nn.UpsamplingNearest2d(...)` / `UpsamplingBilinear2d(...)` -> `nn.Upsample(..., mode=)`,
+    and `torch.range` with integer-literal arguments (the end moves by one and float
+    literals keep the floating dtype). Not exact, so only shown: `torch.range` with other
+    arguments, `assert_allclose` -> `assert_close` (different tolerances),
+    `weight_norm` -> `parametrizations.weight_norm` (different state_dict keys), `lu`,
+    `_register_pytree_node`. Removed functions and the rest get no fix.
+
+    ## References
+    - https://pytorch.org/docs/stable/linalg.html
+    - https://pytorch.org/docs/stable/func.migrating.html
+    - https://pytorch.org/docs/stable/generated/torch.range.html
+    - https://github.com/pytorch-labs/torchfix#deprecated-apis
+    """
+
+    code = "TL610"
+    name = "removed-or-deprecated-function"
+    summary = "removed or deprecated torch function"
+    fix_applicability = Applicability.SAFE
+    names = TABLE
+    examples = (
+        Invalid(
+            """
+            import torch
+            outer = torch.ger(a, b)
+            prod = torch.chain_matmul(a, b, c)
+            """,
+            fixed="""
+            import torch
+            outer = torch.outer(a, b)
+            prod = torch.linalg.multi_dot([a, b, c])
+            """,
+            count=2,
+        ),
+        Invalid(
+            """
+            from functorch import vmap, grad as g
+            batched = vmap(g(f))
+            """,
+            fixed="""
+            from torch.func import vmap, grad as g
+            batched = vmap(g(f))
+            """,
+            count=4,
+        ),
+        Invalid(
+            """
+            import torch
+            a = torch.range(0, 5)
+            b = torch.range(10, 0, -2, dtype=torch.int64, device=d)
+            c = torch.range(-3, 3, 2)
+            """,
+            fixed="""
+            import torch
+            a = torch.arange(0.0, 6.0)
+            b = torch.arange(10, -1, -2, dtype=torch.int64, device=d)
+            c = torch.arange(-3.0, 4.0, 2)
+            """,
+            count=3,
+        ),
+        Invalid(
+            """
+            import torch
+            q, r = torch.qr(A)
+            q2, r2 = torch.qr(A, some=False)
+            L = torch.cholesky(A)
+            """,
+            fixed="""
+            import torch
+            q, r = torch.linalg.qr(A)
+            q2, r2 = torch.linalg.qr(A, mode="complete")
+            L = torch.linalg.cholesky(A)
+            """,
+            count=3,
+        ),
+        Invalid(
+            """
+            import torch.nn as nn
+            up = nn.UpsamplingBilinear2d(scale_factor=2)
+            """,
+            fixed="""
+            import torch.nn as nn
+            up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            x = torch.solve(b, A)
+            idx = torch.range(0, n)
+            torch.testing.assert_allclose(actual, expected)
+            """,
+            fixed=None,
+            count=3,
+        ),
+        Invalid(
+            """
+            import torch
+            outer = torch.ger(a, b)
+            """,
+            fixed=None,
+            settings={"target-version": "1.7"},
+        ),
+        Invalid(
+            """
+            import functorch
+            jac = functorch.jacrev(f)
+            """,
+            fixed="""
+            import functorch
+            import torch
+            jac = torch.func.jacrev(f)
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            outer = torch.outer(a, b)
+            q, r = torch.linalg.qr(A)
+            idx = torch.arange(5)
+            torch.testing.assert_close(actual, expected)
+            """
+        ),
+        Valid(
+            """
+            import numpy as np
+            for i in range(5):
+                x = np.linalg.solve(A, b) + np.linalg.qr(A)[0]
+            """
+        ),
+        Valid(
+            """
+            from torch.func import vmap, grad
+            batched = vmap(grad(f))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def f(torch, a, b):
+                return torch.ger(a, b)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            up = nn.Upsample(scale_factor=2, mode="nearest")
+            """
+        ),
+    )
+
+    def message(self, qualified: str) -> str:
+        entry = TABLE[qualified]
+        verb = "was removed from torch" if entry.removed else "is deprecated"
+        note = f" ({entry.note})" if entry.note else ""
+        return f"`{qualified}` {verb}: use `{entry.advice}`{note}"
+
+    def import_target(self, qualified: str) -> str | None:
+        entry = TABLE.get(qualified)
+        if (
+            entry is None
+            or entry.target is None
+            or not self.context.settings.supports(entry.version)
+        ):
+            return None
+        return entry.target
+
+    def fix_use(self, use: Use) -> PendingFix | None:
+        entry = TABLE[use.qualified]
+        if not self.context.settings.supports(entry.version):
+            return None
+        if entry.target is not None:
+            return self.rename_fix(use, entry.target, f"Use `{entry.target}`")
+        call = use.call
+        if call is None or calls.has_star_args(call):
+            return None
+        if entry.show is not None:
+            if calls.keyword(call, "get_infos") is not None:
+                return None  # torch.lu(..., get_infos=True) is linalg.lu_factor_ex
+            spelled = self.spell(use.node, entry.show)
+            if spelled is None:
+                return None
+            return self.fix(
+                Applicability.DISPLAY,
+                f"Consider `{entry.show}` (not an exact equivalent)",
+                Replace(use.node, spelled[0]),
+            )
+        if entry.special is not None:
+            return self._special(entry.special, use, call)
+        return None
+
+    def _special(self, kind: str, use: Use, call: cst.Call) -> PendingFix | None:
+        positional = calls.positional(call)
+        keywords = [arg for arg in call.args if arg.keyword is not None]
+        code = self.context.code_for
+        if kind == "chain_matmul":
+            if len(positional) < 2 or keywords:
+                return None
+            spelled = self.spell(use.node, "torch.linalg.multi_dot")
+            if spelled is None:
+                return None
+            matrices = ", ".join(code(arg.value) for arg in positional)
+            return self._safe(
+                "torch.linalg.multi_dot", call, f"{spelled[0]}([{matrices}])", spelled
+            )
+        if kind == "qr":
+            some = calls.argument(call, "some", 1)
+            if len(positional) not in (1, 2) or len(call.args) - (some is not None) != 1:
+                return None
+            if some is not None and not (calls.is_true(some.value) or calls.is_false(some.value)):
+                return None
+            spelled = self.spell(use.node, "torch.linalg.qr")
+            if spelled is None:
+                return None
+            mode = ', mode="complete"' if some is not None and calls.is_false(some.value) else ""
+            text = f"{spelled[0]}({code(positional[0].value)}{mode})"
+            return self._safe("torch.linalg.qr", call, text, spelled)
+        if kind == "cholesky":
+            upper = calls.argument(call, "upper", 1)
+            if len(positional) not in (1, 2) or len(call.args) - (upper is not None) != 1:
+                return None
+            if upper is not None and not (
+                calls.is_true(upper.value) or calls.is_false(upper.value)
+            ):
+                return None
+            transpose = upper is not None and calls.is_true(upper.value)
+            if transpose and not self.context.settings.supports((1, 11)):
+                return None  # `.mH` appeared in torch 1.11
+            spelled = self.spell(use.node, "torch.linalg.cholesky")
+            if spelled is None:
+                return None
+            text = f"{spelled[0]}({code(positional[0].value)})" + (".mH" if transpose else "")
+            return self._safe("torch.linalg.cholesky", call, text, spelled)
+        if kind == "range":
+            return self._range(use, call, positional, keywords)
+        if kind in UPSAMPLING:
+            implied = UPSAMPLING[kind]
+            if len(positional) > 2 or any(calls.keyword(call, key) for key, _ in implied):
+                return None
+            spelled = self.spell(use.node, use.qualified.rsplit(".", 1)[0] + ".Upsample")
+            if spelled is None:
+                return None
+            new = call.with_changes(func=cst.parse_expression(spelled[0]))
+            for key, value in implied:
+                new = calls.add_keyword(new, key, value)
+            return self._safe("nn.Upsample", call, new, spelled)
+        return None
+
+    def _range(
+        self, use: Use, call: cst.Call, positional: list[cst.Arg], keywords: list[cst.Arg]
+    ) -> PendingFix | None:
+        if len(positional) not in (2, 3) or len(positional) + len(keywords) != len(call.args):
+            return None
+        spelled = self.spell(use.node, "torch.arange")
+        if spelled is None:
+            return None
+        arange = spelled[0]
+        code = self.context.code_for
+        values = [_signed_int(arg.value) for arg in positional]
+        dtype = calls.keyword(call, "dtype")
+        extra = [self._arg_code(arg) for arg in keywords]
+        dtype_none = (
+            dtype is not None
+            and isinstance(dtype.value, cst.Name)
+            and (dtype.value.value == "None")
+        )
+        if all(v is not None for v in values) and not dtype_none:
+            start, end, step = values[0], values[1], values[2] if len(values) == 3 else 1
+            if step:
+                end += 1 if step > 0 else -1  # type: ignore[operator]
+                # Float bounds keep torch.range's default floating dtype.
+                bounds = [f"{start}.0", f"{end}.0"] if dtype is None else [str(start), str(end)]
+                texts = [*bounds, *([str(step)] if len(values) == 3 else []), *extra]
+                return self._safe("torch.arange", call, f"{arange}({', '.join(texts)})", spelled)
+        start, end = code(positional[0].value), code(positional[1].value)
+        step = code(positional[2].value) if len(positional) == 3 else None
+        bound = f"{end} + {step or 1}"
+        texts = [start, bound, *([step] if step else []), *extra]
+        return self.fix(
+            Applicability.DISPLAY,
+            "Use `torch.arange(start, end + step, step)` (check the dtype: `torch.range` "
+            "returns the default float dtype)",
+            Replace(call, f"{arange}({', '.join(texts)})"),
+        )
+
+    def _arg_code(self, arg: cst.Arg) -> str:
+        """An argument's source without its trailing comma."""
+        return self.context.code_for(
+            arg.with_changes(
+                comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=cst.SimpleWhitespace("")
+            )
+        )
+
+    def _safe(
+        self,
+        target: str,
+        call: cst.Call,
+        new: cst.CSTNode | str,
+        spelled: tuple[str, tuple[str, ...]],
+    ) -> PendingFix:
+        return self.fix(
+            Applicability.SAFE, f"Use `{target}`", Replace(call, new), preamble=spelled[1]
+        )

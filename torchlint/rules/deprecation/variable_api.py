@@ -1,0 +1,222 @@
+"""TL602 variable-api."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
+from torchlint.rules.deprecation import DeprecatedNameRule, Use, atom
+
+VARIABLE = {"torch.autograd.Variable": None, "torch.autograd.variable.Variable": None}
+# Factories whose result is a fresh tensor nobody else holds: `Variable(f(...))` is `f(...)`.
+FRESH = frozenset(
+    f"torch.{name}"
+    for name in [
+        "tensor",
+        "zeros",
+        "ones",
+        "empty",
+        "full",
+        "rand",
+        "randn",
+        "randint",
+        "randperm",
+        "arange",
+        "linspace",
+        "logspace",
+        "eye",
+        "from_numpy",
+        "zeros_like",
+        "ones_like",
+        "empty_like",
+        "full_like",
+        "rand_like",
+        "randn_like",
+    ]
+)
+
+
+class VariableApi(DeprecatedNameRule):
+    """
+    ## What it does
+    Reports calls of `torch.autograd.Variable(...)` (through any alias), with or without the
+    removed `volatile=` argument. Imports and other references are left alone:
+    `Variable._execution_engine` is still the documented way to queue backward callbacks,
+    and `isinstance(x, Variable)` is merely `isinstance(x, torch.Tensor)`.
+
+    ## Why is this bad?
+    Since PyTorch 0.4 tensors carry autograd themselves and `Variable` is a deprecated
+    shim: `Variable(t)` returns `t.detach()` (optionally with `requires_grad` set), and
+    `volatile=True` has no effect at all (use `torch.no_grad()`), so code relying on it
+    silently builds graphs and wastes memory.
+
+    ## Example
+    ```python
+    from torch.autograd import Variable
+
+    x = Variable(batch)
+    w = Variable(torch.randn(3, 3), requires_grad=True)
+    ```
+
+    ## Use instead
+    ```python
+    x = batch.detach()  # or just `batch`, when it never requires grad
+    w = torch.randn(3, 3).requires_grad_()
+    ```
+
+    ## Fix safety
+    Safe for `Variable(t)` and `Variable(t, requires_grad=True)`: the replacement is exactly
+    what `Variable` does, `t.detach()` (plain `t` when `t` is a fresh factory call such as
+    `torch.randn(...)`, where detaching changes nothing), plus `.requires_grad_()`.
+    `volatile=` and other arguments are reported without a fix.
+
+    ## References
+    - https://pytorch.org/blog/pytorch-0_4_0-migration-guide/
+    - https://pytorch.org/docs/stable/autograd.html#variable-deprecated
+    """
+
+    code = "TL602"
+    name = "variable-api"
+    summary = "`torch.autograd.Variable` is deprecated: tensors support autograd directly"
+    fix_applicability = Applicability.SAFE
+    names = VARIABLE
+    report_imports = False
+    examples = (
+        Invalid(
+            """
+            import torch
+            from torch.autograd import Variable
+            noise = Variable(torch.randn(4, 8))
+            """,
+            fixed="""
+            import torch
+            from torch.autograd import Variable
+            noise = torch.randn(4, 8)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            x = torch.autograd.Variable(batch)
+            y = torch.autograd.Variable(a + b)
+            """,
+            fixed="""
+            import torch
+            x = batch.detach()
+            y = (a + b).detach()
+            """,
+            count=2,
+        ),
+        Invalid(
+            """
+            import torch.autograd as ag
+            w = ag.Variable(init, requires_grad=True)
+            """,
+            fixed="""
+            import torch.autograd as ag
+            w = init.detach().requires_grad_()
+            """,
+        ),
+        Invalid(
+            """
+            from torch.autograd import Variable as V
+            x = V(batch, volatile=True)
+            """,
+            fixed=None,
+        ),
+        Invalid(
+            """
+            from torch.autograd import Variable
+            inputs = [Variable(t, requires_grad=grad) for t in tensors]
+            """,
+            fixed=None,
+        ),
+        Valid(
+            """
+            import torch
+            x = torch.randn(4, requires_grad=True)
+            y = x.detach()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch.autograd.variable import Variable
+            Variable._execution_engine.queue_callback(callback)
+            if isinstance(x, torch.autograd.Variable):
+                pass
+            """
+        ),
+        Valid(
+            """
+            class Variable:
+                pass
+            v = Variable(1)
+            """
+        ),
+        Valid(
+            """
+            from tensorflow import Variable
+            v = Variable(1.0)
+            """
+        ),
+        Valid(
+            """
+            from torch.autograd import Function, grad
+            def f(Variable):
+                return Variable(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def f(torch):
+                return torch.autograd.Variable(x)
+            """
+        ),
+    )
+
+    def message(self, qualified: str) -> str:
+        return self.summary
+
+    def check_use(self, use: Use) -> None:
+        call = use.call
+        if call is None:
+            return  # only calls construct a Variable
+        if calls.keyword(call, "volatile") is not None:
+            message = "`volatile=` was removed and has no effect: use `with torch.no_grad():`"
+            self.report(use.node, message)
+            return
+        super().check_use(use)
+
+    def fix_use(self, use: Use) -> PendingFix | None:
+        call = use.call
+        if call is None or calls.has_star_args(call):
+            return None
+        positional = calls.positional(call)
+        if len(positional) != 1:
+            return None
+        grad = calls.keyword(call, "requires_grad")
+        if len(call.args) != 1 + (grad is not None):
+            return None
+        if grad is not None and not (calls.is_true(grad.value) or calls.is_false(grad.value)):
+            return None
+        value = positional[0].value
+        text = self.context.code_for(value)
+        if not self._fresh(value):
+            text = atom(value, text) + ".detach()"
+        message = "Replace `Variable(t)` with `t.detach()`"
+        if grad is not None and calls.is_true(grad.value):
+            text += ".requires_grad_()"  # `text` is a call or attribute chain by now
+            message = "Replace `Variable(t, requires_grad=True)` with `t.detach().requires_grad_()`"
+        return self.fix(Applicability.SAFE, message, Replace(call, text))
+
+    def _fresh(self, value: cst.BaseExpression) -> bool:
+        return (
+            isinstance(value, cst.Call)
+            and calls.keyword(value, "requires_grad") is None
+            and not calls.has_star_args(value)
+            and self.qualified_name(value.func) in FRESH
+        )

@@ -1,0 +1,1 @@
+"""TL3: training and evaluation loops (flow-aware rules)."""

@@ -1,0 +1,176 @@
+"""Helpers shared by the TL3 rules (no rules here): where code sits, and how to move it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+from torchlint.analysis.flow import FRAMEWORK_EVAL_HOOKS, FRAMEWORK_EVAL_PREFIXES, FunctionInfo
+from torchlint.names import Scope, dotted_name
+
+LOOPS = (cst.For, cst.While)
+_BOUNDARIES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+# Loss functions of torch.nn.functional: their result is the tensor one calls backward() on.
+FUNCTIONAL_LOSSES = frozenset(
+    {
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
+        "cosine_embedding_loss",
+        "cross_entropy",
+        "ctc_loss",
+        "gaussian_nll_loss",
+        "hinge_embedding_loss",
+        "huber_loss",
+        "kl_div",
+        "l1_loss",
+        "margin_ranking_loss",
+        "mse_loss",
+        "multi_margin_loss",
+        "multilabel_margin_loss",
+        "multilabel_soft_margin_loss",
+        "nll_loss",
+        "poisson_nll_loss",
+        "smooth_l1_loss",
+        "soft_margin_loss",
+        "triplet_margin_loss",
+        "triplet_margin_with_distance_loss",
+    }
+)
+
+
+@cache
+def _method_call(name: str) -> re.Pattern[str]:
+    return re.compile(r"\.[\s\\]*" + name + r"[\s\\]*\(")
+
+
+def calls_method(source: str, *names: str) -> bool:
+    """``source`` contains a call ``x.<name>(`` for one of ``names`` (whitespace and line
+    continuations allowed): a cheap, exact test before building the flow index."""
+    return any(_method_call(name).search(source) for name in names)
+
+
+def has_training_step(context) -> bool:
+    """The file calls ``.backward(`` and ``.step(``: a training step may be in it."""
+    return context.fact(
+        "calls-backward-and-step",
+        lambda c: calls_method(c.source, "backward") and calls_method(c.source, "step"),
+    )
+
+
+def function_node(ancestors: Sequence[cst.CSTNode]) -> cst.CSTNode:
+    """The innermost ``def`` around the current node, or the module."""
+    for node in reversed(ancestors):
+        if isinstance(node, cst.FunctionDef):
+            return node
+    return ancestors[0]
+
+
+def enclosing_loops(ancestors: Sequence[cst.CSTNode]) -> list[cst.For | cst.While]:
+    """The loops around the current node in its own function, innermost first."""
+    found: list[cst.For | cst.While] = []
+    for node in reversed(ancestors):
+        if isinstance(node, _BOUNDARIES):
+            break
+        if isinstance(node, LOOPS):
+            found.append(node)
+    return found
+
+
+def in_loop_body(loop: cst.For | cst.While, ancestors: Sequence[cst.CSTNode]) -> bool:
+    """The current node is in ``loop``'s body (not its ``for`` header or ``else``)."""
+    position = next(i for i, node in enumerate(ancestors) if node is loop)
+    return position + 1 < len(ancestors) and ancestors[position + 1] is loop.body
+
+
+def first_statement(block: cst.BaseSuite) -> cst.CSTNode | None:
+    """The first statement of an indented block (None for ``for x in y: pass`` one-liners)."""
+    if isinstance(block, cst.IndentedBlock) and block.body:
+        return block.body[0]
+    return None
+
+
+def is_framework_hook(function: FunctionInfo) -> bool:
+    """Lightning runs these methods itself, in eval mode and under no_grad."""
+    if not function.is_method:
+        return False
+    if function.name in FRAMEWORK_EVAL_HOOKS:
+        return True
+    cls = function.cls
+    return bool(cls and cls.is_lightning and function.name.startswith(FRAMEWORK_EVAL_PREFIXES))
+
+
+def is_loss_call(scope: Scope, expr: cst.BaseExpression) -> bool:
+    """``criterion(out, y)``, ``loss_fn(...)``, ``F.cross_entropy(...)``, ``self.compute_loss(...)``."""
+    if not isinstance(expr, cst.Call):
+        return False
+    name = dotted_name(expr.func)
+    if name is None:
+        return False
+    qualified = scope.qualified_name(expr.func)
+    if qualified is not None:
+        return (
+            qualified.startswith("torch.nn.functional.")
+            and qualified.rsplit(".", 1)[-1] in FUNCTIONAL_LOSSES
+        )
+    last = name.rsplit(".", 1)[-1].lower()
+    return "loss" in last or "criterion" in last
+
+
+def tensor_names(expr: cst.BaseExpression) -> set[str]:
+    """Dotted names whose value flows into ``expr`` through arithmetic and calls:
+    ``loss`` for ``scaler.scale(loss)``, ``losses`` for ``torch.stack(losses).mean()``."""
+    found: set[str] = set()
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        name = dotted_name(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+        if name is not None:
+            found.add(name)
+        elif isinstance(node, cst.Call):
+            stack.extend(arg.value for arg in node.args)
+            if isinstance(node.func, cst.Attribute):
+                stack.append(node.func.value)
+        elif isinstance(node, cst.Attribute):
+            stack.append(node.value)
+        elif isinstance(node, cst.BinaryOperation):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, cst.UnaryOperation):
+            stack.append(node.expression)
+        elif isinstance(node, cst.Subscript):
+            stack.append(node.value)
+        elif isinstance(node, (cst.Tuple, cst.List)):
+            stack.extend(element.value for element in node.elements)
+    return found
+
+
+def block_indent(module: cst.Module, ancestors: Sequence[cst.CSTNode]) -> str:
+    """The indentation of a statement whose ancestors are given."""
+    return "".join(
+        module.default_indent if node.indent is None else node.indent
+        for node in ancestors
+        if isinstance(node, cst.IndentedBlock)
+    )
+
+
+def render(
+    module: cst.Module, ancestors: Sequence[cst.CSTNode], node: cst.CSTNode, extra: int = 0
+) -> str:
+    """Source text of ``node`` for a ``Replace``, its continuation lines indented as in the
+    file plus ``extra`` levels (to move a statement into a new block)."""
+    state = CodegenState(
+        default_indent=module.default_indent, default_newline=module.default_newline
+    )
+    for ancestor in ancestors:
+        if isinstance(ancestor, cst.IndentedBlock):
+            state.increase_indent(
+                module.default_indent if ancestor.indent is None else ancestor.indent
+            )
+    for _ in range(extra):
+        state.increase_indent(module.default_indent)
+    node._codegen(state)
+    return "".join(state.tokens)

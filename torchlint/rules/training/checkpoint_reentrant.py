@@ -1,0 +1,158 @@
+"""TL313 checkpoint-reentrant."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, Replace, Rule, Valid
+
+CHECKPOINT = frozenset({"torch.utils.checkpoint.checkpoint"})
+USE_REENTRANT_SINCE = (1, 11)
+
+
+class CheckpointReentrant(Rule):
+    """
+    ## What it does
+    Reports `torch.utils.checkpoint.checkpoint(...)` without an explicit `use_reentrant`
+    argument.
+
+    ## Why is this bad?
+    The old default, the reentrant implementation, gives the checkpointed layers no
+    gradient at all when none of the segment's inputs requires grad (the layer before is
+    frozen, or the input is the raw batch): training silently skips them, with only a
+    warning. It also does not work with `torch.autograd.grad`, keyword arguments or
+    tensors nested in other structures. PyTorch warns when `use_reentrant` is not passed,
+    recommends `use_reentrant=False`, and announces that leaving it out will become an
+    error.
+
+    ## Example
+    ```python
+    from torch.utils.checkpoint import checkpoint
+
+    out = checkpoint(self.block, x)
+    ```
+
+    ## Use instead
+    ```python
+    out = checkpoint(self.block, x, use_reentrant=False)
+    ```
+
+    ## Fix safety
+    Unsafe: the non-reentrant implementation computes gradients in cases where the
+    reentrant one silently produced none, and it handles random state and hooks
+    differently. No fix when the target torch version is older than 1.11.
+
+    ## References
+    - https://pytorch.org/docs/stable/checkpoint.html
+    """
+
+    code = "TL313"
+    name = "checkpoint-reentrant"
+    summary = "`checkpoint` without `use_reentrant`: pass `use_reentrant=False`"
+    fix_applicability = Applicability.UNSAFE
+    requires = ("checkpoint",)
+    examples = (
+        Invalid(
+            """
+            from torch.utils.checkpoint import checkpoint
+            out = checkpoint(block, x)
+            """,
+            fixed="""
+            from torch.utils.checkpoint import checkpoint
+            out = checkpoint(block, x, use_reentrant=False)
+            """,
+        ),
+        Invalid(
+            """
+            import torch.utils.checkpoint as cp
+            def forward(self, *inputs):
+                return cp.checkpoint(self.layer, *inputs)
+            """,
+            fixed="""
+            import torch.utils.checkpoint as cp
+            def forward(self, *inputs):
+                return cp.checkpoint(self.layer, *inputs, use_reentrant=False)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            class Net(torch.nn.Module):
+                def forward(self, x):
+                    for block in self.blocks:
+                        x = torch.utils.checkpoint.checkpoint(
+                            block,
+                            x,
+                        )
+                    return x
+            """,
+            fixed="""
+            import torch
+            class Net(torch.nn.Module):
+                def forward(self, x):
+                    for block in self.blocks:
+                        x = torch.utils.checkpoint.checkpoint(
+                            block,
+                            x,
+                            use_reentrant=False,
+                        )
+                    return x
+            """,
+        ),
+        Invalid(
+            """
+            from torch.utils.checkpoint import checkpoint
+            out = checkpoint(block, x)
+            """,
+            fixed=None,
+            settings={"target-version": "1.10"},
+        ),
+        Valid(
+            """
+            from torch.utils.checkpoint import checkpoint
+            out = checkpoint(block, x, use_reentrant=False)
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.checkpoint import checkpoint
+            out = checkpoint(block, x, use_reentrant=True)
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.checkpoint import checkpoint
+            def run(block, x, **kwargs):
+                return checkpoint(block, x, **kwargs)
+            """
+        ),
+        Valid(
+            """
+            from deepspeed import checkpointing
+            out = checkpointing.checkpoint(block, x)
+            """
+        ),
+        Valid(
+            """
+            def checkpoint(fn, *args):
+                return fn(*args)
+            out = checkpoint(block, x)
+            """
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.qualified_name(node.func) not in CHECKPOINT:
+            return
+        if any(arg.star == "**" for arg in node.args):
+            return
+        if calls.keyword(node, "use_reentrant") is not None:
+            return
+        fix = None
+        if self.context.settings.supports(USE_REENTRANT_SINCE):
+            new = calls.add_keyword(node, "use_reentrant", "False")
+            text = calls.code_in_place(self.context.module, self.context.ancestors, new)
+            fix = self.fix(Applicability.UNSAFE, "Pass `use_reentrant=False`", Replace(node, text))
+        self.report(node, fix=fix)

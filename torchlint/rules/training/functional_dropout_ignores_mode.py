@@ -1,0 +1,229 @@
+"""TL308 functional-dropout-ignores-mode."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.analysis.flow import flow_of
+from torchlint.diagnostics import Applicability
+from torchlint.rules import calls
+from torchlint.rules.base import Invalid, Replace, Rule, Valid
+
+DROPOUTS = frozenset(
+    {
+        "torch.nn.functional.dropout",
+        "torch.nn.functional.dropout1d",
+        "torch.nn.functional.dropout2d",
+        "torch.nn.functional.dropout3d",
+        "torch.nn.functional.alpha_dropout",
+        "torch.nn.functional.feature_alpha_dropout",
+    }
+)
+TRAINING_INDEX = 2
+_NOT_METHODS = frozenset({"staticmethod", "classmethod"})
+
+
+class FunctionalDropoutIgnoresMode(Rule):
+    """
+    ## What it does
+    Reports `F.dropout(...)` (and `dropout1d/2d/3d`, `alpha_dropout`,
+    `feature_alpha_dropout`) inside a method of an `nn.Module` subclass without a `training`
+    argument.
+
+    ## Why is this bad?
+    The functional form does not know about the module's mode. `F.dropout` defaults to
+    `training=True`, so it keeps dropping activations after `model.eval()`: evaluation is
+    noisy and predictions are not reproducible. (`alpha_dropout` defaults to `False` and so
+    never drops at all.) `nn.Dropout`, or passing `training=self.training`, follows the mode.
+
+    ## Example
+    ```python
+    class Net(nn.Module):
+        def forward(self, x):
+            return self.fc(F.dropout(x, p=0.5))
+    ```
+
+    ## Use instead
+    ```python
+    class Net(nn.Module):
+        def forward(self, x):
+            return self.fc(F.dropout(x, p=0.5, training=self.training))
+    ```
+
+    ## Fix safety
+    Safe for `dropout*`: in training mode nothing changes, and in eval mode dropout is what
+    every reader expects to be off. For `alpha_dropout` / `feature_alpha_dropout` the fix is
+    unsafe: they currently never drop, and will start dropping in training mode.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.nn.functional.dropout.html
+    """
+
+    code = "TL308"
+    name = "functional-dropout-ignores-mode"
+    summary = "`F.dropout` without `training=self.training` ignores `model.eval()`"
+    fix_applicability = Applicability.SAFE
+    requires = ("dropout",)
+    examples = (
+        Invalid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, p=0.5)
+            """,
+            fixed="""
+            import torch.nn as nn
+            import torch.nn.functional as F
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, p=0.5, training=self.training)
+            """,
+        ),
+        Invalid(
+            """
+            from torch import nn
+            from torch.nn.functional import dropout2d
+            class Block(nn.Sequential):
+                def forward(self, x):
+                    x = dropout2d(
+                        x,
+                        0.1,
+                    )
+                    return x
+            """,
+            fixed="""
+            from torch import nn
+            from torch.nn.functional import dropout2d
+            class Block(nn.Sequential):
+                def forward(self, x):
+                    x = dropout2d(
+                        x,
+                        0.1,
+                        training=self.training,
+                    )
+                    return x
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            class Base(torch.nn.Module):
+                pass
+            class Head(Base):
+                def forward(self, x):
+                    return torch.nn.functional.alpha_dropout(x, 0.2)
+            """,
+            fixed="""
+            import torch
+            class Base(torch.nn.Module):
+                pass
+            class Head(Base):
+                def forward(self, x):
+                    return torch.nn.functional.alpha_dropout(x, 0.2, training=self.training)
+            """,
+        ),
+        Invalid(
+            """
+            import torch.nn.functional as F
+            import pytorch_lightning as pl
+            class Lit(pl.LightningModule):
+                def forward(self, x):
+                    return F.dropout(x)
+            """,
+            fixed="""
+            import torch.nn.functional as F
+            import pytorch_lightning as pl
+            class Lit(pl.LightningModule):
+                def forward(self, x):
+                    return F.dropout(x, training=self.training)
+            """,
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, 0.5, self.training)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn.functional as F
+            def augment(x):
+                return F.dropout(x, p=0.1)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+            class Net(nn.Module):
+                def forward(self, x, **kwargs):
+                    return F.dropout(x, **kwargs)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+            class Net(nn.Module):
+                @staticmethod
+                def noise(x):
+                    return F.dropout(x, p=0.1)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            def dropout(x, p):
+                return x
+            class Net(nn.Module):
+                def forward(self, x):
+                    return dropout(x, 0.5)
+            """
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.qualified_name(node.func)
+        if qualified not in DROPOUTS or any(arg.star == "**" for arg in node.args):
+            return
+        if calls.argument(node, "training", TRAINING_INDEX) is not None:
+            return
+        if any(arg.star == "*" for arg in node.args):
+            return
+        if not self._in_module_method():
+            return
+        new = calls.add_keyword(node, "training", "self.training")
+        text = calls.code_in_place(self.context.module, self.context.ancestors, new)
+        applicability = Applicability.UNSAFE if "alpha" in qualified else Applicability.SAFE
+        fix = self.fix(applicability, "Add `training=self.training`", Replace(node, text))
+        self.report(node, fix=fix)
+
+    def _in_module_method(self) -> bool:
+        """Directly in a method (first parameter ``self``) of an nn.Module subclass."""
+        ancestors = self.context.ancestors
+        method = next((a for a in reversed(ancestors) if isinstance(a, cst.FunctionDef)), None)
+        if method is None:
+            return False
+        index = next(i for i, a in enumerate(ancestors) if a is method)
+        if index < 2 or not isinstance(ancestors[index - 2], cst.ClassDef):
+            return False
+        for decorator in method.decorators:
+            if (
+                isinstance(decorator.decorator, cst.Name)
+                and decorator.decorator.value in _NOT_METHODS
+            ):
+                return False
+        params = [*method.params.posonly_params, *method.params.params]
+        if not params or params[0].name.value != "self":
+            return False
+        classdef = ancestors[index - 2]
+        flow = flow_of(self.context)
+        return any(
+            info.node is classdef and info.is_module
+            for info in flow.classes.get(classdef.name.value, [])  # type: ignore[attr-defined]
+        )

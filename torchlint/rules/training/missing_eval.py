@@ -1,0 +1,447 @@
+"""TL301 missing-eval."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.analysis.flow import GRAD_OFF, UNKNOWN, Flow, FunctionInfo, covers, flow_of
+from torchlint.diagnostics import Applicability
+from torchlint.rules.base import InsertLine, Invalid, PendingFix, Replace, Rule, Valid
+from torchlint.rules.training._common import is_framework_hook
+
+EVALUATING = "torchlint.runtime.evaluating"
+PREAMBLE = "from torchlint.runtime import evaluating"
+
+
+def _caller_decides(flow: Flow, function: FunctionInfo, name: str) -> bool:
+    """Whoever holds the model sets its mode: a module's own submodules (``self.x`` in a
+    module's method), or a model passed in to a function no code of this file calls."""
+    root = name.split(".", 1)[0]
+    if root == "self":
+        cls = function.cls
+        return cls is not None and cls.module_like and name.count(".") == 1
+    if root not in function.params or flow.callers_of(function):
+        return False
+    # ... unless the function switches the mode itself: then it is the one that decides.
+    return not any(
+        e.kind in ("eval", "train", "mode", "scoped_eval") and covers(e.name, name)
+        for e in flow.expanded(function)
+    )
+
+
+def _unevaluated(flow: Flow, function: FunctionInfo, inside) -> list[str]:
+    """Model-like names called where ``inside(event)`` holds without an earlier eval()."""
+    names: list[str] = []
+    events = flow.expanded(function)
+    for position, event in enumerate(events):
+        if event.kind != "model" or event.name == UNKNOWN or not inside(event):
+            continue
+        if event.name in names or _caller_decides(flow, function, event.name):
+            continue
+        if not flow.evaluated_before(function, event.name, position):
+            names.append(event.name)
+    return names
+
+
+class MissingEval(Rule):
+    """
+    ## What it does
+    Reports a `torch.no_grad()` / `torch.inference_mode()` block (or a function decorated
+    with one) that calls a model-like object which was never switched to eval mode with
+    `model.eval()` before, in the function or in a same-file caller.
+
+    ## Why is this bad?
+    `no_grad` only stops autograd from recording; it does not change the model's mode.
+    Dropout keeps dropping activations and batch norm keeps normalising with the batch's
+    statistics (and updating its running averages), so validation metrics are noisy and
+    wrong, and predictions differ from run to run. Evaluation needs both `model.eval()` and
+    `no_grad` / `inference_mode`.
+
+    ## Example
+    ```python
+    with torch.no_grad():
+        logits = model(images)
+    ```
+
+    ## Use instead
+    ```python
+    from torchlint.runtime import evaluating
+
+    with evaluating(model):
+        logits = model(images)
+    ```
+    `evaluating(model)` switches the model to eval mode and autograd off for the block, and
+    puts every submodule back in the mode it was in afterwards (it also works as a
+    decorator). Without the runtime (`runtime-helpers = false`) the fix inserts
+    `model.eval()` before the block.
+
+    ## Fix safety
+    Unsafe: the outputs change (that is the point), and `evaluating` uses
+    `torch.inference_mode()`, whose tensors cannot be used by autograd later. A decorated
+    function gets `@evaluating(model)` only when `model` is a module-level name bound before
+    the function; otherwise no fix is offered.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.eval
+    - https://pytorch.org/docs/stable/notes/autograd.html#locally-disabling-gradient-computation
+    - https://pytorch.org/tutorials/beginner/saving_loading_models.html
+    """
+
+    code = "TL301"
+    name = "missing-eval"
+    summary = "Model called under `no_grad` without `model.eval()`: dropout and batch norm still act as in training"
+    fix_applicability = Applicability.UNSAFE
+    requires = ("no_grad", "inference_mode")
+    examples = (
+        Invalid(
+            """
+            import torch
+            def validate(model, loader):
+                with torch.no_grad():
+                    for x, y in loader:
+                        out = model(x)
+
+            def main(loader):
+                model = Net()
+                validate(model, loader)
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import evaluating
+            def validate(model, loader):
+                with evaluating(model):
+                    for x, y in loader:
+                        out = model(x)
+
+            def main(loader):
+                model = Net()
+                validate(model, loader)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            class Trainer:
+                def validate(self, batch):
+                    with torch.inference_mode():
+                        return self.model(batch)
+            """,
+            fixed="""
+            import torch
+            class Trainer:
+                def validate(self, batch):
+                    self.model.eval()
+                    with torch.inference_mode():
+                        return self.model(batch)
+            """,
+            settings={"runtime-helpers": False},
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+
+            @torch.no_grad()
+            def predict(x):
+                return net(x)
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+            from torchlint.runtime import evaluating
+            net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+
+            @evaluating(net)
+            def predict(x):
+                return net(x)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            class Runner:
+                @torch.no_grad()
+                def predict(self, x):
+                    return self.model(x)
+            """,
+            fixed=None,
+        ),
+        Invalid(
+            """
+            import torch
+            def train(model, loader, optimizer):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    score = model(x)
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import evaluating
+            def train(model, loader, optimizer):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+                with evaluating(model):
+                    score = model(x)
+            """,
+        ),
+        Invalid(
+            """
+            from torch import no_grad
+            student_model, teacher_model = load_models()
+            with no_grad():
+                gap = student_model(x) - teacher_model(x)
+            """,
+            fixed="""
+            from torch import no_grad
+            from torchlint.runtime import evaluating
+            student_model, teacher_model = load_models()
+            with evaluating(student_model, teacher_model):
+                gap = student_model(x) - teacher_model(x)
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            def validate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    for x, y in loader:
+                        out = model(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def run_validation(model, loader):
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+
+            def fit(model, loader):
+                model.eval()
+                return run_validation(model, loader)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            class Distiller:
+                def __init__(self, teacher_net):
+                    self.teacher_net = teacher_net
+                    self.teacher_net.eval()
+
+                def loss(self, x):
+                    with torch.no_grad():
+                        target = self.teacher_net(x)
+                    return target
+            """
+        ),
+        Valid(
+            """
+            import torch
+            class LitModel:
+                def validation_step(self, batch, batch_idx):
+                    with torch.no_grad():
+                        return self.model(batch)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def update_ema(ema_model, model):
+                with torch.no_grad():
+                    for e, p in zip(ema_model.parameters(), model.parameters()):
+                        e.mul_(0.99).add_(p, alpha=0.01)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torchlint.runtime import evaluating
+            def validate(model, x):
+                with evaluating(model):
+                    return model(x)
+            """
+        ),
+        Valid(
+            """
+            from torch import nn
+            import torch
+            def score(layer: nn.Linear, loss_fn, x, y):
+                with torch.no_grad():
+                    return loss_fn(layer(x), y)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def clean_accuracy(model, x, y):
+                # a library function: its callers (in other files) choose the model's mode
+                with torch.no_grad():
+                    return (model(x).argmax(1) == y).float().mean()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            class Tagger(nn.Module):
+                def predict(self, x):
+                    with torch.no_grad():
+                        return self.dropout(self.encoder(x))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def set_mode(model, training):
+                model.train(training)
+
+            def evaluate(model, x):
+                set_mode(model, False)
+                with torch.no_grad():
+                    return model(x)
+            """
+        ),
+    )
+
+    def _flow(self) -> Flow:
+        return flow_of(self.context)
+
+    def visit_With(self, node: cst.With) -> None:
+        if not any(self._grad_off(item.item) for item in node.items):
+            return
+        flow = self._flow()
+        block = flow.with_by_node.get(id(node))
+        if block is None or not block.off_items:
+            return
+        function = block.function
+        if is_framework_hook(function) or flow.runs_without_grad(function, depth=0):
+            return  # a no_grad decorator (reported on the def) or the framework did it
+        if any(
+            other is not block and other.off_items and other.contains(block.start)
+            for other in function.withs
+        ):
+            return  # the outer no_grad block is the one reported
+        names = _unevaluated(flow, function, lambda e: block.contains(e.index))
+        if names:
+            self.report(node, self._message(names), self._with_fix(node, block, names, function))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if not any(self._grad_off(d.decorator) for d in node.decorators):
+            return
+        flow = self._flow()
+        function = flow.function(node)
+        if function is None or function.grad_decorator is None or is_framework_hook(function):
+            return
+        if any(e.kind == "scoped_eval" for e in function.events):
+            return  # @evaluating(...)
+        names = _unevaluated(flow, function, lambda e: True)
+        if names:
+            self.report(node, self._message(names), self._def_fix(node, function, names))
+
+    def _grad_off(self, expr: cst.BaseExpression) -> bool:
+        """Could be ``torch.no_grad()`` / ``torch.inference_mode()`` (the flow decides)."""
+        func = expr.func if isinstance(expr, cst.Call) else expr
+        return self.qualified_name(func) in GRAD_OFF
+
+    @staticmethod
+    def _message(names: list[str]) -> str:
+        listed = ", ".join(f"`{n}`" for n in names)
+        calls = " / ".join(f"`{n}.eval()`" for n in names)
+        return (
+            f"{listed} called under `no_grad` without {calls} first: dropout and batch norm "
+            "still act as in training"
+        )
+
+    def _with_fix(
+        self, node: cst.With, block, names: list[str], function: FunctionInfo
+    ) -> PendingFix | None:
+        if self.context.settings.runtime_helpers:
+            if len(block.off_items) != 1 or block.off_items[0].asname is not None:
+                return None
+            if not function.scope.can_use("evaluating", EVALUATING):
+                return None
+            item = block.off_items[0]
+            return self.fix(
+                Applicability.UNSAFE,
+                f"Use `with evaluating({', '.join(names)}):`",
+                Replace(item.item, f"evaluating({', '.join(names)})"),
+                preamble=[PREAMBLE],
+            )
+        return self.fix(
+            Applicability.UNSAFE,
+            "Call " + ", ".join(f"`{n}.eval()`" for n in names) + " before the block",
+            InsertLine(node, "\n".join(f"{n}.eval()" for n in names)),
+        )
+
+    def _def_fix(
+        self, node: cst.FunctionDef, function: FunctionInfo, names: list[str]
+    ) -> PendingFix | None:
+        decorator = function.grad_decorator
+        assert decorator is not None
+        if self.context.settings.runtime_helpers:
+            flow = self._flow()
+            if function.is_method or not (function.parent and function.parent.is_module):
+                return None
+            if not all(self._global_before(flow, function, n) for n in names):
+                return None
+            if not flow.module_info.scope.can_use("evaluating", EVALUATING):
+                return None
+            return self.fix(
+                Applicability.UNSAFE,
+                f"Use `@evaluating({', '.join(names)})`",
+                Replace(decorator.decorator, f"evaluating({', '.join(names)})"),
+                preamble=[PREAMBLE],
+            )
+        body = node.body
+        if not isinstance(body, cst.IndentedBlock) or not body.body:
+            return None
+        statements = list(body.body)
+        first = statements[0]
+        if _is_docstring(first):
+            if len(statements) < 2:
+                return None
+            first = statements[1]
+        return self.fix(
+            Applicability.UNSAFE,
+            "Call " + ", ".join(f"`{n}.eval()`" for n in names) + " first",
+            InsertLine(first, "\n".join(f"{n}.eval()" for n in names)),
+        )
+
+    def _global_before(self, flow: Flow, function: FunctionInfo, name: str) -> bool:
+        """``name`` is a module-level name bound once, before ``function``'s def: the
+        decorator runs when the def does, so it must already exist."""
+        if "." in name or function.local(name):
+            return False
+        if len(flow.module_info.scope.bindings.get(name, [])) != 1:
+            return False
+        for statement in flow.module.body:
+            if statement is function.node:
+                return False
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    targets = []
+                    if isinstance(small, cst.Assign):
+                        targets = [t.target for t in small.targets]
+                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                        targets = [small.target]
+                    if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                        return True
+        return False
+
+
+def _is_docstring(statement: cst.CSTNode) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
