@@ -187,7 +187,14 @@ class Bench:
 
     def parse_only(self, files: list[Path]) -> Measured:
         listing = self._list(files, "files.txt")
-        command = [self.python, str(Path(__file__).resolve()), "--parse-only", str(listing), "--jobs", str(self.jobs)]
+        command = [
+            self.python,
+            str(Path(__file__).resolve()),
+            "--parse-only",
+            str(listing),
+            "--jobs",
+            str(self.jobs),
+        ]
         return self._checked(measure(command, self.work), "parse-only")
 
     def lint(self, files: list[Path] | None, *, cold: bool) -> Measured:
@@ -195,9 +202,19 @@ class Bench:
             shutil.rmtree(self.cache, ignore_errors=True)
         targets = [str(self.corpus)] if files is None else [str(f) for f in files]
         command = [
-            self.python, "-m", "torchlint", "check", *targets,
-            "--config", str(self.config), "--jobs", str(self.jobs),
-            "--output-format", "concise", "--exit-zero", "--quiet",
+            self.python,
+            "-m",
+            "torchlint",
+            "check",
+            *targets,
+            "--config",
+            str(self.config),
+            "--jobs",
+            str(self.jobs),
+            "--output-format",
+            "concise",
+            "--exit-zero",
+            "--quiet",
         ]
         return self._checked(measure(command, self.work), "torchlint check")
 
@@ -219,13 +236,31 @@ def _mb(files: list[Path]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", nargs="?", type=Path, help="directory to lint (default: the installed torch package)")
-    parser.add_argument("--jobs", type=int, default=None, help="processes for every measurement (default: all CPUs)")
-    parser.add_argument("--repeat", type=int, default=1, help="repeat each measurement, keep the fastest (default 1)")
-    parser.add_argument("--sample", type=int, default=1, help="use every N-th file of the corpus (default 1: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "corpus",
+        nargs="?",
+        type=Path,
+        help="directory to lint (default: the installed torch package)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="processes for every measurement (default: all CPUs)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="repeat each measurement, keep the fastest (default 1)",
+    )
+    parser.add_argument(
+        "--sample", type=int, default=1, help="use every N-th file of the corpus (default 1: all)"
+    )
     parser.add_argument("--no-linearity", action="store_true", help="skip the 1/4 and 1/2 runs")
-    parser.add_argument("--torchfix", metavar="PYTHON", help="python of an environment where TorchFix is installed")
+    parser.add_argument(
+        "--torchfix", metavar="PYTHON", help="python of an environment where TorchFix is installed"
+    )
     parser.add_argument("--parse-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -244,8 +279,14 @@ def main() -> None:
     if not files:
         raise SystemExit(f"no Python files under {corpus}")
     print(f"corpus   {corpus}")
-    print(f"files    {len(files)} ({_mb(files):.1f} MB), processes: {jobs} (of {os.cpu_count()} CPUs)")
-    print(f"python   {sys.version.split()[0]}, machine load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")
+    print(
+        f"files    {len(files)} ({_mb(files):.1f} MB), processes: {jobs} (of {os.cpu_count()} CPUs)"
+    )
+    print(
+        f"python   {sys.version.split()[0]}, machine load average {os.getloadavg()[0]:.1f}"
+        if hasattr(os, "getloadavg")
+        else ""
+    )
 
     with tempfile.TemporaryDirectory(prefix="torchlint-bench-") as tmp:
         bench = Bench(corpus, files, jobs, Path(tmp))
@@ -263,15 +304,27 @@ def main() -> None:
         print()
         print("                       wall clock                    CPU (user+sys, all processes)")
         print(f"parse only (floor)   {p.seconds:8.2f} s                     {p.cpu:8.2f} s")
-        print(f"torchlint cold       {c.seconds:8.2f} s   cold / parse = {c.seconds / p.seconds:.2f}  {c.cpu:8.2f} s   {c.cpu / p.cpu:.2f}   (budget {BUDGET_COLD})  {_verdict(c.seconds / p.seconds <= BUDGET_COLD)}")
-        print(f"torchlint warm       {w.seconds:8.2f} s   warm / cold  = {w.seconds / c.seconds:.1%}  {w.cpu:8.2f} s   {w.cpu / c.cpu:.1%}   (budget {BUDGET_WARM:.0%})  {_verdict(w.seconds / c.seconds <= BUDGET_WARM)}")
+        print(
+            f"torchlint cold       {c.seconds:8.2f} s   cold / parse = {c.seconds / p.seconds:.2f}  {c.cpu:8.2f} s   {c.cpu / p.cpu:.2f}   (budget {BUDGET_COLD})  {_verdict(c.seconds / p.seconds <= BUDGET_COLD)}"
+        )
+        print(
+            f"torchlint warm       {w.seconds:8.2f} s   warm / cold  = {w.seconds / c.seconds:.1%}  {w.cpu:8.2f} s   {w.cpu / c.cpu:.1%}   (budget {BUDGET_WARM:.0%})  {_verdict(w.seconds / c.seconds <= BUDGET_WARM)}"
+        )
         if len(parse) > 1:
             spread = lambda runs: statistics.pstdev(m.seconds for m in runs)  # noqa: E731
-            print(f"  spread (stdev) over {len(parse)} runs: parse {spread(parse):.2f} s, cold {spread(cold):.2f} s, warm {spread(warm):.2f} s")
-        print(f"peak memory          {rss:8.1f} MB  largest resident set of one process (budget {BUDGET_MB} MB)  {_verdict(rss <= BUDGET_MB)}")
-        print(f"  parse only:        {p.max_rss_mb:8.1f} MB  the same for the floor: what libcst itself needs for the largest file")
+            print(
+                f"  spread (stdev) over {len(parse)} runs: parse {spread(parse):.2f} s, cold {spread(cold):.2f} s, warm {spread(warm):.2f} s"
+            )
+        print(
+            f"peak memory          {rss:8.1f} MB  largest resident set of one process (budget {BUDGET_MB} MB)  {_verdict(rss <= BUDGET_MB)}"
+        )
+        print(
+            f"  parse only:        {p.max_rss_mb:8.1f} MB  the same for the floor: what libcst itself needs for the largest file"
+        )
         if tree:
-            print(f"                     {tree:8.1f} MB  largest sum over the process tree ({jobs} workers + main), sampled every 0.25 s")
+            print(
+                f"                     {tree:8.1f} MB  largest sum over the process tree ({jobs} workers + main), sampled every 0.25 s"
+            )
 
         if not args.no_linearity:
             print()
@@ -282,20 +335,32 @@ def main() -> None:
                 if step == 1:
                     seconds = c.seconds
                 else:
-                    seconds = min(bench.lint(subset, cold=True).seconds for _ in range(max(args.repeat, 1)))
+                    seconds = min(
+                        bench.lint(subset, cold=True).seconds for _ in range(max(args.repeat, 1))
+                    )
                 size = _mb(subset)
                 rows.append((label, len(subset), size, seconds))
-                print(f"  {label:>3}  {len(subset):6d} files  {size:6.1f} MB  {seconds:8.2f} s  {seconds / size:6.3f} s/MB  {1000 * seconds / len(subset):6.1f} ms/file")
+                print(
+                    f"  {label:>3}  {len(subset):6d} files  {size:6.1f} MB  {seconds:8.2f} s  {seconds / size:6.3f} s/MB  {1000 * seconds / len(subset):6.1f} ms/file"
+                )
             per_mb = [r[3] / r[2] for r in rows]
-            print(f"  s/MB of all vs 1/4: {per_mb[-1] / per_mb[0]:.2f} (1.00 = perfectly linear; fixed start-up costs push the small runs up)")
+            print(
+                f"  s/MB of all vs 1/4: {per_mb[-1] / per_mb[0]:.2f} (1.00 = perfectly linear; fixed start-up costs push the small runs up)"
+            )
 
         print()
         if args.torchfix and Path(args.torchfix).exists():
             runs = [bench.torchfix(args.torchfix, explicit) for _ in range(max(args.repeat, 1))]
             t = best(runs)
-            version = subprocess.run([args.torchfix, "-m", "torchfix", "--version"], capture_output=True, text=True).stdout.strip()
-            print(f"TorchFix {version:<12} {t.seconds:8.2f} s   TorchFix / torchlint cold = {t.seconds / c.seconds:.2f}, peak {t.max_rss_mb:.0f} MB per process (exit {t.returncode})")
-            print("  (default rules of each; TorchFix has no cache; its libcst version may differ from this environment's)")
+            version = subprocess.run(
+                [args.torchfix, "-m", "torchfix", "--version"], capture_output=True, text=True
+            ).stdout.strip()
+            print(
+                f"TorchFix {version:<12} {t.seconds:8.2f} s   TorchFix / torchlint cold = {t.seconds / c.seconds:.2f}, peak {t.max_rss_mb:.0f} MB per process (exit {t.returncode})"
+            )
+            print(
+                "  (default rules of each; TorchFix has no cache; its libcst version may differ from this environment's)"
+            )
         else:
             print("TorchFix: not installed (skipped)")
 

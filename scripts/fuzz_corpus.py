@@ -174,7 +174,7 @@ def _parses(text: str, python: bool = True) -> str | None:
     """Why ``text`` is not valid Python for libcst (and CPython, if ``python``), or None."""
     try:
         cst.parse_module(text)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any libcst failure is the finding
         return f"libcst: {type(error).__name__}: {' '.join(str(error).split())[:200]}"
     return _python_syntax_error(text) if python else None
 
@@ -225,7 +225,7 @@ def _check_truncated(
     if not any(d.code == SYNTAX_ERROR_CODE for d in result.diagnostics):
         try:
             cst.parse_module(cut)
-        except Exception:
+        except Exception:  # noqa: BLE001 - libcst rejects it: TL000 expected
             report.failures.append(("missing-TL000", "(truncated copy) no TL000"))
 
 
@@ -284,7 +284,7 @@ def _check_text(
             return len(result.diagnostics), 0  # nothing to fix in a file that does not parse
         try:
             cst.parse_module(text)
-        except Exception:
+        except Exception:  # noqa: BLE001 - libcst rejects it: TL000 expected
             report.failures.append(("missing-TL000", f"{display}: CPython: {python_error}"))
             return len(result.diagnostics), 0
         # Newer syntax than this CPython (libcst reads every version): lint it like any file.

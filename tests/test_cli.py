@@ -52,7 +52,7 @@ def test_output_is_sorted_across_files(tmp_path: Path, run_cli) -> None:
         write(tmp_path / name, BAD + BAD.splitlines()[1] + "\n")
     lines = run_cli("check", "--output-format", "concise", ".").stdout.decode().splitlines()
     assert [line.split(":")[0] for line in lines] == ["a.py"] * 2 + ["b.py"] * 2 + ["sub/c.py"] * 2
-    assert lines == sorted(lines, key=lambda l: (l.split(":")[0], int(l.split(":")[1])))
+    assert lines == sorted(lines, key=lambda line: (line.split(":")[0], int(line.split(":")[1])))
 
 
 def test_exit_zero_and_quiet(tmp_path: Path, run_cli) -> None:
@@ -87,7 +87,9 @@ def test_json_lines_format(tmp_path: Path, run_cli) -> None:
 def test_github_format(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "a.py", BAD)
     out = run_cli("check", "--output-format", "github", "a.py").stdout.decode()
-    assert out.startswith("::error title=torchlint (TL101),file=a.py,line=2,col=10,endLine=2,endColumn=38::TL101 ")
+    assert out.startswith(
+        "::error title=torchlint (TL101),file=a.py,line=2,col=10,endLine=2,endColumn=38::TL101 "
+    )
 
 
 def test_color_honours_no_color(tmp_path: Path, run_cli) -> None:
@@ -167,13 +169,29 @@ def test_crashing_rule_is_isolated(tmp_path: Path, run_cli) -> None:
     import sys
 
     done = subprocess.run(
-        [sys.executable, str(plugin), "check", "--output-format", "concise", "--no-cache", "--jobs", "1", "a.py", "b.py"],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"},
+        [
+            sys.executable,
+            str(plugin),
+            "check",
+            "--output-format",
+            "concise",
+            "--no-cache",
+            "--jobs",
+            "1",
+            "a.py",
+            "b.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
     )
     if "no such option" in done.stderr.lower():  # before the cache/jobs options exist
         done = subprocess.run(
             [sys.executable, str(plugin), "check", "--output-format", "concise", "a.py", "b.py"],
-            cwd=tmp_path, capture_output=True, text=True,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
         )
     assert "a.py: internal error in TL101 (dataloader-no-workers): ValueError: boom" in done.stderr
     assert "b.py:2:10: TL101" in done.stdout
@@ -212,7 +230,10 @@ def test_config_file_is_found_and_cli_overrides(tmp_path: Path, run_cli) -> None
 
 
 def test_per_file_ignores(tmp_path: Path, run_cli) -> None:
-    write(tmp_path / "pyproject.toml", '[tool.torchlint]\nper-file-ignores = { "tests/*" = ["TL1"] }\n')
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.torchlint]\nper-file-ignores = { "tests/*" = ["TL1"] }\n',
+    )
     write(tmp_path / "tests" / "a.py", BAD)
     write(tmp_path / "src" / "a.py", BAD)
     out = run_cli("check", "--output-format", "concise", ".").stdout.decode()
@@ -248,8 +269,17 @@ def test_discovery_respects_gitignore_and_default_excludes(tmp_path: Path, run_c
     write(tmp_path / ".gitignore", "generated/\n*_pb2.py\n!keep_pb2.py\n")
     write(tmp_path / "sub" / ".gitignore", "/local.py\n")
     for name in (
-        "a.py", "b.pyi", "generated/x.py", "x_pb2.py", "keep_pb2.py", "sub/local.py",
-        "sub/deeper/local.py", ".venv/lib/x.py", "build/x.py", "node_modules/x.py", "notes.txt",
+        "a.py",
+        "b.pyi",
+        "generated/x.py",
+        "x_pb2.py",
+        "keep_pb2.py",
+        "sub/local.py",
+        "sub/deeper/local.py",
+        ".venv/lib/x.py",
+        "build/x.py",
+        "node_modules/x.py",
+        "notes.txt",
     ):
         write(tmp_path / name, BAD)
     out = run_cli("check", "--output-format", "concise", ".").stdout.decode()
@@ -271,7 +301,9 @@ def test_extend_exclude(tmp_path: Path, run_cli) -> None:
 
 
 def test_stdin(tmp_path: Path, run_cli) -> None:
-    done = run_cli("check", "--output-format", "concise", "--stdin-filename", "x.py", "-", stdin=BAD)
+    done = run_cli(
+        "check", "--output-format", "concise", "--stdin-filename", "x.py", "-", stdin=BAD
+    )
     assert done.stdout.decode().startswith("x.py:2:10: TL101")
 
 

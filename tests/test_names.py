@@ -66,7 +66,9 @@ def test_import_inside_function() -> None:
 
 
 def test_class_scope_is_not_visible_in_methods() -> None:
-    module = cst.parse_module("import torch\nclass A:\n    torch = 1\n    def f(self):\n        pass\n")
+    module = cst.parse_module(
+        "import torch\nclass A:\n    torch = 1\n    def f(self):\n        pass\n"
+    )
     module_scope = Scope(module, None)
     class_def = module.body[1]
     class_scope = Scope(class_def, module_scope)

@@ -19,7 +19,9 @@ def test_check_never_imports_torch(tmp_path: Path) -> None:
         "    pass\n"
         "print('torch' in sys.modules, 'torchlint.runtime' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.stdout.strip().splitlines()[-1] == "False False", done.stderr
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +94,9 @@ def snapshot(result: runner.RunResult) -> list[str]:
 
 
 def files_of(root: Path) -> list[Path]:
-    return discover([root / "src"], root=root, exclude=(), extend_exclude=(), respect_gitignore=True).files
+    return discover(
+        [root / "src"], root=root, exclude=(), extend_exclude=(), respect_gitignore=True
+    ).files
 
 
 @pytest.fixture
@@ -150,7 +151,9 @@ def test_jobs_must_be_positive(tree: Path) -> None:
 # --- the cache ---------------------------------------------------------------------------------
 
 
-def test_cache_hit_returns_identical_diagnostics_with_fixes(tree: Path, settings, monkeypatch) -> None:
+def test_cache_hit_returns_identical_diagnostics_with_fixes(
+    tree: Path, settings, monkeypatch
+) -> None:
     paths = files_of(tree)
     cache = Cache.for_settings(settings)
     cold = snapshot(run(paths, settings, Mode(), cache=cache))
@@ -158,7 +161,11 @@ def test_cache_hit_returns_identical_diagnostics_with_fixes(tree: Path, settings
 
     linted: list[Path] = []
     real = runner.process_file
-    monkeypatch.setattr(runner, "process_file", lambda p, s, m: linted.append(p) or real(p, s, m))
+    monkeypatch.setattr(
+        runner,
+        "process_file",
+        lambda p, s, m, linted=linted, real=real: linted.append(p) or real(p, s, m),
+    )
     warm = snapshot(run(paths, settings, Mode(), cache=Cache.for_settings(settings)))
     assert warm == cold
     # Only the file that cannot be decoded (an error is never cached) is read again.
@@ -173,7 +180,9 @@ def test_cache_is_invalidated_by_content(tree: Path, settings, monkeypatch) -> N
 
     linted: list[str] = []
     real = runner.process_file
-    monkeypatch.setattr(runner, "process_file", lambda p, s, m: linted.append(p.name) or real(p, s, m))
+    monkeypatch.setattr(
+        runner, "process_file", lambda p, s, m: linted.append(p.name) or real(p, s, m)
+    )
     warm = run(paths, settings, Mode(), cache=Cache.for_settings(settings))
     assert sorted(linted) == ["latin.py", "module_01.py"]
     assert snapshot(warm) == snapshot(run(paths, settings, Mode()))
@@ -190,12 +199,18 @@ def test_cache_is_invalidated_by_settings(tree: Path, monkeypatch) -> None:
         assert Cache.for_settings(other).entries != Cache.for_settings(first).entries
         linted: list[Path] = []
         real = runner.process_file
-        monkeypatch.setattr(runner, "process_file", lambda p, s, m: linted.append(p) or real(p, s, m))
+        monkeypatch.setattr(
+            runner,
+            "process_file",
+            lambda p, s, m: linted.append(p) or real(p, s, m),  # noqa: B023
+        )
         result = run(paths, other, Mode(), cache=Cache.for_settings(other))
         monkeypatch.setattr(runner, "process_file", real)
         assert len(linted) == len(paths)
         assert snapshot(result) == snapshot(run(paths, other, Mode()))
-    assert {d.code for d in run(paths, narrower, Mode(), cache=Cache.for_settings(narrower)).diagnostics} == {"TL701"}
+    assert {
+        d.code for d in run(paths, narrower, Mode(), cache=Cache.for_settings(narrower)).diagnostics
+    } == {"TL701"}
 
 
 def test_cache_key_includes_the_path(tmp_path: Path) -> None:
@@ -219,8 +234,16 @@ def test_cli_warm_run_prints_the_same(tree: Path) -> None:
     expected = cli(tree, "check", "src", "--no-cache", "--output-format", "json")
     cold = cli(tree, "check", "src", "--output-format", "json")
     warm = cli(tree, "check", "src", "--output-format", "json")
-    assert (cold.returncode, cold.stdout, cold.stderr) == (expected.returncode, expected.stdout, expected.stderr)
-    assert (warm.returncode, warm.stdout, warm.stderr) == (expected.returncode, expected.stdout, expected.stderr)
+    assert (cold.returncode, cold.stdout, cold.stderr) == (
+        expected.returncode,
+        expected.stdout,
+        expected.stderr,
+    )
+    assert (warm.returncode, warm.stdout, warm.stderr) == (
+        expected.returncode,
+        expected.stdout,
+        expected.stderr,
+    )
 
 
 def test_cache_dir_setting_is_relative_to_the_project_root(tree: Path) -> None:
@@ -280,7 +303,9 @@ def test_damaged_or_foreign_entries_are_misses(tree: Path, settings, tmp_path: P
 
     entries = sorted(p for p in cache.entries.iterdir() if p.is_file())
     for index, entry in enumerate(entries):
-        entry.write_bytes([b"", b"\x80garbage", pickle.dumps((cache_module._FORMAT, [Evil()]))][index % 3])
+        entry.write_bytes(
+            [b"", b"\x80garbage", pickle.dumps((cache_module._FORMAT, [Evil()]))][index % 3]
+        )
     assert snapshot(run(paths, settings, Mode(), cache=Cache.for_settings(settings))) == expected
     assert not marker.exists()
     assert all(Cache.for_settings(settings).get(e.name) is not None for e in entries)  # rewritten
@@ -296,17 +321,37 @@ def test_unwritable_cache_is_skipped(tree: Path, settings) -> None:
 
 def test_concurrent_runs_do_not_corrupt_the_cache(tree: Path) -> None:
     expected = cli(tree, "check", "src", "--no-cache", "--output-format", "json")
-    command = [sys.executable, "-m", "torchlint", "check", "src", "--output-format", "json", "--jobs", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "torchlint",
+        "check",
+        "src",
+        "--output-format",
+        "json",
+        "--jobs",
+        "2",
+    ]
     env = {**os.environ, "NO_COLOR": "1"}
     racers = [
-        subprocess.Popen(command, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            command, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
         for _ in range(3)
     ]
     for racer in racers:
         out, err = racer.communicate(timeout=300)
-        assert (racer.returncode, out, err) == (expected.returncode, expected.stdout, expected.stderr)
+        assert (racer.returncode, out, err) == (
+            expected.returncode,
+            expected.stdout,
+            expected.stderr,
+        )
     warm = cli(tree, "check", "src", "--output-format", "json")
-    assert (warm.returncode, warm.stdout, warm.stderr) == (expected.returncode, expected.stdout, expected.stderr)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (
+        expected.returncode,
+        expected.stdout,
+        expected.stderr,
+    )
     settings = build_settings(tree / "pyproject.toml")
     cache = Cache.for_settings(settings)
     names = [p.name for p in cache.entries.iterdir()]
@@ -332,11 +377,15 @@ def test_fix_lints_what_it_fixes_and_skips_files_known_clean(tmp_path: Path, mon
     paths = files_of(cached)
     linted: list[str] = []
     real = runner.process_file
-    monkeypatch.setattr(runner, "process_file", lambda p, s, m: linted.append(p.name) or real(p, s, m))
+    monkeypatch.setattr(
+        runner, "process_file", lambda p, s, m: linted.append(p.name) or real(p, s, m)
+    )
     monkeypatch.chdir(cached)
     relative = [p.relative_to(cached) for p in paths]
     run(relative, settings, Mode(fix=True, write=False), cache=Cache.for_settings(settings))
-    clean_files = {p.name for p in relative if p.read_text(errors="replace").startswith("import os")}
+    clean_files = {
+        p.name for p in relative if p.read_text(errors="replace").startswith("import os")
+    }
     assert clean_files and not clean_files & set(linted)  # known clean: not linted again
     assert "module_00.py" in linted  # diagnostics remain after the fix: linted again
 

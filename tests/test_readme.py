@@ -19,4 +19,4 @@ def test_readme_commands_are_the_ones_ci_runs() -> None:
     text = README.read_text()
     ci = (README.parent / ".ci" / "run").read_text()
     assert "python -m pytest" in text and "python -m pytest" in ci
-    assert 'pip install -e . && torchlint check examples/' in text
+    assert "pip install -e . && torchlint check examples/" in text

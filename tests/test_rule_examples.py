@@ -37,7 +37,14 @@ def test_example(rule, example: Valid | Invalid) -> None:
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
 def test_rule_is_documented(rule) -> None:
     doc = rule.documentation()
-    for section in ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety", "References"):
+    for section in (
+        "What it does",
+        "Why is this bad?",
+        "Example",
+        "Use instead",
+        "Fix safety",
+        "References",
+    ):
         assert f"## {section}" in doc, f"{rule.code} lacks the section {section!r}"
     assert rule.name and rule.summary
     valid = [e for e in rule.examples if isinstance(e, Valid)]

@@ -24,6 +24,7 @@ skipped. Entries are unpickled with a restricted unpickler that only builds the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -112,7 +113,9 @@ def clean(directory: Path) -> bool:
     if not directory.exists():
         return False
     if not directory.is_dir() or not is_torchlint_cache(directory):
-        raise ValueError(f"{directory} is not a torchlint cache (no torchlint CACHEDIR.TAG); not removed")
+        raise ValueError(
+            f"{directory} is not a torchlint cache (no torchlint CACHEDIR.TAG); not removed"
+        )
     shutil.rmtree(directory)
     return True
 
@@ -203,8 +206,6 @@ def _atomic_write(target: Path, data: bytes) -> bool:
         os.replace(temp, target)
         return True
     except OSError:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp)
-        except OSError:
-            pass
         return False

@@ -42,24 +42,91 @@ def lint_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options `check` and `fix` share."""
     options = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
-        click.option("--select", multiple=True, metavar="CODES", help="Rules to enable: codes, prefixes (TL1) or ALL; replaces the configured set."),
-        click.option("--extend-select", multiple=True, metavar="CODES", help="Rules to enable on top of the selection."),
+        click.option(
+            "--select",
+            multiple=True,
+            metavar="CODES",
+            help="Rules to enable: codes, prefixes (TL1) or ALL; replaces the configured set.",
+        ),
+        click.option(
+            "--extend-select",
+            multiple=True,
+            metavar="CODES",
+            help="Rules to enable on top of the selection.",
+        ),
         click.option("--ignore", multiple=True, metavar="CODES", help="Rules to disable."),
-        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Read settings from this pyproject.toml instead of the nearest one."),
-        click.option("--output-format", type=click.Choice(sorted(FORMATS)), default="full", show_default=True, help="How to print diagnostics."),
-        click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour on purpose."),
-        click.option("--runtime-helpers/--no-runtime-helpers", default=None, help="Fixes use torchlint.runtime helpers (default) or plain PyTorch."),
-        click.option("--target-version", metavar="X.Y", help="Oldest torch the project supports; newer-API fixes are not offered."),
-        click.option("--exclude", multiple=True, metavar="GLOB", help="Replace the configured exclude patterns."),
-        click.option("--extend-exclude", multiple=True, metavar="GLOB", help="Exclude these patterns too."),
-        click.option("--stdin-filename", metavar="NAME", help="Read the source from standard input and report it as NAME (for editors; `fix` prints the fixed source to stdout)."),
-        click.option("--force-exclude", is_flag=True, help="Apply the exclude patterns to files named on the command line (and to --stdin-filename) too; for pre-commit."),
-        click.option("--statistics", is_flag=True, help="Print a count per rule instead of each diagnostic."),
-        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N", help="Lint with N processes (default: all CPUs); the output is the same for any N."),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write the results cache (`cache-dir`, default .torchlint_cache)."),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Read settings from this pyproject.toml instead of the nearest one.",
+        ),
+        click.option(
+            "--output-format",
+            type=click.Choice(sorted(FORMATS)),
+            default="full",
+            show_default=True,
+            help="How to print diagnostics.",
+        ),
+        click.option(
+            "--unsafe-fixes/--no-unsafe-fixes",
+            default=None,
+            help="Also apply fixes that change behaviour on purpose.",
+        ),
+        click.option(
+            "--runtime-helpers/--no-runtime-helpers",
+            default=None,
+            help="Fixes use torchlint.runtime helpers (default) or plain PyTorch.",
+        ),
+        click.option(
+            "--target-version",
+            metavar="X.Y",
+            help="Oldest torch the project supports; newer-API fixes are not offered.",
+        ),
+        click.option(
+            "--exclude",
+            multiple=True,
+            metavar="GLOB",
+            help="Replace the configured exclude patterns.",
+        ),
+        click.option(
+            "--extend-exclude", multiple=True, metavar="GLOB", help="Exclude these patterns too."
+        ),
+        click.option(
+            "--stdin-filename",
+            metavar="NAME",
+            help="Read the source from standard input and report it as NAME (for editors; `fix` prints the fixed source to stdout).",
+        ),
+        click.option(
+            "--force-exclude",
+            is_flag=True,
+            help="Apply the exclude patterns to files named on the command line (and to --stdin-filename) too; for pre-commit.",
+        ),
+        click.option(
+            "--statistics", is_flag=True, help="Print a count per rule instead of each diagnostic."
+        ),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help="Lint with N processes (default: all CPUs); the output is the same for any N.",
+        ),
+        click.option(
+            "--no-cache",
+            is_flag=True,
+            help="Neither read nor write the results cache (`cache-dir`, default .torchlint_cache).",
+        ),
         click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain."),
         click.option("-q", "--quiet", is_flag=True, help="Print diagnostics only, no summary."),
-        click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour the output (NO_COLOR is honoured)."),
+        click.option(
+            "--color",
+            type=click.Choice(["auto", "always", "never"]),
+            default="auto",
+            show_default=True,
+            help="Colour the output (NO_COLOR is honoured).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -110,10 +177,12 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(EXIT_FOUND)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception as error:  # noqa: BLE001 - never show users a traceback
+        except Exception as error:
             if os.environ.get("TORCHLINT_DEBUG"):
                 raise
-            _fail(f"internal error: {type(error).__name__}: {error} (set TORCHLINT_DEBUG=1 for details)")
+            _fail(
+                f"internal error: {type(error).__name__}: {error} (set TORCHLINT_DEBUG=1 for details)"
+            )
 
     return wrapper
 
@@ -134,7 +203,9 @@ def _force_excluded(path: Path, settings: Settings) -> bool:
     )
 
 
-def _stdin(paths: tuple[Path, ...], options: dict[str, Any], settings: Settings, mode: Mode, diff: bool) -> RunResult:
+def _stdin(
+    paths: tuple[Path, ...], options: dict[str, Any], settings: Settings, mode: Mode, diff: bool
+) -> RunResult:
     """Lint (or fix) standard input: the editor integration.
 
     ``fix`` (without ``--diff``) prints the whole fixed source to stdout, byte for byte in
@@ -166,7 +237,9 @@ def _stdin(paths: tuple[Path, ...], options: dict[str, Any], settings: Settings,
     return result.finish()
 
 
-def _execute(paths: tuple[Path, ...], options: dict[str, Any], mode: Mode, diff: bool = False) -> RunResult:
+def _execute(
+    paths: tuple[Path, ...], options: dict[str, Any], mode: Mode, diff: bool = False
+) -> RunResult:
     settings = _settings(paths, options)
     mode = Mode(mode.fix, mode.write, settings.unsafe_fixes)
     if options["stdin_filename"] is not None or paths == (Path("-"),):
@@ -275,9 +348,15 @@ EXIT_NON_ZERO_ON_FIX = click.option(
 @click.option("--fix", "apply_fix", is_flag=True, help="Apply fixes (same as `torchlint fix`).")
 @click.option("--diff", is_flag=True, help="With --fix: print a diff instead of writing files.")
 @EXIT_NON_ZERO_ON_FIX
-@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every line with a diagnostic (to adopt torchlint at zero, then ratchet down).")
+@click.option(
+    "--add-noqa",
+    is_flag=True,
+    help="Add `# noqa: CODE` to every line with a diagnostic (to adopt torchlint at zero, then ratchet down).",
+)
 @guarded
-def check(paths: tuple[Path, ...], apply_fix: bool, diff: bool, add_noqa: bool, **options: Any) -> None:
+def check(
+    paths: tuple[Path, ...], apply_fix: bool, diff: bool, add_noqa: bool, **options: Any
+) -> None:
     """Report problems in PATHS (files or directories; default: the current directory)."""
     if add_noqa:
         _add_noqa(paths, apply_fix or diff, options)
@@ -318,7 +397,11 @@ def _add_noqa(paths: tuple[Path, ...], fixing: bool, options: dict[str, Any]) ->
 
 @main.command()
 @lint_options
-@click.option("--diff", is_flag=True, help="Print a unified diff of the fixes and write nothing (exit 1 if there are changes).")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print a unified diff of the fixes and write nothing (exit 1 if there are changes).",
+)
 @EXIT_NON_ZERO_ON_FIX
 @guarded
 def fix(paths: tuple[Path, ...], diff: bool, **options: Any) -> None:
@@ -334,7 +417,12 @@ def fix(paths: tuple[Path, ...], diff: bool, **options: Any) -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="The pyproject.toml whose `cache-dir` to clean (default: the nearest one).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The pyproject.toml whose `cache-dir` to clean (default: the nearest one).",
+)
 @guarded
 def clean(config_path: Path | None) -> None:
     """Remove the results cache (`cache-dir`, default .torchlint_cache at the project root)."""
@@ -365,7 +453,12 @@ def rule(code: str) -> None:
 
 
 @main.command()
-@click.option("--output-format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option(
+    "--output-format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
 def rules(output_format: str) -> None:
     """List every rule: code, name, default state and fix."""
     import json

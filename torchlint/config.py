@@ -148,7 +148,9 @@ def _resolve_selection(
     enabled = set()
     for rule in registry.all_rules():
         code = rule.code
-        positives = [_specificity(s) for s in (*(select or ()), *extend_select) if _matches(s, code)]
+        positives = [
+            _specificity(s) for s in (*(select or ()), *extend_select) if _matches(s, code)
+        ]
         if select is None and rule.default:
             positives.append(-1)
         negatives = [_specificity(s) for s in ignore if _matches(s, code)]
@@ -160,7 +162,7 @@ def _resolve_selection(
 def parse_target_version(value: Any, where: str) -> tuple[int, int]:
     match = _VERSION.match(str(value)) if isinstance(value, str) else None
     if not match:
-        raise ConfigError(f"{where}: `target-version` must look like \"2.1\", got {value!r}")
+        raise ConfigError(f'{where}: `target-version` must look like "2.1", got {value!r}')
     return int(match[1]), int(match[2])
 
 
@@ -266,7 +268,9 @@ def build_settings(
         extend_select=(*(_str_list(table, "extend-select", where) or ()), *extend_select),
         ignore=(*(_str_list(table, "ignore", where) or ()), *ignore),
         per_file_ignores=tuple(per_file),
-        exclude=tuple(exclude) if exclude is not None else (_str_list(table, "exclude", where) or ()),
+        exclude=tuple(exclude)
+        if exclude is not None
+        else (_str_list(table, "exclude", where) or ()),
         extend_exclude=(*(_str_list(table, "extend-exclude", where) or ()), *extend_exclude),
         unsafe_fixes=unsafe_fixes if unsafe_fixes is not None else bool(file_unsafe),
         runtime_helpers=runtime_helpers

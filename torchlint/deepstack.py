@@ -48,7 +48,7 @@ class _Worker:
             func, args, kwargs, box, done = self.jobs.get()
             try:
                 box["value"] = func(*args, **kwargs)
-            except BaseException as error:  # re-raised in the caller's thread
+            except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
                 box["error"] = error
             finally:
                 done.release()

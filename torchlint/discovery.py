@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import re
@@ -97,9 +98,7 @@ def parse_gitignore(text: str) -> list[_IgnoreRule]:
         if not line or line.startswith("#"):
             continue
         negate = line.startswith("!")
-        if negate:
-            line = line[1:]
-        elif line.startswith("\\"):
+        if negate or line.startswith("\\"):
             line = line[1:]
         dir_only = line.endswith("/")
         line = line.rstrip("/")
@@ -143,10 +142,8 @@ def _gitignores_above(directory: Path) -> list[tuple[Path, list[_IgnoreRule]]]:
     for d in reversed(chain[1 : chain.index(root) + 1]):
         gitignore = d / ".gitignore"
         if gitignore.is_file():
-            try:
+            with contextlib.suppress(OSError):
                 stack.append((d, parse_gitignore(gitignore.read_text(errors="replace"))))
-            except OSError:
-                pass
     return stack
 
 

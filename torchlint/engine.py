@@ -142,7 +142,12 @@ def _syntax_error(path: str, error: Exception, source: str) -> Diagnostic:
     loc = Location(max(line, 1), max(column, 1))
     text = LineIndex(source).line_text(source, loc.line)
     return Diagnostic(
-        path, loc, loc, SYNTAX_ERROR_CODE, "invalid-syntax", f"{prefix}{message}",
+        path,
+        loc,
+        loc,
+        SYNTAX_ERROR_CODE,
+        "invalid-syntax",
+        f"{prefix}{message}",
         source_line=text,
     )
 
@@ -234,7 +239,7 @@ def _lint_source(
             return result
     try:
         module = cst.parse_module(source)
-    except Exception as error:  # libcst also raises TypeError on valid code
+    except Exception as error:  # noqa: BLE001 - libcst also raises TypeError on valid code
         reported: Exception = error
         try:  # CPython's message and position are the ones users know
             ast.parse(source)

@@ -157,7 +157,7 @@ class Scope:
     and True for a root scope, which is always correct.
     """
 
-    __slots__ = ("node", "parent", "_bindings", "_globals", "walrus")
+    __slots__ = ("_bindings", "_globals", "node", "parent", "walrus")
 
     def __init__(
         self, node: cst.CSTNode, parent: Scope | None, *, walrus: bool | None = None
@@ -189,7 +189,7 @@ class Scope:
 
     def _collect(self) -> None:
         node = self.node
-        if isinstance(node, cst.FunctionDef) or isinstance(node, cst.Lambda):
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
             params = node.params
             for param in (*params.posonly_params, *params.params, *params.kwonly_params):
                 self._bind(param.name.value, _OTHER)

@@ -8,6 +8,7 @@ derived from a table of line starts.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -82,15 +83,15 @@ def node_spans(
     With ``wanted``, generation stops as soon as those nodes are located (spans of other
     nodes may then be missing); a wanted node that is not in the tree is simply absent.
     """
-    state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
+    state = _OffsetState(
+        default_indent=module.default_indent, default_newline=module.default_newline
+    )
     if wanted is not None:
         state.wanted = {id(node) for node in wanted}
         if not state.wanted:
             return state.spans
-    try:
+    with contextlib.suppress(_Done):
         module._codegen(state)
-    except _Done:
-        pass
     return state.spans
 
 

@@ -161,7 +161,7 @@ def run(
         else:
             todo.append(index)
     work = [paths[index] for index in todo]
-    for index, outcome in zip(todo, _process_all(work, settings, mode, jobs)):
+    for index, outcome in zip(todo, _process_all(work, settings, mode, jobs), strict=True):
         outcomes[index] = outcome
         if cache is not None and not mode.fix and outcome.digest and not outcome.errors:
             cache.put(cache.key(outcome.path, outcome.digest), outcome.diagnostics)

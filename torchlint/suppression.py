@@ -61,15 +61,27 @@ def parse_noqa(source: str) -> list[Noqa]:
         file_match = _FILE_NOQA.search(text)
         if file_match:
             found.append(
-                Noqa(token.start[0], token.start[1], text, _codes(file_match["codes"]), True,
-                     match_span=file_match.span())
+                Noqa(
+                    token.start[0],
+                    token.start[1],
+                    text,
+                    _codes(file_match["codes"]),
+                    True,
+                    match_span=file_match.span(),
+                )
             )
             continue
         line_match = _LINE_NOQA.search(text)
         if line_match:
             found.append(
-                Noqa(token.start[0], token.start[1], text, _codes(line_match["codes"]), False,
-                     match_span=line_match.span())
+                Noqa(
+                    token.start[0],
+                    token.start[1],
+                    text,
+                    _codes(line_match["codes"]),
+                    False,
+                    match_span=line_match.span(),
+                )
             )
     return found
 
@@ -144,7 +156,9 @@ def _unused(
                 code=UNUSED_NOQA_CODE,
                 name="unused-noqa",
                 message=message,
-                fix=_located(_removal_fix(source, directive, set(unused) | set(unknown), start, end), lines),
+                fix=_located(
+                    _removal_fix(source, directive, set(unused) | set(unknown), start, end), lines
+                ),
                 start_offset=start,
                 end_offset=end,
                 source_line=lines.line_text(source, directive.line),
@@ -179,7 +193,9 @@ def _removal_fix(source: str, directive: Noqa, drop: set[str], start: int, end: 
             line_end += 1
             if source[line_end - 1] == "\n":
                 break
-        return Fix(Applicability.SAFE, (Edit(line_begin, line_end, ""),), "Remove unused `noqa` directive")
+        return Fix(
+            Applicability.SAFE, (Edit(line_begin, line_end, ""),), "Remove unused `noqa` directive"
+        )
     begin = start
     while begin > line_begin and source[begin - 1] in " \t":
         begin -= 1

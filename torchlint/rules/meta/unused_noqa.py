@@ -3,7 +3,6 @@
 from torchlint.diagnostics import Applicability
 from torchlint.rules.base import Invalid, Rule, Valid
 
-
 ALL = {"select": ["ALL"]}
 
 
