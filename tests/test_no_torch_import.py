@@ -30,3 +30,16 @@ def test_user_code_is_not_executed(tmp_path: Path, run_cli) -> None:
     (tmp_path / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     run_cli("check", "evil.py")
     assert not marker.exists()
+
+
+def test_runtime_without_torch_says_what_to_install(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # as if torch were not installed\n"
+        "import torchlint.runtime\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert "pip install 'torchlint[runtime]'" in done.stderr.splitlines()[-1]

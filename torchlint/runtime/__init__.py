@@ -5,6 +5,14 @@ subpackage needs torch; the linter itself never imports it, and it never imports
 dependencies (libcst), so it stays cheap to import in a training script.
 """
 
+import importlib.util
+
+if importlib.util.find_spec("torch") is None:  # say what to install, not just "no torch"
+    raise ModuleNotFoundError(
+        "torchlint.runtime needs PyTorch: pip install 'torchlint[runtime]' (or install torch)",
+        name="torch",
+    )
+
 from torchlint.runtime.data import default_num_workers, make_loader
 from torchlint.runtime.device import best_device, to_device
 from torchlint.runtime.models import ResidualBlock, ResNet
