@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from torchlint.config import Settings
 
 SYNTAX_ERROR_CODE = "TL000"
+T = TypeVar("T")
 _SCOPE_TYPES = frozenset(SCOPE_TYPES)
 
 
@@ -78,17 +79,24 @@ class FileContext:
             self._facts[name] = compute(self)
         return self._facts[name]
 
-    def indents(self) -> tuple[str, ...]:
-        """The indentation of the blocks enclosing the node being visited."""
+    def indents(self, ancestors: Sequence[cst.CSTNode] | None = None) -> tuple[str, ...]:
+        """The indentation of the blocks enclosing the node being visited, or enclosing a
+        node whose ``ancestors`` a rule kept (to render it after the walk has moved on)."""
         default = self.module.default_indent
         return tuple(
             default if node.indent is None else node.indent
-            for node in self.ancestors
+            for node in (self.ancestors if ancestors is None else ancestors)
             if isinstance(node, cst.IndentedBlock)
         )
 
     def code_for(self, node: cst.CSTNode, indents: Sequence[str] = ()) -> str:
-        """Source text of ``node``; multi-line nodes are rendered at the given block indentation."""
+        """Source text of ``node``, rendered at the given block indentation.
+
+        ``module.code_for_node`` renders continuation lines of a multi-line node as if its
+        statement were at column 0; inside a block that loses the block's indentation. This
+        is the one place that renders nodes for fixes: rules pass ``indents()`` (plus
+        ``default_indent`` per level they move code into a new block).
+        """
         if not indents:
             return self.module.code_for_node(node)
         state = CodegenState(
@@ -199,17 +207,41 @@ def lint_source(
         result = FileResult(path)
         _report_syntax_error(path, source, settings, too_deep, result)
         return result
-    try:
-        return call_deep(_lint_source, path, source, settings, rules)
-    except RecursionError:
-        return FileResult(path, errors=[f"{path}: {NESTED_TOO_DEEPLY}"])
-    except Exception as error:  # one file's crash must not stop the run
-        if os.environ.get("TORCHLINT_DEBUG"):
-            raise
-        return FileResult(path, errors=[internal_error(path, error)])
+    return guarded(
+        path,
+        lambda line: FileResult(path, errors=[line]),
+        _lint_source,
+        path,
+        source,
+        settings,
+        rules,
+    )
 
 
 NESTED_TOO_DEEPLY = "internal error: the file is nested too deeply to analyse"
+
+
+def guarded(
+    path: str,
+    failed: Callable[[str], T],
+    work: Callable[..., T],
+    *args: Any,
+    **kwargs: Any,
+) -> T:
+    """``work(*args, **kwargs)`` on the deep stack; a crash becomes ``failed(line)``.
+
+    Linting and fixing share it so that one file's crash (or nesting too deep even for the
+    deep stack) is one internal-error line for that file, and the run goes on;
+    ``TORCHLINT_DEBUG`` lets the exception through.
+    """
+    try:
+        return call_deep(work, *args, **kwargs)
+    except RecursionError:
+        return failed(f"{path}: {NESTED_TOO_DEEPLY}")
+    except Exception as error:  # one file's crash must not stop the run
+        if os.environ.get("TORCHLINT_DEBUG"):
+            raise
+        return failed(internal_error(path, error))
 
 
 def internal_error(path: str, error: BaseException) -> str:
@@ -311,9 +343,7 @@ class _Walker:
         try:
             self._walk(self.context.module)
         except RecursionError:
-            self.result.errors.append(
-                f"{self.context.path}: internal error: the file is nested too deeply to analyse"
-            )
+            self.result.errors.append(f"{self.context.path}: {NESTED_TOO_DEEPLY}")
         finally:
             sys.setrecursionlimit(limit)
 

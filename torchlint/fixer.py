@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.deepstack import call_deep
 from torchlint.diagnostics import Applicability, Diagnostic, Edit
-from torchlint.engine import (
-    NESTED_TOO_DEEPLY,
-    FileResult,
-    internal_error,
-    lint_source,
-    python_rejects,
-)
-from torchlint.names import Scope
+from torchlint.engine import FileResult, guarded, lint_source, python_rejects
+from torchlint.names import Scope, is_docstring
 from torchlint.positions import node_spans
 
 if TYPE_CHECKING:
@@ -62,14 +54,17 @@ def fix_source(
     """
     if python_rejects(source) is not None:  # TL000: too deep for Python, nothing to fix
         return FixOutcome(source, result=lint_source(path, source, settings, rules))
-    try:
-        return call_deep(_fix_source, path, source, settings, rules, unsafe=unsafe, only=only)
-    except RecursionError:
-        return FixOutcome(source, errors=[f"{path}: {NESTED_TOO_DEEPLY}"])
-    except Exception as error:  # one file's crash must not stop the run
-        if os.environ.get("TORCHLINT_DEBUG"):
-            raise
-        return FixOutcome(source, errors=[internal_error(path, error)])
+    return guarded(
+        path,
+        lambda line: FixOutcome(source, errors=[line]),
+        _fix_source,
+        path,
+        source,
+        settings,
+        rules,
+        unsafe=unsafe,
+        only=only,
+    )
 
 
 def _fix_source(
@@ -152,15 +147,6 @@ def apply_edits(source: str, edits: Sequence[Edit]) -> str:
     return "".join(parts)
 
 
-def _is_docstring(statement: cst.CSTNode) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
-
 def _is_import(statement: cst.CSTNode, future: bool = False) -> bool:
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
@@ -209,7 +195,7 @@ def add_preamble(source: str, module: cst.Module, lines: list[str]) -> str:
     others = [line for line in wanted if line not in imports]
     body = list(module.body)
     index = 0
-    if body and _is_docstring(body[0]):
+    if body and is_docstring(body[0]):
         index = 1
     while index < len(body) and _is_import(body[index], future=True):
         index += 1

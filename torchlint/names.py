@@ -92,6 +92,17 @@ _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _OTHER = "<other>"  # a binding that is not an import
 
 
+def is_docstring(statement: cst.CSTNode) -> bool:
+    """A lone string statement: the docstring when it opens a module, class or function
+    (fixes insert after it, never before)."""
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
 def dotted_name(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a chain of Name/Attribute nodes, else None."""
     parts: list[str] = []

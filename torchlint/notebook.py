@@ -673,8 +673,7 @@ def process_notebook(
 ) -> FileOutcome:
     """What ``runner.process_source`` does for a ``.py`` file, for a notebook."""
     from torchlint.registry import selected_rules
-    from torchlint.runner import FileOutcome
-    from torchlint.sourcefile import SourceError, write_source
+    from torchlint.runner import FileOutcome, record_fix
 
     rules = selected_rules(settings.selected_codes)
     outcome = FileOutcome(display_path)
@@ -690,17 +689,9 @@ def process_notebook(
     if not mode.fix:
         return outcome
     outcome.fixed = result.fixed
-    outcome.fixed_source = result.text
-    if result.text != source.text:
-        if mode.write:
-            try:
-                write_source(source, result.text)
-            except SourceError as error:
-                outcome.errors.append(str(error))
-                outcome.fixed = 0
-        else:
-            outcome.diff = cell_diff(display_path, result.changed)
-    return outcome
+    return record_fix(
+        outcome, source, result.text, mode, lambda: cell_diff(display_path, result.changed)
+    )
 
 
 def is_notebook(path: str) -> bool:

@@ -10,7 +10,7 @@ import difflib
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -97,16 +97,32 @@ def process_source(
     outcome.diagnostics = fixed.remaining
     outcome.errors = fixed.errors
     outcome.fixed = fixed.fixed
-    outcome.fixed_source = fixed.source
-    if fixed.source != source.text:
+    return record_fix(
+        outcome,
+        source,
+        fixed.source,
+        mode,
+        lambda: unified_diff(display_path, source.text, fixed.source),
+    )
+
+
+def record_fix(
+    outcome: FileOutcome, source: SourceFile, text: str, mode: Mode, diff: Callable[[], str]
+) -> FileOutcome:
+    """Write the fixed ``text`` back (a failed write undoes the count), or keep its ``diff``.
+
+    Python files and notebooks share it: only how the diff is shown differs.
+    """
+    outcome.fixed_source = text
+    if text != source.text:
         if mode.write:
             try:
-                write_source(source, fixed.source)
+                write_source(source, text)
             except SourceError as error:
                 outcome.errors.append(str(error))
                 outcome.fixed = 0
         else:
-            outcome.diff = unified_diff(display_path, source.text, fixed.source)
+            outcome.diff = diff()
     return outcome
 
 

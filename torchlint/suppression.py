@@ -58,29 +58,19 @@ def parse_noqa(source: str) -> list[Noqa]:
         if token.type != tokenize.COMMENT:
             continue
         text = token.string
-        file_match = _FILE_NOQA.search(text)
-        if file_match:
+        # A file-wide directive wins over a line one in the same comment.
+        whole_file, match = True, _FILE_NOQA.search(text)
+        if match is None:
+            whole_file, match = False, _LINE_NOQA.search(text)
+        if match is not None:
             found.append(
                 Noqa(
                     token.start[0],
                     token.start[1],
                     text,
-                    _codes(file_match["codes"]),
-                    True,
-                    match_span=file_match.span(),
-                )
-            )
-            continue
-        line_match = _LINE_NOQA.search(text)
-        if line_match:
-            found.append(
-                Noqa(
-                    token.start[0],
-                    token.start[1],
-                    text,
-                    _codes(line_match["codes"]),
-                    False,
-                    match_span=line_match.span(),
+                    _codes(match["codes"]),
+                    whole_file,
+                    match_span=match.span(),
                 )
             )
     return found

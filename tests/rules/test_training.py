@@ -691,3 +691,34 @@ def test_a_scheduler_named_like_an_optimizer_is_a_scheduler() -> None:
     flow = flow_for(source)
     assert not flow.is_optimizer(flow.module_info, "opt_scheduler")
     assert codes(source, "TL307") == [(6, "TL307")]
+
+
+def test_fixes_reuse_the_parentheses_already_in_the_file() -> None:
+    source = textwrap.dedent(
+        """\
+        import copy
+
+
+        def train(model, loader, optimizer, criterion):
+            total = 0.0
+            best = None
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                total += (
+                    loss
+                )
+                if total < 1:
+                    best = (model.state_dict())
+            return best
+        """
+    )
+    detached = fix(source, "TL305").source
+    assert "total += (\n            loss.detach()\n        )" in detached
+    copied = fix(source, "TL310").source
+    assert "best = (copy.deepcopy(model.state_dict()))" in copied
+    for fixed, code in ((detached, "TL305"), (copied, "TL310")):
+        assert fix(fixed, code).fixed == 0
+        cst.parse_module(fixed)

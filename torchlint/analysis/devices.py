@@ -328,18 +328,13 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
     chain = [*context.ancestors, node]
     for index in range(len(chain) - 1, 0, -1):
         parent, child = chain[index - 1], chain[index]
-        if isinstance(parent, cst.If):
+        if isinstance(parent, (cst.If, cst.IfExp)):
             if child is parent.body and _implies_cuda(parent.test, True, scope, flags):
                 return True
             if child is parent.orelse and _implies_cuda(parent.test, False, scope, flags):
                 return True
         elif isinstance(parent, cst.While):
             if child is parent.body and _implies_cuda(parent.test, True, scope, flags):
-                return True
-        elif isinstance(parent, cst.IfExp):
-            if child is parent.body and _implies_cuda(parent.test, True, scope, flags):
-                return True
-            if child is parent.orelse and _implies_cuda(parent.test, False, scope, flags):
                 return True
         elif isinstance(parent, cst.BooleanOperation):
             when = isinstance(parent.operator, cst.And)

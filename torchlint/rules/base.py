@@ -9,6 +9,7 @@ complete example.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -129,9 +130,16 @@ class Rule:
         message: str,
         *edits: NodeEdit,
         preamble: tuple[str, ...] | list[str] = (),
+        ancestors: Sequence[cst.CSTNode] | None = None,
     ) -> PendingFix:
+        """A fix whose new nodes the engine renders at the current node's indentation, or at
+        that of a node whose ``ancestors`` were kept (a fix made after the walk passed it)."""
         return PendingFix(
-            applicability, message, tuple(edits), tuple(preamble), self.context.indents()
+            applicability,
+            message,
+            tuple(edits),
+            tuple(preamble),
+            self.context.indents(ancestors),
         )
 
     # Shorthands that almost every rule needs.

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
 
 from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
 
@@ -159,30 +157,6 @@ def local_subclasses(
                     changed = True
                     break
     return frozenset(found)
-
-
-def code_in_place(module: cst.Module, ancestors: Sequence[cst.CSTNode], node: cst.CSTNode) -> str:
-    """Source text of ``node`` for a ``Replace`` of an expression whose ancestors are given.
-
-    ``module.code_for_node`` renders continuation lines of a multi-line call as if the
-    statement were at column 0; inside a function body that loses the block's indentation.
-    Rendering with the enclosing blocks' indents keeps the layout. The node's own
-    parentheses are left out: a ``Replace`` covers its syntactic span, which excludes them,
-    so they stay in the file (rendering them again would double them on every fix).
-    """
-    if getattr(node, "lpar", None) and getattr(node, "rpar", None):
-        with contextlib.suppress(cst.CSTValidationError):  # unless it needs them (a generator)
-            node = node.with_changes(lpar=(), rpar=())
-    state = CodegenState(
-        default_indent=module.default_indent, default_newline=module.default_newline
-    )
-    for ancestor in ancestors:
-        if isinstance(ancestor, cst.IndentedBlock):
-            state.increase_indent(
-                module.default_indent if ancestor.indent is None else ancestor.indent
-            )
-    node._codegen(state)
-    return "".join(state.tokens)
 
 
 def from_import_aliases(node: cst.ImportFrom, modules: frozenset[str], name: str) -> list[str]:

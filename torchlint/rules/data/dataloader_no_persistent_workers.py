@@ -162,9 +162,6 @@ class DataloaderNoPersistentWorkers(Rule):
             fix=self.fix(
                 Applicability.SAFE,
                 "Add `persistent_workers=True`",
-                Replace(node, self._in_place(new)),
+                Replace(node, new),
             ),
         )
-
-    def _in_place(self, new: cst.Call) -> str:
-        return calls.code_in_place(self.context.module, self.context.ancestors, new)

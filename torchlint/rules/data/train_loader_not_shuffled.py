@@ -223,9 +223,7 @@ class TrainLoaderNotShuffled(Rule):
         new = calls.add_keyword(node, "shuffle", "True")
         self.report(
             node,
-            fix=self.fix(
-                Applicability.UNSAFE, "Add `shuffle=True`", Replace(node, self._in_place(new))
-            ),
+            fix=self.fix(Applicability.UNSAFE, "Add `shuffle=True`", Replace(node, new)),
         )
 
     def _is_iterable(self, dataset: cst.BaseExpression) -> bool:
@@ -271,6 +269,3 @@ class TrainLoaderNotShuffled(Rule):
             "train_loader_not_shuffled.iterable_classes",
             lambda c: calls.local_subclasses(c.module, c.module_scope, is_iterable_dataset_name),
         )
-
-    def _in_place(self, new: cst.Call) -> str:
-        return calls.code_in_place(self.context.module, self.context.ancestors, new)

@@ -35,6 +35,34 @@ class Use:
 
 OTHER_OBJECT = "a different object where the name is used as a value"
 
+# torch factories whose result is a fresh tensor nobody else holds (TL602: `Variable(f(...))`
+# is `f(...)`); TL604 adds the other functions that always return a tensor.
+FRESH_TENSOR_FACTORIES = frozenset(
+    f"torch.{name}"
+    for name in [
+        "tensor",
+        "zeros",
+        "ones",
+        "empty",
+        "full",
+        "rand",
+        "randn",
+        "randint",
+        "randperm",
+        "arange",
+        "linspace",
+        "logspace",
+        "eye",
+        "from_numpy",
+        "zeros_like",
+        "ones_like",
+        "empty_like",
+        "full_like",
+        "rand_like",
+        "randn_like",
+    ]
+)
+
 # Parents whose ``name`` field binds a name rather than using it.
 _BINDING_PARENTS = (cst.Param, cst.FunctionDef, cst.ClassDef, cst.AsName, cst.NameItem)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.losses import LEGACY_REDUCTION_LOSSES
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
@@ -28,25 +29,6 @@ LOSS_CLASSES = [
     "MultiMarginLoss",
     "TripletMarginLoss",
 ]
-LOSS_FUNCTIONS = [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cosine_embedding_loss",
-    "cross_entropy",
-    "hinge_embedding_loss",
-    "kl_div",
-    "l1_loss",
-    "margin_ranking_loss",
-    "mse_loss",
-    "multi_margin_loss",
-    "multilabel_margin_loss",
-    "multilabel_soft_margin_loss",
-    "nll_loss",
-    "poisson_nll_loss",
-    "smooth_l1_loss",
-    "soft_margin_loss",
-    "triplet_margin_loss",
-]
 LOSSES = frozenset(
     [
         *(
@@ -54,7 +36,7 @@ LOSSES = frozenset(
             for module in ("torch.nn", "torch.nn.modules", "torch.nn.modules.loss")
             for name in LOSS_CLASSES
         ),
-        *(f"torch.nn.functional.{name}" for name in LOSS_FUNCTIONS),
+        *(f"torch.nn.functional.{name}" for name in LEGACY_REDUCTION_LOSSES),
     ]
 )
 LEGACY = ("size_average", "reduce")

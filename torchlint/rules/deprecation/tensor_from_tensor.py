@@ -10,37 +10,17 @@ from torchlint.diagnostics import Applicability
 from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
-from torchlint.rules.deprecation import atom
+from torchlint.rules.deprecation import FRESH_TENSOR_FACTORIES, atom
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
 
 TORCH_TENSOR = frozenset({"torch.tensor"})
 # torch functions that always return one tensor.
-TENSOR_FUNCTIONS = frozenset(
+TENSOR_FUNCTIONS = FRESH_TENSOR_FACTORIES | frozenset(
     f"torch.{name}"
     for name in [
-        "tensor",
         "as_tensor",
-        "from_numpy",
-        "zeros",
-        "ones",
-        "empty",
-        "full",
-        "rand",
-        "randn",
-        "randint",
-        "randperm",
-        "arange",
-        "linspace",
-        "logspace",
-        "eye",
-        "zeros_like",
-        "ones_like",
-        "empty_like",
-        "full_like",
-        "rand_like",
-        "randn_like",
         "randint_like",
         "cat",
         "concat",

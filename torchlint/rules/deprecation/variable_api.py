@@ -7,35 +7,9 @@ import libcst as cst
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
-from torchlint.rules.deprecation import DeprecatedNameRule, Use, atom
+from torchlint.rules.deprecation import FRESH_TENSOR_FACTORIES, DeprecatedNameRule, Use, atom
 
 VARIABLE = {"torch.autograd.Variable": None, "torch.autograd.variable.Variable": None}
-# Factories whose result is a fresh tensor nobody else holds: `Variable(f(...))` is `f(...)`.
-FRESH = frozenset(
-    f"torch.{name}"
-    for name in [
-        "tensor",
-        "zeros",
-        "ones",
-        "empty",
-        "full",
-        "rand",
-        "randn",
-        "randint",
-        "randperm",
-        "arange",
-        "linspace",
-        "logspace",
-        "eye",
-        "from_numpy",
-        "zeros_like",
-        "ones_like",
-        "empty_like",
-        "full_like",
-        "rand_like",
-        "randn_like",
-    ]
-)
 
 
 class VariableApi(DeprecatedNameRule):
@@ -218,5 +192,5 @@ class VariableApi(DeprecatedNameRule):
             isinstance(value, cst.Call)
             and calls.keyword(value, "requires_grad") is None
             and not calls.has_star_args(value)
-            and self.qualified_name(value.func) in FRESH
+            and self.qualified_name(value.func) in FRESH_TENSOR_FACTORIES
         )

@@ -247,10 +247,10 @@ class DataloaderWorkerSeeding(Rule):
             return None
         generator = f"torch.Generator().manual_seed({seed})"
         new = calls.add_keyword(candidate.call, "generator", generator)
-        text = calls.code_in_place(self.context.module, candidate.ancestors, new)
         return self.fix(
             Applicability.SAFE,
             f"Add `generator={generator}`",
-            Replace(candidate.call, text),
+            Replace(candidate.call, new),
             preamble=preamble,
+            ancestors=candidate.ancestors,
         )

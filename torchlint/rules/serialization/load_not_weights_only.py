@@ -216,5 +216,4 @@ class LoadNotWeightsOnly(TorchLoadRule):
                 Replace(flag.value, cst.Name("True")),
             )
         new = calls.add_keyword(node, "weights_only", "True")
-        text = calls.code_in_place(self.context.module, self.context.ancestors, new)
-        return self.fix(Applicability.UNSAFE, "Add `weights_only=True`", Replace(node, text))
+        return self.fix(Applicability.UNSAFE, "Add `weights_only=True`", Replace(node, new))

@@ -147,8 +147,7 @@ class LoadWithoutMapLocation(TorchLoadRule):
         if calls.argument(node, "map_location", MAP_LOCATION_INDEX) is not None:
             return
         new = calls.add_keyword(node, "map_location", '"cpu"')
-        text = calls.code_in_place(self.context.module, self.context.ancestors, new)
         self.report(
             node,
-            fix=self.fix(Applicability.SAFE, 'Add `map_location="cpu"`', Replace(node, text)),
+            fix=self.fix(Applicability.SAFE, 'Add `map_location="cpu"`', Replace(node, new)),
         )

@@ -1,17 +1,20 @@
 """TL702 save-whole-model.
 
-The model-like test here is deliberately small and self-contained (names, same-scope
-assignments from module constructors, annotations). It should be unified with the
-function-level analysis in ``torchlint/analysis`` once that has a shared classifier.
+The model-like test here is small and self-contained (names, same-scope assignments from
+module constructors, annotations); only the model-like *names* come from the TL3 analysis
+(``flow.model_named``). The rest stays apart on purpose: TL3's "model" means a module whose
+train/eval mode matters (dropout, batch norm, containers) and counts names that had
+``.parameters()`` or ``.state_dict()`` called on them, while anything ``torch.nn`` builds is
+a model worth saving by its ``state_dict()`` here, and a ``.state_dict()`` value is not.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.analysis.flow import model_named
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
 from torchlint.rules import calls
@@ -22,7 +25,6 @@ if TYPE_CHECKING:
     from torchlint.engine import FileContext
 
 TORCH_SAVE = frozenset({"torch.save", "torch.serialization.save"})
-MODEL_NAME = re.compile(r"(?:^|_)(?:model|net)$|^network$")
 LIGHTNING_MODULES = frozenset(
     {
         "lightning.LightningModule",
@@ -246,7 +248,7 @@ class SaveWholeModel(Rule):
             values = []
         if any(self._not_model(value) for value in values):
             return False
-        if MODEL_NAME.search(parts[-1]):
+        if model_named(text):
             return True
         return any(
             isinstance(value, cst.Call) and self._constructs_model(value) for value in values

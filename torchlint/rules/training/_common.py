@@ -7,40 +7,13 @@ from collections.abc import Sequence
 from functools import cache
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
 
 from torchlint.analysis.flow import FRAMEWORK_EVAL_HOOKS, FRAMEWORK_EVAL_PREFIXES, FunctionInfo
+from torchlint.analysis.losses import FUNCTIONAL_LOSSES
 from torchlint.names import Scope, dotted_name
 
 LOOPS = (cst.For, cst.While)
 _BOUNDARIES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
-
-# Loss functions of torch.nn.functional: their result is the tensor one calls backward() on.
-FUNCTIONAL_LOSSES = frozenset(
-    {
-        "binary_cross_entropy",
-        "binary_cross_entropy_with_logits",
-        "cosine_embedding_loss",
-        "cross_entropy",
-        "ctc_loss",
-        "gaussian_nll_loss",
-        "hinge_embedding_loss",
-        "huber_loss",
-        "kl_div",
-        "l1_loss",
-        "margin_ranking_loss",
-        "mse_loss",
-        "multi_margin_loss",
-        "multilabel_margin_loss",
-        "multilabel_soft_margin_loss",
-        "nll_loss",
-        "poisson_nll_loss",
-        "smooth_l1_loss",
-        "soft_margin_loss",
-        "triplet_margin_loss",
-        "triplet_margin_with_distance_loss",
-    }
-)
 
 
 @cache
@@ -146,31 +119,3 @@ def tensor_names(expr: cst.BaseExpression) -> set[str]:
         elif isinstance(node, (cst.Tuple, cst.List)):
             stack.extend(element.value for element in node.elements)
     return found
-
-
-def block_indent(module: cst.Module, ancestors: Sequence[cst.CSTNode]) -> str:
-    """The indentation of a statement whose ancestors are given."""
-    return "".join(
-        module.default_indent if node.indent is None else node.indent
-        for node in ancestors
-        if isinstance(node, cst.IndentedBlock)
-    )
-
-
-def render(
-    module: cst.Module, ancestors: Sequence[cst.CSTNode], node: cst.CSTNode, extra: int = 0
-) -> str:
-    """Source text of ``node`` for a ``Replace``, its continuation lines indented as in the
-    file plus ``extra`` levels (to move a statement into a new block)."""
-    state = CodegenState(
-        default_indent=module.default_indent, default_newline=module.default_newline
-    )
-    for ancestor in ancestors:
-        if isinstance(ancestor, cst.IndentedBlock):
-            state.increase_indent(
-                module.default_indent if ancestor.indent is None else ancestor.indent
-            )
-    for _ in range(extra):
-        state.increase_indent(module.default_indent)
-    node._codegen(state)
-    return "".join(state.tokens)

@@ -153,6 +153,5 @@ class CheckpointReentrant(Rule):
         fix = None
         if self.context.settings.supports(USE_REENTRANT_SINCE):
             new = calls.add_keyword(node, "use_reentrant", "False")
-            text = calls.code_in_place(self.context.module, self.context.ancestors, new)
-            fix = self.fix(Applicability.UNSAFE, "Pass `use_reentrant=False`", Replace(node, text))
+            fix = self.fix(Applicability.UNSAFE, "Pass `use_reentrant=False`", Replace(node, new))
         self.report(node, fix=fix)

@@ -8,7 +8,7 @@ from torchlint.analysis.flow import UNKNOWN, Flow, FunctionInfo, covers, flow_of
 from torchlint.diagnostics import Applicability
 from torchlint.engine import FileContext
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
-from torchlint.rules.training._common import block_indent, calls_method, is_framework_hook, render
+from torchlint.rules.training._common import calls_method, is_framework_hook
 
 _GRADIENT_KINDS = frozenset({"backward", "autograd", "grad_toggle"})
 
@@ -273,8 +273,9 @@ class EvalWithoutNoGrad(Rule):
         if isinstance(small, (cst.Global, cst.Nonlocal)):
             return None
         module = context.module
-        outer = ancestors[:line_index]
-        text = render(module, outer, small, extra=1)
+        # The statement moves one block deeper, into the new ``with``.
+        indents = (*context.indents(ancestors[:line_index]), module.default_indent)
+        text = context.code_for(small, indents)
         if '"""' in text or "'''" in text:
             return None  # a multi-line string would change if re-indented
         if not context.scope.can_use("torch", "torch"):
@@ -282,7 +283,7 @@ class EvalWithoutNoGrad(Rule):
         manager = (
             "torch.inference_mode()" if context.settings.supports((1, 9)) else "torch.no_grad()"
         )
-        indent = block_indent(module, outer) + module.default_indent
+        indent = "".join(indents)
         newline = module.default_newline
         return self.fix(
             Applicability.UNSAFE,

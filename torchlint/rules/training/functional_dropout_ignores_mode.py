@@ -198,9 +198,8 @@ class FunctionalDropoutIgnoresMode(Rule):
         if not self._in_module_method():
             return
         new = calls.add_keyword(node, "training", "self.training")
-        text = calls.code_in_place(self.context.module, self.context.ancestors, new)
         applicability = Applicability.UNSAFE if "alpha" in qualified else Applicability.SAFE
-        fix = self.fix(applicability, "Add `training=self.training`", Replace(node, text))
+        fix = self.fix(applicability, "Add `training=self.training`", Replace(node, new))
         self.report(node, fix=fix)
 
     def _in_module_method(self) -> bool:

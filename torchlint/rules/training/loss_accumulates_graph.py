@@ -15,7 +15,6 @@ from torchlint.rules.training._common import (
     function_node,
     in_loop_body,
     is_loss_call,
-    render,
     tensor_names,
 )
 
@@ -397,11 +396,10 @@ class LossAccumulatesGraph(Rule):
         new_value = value
         for target in targets:
             new_value = new_value.deep_replace(target, _detach(target))  # type: ignore[assignment]
-        text = render(self.context.module, ancestors, new_value)
         self.report(
             anchor,
             fix=self.fix(
-                Applicability.SAFE, "Accumulate `.detach()`-ed values", Replace(value, text)
+                Applicability.SAFE, "Accumulate `.detach()`-ed values", Replace(value, new_value)
             ),
         )
 
@@ -415,8 +413,13 @@ class LossAccumulatesGraph(Rule):
 
 
 def _detach(target: cst.BaseExpression) -> cst.BaseExpression:
-    if isinstance(target, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
-        base = target
-    else:
-        base = target.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-    return cst.Call(func=cst.Attribute(value=base, attr=cst.Name("detach")))
+    """``target.detach()``; the parentheses ``target`` had in the file go around the call,
+    so the file's own pair is reused instead of doubled."""
+    base = target.with_changes(lpar=(), rpar=())
+    if not isinstance(target, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+        base = base.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return cst.Call(
+        func=cst.Attribute(value=base, attr=cst.Name("detach")),
+        lpar=target.lpar,
+        rpar=target.rpar,
+    )

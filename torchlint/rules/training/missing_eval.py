@@ -6,6 +6,7 @@ import libcst as cst
 
 from torchlint.analysis.flow import GRAD_OFF, UNKNOWN, Flow, FunctionInfo, covers, flow_of
 from torchlint.diagnostics import Applicability
+from torchlint.names import is_docstring
 from torchlint.rules.base import InsertLine, Invalid, PendingFix, Replace, Rule, Valid
 from torchlint.rules.training._common import is_framework_hook
 
@@ -406,7 +407,7 @@ class MissingEval(Rule):
             return None
         statements = list(body.body)
         first = statements[0]
-        if _is_docstring(first):
+        if is_docstring(first):
             if len(statements) < 2:
                 return None
             first = statements[1]
@@ -436,12 +437,3 @@ class MissingEval(Rule):
                     if any(isinstance(t, cst.Name) and t.value == name for t in targets):
                         return True
         return False
-
-
-def _is_docstring(statement: cst.CSTNode) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )

@@ -7,7 +7,7 @@ import libcst as cst
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name, iter_children
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
-from torchlint.rules.training._common import LOOPS, function_node, render
+from torchlint.rules.training._common import LOOPS, function_node
 
 _BOUNDARIES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
@@ -290,11 +290,12 @@ class StateDictAlias(Rule):
             return
         fix = None
         if self.context.scope.can_use("copy", "copy"):
-            text = render(self.context.module, ancestors, value)
+            bare = value.with_changes(lpar=(), rpar=())  # its parentheses stay in the file
+            copied = cst.Call(cst.parse_expression("copy.deepcopy"), [cst.Arg(bare)])
             fix = self.fix(
                 Applicability.SAFE,
                 "Keep a copy: `copy.deepcopy(...state_dict())`",
-                Replace(value, f"copy.deepcopy({text})"),
+                Replace(value, copied),
                 preamble=["import copy"],
             )
         self.report(node, fix=fix)

@@ -133,10 +133,9 @@ class ZeroGradKeepsTensors(Rule):
         if receiver is None or not self._is_target(receiver):
             return
         new = calls.remove_arg(node, arg)
-        text = calls.code_in_place(self.context.module, self.context.ancestors, new)
         self.report(
             node,
-            fix=self.fix(Applicability.UNSAFE, "Drop `set_to_none=False`", Replace(node, text)),
+            fix=self.fix(Applicability.UNSAFE, "Drop `set_to_none=False`", Replace(node, new)),
         )
 
     def _is_target(self, receiver: str) -> bool:
