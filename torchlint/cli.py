@@ -16,7 +16,7 @@ from torchlint import __version__
 from torchlint.cache import Cache, cache_directory
 from torchlint.cache import clean as clean_cache
 from torchlint.config import ConfigError, Settings, build_settings, find_config
-from torchlint.discovery import DEFAULT_EXCLUDES, discover
+from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, discover
 from torchlint.registry import all_rules, rule_by_code
 from torchlint.report import FORMATS
 from torchlint.runner import FileOutcome, Mode, RunResult, process_stdin, run, unsafe_fix_count
@@ -189,18 +189,8 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _force_excluded(path: Path, settings: Settings) -> bool:
     """Whether ``path`` or a directory above it (up to the project root) matches an exclude."""
-    from torchlint.discovery import _excluded, _relative
-
-    patterns = (*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude)
-    relative = _relative(path, settings.root)
-    if Path(relative).is_absolute():  # outside the project: only the name can match
-        relative = path.name
-    parts = relative.split("/")
-    return any(
-        _excluded(parts[i], "/".join(parts[: i + 1]), patterns)
-        for i in range(len(parts))
-        if parts[i] not in ("", ".", "..")
-    )
+    excludes = Excludes((*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude))
+    return excludes.covers(path, settings.root)
 
 
 def _stdin(

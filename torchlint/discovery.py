@@ -128,8 +128,37 @@ def _ignored(stack: list[tuple[Path, list[_IgnoreRule]]], path: Path, is_dir: bo
     return verdict
 
 
-def _excluded(name: str, relative: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in patterns)
+class Excludes:
+    """``exclude`` glob patterns, matched against a name or a root-relative path.
+
+    All patterns are compiled into one regular expression: a walk asks this for every
+    directory entry, and one match per entry is much cheaper than one ``fnmatch`` per pattern.
+    """
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        joined = "|".join(fnmatch.translate(p) for p in patterns)
+        self._match = re.compile(joined).match if patterns else None
+
+    def match(self, name: str, relative: str) -> bool:
+        """Whether the entry ``name`` (at ``relative`` from the project root) is excluded."""
+        match = self._match
+        return match is not None and (match(name) is not None or match(relative) is not None)
+
+    def covers(self, path: Path, root: Path) -> bool:
+        """Whether ``path`` or a directory above it (up to ``root``) is excluded.
+
+        For files named explicitly where the project asks for excludes to apply anyway
+        (``--force-exclude``, as pre-commit names every file).
+        """
+        relative = relative_to_root(path, root)
+        if Path(relative).is_absolute():  # outside the project: only the name can match
+            relative = path.name
+        parts = relative.split("/")
+        return any(
+            self.match(parts[i], "/".join(parts[: i + 1]))
+            for i in range(len(parts))
+            if parts[i] not in ("", ".", "..")
+        )
 
 
 def _gitignores_above(directory: Path) -> list[tuple[Path, list[_IgnoreRule]]]:
@@ -158,7 +187,9 @@ def discover(
 ) -> Discovery:
     """Expand ``paths`` into a sorted, de-duplicated list of source files."""
     found = Discovery()
-    patterns = (*(DEFAULT_EXCLUDES if default_excludes else ()), *exclude, *extend_exclude)
+    excludes = Excludes(
+        (*(DEFAULT_EXCLUDES if default_excludes else ()), *exclude, *extend_exclude)
+    )
     seen: set[Path] = set()
     for path in paths:
         if path.is_file():
@@ -171,14 +202,15 @@ def discover(
             found.errors.append(f"{path}: {kind}")
             continue
         before = len(found.files)
-        _walk(path, root, patterns, respect_gitignore, found, seen)
+        _walk(path, root, excludes, respect_gitignore, found, seen)
         if len(found.files) == before:
             found.empty.append(path)
     found.files.sort(key=lambda p: p.as_posix())
     return found
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative_to_root(path: Path, root: Path) -> str:
+    """``path`` (symbolic links resolved) relative to ``root``; absolute when outside it."""
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except (ValueError, OSError):
@@ -188,13 +220,14 @@ def _relative(path: Path, root: Path) -> str:
 def _walk(
     top: Path,
     root: Path,
-    patterns: tuple[str, ...],
+    excludes: Excludes,
     respect_gitignore: bool,
     found: Discovery,
     seen: set[Path],
 ) -> None:
     stack0 = _gitignores_above(top.resolve()) if respect_gitignore else []
     visited: set[tuple[int, int]] = set()
+    root_resolved = root.resolve()
 
     def visit(directory: Path, ignores: list[tuple[Path, list[_IgnoreRule]]]) -> None:
         try:
@@ -207,6 +240,12 @@ def _walk(
             return
         visited.add(key)
         resolved = directory.resolve()
+        try:  # entries that are not links are relative to the root through their directory
+            prefix = resolved.relative_to(root_resolved).as_posix() + "/"
+        except ValueError:
+            prefix = None
+        if prefix == "./":
+            prefix = ""
         if respect_gitignore:
             gitignore = directory / ".gitignore"
             if gitignore.is_file():
@@ -226,7 +265,13 @@ def _walk(
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            if _excluded(entry.name, _relative(path, root), patterns):
+            if not is_dir and not entry.name.endswith(SOURCE_SUFFIXES):
+                continue  # excludes and .gitignore cannot make a non-source file matter
+            if prefix is None or entry.is_symlink():
+                relative = relative_to_root(path, root)
+            else:
+                relative = prefix + entry.name
+            if excludes.match(entry.name, relative):
                 continue
             if respect_gitignore and _ignored(ignores, resolved / entry.name, is_dir):
                 continue
