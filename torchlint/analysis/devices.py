@@ -109,6 +109,34 @@ def _walk_with_scopes(context: FileContext) -> Iterator[tuple[cst.CSTNode, Scope
         stack.extend((child, inner) for child in reversed(list(iter_children(node))))
 
 
+# Nodes that can hold statements: assignments are statements, so a walk for them need not
+# enter a single expression (a fraction of the nodes of a file).
+_STATEMENT_HOLDERS = (
+    cst.BaseStatement,
+    cst.BaseSuite,
+    cst.Else,
+    cst.Finally,
+    cst.ExceptHandler,
+    cst.ExceptStarHandler,
+    cst.MatchCase,
+)
+
+
+def _assignments_with_scopes(context: FileContext) -> Iterator[tuple[cst.Assign, Scope]]:
+    """Every ``Assign`` of the module, in source order, with the scope it runs in."""
+    stack: list[tuple[cst.CSTNode, Scope]] = [(context.module, context.module_scope)]
+    while stack:
+        node, scope = stack.pop()
+        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in node.body:
+                if isinstance(small, cst.Assign):
+                    yield small, scope
+            continue
+        inner = Scope(node, scope) if isinstance(node, SCOPE_TYPES) else scope
+        holders = [child for child in iter_children(node) if isinstance(child, _STATEMENT_HOLDERS)]
+        stack.extend((child, inner) for child in reversed(holders))
+
+
 # --- guards: is this code reached only when CUDA is there? -------------------------------
 
 
@@ -119,8 +147,8 @@ def cuda_flags(context: FileContext) -> frozenset[str]:
     ``args.cuda = ...`` makes ``args.cuda``) a guard as good as the call itself.
     """
     flags: set[str] = set()
-    for node, scope in _walk_with_scopes(context):
-        if isinstance(node, cst.Assign) and _implies_cuda(node.value, True, scope, flags):
+    for node, scope in _assignments_with_scopes(context):
+        if _implies_cuda(node.value, True, scope, flags):
             for target in node.targets:
                 name = dotted_name(target.target)
                 if name is not None:
