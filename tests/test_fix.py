@@ -170,3 +170,22 @@ def test_runtime_helpers_false_writes_plain_pytorch() -> None:
     assert "torchlint" not in outcome.source
     assert "num_workers=min(8, os.cpu_count() or 1)" in outcome.source
     assert "import os\n" in outcome.source
+
+
+def test_each_fixed_version_is_parsed_once(monkeypatch) -> None:
+    """The parse that checks a fix's result is reused to lint it again."""
+    import libcst
+
+    parsed: list[str] = []
+    real = libcst.parse_module
+
+    def counting(source: str, *args, **kwargs):
+        parsed.append(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(libcst, "parse_module", counting)
+    source = "import torch\nstate = torch.load('w.pt')\n"
+    outcome = fix(source, "TL701")
+    assert outcome.fixed == 1
+    assert "weights_only=True" in outcome.source
+    assert parsed == [source, outcome.source]

@@ -195,12 +195,19 @@ def python_rejects(source: str) -> Exception | None:
 
 
 def lint_source(
-    path: str, source: str, settings: Settings, rules: Sequence[type[Rule]]
+    path: str,
+    source: str,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    *,
+    module: cst.Module | None = None,
 ) -> FileResult:
     """Lint one decoded source text with the given (already selected) rules.
 
-    Never raises for any input: code too deep for Python is TL000; a crash outside the rules
-    (or in libcst) becomes one internal-error line for this file, and the run goes on.
+    ``module`` is ``source`` already parsed (the fixer parses each result to check it), so
+    it is not parsed twice. Never raises for any input: code too deep for Python is TL000;
+    a crash outside the rules (or in libcst) becomes one internal-error line for this file,
+    and the run goes on.
     """
     too_deep = python_rejects(source)
     if too_deep is not None:
@@ -215,6 +222,7 @@ def lint_source(
         source,
         settings,
         rules,
+        module,
     )
 
 
@@ -253,10 +261,16 @@ def internal_error(path: str, error: BaseException) -> str:
 
 
 def _lint_source(
-    path: str, source: str, settings: Settings, rules: Sequence[type[Rule]]
+    path: str,
+    source: str,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    module: cst.Module | None,
 ) -> FileResult:
     result = FileResult(path)
     active = _active_rules(rules, source)
+    if module is not None:
+        return _lint_module(path, source, settings, active, module, result)
     if not active:
         # Nothing can fire: a C-speed syntax check keeps TL000 without building a CST.
         try:
@@ -283,6 +297,17 @@ def _lint_source(
             reported = ParserLimitation(error)
         _report_syntax_error(path, source, settings, reported, result)
         return result
+    return _lint_module(path, source, settings, active, module, result)
+
+
+def _lint_module(
+    path: str,
+    source: str,
+    settings: Settings,
+    active: list[type[Rule]],
+    module: cst.Module,
+    result: FileResult,
+) -> FileResult:
     if not active:
         result.diagnostics = apply_suppressions(path, source, [], settings)
         return result

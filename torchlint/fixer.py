@@ -77,8 +77,9 @@ def _fix_source(
     only: frozenset[str] | None,
 ) -> FixOutcome:
     outcome = FixOutcome(source)
+    module: cst.Module | None = None  # outcome.source parsed, once it has been
     for _ in range(MAX_ITERATIONS):
-        result = lint_source(path, outcome.source, settings, rules)
+        result = lint_source(path, outcome.source, settings, rules, module=module)
         outcome.result = result
         outcome.errors.extend(e for e in result.errors if e not in outcome.errors)
         chosen = _non_overlapping(
@@ -96,7 +97,7 @@ def _fix_source(
             module = cst.parse_module(new_source)
             if preamble:
                 new_source = add_preamble(new_source, module, preamble)
-                cst.parse_module(new_source)
+                module = cst.parse_module(new_source)
             too_deep = python_rejects(new_source)  # libcst accepts more nesting than Python
             if too_deep is not None:
                 raise too_deep
@@ -109,7 +110,7 @@ def _fix_source(
             return outcome
         outcome.source = new_source
         outcome.fixed += len(chosen)
-    outcome.result = lint_source(path, outcome.source, settings, rules)
+    outcome.result = lint_source(path, outcome.source, settings, rules, module=module)
     return outcome
 
 
