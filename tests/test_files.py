@@ -279,6 +279,29 @@ def test_read_only_file_is_not_touched(tmp_path: Path, run_cli) -> None:
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_read_only_file_reports_what_it_still_has(tmp_path: Path, run_cli) -> None:
+    """The fix (which adds an import, shifting lines) was not written: report the file."""
+    path = tmp_path / "frozen.py"
+    source = (
+        "from torch.utils.data import DataLoader\n"
+        "loader = DataLoader(ds, batch_size=8)\n"
+        "x = x.cuda()\n"
+    )
+    path.write_text(source)
+    path.chmod(0o444)
+    completed = run_cli(
+        "fix", "--select", "TL102,TL201", "--no-cache", "--output-format", "concise", "frozen.py"
+    )
+    text = _assert_clean_exit(completed, (2,))
+    assert path.read_text() == source
+    lines = completed.stdout.decode().splitlines()
+    assert [line.split(" ")[:2] for line in lines] == [
+        ["frozen.py:2:10:", "TL102"],
+        ["frozen.py:3:7:", "TL201"],
+    ]
+    assert "Found 2 errors remaining." in text
+
+
 def test_fix_keeps_permission_bits(tmp_path: Path, run_cli) -> None:
     path = tmp_path / "script.py"
     path.write_text("#!/usr/bin/env python\n" + LOAD)

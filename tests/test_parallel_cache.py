@@ -219,6 +219,20 @@ def test_cache_key_includes_the_path(tmp_path: Path) -> None:
     assert Cache.key("a.py", digest) != Cache.key("a.py", content_digest(b"x = 2\n"))
 
 
+def test_same_shown_path_in_two_directories_is_two_cache_entries(tmp_path: Path) -> None:
+    """`a.py` run from sub1 and from sub2 is two files: per-file-ignores differ."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.torchlint]\nper-file-ignores = {"sub1/*" = ["TL201"]}\n'
+    )
+    for name in ("sub1", "sub2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.py").write_text("import torch\nx = x.cuda()\n")
+    assert cli(tmp_path / "sub1", "check", "a.py").returncode == 0
+    second = cli(tmp_path / "sub2", "check", "--output-format", "concise", "a.py")
+    assert second.returncode == 1, second.stderr
+    assert second.stdout.startswith("a.py:2:7: TL201")
+
+
 def test_cache_directory_has_tag_and_gitignore(tree: Path) -> None:
     result = cli(tree, "check", "src")
     assert result.returncode == 2, result.stderr

@@ -689,9 +689,10 @@ def process_notebook(
     if not mode.fix:
         return outcome
     outcome.fixed = result.fixed
-    return record_fix(
-        outcome, source, result.text, mode, lambda: cell_diff(display_path, result.changed)
-    )
+    record_fix(outcome, source, result.text, mode, lambda: cell_diff(display_path, result.changed))
+    if outcome.unwritten:  # report what the notebook on disk still has
+        outcome.diagnostics = lint_notebook(display_path, source.text, settings, rules).diagnostics
+    return outcome
 
 
 def is_notebook(path: str) -> bool:

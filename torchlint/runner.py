@@ -45,6 +45,7 @@ class FileOutcome:
     diff: str = ""
     fixed_source: str | None = None
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
+    unwritten: bool = False  # fixes were made but the file could not be written
 
 
 @dataclass
@@ -97,19 +98,23 @@ def process_source(
     outcome.diagnostics = fixed.remaining
     outcome.errors = fixed.errors
     outcome.fixed = fixed.fixed
-    return record_fix(
+    record_fix(
         outcome,
         source,
         fixed.source,
         mode,
         lambda: unified_diff(display_path, source.text, fixed.source),
     )
+    if outcome.unwritten:  # report what the file on disk still has
+        outcome.diagnostics = lint_source(display_path, source.text, settings, rules).diagnostics
+    return outcome
 
 
 def record_fix(
     outcome: FileOutcome, source: SourceFile, text: str, mode: Mode, diff: Callable[[], str]
 ) -> FileOutcome:
-    """Write the fixed ``text`` back (a failed write undoes the count), or keep its ``diff``.
+    """Write the fixed ``text`` back, or keep its ``diff``. A failed write undoes the count
+    and sets ``unwritten``: the caller reports the diagnostics of the file as it still is.
 
     Python files and notebooks share it: only how the diff is shown differs.
     """
@@ -121,6 +126,7 @@ def record_fix(
             except SourceError as error:
                 outcome.errors.append(str(error))
                 outcome.fixed = 0
+                outcome.unwritten = True
         else:
             outcome.diff = diff()
     return outcome
@@ -180,7 +186,7 @@ def run(
     for index, outcome in zip(todo, _process_all(work, settings, mode, jobs), strict=True):
         outcomes[index] = outcome
         if cache is not None and not mode.fix and outcome.digest and not outcome.errors:
-            cache.put(cache.key(outcome.path, outcome.digest), outcome.diagnostics)
+            cache.put(_cache_key(cache, paths[index], outcome.digest), outcome.diagnostics)
     result = RunResult()
     for outcome in outcomes:
         result.add(outcome)  # type: ignore[arg-type]
@@ -192,7 +198,17 @@ def _cached(path: Path, cache: Cache) -> list[Diagnostic] | None:
         raw = path.read_bytes()
     except OSError:
         return None  # the engine reports it
-    return cache.get(cache.key(path.as_posix(), content_digest(raw)))
+    return cache.get(_cache_key(cache, path, content_digest(raw)))
+
+
+def _cache_key(cache: Cache, path: Path, digest: str) -> str:
+    """Keyed by the path as shown (the diagnostics carry it) and the file it really is:
+    ``a.py`` run from two directories is two files, with their own per-file-ignores."""
+    try:
+        real = str(path.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        real = str(path.absolute())
+    return cache.key(f"{path.as_posix()}\0{real}", digest)
 
 
 # --- Parallel execution -----------------------------------------------------------------
