@@ -218,6 +218,23 @@ def test_unknown_code_is_usage_error(tmp_path: Path, run_cli) -> None:
     assert "unknown rule selector `TL999`" in done.stderr.decode()
 
 
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("", "empty rule selector"),  # an unset shell variable must not select nothing
+        (",", "empty rule selector"),
+        ("T", "unknown rule selector `T`"),  # not a family: it would select everything
+    ],
+)
+def test_empty_or_vague_selector_is_usage_error(
+    tmp_path: Path, run_cli, selector: str, message: str
+) -> None:
+    write(tmp_path / "a.py", BAD)
+    done = run_cli("check", "--select", selector, "a.py")
+    assert done.returncode == 2
+    assert message in done.stderr.decode()
+
+
 def test_config_file_is_found_and_cli_overrides(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "pyproject.toml", '[tool.torchlint]\nignore = ["TL101"]\n')
     write(tmp_path / "src" / "a.py", BAD)
@@ -245,6 +262,8 @@ def test_per_file_ignores(tmp_path: Path, run_cli) -> None:
     [
         ('[tool.torchlint]\nselct = ["TL1"]\n', "unknown key(s) in [tool.torchlint]: selct"),
         ('[tool.torchlint]\nselect = ["TL123"]\n', "unknown rule selector `TL123`"),
+        ('[tool.torchlint]\nselect = [""]\n', "empty rule selector"),
+        ('[tool.torchlint]\nselect = ["tl101"]\n', "(codes are upper case: `TL101`)"),
         ('[tool.torchlint]\nselect = "TL1"\n', "`select` must be a list of strings"),
         ("[tool.torchlint\n", "invalid TOML"),
         ('[tool.torchlint]\ntarget-version = "two"\n', "`target-version` must look like"),

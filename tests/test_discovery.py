@@ -62,3 +62,11 @@ def test_walk_applies_excludes_below_a_subdirectory_and_through_links(tmp_path: 
     )
     # A link is judged by where it points, as before: its target's directory is excluded.
     assert [p.name for p in excluded_link.files] == ["model.py"]
+
+
+def test_one_file_named_twice_or_linked_is_linted_once(tmp_path: Path) -> None:
+    first = _touch(tmp_path / "a.py")
+    (tmp_path / "link.py").symlink_to(first)
+    found = discover([first.absolute(), tmp_path], root=tmp_path, respect_gitignore=False)
+    assert found.files == [first.absolute()]
+    assert found.empty == []  # the directory had Python files: they were named already

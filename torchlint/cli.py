@@ -26,8 +26,16 @@ EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
 
 def _codes(values: Sequence[str]) -> list[str]:
-    """``--select TL1,TL2 --select TL3`` → [TL1, TL2, TL3]."""
-    return [code.strip().upper() for value in values for code in value.split(",") if code.strip()]
+    """``--select TL1,TL2 --select TL3`` → [TL1, TL2, TL3].
+
+    An empty value (``--select ""``, as an unset shell variable gives) stays an empty
+    selector, which is an error: it must not quietly select nothing.
+    """
+    codes = []
+    for value in values:
+        parts = [part.strip().upper() for part in value.split(",")]
+        codes.extend([part for part in parts if part] or [""])
+    return codes
 
 
 def _use_color(choice: str) -> bool:

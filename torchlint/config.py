@@ -130,12 +130,22 @@ def _matches(selector: str, code: str) -> bool:
     return selector == "ALL" or code.startswith(selector)
 
 
+_SELECTOR = re.compile(r"ALL|TL\d{0,3}")
+
+
 def validate_selector(selector: str, where: Path | None = None) -> None:
-    if selector == "ALL":
+    """A selector is ``ALL``, ``TL``, a family (``TL1``) or a code prefix that names a rule."""
+    origin = f" in {where}" if where else ""
+    if not selector:
+        raise ConfigError(f"empty rule selector{origin}")
+    if _SELECTOR.fullmatch(selector) and any(
+        selector == "ALL" or code.startswith(selector) for code in registry.all_codes()
+    ):
         return
-    if not any(code.startswith(selector) for code in registry.all_codes()):
-        origin = f" in {where}" if where else ""
-        raise ConfigError(f"unknown rule selector `{selector}`{origin}")
+    hint = ""
+    if selector != selector.upper() and _SELECTOR.fullmatch(selector.upper()):
+        hint = f" (codes are upper case: `{selector.upper()}`)"
+    raise ConfigError(f"unknown rule selector `{selector}`{origin}{hint}")
 
 
 def _specificity(selector: str) -> int:

@@ -190,23 +190,33 @@ def discover(
     excludes = Excludes(
         (*(DEFAULT_EXCLUDES if default_excludes else ()), *exclude, *extend_exclude)
     )
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()  # (device, inode): one file named two ways is one file
     for path in paths:
         if path.is_file():
-            if path not in seen:
-                seen.add(path)
+            if _first_time(seen, _identity(path)):
                 found.files.append(path)
             continue
         if not path.exists():
             kind = "broken symbolic link" if path.is_symlink() else "no such file or directory"
             found.errors.append(f"{path}: {kind}")
             continue
-        before = len(found.files)
-        _walk(path, root, excludes, respect_gitignore, found, seen)
-        if len(found.files) == before:
+        if not _walk(path, root, excludes, respect_gitignore, found, seen):
             found.empty.append(path)
     found.files.sort(key=lambda p: p.as_posix())
     return found
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """The file ``path`` names (links followed), as (device, inode)."""
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
+def _first_time(seen: set[tuple[int, int]], identity: tuple[int, int]) -> bool:
+    if identity in seen:
+        return False
+    seen.add(identity)
+    return True
 
 
 def relative_to_root(path: Path, root: Path) -> str:
@@ -223,13 +233,16 @@ def _walk(
     excludes: Excludes,
     respect_gitignore: bool,
     found: Discovery,
-    seen: set[Path],
-) -> None:
+    seen: set[tuple[int, int]],
+) -> int:
+    """Add the source files below ``top`` to ``found``; how many it met (named before too)."""
     stack0 = _gitignores_above(top.resolve()) if respect_gitignore else []
     visited: set[tuple[int, int]] = set()
     root_resolved = root.resolve()
+    met = 0
 
     def visit(directory: Path, ignores: list[tuple[Path, list[_IgnoreRule]]]) -> None:
+        nonlocal met
         try:
             stat = directory.stat()
         except OSError as error:
@@ -277,13 +290,19 @@ def _walk(
                 continue
             if is_dir:
                 visit(path, ignores)
-            elif entry.name.endswith(SOURCE_SUFFIXES) and path not in seen:
+            elif entry.name.endswith(SOURCE_SUFFIXES):
                 try:
                     if not entry.is_file():
                         continue
+                    # scandir knows a plain file's inode without a stat call
+                    identity = (
+                        _identity(path) if entry.is_symlink() else (stat.st_dev, entry.inode())
+                    )
                 except OSError:
                     continue
-                seen.add(path)
-                found.files.append(path)
+                met += 1
+                if _first_time(seen, identity):
+                    found.files.append(path)
 
     visit(top, stack0)
+    return met
