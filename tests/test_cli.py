@@ -26,9 +26,22 @@ def test_concise_output_and_exit_code(tmp_path: Path, run_cli) -> None:
     done = run_cli("check", "--output-format", "concise", "a.py")
     assert done.returncode == 1
     assert done.stdout.decode() == (
-        "a.py:2:10: TL101 [*] `DataLoader` without `num_workers` loads every batch in the main process\n"
+        "a.py:2:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process\n"
     )
     assert "Found 1 error." in done.stderr.decode()
+
+
+def test_marker_means_torchlint_fix_fixes_it(tmp_path: Path, run_cli) -> None:
+    """`[*]` as in ruff: `torchlint fix` applies the fix (TL101's is unsafe)."""
+    write(tmp_path / "a.py", BAD)
+    plain = run_cli("check", "--output-format", "concise", "a.py")
+    assert " TL101 [*] " not in plain.stdout.decode()
+    assert "(1 more fixable with `--unsafe-fixes`.)" in plain.stderr.decode()
+    write(tmp_path / "pyproject.toml", "[tool.torchlint]\nunsafe-fixes = true\n")
+    enabled = run_cli("check", "--output-format", "concise", "a.py")
+    assert " TL101 [*] " in enabled.stdout.decode()
+    assert "[*] 1 fixable with `torchlint fix`." in enabled.stderr.decode()
+    assert "--unsafe-fixes" not in enabled.stderr.decode()
 
 
 def test_full_output_shows_source_and_caret(tmp_path: Path, run_cli) -> None:
@@ -65,7 +78,18 @@ def test_exit_zero_and_quiet(tmp_path: Path, run_cli) -> None:
 def test_statistics(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "a.py", BAD + "loader2 = DataLoader(ds)\n")
     out = run_cli("check", "--statistics", "a.py").stdout.decode()
+    assert out.split() == ["2", "TL101", "dataloader-no-workers"]  # an unsafe fix: no [*]
+    out = run_cli("check", "--statistics", "--unsafe-fixes", "a.py").stdout.decode()
     assert out.split() == ["2", "TL101", "[*]", "dataloader-no-workers"]
+    table = json.loads(
+        run_cli("check", "--statistics", "--output-format", "json", "a.py").stdout.decode()
+    )
+    assert table == [
+        {"code": "TL101", "name": "dataloader-no-workers", "count": 2, "fixable": False}
+    ]
+    refused = run_cli("check", "--statistics", "--output-format", "sarif", "a.py")
+    assert refused.returncode == 2
+    assert "--statistics prints a table" in refused.stderr.decode()
 
 
 def test_json_format(tmp_path: Path, run_cli) -> None:

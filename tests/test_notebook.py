@@ -178,8 +178,8 @@ def test_check_reports_cells_and_cell_relative_lines(cwd: Path) -> None:
     done = invoke("check", "--output-format", "concise", "train.ipynb")
     assert done.exit_code == 1
     assert done.stdout.splitlines() == [
-        "train.ipynb:cell 4:3:10: TL101 [*] `DataLoader` without `num_workers` loads every batch in the main process",
-        "train.ipynb:cell 5:1:75: TL201 [*] `.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`",
+        "train.ipynb:cell 4:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process",
+        "train.ipynb:cell 5:1:75: TL201 `.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`",
     ]
 
 

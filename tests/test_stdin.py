@@ -37,7 +37,7 @@ def test_check_reads_stdin_and_names_it(run_cli) -> None:
     )
     assert done.returncode == 1
     assert done.stdout.decode().splitlines() == [
-        "src/model.py:3:10: TL101 [*] `DataLoader` without `num_workers` loads every batch in the main process",
+        "src/model.py:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process",
         "src/model.py:4:5: TL405 [*] `torch.log(1 + x)` loses precision for small `x`: use `torch.log1p(x)`",
     ]
     assert "Found 2 errors." in done.stderr.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections import Counter
@@ -230,14 +231,22 @@ def _stdin(
         sys.stdout.buffer.write(output)
         sys.stdout.buffer.flush()
         options["_stdout_taken"] = True
-    result = RunResult()
+    result = RunResult(unsafe_fixes=settings.unsafe_fixes)
     result.add(outcome)
     return result.finish()
+
+
+STATISTICS_FORMATS = ("full", "concise", "json")
 
 
 def _execute(
     paths: tuple[Path, ...], options: dict[str, Any], mode: Mode, diff: bool = False
 ) -> RunResult:
+    if options["statistics"] and options["output_format"] not in STATISTICS_FORMATS:
+        raise click.UsageError(
+            f"--statistics prints a table ({', '.join(STATISTICS_FORMATS)} output), "
+            f"not --output-format {options['output_format']}"
+        )
     settings = _settings(paths, options)
     mode = Mode(mode.fix, mode.write, settings.unsafe_fixes)
     if options["stdin_filename"] is not None or paths == (Path("-"),):
@@ -256,6 +265,7 @@ def _execute(
     cache = None if options["no_cache"] else Cache.for_settings(settings)
     result = run(found.files, settings, mode, jobs=options["jobs"], cache=cache)
     result.errors[:0] = found.errors
+    result.unsafe_fixes = settings.unsafe_fixes
     return result
 
 
@@ -270,13 +280,21 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
             out.write(text)
     elif options["statistics"]:
         counts = Counter(d.code for d in diagnostics)
-        fixable = {d.code for d in diagnostics if d.fixable}
+        fixable = {d.code for d in diagnostics if d.fixed_by_fix(result.unsafe_fixes)}
         names = {d.code: d.name for d in diagnostics}
-        for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            marker = "[*]" if code in fixable else "   "
-            out.write(f"{count:>6}  {code}  {marker} {names[code]}\n")
+        rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        if options["output_format"] == "json":
+            table = [
+                {"code": code, "name": names[code], "count": count, "fixable": code in fixable}
+                for code, count in rows
+            ]
+            out.write(json.dumps(table, indent=2) + "\n")
+        else:
+            for code, count in rows:
+                marker = "[*]" if code in fixable else "   "
+                out.write(f"{count:>6}  {code}  {marker} {names[code]}\n")
     else:
-        FORMATS[options["output_format"]](diagnostics, out, color)
+        FORMATS[options["output_format"]](diagnostics, out, color, result.unsafe_fixes)
     out.flush()
     if options["quiet"]:
         return
@@ -294,11 +312,11 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
     if diagnostics:
         n = len(diagnostics)
         summary.append(f"Found {n} error{'s' if n != 1 else ''}{' remaining' if mode.fix else ''}.")
-        fixable = sum(1 for d in diagnostics if d.fix and d.fix.applicability.value == "safe")
+        fixable = sum(1 for d in diagnostics if d.fixed_by_fix(result.unsafe_fixes))
         if fixable and not mode.fix:
             summary.append(f"[*] {fixable} fixable with `torchlint fix`.")
         hidden = unsafe_fix_count(diagnostics)
-        if hidden and not (mode.fix and mode.unsafe):
+        if hidden and not result.unsafe_fixes:
             summary.append(f"({hidden} more fixable with `--unsafe-fixes`.)")
     elif not result.errors and not diff:
         summary.append("All checks passed!")

@@ -79,3 +79,13 @@ class Diagnostic:
     @property
     def fixable(self) -> bool:
         return self.fix is not None and self.fix.applicability is not Applicability.DISPLAY
+
+    def fixed_by_fix(self, unsafe: bool) -> bool:
+        """Would ``torchlint fix`` apply this fix (``unsafe``: unsafe fixes are enabled)?
+
+        What the ``[*]`` marker means, as in ruff: not merely that some fix exists.
+        """
+        if self.fix is None:
+            return False
+        kind = self.fix.applicability
+        return kind is Applicability.SAFE or (unsafe and kind is Applicability.UNSAFE)

@@ -55,6 +55,7 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     fixed: int = 0
     diffs: list[str] = field(default_factory=list)
+    unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
 
     def add(self, outcome: FileOutcome) -> None:
         self.files += 1

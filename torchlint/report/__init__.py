@@ -8,7 +8,8 @@ from typing import TextIO
 from torchlint.diagnostics import Diagnostic
 from torchlint.report import github, json_format, sarif, text
 
-Writer = Callable[[Sequence[Diagnostic], TextIO, bool], None]
+# (diagnostics, stream, color, unsafe fixes enabled: what the `[*]` marker counts)
+Writer = Callable[[Sequence[Diagnostic], TextIO, bool, bool], None]
 
 FORMATS: dict[str, Writer] = {
     "full": text.write_full,

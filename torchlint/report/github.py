@@ -16,7 +16,9 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def write_github(diagnostics: Sequence[Diagnostic], out: TextIO, color: bool) -> None:
+def write_github(
+    diagnostics: Sequence[Diagnostic], out: TextIO, color: bool, unsafe: bool = False
+) -> None:
     for d in diagnostics:
         title = _escape_property(f"torchlint ({d.code})")
         if d.cell is None:

@@ -42,11 +42,15 @@ def to_dict(d: Diagnostic) -> dict[str, Any]:
     }
 
 
-def write_json(diagnostics: Sequence[Diagnostic], out: TextIO, color: bool) -> None:
+def write_json(
+    diagnostics: Sequence[Diagnostic], out: TextIO, color: bool, unsafe: bool = False
+) -> None:
     json.dump([to_dict(d) for d in diagnostics], out, indent=2, ensure_ascii=False)
     out.write("\n")
 
 
-def write_json_lines(diagnostics: Sequence[Diagnostic], out: TextIO, color: bool) -> None:
+def write_json_lines(
+    diagnostics: Sequence[Diagnostic], out: TextIO, color: bool, unsafe: bool = False
+) -> None:
     for d in diagnostics:
         out.write(json.dumps(to_dict(d), ensure_ascii=False) + "\n")

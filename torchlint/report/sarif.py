@@ -198,6 +198,8 @@ def to_sarif(diagnostics: Sequence[Diagnostic], base: Path | None = None) -> dic
     }
 
 
-def write_sarif(diagnostics: Sequence[Diagnostic], out: TextIO, color: bool) -> None:
+def write_sarif(
+    diagnostics: Sequence[Diagnostic], out: TextIO, color: bool, unsafe: bool = False
+) -> None:
     json.dump(to_sarif(diagnostics), out, indent=2, ensure_ascii=False)
     out.write("\n")

@@ -14,24 +14,29 @@ def _style(text: str, color: bool, **style: object) -> str:
     return click.style(text, **style) if color else text  # type: ignore[arg-type]
 
 
-def headline(d: Diagnostic, color: bool) -> str:
+def headline(d: Diagnostic, color: bool, unsafe: bool = False) -> str:
+    """``path:line:col: CODE [*] message``; ``[*]``: ``torchlint fix`` fixes it."""
     where = d.path if d.cell is None else f"{d.path}:cell {d.cell}"
     location = f"{where}:{d.start.line}:{d.start.column}:"
-    marker = " [*]" if d.fixable else ""
+    marker = " [*]" if d.fixed_by_fix(unsafe) else ""
     return (
         f"{_style(location, color, bold=True)} "
         f"{_style(d.code, color, fg='red', bold=True)}{marker} {d.message}"
     )
 
 
-def write_concise(diagnostics: Sequence[Diagnostic], out: TextIO, color: bool) -> None:
+def write_concise(
+    diagnostics: Sequence[Diagnostic], out: TextIO, color: bool, unsafe: bool = False
+) -> None:
     for d in diagnostics:
-        out.write(headline(d, color) + "\n")
+        out.write(headline(d, color, unsafe) + "\n")
 
 
-def write_full(diagnostics: Sequence[Diagnostic], out: TextIO, color: bool) -> None:
+def write_full(
+    diagnostics: Sequence[Diagnostic], out: TextIO, color: bool, unsafe: bool = False
+) -> None:
     for d in diagnostics:
-        out.write(headline(d, color) + "\n")
+        out.write(headline(d, color, unsafe) + "\n")
         line = d.source_line.expandtabs(1) if d.source_line else ""
         if line:
             number = str(d.start.line)
