@@ -29,7 +29,9 @@ class BiasBeforeBatchnorm(Rule):
     ## What it does
     Reports a `Conv1d/2d/3d` (or a `Linear` before `BatchNorm1d`) that keeps its bias although
     a BatchNorm of the same dimensionality follows it directly: adjacent in `nn.Sequential(...)`,
-    or as `self.bn(self.conv(x))` in `forward` with both layers built in `__init__`.
+    or in `forward` (both layers built in `__init__`) as `self.bn(self.conv(x))` or as
+    `x = self.conv(x)` followed by `x = self.bn(x)`. Every use of the layer must feed that
+    BatchNorm: a layer whose output is also used on its own keeps its bias.
 
     ## Why is this bad?
     BatchNorm subtracts the per-channel mean right after the layer, which removes any constant
@@ -158,10 +160,62 @@ class BiasBeforeBatchnorm(Rule):
             block = nn.Sequential(nn.Conv3d(4, 4, 3, 1, 1, 1, 1, False), nn.BatchNorm3d(4))
             """,
         ),
+        Invalid(
+            """
+            from torch import nn
+
+            class BasicBlock(nn.Module):
+                def __init__(self, channels):
+                    super().__init__()
+                    self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+                    self.bn = nn.BatchNorm2d(channels)
+                    self.relu = nn.ReLU()
+
+                def forward(self, x):
+                    out = self.conv(x)
+                    out = self.bn(out)
+                    return self.relu(out) + x
+            """,
+            fixed="""
+            from torch import nn
+
+            class BasicBlock(nn.Module):
+                def __init__(self, channels):
+                    super().__init__()
+                    self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+                    self.bn = nn.BatchNorm2d(channels)
+                    self.relu = nn.ReLU()
+
+                def forward(self, x):
+                    out = self.conv(x)
+                    out = self.bn(out)
+                    return self.relu(out) + x
+            """,
+        ),
         Valid(
             """
             from torch import nn
             block = nn.Sequential(nn.Conv2d(3, 16, 3, bias=False), nn.BatchNorm2d(16))
+            """
+        ),
+        Valid(
+            """
+            from torch import nn
+
+            class TwoOutputs(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(8, 8, 3)
+                    self.bn = nn.BatchNorm2d(8)
+                    self.conv2 = nn.Conv2d(8, 8, 3)
+                    self.bn2 = nn.BatchNorm2d(8)
+
+                def forward(self, x):
+                    features = self.conv(x)
+                    normed = self.bn(features)  # the raw features are used too
+                    y = self.conv2(normed)
+                    y = self.bn2(y)
+                    return features, y, self.conv2(x)  # conv2 also used on its own
             """
         ),
         Valid(
@@ -230,6 +284,10 @@ class BiasBeforeBatchnorm(Rule):
                 self._check_sequential(node)
             elif len(node.args) == 1 and isinstance(node.args[0].value, cst.Call):
                 self._check_forward(node, func, node.args[0].value)
+            elif len(node.args) == 1:
+                inner = self._assigned_just_before(node)
+                if inner is not None:
+                    self._check_forward(node, func, inner)
         elif isinstance(func, cst.Name):
             self._check_sequential(node)
 
@@ -243,8 +301,24 @@ class BiasBeforeBatchnorm(Rule):
             if isinstance(first.value, cst.Call) and isinstance(second.value, cst.Call):
                 self._check_pair(scope, first.value, second.value)
 
+    def _assigned_just_before(self, node: cst.Call) -> cst.Call | None:
+        """For ``x = self.bn(x)``: the call ``x`` was assigned by the statement just before
+        (``x = self.conv(x)``), whose result is then gone; None for any other shape."""
+        ancestors = self.context.ancestors
+        if len(ancestors) < 3 or not isinstance(ancestors[-1], cst.Assign):
+            return None
+        statement, block = ancestors[-2], ancestors[-3]
+        if not isinstance(block, (cst.IndentedBlock, cst.Module)):
+            return None
+        index = next((i for i, s in enumerate(block.body) if s is statement), 0)
+        if index == 0:
+            return None
+        pair = _rebinding_pair(block.body[index - 1], statement)
+        return pair[0] if pair is not None and pair[1] is node else None
+
     def _check_forward(self, node: cst.Call, outer: cst.Attribute, inner: cst.Call) -> None:
-        """``self.bn(self.conv(x))`` in ``forward``, both layers assigned in ``__init__``."""
+        """``self.bn(self.conv(x))`` (or the two-statement form) in ``forward``, both layers
+        assigned in ``__init__``."""
         if not isinstance(outer.value, cst.Name) or not isinstance(inner.func, cst.Attribute):
             return
         this = outer.value.value
@@ -323,8 +397,46 @@ def _attribute_uses(classdef: cst.ClassDef) -> dict[str, list[str | None]]:
                 inner = node.args[0].value if len(node.args) == 1 else None
                 if _is_self(node.func.value, this) and isinstance(inner, cst.Call):
                     wrapped[id(inner.func)] = node.func.attr.value
+            elif isinstance(node, cst.IndentedBlock):
+                for first, second in zip(node.body, node.body[1:], strict=False):
+                    pair = _rebinding_pair(first, second)
+                    if pair is not None and _is_self(pair[1].func.value, this):  # type: ignore[attr-defined]
+                        wrapped[id(pair[0].func)] = pair[1].func.attr.value  # type: ignore[attr-defined]
             stack.extend(iter_children(node))
     return uses
+
+
+def _single_assignment(statement: cst.BaseStatement) -> tuple[str, cst.Call] | None:
+    """``name = <call>`` alone on its line: (name, call)."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    assign = statement.body[0]
+    if (
+        isinstance(assign, cst.Assign)
+        and len(assign.targets) == 1
+        and isinstance(assign.targets[0].target, cst.Name)
+        and isinstance(assign.value, cst.Call)
+        and isinstance(assign.value.func, cst.Attribute)
+    ):
+        return assign.targets[0].target.value, assign.value
+    return None
+
+
+def _rebinding_pair(
+    first: cst.BaseStatement, second: cst.BaseStatement
+) -> tuple[cst.Call, cst.Call] | None:
+    """``x = a.conv(...)`` then ``x = a.bn(x)``: the two calls. The name is rebound, so the
+    first call's output reaches nothing but the second."""
+    before, after = _single_assignment(first), _single_assignment(second)
+    if before is None or after is None or before[0] != after[0]:
+        return None
+    call = after[1]
+    if len(call.args) != 1 or call.args[0].star or call.args[0].keyword:
+        return None
+    argument = call.args[0].value
+    if not isinstance(argument, cst.Name) or argument.value != before[0]:
+        return None
+    return before[1], call
 
 
 def _is_self(node: cst.BaseExpression, this: str) -> bool:
