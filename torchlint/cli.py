@@ -359,7 +359,7 @@ EXIT_NON_ZERO_ON_FIX = click.option(
 )
 
 
-@main.command()
+@main.command(short_help="Report problems in files and directories.")
 @lint_options
 @click.option("--fix", "apply_fix", is_flag=True, help="Apply fixes (same as `torchlint fix`).")
 @click.option("--diff", is_flag=True, help="With --fix: print a diff instead of writing files.")
@@ -411,7 +411,7 @@ def _add_noqa(paths: tuple[Path, ...], fixing: bool, options: dict[str, Any]) ->
     sys.exit(EXIT_FOUND if added.skipped and not options["exit_zero"] else EXIT_CLEAN)
 
 
-@main.command()
+@main.command(short_help="Apply fixes (safe ones; --unsafe-fixes for more).")
 @lint_options
 @click.option(
     "--diff",
@@ -432,7 +432,7 @@ def fix(paths: tuple[Path, ...], diff: bool, **options: Any) -> None:
     sys.exit(_exit_code(result, options, diff))
 
 
-@main.command()
+@main.command(short_help="Remove the results cache.")
 @click.option(
     "--config",
     "config_path",
@@ -454,10 +454,10 @@ def clean(config_path: Path | None) -> None:
     click.echo(f"Removed {directory}" if removed else f"No cache at {directory}", err=True)
 
 
-@main.command()
+@main.command(short_help="Explain one rule.")
 @click.argument("code")
 def rule(code: str) -> None:
-    """Explain the rule CODE (e.g. TL101 or dataloader-no-workers)."""
+    """Explain the rule CODE: its code (TL101) or its name (dataloader-no-workers)."""
     found = rule_by_code(code)
     if found is None:
         _fail(f"unknown rule `{code}` (see `torchlint rules`)")
@@ -468,7 +468,7 @@ def rule(code: str) -> None:
     click.echo(found.documentation())
 
 
-@main.command()
+@main.command(short_help="List every rule.")
 @click.option(
     "--output-format",
     type=click.Choice(["text", "json", "markdown"]),
