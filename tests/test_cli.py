@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -377,3 +379,22 @@ def test_help_explains_itself(run_cli) -> None:
     for option in ("--select", "--ignore", "--output-format", "--unsafe-fixes", "--stdin-filename"):
         assert option in out
     assert run_cli("--version").stdout.decode().startswith("torchlint, version ")
+
+
+@pytest.mark.parametrize(("flags", "expected"), [((), 1), (("--exit-zero",), 0)])
+def test_closed_pipe_keeps_the_verdict(
+    tmp_path: Path, flags: tuple[str, ...], expected: int
+) -> None:
+    """`torchlint check | head`: the reader goes away; the exit code still says the truth."""
+    write(tmp_path / "a.py", BAD)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "torchlint", "check", "--no-cache", *flags, "a.py"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before torchlint writes anything
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == expected
+    assert "Traceback" not in stderr

@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -181,8 +181,7 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
         except BrokenPipeError:
             # The reader went away (`torchlint check | head`): stop quietly, as Unix tools do.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            _silence_stdout()
             sys.exit(EXIT_FOUND)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
@@ -324,6 +323,23 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
         click.echo(line, err=True)
 
 
+def _finish(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) -> NoReturn:
+    """Report, then exit with the verdict; it stands even if the reader stops reading
+    (``torchlint check | head``)."""
+    code = _exit_code(result, options, diff)
+    try:
+        _report(result, options, mode, diff)
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(code)
+
+
+def _silence_stdout() -> None:
+    """The pipe is gone: send what is still buffered to /dev/null, so exiting is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def _exit_code(result: RunResult, options: dict[str, Any], diff: bool) -> int:
     if result.errors:
         return EXIT_ERROR
@@ -378,8 +394,7 @@ def check(
         _add_noqa(paths, apply_fix or diff, options)
     mode = Mode(fix=apply_fix or diff, write=not diff)
     result = _execute(paths, options, mode, diff)
-    _report(result, options, mode, diff)
-    sys.exit(_exit_code(result, options, diff))
+    _finish(result, options, mode, diff)
 
 
 def _add_noqa(paths: tuple[Path, ...], fixing: bool, options: dict[str, Any]) -> None:
@@ -428,8 +443,7 @@ def fix(paths: tuple[Path, ...], diff: bool, **options: Any) -> None:
     """
     mode = Mode(fix=True, write=not diff)
     result = _execute(paths, options, mode, diff)
-    _report(result, options, mode, diff)
-    sys.exit(_exit_code(result, options, diff))
+    _finish(result, options, mode, diff)
 
 
 @main.command(short_help="Remove the results cache.")
