@@ -215,8 +215,9 @@ def test_cache_is_invalidated_by_settings(tree: Path, monkeypatch) -> None:
 
 def test_cache_key_includes_the_path(tmp_path: Path) -> None:
     digest = content_digest(b"x = 1\n")
-    assert Cache.key("a.py", digest) != Cache.key("b.py", digest)
-    assert Cache.key("a.py", digest) != Cache.key("a.py", content_digest(b"x = 2\n"))
+    a, b = Path("a.py"), Path("b.py")
+    assert Cache.key(a, digest) != Cache.key(b, digest)
+    assert Cache.key(a, digest) != Cache.key(a, content_digest(b"x = 2\n"))
 
 
 def test_same_shown_path_in_two_directories_is_two_cache_entries(tmp_path: Path) -> None:

@@ -148,11 +148,18 @@ class Cache:
         return cls(cache_directory(settings), settings)
 
     @staticmethod
-    def key(display_path: str, digest: str) -> str:
-        """The entry name for a file shown as ``display_path`` whose bytes hash to ``digest``."""
-        return hashlib.blake2b(
-            f"{display_path}\0{digest}".encode("utf-8", "surrogateescape"), digest_size=20
-        ).hexdigest()
+    def key(path: Path, digest: str) -> str:
+        """The entry name for the file at ``path`` whose bytes hash to ``digest``.
+
+        Keyed by the path as shown (the diagnostics carry it) and by the file it really is:
+        ``a.py`` run from two directories is two files, with their own per-file-ignores.
+        """
+        try:
+            real = str(path.resolve())
+        except (OSError, RuntimeError):  # a symlink loop
+            real = str(path.absolute())
+        name = f"{path.as_posix()}\0{real}\0{digest}"
+        return hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=20).hexdigest()
 
     def get(self, key: str) -> list[Diagnostic] | None:
         """The cached diagnostics, or None on a miss (absent, unreadable or foreign entry)."""

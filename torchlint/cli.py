@@ -279,7 +279,7 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
             out.write(text)
     elif options["statistics"]:
         counts = Counter(d.code for d in diagnostics)
-        fixable = {d.code for d in diagnostics if d.fixed_by_fix(result.unsafe_fixes)}
+        fixable = {d.code for d in diagnostics if d.fix_applies(result.unsafe_fixes)}
         names = {d.code: d.name for d in diagnostics}
         rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         if options["output_format"] == "json":
@@ -311,7 +311,7 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
     if diagnostics:
         n = len(diagnostics)
         summary.append(f"Found {n} error{'s' if n != 1 else ''}{' remaining' if mode.fix else ''}.")
-        fixable = sum(1 for d in diagnostics if d.fixed_by_fix(result.unsafe_fixes))
+        fixable = sum(1 for d in diagnostics if d.fix_applies(result.unsafe_fixes))
         if fixable and not mode.fix:
             summary.append(f"[*] {fixable} fixable with `torchlint fix`.")
         hidden = unsafe_fix_count(diagnostics)

@@ -76,14 +76,11 @@ class Diagnostic:
     def sort_key(self) -> tuple[str, int, int, int, str]:
         return (self.path, self.cell or 0, self.start.line, self.start.column, self.code)
 
-    @property
-    def fixable(self) -> bool:
-        return self.fix is not None and self.fix.applicability is not Applicability.DISPLAY
-
-    def fixed_by_fix(self, unsafe: bool) -> bool:
+    def fix_applies(self, unsafe: bool) -> bool:
         """Would ``torchlint fix`` apply this fix (``unsafe``: unsafe fixes are enabled)?
 
-        What the ``[*]`` marker means, as in ruff: not merely that some fix exists.
+        The fixer's test, and what the ``[*]`` marker means (as in ruff: not merely that
+        some fix exists).
         """
         if self.fix is None:
             return False

@@ -290,7 +290,7 @@ def _walk(
                 continue
             if is_dir:
                 visit(path, ignores)
-            elif entry.name.endswith(SOURCE_SUFFIXES):
+            else:  # a source file (others were skipped above)
                 try:
                     if not entry.is_file():
                         continue

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.diagnostics import Applicability, Diagnostic, Edit
+from torchlint.diagnostics import Diagnostic, Edit
 from torchlint.engine import FileResult, guarded, lint_source, python_rejects
 from torchlint.names import Scope, is_docstring
 from torchlint.positions import node_spans
@@ -30,13 +30,6 @@ class FixOutcome:
     @property
     def remaining(self) -> list[Diagnostic]:
         return self.result.diagnostics if self.result else []
-
-
-def applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
-    fix = diagnostic.fix
-    if fix is None or fix.applicability is Applicability.DISPLAY:
-        return False
-    return unsafe or fix.applicability is Applicability.SAFE
 
 
 def fix_source(
@@ -86,7 +79,7 @@ def _fix_source(
             [
                 d
                 for d in result.diagnostics
-                if applicable(d, unsafe) and (only is None or d.code in only)
+                if d.fix_applies(unsafe) and (only is None or d.code in only)
             ]
         )
         if not chosen:

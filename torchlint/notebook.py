@@ -689,10 +689,14 @@ def process_notebook(
     if not mode.fix:
         return outcome
     outcome.fixed = result.fixed
-    record_fix(outcome, source, result.text, mode, lambda: cell_diff(display_path, result.changed))
-    if outcome.unwritten:  # report what the notebook on disk still has
-        outcome.diagnostics = lint_notebook(display_path, source.text, settings, rules).diagnostics
-    return outcome
+    return record_fix(
+        outcome,
+        source,
+        result.text,
+        mode,
+        diff=lambda: cell_diff(display_path, result.changed),
+        relint=lambda: lint_notebook(display_path, source.text, settings, rules).diagnostics,
+    )
 
 
 def is_notebook(path: str) -> bool:

@@ -21,7 +21,7 @@ from torchlint.cache import content_digest
 from torchlint.config import Settings
 from torchlint.diagnostics import Diagnostic
 from torchlint.engine import lint_source
-from torchlint.fixer import applicable, fix_source
+from torchlint.fixer import fix_source
 from torchlint.registry import selected_rules
 from torchlint.sourcefile import SourceError, SourceFile, decode_source, read_source, write_source
 
@@ -45,7 +45,6 @@ class FileOutcome:
     diff: str = ""
     fixed_source: str | None = None
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
-    unwritten: bool = False  # fixes were made but the file could not be written
 
 
 @dataclass
@@ -99,25 +98,29 @@ def process_source(
     outcome.diagnostics = fixed.remaining
     outcome.errors = fixed.errors
     outcome.fixed = fixed.fixed
-    record_fix(
+    return record_fix(
         outcome,
         source,
         fixed.source,
         mode,
-        lambda: unified_diff(display_path, source.text, fixed.source),
+        diff=lambda: unified_diff(display_path, source.text, fixed.source),
+        relint=lambda: lint_source(display_path, source.text, settings, rules).diagnostics,
     )
-    if outcome.unwritten:  # report what the file on disk still has
-        outcome.diagnostics = lint_source(display_path, source.text, settings, rules).diagnostics
-    return outcome
 
 
 def record_fix(
-    outcome: FileOutcome, source: SourceFile, text: str, mode: Mode, diff: Callable[[], str]
+    outcome: FileOutcome,
+    source: SourceFile,
+    text: str,
+    mode: Mode,
+    *,
+    diff: Callable[[], str],
+    relint: Callable[[], list[Diagnostic]],
 ) -> FileOutcome:
-    """Write the fixed ``text`` back, or keep its ``diff``. A failed write undoes the count
-    and sets ``unwritten``: the caller reports the diagnostics of the file as it still is.
+    """Write the fixed ``text`` back, or keep its ``diff``. A failed write undoes the count,
+    and the diagnostics become ``relint()``'s: those of the file as it still is.
 
-    Python files and notebooks share it: only how the diff is shown differs.
+    Python files and notebooks share it: only how they diff and lint differs.
     """
     outcome.fixed_source = text
     if text != source.text:
@@ -127,7 +130,7 @@ def record_fix(
             except SourceError as error:
                 outcome.errors.append(str(error))
                 outcome.fixed = 0
-                outcome.unwritten = True
+                outcome.diagnostics = relint()
         else:
             outcome.diff = diff()
     return outcome
@@ -187,7 +190,7 @@ def run(
     for index, outcome in zip(todo, _process_all(work, settings, mode, jobs), strict=True):
         outcomes[index] = outcome
         if cache is not None and not mode.fix and outcome.digest and not outcome.errors:
-            cache.put(_cache_key(cache, paths[index], outcome.digest), outcome.diagnostics)
+            cache.put(cache.key(paths[index], outcome.digest), outcome.diagnostics)
     result = RunResult()
     for outcome in outcomes:
         result.add(outcome)  # type: ignore[arg-type]
@@ -199,17 +202,7 @@ def _cached(path: Path, cache: Cache) -> list[Diagnostic] | None:
         raw = path.read_bytes()
     except OSError:
         return None  # the engine reports it
-    return cache.get(_cache_key(cache, path, content_digest(raw)))
-
-
-def _cache_key(cache: Cache, path: Path, digest: str) -> str:
-    """Keyed by the path as shown (the diagnostics carry it) and the file it really is:
-    ``a.py`` run from two directories is two files, with their own per-file-ignores."""
-    try:
-        real = str(path.resolve())
-    except (OSError, RuntimeError):  # a symlink loop
-        real = str(path.absolute())
-    return cache.key(f"{path.as_posix()}\0{real}", digest)
+    return cache.get(cache.key(path, content_digest(raw)))
 
 
 # --- Parallel execution -----------------------------------------------------------------
@@ -284,4 +277,4 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def unsafe_fix_count(diagnostics: Sequence[Diagnostic]) -> int:
     """How many remaining diagnostics `--unsafe-fixes` would fix."""
-    return sum(1 for d in diagnostics if applicable(d, True) and not applicable(d, False))
+    return sum(1 for d in diagnostics if d.fix_applies(True) and not d.fix_applies(False))

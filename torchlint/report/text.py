@@ -18,7 +18,7 @@ def headline(d: Diagnostic, color: bool, unsafe: bool = False) -> str:
     """``path:line:col: CODE [*] message``; ``[*]``: ``torchlint fix`` fixes it."""
     where = d.path if d.cell is None else f"{d.path}:cell {d.cell}"
     location = f"{where}:{d.start.line}:{d.start.column}:"
-    marker = " [*]" if d.fixed_by_fix(unsafe) else ""
+    marker = " [*]" if d.fix_applies(unsafe) else ""
     return (
         f"{_style(location, color, bold=True)} "
         f"{_style(d.code, color, fg='red', bold=True)}{marker} {d.message}"
