@@ -259,26 +259,37 @@ def print_changes(previous: list[Finding], current: list[Finding], limit: int) -
 
 
 def run(projects: list[Project], args: argparse.Namespace) -> int:
-    extra = args.torchlint_args.split() if args.torchlint_args else []
+    """Lint; with ``--select`` only those rules, compared with the same selection's last run."""
+    extra = ["--select", args.select] if args.select else []
     findings: list[Finding] = []
     for project in projects:
         found = lint(project, extra)
         print(f"{project.name}: {len(found)} diagnostics", flush=True)
         findings += found
-    last = cache_dir() / "last-run.jsonl"
+    suffix = f".{args.select.replace(',', '_')}" if args.select else ""
+    last = cache_dir() / f"last-run{suffix}.jsonl"
     previous = load_findings(last)
-    if not args.projects and not extra:
+    complete = not args.projects
+    if complete:
         if last.is_file():
-            shutil.copy(last, cache_dir() / "previous-run.jsonl")
+            shutil.copy(last, cache_dir() / f"previous-run{suffix}.jsonl")
         save_findings(findings, last)
     counts = counts_by_project(findings)
     baseline = json.loads(BASELINE_FILE.read_text()) if BASELINE_FILE.is_file() else {}
     if args.projects:
         baseline = {name: baseline.get(name, {}) for name in counts}
+    if args.select:
+        codes = {finding.code for finding in findings} | set(args.select.split(","))
+        baseline = {
+            name: {code: n for code, n in table.items() if code in codes}
+            for name, table in baseline.items()
+        }
     print_counts(counts, baseline)
-    if previous and not args.projects and not extra:
+    if previous and complete:
         print_changes(previous, findings, args.show)
     if args.update_baseline:
+        if args.select or args.projects:
+            sys.exit("--update-baseline needs a run of every project with the default rules")
         BASELINE_FILE.write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
         print(f"\nbaseline written: {BASELINE_FILE.relative_to(HERE.parent)}")
     return 0
@@ -395,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     lint_parser.add_argument("--update-baseline", action="store_true")
     lint_parser.add_argument("--show", type=int, default=40, help="changed diagnostics shown")
     lint_parser.add_argument(
-        "--torchlint-args", default="", help="extra options, e.g. '--select ALL' (not saved)"
+        "--select", default="", help="only these codes (exact codes, comma-separated)"
     )
     prec = commands.add_parser("precision", help="precision of the last run on the labels")
     prec.add_argument("--show", type=int, default=40)
