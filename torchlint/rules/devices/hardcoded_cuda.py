@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.devices import best_device_expression, cuda_guarded
+from torchlint.analysis.device_names import device_expression
+from torchlint.analysis.devices import cuda_guarded
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -229,7 +230,7 @@ class HardcodedCuda(Rule):
     def _fix(self, node: cst.Call, func: cst.Attribute):
         if calls.positional(node) or calls.keyword(node, "device") is not None:
             return None  # an explicit device index: the intent is one particular GPU
-        device = best_device_expression(self.context)
+        device = device_expression(self.context)
         if device is None:
             return None
         text, preamble = device

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.device_names import device_expression
 from torchlint.analysis.devices import (
-    best_device_expression,
     cuda_guarded,
     cuda_literal,
+    used_as_value,
 )
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
@@ -214,8 +215,8 @@ class HardcodedDeviceString(Rule):
         if qualified is None or not qualified.startswith("torch."):
             return None
         if qualified == "torch.device":
-            if isinstance(self.context.parent, (cst.Comparison, cst.ComparisonTarget)):
-                return None  # `if torch.device("cuda") in devices:` asks, does not place
+            if used_as_value(self.context):
+                return None  # compared, parsed, passed to a mock: needs no GPU
             for arg in (positional, type_kw):
                 if arg is not None and not arg.star and cuda_literal(arg.value) is not None:
                     return arg
@@ -231,7 +232,7 @@ class HardcodedDeviceString(Rule):
             return None  # a particular GPU: replacing it would change which one
         if self.qualified_name(node.func) == "torch.device" and len(node.args) > 1:
             return None  # torch.device("cuda", index)
-        device = best_device_expression(self.context)
+        device = device_expression(self.context)
         if device is None:
             return None
         text, preamble = device
