@@ -924,6 +924,8 @@ def rebound_to_tensor(context: FileContext, name: str) -> bool:
     chain = context.ancestors
     if len(chain) < 2 or not isinstance(chain[-2], (cst.Module, cst.IndentedBlock)):
         return False
+    if name not in context.scope.bindings:
+        return False  # `global` / `nonlocal`: bound in another scope too
     block, line = chain[-2], chain[-1]
     statements = list(block.body)
     if line not in statements:

@@ -35,8 +35,13 @@ class HardcodedDeviceString(Rule):
     `"cuda" if torch.cuda.is_available() else "cpu"`, an early return, a `skipIf`
     decorator, a function named like `to_gpu`, `with torch.cuda.device(...)`...). Calls in
     `torch.cuda.*` and `torch.backends.cuda*` are about CUDA by definition and are not
-    reported; neither is `device="cuda"` passed to a function that is not torch's, nor
-    `torch.device("cuda")` compared with something (`if torch.device("cuda") in devices`).
+    reported; neither is `device="cuda"` passed to a function that is not torch's, nor a
+    `torch.device("cuda")` used only as a value: building one needs no GPU, only placing
+    something there does. It is reported where it is bound to a name, returned, a
+    parameter default, the argument of `.to(...)` or a `device=` / `map_location=`
+    keyword; not where it is compared (`if torch.device("cuda") in devices`), listed among
+    test cases, passed positionally to another function (a parser, a mock) or asked for
+    an attribute (`torch.device("cuda").type`).
 
     ## Example
     ```python
@@ -58,7 +63,9 @@ class HardcodedDeviceString(Rule):
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
     failing. `"cuda:N"` with an index other than 0, and `torch.device("cuda", N)`, name one
-    particular GPU: they are reported without a fix. With `runtime-helpers = false` the fix
+    particular GPU: they are reported without a fix. Where a device is already in scope
+    (a parameter called `device`, or a name bound only to `torch.device(...)` or
+    `best_device()`), the fix uses it. With `runtime-helpers = false` the fix
     writes `device` and adds a module-level
     `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` (only when the
     name `device` is free).
@@ -129,11 +136,54 @@ class HardcodedDeviceString(Rule):
             fixed=None,
             count=2,
         ),
+        Invalid(
+            """
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            mask = torch.ones(8, device="cuda")
+            def step(x):
+                return x.to("cuda") * mask
+            """,
+            fixed="""
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            mask = torch.ones(8, device=device)
+            def step(x):
+                return x.to(device) * mask
+            """,
+            count=2,
+        ),
         Valid(
             """
             import torch
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             device = "cuda" if torch.cuda.is_available() else "cpu"
+            """
+        ),
+        Valid(
+            """
+            import torch
+            cases = [torch.device("cpu"), torch.device("cuda:0")]
+            assert parse_device("cuda:1") == torch.device("cuda:1")
+            mocked.assert_called_once_with(torch.device("cuda"))
+            kind = torch.device("cuda").type
+            """
+        ),
+        Valid(
+            """
+            import pytest, torch
+            @pytest.mark.parametrize(
+                "device",
+                [
+                    "cpu",
+                    pytest.param(
+                        torch.zeros(1, device="cuda"),
+                        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU"),
+                    ),
+                ],
+            )
+            def test(device):
+                pass
             """
         ),
         Valid(
