@@ -633,3 +633,13 @@ def test_data_parallel_reported_when_the_distributed_name_is_not_torchs() -> Non
     m = fully_shard(m) if distributed else torch.nn.DataParallel(m)
     """
     assert lines(fsdp, "TL205") == []
+
+
+def test_create_then_move_in_an_inner_loop_is_reported() -> None:
+    source = """
+    import torch
+    for epoch in range(3):
+        for x in loader:
+            y = torch.ones(2).to(device)
+    """
+    assert lines(source, "TL203") == [4]

@@ -622,17 +622,10 @@ def moves_to_cuda(context: FileContext) -> bool:
 
 # --- does this file set up distributed training? ---------------------------------------------
 
+# torch's DDP and FSDP wrappers, under any of their module paths (they are re-exported).
 DISTRIBUTED_WRAPPERS = frozenset(
-    {
-        "torch.nn.parallel.DistributedDataParallel",
-        "torch.nn.parallel.distributed.DistributedDataParallel",
-        "torch.distributed.fsdp.FullyShardedDataParallel",
-        "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel",
-        "torch.distributed.fsdp.fully_shard",
-        "torch.distributed._composable.fsdp.fully_shard",
-    }
+    {"DistributedDataParallel", "FullyShardedDataParallel", "fully_shard"}
 )
-_WRAPPER_NAMES = frozenset(name.rsplit(".", 1)[1] for name in DISTRIBUTED_WRAPPERS)
 
 
 def sets_up_distributed(context: FileContext) -> bool:
@@ -647,8 +640,8 @@ def sets_up_distributed(context: FileContext) -> bool:
         qualified = scope.qualified_name(node.func)
         if qualified is None or not qualified.startswith("torch."):
             continue
-        if qualified in DISTRIBUTED_WRAPPERS or qualified.rsplit(".", 1)[1] in _WRAPPER_NAMES:
-            return True  # also the re-exports (torch.nn.parallel.distributed...)
+        if qualified.rsplit(".", 1)[1] in DISTRIBUTED_WRAPPERS:
+            return True
     return False
 
 
