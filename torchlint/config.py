@@ -166,21 +166,12 @@ def validate_selector(selector: str, where: Path | None = None) -> None:
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """`` (did you mean `x`?)`` for the closest of ``choices``, or '' when none is close.
 
-    Closeness is difflib's ratio; a longer common prefix breaks ties (`TL1O1` is `TL101`,
-    not `TL611`), then the order of the names."""
-
-    def distance(choice: str) -> tuple[float, int, str]:
-        ratio = difflib.SequenceMatcher(None, value, choice).ratio()
-        prefix = next(
-            (i for i, (a, b) in enumerate(zip(value, choice, strict=False)) if a != b),
-            min(len(value), len(choice)),
-        )
-        return -ratio, -prefix, choice
-
-    scored = sorted(choices, key=distance)
-    if not scored or -distance(scored[0])[0] < 0.6:
+    Closeness is difflib's ratio; a tie goes to the first in order (`TL1O1` is `TL101`, not
+    `TL611`: ``difflib.get_close_matches`` would pick the last)."""
+    scored = sorted((-difflib.SequenceMatcher(None, value, c).ratio(), c) for c in choices)
+    if not scored or -scored[0][0] < 0.6:
         return ""
-    return f" (did you mean `{scored[0]}`?)"
+    return f" (did you mean `{scored[0][1]}`?)"
 
 
 def _unknown_keys(table: Mapping[str, Any]) -> str:
