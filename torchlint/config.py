@@ -280,7 +280,11 @@ def build_settings(
     extend_exclude: Iterable[str] = (),
     table: dict[str, Any] | None = None,
 ) -> Settings:
-    """Merge the config file (if any, or an in-memory ``table``) with command-line options."""
+    """Merge the config file (if any, or an in-memory ``table``) with command-line options.
+
+    Without ``target-version``, a file's project declares it (its torch requirement); an
+    in-memory table stands alone."""
+    in_memory = table is not None
     if table is None:
         table = load_config(config_path) if config_path else {}
     else:
@@ -304,7 +308,7 @@ def build_settings(
     elif "target-version" in table:
         version = parse_target_version(table["target-version"], str(where))
         version_source = f"`target-version` in {where}"
-    else:
+    elif not in_memory:
         declared = torch_versions.declared_torch(_project_directory(root))
         if declared is not None:
             version, version_source = declared.version, declared.source
