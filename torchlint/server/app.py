@@ -135,16 +135,19 @@ class TorchlintServer(LanguageServer):
             task.cancel()
 
     async def _lint_later(self, key: str, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        request = self._request(key)
-        if request is None:
-            return
-        result = await self.in_thread(snapshot, *request, self.store)
-        if self.version_of(key) != result.version:
-            return  # edited meanwhile: the lint scheduled by that edit publishes
-        self.snapshots[key] = result
-        self.publish(result)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            request = self._request(key)
+            if request is None:
+                return
+            result = await self.in_thread(snapshot, *request, self.store)
+            if self.version_of(key) != result.version:
+                return  # edited meanwhile: the lint scheduled by that edit publishes
+            self.snapshots[key] = result
+            self.publish(result)
+        except Exception as error:  # noqa: BLE001 - bad input never kills the server
+            self.log(internal_error(key, error), types.MessageType.Error)
 
     def publish(self, result: Snapshot) -> None:
         encoding = self.encoding

@@ -105,18 +105,16 @@ def snapshot(
     )
     try:
         settings = store.for_file(path)
-    except ConfigError as error:
-        result.config_error = str(error)
-        return result
-    if path is not None and excluded(path, settings):
-        return result
-    result.settings = settings
-    try:
+        if path is not None and excluded(path, settings):
+            return result
+        result.settings = settings
         if notebook:
             result.diagnostics, result.errors = lint_cells(display, cells, settings)
         else:
             found, result.errors = lint_text(display, cells[0].text, settings)
             result.diagnostics = {cells[0].uri: found}
+    except ConfigError as error:
+        result.config_error = str(error)
     except Exception as error:  # noqa: BLE001 - one document's crash must not stop the server
         result.errors.append(internal_error(display, error))
     return result
