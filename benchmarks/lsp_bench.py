@@ -29,51 +29,19 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-BLOCK = """
-
-class Net{n}(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(20, 64)
-        self.dropout = nn.Dropout(0.5)
-        self.fc2 = nn.Linear(64, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.dropout(F.relu(self.fc1(x))))
-
-
-def train{n}(epochs: int = 2) -> float:
-    features = torch.randn(256, 20)
-    labels = torch.randint(0, 3, (256,))
-    loader = DataLoader(TensorDataset(features, labels), batch_size=32, shuffle=True)
-    model = Net{n}().cuda()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    total = 0.0
-    for _ in range(epochs):
-        for inputs, targets in loader:
-            inputs, targets = inputs.cuda(), targets.cuda()
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-    with torch.no_grad():
-        predictions = model(features.to("cuda")).argmax(dim=1)
-    torch.save(model.state_dict(), "net{n}.pt")
-    return total + (predictions.cpu() == labels).float().mean().item()
-"""
-HEADER = (
-    '"""A long training script."""\n\nimport torch\nimport torch.nn as nn\n'
-    "import torch.nn.functional as F\nfrom torch.utils.data import DataLoader, TensorDataset\n"
-)
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_bad.py"
 EDITED_LINE = 1  # the docstring line: edits there change no finding's position
 
 
 def training_file(lines: int) -> str:
-    parts = [HEADER]
+    """The example training script's imports, then renamed copies of its code, to ``lines``."""
+    example = EXAMPLE.read_text(encoding="utf-8").split('\nif __name__ == "__main__":')[0]
+    header, _, body = example.partition("\n\n\nclass ")
+    parts = [header + "\n"]
     n = 0
     while sum(part.count("\n") for part in parts) < lines:
-        parts.append(BLOCK.format(n=n))
+        copy = body.replace("Classifier", f"Classifier{n}").replace("def main", f"def main{n}")
+        parts.append(f"\n\nclass {copy}")
         n += 1
     return "".join(parts)
 

@@ -8,7 +8,6 @@ small edits an editor applies, so the cursor and the rest of the buffer stay put
 
 from __future__ import annotations
 
-import ast
 import difflib
 from collections.abc import Iterable
 
@@ -18,6 +17,7 @@ from lsprotocol import types
 from torchlint.add_noqa import NoqaResult, add_noqa_to_source
 from torchlint.diagnostics import Applicability, Diagnostic, Edit
 from torchlint.fixer import add_preamble, apply_edits, fix_source
+from torchlint.notebook import _parses
 from torchlint.registry import selected_rules
 from torchlint.server.convert import SOURCE, identity
 from torchlint.server.documents import Snapshot
@@ -31,14 +31,6 @@ KINDS = (types.CodeActionKind.QuickFix, FIX_ALL_KIND)
 def wanted(only: Iterable[str] | None, kind: str) -> bool:
     """Whether a request limited to the kinds ``only`` asks for actions of ``kind``."""
     return only is None or any(kind == o or kind.startswith(o + ".") for o in only)
-
-
-def _parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def diff_edits(old: str, new: str) -> list[Edit]:
