@@ -349,3 +349,22 @@ def test_shutdown_ends_the_process(tmp_path: Path) -> None:
         return process.returncode
 
     assert run(scenario) == 0
+
+
+def test_without_pygls_the_command_says_what_to_install(tmp_path: Path) -> None:
+    import subprocess
+
+    blocker = tmp_path / "blocked" / "pygls"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('no pygls here')\n")
+    env = {**os.environ, "PYTHONPATH": str(blocker.parent)}
+    result = subprocess.run(
+        [sys.executable, "-m", "torchlint", "server"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert 'pip install "torchlint[lsp]"' in result.stderr
