@@ -64,7 +64,9 @@ def test_the_same_file_under_two_shown_paths(tmp_path: Path, monkeypatch) -> Non
 def test_project_root_is_part_of_the_key(tmp_path: Path) -> None:
     """Per-file-ignores match paths relative to the root: a shared cache-dir must not mix roots."""
     shared = tmp_path / "cache"
-    table = f'[tool.torchlint]\ncache-dir = "{shared}"\nper-file-ignores = {{"pkg/*" = ["TL201"]}}\n'
+    table = (
+        f'[tool.torchlint]\ncache-dir = "{shared}"\nper-file-ignores = {{"pkg/*" = ["TL201"]}}\n'
+    )
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pyproject.toml").write_text(table)
     (tmp_path / "pkg" / "pyproject.toml").write_text(table)
