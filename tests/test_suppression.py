@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import fix, lint, settings_for
 from torchlint.engine import lint_source
 from torchlint.registry import all_rules
@@ -90,3 +92,65 @@ def test_directive_names_another_tools_code_only() -> None:
     rules = [r for r in all_rules() if r.code in codes]
     result = lint_source("example.py", source, settings_for(None, select=codes), rules)
     assert [(d.start.line, d.code) for d in result.diagnostics] == [(2, "TL201"), (3, "TL201")]
+
+
+def test_unused_noqa_in_a_file_without_diagnostics() -> None:
+    source = "import torch\nx = 1  # noqa: TL201\n"
+    assert _codes(source, "TL201", "TL001") == [(2, "TL001")]
+
+
+def test_a_directive_naming_tl001_is_not_itself_unused() -> None:
+    assert _codes("import torch\nx = 1  # noqa: TL001\n", "TL201", "TL001") == []
+    result = lint("import torch\nx = 1  # noqa: TL201, TL001\n", "TL001", select=["TL201", "TL001"])
+    assert [d.message for d in result.diagnostics] == ["Unused `noqa` directive (unused: TL201)"]
+
+
+@pytest.mark.parametrize(
+    ("source", "message", "fixed"),
+    [
+        (
+            "import torch\nx = x.cuda()  # noqa: TL201, TL101\n",
+            "unused: TL101",
+            "import torch\nx = x.cuda()  # noqa: TL201\n",
+        ),
+        ("import torch\nx = 1  # noqa: TL999\n", "unknown: TL999", "import torch\nx = 1\n"),
+        (
+            "import torch\nx = 1  # noqa: TL101, TL999\n",
+            "unused: TL101; unknown: TL999",
+            "import torch\nx = 1\n",
+        ),
+        (
+            "import torch\nx = 1  # noqa: TL101 # type: ignore\n",
+            "unused: TL101",
+            "import torch\nx = 1  # type: ignore\n",
+        ),
+        ("import torch\n# noqa: TL101\nx = 1\n", "unused: TL101", "import torch\nx = 1\n"),
+        (
+            "import torch\r\n# noqa: TL101\r\nx = 1\r\n",
+            "unused: TL101",
+            "import torch\r\nx = 1\r\n",
+        ),
+        (
+            "# torchlint: noqa: TL201, TL101\nimport torch\nx = x.cuda()\n",
+            "unused: TL101",
+            "# torchlint: noqa: TL201\nimport torch\nx = x.cuda()\n",
+        ),
+    ],
+    ids=[
+        "one-of-two",
+        "unknown",
+        "unused-and-unknown",
+        "shared-comment",
+        "own-line",
+        "crlf",
+        "file",
+    ],
+)
+def test_unused_directive_message_and_fix(source: str, message: str, fixed: str) -> None:
+    select = ["TL201", "TL101", "TL001"]
+    result = lint(source, "TL001", select=select)
+    assert [d.message for d in result.diagnostics if d.code == "TL001"] == [
+        f"Unused `noqa` directive ({message})"
+    ]
+    outcome = fix(source, "TL001", select=select)
+    assert outcome.source == fixed
