@@ -22,6 +22,7 @@ from torchlint.config import Settings
 from torchlint.diagnostics import Diagnostic
 from torchlint.engine import lint_source
 from torchlint.fixer import fix_source
+from torchlint.interrupts import deferred_interrupts, ignore_interrupts
 from torchlint.registry import selected_rules
 from torchlint.sourcefile import SourceError, SourceFile, decode_source, read_source, write_source
 
@@ -214,6 +215,7 @@ _worker_state: tuple[Settings, Mode] | None = None
 def _init_worker(settings: Settings, mode: Mode) -> None:
     """Runs once in each worker: the settings arrive once, not with every file."""
     global _worker_state
+    ignore_interrupts()
     _worker_state = (settings, mode)
 
 
@@ -245,9 +247,9 @@ def _process_all(
     try:
         done = 0
         try:
-            for done, outcome in enumerate(
-                pool.map(_work, [paths[i] for i in order], chunksize=chunksize), start=1
-            ):
+            with deferred_interrupts():  # workers are forked with Ctrl-C held, then ignore it
+                outcomes = pool.map(_work, [paths[i] for i in order], chunksize=chunksize)
+            for done, outcome in enumerate(outcomes, start=1):
                 results[order[done - 1]] = outcome
         except BrokenProcessPool:
             for i in order[done:]:
