@@ -274,6 +274,8 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
     diagnostics = result.diagnostics
     for error in result.errors:
         click.echo(f"torchlint: error: {error}", err=True)
+    for warning in result.warnings:
+        click.echo(f"torchlint: warning: {warning}", err=True)
     if diff:
         for text in result.diffs:
             out.write(text)
@@ -408,6 +410,8 @@ def _add_noqa(paths: tuple[Path, ...], fixing: bool, options: dict[str, Any]) ->
     result = _execute(paths, options, Mode())
     for error in result.errors:
         click.echo(f"torchlint: error: {error}", err=True)
+    for warning in result.warnings:
+        click.echo(f"torchlint: warning: {warning}", err=True)
     added = add_noqa_to_files(result.diagnostics)
     for error in added.errors:
         click.echo(f"torchlint: error: {error}", err=True)

@@ -41,6 +41,7 @@ class FileOutcome:
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     fixed: int = 0
     diff: str = ""
     fixed_source: str | None = None
@@ -52,6 +53,7 @@ class RunResult:
     files: int = 0
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     fixed: int = 0
     diffs: list[str] = field(default_factory=list)
     unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
@@ -60,6 +62,7 @@ class RunResult:
         self.files += 1
         self.diagnostics.extend(outcome.diagnostics)
         self.errors.extend(outcome.errors)
+        self.warnings.extend(outcome.warnings)
         self.fixed += outcome.fixed
         if outcome.diff:
             self.diffs.append(outcome.diff)
@@ -97,6 +100,7 @@ def process_source(
     fixed = fix_source(display_path, source.text, settings, rules, unsafe=mode.unsafe)
     outcome.diagnostics = fixed.remaining
     outcome.errors = fixed.errors
+    outcome.warnings = fixed.warnings
     outcome.fixed = fixed.fixed
     return record_fix(
         outcome,
