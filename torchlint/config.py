@@ -273,10 +273,14 @@ def build_settings(
     if not isinstance(cache_dir, str):
         raise ConfigError(f"{where}: `cache-dir` must be a string")
     root = config_path.parent.resolve() if config_path else Path.cwd()
+    # As in ruff, `--select` replaces the file's whole selection (select, extend-select and
+    # ignore); per-file-ignores still apply.
+    file_extend = () if cli_select is not None else _str_list(table, "extend-select", where)
+    file_ignore = () if cli_select is not None else _str_list(table, "ignore", where)
     return Settings(
         select=cli_select if cli_select is not None else file_select,
-        extend_select=(*(_str_list(table, "extend-select", where) or ()), *extend_select),
-        ignore=(*(_str_list(table, "ignore", where) or ()), *ignore),
+        extend_select=(*(file_extend or ()), *extend_select),
+        ignore=(*(file_ignore or ()), *ignore),
         per_file_ignores=tuple(per_file),
         exclude=tuple(exclude)
         if exclude is not None
