@@ -1,4 +1,5 @@
-"""Applying fixes: to a fixpoint, imports added once, every result verified to parse."""
+"""Applying fixes: to a fixpoint, each kept only if it removed its diagnostic, every result
+verified to parse. Where imports go is fix_imports.py's job."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import libcst as cst
 
 from torchlint.diagnostics import Diagnostic, Edit
 from torchlint.engine import FileResult, guarded, lint_source, python_rejects
-from torchlint.names import Scope, is_docstring
-from torchlint.positions import node_spans
+from torchlint.fix_imports import import_edits, name_uses, unused_import_edits
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
@@ -186,23 +186,36 @@ def _fixpoint(
 def apply_fixes(
     source: str, chosen: Sequence[Diagnostic]
 ) -> tuple[str, cst.Module, list[list[Edit]]]:
-    """``source`` with the ``chosen`` fixes and the imports they need, parsed and checked;
-    also the edit stages that led there (to map positions)."""
+    """``source`` with the ``chosen`` fixes, the imports they need and
+    without the imports they left unused, parsed and checked; also the edit stages that led
+    there (to map positions)."""
     edits = [e for d in chosen for e in d.fix.edits]  # type: ignore[union-attr]
     text = apply_edits(source, edits)
     module = cst.parse_module(text)
     stages = [edits]
-    preamble = [line for d in chosen for line in d.fix.preamble]  # type: ignore[union-attr]
-    if preamble:
-        added = preamble_edits(text, module, preamble)
-        if added:
-            text = apply_edits(text, added)
-            module = cst.parse_module(text)
-            stages.append(added)
+    requests = [
+        (line, map_offset(d.fix.edits[0].start, edits))  # type: ignore[union-attr]
+        for d in chosen
+        for line in d.fix.preamble  # type: ignore[union-attr]
+    ]
+    if requests:
+        text, module = _stage(text, module, import_edits(text, module, requests), stages)
+    removed = unused_import_edits(text, module, name_uses(source), name_uses(text))
+    text, module = _stage(text, module, removed, stages)
     too_deep = python_rejects(text)  # libcst accepts more nesting than Python
     if too_deep is not None:
         raise too_deep
     return text, module, stages
+
+
+def _stage(
+    text: str, module: cst.Module, edits: list[Edit], stages: list[list[Edit]]
+) -> tuple[str, cst.Module]:
+    if not edits:
+        return text, module
+    stages.append(edits)
+    text = apply_edits(text, edits)
+    return text, cst.parse_module(text)
 
 
 def map_offset(offset: int, edits: Sequence[Edit], *, end: bool = False) -> int:
@@ -260,77 +273,3 @@ def apply_edits(source: str, edits: Sequence[Edit]) -> str:
         position = edit.end
     parts.append(source[position:])
     return "".join(parts)
-
-
-def _is_import(statement: cst.CSTNode, future: bool = False) -> bool:
-    if not isinstance(statement, cst.SimpleStatementLine):
-        return False
-    small = statement.body
-    if not small or not all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in small):
-        return False
-    is_future = any(
-        isinstance(s, cst.ImportFrom)
-        and isinstance(s.module, cst.Name)
-        and s.module.value == "__future__"
-        for s in small
-    )
-    return is_future if future else True
-
-
-def _missing(line: str, module: cst.Module, scope: Scope) -> bool:
-    statement = cst.parse_statement(line)
-    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
-    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-        base = module.code_for_node(small.module) if small.module else ""
-        return any(
-            scope.resolve(alias.evaluated_alias or alias.evaluated_name)
-            != f"{base}.{alias.evaluated_name}"
-            for alias in small.names
-        )
-    if isinstance(small, cst.Import):
-        return any(
-            scope.resolve(alias.evaluated_alias or alias.evaluated_name.split(".")[0])
-            != (alias.evaluated_name if alias.asname else alias.evaluated_name.split(".")[0])
-            for alias in small.names
-        )
-    wanted = line.strip()
-    return not any(module.code_for_node(s).strip() == wanted for s in module.body)
-
-
-def preamble_edits(source: str, module: cst.Module, lines: list[str]) -> list[Edit]:
-    """The edits that add the module-level lines the fixes need, once each: imports after
-    the imports."""
-    scope = Scope(module, None)
-    wanted: list[str] = []
-    for line in lines:
-        if line not in wanted and _missing(line, module, scope):
-            wanted.append(line)
-    if not wanted:
-        return []
-    imports = [line for line in wanted if line.startswith(("import ", "from "))]
-    others = [line for line in wanted if line not in imports]
-    body = list(module.body)
-    index = 0
-    if body and is_docstring(body[0]):
-        index = 1
-    while index < len(body) and _is_import(body[index], future=True):
-        index += 1
-    last_import = None
-    while index < len(body) and _is_import(body[index]):
-        last_import = body[index]
-        index += 1
-    anchor = last_import or (body[index - 1] if index > 0 else None)
-    newline = module.default_newline
-    block = "".join(line + newline for line in imports + others)
-    if anchor is None:
-        if not body:
-            lead = "" if not source or source.endswith(("\n", "\r")) else newline
-            return [Edit(len(source), len(source), lead + block)]
-        offset = node_spans(module)[id(body[0])][0]
-        line_start = source.rfind("\n", 0, offset) + 1
-        return [Edit(line_start, line_start, block)]
-    end = node_spans(module)[id(anchor)][1]
-    line_end = source.find("\n", max(end - 1, 0))
-    if line_end == -1:
-        return [Edit(len(source), len(source), newline + block)]
-    return [Edit(line_end + 1, line_end + 1, block)]

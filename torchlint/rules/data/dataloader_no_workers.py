@@ -63,7 +63,6 @@ class DataloaderNoWorkers(Rule):
             loader = DataLoader(dataset, batch_size=32, shuffle=True)
             """,
             fixed="""
-            from torch.utils.data import DataLoader
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=32, shuffle=True)
             """,
@@ -74,7 +73,6 @@ class DataloaderNoWorkers(Rule):
             loader = tud.DataLoader(dataset, batch_size=8, num_workers=0)
             """,
             fixed="""
-            import torch.utils.data as tud
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=8)
             """,
@@ -88,7 +86,6 @@ class DataloaderNoWorkers(Rule):
             )
             """,
             fixed="""
-            import torch
             from torchlint.runtime import make_loader
             loader = make_loader(
                 dataset,
@@ -102,8 +99,9 @@ class DataloaderNoWorkers(Rule):
             loader = DL(dataset, 16)
             """,
             fixed="""
-            from torch.utils.data import DataLoader as DL
             import os
+
+            from torch.utils.data import DataLoader as DL
             loader = DL(dataset, 16, num_workers=min(8, os.cpu_count() or 1))
             """,
             settings={"runtime-helpers": False},

@@ -66,7 +66,6 @@ class VariableApi(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.autograd import Variable
             noise = torch.randn(4, 8)
             """,
         ),
@@ -77,7 +76,6 @@ class VariableApi(DeprecatedNameRule):
             y = torch.autograd.Variable(a + b)
             """,
             fixed="""
-            import torch
             x = batch.detach()
             y = (a + b).detach()
             """,
@@ -89,7 +87,6 @@ class VariableApi(DeprecatedNameRule):
             w = ag.Variable(init, requires_grad=True)
             """,
             fixed="""
-            import torch.autograd as ag
             w = init.detach().requires_grad_()
             """,
         ),
