@@ -321,7 +321,7 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
             summary.append(f"({hidden} more fixable with `--unsafe-fixes`.)")
     elif not result.errors and not diff:
         summary.append("All checks passed!")
-    for line in summary:
+    for line in summary + result.notes:
         click.echo(line, err=True)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from torchlint import registry
+from torchlint.dependencies import declares_torchlint
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -228,6 +229,16 @@ def _bool(table: Mapping[str, Any], key: str, where: Path) -> bool | None:
     return table[key]
 
 
+def _helpers(table: Mapping[str, Any], where: Path, config_path: Path | None) -> bool | None:
+    """``runtime-helpers``: true, false, or "auto" (true only where the project declares
+    torchlint as a dependency, so a fix never adds one it lacks)."""
+    if table.get("runtime-helpers") == "auto":
+        return declares_torchlint(config_path.parent if config_path else Path.cwd())
+    if "runtime-helpers" in table and not isinstance(table["runtime-helpers"], bool):
+        raise ConfigError(f'{where}: `runtime-helpers` must be true, false or "auto"')
+    return _bool(table, "runtime-helpers", where)
+
+
 def build_settings(
     config_path: Path | None,
     *,
@@ -267,7 +278,7 @@ def build_settings(
     for selector in (*(cli_select or ()), *extend_select, *ignore):
         validate_selector(selector)
     file_unsafe = _bool(table, "unsafe-fixes", where)
-    file_helpers = _bool(table, "runtime-helpers", where)
+    file_helpers = _helpers(table, where, config_path)
     file_gitignore = _bool(table, "respect-gitignore", where)
     cache_dir = table.get("cache-dir", ".torchlint_cache")
     if not isinstance(cache_dir, str):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from torchlint.cache import content_digest
 from torchlint.config import Settings
+from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
 from torchlint.diagnostics import Diagnostic
 from torchlint.engine import lint_source
 from torchlint.fixer import fix_source
@@ -44,6 +45,7 @@ class FileOutcome:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     fixed: int = 0
+    adds_runtime: bool = False  # the fixes made the file import torchlint.runtime
     diff: str = ""
     fixed_source: str | None = None
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
@@ -57,6 +59,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     fixed: int = 0
     diffs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said once, in the summary
+    adds_runtime: bool = False
     unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
 
     def add(self, outcome: FileOutcome) -> None:
@@ -65,6 +69,7 @@ class RunResult:
         self.errors.extend(outcome.errors)
         self.warnings.extend(outcome.warnings)
         self.fixed += outcome.fixed
+        self.adds_runtime |= outcome.adds_runtime
         if outcome.diff:
             self.diffs.append(outcome.diff)
 
@@ -166,6 +171,7 @@ def record_fix(
     """Write the fixed ``text`` back, or keep its ``diff``. A failed write undoes the count,
     and the diagnostics become ``relint()``'s: those of the file as it still is."""
     outcome.fixed_source = text
+    outcome.adds_runtime = adds_runtime_import(source.text, text)
     if text != source.text:
         if mode.write:
             try:
@@ -237,6 +243,8 @@ def run(
     result = RunResult()
     for outcome in outcomes:
         result.add(outcome)  # type: ignore[arg-type]
+    if result.adds_runtime and not declares_torchlint(settings.root):
+        result.notes.append(undeclared_note(settings.root))
     return result.finish()
 
 
