@@ -3,6 +3,7 @@ verified to parse. Where imports go is fix_imports.py's job."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ class FixOutcome:
     result: FileResult | None = None  # the diagnostics that remain after fixing
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # fixes held back: a bug in a rule
+    fixed_codes: Counter[str] = field(default_factory=Counter)  # fixes applied, by rule
 
     @property
     def remaining(self) -> list[Diagnostic]:
@@ -79,7 +81,7 @@ class _Pass:
     source: str
     result: FileResult
     module: cst.Module | None = None
-    fixed: int = 0
+    fixed_codes: Counter[str] = field(default_factory=Counter)
     broken: set[Identity] = field(default_factory=set)  # fixes that left their diagnostic
     unsettled: frozenset[str] = frozenset()  # codes still fixing at the pass bound
     error: str | None = None
@@ -112,7 +114,9 @@ def _fix_source(
                 "applied (a bug in torchlint: please report it)"
             )
         held |= run.unsettled
-    outcome = FixOutcome(run.source, run.fixed, run.result, list(run.result.errors))
+    fixed = sum(run.fixed_codes.values())
+    outcome = FixOutcome(run.source, fixed, run.result, list(run.result.errors))
+    outcome.fixed_codes = run.fixed_codes
     if run.error:
         outcome.errors.append(run.error)
     outcome.warnings = [warned[code] for code in sorted(warned)]
@@ -165,7 +169,7 @@ def _fixpoint(
                 continue
             run.broken = {map_identity(identity, stages) for identity in run.broken}
             run.source, run.module, run.result = text, module, result
-            run.fixed += len(chosen)
+            run.fixed_codes.update(d.code for d in chosen)
             errors.extend(e for e in result.errors if e not in errors)
             break
         else:
