@@ -80,7 +80,6 @@ class _Pass:
 
     source: str
     result: FileResult
-    module: cst.Module | None = None
     fixed_codes: Counter[str] = field(default_factory=Counter)
     broken: set[Identity] = field(default_factory=set)  # fixes that left their diagnostic
     unsettled: frozenset[str] = frozenset()  # codes still fixing at the pass bound
@@ -138,17 +137,19 @@ def _fixpoint(
 ) -> _Pass:
     run = _Pass(source, lint_source(path, source, settings, rules))
     errors = list(run.result.errors)
+
+    def fixable() -> list[Diagnostic]:
+        return [
+            d
+            for d in run.result.diagnostics
+            if d.fix_applies(unsafe)
+            and (only is None or d.code in only)
+            and d.code not in held
+            and identity_of(d) not in run.broken
+        ]
+
     for _ in range(MAX_ITERATIONS):
-        chosen = _non_overlapping(
-            [
-                d
-                for d in run.result.diagnostics
-                if d.fix_applies(unsafe)
-                and (only is None or d.code in only)
-                and d.code not in held
-                and identity_of(d) not in run.broken
-            ]
-        )
+        chosen = _non_overlapping(fixable())
         while chosen:
             try:
                 text, module, stages = apply_fixes(run.source, chosen)
@@ -168,7 +169,7 @@ def _fixpoint(
                 chosen = [d for d in chosen if d not in failed]
                 continue
             run.broken = {map_identity(identity, stages) for identity in run.broken}
-            run.source, run.module, run.result = text, module, result
+            run.source, run.result = text, result
             run.fixed_codes.update(d.code for d in chosen)
             errors.extend(e for e in result.errors if e not in errors)
             break
@@ -176,23 +177,16 @@ def _fixpoint(
             run.result.errors = errors
             return run
     run.result.errors = errors
-    run.unsettled = frozenset(
-        d.code
-        for d in run.result.diagnostics
-        if d.fix_applies(unsafe)
-        and (only is None or d.code in only)
-        and d.code not in held
-        and identity_of(d) not in run.broken
-    )
+    run.unsettled = frozenset(d.code for d in fixable())
     return run
 
 
 def apply_fixes(
     source: str, chosen: Sequence[Diagnostic]
 ) -> tuple[str, cst.Module, list[list[Edit]]]:
-    """``source`` with the ``chosen`` fixes, the imports they need and
-    without the imports they left unused, parsed and checked; also the edit stages that led
-    there (to map positions)."""
+    """``source`` with the ``chosen`` fixes, the imports they need and without the imports
+    they left unused, parsed and checked; also the edit stages that led there (to map
+    positions)."""
     edits = [e for d in chosen for e in d.fix.edits]  # type: ignore[union-attr]
     text = apply_edits(source, edits)
     module = cst.parse_module(text)
