@@ -322,6 +322,8 @@ def _write_diagnostics(result: RunResult, options: dict[str, Any], diff: bool, o
     diagnostics = result.diagnostics
     for error in result.errors:
         click.echo(f"torchlint: error: {error}", err=True)
+    for warning in result.warnings:
+        click.echo(f"torchlint: warning: {warning}", err=True)
     if diff:
         for text in result.diffs:
             out.write(text)
@@ -373,7 +375,7 @@ def _summary(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool)
             summary.append(f"({hidden} more fixable with `--unsafe-fixes`.)")
     elif not result.errors and not diff:
         summary.append("All checks passed!")
-    for line in summary:
+    for line in summary + result.notes:
         click.echo(line, err=True)
 
 
@@ -496,6 +498,8 @@ def _add_noqa(paths: tuple[Path, ...], fixing: bool, options: dict[str, Any]) ->
     result = _execute(paths, options, Mode())
     for error in result.errors:
         click.echo(f"torchlint: error: {error}", err=True)
+    for warning in result.warnings:
+        click.echo(f"torchlint: warning: {warning}", err=True)
     added = add_noqa_to_files(result.diagnostics)
     for error in added.errors:
         click.echo(f"torchlint: error: {error}", err=True)

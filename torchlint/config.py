@@ -20,6 +20,7 @@ from typing import Any
 
 from torchlint import registry, torch_versions
 from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
+from torchlint.dependencies import declares_torchlint
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -284,6 +285,16 @@ def _bool(table: Mapping[str, Any], key: str, where: Path) -> bool | None:
     return table[key]
 
 
+def _helpers(table: Mapping[str, Any], where: Path, config_path: Path | None) -> bool | None:
+    """``runtime-helpers``: true, false, or "auto" (true only where the project declares
+    torchlint as a dependency, so a fix never adds one it lacks)."""
+    if table.get("runtime-helpers") == "auto":
+        return declares_torchlint(config_path.parent if config_path else Path.cwd())
+    if "runtime-helpers" in table and not isinstance(table["runtime-helpers"], bool):
+        raise ConfigError(f'{where}: `runtime-helpers` must be true, false or "auto"')
+    return _bool(table, "runtime-helpers", where)
+
+
 def build_settings(
     config_path: Path | None,
     *,
@@ -333,16 +344,20 @@ def build_settings(
     for selector in (*(cli_select or ()), *extend_select, *ignore):
         validate_selector(selector)
     file_unsafe = _bool(table, "unsafe-fixes", where)
-    file_helpers = _bool(table, "runtime-helpers", where)
+    file_helpers = _helpers(table, where, config_path)
     file_gitignore = _bool(table, "respect-gitignore", where)
     cache_dir = table.get("cache-dir", ".torchlint_cache")
     if not isinstance(cache_dir, str):
         raise ConfigError(f"{where}: `cache-dir` must be a string")
     test_code = _str_list(table, "test-code", where)
+    # As in ruff, `--select` replaces the file's whole selection (select, extend-select and
+    # ignore); per-file-ignores still apply.
+    file_extend = () if cli_select is not None else _str_list(table, "extend-select", where)
+    file_ignore = () if cli_select is not None else _str_list(table, "ignore", where)
     return Settings(
         select=cli_select if cli_select is not None else file_select,
-        extend_select=(*(_str_list(table, "extend-select", where) or ()), *extend_select),
-        ignore=(*(_str_list(table, "ignore", where) or ()), *ignore),
+        extend_select=(*(file_extend or ()), *extend_select),
+        ignore=(*(file_ignore or ()), *ignore),
         per_file_ignores=tuple(per_file),
         exclude=tuple(exclude)
         if exclude is not None

@@ -64,7 +64,6 @@ class DataloaderNoWorkers(Rule):
             loader = DataLoader(dataset, batch_size=32, shuffle=True)
             """,
             fixed="""
-            from torch.utils.data import DataLoader
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=32, shuffle=True)
             """,
@@ -75,7 +74,6 @@ class DataloaderNoWorkers(Rule):
             loader = tud.DataLoader(dataset, batch_size=8, num_workers=0)
             """,
             fixed="""
-            import torch.utils.data as tud
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=8)
             """,
@@ -89,7 +87,6 @@ class DataloaderNoWorkers(Rule):
             )
             """,
             fixed="""
-            import torch
             from torchlint.runtime import make_loader
             loader = make_loader(
                 dataset,
@@ -103,8 +100,9 @@ class DataloaderNoWorkers(Rule):
             loader = DL(dataset, 16)
             """,
             fixed="""
-            from torch.utils.data import DataLoader as DL
             import os
+
+            from torch.utils.data import DataLoader as DL
             loader = DL(dataset, 16, num_workers=min(8, os.cpu_count() or 1))
             """,
             settings={"runtime-helpers": False},

@@ -136,7 +136,6 @@ class DeprecatedAmpApi(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.cuda.amp import autocast, custom_fwd, custom_bwd
 
             class Fn(torch.autograd.Function):
                 @staticmethod
@@ -177,7 +176,6 @@ class DeprecatedAmpApi(DeprecatedNameRule):
             )
             """,
             fixed="""
-            from torch.cuda.amp import GradScaler
             import torch
             scaler = torch.amp.GradScaler(
                 "cuda",

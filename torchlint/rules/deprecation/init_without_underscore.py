@@ -110,7 +110,6 @@ class InitWithoutUnderscore(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.nn.init import kaiming_normal as kn
             torch.nn.init.kaiming_normal_(conv.weight, mode="fan_out")
             """,
             count=2,

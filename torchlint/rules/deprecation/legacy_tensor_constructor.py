@@ -134,7 +134,6 @@ class LegacyTensorConstructor(Rule):
             mask = ByteTensor([1, 0, 1])
             """,
             fixed="""
-            from torch import ByteTensor
             import torch
             mask = torch.tensor([1, 0, 1], dtype=torch.uint8)
             """,

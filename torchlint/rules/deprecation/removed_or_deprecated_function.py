@@ -229,7 +229,6 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
             jac = functorch.jacrev(f)
             """,
             fixed="""
-            import functorch
             import torch
             jac = torch.func.jacrev(f)
             """,

@@ -133,8 +133,7 @@ class TorchvisionDeprecatedApi(DeprecatedNameRule):
             net = efficientnet_b0(pretrained=True)
             """,
             fixed="""
-            from torchvision.models import efficientnet_b0
-            from torchvision.models import EfficientNet_B0_Weights
+            from torchvision.models import EfficientNet_B0_Weights, efficientnet_b0
             net = efficientnet_b0(weights=EfficientNet_B0_Weights.IMAGENET1K_V1)
             """,
         ),
