@@ -44,6 +44,7 @@ class ExpMinusOne(Rule):
 
     code = "TL406"
     name = "exp-minus-one"
+    applies_to_tests = False
     summary = "`torch.exp(x) - 1` loses precision for small `x`: use `torch.expm1(x)`"
     fix_applicability = Applicability.SAFE
     requires = ("exp",)
@@ -86,7 +87,6 @@ class ExpMinusOne(Rule):
             y = exp(x) - 1 - z
             """,
             fixed="""
-            from torch import exp
             from torch import expm1
             y = expm1(x) - z
             """,

@@ -62,6 +62,7 @@ class SigmoidBeforeBce(Rule):
 
     code = "TL403"
     name = "sigmoid-before-bce"
+    applies_to_tests = False
     summary = "`binary_cross_entropy` on a `sigmoid` output: use the `_with_logits` version"
     fix_applicability = Applicability.SAFE
     requires = ("binary_cross_entropy", "BCELoss")
@@ -73,7 +74,6 @@ class SigmoidBeforeBce(Rule):
             loss = F.binary_cross_entropy(torch.sigmoid(z), y, reduction="sum")
             """,
             fixed="""
-            import torch
             import torch.nn.functional as F
             loss = F.binary_cross_entropy_with_logits(z, y, reduction="sum")
             """,
@@ -86,7 +86,6 @@ class SigmoidBeforeBce(Rule):
             """,
             fixed="""
             import torch
-            from torch.nn.functional import binary_cross_entropy
             loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y, weight=w)
             """,
         ),
@@ -97,7 +96,6 @@ class SigmoidBeforeBce(Rule):
             loss = nn.BCELoss(reduction="none")(torch.sigmoid(z), y)
             """,
             fixed="""
-            import torch
             import torch.nn as nn
             loss = nn.BCEWithLogitsLoss(reduction="none")(z, y)
             """,

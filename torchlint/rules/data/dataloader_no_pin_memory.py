@@ -51,6 +51,7 @@ class DataloaderNoPinMemory(Rule):
 
     code = "TL102"
     name = "dataloader-no-pin-memory"
+    applies_to_tests = False
     summary = "`DataLoader` without `pin_memory` in code that copies batches to CUDA"
     fix_applicability = Applicability.SAFE
     requires = ("DataLoader",)
@@ -83,8 +84,8 @@ class DataloaderNoPinMemory(Rule):
             x = batch.to("cuda")
             """,
             fixed="""
-            from torch.utils.data import DataLoader
             import torch
+            from torch.utils.data import DataLoader
             device = "cuda:0"
             loader = DataLoader(
                 dataset,

@@ -53,6 +53,7 @@ class DataloaderNoWorkers(Rule):
 
     code = "TL101"
     name = "dataloader-no-workers"
+    applies_to_tests = False
     summary = "`DataLoader` without `num_workers` loads every batch in the main process"
     fix_applicability = Applicability.UNSAFE
     requires = ("DataLoader",)
@@ -63,7 +64,6 @@ class DataloaderNoWorkers(Rule):
             loader = DataLoader(dataset, batch_size=32, shuffle=True)
             """,
             fixed="""
-            from torch.utils.data import DataLoader
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=32, shuffle=True)
             """,
@@ -74,7 +74,6 @@ class DataloaderNoWorkers(Rule):
             loader = tud.DataLoader(dataset, batch_size=8, num_workers=0)
             """,
             fixed="""
-            import torch.utils.data as tud
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=8)
             """,
@@ -88,7 +87,6 @@ class DataloaderNoWorkers(Rule):
             )
             """,
             fixed="""
-            import torch
             from torchlint.runtime import make_loader
             loader = make_loader(
                 dataset,
@@ -102,8 +100,9 @@ class DataloaderNoWorkers(Rule):
             loader = DL(dataset, 16)
             """,
             fixed="""
-            from torch.utils.data import DataLoader as DL
             import os
+
+            from torch.utils.data import DataLoader as DL
             loader = DL(dataset, 16, num_workers=min(8, os.cpu_count() or 1))
             """,
             settings={"runtime-helpers": False},

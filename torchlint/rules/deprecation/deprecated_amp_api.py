@@ -80,6 +80,7 @@ class DeprecatedAmpApi(DeprecatedNameRule):
 
     code = "TL601"
     name = "deprecated-amp-api"
+    applies_to_tests = True
     summary = "`torch.cuda.amp` / `torch.cpu.amp` APIs are deprecated: use `torch.amp`"
     fix_applicability = Applicability.SAFE
     names = AMP
@@ -135,7 +136,6 @@ class DeprecatedAmpApi(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.cuda.amp import autocast, custom_fwd, custom_bwd
 
             class Fn(torch.autograd.Function):
                 @staticmethod
@@ -176,7 +176,6 @@ class DeprecatedAmpApi(DeprecatedNameRule):
             )
             """,
             fixed="""
-            from torch.cuda.amp import GradScaler
             import torch
             scaler = torch.amp.GradScaler(
                 "cuda",

@@ -69,6 +69,7 @@ class DeprecatedFunctional(DeprecatedNameRule):
 
     code = "TL605"
     name = "deprecated-functional"
+    applies_to_tests = True
     summary = "deprecated `torch.nn.functional` function"
     fix_applicability = Applicability.SAFE
     names = FUNCTIONAL
@@ -81,7 +82,6 @@ class DeprecatedFunctional(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            import torch.nn.functional as F
             y = torch.sigmoid(x) + torch.tanh(x)
             """,
             count=2,
@@ -118,7 +118,6 @@ class DeprecatedFunctional(DeprecatedNameRule):
             ACTIVATIONS = {"sigmoid": F.sigmoid}
             """,
             fixed="""
-            import torch.nn.functional as F
             import torch
             ACTIVATIONS = {"sigmoid": torch.sigmoid}
             """,
@@ -150,8 +149,8 @@ class DeprecatedFunctional(DeprecatedNameRule):
                 return tanh(relu(x))
             """,
             fixed="""
-            from torch.nn.functional import relu, tanh
             import torch
+            from torch.nn.functional import relu
             def act(x):
                 return torch.tanh(relu(x))
             """,

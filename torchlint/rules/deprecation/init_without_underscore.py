@@ -64,6 +64,7 @@ class InitWithoutUnderscore(DeprecatedNameRule):
 
     code = "TL606"
     name = "init-without-underscore"
+    applies_to_tests = True
     summary = "deprecated in-place function name without the trailing underscore"
     fix_applicability = Applicability.SAFE
     names = RENAMED
@@ -109,7 +110,6 @@ class InitWithoutUnderscore(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.nn.init import kaiming_normal as kn
             torch.nn.init.kaiming_normal_(conv.weight, mode="fan_out")
             """,
             count=2,

@@ -87,6 +87,7 @@ class LegacyTensorConstructor(Rule):
 
     code = "TL608"
     name = "legacy-tensor-constructor"
+    applies_to_tests = True
     summary = "legacy tensor constructor: use `torch.tensor(...)` or `torch.empty(...)`"
     fix_applicability = Applicability.UNSAFE
     requires = ("Tensor",)
@@ -133,7 +134,6 @@ class LegacyTensorConstructor(Rule):
             mask = ByteTensor([1, 0, 1])
             """,
             fixed="""
-            from torch import ByteTensor
             import torch
             mask = torch.tensor([1, 0, 1], dtype=torch.uint8)
             """,

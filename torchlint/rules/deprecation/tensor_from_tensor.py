@@ -81,6 +81,7 @@ class TensorFromTensor(Rule):
 
     code = "TL604"
     name = "tensor-from-tensor"
+    applies_to_tests = True
     summary = "`torch.tensor()` on a tensor: use `.clone().detach()`"
     fix_applicability = Applicability.UNSAFE
     requires = ("tensor",)
@@ -127,7 +128,7 @@ class TensorFromTensor(Rule):
                 return tensor(a)
             """,
             fixed="""
-            from torch import from_numpy, tensor
+            from torch import from_numpy
             def load(arr):
                 a = from_numpy(arr)
                 a += 1

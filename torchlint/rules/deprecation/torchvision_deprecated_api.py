@@ -98,6 +98,7 @@ class TorchvisionDeprecatedApi(DeprecatedNameRule):
 
     code = "TL612"
     name = "torchvision-deprecated-api"
+    applies_to_tests = True
     summary = "deprecated torchvision API"
     fix_applicability = Applicability.SAFE
     names = TO_TENSOR
@@ -132,8 +133,7 @@ class TorchvisionDeprecatedApi(DeprecatedNameRule):
             net = efficientnet_b0(pretrained=True)
             """,
             fixed="""
-            from torchvision.models import efficientnet_b0
-            from torchvision.models import EfficientNet_B0_Weights
+            from torchvision.models import EfficientNet_B0_Weights, efficientnet_b0
             net = efficientnet_b0(weights=EfficientNet_B0_Weights.IMAGENET1K_V1)
             """,
         ),

@@ -53,6 +53,7 @@ class VariableApi(DeprecatedNameRule):
 
     code = "TL602"
     name = "variable-api"
+    applies_to_tests = True
     summary = "`torch.autograd.Variable` is deprecated: tensors support autograd directly"
     fix_applicability = Applicability.SAFE
     names = VARIABLE
@@ -66,7 +67,6 @@ class VariableApi(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.autograd import Variable
             noise = torch.randn(4, 8)
             """,
         ),
@@ -77,7 +77,6 @@ class VariableApi(DeprecatedNameRule):
             y = torch.autograd.Variable(a + b)
             """,
             fixed="""
-            import torch
             x = batch.detach()
             y = (a + b).detach()
             """,
@@ -89,7 +88,6 @@ class VariableApi(DeprecatedNameRule):
             w = ag.Variable(init, requires_grad=True)
             """,
             fixed="""
-            import torch.autograd as ag
             w = init.detach().requires_grad_()
             """,
         ),

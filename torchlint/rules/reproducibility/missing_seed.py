@@ -138,6 +138,7 @@ class MissingSeed(Rule):
 
     code = "TL801"
     name = "missing-seed"
+    applies_to_tests = False
     summary = "Training script never seeds its random number generators"
     default = False
     fix_applicability = Applicability.UNSAFE
@@ -180,8 +181,8 @@ class MissingSeed(Rule):
             """,
             fixed="""
             import random
-            from torch.optim import AdamW
             import torch
+            from torch.optim import AdamW
 
             def main():
                 random.seed(0)

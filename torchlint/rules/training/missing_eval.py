@@ -90,6 +90,7 @@ class MissingEval(Rule):
 
     code = "TL301"
     name = "missing-eval"
+    applies_to_tests = False
     summary = "Model called under `no_grad` without `model.eval()`: dropout and batch norm still act as in training"
     fix_applicability = Applicability.UNSAFE
     requires = ("no_grad", "inference_mode")
@@ -107,7 +108,6 @@ class MissingEval(Rule):
                 validate(model, loader)
             """,
             fixed="""
-            import torch
             from torchlint.runtime import evaluating
             def validate(model, loader):
                 with evaluating(model):
@@ -148,7 +148,6 @@ class MissingEval(Rule):
                 return net(x)
             """,
             fixed="""
-            import torch
             from torch import nn
             from torchlint.runtime import evaluating
             net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
@@ -181,7 +180,6 @@ class MissingEval(Rule):
                     score = model(x)
             """,
             fixed="""
-            import torch
             from torchlint.runtime import evaluating
             def train(model, loader, optimizer):
                 model.train()
@@ -201,7 +199,6 @@ class MissingEval(Rule):
                 gap = student_model(x) - teacher_model(x)
             """,
             fixed="""
-            from torch import no_grad
             from torchlint.runtime import evaluating
             student_model, teacher_model = load_models()
             with evaluating(student_model, teacher_model):

@@ -129,6 +129,7 @@ class StateDictAlias(Rule):
 
     code = "TL310"
     name = "state-dict-alias"
+    applies_to_tests = False
     summary = "`state_dict()` kept without a copy: later training steps overwrite it"
     fix_applicability = Applicability.SAFE
     requires = ("state_dict",)
@@ -168,8 +169,9 @@ class StateDictAlias(Rule):
                 torch.save(best_state, "best.pt")
             """,
             fixed="""
-            import torch
             import copy
+
+            import torch
             def fit(self, epochs):
                 best_state = None
                 while epochs > 0:
