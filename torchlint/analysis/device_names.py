@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.analysis.devices import best_device_expression, bound_names, is_best_device_call
-from torchlint.names import Scope, iter_children
+from torchlint.names import Scope, binding_scope, iter_children
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
@@ -99,18 +99,6 @@ def _bindings(context: FileContext, scope: Scope) -> dict[str, list[Binding]]:
     return cache[key]
 
 
-def _binding_scope(scope: Scope, name: str) -> Scope | None:
-    """The innermost scope visible from ``scope`` that binds ``name`` (classes skipped)."""
-    current: Scope | None = scope
-    first = True
-    while current is not None:
-        if not (current.is_class and not first) and name in current.bindings:
-            return current
-        first = False
-        current = current.parent
-    return None
-
-
 def _statement_index(context: FileContext, scope: Scope) -> int | None:
     """Index, in ``scope``'s body, of the statement holding the node being visited; None
     when that node is in a nested scope (which runs later, when everything is bound)."""
@@ -134,7 +122,7 @@ def holds_device(context: FileContext, name: str, *, bound_before: bool = False)
     With ``bound_before``, the name must also be bound before that node when both are in
     the same scope (a fix may not read a name that is assigned only further down).
     """
-    scope = _binding_scope(context.scope, name)
+    scope = binding_scope(context.scope, name)
     if scope is None:
         return False
     bindings = _bindings(context, scope).get(name)
@@ -163,7 +151,7 @@ def device_in_scope(context: FileContext) -> str | None:
             for name in _bindings(context, scope):
                 if (
                     name != "device"
-                    and _binding_scope(context.scope, name) is scope
+                    and binding_scope(context.scope, name) is scope
                     and holds_device(context, name, bound_before=True)
                 ):
                     return name
