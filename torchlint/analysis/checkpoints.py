@@ -16,6 +16,7 @@ level; anything unclear is not a round trip.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
@@ -142,3 +143,19 @@ def _note_buffer(
         frame.buffers.add(target.value)
     else:
         frame.buffers.discard(target.value)
+
+
+# A file that fetches published weights: a hub/URL loader, or the URL of a checkpoint file.
+_PUBLISHED_WEIGHTS = re.compile(
+    r"load_state_dict_from_url|model_zoo\.load_url|hf_hub_download"
+    r"|https?://[^\s'\"]+\.(?:pth?|ckpt|tar|bin|safetensors)\b"
+)
+
+
+def fetches_published_weights(context: FileContext) -> bool:
+    """True when the file downloads published weights for its models (a hub/URL loader, or a
+    checkpoint URL in the text): their layers must keep the exact parameters of the release,
+    whatever a rule would simplify."""
+    return context.fact(
+        "checkpoints.published_weights", lambda c: bool(_PUBLISHED_WEIGHTS.search(c.source))
+    )
