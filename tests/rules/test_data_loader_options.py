@@ -111,8 +111,13 @@ def test_dataset_whose_getitem_transforms_is_reported() -> None:
         "    pass\n"
         "class Unknown(project.Data):\n"
         "    pass\n"
+        "class Template(Dataset):\n"
+        "    def __getitem__(self, index):\n"
+        "        # read one item from disk here\n"
+        "        pass\n"
         "a = DataLoader(Augmented())\n"
         "b = DataLoader(Inherits())\n"
         "c = DataLoader(Unknown())\n"
+        "d = DataLoader(Template())\n"
     )
-    assert codes(source, "TL101") == [(13, "TL101"), (15, "TL101")]
+    assert codes(source, "TL101") == [(17, "TL101"), (19, "TL101"), (20, "TL101")]

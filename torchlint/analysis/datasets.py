@@ -243,10 +243,14 @@ def _method(classdef: cst.ClassDef, name: str) -> cst.FunctionDef | None:
 
 
 def _does_work(method: cst.FunctionDef) -> bool:
-    """True when the method calls anything but cheap builtins (a transform, a file read...)."""
+    """True when the method calls anything but cheap builtins (a transform, a file read...),
+    or is a stub that returns nothing yet (a template to fill in with the real loading)."""
     stack: list[cst.CSTNode] = list(iter_children(method.body))
+    returns = False
     while stack:
         node = stack.pop()
+        if isinstance(node, cst.Return) and node.value is not None:
+            returns = True
         if isinstance(node, SCOPE_TYPES):
             return True  # a nested function or lambda: do not guess what it does
         if isinstance(node, (cst.Yield, cst.Await)):
@@ -256,4 +260,4 @@ def _does_work(method: cst.FunctionDef) -> bool:
             if not (isinstance(func, cst.Name) and func.value in CHEAP_BUILTINS):
                 return True
         stack.extend(iter_children(node))
-    return False
+    return not returns
