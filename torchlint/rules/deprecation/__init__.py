@@ -227,7 +227,7 @@ class DeprecatedNameRule(Rule):
     def rename_fix(self, use: Use, target: str, message: str) -> PendingFix | None:
         """Replace the use by ``target``, which takes the same arguments.
 
-        Safe for calls and decorators; a use as a value (``{F.sigmoid: ...}``, a list of
+        Safe for calls and decorators; a use as a value (``{F.upsample: ...}``, a list of
         functions) gets a different object, which registries and identity checks notice,
         unless ``same_object`` says the new name is the very same function.
         """
