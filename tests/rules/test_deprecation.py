@@ -200,14 +200,22 @@ def test_reduction_fix_with_one_argument_per_line() -> None:
 def test_legacy_constructor_aliases_and_star_args() -> None:
     source = """
     import torch
-    from torch import LongTensor as LT
+    from torch.cuda import LongTensor as LT
     a = LT([1, 2])
     b = torch.FloatTensor(*shape)
+    c = torch.LongTensor([1, 2])
     """
     diagnostics = found(source, "TL608")
-    assert len(diagnostics) == 2
+    assert [d.start.line for d in diagnostics] == [4, 5]
     assert diagnostics[1].fix is None
-    assert "a = torch.tensor([1, 2], dtype=torch.int64)" in fixed(source, "TL608")
+    assert 'a = torch.tensor([1, 2], dtype=torch.int64, device="cuda")' in fixed(source, "TL608")
+
+
+def test_legacy_constructor_messages_name_the_misleading_form() -> None:
+    source = "import torch\na = torch.Tensor(3, 4)\nb = torch.cuda.FloatTensor([1.0])\n"
+    sizes, cuda = found(source, "TL608")
+    assert "uninitialised memory" in sizes.message
+    assert "hard-codes the device" in cuda.message
 
 
 # --- TL610 / TL612 ------------------------------------------------------------------------------
