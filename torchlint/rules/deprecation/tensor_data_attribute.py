@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.autograd import autograd_off
 from torchlint.diagnostics import Applicability
 from torchlint.names import SCOPE_TYPES
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
@@ -13,6 +14,20 @@ PARAMETER_ATTRIBUTES = frozenset({"grad", "weight", "bias"})
 
 # Trailing underscore, but they set a flag rather than change the data.
 NOT_DATA_UPDATES = frozenset({"requires_grad_", "share_memory_"})
+
+# What `.data` is read for when the value never meets autograd: metadata, or a copy out.
+METADATA_ATTRIBUTES = frozenset(
+    {"shape", "dtype", "device", "ndim", "is_cuda", "layout", "requires_grad", "is_leaf"}
+)
+VALUE_ONLY_METHODS = frozenset(
+    {"size", "dim", "numel", "nelement", "element_size", "data_ptr", "get_device", "stride"}
+    | {"is_contiguous", "numpy", "tolist", "item", "clone"}
+)
+# Methods a read passes through on its way to one of those (`.data.cpu().numpy()`).
+PASS_THROUGH = frozenset(
+    {"cpu", "float", "double", "half", "to", "detach", "contiguous", "view", "reshape"}
+    | {"squeeze", "unsqueeze", "flatten", "t", "abs", "norm", "sum", "mean", "max", "min", "std"}
+)
 
 
 def _inplace_method(name: str) -> bool:
@@ -30,8 +45,17 @@ class TensorDataAttribute(Rule):
     ## What it does
     Reports `.data` where it is plainly used on a parameter or gradient: on a loop
     variable over `.parameters()` / `.named_parameters()`, on `.grad`, `.weight` or `.bias`,
-    or followed by an in-place method (`x.data.add_(...)`, `.zero_()`, `.copy_(...)`).
-    A bare `.data` elsewhere is not reported: many objects have a `data` attribute.
+    or followed by an in-place method (`x.data.add_(...)`, `.zero_()`, `.copy_(...)`),
+    where autograd is live. A bare `.data` elsewhere is not reported: many objects have a
+    `data` attribute.
+
+    Not reported where no graph can be corrupted: weight initialisation (`__init__`,
+    `reset_parameters`, a function whose name says it initialises, such as `init_weights` or
+    `weights_init`, a function passed to `.apply()`, a method `__init__` calls), code under
+    `torch.no_grad()` / `inference_mode()` (a `with` block, a decorator, or a decorator from
+    the same file that wraps the call in one), and reads that never meet autograd
+    (`p.data.shape`, `.device`, `.size()`, `p.data.cpu().numpy()`, `.item()`). On real code
+    these were most of what the rule found, and nobody changes them.
 
     ## Why is this bad?
     `.data` gives a tensor that autograd does not track: changes made through it are
@@ -103,6 +127,88 @@ class TensorDataAttribute(Rule):
             norms = [p.data.norm() for p in net.parameters()]
             """
         ),
+        Invalid(
+            """
+            def train_step(model, loss, lr):
+                loss.backward()
+                for p in model.parameters():
+                    p.data.add_(p.grad.data, alpha=-lr)
+            """,
+            count=2,
+        ),
+        Invalid(
+            """
+            def step_from_initial_lr(model, initial_lr):
+                for p in model.parameters():
+                    p.data.sub_(initial_lr * p.grad)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            with torch.enable_grad():
+                for p in model.parameters():
+                    p.data.clamp_(-1, 1)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(2, 2)
+                    self.fc.weight.data.normal_(0, 0.02)
+                    self.build()
+                def build(self):
+                    self.fc.bias.data.zero_()
+                def reset_parameters(self):
+                    self.fc.weight.data.uniform_(-0.1, 0.1)
+                def _init_weights(self, module):
+                    module.weight.data.normal_(0.0, 0.02)
+            """
+        ),
+        Valid(
+            """
+            def set_ones(m):
+                m.weight.data.fill_(1.0)
+            model.apply(set_ones)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.data.mul_(0.9)
+            @torch.no_grad()
+            def ema_update(ema, model):
+                for e, p in zip(ema.parameters(), model.parameters()):
+                    e.data.mul_(0.99).add_(p.data, alpha=0.01)
+            """
+        ),
+        Valid(
+            """
+            import functools
+            import torch
+            def without_grad(fn):
+                @functools.wraps(fn)
+                def inner(*args):
+                    with torch.no_grad():
+                        return fn(*args)
+                return inner
+            @without_grad
+            def copy_weights(dst, src):
+                dst.weight.data.copy_(src.weight)
+            """
+        ),
+        Valid(
+            """
+            for name, p in model.named_parameters():
+                log(name, p.data.shape, p.grad.data.cpu().numpy(), p.data.norm().item())
+            device, dtype = self.to_q.weight.data.device, self.to_q.weight.data.dtype
+            """
+        ),
         Valid(
             """
             x = batch.data
@@ -158,6 +264,10 @@ class TensorDataAttribute(Rule):
             or (isinstance(base, cst.Name) and self._parameter_loop_target(base.value))
         ):
             return
+        if not inplace and _value_only(node, ancestors):
+            return  # `p.data.shape`, `p.data.cpu().numpy()`: the value never meets autograd
+        if autograd_off(self.context, ancestors):
+            return  # weight initialisation or under no_grad: no graph to corrupt
         self.report(node, fix=self._suggestion(node, parent, inplace))
 
     def _parameter_loop_target(self, name: str) -> bool:
@@ -190,6 +300,29 @@ class TensorDataAttribute(Rule):
         if isinstance(parent, (cst.AssignTarget, cst.AnnAssign, cst.Del)):
             return None  # `p.data = v` becomes `p.copy_(v)` under no_grad: a rewrite, not a hint
         return self.fix(Applicability.DISPLAY, "Use `.detach()`", Replace(node, f"{base}.detach()"))
+
+
+def _value_only(node: cst.Attribute, ancestors: list[cst.CSTNode]) -> bool:
+    """``node`` (an ``x.data``) is read only for metadata or copied out of torch."""
+    current: cst.CSTNode = node
+    index = len(ancestors) - 1
+    while index >= 0:
+        parent = ancestors[index]
+        if not (isinstance(parent, cst.Attribute) and parent.value is current):
+            return False
+        name = parent.attr.value
+        if name in METADATA_ATTRIBUTES:
+            return True
+        call = ancestors[index - 1] if index > 0 else None
+        if not (isinstance(call, cst.Call) and call.func is parent):
+            return False
+        if name in VALUE_ONLY_METHODS:
+            return True
+        if name not in PASS_THROUGH:
+            return False
+        current = call
+        index -= 2
+    return False
 
 
 def _iterates_parameters(loop: cst.For | cst.CompFor, name: str) -> bool:
