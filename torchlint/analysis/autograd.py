@@ -75,9 +75,8 @@ def _collect(context: FileContext) -> InitFacts:
                 name = _last_name(node.args[0].value)
                 if name is not None:
                     applied.add(name)
-            elif in_init and isinstance(node.func.value, cst.Name):
-                if node.func.value.value == "self":
-                    from_init.add(method)
+            elif in_init and dotted_name(node.func.value) == "self":
+                from_init.add(method)
         stack.extend((child, in_init) for child in iter_children(node))
     return InitFacts(frozenset(applied), frozenset(from_init), frozenset(decorators))
 
