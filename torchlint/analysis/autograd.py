@@ -1,12 +1,16 @@
-"""Where autograd is not live: weight initialisation and code under ``no_grad``.
+"""Where autograd is live: code that runs a graph, outside ``no_grad``.
 
 Writing a parameter through ``.data`` hides the change from autograd, which matters only
-where a graph may be recorded. It does not in weight initialisation (``__init__``,
-``reset_parameters``, an ``init_weights`` function, a function handed to ``.apply()``, a
-method ``__init__`` calls) nor under ``torch.no_grad()`` / ``inference_mode()`` (a ``with``
-block, a decorator, or a decorator defined in the same file that turns grad off). The
-per-file part (what ``.apply()`` receives, what ``__init__`` calls, which local decorators
-turn grad off) is one walk, done on first use; the rest is a look at the ancestors.
+where a graph is in use. A function shows that it uses one by calling ``.backward()``,
+``torch.autograd.grad(...)`` or ``.step()`` (an optimizer or scheduler step), or by being an
+optimizer's ``step`` or a ``closure``; top-level code, when the module's own statements do.
+Weight initialisation (``__init__``, ``reset_parameters``, ``init_weights``, a function given
+to ``.apply()``) shows none of that, so it is never live. Inside a live function, code under
+``torch.no_grad()`` / ``inference_mode()`` (a ``with`` block, a decorator, or a decorator
+defined in the same file that wraps the call in one) is not live either.
+
+The per-file part (which functions use a graph, which local decorators turn grad off) is one
+walk, done on first use; the rest is a look at the ancestors of the node being reported.
 """
 
 from __future__ import annotations
@@ -24,61 +28,42 @@ from torchlint.rules import calls
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
 
-# Names of functions that set up parameters once, before any graph exists.
-_INIT_NAMES = frozenset({"__init__", "reset_parameters", "_reset_parameters", "__setstate__"})
-_INIT_WORDS = frozenset(
-    {"init", "initialize", "initialise", "initialization", "initialisation", "reinit"}
-)
+_GRAPH_METHODS = frozenset({"backward", "step"})
+_GRAPH_FUNCTIONS = frozenset({"torch.autograd.grad", "torch.autograd.backward"})
+MODULE = 0  # the id standing for the module's own statements
 
 
 @dataclass(frozen=True)
-class InitFacts:
-    """Function names the file itself shows to run at set-up or without grad."""
-
-    applied: frozenset[str]  # `model.apply(init_fn)`, `self.apply(self._init)`
-    called_from_init: frozenset[str]  # `self.build()` inside `__init__`
+class GraphFacts:
+    live: frozenset[int]  # ids of functions (MODULE for top level) whose code uses a graph
     grad_off_decorators: frozenset[str]  # same-file decorators that wrap in no_grad
 
 
-def init_function_name(name: str) -> bool:
-    """``__init__``, ``reset_parameters``, or a name with a word that says it initialises:
-    ``init_weights``, ``_initialize``, ``weights_init``, ``init_conv_`` (not
-    ``test_initialized_module``)."""
-    if name in _INIT_NAMES:
-        return True
-    return any(word in _INIT_WORDS for word in name.lower().split("_"))
-
-
-def _last_name(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return expr.attr.value
-    return None
-
-
-def _collect(context: FileContext) -> InitFacts:
-    applied: set[str] = set()
-    from_init: set[str] = set()
+def _collect(context: FileContext) -> GraphFacts:
+    live: set[int] = set()
     decorators: set[str] = set()
     scope = context.module_scope
-    stack: list[tuple[cst.CSTNode, bool]] = [(context.module, False)]
+    # (node, ids of the functions it is in: a graph used in a nested function counts for
+    # the functions around it, not for the module's own statements)
+    stack: list[tuple[cst.CSTNode, tuple[int, ...]]] = [(context.module, (MODULE,))]
     while stack:
-        node, in_init = stack.pop()
+        node, owners = stack.pop()
         if isinstance(node, cst.FunctionDef):
-            in_init = node.name.value == "__init__"
+            owners = (*(o for o in owners if o != MODULE), id(node))
             if _turns_grad_off(node.body, scope):
                 decorators.add(node.name.value)
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            method = node.func.attr.value
-            if method == "apply" and len(node.args) == 1:
-                name = _last_name(node.args[0].value)
-                if name is not None:
-                    applied.add(name)
-            elif in_init and dotted_name(node.func.value) == "self":
-                from_init.add(method)
-        stack.extend((child, in_init) for child in iter_children(node))
-    return InitFacts(frozenset(applied), frozenset(from_init), frozenset(decorators))
+        elif isinstance(node, cst.Call) and _uses_graph(node, scope):
+            live.update(owners)
+        stack.extend((child, owners) for child in iter_children(node))
+    return GraphFacts(frozenset(live), frozenset(decorators))
+
+
+def _uses_graph(call: cst.Call, scope: Scope) -> bool:
+    """`loss.backward()`, `torch.autograd.grad(...)`, `optimizer.step()`."""
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in _GRAPH_METHODS:
+        return True
+    return scope.qualified_name(func) in _GRAPH_FUNCTIONS
 
 
 def _turns_grad_off(body: cst.CSTNode, scope: Scope) -> bool:
@@ -104,10 +89,19 @@ def grad_off(expr: cst.BaseExpression, scope: Scope) -> bool:
     return False
 
 
-def autograd_off(context: FileContext, ancestors: Sequence[cst.CSTNode]) -> bool:
-    """The node whose ``ancestors`` these are runs at set-up or with autograd off."""
-    scope = context.scope
-    facts: InitFacts | None = None
+def autograd_live(context: FileContext, ancestors: Sequence[cst.CSTNode]) -> bool:
+    """The node whose ``ancestors`` these are runs where a graph is in use, grad on."""
+    facts: GraphFacts = context.fact("autograd.graph-functions", _collect)
+    function = next((a for a in reversed(ancestors) if isinstance(a, cst.FunctionDef)), None)
+    if function is None:
+        live = MODULE in facts.live
+    else:
+        name = function.name.value  # an optimizer's `step`, or a closure it calls
+        live = id(function) in facts.live or name == "step" or "closure" in name.split("_")
+    return live and not _grad_off_here(context.scope, ancestors, facts)
+
+
+def _grad_off_here(scope: Scope, ancestors: Sequence[cst.CSTNode], facts: GraphFacts) -> bool:
     for index in range(len(ancestors) - 1, -1, -1):
         ancestor = ancestors[index]
         if isinstance(ancestor, cst.With):
@@ -115,20 +109,13 @@ def autograd_off(context: FileContext, ancestors: Sequence[cst.CSTNode]) -> bool
             if inner is ancestor.body and any(grad_off(i.item, scope) for i in ancestor.items):
                 return True
         elif isinstance(ancestor, cst.FunctionDef):
-            name = ancestor.name.value
-            if init_function_name(name):
-                return True
-            if facts is None:
-                facts = context.fact("autograd.init-functions", _collect)
-            if name in facts.applied or name in facts.called_from_init:
-                return True
             for decorator in ancestor.decorators:
                 if _grad_off_decorator(decorator.decorator, scope, facts):
                     return True
     return False
 
 
-def _grad_off_decorator(expr: cst.BaseExpression, scope: Scope, facts: InitFacts) -> bool:
+def _grad_off_decorator(expr: cst.BaseExpression, scope: Scope, facts: GraphFacts) -> bool:
     if grad_off(expr, scope) or scope.qualified_name(expr) in GRAD_OFF:
         return True
     target = expr.func if isinstance(expr, cst.Call) else expr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.autograd import autograd_off
+from torchlint.analysis.autograd import autograd_live
 from torchlint.diagnostics import Applicability
 from torchlint.names import SCOPE_TYPES
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
@@ -49,13 +49,16 @@ class TensorDataAttribute(Rule):
     where autograd is live. A bare `.data` elsewhere is not reported: many objects have a
     `data` attribute.
 
-    Not reported where no graph can be corrupted: weight initialisation (`__init__`,
-    `reset_parameters`, a function whose name says it initialises, such as `init_weights` or
-    `weights_init`, a function passed to `.apply()`, a method `__init__` calls), code under
-    `torch.no_grad()` / `inference_mode()` (a `with` block, a decorator, or a decorator from
-    the same file that wraps the call in one), and reads that never meet autograd
-    (`p.data.shape`, `.device`, `.size()`, `p.data.cpu().numpy()`, `.item()`). On real code
-    these were most of what the rule found, and nobody changes them.
+    Autograd is live in a function that runs a graph: it calls `.backward()`,
+    `torch.autograd.grad(...)` or `.step()`, or it is an optimizer's `step` or a `closure`
+    (top-level code: when the module's own statements do), outside `torch.no_grad()` /
+    `inference_mode()` (a `with` block, a decorator, or a same-file decorator that wraps the
+    call in one). So weight initialisation (`__init__`, `reset_parameters`, `init_weights`,
+    a function passed to `.apply()`), checkpoint conversion and model surgery are not
+    reported: there is no graph to corrupt. Nor are reads that never meet autograd
+    (`p.data.shape`, `.device`, `.size()`, `p.data.cpu().numpy()`, `.item()`), nor
+    `p.data = t`, which swaps in a whole tensor (a dtype cast, a load) while any graph keeps
+    the old one. On real code these were nearly all of what the rule found.
 
     ## Why is this bad?
     `.data` gives a tensor that autograd does not track: changes made through it are
@@ -95,6 +98,7 @@ class TensorDataAttribute(Rule):
     examples = (
         Invalid(
             """
+            loss.backward()
             for p in model.parameters():
                 p.data.mul_(0.9)
             """
@@ -102,6 +106,7 @@ class TensorDataAttribute(Rule):
         Invalid(
             """
             w = layer.weight.data
+            loss.backward()
             """
         ),
         Invalid(
@@ -109,21 +114,26 @@ class TensorDataAttribute(Rule):
             for p in model.parameters():
                 if p.grad is not None:
                     p.grad.data.zero_()
+            loss.backward()
             """
         ),
         Invalid(
             """
+            optimizer.step()
             ema.data.copy_(decay * ema + (1 - decay) * value)
             """
         ),
         Invalid(
             """
-            for name, p in model.named_parameters():
-                p.data -= lr * p.grad
+            def sgd(model, loss, lr):
+                loss.backward()
+                for name, p in model.named_parameters():
+                    p.data -= lr * p.grad
             """
         ),
         Invalid(
             """
+            loss.backward()
             norms = [p.data.norm() for p in net.parameters()]
             """
         ),
@@ -138,15 +148,23 @@ class TensorDataAttribute(Rule):
         ),
         Invalid(
             """
-            def step_from_initial_lr(model, initial_lr):
-                for p in model.parameters():
-                    p.data.sub_(initial_lr * p.grad)
-            """
+            import torch
+            class SGD(torch.optim.Optimizer):
+                def step(self, closure=None):
+                    for group in self.param_groups:
+                        for p in group["params"]:
+                            p.data.add_(p.grad, alpha=-group["lr"])
+            def train_closure():
+                model.weight.data.clamp_(-1, 1)
+                return loss_fn(model(x), y)
+            """,
+            count=2,
         ),
         Invalid(
             """
             import torch
             with torch.enable_grad():
+                loss.backward()
                 for p in model.parameters():
                     p.data.clamp_(-1, 1)
             """
@@ -159,32 +177,44 @@ class TensorDataAttribute(Rule):
                     super().__init__()
                     self.fc = nn.Linear(2, 2)
                     self.fc.weight.data.normal_(0, 0.02)
-                    self.build()
-                def build(self):
-                    self.fc.bias.data.zero_()
                 def reset_parameters(self):
                     self.fc.weight.data.uniform_(-0.1, 0.1)
-                def _init_weights(self, module):
-                    module.weight.data.normal_(0.0, 0.02)
-            """
-        ),
-        Valid(
-            """
-            def set_ones(m):
+            def init_weights(m):
                 m.weight.data.fill_(1.0)
-            model.apply(set_ones)
+            def load(model, checkpoint):
+                model.fc.weight.data.copy_(checkpoint["fc.weight"])
+            def train(model, optimizer, loss):
+                model.apply(init_weights)
+                loss.backward()
+                optimizer.step()
+            net = Net()
+            net.fc.bias.data.zero_()
             """
         ),
         Valid(
             """
             import torch
-            with torch.no_grad():
-                for p in model.parameters():
-                    p.data.mul_(0.9)
+            def train(model, optimizer, loss, ema):
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    for p in model.parameters():
+                        p.data.clamp_(-1, 1)
+                ema_update(ema, model)
             @torch.no_grad()
             def ema_update(ema, model):
                 for e, p in zip(ema.parameters(), model.parameters()):
                     e.data.mul_(0.99).add_(p.data, alpha=0.01)
+                optimizer.step()
+            """
+        ),
+        Valid(
+            """
+            def train(model, optimizer, loss):
+                for param in model.parameters():
+                    param.data = param.to(torch.float32)
+                loss.backward()
+                optimizer.step()
             """
         ),
         Valid(
@@ -198,12 +228,14 @@ class TensorDataAttribute(Rule):
                         return fn(*args)
                 return inner
             @without_grad
-            def copy_weights(dst, src):
-                dst.weight.data.copy_(src.weight)
+            def swa_step(swa, model, optimizer):
+                optimizer.step()
+                swa.weight.data.copy_(model.weight)
             """
         ),
         Valid(
             """
+            loss.backward()
             for name, p in model.named_parameters():
                 log(name, p.data.shape, p.grad.data.cpu().numpy(), p.data.norm().item())
             device, dtype = self.to_q.weight.data.device, self.to_q.weight.data.dtype
@@ -266,8 +298,10 @@ class TensorDataAttribute(Rule):
             return
         if not inplace and _value_only(node, ancestors):
             return  # `p.data.shape`, `p.data.cpu().numpy()`: the value never meets autograd
-        if autograd_off(self.context, ancestors):
-            return  # weight initialisation or under no_grad: no graph to corrupt
+        if isinstance(parent, cst.AssignTarget):
+            return  # `p.data = t` swaps the whole tensor (a cast, a load); graphs keep the old
+        if not autograd_live(self.context, ancestors):
+            return  # set-up code, or under no_grad: no graph to corrupt
         self.report(node, fix=self._suggestion(node, parent, inplace))
 
     def _parameter_loop_target(self, name: str) -> bool:
