@@ -11,6 +11,8 @@ defined in the same file that wraps the call in one) is not live either.
 
 The per-file part (which functions use a graph, which local decorators turn grad off) is one
 walk, done on first use; the rest is a look at the ancestors of the node being reported.
+Statements before the first that uses a graph are set-up (a fresh model's weights zeroed,
+new token embeddings filled in) and are not live either.
 """
 
 from __future__ import annotations
@@ -35,27 +37,50 @@ MODULE = 0  # the id standing for the module's own statements
 
 @dataclass(frozen=True)
 class GraphFacts:
-    live: frozenset[int]  # ids of functions (MODULE for top level) whose code uses a graph
+    # function id (MODULE for top level) -> index of the first statement of its body that
+    # uses a graph; a function that never does is absent
+    first_graph_statement: dict[int, int]
     grad_off_decorators: frozenset[str]  # same-file decorators that wrap in no_grad
 
 
 def _collect(context: FileContext) -> GraphFacts:
-    live: set[int] = set()
     decorators: set[str] = set()
     scope = context.module_scope
-    # (node, ids of the functions it is in: a graph used in a nested function counts for
-    # the functions around it, not for the module's own statements)
-    stack: list[tuple[cst.CSTNode, tuple[int, ...]]] = [(context.module, (MODULE,))]
+    bodies: list[tuple[int, Sequence[cst.CSTNode]]] = [(MODULE, context.module.body)]
+    stack: list[cst.CSTNode] = [context.module]
     while stack:
-        node, owners = stack.pop()
+        node = stack.pop()
         if isinstance(node, cst.FunctionDef):
-            owners = (*(o for o in owners if o != MODULE), id(node))
+            bodies.append((id(node), _statements(node)))
             if _turns_grad_off(node.body, scope):
                 decorators.add(node.name.value)
-        elif isinstance(node, cst.Call) and _uses_graph(node, scope):
-            live.update(owners)
-        stack.extend((child, owners) for child in iter_children(node))
-    return GraphFacts(frozenset(live), frozenset(decorators))
+        stack.extend(iter_children(node))
+    first: dict[int, int] = {}
+    for owner, statements in bodies:
+        for index, statement in enumerate(statements):
+            if _contains_graph_call(statement, scope, own_code_only=owner == MODULE):
+                first[owner] = index
+                break
+    return GraphFacts(first, frozenset(decorators))
+
+
+def _statements(function: cst.FunctionDef) -> Sequence[cst.CSTNode]:
+    body = function.body
+    return body.body if isinstance(body, cst.IndentedBlock) else (body,)
+
+
+def _contains_graph_call(root: cst.CSTNode, scope: Scope, own_code_only: bool) -> bool:
+    """``root`` calls a graph function; with ``own_code_only``, not in nested definitions
+    (a module's own statements, not its functions'). A closure counts for its function."""
+    stack: list[cst.CSTNode] = [root]
+    while stack:
+        node = stack.pop()
+        if own_code_only and isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(node, cst.Call) and _uses_graph(node, scope):
+            return True
+        stack.extend(iter_children(node))
+    return False
 
 
 def _uses_graph(call: cst.Call, scope: Scope) -> bool:
@@ -90,15 +115,33 @@ def grad_off(expr: cst.BaseExpression, scope: Scope) -> bool:
 
 
 def autograd_live(context: FileContext, ancestors: Sequence[cst.CSTNode]) -> bool:
-    """The node whose ``ancestors`` these are runs where a graph is in use, grad on."""
+    """The node whose ``ancestors`` these are runs where a graph is in use, grad on: in a
+    statement of its function (or module) at or after the first that uses a graph (set-up
+    code before it, such as zeroing a fresh model's weights, has no graph yet)."""
     facts: GraphFacts = context.fact("autograd.graph-functions", _collect)
-    function = next((a for a in reversed(ancestors) if isinstance(a, cst.FunctionDef)), None)
-    if function is None:
-        live = MODULE in facts.live
+    owner_index = next(
+        (i for i in range(len(ancestors) - 1, -1, -1) if isinstance(ancestors[i], cst.FunctionDef)),
+        None,
+    )
+    if owner_index is None:
+        owner, statements, statement = MODULE, context.module.body, _at(ancestors, 1)
     else:
+        function = ancestors[owner_index]
+        assert isinstance(function, cst.FunctionDef)
         name = function.name.value  # an optimizer's `step`, or a closure it calls
-        live = id(function) in facts.live or name == "step" or "closure" in name.split("_")
-    return live and not _grad_off_here(context.scope, ancestors, facts)
+        if name == "step" or "closure" in name.split("_"):
+            return not _grad_off_here(context.scope, ancestors, facts)
+        owner, statements = id(function), _statements(function)
+        statement = _at(ancestors, owner_index + 2)
+    first = facts.first_graph_statement.get(owner)
+    if first is None:
+        return False
+    index = next((i for i, s in enumerate(statements) if s is statement), len(statements))
+    return index >= first and not _grad_off_here(context.scope, ancestors, facts)
+
+
+def _at(ancestors: Sequence[cst.CSTNode], index: int) -> cst.CSTNode | None:
+    return ancestors[index] if index < len(ancestors) else None
 
 
 def _grad_off_here(scope: Scope, ancestors: Sequence[cst.CSTNode], facts: GraphFacts) -> bool:

@@ -33,6 +33,7 @@ for _type, _dtype in DTYPES.items():
     CONSTRUCTORS[f"torch.{_type}"] = (_dtype, None)
     CONSTRUCTORS[f"torch.cuda.{_type}"] = (_dtype, "cuda")
 LAST_PARTS = frozenset(name.rsplit(".", 1)[-1] for name in CONSTRUCTORS)
+PARAMETER = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
 SIZES = "legacy constructor with sizes returns uninitialised memory: use `torch.empty(...)`"
 CUDA = "`torch.cuda.*Tensor` hard-codes the device: use `torch.tensor(...)` / `torch.empty(...)`"
 
@@ -94,7 +95,10 @@ class LegacyTensorConstructor(Rule):
 
     A call with data (`torch.LongTensor([[1, 2]])`, `torch.Tensor(values)`) is not reported:
     old-style, but it does what it says (on real code these were nearly all test fixtures
-    and constants, and nobody changes them). Nor is `torch.Tensor()`, an empty tensor.
+    and constants, and nobody changes them). Nor are sizes whose memory is never read
+    uninitialised: `torch.Tensor()` / `torch.Tensor(0)` (empty), a call followed at once by
+    an in-place initialiser (`torch.Tensor(3, 4).uniform_(-1, 1)`), and
+    `nn.Parameter(torch.Tensor(n, m))`, the idiom of layers that initialise in place after.
 
     ## Why is this bad?
     The legacy constructors overload one call for two meanings: `torch.FloatTensor(3)` is
@@ -214,6 +218,16 @@ class LegacyTensorConstructor(Rule):
         ),
         Valid(
             """
+            import torch
+            import torch.nn as nn
+            outputs[0] = torch.Tensor(0)
+            target = torch.LongTensor(1, 6, 5).fill_(0)
+            w = torch.Tensor(3, 4).uniform_(-0.1, 0.1)
+            self.weight = nn.Parameter(torch.Tensor(out_features, in_features))
+            """
+        ),
+        Valid(
+            """
             from torch import ByteTensor, Tensor
             mask = ByteTensor([1, 0, 1])
             boxes = Tensor([[214.15, 41.29, 562.41, 285.07]])
@@ -280,9 +294,26 @@ class LegacyTensorConstructor(Rule):
         if qualified not in CONSTRUCTORS:
             return
         dtype, device = CONSTRUCTORS[qualified]
-        if device is None and not sizes_form(node):
-            return  # data (`torch.LongTensor([[1, 2]])`): old-style, but it does what it says
+        if device is None and not (sizes_form(node) and self._garbage_may_be_read(node)):
+            return  # data (`torch.LongTensor([[1, 2]])`), or sizes whose memory is set at once
         self.report(node, SIZES if device is None else CUDA, fix=self._fix(node, dtype, device))
+
+    def _garbage_may_be_read(self, node: cst.Call) -> bool:
+        """Not when nothing is uninitialised (`torch.Tensor(0)`, an empty placeholder), when
+        an in-place initialiser follows at once (`torch.Tensor(3, 4).uniform_(-1, 1)`), or
+        for `nn.Parameter(torch.Tensor(n, m))`, which layers initialise in place after."""
+        args = node.args
+        if len(args) == 1 and calls.int_literal(args[0].value) == 0:
+            return False
+        ancestors = self.context.ancestors
+        parent = ancestors[-1] if ancestors else None
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            return not parent.attr.value.endswith("_")
+        if isinstance(parent, cst.Arg) and len(ancestors) > 1:
+            owner = ancestors[-2]
+            if isinstance(owner, cst.Call) and self.qualified_name(owner.func) in PARAMETER:
+                return False
+        return True
 
     def _fix(self, node: cst.Call, dtype: str | None, device: str | None) -> PendingFix | None:
         if any(arg.keyword is not None or arg.star for arg in node.args):

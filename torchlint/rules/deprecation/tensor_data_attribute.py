@@ -105,16 +105,17 @@ class TensorDataAttribute(Rule):
         ),
         Invalid(
             """
-            w = layer.weight.data
             loss.backward()
+            w = layer.weight.data
             """
         ),
         Invalid(
             """
-            for p in model.parameters():
-                if p.grad is not None:
-                    p.grad.data.zero_()
-            loss.backward()
+            for x in loader:
+                for p in model.parameters():
+                    if p.grad is not None:
+                        p.grad.data.zero_()
+                loss_fn(model(x)).backward()
             """
         ),
         Invalid(
@@ -243,6 +244,21 @@ class TensorDataAttribute(Rule):
         ),
         Valid(
             """
+            def test_training(model, optimizer, loader):
+                for p in model.parameters():
+                    p.data.zero_()
+                token_embeds = model.embed.weight.data
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                for name, p in model.named_parameters():
+                    print(f"{name}: {p.data}")
+                    assert_close(p.grad.data, expected[name])
+                    p.data = p.data.to(torch.float32)
+            """
+        ),
+        Valid(
+            """
             x = batch.data
             first = dataset.data[0]
             """
@@ -337,13 +353,14 @@ class TensorDataAttribute(Rule):
 
 
 def _value_only(node: cst.Attribute, ancestors: list[cst.CSTNode]) -> bool:
-    """``node`` (an ``x.data``) is read only for metadata or copied out of torch."""
+    """``node`` (an ``x.data``) is read only for metadata, copied out of torch, printed,
+    compared, or to swap into another ``.data``."""
     current: cst.CSTNode = node
     index = len(ancestors) - 1
     while index >= 0:
         parent = ancestors[index]
         if not (isinstance(parent, cst.Attribute) and parent.value is current):
-            return False
+            return _consumed_as_value(current, ancestors[: index + 1])
         name = parent.attr.value
         if name in METADATA_ATTRIBUTES:
             return True
@@ -357,6 +374,27 @@ def _value_only(node: cst.Attribute, ancestors: list[cst.CSTNode]) -> bool:
         current = call
         index -= 2
     return False
+
+
+def _consumed_as_value(value: cst.CSTNode, ancestors: list[cst.CSTNode]) -> bool:
+    """`print(x)`, `f"{x}"`, `assert_close(x, y)`, `p.data = x.to(dtype)`."""
+    parent = ancestors[-1] if ancestors else None
+    if isinstance(parent, cst.FormattedStringExpression):
+        return True
+    if isinstance(parent, cst.Arg) and len(ancestors) > 1:
+        call = ancestors[-2]
+        if isinstance(call, cst.Call) and parent.value is value:
+            func = call.func
+            name = (
+                func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+            )
+            if name == "print" or name.startswith("assert") or "close" in name or "equal" in name:
+                return True
+    statement = next((a for a in reversed(ancestors) if isinstance(a, cst.Assign)), None)
+    return statement is not None and any(
+        isinstance(t.target, cst.Attribute) and t.target.attr.value == "data"
+        for t in statement.targets
+    )
 
 
 def _iterates_parameters(loop: cst.For | cst.CompFor, name: str) -> bool:
