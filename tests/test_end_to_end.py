@@ -35,8 +35,10 @@ def test_fixed_script_runs_on_cpu(tmp_path: Path, run_cli, helpers: bool) -> Non
     broken = run_python(script)
     assert broken.returncode != 0  # .cuda() on a machine without CUDA
 
+    table = '[tool.torchlint]\nextend-select = ["TL201", "TL202"]\n'  # opt-in portability rules
     if not helpers:
-        (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nruntime-helpers = false\n")
+        table += "runtime-helpers = false\n"
+    (tmp_path / "pyproject.toml").write_text(table)
     fixed = run_cli("fix", "--unsafe-fixes", "train.py")
     assert fixed.returncode == 0, fixed.stdout.decode() + fixed.stderr.decode()
     source = script.read_text()
