@@ -127,12 +127,21 @@ MODE_SENSITIVE_NN = frozenset(
 MODEL_FACTORIES = frozenset(
     {
         "torch.compile",
-        "torch.jit.script",
-        "torch.jit.trace",
-        "torch.jit.load",
         "torch.hub.load",
         "torch.optim.swa_utils.AveragedModel",
         "timm.create_model",
+    }
+)
+# Traced, scripted or loaded TorchScript: the mode was fixed when it was traced or saved (a
+# traced plain function has no mode at all), so these are not models that train.
+TRACED = frozenset(
+    {
+        "torch.jit.script",
+        "torch.jit.trace",
+        "torch.jit.trace_module",
+        "torch.jit.load",
+        "torch.jit.freeze",
+        "torch.jit.optimize_for_inference",
     }
 )
 LIGHTNING_BASES = ("pytorch_lightning.", "lightning.", "lightning_fabric.")
@@ -163,6 +172,18 @@ def model_named(name: str) -> bool:
     """``model``, ``self.net``, ``teacher_model``, ``G_net``: RULES.md's model-like names."""
     last = name.rsplit(".", 1)[-1]
     return last in ("model", "net", "network") or last.endswith(("_model", "_net"))
+
+
+_EVALUATION_PREFIXES = ("eval", "valid", "test", "predict", "infer")
+
+
+def evaluation_named(name: str) -> bool:
+    """``evaluate``, ``validate``, ``test_epoch``, ``predict``, ``run_inference``: a function
+    named for evaluation, which owns the mode of the model it evaluates."""
+    name = name.lstrip("_").lower()
+    return name.startswith(_EVALUATION_PREFIXES) or any(
+        word in name for word in ("_eval", "evaluat", "validat", "_test", "_predict", "_infer")
+    )
 
 
 def optimizer_named(name: str) -> bool:
@@ -346,6 +367,7 @@ class Flow:
         self._raw_assign: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_receiver: list[tuple[FunctionInfo, str]] = []
         self._raw_annotation: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
+        self._raw_decorated: list[tuple[FunctionInfo, cst.Decorator, str]] = []
 
     # -- owners and names --------------------------------------------------------------
 
@@ -554,16 +576,26 @@ class Flow:
         purpose, as in ``update_bn``)."""
         if self.is_truncated(function):
             return True  # too large to follow: assume the mode was chosen
-        trained = False  # an explicit train() right before: train mode on purpose
+        # The last switch before the call decides (mode is tracked in order): eval, or an
+        # explicit train() on purpose (as in update_bn) with no training step since. A
+        # train() that undoes an earlier eval(), or ends a helper such as an evaluate()
+        # that restores the mode, leaves the model training again.
+        mode: str | None = None
         for event in self.expanded(function)[:upto]:
-            if event.kind in ("eval", "scoped_eval", "mode") and covers(event.name, name):
-                return True
-            if event.kind == "train" and covers(event.name, name):
-                trained = True
-            elif event.kind in ("backward", "step"):
-                trained = False  # ... unless a training step ran since (then it is stale)
-        if trained:
-            return True
+            kind = event.kind
+            if kind in ("backward", "step"):
+                if mode == "train":
+                    mode = None  # a training step ran since: the train() is stale
+                continue
+            if kind not in _MODE_KINDS or not covers(event.name, name):
+                continue
+            if kind == "train":
+                restores = event.site is not None or mode in ("eval", "restored")
+                mode = "restored" if restores else "train"
+            else:
+                mode = "eval"
+        if mode is not None:
+            return mode != "restored"
         if self.permanently_eval(function, name):
             return True
         if depth <= 0:
@@ -596,7 +628,7 @@ class Flow:
                         continue
                     if self.owner(other, event.name)[0] != owner[0]:
                         continue
-                    if event.kind == "eval":
+                    if event.kind in ("eval", "pretrained"):
                         evaluated = True
                     elif event.kind in ("train", "mode"):
                         trained = True
@@ -644,6 +676,9 @@ class Flow:
             if has_backward and has_step:
                 found.append(loop)
         return [loop for loop in found if not any(loop in other.chain()[1:] for other in found)]
+
+
+_MODE_KINDS = frozenset({"eval", "scoped_eval", "mode", "pretrained", "train"})
 
 
 def _has_scheduler(kinds: set[str]) -> bool:
@@ -766,6 +801,10 @@ class _Builder:
         self._walk_all(node.decorators, state)
         for decorator in node.decorators:
             kind = self._grad_kind(decorator.decorator, state.scope, bare_ok=True)
+            if kind is None:
+                local = _local_decorator_name(decorator.decorator)
+                if local is not None:
+                    flow._raw_decorated.append((info, decorator, local))
             if kind == "off":
                 info.grad, info.grad_decorator = "off", decorator
                 if self._is_evaluating(decorator.decorator, state.scope):
@@ -902,8 +941,39 @@ class _Builder:
         for target in node.targets:
             self._assigned(target.target, node.value, state, node)
         self.children(node, state)
+        mode = self._mode_of_value(node.value, state)
         for target in node.targets:
-            self.event(state, "bind", dotted_name(target.target), node)
+            name = dotted_name(target.target)
+            self.event(state, "bind", name, node)
+            if mode is not None and name is not None:
+                self.event(state, mode, name, node)
+
+    def _mode_of_value(self, value: cst.BaseExpression, state: _State) -> str | None:
+        """The mode an assigned object is known to be in: "pretrained" for
+        ``X.from_pretrained(...)`` (transformers and diffusers return models in eval mode),
+        "eval" for ``m.eval()`` or for a name this function switched to eval before (the
+        model set up in ``__init__`` before it is stored on ``self``)."""
+        chain = value
+        while isinstance(chain, cst.Call) and isinstance(chain.func, cst.Attribute):
+            method = chain.func.attr.value
+            if method == "eval" and not chain.args:
+                return "eval"
+            if method == "from_pretrained":
+                return "pretrained"
+            if method not in SELF_RETURNING:
+                return None
+            chain = chain.func.value
+        source = dotted_name(chain)
+        if source is None or chain is value and not isinstance(value, (cst.Name, cst.Attribute)):
+            return None
+        for event in reversed(state.function.raw):
+            if event.kind == "bind" and event.name == source:
+                return None
+            if event.name == source and event.kind in ("eval", "pretrained"):
+                return event.kind
+            if event.name == source and event.kind in ("train", "mode"):
+                return None
+        return None
 
     def _AnnAssign(self, node: cst.AnnAssign, state: _State) -> None:
         if node.value is not None:
@@ -1002,6 +1072,39 @@ _OPAQUE = frozenset(
 )
 
 
+def _local_decorator_name(expr: cst.BaseExpression) -> str | None:
+    """``deco`` for ``@deco`` and ``@deco(...)``: a decorator that may be defined here."""
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _turns_grad_off(flow: Flow, name: str) -> bool:
+    """``name`` is a same-file decorator whose wrapper runs the function with autograd off:
+    a nested ``def`` under ``@torch.no_grad()`` or with a ``with torch.no_grad():`` body
+    (read from the decorator's body, as the issue of project decorators asks)."""
+    defs = flow.module_defs.get(name)
+    if not defs or len(defs) != 1 or len(flow.module_info.scope.bindings.get(name, [])) != 1:
+        return False
+    decorator = defs[0]
+    for inner in (decorator, *decorator.nested.values()):
+        if inner is not decorator and inner.grad == "off":
+            return True
+        if any(block.off_items for block in inner.withs):
+            return True
+    return False
+
+
+def _resolve_decorators(flow: Flow) -> None:
+    """Functions wrapped by a same-file grad-off decorator run with autograd off."""
+    for info, decorator, name in flow._raw_decorated:
+        if info.grad is None and _turns_grad_off(flow, name):
+            info.grad, info.grad_decorator = "off", decorator
+            info.raw = [
+                e if e.grad is not None else dataclasses.replace(e, grad="off") for e in info.raw
+            ]
+
+
 def _target_names(target: cst.CSTNode, out: list[str]) -> None:
     if isinstance(target, cst.Name):
         out.append(target.value)
@@ -1046,6 +1149,8 @@ def _qualified_kind(qualified: str) -> str | None:
         or qualified == "torch.optim.swa_utils.SWALR"
     ):
         return "scheduler:" + qualified
+    if qualified in TRACED:
+        return "other"
     if qualified in MODEL_FACTORIES or qualified.startswith("torchvision.models."):
         return "model"
     if qualified.startswith("torch.optim.") and last[:1].isupper():
@@ -1181,6 +1286,7 @@ def build_flow(context: FileContext) -> Flow:
     module_info = flow.module_info
     builder.walk(context.module, _State(module_info, module_info.scope, None))
     module_info.end = builder.index
+    _resolve_decorators(flow)
     _classify(flow)
     return flow
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.flow import GRAD_OFF, UNKNOWN, Flow, FunctionInfo, covers, flow_of
+from torchlint.analysis.flow import (
+    GRAD_OFF,
+    UNKNOWN,
+    Flow,
+    FunctionInfo,
+    covers,
+    evaluation_named,
+    flow_of,
+)
 from torchlint.diagnostics import Applicability
 from torchlint.names import is_docstring
 from torchlint.rules.base import InsertLine, Invalid, PendingFix, Replace, Rule, Valid
@@ -16,12 +24,24 @@ PREAMBLE = "from torchlint.runtime import evaluating"
 
 def _caller_decides(flow: Flow, function: FunctionInfo, name: str) -> bool:
     """Whoever holds the model sets its mode: a module's own submodules (``self.x`` in a
-    module's method), or a model passed in to a function no code of this file calls."""
+    module's method), the models a class was handed rather than built (a pipeline's
+    ``self.unet``), or a model passed in to a function no code of this file calls. A
+    function named for evaluation (``evaluate``, ``validate``, ``test…``, ``predict``,
+    ``infer…``) owns the mode of what it evaluates, unless a same-file caller set it."""
     root = name.split(".", 1)[0]
     if root == "self":
         cls = function.cls
-        return cls is not None and cls.module_like and name.count(".") == 1
+        if cls is None:
+            return False
+        if cls.module_like:
+            return True
+        attribute = ".".join(name.split(".", 2)[:2])
+        return not evaluation_named(function.name) and "model" not in flow.kinds(
+            function, attribute
+        )
     if root not in function.params or flow.callers_of(function):
+        return False
+    if evaluation_named(function.name):
         return False
     # ... unless the function switches the mode itself: then it is the one that decides.
     return not any(
@@ -42,6 +62,12 @@ def _unevaluated(flow: Flow, function: FunctionInfo, inside) -> list[str]:
         if not flow.evaluated_before(function, event.name, position):
             names.append(event.name)
     return names
+
+
+def _may_be_local(decorator: cst.BaseExpression) -> bool:
+    """``@name`` or ``@name(...)``: possibly a decorator defined in this file."""
+    func = decorator.func if isinstance(decorator, cst.Call) else decorator
+    return isinstance(func, cst.Name)
 
 
 class MissingEval(Rule):
@@ -208,6 +234,96 @@ class MissingEval(Rule):
                 gap = student_model(x) - teacher_model(x)
             """,
         ),
+        Invalid(
+            """
+            import torch
+            def evaluate(model, loader):
+                # named for evaluation: it owns the mode, though no caller is in this file
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import evaluating
+            def evaluate(model, loader):
+                # named for evaluation: it owns the mode, though no caller is in this file
+                with evaluating(model):
+                    return [model(x) for x, _ in loader]
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            def compare(model, x):
+                model.eval()
+                with torch.no_grad():
+                    before = model(x)
+                model.train()
+                with torch.no_grad():
+                    after = model(x)
+                return before, after
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import evaluating
+            def compare(model, x):
+                model.eval()
+                with torch.no_grad():
+                    before = model(x)
+                model.train()
+                with evaluating(model):
+                    after = model(x)
+                return before, after
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            def evaluate(net, x):
+                net.eval()
+                with torch.no_grad():
+                    out = net(x)
+                net.train()
+                return out
+
+            def report(model, x):
+                evaluate(model, x)
+                with torch.no_grad():
+                    return model(x)
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import evaluating
+            def evaluate(net, x):
+                net.eval()
+                with torch.no_grad():
+                    out = net(x)
+                net.train()
+                return out
+
+            def report(model, x):
+                evaluate(model, x)
+                with evaluating(model):
+                    return model(x)
+            """,
+        ),
+        Invalid(
+            """
+            import functools
+            import torch
+            def inference(fn):
+                @functools.wraps(fn)
+                def wrapper(*args, **kwargs):
+                    with torch.inference_mode():
+                        return fn(*args, **kwargs)
+                return wrapper
+
+            @inference
+            def predict(model, x):
+                return model(x)
+            """,
+            fixed=None,
+        ),
         Valid(
             """
             import torch
@@ -216,6 +332,52 @@ class MissingEval(Rule):
                 with torch.no_grad():
                     for x, y in loader:
                         out = model(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            class Img2ImgPipeline:
+                # a pipeline holds the models it was handed: whoever loaded them set the mode
+                def __init__(self, unet, image_encoder):
+                    self.unet = unet
+                    self.image_encoder = image_encoder
+
+                @torch.no_grad()
+                def __call__(self, image):
+                    dtype = next(self.image_encoder.parameters()).dtype
+                    return self.image_encoder(image.to(dtype))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from transformers import AutoModelForCausalLM
+            model = AutoModelForCausalLM.from_pretrained("gpt2")  # returned in eval mode
+            with torch.no_grad():
+                logits = model(ids).logits
+            """
+        ),
+        Valid(
+            """
+            import torch
+            class Captioner:
+                def __init__(self):
+                    model = build_model()
+                    model.eval()
+                    self.model = model
+
+                @torch.no_grad()
+                def predict(self, x):
+                    return self.model(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            traced_model = torch.jit.trace(model.eval(), example)
+            with torch.no_grad():
+                out = traced_model(x)
             """
         ),
         Valid(
@@ -336,7 +498,10 @@ class MissingEval(Rule):
             self.report(node, self._message(names), self._with_fix(node, block, names, function))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if not any(self._grad_off(d.decorator) for d in node.decorators):
+        # A grad-off decorator: torch's, or one defined in this file (the flow reads it).
+        if not any(
+            self._grad_off(d.decorator) or _may_be_local(d.decorator) for d in node.decorators
+        ):
             return
         flow = self._flow()
         function = flow.function(node)
@@ -389,6 +554,8 @@ class MissingEval(Rule):
         decorator = function.grad_decorator
         assert decorator is not None
         if self.context.settings.runtime_helpers:
+            if not self._grad_off(decorator.decorator):
+                return None  # a project's own decorator: keep it, it may do more
             flow = self._flow()
             if function.is_method or not (function.parent and function.parent.is_module):
                 return None
