@@ -485,6 +485,60 @@ def test_tl302_periodic_validation_in_a_while_loop() -> None:
     assert "while step < 1000:\n        model.train()\n        optimizer.zero_grad()" in fixed
 
 
+GPT_TRAINER = """
+    import torch
+
+    model = GPT(config)
+    optimizer = model.configure_optimizers(weight_decay, learning_rate)
+
+    @torch.no_grad()
+    def estimate_loss():
+        out = {}
+        model.eval()
+        for split in ["train", "val"]:
+            losses = torch.zeros(eval_iters)
+            for k in range(eval_iters):
+                X, Y = get_batch(split)
+                logits, loss = model(X, Y)
+                losses[k] = loss.item()
+            out[split] = losses.mean()
+        model.train()
+        return out
+
+    X, Y = get_batch("train")
+    while True:
+        if iter_num % eval_interval == 0:
+            losses = estimate_loss()
+        for micro_step in range(gradient_accumulation_steps):
+            logits, loss = model(X, Y)
+            X, Y = get_batch("train")
+            loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        iter_num += 1
+    """
+
+
+def test_tl302_gpt_trainer_whose_helper_restores_train_mode() -> None:
+    assert codes(GPT_TRAINER, "TL302") == []
+    unrestored = GPT_TRAINER.replace("model.train()", "pass")
+    assert codes(unrestored, "TL302") == [(22, "TL302")]
+
+
+def test_tl302_frozen_model_put_in_eval_before_the_loop() -> None:
+    source = """
+        def fit(text_encoder, unet, loader, optimizer):
+            unet.eval()  # kept in eval: only the text encoder trains
+            text_encoder.train()
+            for batch in loader:
+                loss = unet(text_encoder(batch)).mean()
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+        """
+    assert codes(source, "TL302") == []
+
+
 # --- TL303 eval-without-no-grad --------------------------------------------------------------------
 
 
