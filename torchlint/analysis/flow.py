@@ -157,6 +157,11 @@ FRAMEWORK_EVAL_PREFIXES = (
 )
 # Methods that make their receiver model-like (RULES.md), and module methods that return self.
 MODEL_RECEIVER_METHODS = frozenset({"parameters", "state_dict", "load_state_dict", "eval", "train"})
+# Methods only modules (or, for zero_grad, optimizers) have: a data loader or a metric has
+# `state_dict()` too, but no `parameters()`.
+MODULE_ONLY_METHODS = frozenset(
+    {"parameters", "named_parameters", "modules", "buffers", "eval", "train", "zero_grad"}
+)
 SELF_RETURNING = frozenset(
     {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "requires_grad_"}
 )
@@ -366,6 +371,7 @@ class Flow:
         self._permanent: dict[tuple[Owner, str], bool] = {}
         self._raw_assign: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_receiver: list[tuple[FunctionInfo, str]] = []
+        self._raw_module_receiver: list[tuple[FunctionInfo, str]] = []
         self._raw_annotation: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_decorated: list[tuple[FunctionInfo, cst.Decorator, str]] = []
 
@@ -412,6 +418,19 @@ class Flow:
         if optimizer_named(name):
             return False
         return bool(kinds & {"model", "receiver"}) or model_named(name)
+
+    def holds_tensors(self, function: FunctionInfo, name: str | None) -> bool:
+        """A module or an optimizer by evidence other than ``state_dict()`` itself (which
+        data loaders, samplers and metrics have too): built from one, a module-only method
+        called on it, or named like one."""
+        if not name or name == UNKNOWN or name == "self":
+            return False
+        kinds = self.kinds(function, name)
+        if "other" in kinds or _has_scheduler(kinds):
+            return False
+        if kinds & {"model", "optimizer", "module"}:
+            return True
+        return model_named(name) or optimizer_named(name)
 
     # -- functions and calls -----------------------------------------------------------
 
@@ -1004,6 +1023,8 @@ class _Builder:
             receiver = dotted_name(func.value)
             if method in MODEL_RECEIVER_METHODS and receiver is not None:
                 self.flow._raw_receiver.append((state.function, receiver))
+            if method in MODULE_ONLY_METHODS and receiver is not None:
+                self.flow._raw_module_receiver.append((state.function, receiver))
             if method in _SPECIAL_METHODS:
                 self._special(node, method, receiver, state)
         last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
@@ -1233,6 +1254,8 @@ def _classify(flow: Flow) -> None:
             evidence.setdefault(("function", id(function)), {}).setdefault(name, set()).add("model")
     for function, name in flow._raw_receiver:
         evidence.setdefault(flow.owner(function, name), {}).setdefault(name, set()).add("receiver")
+    for function, name in flow._raw_module_receiver:
+        evidence.setdefault(flow.owner(function, name), {}).setdefault(name, set()).add("module")
 
     for function in flow.functions:
         events: list[Event] = []
