@@ -190,6 +190,9 @@ def pong(model):
         ("swa", True),  # AveragedModel
         ("thing", True),  # receiver of .parameters()
         ("cfg_net", False),  # a same-file class that is not a module
+        ("accelerator.unwrap_model", False),  # a function that returns a model
+        ("get_model", False),
+        ("traced_model", False),  # torch.jit.trace: the mode was fixed when traced
     ],
 )
 def test_model_like_names(name: str, expected: bool) -> None:
@@ -213,6 +216,7 @@ def test_model_like_names(name: str, expected: bool) -> None:
         swa = torch.optim.swa_utils.AveragedModel(backbone)
         params = thing.parameters()
         cfg_net = Config()
+        traced_model = torch.jit.trace(backbone.eval(), example)
         """
     )
     assert flow.is_model(flow.module_info, name) is expected

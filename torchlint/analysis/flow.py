@@ -173,9 +173,32 @@ _SPECIAL_METHODS = frozenset(
 # --- name classification by spelling -------------------------------------------------------
 
 
+# `accelerator.unwrap_model(...)`, `get_model(...)`: functions that return a model, not one.
+_VERB_PREFIXES = (
+    "unwrap_",
+    "get_",
+    "load_",
+    "build_",
+    "create_",
+    "make_",
+    "init_",
+    "setup_",
+    "prepare_",
+    "save_",
+    "wrap_",
+    "freeze_",
+    "copy_",
+    "export_",
+    "convert_",
+)
+
+
 def model_named(name: str) -> bool:
-    """``model``, ``self.net``, ``teacher_model``, ``G_net``: RULES.md's model-like names."""
+    """``model``, ``self.net``, ``teacher_model``, ``G_net``: RULES.md's model-like names
+    (not ``unwrap_model`` and other verbs that return one)."""
     last = name.rsplit(".", 1)[-1]
+    if last.startswith(_VERB_PREFIXES):
+        return False
     return last in ("model", "net", "network") or last.endswith(("_model", "_net"))
 
 
@@ -372,6 +395,7 @@ class Flow:
         self._raw_assign: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_receiver: list[tuple[FunctionInfo, str]] = []
         self._raw_module_receiver: list[tuple[FunctionInfo, str]] = []
+        self._aliases: dict[tuple[int, str], list[cst.BaseExpression]] | None = None
         self._raw_annotation: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_decorated: list[tuple[FunctionInfo, cst.Decorator, str]] = []
 
@@ -418,6 +442,26 @@ class Flow:
         if optimizer_named(name):
             return False
         return bool(kinds & {"model", "receiver"}) or model_named(name)
+
+    def aliases(self, function: FunctionInfo, name: str) -> list[str] | None:
+        """What every assignment of local ``name`` in ``function`` copies (``model =
+        self.unet``, ``current = self.a if first else self.b``), or None when one of them
+        builds or computes something else."""
+        if self._aliases is None:
+            self._aliases = {}
+            for owner, target, value in self._raw_assign:
+                self._aliases.setdefault((id(owner), target), []).append(value)
+        values = self._aliases.get((id(function), name))
+        if not values:
+            return None
+        sources: list[str] = []
+        for value in values:
+            for branch in (value.body, value.orelse) if isinstance(value, cst.IfExp) else (value,):
+                source = dotted_name(_unwrap(branch))
+                if source is None:
+                    return None
+                sources.append(source)
+        return sources
 
     def holds_tensors(self, function: FunctionInfo, name: str | None) -> bool:
         """A module or an optimizer by evidence other than ``state_dict()`` itself (which
@@ -611,6 +655,8 @@ class Flow:
             if kind == "train":
                 restores = event.site is not None or mode in ("eval", "restored")
                 mode = "restored" if restores else "train"
+            elif kind == "pretrained":
+                mode = "loaded"  # eval, until a train() that starts training on purpose
             else:
                 mode = "eval"
         if mode is not None:

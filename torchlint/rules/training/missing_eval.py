@@ -22,7 +22,7 @@ EVALUATING = "torchlint.runtime.evaluating"
 PREAMBLE = "from torchlint.runtime import evaluating"
 
 
-def _caller_decides(flow: Flow, function: FunctionInfo, name: str) -> bool:
+def _caller_decides(flow: Flow, function: FunctionInfo, name: str, depth: int = 2) -> bool:
     """Whoever holds the model sets its mode: a module's own submodules (``self.x`` in a
     module's method), the models a class was handed rather than built (a pipeline's
     ``self.unet``), or a model passed in to a function no code of this file calls. A
@@ -38,6 +38,15 @@ def _caller_decides(flow: Flow, function: FunctionInfo, name: str) -> bool:
         attribute = ".".join(name.split(".", 2)[:2])
         return not evaluation_named(function.name) and "model" not in flow.kinds(
             function, attribute
+        )
+    if root not in function.params and function.local(root):
+        # `model = self.unet`: a local copy of something whose holder sets the mode.
+        sources = flow.aliases(function, root) if depth > 0 else None
+        rest = name[len(root) :]
+        return bool(sources) and all(
+            source.split(".", 1)[0] != root
+            and _caller_decides(flow, function, source + rest, depth - 1)
+            for source in sources
         )
     if root not in function.params or flow.callers_of(function):
         return False
@@ -347,6 +356,25 @@ class MissingEval(Rule):
                 def __call__(self, image):
                     dtype = next(self.image_encoder.parameters()).dtype
                     return self.image_encoder(image.to(dtype))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            class TwoStagePipeline:
+                def __init__(self, transformer, transformer_2):
+                    self.transformer = transformer
+                    self.transformer_2 = transformer_2
+
+                @torch.no_grad()
+                def __call__(self, latents, boundary):
+                    for t in range(50):
+                        if t < boundary:
+                            current_model = self.transformer
+                        else:
+                            current_model = self.transformer_2
+                        latents = current_model(latents, t)
+                    return latents
             """
         ),
         Valid(
