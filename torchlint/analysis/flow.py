@@ -1029,7 +1029,7 @@ class _Builder:
                 return None
             chain = chain.func.value
         source = dotted_name(chain)
-        if source is None or chain is value and not isinstance(value, (cst.Name, cst.Attribute)):
+        if source is None:
             return None
         for event in reversed(state.function.raw):
             if event.kind == "bind" and event.name == source:

@@ -7,6 +7,7 @@ handling old releases on purpose: an API missing there is not an oversight.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import libcst as cst
@@ -26,8 +27,11 @@ def _reads_version(expr: cst.CSTNode) -> bool:
 
 def under_version_check(ancestors: Sequence[cst.CSTNode]) -> bool:
     """The current node sits in a branch (not the test) of an ``if`` that reads a version."""
-    for parent, child in zip(ancestors, ancestors[1:], strict=False):
-        if isinstance(parent, (cst.If, cst.IfExp)) and child is not parent.test:
-            if _reads_version(parent.test):
-                return True
+    for parent, child in itertools.pairwise(ancestors):
+        if (
+            isinstance(parent, (cst.If, cst.IfExp))
+            and child is not parent.test
+            and _reads_version(parent.test)
+        ):
+            return True
     return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import libcst as cst
 
 from torchlint.analysis.flow import flow_of
@@ -230,12 +232,15 @@ class FunctionalDropoutIgnoresMode(Rule):
         """Inside ``if self.training:`` (or ``x if self.training else y``): the call only
         runs in training mode, where dropping is right."""
         ancestors = self.context.ancestors
-        for parent, child in zip(ancestors, ancestors[1:], strict=False):
+        for parent, child in itertools.pairwise(ancestors):
             if isinstance(parent, cst.FunctionDef):
                 continue
-            if isinstance(parent, (cst.If, cst.IfExp)) and child is parent.body:
-                if _reads_training(parent.test):
-                    return True
+            if (
+                isinstance(parent, (cst.If, cst.IfExp))
+                and child is parent.body
+                and _reads_training(parent.test)
+            ):
+                return True
         return False
 
     def _in_module_method(self) -> bool:
