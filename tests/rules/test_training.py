@@ -780,3 +780,58 @@ def test_fixes_reuse_the_parentheses_already_in_the_file() -> None:
     for fixed, code in ((detached, "TL305"), (copied, "TL310")):
         assert fix(fixed, code).fixed == 0
         cst.parse_module(fixed)
+
+
+@pytest.mark.parametrize(
+    ("layer", "reported"),
+    [
+        ("nn.Linear(4, 4)", False),
+        ("nn.LSTM(4, 4, batch_first=True)", False),
+        ("nn.InstanceNorm2d(4)", False),
+        ("nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())", False),
+        ("nn.Dropout(0.5)", True),
+        ("nn.LSTM(4, 4, dropout=0.2)", True),
+        ("nn.InstanceNorm2d(4, track_running_stats=True)", True),
+        ("nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))", True),
+        ("make_block(4)", True),  # built by a helper this rule does not read
+        ("timm.create_model('resnet18')", True),
+    ],
+)
+def test_tl301_models_built_here_without_mode_dependent_layers(layer: str, reported: bool) -> None:
+    source = f"""
+        import timm
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = {layer}
+
+            def forward(self, x):
+                return self.body(x)
+
+        model = Net()
+        with torch.no_grad():
+            out = model(x)
+        """
+    assert codes(source, "TL301") == ([(14, "TL301")] if reported else [])
+
+
+def test_tl301_a_module_that_reads_its_mode_is_mode_dependent() -> None:
+    source = """
+        import torch
+        import torch.nn.functional as F
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+
+            def forward(self, x):
+                return F.dropout(self.fc(x), 0.1, self.training)
+
+        model = Net()
+        with torch.no_grad():
+            out = model(x)
+        """
+    assert codes(source, "TL301") == [(14, "TL301")]

@@ -396,6 +396,7 @@ class Flow:
         self._raw_receiver: list[tuple[FunctionInfo, str]] = []
         self._raw_module_receiver: list[tuple[FunctionInfo, str]] = []
         self._aliases: dict[tuple[int, str], list[cst.BaseExpression]] | None = None
+        self.extras: dict[str, object] = {}  # facts built on top of this one, kept with it
         self._raw_annotation: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_decorated: list[tuple[FunctionInfo, cst.Decorator, str]] = []
 
@@ -457,7 +458,7 @@ class Flow:
         sources: list[str] = []
         for value in values:
             for branch in (value.body, value.orelse) if isinstance(value, cst.IfExp) else (value,):
-                source = dotted_name(_unwrap(branch))
+                source = dotted_name(unwrap_self_returning(branch))
                 if source is None:
                     return None
                 sources.append(source)
@@ -1185,7 +1186,7 @@ def _target_names(target: cst.CSTNode, out: list[str]) -> None:
 # --- classification (after the walk, when every assignment is known) --------------------
 
 
-def _unwrap(value: cst.BaseExpression) -> cst.BaseExpression:
+def unwrap_self_returning(value: cst.BaseExpression) -> cst.BaseExpression:
     """``Net().to(device).eval()`` -> ``Net()``: module methods that return the module."""
     while (
         isinstance(value, cst.Call)
@@ -1197,7 +1198,7 @@ def _unwrap(value: cst.BaseExpression) -> cst.BaseExpression:
 
 
 def _value_kind(flow: Flow, function: FunctionInfo, value: cst.BaseExpression) -> str | None:
-    value = _unwrap(value)
+    value = unwrap_self_returning(value)
     if not isinstance(value, cst.Call):
         return None
     func = value.func
@@ -1234,7 +1235,7 @@ def _qualified_kind(qualified: str) -> str | None:
 
 
 def _builds_layer(function: FunctionInfo, value: cst.BaseExpression) -> bool:
-    value = _unwrap(value)
+    value = unwrap_self_returning(value)
     if not isinstance(value, cst.Call):
         return False
     qualified = function.scope.qualified_name(value.func)

@@ -13,6 +13,7 @@ from torchlint.analysis.flow import (
     evaluation_named,
     flow_of,
 )
+from torchlint.analysis.mode_sensitivity import mode_sensitivity
 from torchlint.diagnostics import Applicability
 from torchlint.names import is_docstring
 from torchlint.rules.base import InsertLine, Invalid, PendingFix, Replace, Rule, Valid
@@ -63,11 +64,14 @@ def _unevaluated(flow: Flow, function: FunctionInfo, inside) -> list[str]:
     """Model-like names called where ``inside(event)`` holds without an earlier eval()."""
     names: list[str] = []
     events = flow.expanded(function)
+    sensitivity = mode_sensitivity(flow)
     for position, event in enumerate(events):
         if event.kind != "model" or event.name == UNKNOWN or not inside(event):
             continue
         if event.name in names or _caller_decides(flow, function, event.name):
             continue
+        if sensitivity.insensitive(function, event.name):
+            continue  # built here from layers without dropout or batch norm: eval() is moot
         if not flow.evaluated_before(function, event.name, position):
             names.append(event.name)
     return names
@@ -356,6 +360,25 @@ class MissingEval(Rule):
                 def __call__(self, image):
                     dtype = next(self.image_encoder.parameters()).dtype
                     return self.image_encoder(image.to(dtype))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            class Regressor(nn.Module):
+                # no dropout, no batch norm: eval() would change nothing
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 500)
+                    self.fc2 = nn.Linear(500, 10)
+
+                def forward(self, x):
+                    return self.fc2(torch.relu(self.fc1(x)))
+
+            model = Regressor()
+            with torch.no_grad():
+                out = model(images)
             """
         ),
         Valid(
