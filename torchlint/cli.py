@@ -516,3 +516,15 @@ def rules(output_format: str) -> None:
         state = "on " if r.default else "opt"
         fix = r.fix_applicability.value if r.fix_applicability else "-"
         click.echo(f"{r.code}  {r.name:<36} {state}  {fix:<12} {r.summary}")
+
+
+@main.command(short_help="Run the language server (LSP over stdio; for editors).")
+def server() -> None:
+    """Run the language server over standard input and output (needs torchlint[lsp])."""
+    from torchlint.server import LSP_EXTRA_HINT, pygls_available
+
+    if not pygls_available():
+        _fail(LSP_EXTRA_HINT)
+    from torchlint.server.app import main as serve
+
+    serve()

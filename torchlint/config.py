@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from torchlint import registry
+from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,6 +38,7 @@ KNOWN_KEYS = frozenset(
         "target-version",
         "respect-gitignore",
         "cache-dir",
+        "test-code",
     }
 )
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?$")
@@ -61,6 +63,7 @@ class Settings:
     target_version: tuple[int, int] | None = None
     respect_gitignore: bool = True
     cache_dir: str = ".torchlint_cache"
+    test_code: tuple[str, ...] = DEFAULT_TEST_CODE
     root: Path = field(default_factory=Path.cwd, compare=False)
     config_file: Path | None = field(default=None, compare=False)
 
@@ -76,14 +79,21 @@ class Settings:
         return _resolve_selection(self.select, self.extend_select, self.ignore)
 
     def enabled_codes(self, path: str) -> frozenset[str]:
-        """The selected codes minus the per-file ignores matching ``path``."""
+        """The selected codes minus the per-file ignores matching ``path``, and minus the
+        rules that do not apply to test code when ``path`` is test code."""
         ignored: list[str] = []
         for pattern, codes in self.per_file_ignores:
             if _path_matches(path, pattern, self.root):
                 ignored.extend(codes)
+        if self.is_test_code(path):
+            ignored.extend(registry.codes_not_for_tests())
         if not ignored:
             return self.selected_codes
         return _cached_minus(self.selected_codes, tuple(ignored))
+
+    def is_test_code(self, path: str) -> bool:
+        """Whether ``path`` is test code by the ``test-code`` patterns (see analysis/roles)."""
+        return bool(self.test_code) and is_test_code(_relative(path, self.root), self.test_code)
 
     def supports(self, version: tuple[int, int]) -> bool:
         """True when every torch the project supports has the API added in ``version``."""
@@ -97,6 +107,7 @@ class Settings:
                 self.per_file_ignores,
                 self.runtime_helpers,
                 self.target_version,
+                self.test_code,
             )
         )
 
@@ -113,12 +124,18 @@ def _cached_minus(selected: frozenset[str], ignored: tuple[str, ...]) -> frozens
     return _MINUS_CACHE[key]
 
 
-def _path_matches(path: str, pattern: str, root: Path) -> bool:
+def _relative(path: str, root: Path) -> str:
+    """``path`` relative to ``root`` (posix), or as given when it lies elsewhere."""
     candidate = Path(path)
     try:
-        relative = candidate.resolve().relative_to(root.resolve()).as_posix()
+        return candidate.resolve().relative_to(root.resolve()).as_posix()
     except (ValueError, OSError):
-        relative = candidate.as_posix()
+        return candidate.as_posix()
+
+
+def _path_matches(path: str, pattern: str, root: Path) -> bool:
+    candidate = Path(path)
+    relative = _relative(path, root)
     return (
         fnmatch.fnmatch(relative, pattern)
         or fnmatch.fnmatch(candidate.name, pattern)
@@ -273,6 +290,7 @@ def build_settings(
     if not isinstance(cache_dir, str):
         raise ConfigError(f"{where}: `cache-dir` must be a string")
     root = config_path.parent.resolve() if config_path else Path.cwd()
+    test_code = _str_list(table, "test-code", where)
     return Settings(
         select=cli_select if cli_select is not None else file_select,
         extend_select=(*(_str_list(table, "extend-select", where) or ()), *extend_select),
@@ -289,6 +307,7 @@ def build_settings(
         target_version=version,
         respect_gitignore=file_gitignore if file_gitignore is not None else True,
         cache_dir=cache_dir,
+        test_code=DEFAULT_TEST_CODE if test_code is None else test_code,
         root=root,
         config_file=config_path,
     )

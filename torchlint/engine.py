@@ -268,7 +268,8 @@ def _lint_source(
     module: cst.Module | None,
 ) -> FileResult:
     result = FileResult(path)
-    active = _active_rules(rules, source)
+    enabled = settings.enabled_codes(path)  # per-file ignores and test code: no work at all
+    active = _active_rules([rule for rule in rules if rule.code in enabled], source)
     if module is not None:
         return _lint_module(path, source, settings, active, module, result)
     if not active:

@@ -42,3 +42,9 @@ def rule_by_code(code: str) -> type[Rule] | None:
 
 def selected_rules(codes: frozenset[str]) -> list[type[Rule]]:
     return [rule for rule in all_rules() if rule.code in codes]
+
+
+@cache
+def codes_not_for_tests() -> tuple[str, ...]:
+    """Codes of the rules that are not checked in test code (``Rule.applies_to_tests``)."""
+    return tuple(rule.code for rule in all_rules() if not rule.applies_to_tests)

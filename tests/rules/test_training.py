@@ -53,7 +53,7 @@ def lint_all_tl3(path: Path):
     settings = settings_for(None, select=["TL3"])
     rules = [r for r in all_rules() if r.code in settings.selected_codes]
     assert {r.code for r in rules} == set(TL3)
-    return lint_source(str(path), path.read_text(), settings, rules)
+    return lint_source(f"training/{path.name}", path.read_text(), settings, rules)
 
 
 # --- the analysis ----------------------------------------------------------------------------
@@ -334,11 +334,11 @@ def test_fixing_the_buggy_script() -> None:
     rules = [r for r in all_rules() if r.code in settings.selected_codes]
     from torchlint.fixer import fix_source
 
-    outcome = fix_source(str(path), source, settings, rules, unsafe=True)
+    outcome = fix_source(f"training/{path.name}", source, settings, rules, unsafe=True)
     assert not outcome.errors
     cst.parse_module(outcome.source)
     assert sorted({d.code for d in outcome.remaining}) == ["TL304", "TL307", "TL309"]
-    again = fix_source(str(path), outcome.source, settings, rules, unsafe=True)
+    again = fix_source(f"training/{path.name}", outcome.source, settings, rules, unsafe=True)
     assert again.source == outcome.source
     assert "with evaluating(model):" in outcome.source
     assert "best_state = copy.deepcopy(model.state_dict())" in outcome.source

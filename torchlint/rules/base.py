@@ -52,6 +52,18 @@ class Invalid:
             object.__setattr__(self, "fixed", textwrap.dedent(self.fixed).lstrip("\n"))
 
 
+_TEST_CODE_CHECKED = (
+    "Checked in test code too (files matched by `test-code`): a removed, unsafe or misspelt "
+    "API is as wrong in a test as anywhere else."
+)
+_TEST_CODE_SKIPPED = (
+    "Not checked in test code (files matched by `test-code`, by default `tests/`, `test/`, "
+    "`test_*.py`, `*_test.py`, `conftest.py`): tests use this on purpose (tiny loaders, "
+    "CUDA-only tests behind skip markers, models put in a chosen mode), and the cost it "
+    "warns about never reaches users."
+)
+
+
 # --- Edits a rule asks for, expressed on nodes; the engine turns them into offsets. ---
 
 
@@ -104,13 +116,22 @@ class Rule:
     requires: ClassVar[tuple[str, ...]] = ()
     """Substrings of which at least one must occur in a file for the rule to possibly fire."""
     examples: ClassVar[tuple[Valid | Invalid, ...]] = ()
+    applies_to_tests: ClassVar[bool]
+    """Whether the rule checks test code (``test-code`` in the configuration); every rule
+    says so explicitly, and ``test_code_note`` may say why in its own words."""
+    test_code_note: ClassVar[str] = ""
 
     def __init__(self, context: FileContext) -> None:
         self.context = context
 
     @classmethod
     def documentation(cls) -> str:
-        return textwrap.dedent(cls.__doc__ or "").strip()
+        """The docstring, with a closing section on whether test code is checked."""
+        doc = textwrap.dedent(cls.__doc__ or "").strip()
+        note = cls.test_code_note or (
+            _TEST_CODE_CHECKED if cls.applies_to_tests else _TEST_CODE_SKIPPED
+        )
+        return f"{doc}\n\n## Test code\n{note}"
 
     @classmethod
     def family(cls) -> str:

@@ -65,6 +65,7 @@ class BiasBeforeBatchnorm(Rule):
 
     code = "TL401"
     name = "bias-before-batchnorm"
+    applies_to_tests = False
     summary = "bias before BatchNorm is cancelled by it: pass `bias=False`"
     fix_applicability = Applicability.UNSAFE
     requires = ("BatchNorm",)

@@ -76,6 +76,7 @@ class DeepPlainStack(Rule):
 
     code = "TL407"
     name = "deep-plain-stack"
+    applies_to_tests = False
     summary = "deep plain stack of conv/linear layers without residual connections"
     default = False
     requires = ("Conv", "Linear")

@@ -44,6 +44,7 @@ class ExpMinusOne(Rule):
 
     code = "TL406"
     name = "exp-minus-one"
+    applies_to_tests = False
     summary = "`torch.exp(x) - 1` loses precision for small `x`: use `torch.expm1(x)`"
     fix_applicability = Applicability.SAFE
     requires = ("exp",)

@@ -44,6 +44,7 @@ class LogOnePlus(Rule):
 
     code = "TL405"
     name = "log-one-plus"
+    applies_to_tests = False
     summary = "`torch.log(1 + x)` loses precision for small `x`: use `torch.log1p(x)`"
     fix_applicability = Applicability.SAFE
     requires = ("log",)

@@ -62,6 +62,7 @@ class SigmoidBeforeBce(Rule):
 
     code = "TL403"
     name = "sigmoid-before-bce"
+    applies_to_tests = False
     summary = "`binary_cross_entropy` on a `sigmoid` output: use the `_with_logits` version"
     fix_applicability = Applicability.SAFE
     requires = ("binary_cross_entropy", "BCELoss")

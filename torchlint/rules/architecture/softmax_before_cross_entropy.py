@@ -68,6 +68,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
 
     code = "TL402"
     name = "softmax-before-cross-entropy"
+    applies_to_tests = False
     summary = "`cross_entropy` expects logits, not softmax probabilities"
     fix_applicability = Applicability.SAFE
     requires = ("cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss")

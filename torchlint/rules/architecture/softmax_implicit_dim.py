@@ -61,6 +61,7 @@ class SoftmaxImplicitDim(Rule):
 
     code = "TL404"
     name = "softmax-implicit-dim"
+    applies_to_tests = False
     summary = "softmax without `dim`: the axis is guessed from the input's rank"
     fix_applicability = Applicability.DISPLAY
     requires = ("softmax", "softmin", "Softmax", "Softmin")

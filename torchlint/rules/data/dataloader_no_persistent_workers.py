@@ -53,6 +53,7 @@ class DataloaderNoPersistentWorkers(Rule):
 
     code = "TL103"
     name = "dataloader-no-persistent-workers"
+    applies_to_tests = False
     summary = "`DataLoader` with workers but no `persistent_workers` restarts them every epoch"
     default = False
     fix_applicability = Applicability.SAFE

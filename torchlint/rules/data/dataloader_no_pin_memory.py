@@ -51,6 +51,7 @@ class DataloaderNoPinMemory(Rule):
 
     code = "TL102"
     name = "dataloader-no-pin-memory"
+    applies_to_tests = False
     summary = "`DataLoader` without `pin_memory` in code that copies batches to CUDA"
     fix_applicability = Applicability.SAFE
     requires = ("DataLoader",)

@@ -53,6 +53,7 @@ class DataloaderNoWorkers(Rule):
 
     code = "TL101"
     name = "dataloader-no-workers"
+    applies_to_tests = False
     summary = "`DataLoader` without `num_workers` loads every batch in the main process"
     fix_applicability = Applicability.UNSAFE
     requires = ("DataLoader",)

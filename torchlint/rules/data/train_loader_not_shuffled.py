@@ -81,6 +81,7 @@ class TrainLoaderNotShuffled(Rule):
 
     code = "TL104"
     name = "train-loader-not-shuffled"
+    applies_to_tests = False
     summary = (
         "Training `DataLoader` without `shuffle=True` sees the data in the same order every epoch"
     )

@@ -80,6 +80,7 @@ class DeprecatedAmpApi(DeprecatedNameRule):
 
     code = "TL601"
     name = "deprecated-amp-api"
+    applies_to_tests = True
     summary = "`torch.cuda.amp` / `torch.cpu.amp` APIs are deprecated: use `torch.amp`"
     fix_applicability = Applicability.SAFE
     names = AMP

@@ -69,6 +69,7 @@ class DeprecatedFunctional(DeprecatedNameRule):
 
     code = "TL605"
     name = "deprecated-functional"
+    applies_to_tests = True
     summary = "deprecated `torch.nn.functional` function"
     fix_applicability = Applicability.SAFE
     names = FUNCTIONAL

@@ -64,6 +64,7 @@ class InitWithoutUnderscore(DeprecatedNameRule):
 
     code = "TL606"
     name = "init-without-underscore"
+    applies_to_tests = True
     summary = "deprecated in-place function name without the trailing underscore"
     fix_applicability = Applicability.SAFE
     names = RENAMED

@@ -98,6 +98,7 @@ class LegacyReductionArgs(Rule):
 
     code = "TL607"
     name = "legacy-reduction-args"
+    applies_to_tests = True
     summary = "`size_average` / `reduce` are deprecated: use `reduction=`"
     fix_applicability = Applicability.SAFE
     requires = LEGACY

@@ -87,6 +87,7 @@ class LegacyTensorConstructor(Rule):
 
     code = "TL608"
     name = "legacy-tensor-constructor"
+    applies_to_tests = True
     summary = "legacy tensor constructor: use `torch.tensor(...)` or `torch.empty(...)`"
     fix_applicability = Applicability.UNSAFE
     requires = ("Tensor",)

@@ -47,6 +47,7 @@ class NonpublicApi(DeprecatedNameRule):
 
     code = "TL611"
     name = "nonpublic-api"
+    applies_to_tests = True
     summary = "non-public torch API: use the public path"
     fix_applicability = Applicability.SAFE
     names = PUBLIC

@@ -136,6 +136,7 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
 
     code = "TL610"
     name = "removed-or-deprecated-function"
+    applies_to_tests = True
     summary = "removed or deprecated torch function"
     fix_applicability = Applicability.SAFE
     names = TABLE

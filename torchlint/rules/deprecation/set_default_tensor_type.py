@@ -46,6 +46,7 @@ class SetDefaultTensorType(DeprecatedNameRule):
 
     code = "TL609"
     name = "set-default-tensor-type"
+    applies_to_tests = True
     summary = (
         "`torch.set_default_tensor_type` is deprecated: "
         "use `torch.set_default_dtype` / `torch.set_default_device`"

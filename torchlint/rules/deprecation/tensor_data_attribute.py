@@ -65,6 +65,7 @@ class TensorDataAttribute(Rule):
 
     code = "TL603"
     name = "tensor-data-attribute"
+    applies_to_tests = True
     summary = "`.data` bypasses autograd's checks: use `.detach()` or `torch.no_grad()`"
     fix_applicability = Applicability.DISPLAY
     requires = ("data",)

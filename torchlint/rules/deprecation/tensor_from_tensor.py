@@ -81,6 +81,7 @@ class TensorFromTensor(Rule):
 
     code = "TL604"
     name = "tensor-from-tensor"
+    applies_to_tests = True
     summary = "`torch.tensor()` on a tensor: use `.clone().detach()`"
     fix_applicability = Applicability.UNSAFE
     requires = ("tensor",)

@@ -98,6 +98,7 @@ class TorchvisionDeprecatedApi(DeprecatedNameRule):
 
     code = "TL612"
     name = "torchvision-deprecated-api"
+    applies_to_tests = True
     summary = "deprecated torchvision API"
     fix_applicability = Applicability.SAFE
     names = TO_TENSOR

@@ -53,6 +53,7 @@ class VariableApi(DeprecatedNameRule):
 
     code = "TL602"
     name = "variable-api"
+    applies_to_tests = True
     summary = "`torch.autograd.Variable` is deprecated: tensors support autograd directly"
     fix_applicability = Applicability.SAFE
     names = VARIABLE

@@ -66,6 +66,7 @@ class CreateThenMove(Rule):
 
     code = "TL203"
     name = "create-then-move"
+    applies_to_tests = False
     summary = "Tensor created on the CPU and then moved; create it on the device with `device=`"
     fix_applicability = Applicability.SAFE
     requires = ("torch",)

@@ -57,6 +57,7 @@ class DataParallel(Rule):
 
     code = "TL205"
     name = "data-parallel"
+    applies_to_tests = False
     summary = (
         "`DataParallel` is slower than `DistributedDataParallel`; use DDP (one process per GPU)"
     )

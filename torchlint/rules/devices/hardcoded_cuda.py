@@ -63,6 +63,7 @@ class HardcodedCuda(Rule):
 
     code = "TL201"
     name = "hardcoded-cuda"
+    applies_to_tests = False
     summary = "`.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`"
     fix_applicability = Applicability.UNSAFE
     requires = ("cuda",)

@@ -69,6 +69,7 @@ class HardcodedDeviceString(Rule):
 
     code = "TL202"
     name = "hardcoded-device-string"
+    applies_to_tests = False
     summary = 'Hard-coded `"cuda"` device fails on machines without CUDA; select the device once'
     fix_applicability = Applicability.UNSAFE
     requires = ("cuda",)

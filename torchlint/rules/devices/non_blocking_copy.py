@@ -52,6 +52,7 @@ class NonBlockingCopy(Rule):
 
     code = "TL206"
     name = "non-blocking-copy"
+    applies_to_tests = False
     summary = "Copy from a pinned `DataLoader` batch without `non_blocking=True` blocks the host"
     default = False
     fix_applicability = Applicability.SAFE

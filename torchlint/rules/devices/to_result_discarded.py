@@ -53,6 +53,7 @@ class ToResultDiscarded(Rule):
 
     code = "TL204"
     name = "to-result-discarded"
+    applies_to_tests = True
     summary = "`Tensor.to()` returns a new tensor; the result of this call is discarded"
     fix_applicability = Applicability.SAFE
     requires = ("torch",)

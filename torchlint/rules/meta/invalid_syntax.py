@@ -33,6 +33,7 @@ class InvalidSyntax(Rule):
 
     code = "TL000"
     name = "invalid-syntax"
+    applies_to_tests = True
     summary = "The file does not parse"
     examples = (
         Invalid("def train(:\n    pass\n"),

@@ -37,6 +37,7 @@ class UnusedNoqa(Rule):
 
     code = "TL001"
     name = "unused-noqa"
+    applies_to_tests = True
     summary = "Unused `noqa` directive"
     fix_applicability = Applicability.SAFE
     examples = (

@@ -53,6 +53,7 @@ class CompileInLoop(Rule):
 
     code = "TL502"
     name = "compile-in-loop"
+    applies_to_tests = False
     summary = "`torch.compile` called repeatedly: compile once, outside the loop"
     requires = ("compile",)
     examples = (

@@ -86,6 +86,7 @@ class DebugApiLeftOn(Rule):
 
     code = "TL501"
     name = "debug-api-left-on"
+    applies_to_tests = False
     summary = "autograd debugging API left on: it slows every step"
     requires = ("detect_anomaly", "emit_nvtx")
     examples = (

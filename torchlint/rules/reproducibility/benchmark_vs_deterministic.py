@@ -75,6 +75,7 @@ class BenchmarkVsDeterministic(Rule):
 
     code = "TL802"
     name = "benchmark-vs-deterministic"
+    applies_to_tests = False
     summary = "cuDNN benchmark mode is on in a file that asks for deterministic results"
     requires = ("benchmark",)
     examples = (

@@ -69,6 +69,7 @@ class DataloaderWorkerSeeding(Rule):
 
     code = "TL803"
     name = "dataloader-worker-seeding"
+    applies_to_tests = False
     summary = "`DataLoader` workers in a seeded script draw from the global generator"
     default = False
     fix_applicability = Applicability.SAFE

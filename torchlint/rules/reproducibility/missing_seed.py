@@ -138,6 +138,7 @@ class MissingSeed(Rule):
 
     code = "TL801"
     name = "missing-seed"
+    applies_to_tests = False
     summary = "Training script never seeds its random number generators"
     default = False
     fix_applicability = Applicability.UNSAFE

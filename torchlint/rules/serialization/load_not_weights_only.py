@@ -89,6 +89,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
 
     code = "TL701"
     name = "load-not-weights-only"
+    applies_to_tests = True
     summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
     fix_applicability = Applicability.UNSAFE
     requires = ("load",)

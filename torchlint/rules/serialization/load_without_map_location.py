@@ -46,6 +46,7 @@ class LoadWithoutMapLocation(TorchLoadRule):
 
     code = "TL703"
     name = "load-without-map-location"
+    applies_to_tests = False
     summary = "`torch.load` without `map_location` fails where the saving device is missing"
     default = False
     fix_applicability = Applicability.SAFE

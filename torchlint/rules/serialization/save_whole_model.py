@@ -111,6 +111,7 @@ class SaveWholeModel(Rule):
 
     code = "TL702"
     name = "save-whole-model"
+    applies_to_tests = False
     summary = "`torch.save` of a whole model pickles its class; save its `state_dict()`"
     fix_applicability = Applicability.DISPLAY
     requires = ("save",)

@@ -61,6 +61,7 @@ class BackwardInsideAutocast(Rule):
 
     code = "TL309"
     name = "backward-inside-autocast"
+    applies_to_tests = False
     summary = "`.backward()` inside an `autocast` block: run backward outside the region"
     requires = ("autocast",)
     examples = (

@@ -53,6 +53,7 @@ class CheckpointReentrant(Rule):
 
     code = "TL313"
     name = "checkpoint-reentrant"
+    applies_to_tests = True
     summary = "`checkpoint` without `use_reentrant`: pass `use_reentrant=False`"
     fix_applicability = Applicability.UNSAFE
     requires = ("checkpoint",)

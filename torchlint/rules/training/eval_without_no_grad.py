@@ -122,6 +122,7 @@ class EvalWithoutNoGrad(Rule):
 
     code = "TL303"
     name = "eval-without-no-grad"
+    applies_to_tests = False
     summary = "Model called in eval mode with autograd on: the graph is built for nothing"
     fix_applicability = Applicability.UNSAFE
     requires = ("eval", "train")

@@ -76,6 +76,7 @@ class FunctionalDropoutIgnoresMode(Rule):
 
     code = "TL308"
     name = "functional-dropout-ignores-mode"
+    applies_to_tests = False
     summary = "`F.dropout` without `training=self.training` ignores `model.eval()`"
     fix_applicability = Applicability.SAFE
     requires = ("dropout",)

@@ -105,6 +105,7 @@ class HostSyncInLoop(Rule):
 
     code = "TL306"
     name = "host-sync-in-loop"
+    applies_to_tests = False
     summary = "Host-device synchronisation in every training step stalls the GPU"
     default = False
     requires = ("backward",)

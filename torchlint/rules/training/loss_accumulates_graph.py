@@ -148,6 +148,7 @@ class LossAccumulatesGraph(Rule):
 
     code = "TL305"
     name = "loss-accumulates-graph"
+    applies_to_tests = False
     summary = "Loss tensor accumulated with its autograd graph: memory grows every step"
     fix_applicability = Applicability.SAFE
     requires = ("backward",)

@@ -144,6 +144,7 @@ class MissingEval(Rule):
 
     code = "TL301"
     name = "missing-eval"
+    applies_to_tests = False
     summary = "Model called under `no_grad` without `model.eval()`: dropout and batch norm still act as in training"
     fix_applicability = Applicability.UNSAFE
     requires = ("no_grad", "inference_mode")

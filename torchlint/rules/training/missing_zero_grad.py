@@ -83,6 +83,7 @@ class MissingZeroGrad(Rule):
 
     code = "TL304"
     name = "missing-zero-grad"
+    applies_to_tests = False
     summary = "Training loop never clears gradients: `.backward()` keeps adding to `.grad`"
     fix_applicability = Applicability.DISPLAY
     requires = ("backward",)

@@ -69,6 +69,7 @@ class RequireGradTypo(Rule):
 
     code = "TL312"
     name = "require-grad-typo"
+    applies_to_tests = True
     summary = "`require_grad` is not a tensor attribute: use `requires_grad`"
     fix_applicability = Applicability.SAFE
     requires = (TYPO,)

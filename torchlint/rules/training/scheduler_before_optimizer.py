@@ -69,6 +69,7 @@ class SchedulerBeforeOptimizer(Rule):
 
     code = "TL307"
     name = "scheduler-before-optimizer"
+    applies_to_tests = False
     summary = "`scheduler.step()` before `optimizer.step()`: the schedule runs one step ahead"
     requires = ("lr_scheduler", "SWALR")
     examples = (

@@ -132,6 +132,7 @@ class StateDictAlias(Rule):
 
     code = "TL310"
     name = "state-dict-alias"
+    applies_to_tests = False
     summary = "`state_dict()` kept without a copy: later training steps overwrite it"
     fix_applicability = Applicability.SAFE
     requires = ("state_dict",)

@@ -150,6 +150,7 @@ class TrainModeNotRestored(Rule):
 
     code = "TL302"
     name = "train-mode-not-restored"
+    applies_to_tests = False
     summary = "`model.eval()` in the training loop is never undone: later steps train in eval mode"
     fix_applicability = Applicability.UNSAFE
     requires = ("backward",)

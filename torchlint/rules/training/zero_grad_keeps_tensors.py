@@ -48,6 +48,7 @@ class ZeroGradKeepsTensors(Rule):
 
     code = "TL311"
     name = "zero-grad-keeps-tensors"
+    applies_to_tests = False
     summary = "`zero_grad(set_to_none=False)` keeps and zero-fills every gradient tensor"
     fix_applicability = Applicability.UNSAFE
     requires = ("zero_grad",)

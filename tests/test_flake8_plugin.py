@@ -1,0 +1,84 @@
+"""The flake8 plugin, run through real flake8 in a subprocess."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("flake8")
+
+REPO = Path(__file__).resolve().parents[1]
+BAD = "import torch\n\nmodel = torch.nn.Linear(2, 2).cuda()\n"
+
+
+def flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_findings_with_flake8_positions(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(BAD)
+    result = flake8("--select", "TL", "train.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "train.py:3:31: TL201 `.cuda()` fails on machines without CUDA; "
+        "move to a selected device with `.to(...)`"
+    ]
+
+
+def test_clean_file_passes(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("import torch\n\nmodel = torch.nn.Linear(2, 2)\n")
+    result = flake8("--select", "TL", "train.py", cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_noqa_is_honoured_by_flake8(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(BAD.replace(".cuda()", ".cuda()  # noqa: TL201"))
+    (tmp_path / "b.py").write_text(BAD.replace(".cuda()", ".cuda()  # noqa: TL101"))
+    result = flake8("--select", "TL", "a.py", "b.py", cwd=tmp_path)
+    found = [line.split(" ")[:2] for line in result.stdout.splitlines()]
+    # b.py's noqa names another code: TL201 stays, and the noqa is reported as unused.
+    assert found == [["b.py:3:31:", "TL201"], ["b.py:3:39:", "TL001"]]
+
+
+def test_the_files_own_torchlint_settings_apply(tmp_path: Path) -> None:
+    quiet = tmp_path / "quiet"
+    quiet.mkdir()
+    (quiet / "pyproject.toml").write_text('[tool.torchlint]\nignore = ["TL201"]\n')
+    (quiet / "train.py").write_text(BAD)
+    (tmp_path / "train.py").write_text(BAD)
+    result = flake8("--select", "TL", ".", cwd=tmp_path)
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["./train.py"]
+
+
+def _code_lines(text: str, pattern: str) -> list[tuple[str, str, int]]:
+    found = []
+    for line in text.splitlines():
+        match = re.match(pattern, line)
+        if match:
+            found.append((Path(match["path"]).name, match["code"], int(match["line"])))
+    return sorted(found)
+
+
+def test_flake8_matches_torchlint_check_on_the_examples() -> None:
+    flake = flake8("--select", "TL", "examples/", cwd=REPO)
+    check = subprocess.run(
+        [sys.executable, "-m", "torchlint", "check", "--output-format", "concise", "examples/"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    line = r"(?P<path>[^:]+):(?P<line>\d+):\d+: (?P<code>TL\d+)"
+    ours = _code_lines(check.stdout, line)
+    assert ours  # the examples have findings
+    assert _code_lines(flake.stdout, line) == ours
