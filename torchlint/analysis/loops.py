@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.devices import target_names
 from torchlint.names import iter_children
 
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -29,16 +30,6 @@ def _names_in(node: cst.CSTNode) -> set[str]:
     return found
 
 
-def _bound_names(target: cst.CSTNode, out: set[str]) -> None:
-    if isinstance(target, cst.Name):
-        out.add(target.value)
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            _bound_names(element.value, out)
-    elif isinstance(target, cst.StarredElement):
-        _bound_names(target.value, out)
-
-
 def _assignments(body: cst.CSTNode) -> list[tuple[set[str], cst.CSTNode]]:
     """(names bound, value) for the assignments and ``for`` targets in ``body``."""
     found: list[tuple[set[str], cst.CSTNode]] = []
@@ -47,17 +38,15 @@ def _assignments(body: cst.CSTNode) -> list[tuple[set[str], cst.CSTNode]]:
         node = stack.pop()
         if isinstance(node, _SCOPES):
             continue
-        targets: set[str] = set()
         if isinstance(node, cst.Assign):
+            targets: set[str] = set()
             for target in node.targets:
-                _bound_names(target.target, targets)
+                targets |= target_names(target.target)
             found.append((targets, node.value))
         elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and node.value is not None:
-            _bound_names(node.target, targets)
-            found.append((targets, node.value))
+            found.append((target_names(node.target), node.value))
         elif isinstance(node, cst.For):
-            _bound_names(node.target, targets)
-            found.append((targets, node.iter))
+            found.append((target_names(node.target), node.iter))
         stack.extend(iter_children(node))
     return found
 
@@ -68,7 +57,7 @@ def varying_names(loop: cst.For | cst.While) -> frozenset[str]:
     the loop variable)."""
     varying: set[str] = set()
     if isinstance(loop, cst.For):
-        _bound_names(loop.target, varying)
+        varying |= target_names(loop.target)
     assignments = _assignments(loop.body)
     changed = True
     while changed:
