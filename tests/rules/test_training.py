@@ -835,3 +835,55 @@ def test_tl301_a_module_that_reads_its_mode_is_mode_dependent() -> None:
             out = model(x)
         """
     assert codes(source, "TL301") == [(14, "TL301")]
+
+
+def test_tl301_layers_built_by_a_same_file_helper_are_read() -> None:
+    source = """
+        import torch
+        from torch import nn
+        def conv_block(channels, norm):
+            layers = [nn.Conv2d(channels, channels, 3)]
+            if norm:
+                layers.append(NORM)
+            return nn.Sequential(*layers)
+
+        class Generator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = conv_block(3, norm=True)
+
+            def forward(self, x):
+                return self.body(x)
+
+        generator_net = Generator()
+        with torch.no_grad():
+            fake = generator_net(z)
+        """
+    insensitive = source.replace("NORM", "nn.InstanceNorm2d(channels)")
+    assert codes(insensitive, "TL301") == []
+    assert codes(source.replace("NORM", "nn.BatchNorm2d(channels)"), "TL301") == [(19, "TL301")]
+
+
+def test_tl301_submodules_of_a_diffusers_model_follow_it() -> None:
+    source = """
+        import torch
+        from torch import nn
+        from diffusers import ModelMixin
+        class Decoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.drop = nn.Dropout(0.1)
+
+        class Renderer(ModelMixin):
+            def __init__(self):
+                super().__init__()
+                self.decoder = Decoder()
+
+            @torch.no_grad()
+            def render(self, rays):
+                return self.decoder(rays)
+        """
+    assert codes(source, "TL301") == []
+    assert codes(source.replace("(ModelMixin)", "(Base)"), "TL301") == [(16, "TL301")]
+
+

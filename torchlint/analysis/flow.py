@@ -144,6 +144,8 @@ TRACED = frozenset(
         "torch.jit.optimize_for_inference",
     }
 )
+# nn.Module subclasses that other libraries' models derive from (diffusers, transformers).
+MODULE_BASES = frozenset({"ModelMixin", "PreTrainedModel"})
 LIGHTNING_BASES = ("pytorch_lightning.", "lightning.", "lightning_fabric.")
 # Methods the training framework calls in eval mode under no_grad (Lightning's hooks).
 FRAMEWORK_EVAL_HOOKS = frozenset({"validation_step", "test_step", "predict_step"})
@@ -1259,8 +1261,10 @@ def _module_base(flow: Flow, info: ClassInfo) -> tuple[bool, bool]:
             continue
         if qualified.startswith(LIGHTNING_BASES):
             is_module = is_lightning = True
-        elif qualified.startswith("torch.nn.") and qualified.rsplit(".", 1)[-1][:1].isupper():
-            is_module = True
+        else:
+            last = qualified.rsplit(".", 1)[-1]
+            if last in MODULE_BASES or (qualified.startswith("torch.nn.") and last[:1].isupper()):
+                is_module = True
     return is_module, is_lightning
 
 

@@ -149,15 +149,7 @@ class ModeSensitivity:
             qualified = scope.qualified_name(value)
             if qualified not in ("torch.nn.Module", "torch.nn.modules.module.Module"):
                 return False
-        stack: list[cst.CSTNode] = [info.node.body]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, cst.Attribute) and node.attr.value == "training":
-                return False  # reads its mode
-            if isinstance(node, cst.Call) and not self._call_ok(node, scope):
-                return False
-            stack.extend(iter_children(node))
-        return True
+        return self._calls_ok(info.node.body)
 
     def _call_ok(self, call: cst.Call, scope) -> bool:
         func = call.func
@@ -178,8 +170,31 @@ class ModeSensitivity:
             if func.value in self.flow.classes:
                 classes = self.flow.classes[func.value]
                 return len(classes) == 1 and self._class_insensitive(classes[0])
+            defs = self.flow.module_defs.get(func.value)
+            if defs and len(defs) == 1:
+                return self._helper_insensitive(defs[0])  # `get_conv_block(...)`
             return func.value in _BUILTINS
         return True  # a method of an object built here (`self.fc(x)`, `x.view(...)`)
+
+    def _helper_insensitive(self, helper: FunctionInfo) -> bool:
+        """A same-file function (a layer builder) makes only calls a module could make."""
+        key = id(helper)
+        if key not in self._classes:
+            self._classes[key] = False  # recursion: unknown until proven
+            self._classes[key] = self._calls_ok(helper.node.body)
+        return self._classes[key]
+
+    def _calls_ok(self, body: cst.CSTNode) -> bool:
+        scope = self.flow.module_info.scope
+        stack: list[cst.CSTNode] = [body]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Attribute) and node.attr.value == "training":
+                return False  # reads its mode
+            if isinstance(node, cst.Call) and not self._call_ok(node, scope):
+                return False
+            stack.extend(iter_children(node))
+        return True
 
 
 def mode_sensitivity(flow: Flow) -> ModeSensitivity:
