@@ -792,10 +792,15 @@ class _State:
     branches: tuple[tuple[int, int], ...] = ()
 
 
+_TRACKED_MODES = frozenset({"eval", "pretrained", "train", "mode", "bind"})
+
+
 class _Builder:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         self.index = 0
+        # (function id, name) -> "eval" / "pretrained" while that is its last mode event
+        self.modes: dict[tuple[int, str], str] = {}
 
     # Nodes the walk handles get increasing indices in source order (pre-order); an event's
     # index orders it, and a loop's or with block's [start, end] contains its events'.
@@ -823,6 +828,11 @@ class _Builder:
             self.walk(node, state)
 
     def event(self, state: _State, kind: str, name: str | None, node: cst.CSTNode, **extra) -> None:
+        if name is not None and kind in _TRACKED_MODES:
+            if kind in ("eval", "pretrained"):
+                self.modes[(id(state.function), name)] = kind
+            else:
+                self.modes.pop((id(state.function), name), None)
         state.function.raw.append(
             Event(
                 kind,
@@ -1034,14 +1044,7 @@ class _Builder:
         source = dotted_name(chain)
         if source is None:
             return None
-        for event in reversed(state.function.raw):
-            if event.kind == "bind" and event.name == source:
-                return None
-            if event.name == source and event.kind in ("eval", "pretrained"):
-                return event.kind
-            if event.name == source and event.kind in ("train", "mode"):
-                return None
-        return None
+        return self.modes.get((id(state.function), source))
 
     def _AnnAssign(self, node: cst.AnnAssign, state: _State) -> None:
         if node.value is not None:
