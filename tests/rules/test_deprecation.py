@@ -142,10 +142,12 @@ def test_variable_with_other_arguments_has_no_fix() -> None:
 
 def test_data_suggestions_are_display_only() -> None:
     source = """
-    for p in model.parameters():
-        p.data.add_(1.0)
-        g = p.grad.data
-        p.data = q
+    def step(model, loss, q):
+        loss.backward()
+        for p in model.parameters():
+            p.data.add_(1.0)
+            g = p.grad.data
+            p.data = q
     """
     diagnostics = found(source, "TL603")
     assert len(diagnostics) == 3

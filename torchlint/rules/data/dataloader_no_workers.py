@@ -139,9 +139,8 @@ class DataloaderNoWorkers(Rule):
             loader = DataLoader(train_set, batch_size=64, shuffle=True)
             """,
             fixed="""
-            from torch.utils.data import DataLoader
-            from torchvision import datasets, transforms
             from torchlint.runtime import make_loader
+            from torchvision import datasets, transforms
             train_set = datasets.MNIST(".", transform=transforms.ToTensor())
             loader = make_loader(train_set, batch_size=64, shuffle=True)
             """,
@@ -161,7 +160,7 @@ class DataloaderNoWorkers(Rule):
             """,
             fixed="""
             from PIL import Image
-            from torch.utils.data import DataLoader, Dataset
+            from torch.utils.data import Dataset
             from torchlint.runtime import make_loader
             class Images(Dataset):
                 def __init__(self, paths):

@@ -268,7 +268,6 @@ class MissingEval(Rule):
                     return [model(x) for x, _ in loader]
             """,
             fixed="""
-            import torch
             from torchlint.runtime import evaluating
             def evaluate(model, loader):
                 # named for evaluation: it owns the mode, though no caller is in this file
