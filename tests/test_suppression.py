@@ -135,6 +135,15 @@ def test_a_directive_naming_tl001_is_not_itself_unused() -> None:
             "unused: TL101",
             "# torchlint: noqa: TL201\nimport torch\nx = x.cuda()\n",
         ),
+        (
+            "import torch\nx = 1  #noqa:TL101 because\n",
+            "unused: TL101",
+            "import torch\nx = 1  # because\n",
+        ),
+        ("\n# noqa: TL101\nimport torch\n", "unused: TL101", "\nimport torch\n"),
+        ("import torch\n# noqa: TL101", "unused: TL101", "import torch\n"),
+        ("import torch\n# noqa: TL101\n\nx = 1\n", "unused: TL101", "import torch\n\nx = 1\n"),
+        ("import torch\nx = 1 # noqa: TL101\n", "unused: TL101", "import torch\nx = 1\n"),
     ],
     ids=[
         "one-of-two",
@@ -144,6 +153,11 @@ def test_a_directive_naming_tl001_is_not_itself_unused() -> None:
         "own-line",
         "crlf",
         "file",
+        "trailing-text",
+        "blank-first-line",
+        "last-line-without-newline",
+        "blank-line-after",
+        "one-space",
     ],
 )
 def test_unused_directive_message_and_fix(source: str, message: str, fixed: str) -> None:

@@ -312,3 +312,43 @@ def with_function(
         return None
     new = call.with_changes(func=new_func, args=[call.args[0].with_changes(value=argument)])
     return new, preamble
+
+
+# --- attributes a class reads ----------------------------------------------------------------
+
+# Methods that hand out every submodule: a class calling them may apply any of its layers.
+_ALL_SUBMODULES = frozenset({"children", "modules", "named_children", "named_modules"})
+
+
+def unread_attributes(context: FileContext, classdef: cst.ClassDef) -> frozenset[str]:
+    """Attributes the class assigns (``self.act = ...``) but never reads anywhere in its body
+    (no ``.act``, no ``"act"`` string for ``getattr``). Empty when the class walks its
+    submodules (``self.children()``...), which reads them all."""
+    return context.fact(f"tl4-unread:{id(classdef)}", lambda _: _unread(classdef))
+
+
+def _unread(classdef: cst.ClassDef) -> frozenset[str]:
+    seen: dict[str, int] = {}
+    assigned: dict[str, int] = {}
+    strings: set[str] = set()
+    stack: list[cst.CSTNode] = [classdef.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute):
+            name = node.attr.value
+            if name in _ALL_SUBMODULES:
+                return frozenset()
+            seen[name] = seen.get(name, 0) + 1
+        elif isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Attribute):
+            name = node.target.attr.value
+            assigned[name] = assigned.get(name, 0) + 1
+        elif isinstance(node, cst.SimpleString):
+            value = calls.string_literal(node)
+            if value is not None:
+                strings.add(value)
+        stack.extend(iter_children(node))
+    return frozenset(
+        name
+        for name, count in assigned.items()
+        if seen.get(name, 0) == count and name not in strings
+    )
