@@ -140,3 +140,23 @@ def test_compile_in_forward_message() -> None:
     assert [d.message for d in result.diagnostics] == [
         "`torch.compile` called in `forward`: compile once, outside it"
     ]
+
+
+def test_compile_of_an_attribute_named_like_the_loop_variable_is_the_same_object() -> None:
+    source = """
+        import torch
+        for block in batches:
+            out = torch.compile(self.block)(block)
+        """
+    assert found(source, "TL502") == [(4, 11)]
+
+
+def test_compile_of_a_module_built_from_the_loop_variable_is_not_repeated() -> None:
+    source = """
+        import torch
+        for spec in specs:
+            layer = make(spec)
+            wrapped = layer.to(device)
+            fast = torch.compile(wrapped, mode="max-autotune")
+        """
+    assert found(source, "TL502") == []

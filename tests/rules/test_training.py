@@ -190,6 +190,9 @@ def pong(model):
         ("swa", True),  # AveragedModel
         ("thing", True),  # receiver of .parameters()
         ("cfg_net", False),  # a same-file class that is not a module
+        ("accelerator.unwrap_model", False),  # a function that returns a model
+        ("get_model", False),
+        ("traced_model", False),  # torch.jit.trace: the mode was fixed when traced
     ],
 )
 def test_model_like_names(name: str, expected: bool) -> None:
@@ -213,6 +216,7 @@ def test_model_like_names(name: str, expected: bool) -> None:
         swa = torch.optim.swa_utils.AveragedModel(backbone)
         params = thing.parameters()
         cfg_net = Config()
+        traced_model = torch.jit.trace(backbone.eval(), example)
         """
     )
     assert flow.is_model(flow.module_info, name) is expected
@@ -485,6 +489,60 @@ def test_tl302_periodic_validation_in_a_while_loop() -> None:
     assert "while step < 1000:\n        model.train()\n        optimizer.zero_grad()" in fixed
 
 
+GPT_TRAINER = """
+    import torch
+
+    model = GPT(config)
+    optimizer = model.configure_optimizers(weight_decay, learning_rate)
+
+    @torch.no_grad()
+    def estimate_loss():
+        out = {}
+        model.eval()
+        for split in ["train", "val"]:
+            losses = torch.zeros(eval_iters)
+            for k in range(eval_iters):
+                X, Y = get_batch(split)
+                logits, loss = model(X, Y)
+                losses[k] = loss.item()
+            out[split] = losses.mean()
+        model.train()
+        return out
+
+    X, Y = get_batch("train")
+    while True:
+        if iter_num % eval_interval == 0:
+            losses = estimate_loss()
+        for micro_step in range(gradient_accumulation_steps):
+            logits, loss = model(X, Y)
+            X, Y = get_batch("train")
+            loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        iter_num += 1
+    """
+
+
+def test_tl302_gpt_trainer_whose_helper_restores_train_mode() -> None:
+    assert codes(GPT_TRAINER, "TL302") == []
+    unrestored = GPT_TRAINER.replace("model.train()", "pass")
+    assert codes(unrestored, "TL302") == [(22, "TL302")]
+
+
+def test_tl302_frozen_model_put_in_eval_before_the_loop() -> None:
+    source = """
+        def fit(text_encoder, unet, loader, optimizer):
+            unet.eval()  # kept in eval: only the text encoder trains
+            text_encoder.train()
+            for batch in loader:
+                loss = unet(text_encoder(batch)).mean()
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+        """
+    assert codes(source, "TL302") == []
+
+
 # --- TL303 eval-without-no-grad --------------------------------------------------------------------
 
 
@@ -722,3 +780,108 @@ def test_fixes_reuse_the_parentheses_already_in_the_file() -> None:
     for fixed, code in ((detached, "TL305"), (copied, "TL310")):
         assert fix(fixed, code).fixed == 0
         cst.parse_module(fixed)
+
+
+@pytest.mark.parametrize(
+    ("layer", "reported"),
+    [
+        ("nn.Linear(4, 4)", False),
+        ("nn.LSTM(4, 4, batch_first=True)", False),
+        ("nn.InstanceNorm2d(4)", False),
+        ("nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())", False),
+        ("nn.Dropout(0.5)", True),
+        ("nn.LSTM(4, 4, dropout=0.2)", True),
+        ("nn.InstanceNorm2d(4, track_running_stats=True)", True),
+        ("nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))", True),
+        ("make_block(4)", True),  # built by a helper this rule does not read
+        ("timm.create_model('resnet18')", True),
+    ],
+)
+def test_tl301_models_built_here_without_mode_dependent_layers(layer: str, reported: bool) -> None:
+    source = f"""
+        import timm
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = {layer}
+
+            def forward(self, x):
+                return self.body(x)
+
+        model = Net()
+        with torch.no_grad():
+            out = model(x)
+        """
+    assert codes(source, "TL301") == ([(14, "TL301")] if reported else [])
+
+
+def test_tl301_a_module_that_reads_its_mode_is_mode_dependent() -> None:
+    source = """
+        import torch
+        import torch.nn.functional as F
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+
+            def forward(self, x):
+                return F.dropout(self.fc(x), 0.1, self.training)
+
+        model = Net()
+        with torch.no_grad():
+            out = model(x)
+        """
+    assert codes(source, "TL301") == [(14, "TL301")]
+
+
+def test_tl301_layers_built_by_a_same_file_helper_are_read() -> None:
+    source = """
+        import torch
+        from torch import nn
+        def conv_block(channels, norm):
+            layers = [nn.Conv2d(channels, channels, 3)]
+            if norm:
+                layers.append(NORM)
+            return nn.Sequential(*layers)
+
+        class Generator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = conv_block(3, norm=True)
+
+            def forward(self, x):
+                return self.body(x)
+
+        generator_net = Generator()
+        with torch.no_grad():
+            fake = generator_net(z)
+        """
+    insensitive = source.replace("NORM", "nn.InstanceNorm2d(channels)")
+    assert codes(insensitive, "TL301") == []
+    assert codes(source.replace("NORM", "nn.BatchNorm2d(channels)"), "TL301") == [(19, "TL301")]
+
+
+def test_tl301_submodules_of_a_diffusers_model_follow_it() -> None:
+    source = """
+        import torch
+        from torch import nn
+        from diffusers import ModelMixin
+        class Decoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.drop = nn.Dropout(0.1)
+
+        class Renderer(ModelMixin):
+            def __init__(self):
+                super().__init__()
+                self.decoder = Decoder()
+
+            @torch.no_grad()
+            def render(self, rays):
+                return self.decoder(rays)
+        """
+    assert codes(source, "TL301") == []
+    assert codes(source.replace("(ModelMixin)", "(Base)"), "TL301") == [(16, "TL301")]

@@ -127,14 +127,25 @@ MODE_SENSITIVE_NN = frozenset(
 MODEL_FACTORIES = frozenset(
     {
         "torch.compile",
-        "torch.jit.script",
-        "torch.jit.trace",
-        "torch.jit.load",
         "torch.hub.load",
         "torch.optim.swa_utils.AveragedModel",
         "timm.create_model",
     }
 )
+# Traced, scripted or loaded TorchScript: the mode was fixed when it was traced or saved (a
+# traced plain function has no mode at all), so these are not models that train.
+TRACED = frozenset(
+    {
+        "torch.jit.script",
+        "torch.jit.trace",
+        "torch.jit.trace_module",
+        "torch.jit.load",
+        "torch.jit.freeze",
+        "torch.jit.optimize_for_inference",
+    }
+)
+# nn.Module subclasses that other libraries' models derive from (diffusers, transformers).
+MODULE_BASES = frozenset({"ModelMixin", "PreTrainedModel"})
 LIGHTNING_BASES = ("pytorch_lightning.", "lightning.", "lightning_fabric.")
 # Methods the training framework calls in eval mode under no_grad (Lightning's hooks).
 FRAMEWORK_EVAL_HOOKS = frozenset({"validation_step", "test_step", "predict_step"})
@@ -148,6 +159,11 @@ FRAMEWORK_EVAL_PREFIXES = (
 )
 # Methods that make their receiver model-like (RULES.md), and module methods that return self.
 MODEL_RECEIVER_METHODS = frozenset({"parameters", "state_dict", "load_state_dict", "eval", "train"})
+# Methods only modules (or, for zero_grad, optimizers) have: a data loader or a metric has
+# `state_dict()` too, but no `parameters()`.
+MODULE_ONLY_METHODS = frozenset(
+    {"parameters", "named_parameters", "modules", "buffers", "eval", "train", "zero_grad"}
+)
 SELF_RETURNING = frozenset(
     {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "requires_grad_"}
 )
@@ -159,10 +175,45 @@ _SPECIAL_METHODS = frozenset(
 # --- name classification by spelling -------------------------------------------------------
 
 
+# `accelerator.unwrap_model(...)`, `get_model(...)`: functions that return a model, not one.
+_VERB_PREFIXES = (
+    "unwrap_",
+    "get_",
+    "load_",
+    "build_",
+    "create_",
+    "make_",
+    "init_",
+    "setup_",
+    "prepare_",
+    "save_",
+    "wrap_",
+    "freeze_",
+    "copy_",
+    "export_",
+    "convert_",
+)
+
+
 def model_named(name: str) -> bool:
-    """``model``, ``self.net``, ``teacher_model``, ``G_net``: RULES.md's model-like names."""
+    """``model``, ``self.net``, ``teacher_model``, ``G_net``: RULES.md's model-like names
+    (not ``unwrap_model`` and other verbs that return one)."""
     last = name.rsplit(".", 1)[-1]
+    if last.startswith(_VERB_PREFIXES):
+        return False
     return last in ("model", "net", "network") or last.endswith(("_model", "_net"))
+
+
+_EVALUATION_PREFIXES = ("eval", "valid", "test", "predict", "infer")
+
+
+def evaluation_named(name: str) -> bool:
+    """``evaluate``, ``validate``, ``test_epoch``, ``predict``, ``run_inference``: a function
+    named for evaluation, which owns the mode of the model it evaluates."""
+    name = name.lstrip("_").lower()
+    return name.startswith(_EVALUATION_PREFIXES) or any(
+        word in name for word in ("_eval", "evaluat", "validat", "_test", "_predict", "_infer")
+    )
 
 
 def optimizer_named(name: str) -> bool:
@@ -345,7 +396,11 @@ class Flow:
         self._permanent: dict[tuple[Owner, str], bool] = {}
         self._raw_assign: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_receiver: list[tuple[FunctionInfo, str]] = []
+        self._raw_module_receiver: list[tuple[FunctionInfo, str]] = []
+        self._aliases: dict[tuple[int, str], list[cst.BaseExpression]] | None = None
+        self.extras: dict[str, object] = {}  # facts built on top of this one, kept with it
         self._raw_annotation: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
+        self._raw_decorated: list[tuple[FunctionInfo, cst.Decorator, str]] = []
 
     # -- owners and names --------------------------------------------------------------
 
@@ -390,6 +445,39 @@ class Flow:
         if optimizer_named(name):
             return False
         return bool(kinds & {"model", "receiver"}) or model_named(name)
+
+    def aliases(self, function: FunctionInfo, name: str) -> list[str] | None:
+        """What every assignment of local ``name`` in ``function`` copies (``model =
+        self.unet``, ``current = self.a if first else self.b``), or None when one of them
+        builds or computes something else."""
+        if self._aliases is None:
+            self._aliases = {}
+            for owner, target, value in self._raw_assign:
+                self._aliases.setdefault((id(owner), target), []).append(value)
+        values = self._aliases.get((id(function), name))
+        if not values:
+            return None
+        sources: list[str] = []
+        for value in values:
+            for branch in (value.body, value.orelse) if isinstance(value, cst.IfExp) else (value,):
+                source = dotted_name(unwrap_self_returning(branch))
+                if source is None:
+                    return None
+                sources.append(source)
+        return sources
+
+    def holds_tensors(self, function: FunctionInfo, name: str | None) -> bool:
+        """A module or an optimizer by evidence other than ``state_dict()`` itself (which
+        data loaders, samplers and metrics have too): built from one, a module-only method
+        called on it, or named like one."""
+        if not name or name == UNKNOWN or name == "self":
+            return False
+        kinds = self.kinds(function, name)
+        if "other" in kinds or _has_scheduler(kinds):
+            return False
+        if kinds & {"model", "optimizer", "module"}:
+            return True
+        return model_named(name) or optimizer_named(name)
 
     # -- functions and calls -----------------------------------------------------------
 
@@ -554,16 +642,28 @@ class Flow:
         purpose, as in ``update_bn``)."""
         if self.is_truncated(function):
             return True  # too large to follow: assume the mode was chosen
-        trained = False  # an explicit train() right before: train mode on purpose
+        # The last switch before the call decides (mode is tracked in order): eval, or an
+        # explicit train() on purpose (as in update_bn) with no training step since. A
+        # train() that undoes an earlier eval(), or ends a helper such as an evaluate()
+        # that restores the mode, leaves the model training again.
+        mode: str | None = None
         for event in self.expanded(function)[:upto]:
-            if event.kind in ("eval", "scoped_eval", "mode") and covers(event.name, name):
-                return True
-            if event.kind == "train" and covers(event.name, name):
-                trained = True
-            elif event.kind in ("backward", "step"):
-                trained = False  # ... unless a training step ran since (then it is stale)
-        if trained:
-            return True
+            kind = event.kind
+            if kind in ("backward", "step"):
+                if mode == "train":
+                    mode = None  # a training step ran since: the train() is stale
+                continue
+            if kind not in _MODE_KINDS or not covers(event.name, name):
+                continue
+            if kind == "train":
+                restores = event.site is not None or mode in ("eval", "restored")
+                mode = "restored" if restores else "train"
+            elif kind == "pretrained":
+                mode = "loaded"  # eval, until a train() that starts training on purpose
+            else:
+                mode = "eval"
+        if mode is not None:
+            return mode != "restored"
         if self.permanently_eval(function, name):
             return True
         if depth <= 0:
@@ -596,7 +696,7 @@ class Flow:
                         continue
                     if self.owner(other, event.name)[0] != owner[0]:
                         continue
-                    if event.kind == "eval":
+                    if event.kind in ("eval", "pretrained"):
                         evaluated = True
                     elif event.kind in ("train", "mode"):
                         trained = True
@@ -646,6 +746,9 @@ class Flow:
         return [loop for loop in found if not any(loop in other.chain()[1:] for other in found)]
 
 
+_MODE_KINDS = frozenset({"eval", "scoped_eval", "mode", "pretrained", "train"})
+
+
 def _has_scheduler(kinds: set[str]) -> bool:
     return any(kind.startswith("scheduler:") for kind in kinds)
 
@@ -689,10 +792,15 @@ class _State:
     branches: tuple[tuple[int, int], ...] = ()
 
 
+_TRACKED_MODES = frozenset({"eval", "pretrained", "train", "mode", "bind"})
+
+
 class _Builder:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         self.index = 0
+        # (function id, name) -> "eval" / "pretrained" while that is its last mode event
+        self.modes: dict[tuple[int, str], str] = {}
 
     # Nodes the walk handles get increasing indices in source order (pre-order); an event's
     # index orders it, and a loop's or with block's [start, end] contains its events'.
@@ -720,6 +828,11 @@ class _Builder:
             self.walk(node, state)
 
     def event(self, state: _State, kind: str, name: str | None, node: cst.CSTNode, **extra) -> None:
+        if name is not None and kind in _TRACKED_MODES:
+            if kind in ("eval", "pretrained"):
+                self.modes[(id(state.function), name)] = kind
+            else:
+                self.modes.pop((id(state.function), name), None)
         state.function.raw.append(
             Event(
                 kind,
@@ -766,6 +879,10 @@ class _Builder:
         self._walk_all(node.decorators, state)
         for decorator in node.decorators:
             kind = self._grad_kind(decorator.decorator, state.scope, bare_ok=True)
+            if kind is None:
+                local = _local_decorator_name(decorator.decorator)
+                if local is not None:
+                    flow._raw_decorated.append((info, decorator, local))
             if kind == "off":
                 info.grad, info.grad_decorator = "off", decorator
                 if self._is_evaluating(decorator.decorator, state.scope):
@@ -902,8 +1019,32 @@ class _Builder:
         for target in node.targets:
             self._assigned(target.target, node.value, state, node)
         self.children(node, state)
+        mode = self._mode_of_value(node.value, state)
         for target in node.targets:
-            self.event(state, "bind", dotted_name(target.target), node)
+            name = dotted_name(target.target)
+            self.event(state, "bind", name, node)
+            if mode is not None and name is not None:
+                self.event(state, mode, name, node)
+
+    def _mode_of_value(self, value: cst.BaseExpression, state: _State) -> str | None:
+        """The mode an assigned object is known to be in: "pretrained" for
+        ``X.from_pretrained(...)`` (transformers and diffusers return models in eval mode),
+        "eval" for ``m.eval()`` or for a name this function switched to eval before (the
+        model set up in ``__init__`` before it is stored on ``self``)."""
+        chain = value
+        while isinstance(chain, cst.Call) and isinstance(chain.func, cst.Attribute):
+            method = chain.func.attr.value
+            if method == "eval" and not chain.args:
+                return "eval"
+            if method == "from_pretrained":
+                return "pretrained"
+            if method not in SELF_RETURNING:
+                return None
+            chain = chain.func.value
+        source = dotted_name(chain)
+        if source is None:
+            return None
+        return self.modes.get((id(state.function), source))
 
     def _AnnAssign(self, node: cst.AnnAssign, state: _State) -> None:
         if node.value is not None:
@@ -934,6 +1075,8 @@ class _Builder:
             receiver = dotted_name(func.value)
             if method in MODEL_RECEIVER_METHODS and receiver is not None:
                 self.flow._raw_receiver.append((state.function, receiver))
+            if method in MODULE_ONLY_METHODS and receiver is not None:
+                self.flow._raw_module_receiver.append((state.function, receiver))
             if method in _SPECIAL_METHODS:
                 self._special(node, method, receiver, state)
         last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
@@ -1002,6 +1145,39 @@ _OPAQUE = frozenset(
 )
 
 
+def _local_decorator_name(expr: cst.BaseExpression) -> str | None:
+    """``deco`` for ``@deco`` and ``@deco(...)``: a decorator that may be defined here."""
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _turns_grad_off(flow: Flow, name: str) -> bool:
+    """``name`` is a same-file decorator whose wrapper runs the function with autograd off:
+    a nested ``def`` under ``@torch.no_grad()`` or with a ``with torch.no_grad():`` body
+    (read from the decorator's body, as the issue of project decorators asks)."""
+    defs = flow.module_defs.get(name)
+    if not defs or len(defs) != 1 or len(flow.module_info.scope.bindings.get(name, [])) != 1:
+        return False
+    decorator = defs[0]
+    for inner in (decorator, *decorator.nested.values()):
+        if inner is not decorator and inner.grad == "off":
+            return True
+        if any(block.off_items for block in inner.withs):
+            return True
+    return False
+
+
+def _resolve_decorators(flow: Flow) -> None:
+    """Functions wrapped by a same-file grad-off decorator run with autograd off."""
+    for info, decorator, name in flow._raw_decorated:
+        if info.grad is None and _turns_grad_off(flow, name):
+            info.grad, info.grad_decorator = "off", decorator
+            info.raw = [
+                e if e.grad is not None else dataclasses.replace(e, grad="off") for e in info.raw
+            ]
+
+
 def _target_names(target: cst.CSTNode, out: list[str]) -> None:
     if isinstance(target, cst.Name):
         out.append(target.value)
@@ -1015,7 +1191,7 @@ def _target_names(target: cst.CSTNode, out: list[str]) -> None:
 # --- classification (after the walk, when every assignment is known) --------------------
 
 
-def _unwrap(value: cst.BaseExpression) -> cst.BaseExpression:
+def unwrap_self_returning(value: cst.BaseExpression) -> cst.BaseExpression:
     """``Net().to(device).eval()`` -> ``Net()``: module methods that return the module."""
     while (
         isinstance(value, cst.Call)
@@ -1027,7 +1203,7 @@ def _unwrap(value: cst.BaseExpression) -> cst.BaseExpression:
 
 
 def _value_kind(flow: Flow, function: FunctionInfo, value: cst.BaseExpression) -> str | None:
-    value = _unwrap(value)
+    value = unwrap_self_returning(value)
     if not isinstance(value, cst.Call):
         return None
     func = value.func
@@ -1046,6 +1222,8 @@ def _qualified_kind(qualified: str) -> str | None:
         or qualified == "torch.optim.swa_utils.SWALR"
     ):
         return "scheduler:" + qualified
+    if qualified in TRACED:
+        return "other"
     if qualified in MODEL_FACTORIES or qualified.startswith("torchvision.models."):
         return "model"
     if qualified.startswith("torch.optim.") and last[:1].isupper():
@@ -1062,7 +1240,7 @@ def _qualified_kind(qualified: str) -> str | None:
 
 
 def _builds_layer(function: FunctionInfo, value: cst.BaseExpression) -> bool:
-    value = _unwrap(value)
+    value = unwrap_self_returning(value)
     if not isinstance(value, cst.Call):
         return False
     qualified = function.scope.qualified_name(value.func)
@@ -1086,8 +1264,10 @@ def _module_base(flow: Flow, info: ClassInfo) -> tuple[bool, bool]:
             continue
         if qualified.startswith(LIGHTNING_BASES):
             is_module = is_lightning = True
-        elif qualified.startswith("torch.nn.") and qualified.rsplit(".", 1)[-1][:1].isupper():
-            is_module = True
+        else:
+            last = qualified.rsplit(".", 1)[-1]
+            if last in MODULE_BASES or (qualified.startswith("torch.nn.") and last[:1].isupper()):
+                is_module = True
     return is_module, is_lightning
 
 
@@ -1128,6 +1308,8 @@ def _classify(flow: Flow) -> None:
             evidence.setdefault(("function", id(function)), {}).setdefault(name, set()).add("model")
     for function, name in flow._raw_receiver:
         evidence.setdefault(flow.owner(function, name), {}).setdefault(name, set()).add("receiver")
+    for function, name in flow._raw_module_receiver:
+        evidence.setdefault(flow.owner(function, name), {}).setdefault(name, set()).add("module")
 
     for function in flow.functions:
         events: list[Event] = []
@@ -1181,6 +1363,7 @@ def build_flow(context: FileContext) -> Flow:
     module_info = flow.module_info
     builder.walk(context.module, _State(module_info, module_info.scope, None))
     module_info.end = builder.index
+    _resolve_decorators(flow)
     _classify(flow)
     return flow
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
-from torchlint.names import SCOPE_TYPES, Scope, iter_children
+from torchlint.names import SCOPE_TYPES, Scope, binding_scope, iter_children
 from torchlint.rules import calls
 
 if TYPE_CHECKING:
@@ -113,18 +113,6 @@ def _collect_init(classdef: cst.ClassDef, class_scope: Scope) -> InitAttributes 
 
 
 # --- names assigned once ---------------------------------------------------------------------
-
-
-def binding_scope(scope: Scope, name: str) -> Scope | None:
-    """The innermost scope where ``name`` is bound, as Python looks it up from ``scope``."""
-    current: Scope | None = scope
-    first = True
-    while current is not None:
-        if not (current.is_class and not first) and name in current.bindings:
-            return current
-        first = False
-        current = current.parent
-    return None
 
 
 def _collect_assignments(root: cst.CSTNode) -> dict[str, list[cst.BaseExpression]]:

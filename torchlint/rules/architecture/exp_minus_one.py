@@ -93,7 +93,6 @@ class ExpMinusOne(Rule):
             y = exp(x) - 1 - z
             """,
             fixed="""
-            from torch import exp
             from torch import expm1
             y = expm1(x) - z
             """,

@@ -93,7 +93,6 @@ class LogOnePlus(Rule):
             y = log(1 + x)
             """,
             fixed="""
-            from torch import log
             from torch import log1p
             y = log1p(x)
             """,

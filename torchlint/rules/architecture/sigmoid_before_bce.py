@@ -83,7 +83,6 @@ class SigmoidBeforeBce(Rule):
             loss = F.binary_cross_entropy(torch.sigmoid(z), y, reduction="sum")
             """,
             fixed="""
-            import torch
             import torch.nn.functional as F
             loss = F.binary_cross_entropy_with_logits(z, y, reduction="sum")
             """,
@@ -96,7 +95,6 @@ class SigmoidBeforeBce(Rule):
             """,
             fixed="""
             import torch
-            from torch.nn.functional import binary_cross_entropy
             loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y, weight=w)
             """,
         ),
@@ -107,7 +105,6 @@ class SigmoidBeforeBce(Rule):
             loss = nn.BCELoss(reduction="none")(torch.sigmoid(z), y)
             """,
             fixed="""
-            import torch
             import torch.nn as nn
             loss = nn.BCEWithLogitsLoss(reduction="none")(z, y)
             """,

@@ -91,8 +91,8 @@ class DataloaderNoPinMemory(Rule):
             x = batch.to("cuda")
             """,
             fixed="""
-            from torch.utils.data import DataLoader
             import torch
+            from torch.utils.data import DataLoader
             device = "cuda:0"
             loader = DataLoader(
                 dataset,

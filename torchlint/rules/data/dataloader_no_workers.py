@@ -80,7 +80,6 @@ class DataloaderNoWorkers(Rule):
             loader = DataLoader(dataset, batch_size=32, shuffle=True)
             """,
             fixed="""
-            from torch.utils.data import DataLoader
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=32, shuffle=True)
             """,
@@ -91,7 +90,6 @@ class DataloaderNoWorkers(Rule):
             loader = tud.DataLoader(dataset, batch_size=8, num_workers=0)
             """,
             fixed="""
-            import torch.utils.data as tud
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=8)
             """,
@@ -105,7 +103,6 @@ class DataloaderNoWorkers(Rule):
             )
             """,
             fixed="""
-            import torch
             from torchlint.runtime import make_loader
             loader = make_loader(
                 dataset,
@@ -119,8 +116,9 @@ class DataloaderNoWorkers(Rule):
             loader = DL(dataset, 16)
             """,
             fixed="""
-            from torch.utils.data import DataLoader as DL
             import os
+
+            from torch.utils.data import DataLoader as DL
             loader = DL(dataset, 16, num_workers=min(8, os.cpu_count() or 1))
             """,
             settings={"runtime-helpers": False},
@@ -141,9 +139,8 @@ class DataloaderNoWorkers(Rule):
             loader = DataLoader(train_set, batch_size=64, shuffle=True)
             """,
             fixed="""
-            from torch.utils.data import DataLoader
-            from torchvision import datasets, transforms
             from torchlint.runtime import make_loader
+            from torchvision import datasets, transforms
             train_set = datasets.MNIST(".", transform=transforms.ToTensor())
             loader = make_loader(train_set, batch_size=64, shuffle=True)
             """,
@@ -163,7 +160,7 @@ class DataloaderNoWorkers(Rule):
             """,
             fixed="""
             from PIL import Image
-            from torch.utils.data import DataLoader, Dataset
+            from torch.utils.data import Dataset
             from torchlint.runtime import make_loader
             class Images(Dataset):
                 def __init__(self, paths):

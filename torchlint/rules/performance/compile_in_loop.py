@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.loops import varies_per_iteration
 from torchlint.rules.base import Invalid, Rule, Valid
 
 COMPILE = "torch.compile"
@@ -13,7 +14,10 @@ class CompileInLoop(Rule):
     """
     ## What it does
     Reports `torch.compile(...)` (a call or a decorator) inside the body of a `for`/`while`
-    loop, or inside a module's `forward` method.
+    loop, or inside a module's `forward` method. A call whose arguments change with the loop
+    (`for block in blocks: torch.compile(block)`, or a module built from the loop variable)
+    compiles each distinct module once, as regional compilation and benchmarks do: it is not
+    reported.
 
     ## Why is this bad?
     `torch.compile` returns a new wrapper each time it is called. Wrapping again on every
@@ -91,6 +95,14 @@ class CompileInLoop(Rule):
                     opt_model(batch)
             """
         ),
+        Invalid(
+            """
+            import torch
+            for epoch in range(3):
+                model = torch.compile(model)
+                train_one_epoch(model)
+            """
+        ),
         Valid(
             """
             import torch
@@ -116,6 +128,23 @@ class CompileInLoop(Rule):
                     if self._compiled is None:
                         self._compiled = torch.compile(self.body)
                     return self._compiled(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            # regional compilation: each distinct block is compiled once
+            for i in range(len(self.blocks)):
+                self.blocks[i].forward = torch.compile(self.blocks[i].forward)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            for name, factory in registry.items():
+                op = factory().to(device)
+                compiled = torch.compile(op)
+                timings[name] = benchmark(compiled)
             """
         ),
         Valid(
@@ -162,13 +191,20 @@ class CompileInLoop(Rule):
             self._check(node)
 
     def _check(self, node: cst.CSTNode) -> None:
-        where = _repeated_context(self.context.ancestors, node)
-        if where is not None:
-            self.report(node, f"`torch.compile` called {where}: compile once, outside it")
+        found = _repeated_context(self.context.ancestors, node)
+        if found is None:
+            return
+        where, loop = found
+        if loop is not None and isinstance(node, cst.Call) and varies_per_iteration(loop, node):
+            return  # a different module (or setting) each time: each is compiled once
+        self.report(node, f"`torch.compile` called {where}: compile once, outside it")
 
 
-def _repeated_context(ancestors: list[cst.CSTNode], node: cst.CSTNode) -> str | None:
-    """``"in a loop"`` / ``"in forward"`` when ``node`` runs again and again, else None.
+def _repeated_context(
+    ancestors: list[cst.CSTNode], node: cst.CSTNode
+) -> tuple[str, cst.For | cst.While | None] | None:
+    """``"in a loop"`` (with the loop) / ``"in forward"`` when ``node`` runs again and
+    again, else None.
 
     Looks outwards to the enclosing function: a decorator belongs to the scope around its
     ``def``, a ``def`` or ``lambda`` body runs only when called, and an ``if`` on the way is a
@@ -178,7 +214,7 @@ def _repeated_context(ancestors: list[cst.CSTNode], node: cst.CSTNode) -> str | 
     for index in range(len(ancestors) - 1, -1, -1):
         parent = ancestors[index]
         if isinstance(parent, (cst.For, cst.While)) and child is parent.body:
-            return "in a loop"
+            return "in a loop", parent
         if isinstance(parent, (cst.If, cst.IfExp)):
             return None
         if isinstance(parent, cst.FunctionDef):
@@ -186,7 +222,7 @@ def _repeated_context(ancestors: list[cst.CSTNode], node: cst.CSTNode) -> str | 
                 child = parent
                 continue
             in_class = index >= 2 and isinstance(ancestors[index - 2], cst.ClassDef)
-            return "in `forward`" if in_class and parent.name.value == "forward" else None
+            return ("in `forward`", None) if in_class and parent.name.value == "forward" else None
         if isinstance(parent, (cst.Lambda, cst.ClassDef)):
             return None
         child = parent

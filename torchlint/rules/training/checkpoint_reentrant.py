@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.versions import under_version_check
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -16,7 +17,9 @@ class CheckpointReentrant(Rule):
     """
     ## What it does
     Reports `torch.utils.checkpoint.checkpoint(...)` without an explicit `use_reentrant`
-    argument.
+    argument. A call in a branch of an `if` that tests the torch version
+    (`if is_torch_version(">=", "1.11.0"): ... else: ...`) is the fallback for releases
+    that have no `use_reentrant`, written on purpose: it is not reported.
 
     ## Why is this bad?
     The old default, the reentrant implementation, gives the checkpointed layers no
@@ -124,6 +127,15 @@ class CheckpointReentrant(Rule):
         ),
         Valid(
             """
+            import torch
+            if is_torch_version(">=", "1.11.0"):
+                out = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+            else:
+                out = torch.utils.checkpoint.checkpoint(block, x)
+            """
+        ),
+        Valid(
+            """
             from torch.utils.checkpoint import checkpoint
             def run(block, x, **kwargs):
                 return checkpoint(block, x, **kwargs)
@@ -151,6 +163,8 @@ class CheckpointReentrant(Rule):
             return
         if calls.keyword(node, "use_reentrant") is not None:
             return
+        if under_version_check(self.context.ancestors):
+            return  # the branch for a torch without `use_reentrant`, on purpose
         fix = None
         if self.context.settings.supports(USE_REENTRANT_SINCE):
             new = calls.add_keyword(node, "use_reentrant", "False")

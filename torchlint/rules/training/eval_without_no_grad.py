@@ -4,18 +4,44 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.flow import UNKNOWN, Flow, FunctionInfo, covers, flow_of
+from torchlint.analysis.flow import UNKNOWN, Event, covers, flow_of
 from torchlint.diagnostics import Applicability
 from torchlint.engine import FileContext
+from torchlint.names import iter_children
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
 from torchlint.rules.training._common import calls_method, is_framework_hook
 
 _GRADIENT_KINDS = frozenset({"backward", "autograd", "grad_toggle"})
 
 
-def _needs_gradients(flow: Flow, function: FunctionInfo) -> bool:
-    """Saliency maps, adversarial examples, input gradients: eval mode *with* autograd."""
-    return any(e.kind in _GRADIENT_KINDS for e in flow.expanded(function))
+def _needs_gradients(expanded: list[Event], call: Event) -> bool:
+    """Saliency maps, adversarial examples, input gradients: eval mode *with* autograd.
+    Only gradients taken after the call (or in the loop around it) need its graph: a
+    ``.backward()`` reached through an earlier call of a training function does not."""
+    after = False
+    for event in expanded:
+        if event is call:
+            after = True
+            continue
+        if event.kind == "grad_toggle":
+            return True  # the function manages autograd itself
+        if event.kind in _GRADIENT_KINDS and (
+            after
+            or any(loop in event.loops for loop in call.loops)
+            or _contains(event.node, call.node)  # `model(x).max().backward()`
+        ):
+            return True
+    return False
+
+
+def _contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
+    stack = [outer]
+    while stack:
+        node = stack.pop()
+        if node is inner:
+            return True
+        stack.extend(iter_children(node))
+    return False
 
 
 def find(context: FileContext) -> set[int]:
@@ -29,8 +55,6 @@ def find(context: FileContext) -> set[int]:
         if not any(e.kind == "eval" for e in flow.expanded(function)):
             continue
         if is_framework_hook(function) or flow.is_truncated(function):
-            continue
-        if _needs_gradients(flow, function):
             continue
         if flow.runs_without_grad(function):
             continue
@@ -52,6 +76,8 @@ def find(context: FileContext) -> set[int]:
                 continue
             if any(other.kind in ("train", "mode") and other.exclusive(last) for other in expanded):
                 continue  # `if training: m.train() else: m.eval()`: the mode depends
+            if _needs_gradients(expanded, event):
+                continue
             found.add(id(event.node))
     return found
 
@@ -60,9 +86,11 @@ class EvalWithoutNoGrad(Rule):
     """
     ## What it does
     Reports a call of a model after `model.eval()` that runs with autograd on: outside any
-    `torch.no_grad()` / `torch.inference_mode()` block or decorator, in a function that
-    never calls `.backward()` or `torch.autograd.grad` (those need the graph: saliency maps,
-    adversarial examples).
+    `torch.no_grad()` / `torch.inference_mode()` block or decorator (torch's, or a decorator
+    defined in the same file that wraps the function in one), unless gradients of that call
+    are taken afterwards with `.backward()` or `torch.autograd.grad` (saliency maps,
+    adversarial examples need the graph). A `.backward()` that ran before, inside an
+    earlier call of a training function, does not need it.
 
     ## Why is this bad?
     `eval()` changes how dropout and batch norm behave; it does not stop autograd. Every
@@ -99,6 +127,35 @@ class EvalWithoutNoGrad(Rule):
     fix_applicability = Applicability.UNSAFE
     requires = ("eval", "train")
     examples = (
+        Invalid(
+            """
+            import torch
+            def train(model, loader, optimizer):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+
+            def main(model, loader, optimizer, x_test):
+                train(model, loader, optimizer)
+                model.eval()
+                return model(x_test)
+            """,
+            fixed="""
+            import torch
+            def train(model, loader, optimizer):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+
+            def main(model, loader, optimizer, x_test):
+                train(model, loader, optimizer)
+                model.eval()
+                with torch.inference_mode():
+                    return model(x_test)
+            """,
+        ),
         Invalid(
             """
             import torch
@@ -216,6 +273,23 @@ class EvalWithoutNoGrad(Rule):
             def main(model, x):
                 with torch.no_grad():
                     return evaluate(model, x)
+            """
+        ),
+        Valid(
+            """
+            import functools
+            import torch
+            def inference(fn):
+                @functools.wraps(fn)
+                def wrapper(*args, **kwargs):
+                    with torch.no_grad():
+                        return fn(*args, **kwargs)
+                return wrapper
+
+            @inference
+            def predict(model, x):
+                model.eval()
+                return model(x)
             """
         ),
         Valid(

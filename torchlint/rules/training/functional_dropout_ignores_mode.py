@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import libcst as cst
 
 from torchlint.analysis.flow import flow_of
@@ -23,12 +25,25 @@ TRAINING_INDEX = 2
 _NOT_METHODS = frozenset({"staticmethod", "classmethod"})
 
 
+def _reads_training(test: cst.BaseExpression) -> bool:
+    """``self.training`` appears in the test, not negated (``if self.training and p > 0``)."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _reads_training(test.left) or _reads_training(test.right)
+    return (
+        isinstance(test, cst.Attribute)
+        and test.attr.value == "training"
+        and isinstance(test.value, cst.Name)
+        and test.value.value == "self"
+    )
+
+
 class FunctionalDropoutIgnoresMode(Rule):
     """
     ## What it does
     Reports `F.dropout(...)` (and `dropout1d/2d/3d`, `alpha_dropout`,
     `feature_alpha_dropout`) inside a method of an `nn.Module` subclass without a `training`
-    argument.
+    argument. A call that runs only in training mode (under `if self.training:`) already
+    follows the mode: it is not reported.
 
     ## Why is this bad?
     The functional form does not know about the module's mode. `F.dropout` defaults to
@@ -152,6 +167,17 @@ class FunctionalDropoutIgnoresMode(Rule):
         ),
         Valid(
             """
+            import torch.nn as nn
+            import torch.nn.functional as F
+            class Net(nn.Module):
+                def forward(self, x):
+                    if self.training and self.dropout_rate > 0:
+                        x = F.dropout(x, p=self.dropout_rate)
+                    return self.linear(x)
+            """
+        ),
+        Valid(
+            """
             import torch.nn.functional as F
             def augment(x):
                 return F.dropout(x, p=0.1)
@@ -196,12 +222,27 @@ class FunctionalDropoutIgnoresMode(Rule):
             return
         if any(arg.star == "*" for arg in node.args):
             return
-        if not self._in_module_method():
+        if self._under_training_check() or not self._in_module_method():
             return
         new = calls.add_keyword(node, "training", "self.training")
         applicability = Applicability.UNSAFE if "alpha" in qualified else Applicability.SAFE
         fix = self.fix(applicability, "Add `training=self.training`", Replace(node, new))
         self.report(node, fix=fix)
+
+    def _under_training_check(self) -> bool:
+        """Inside ``if self.training:`` (or ``x if self.training else y``): the call only
+        runs in training mode, where dropping is right."""
+        ancestors = self.context.ancestors
+        for parent, child in itertools.pairwise(ancestors):
+            if isinstance(parent, cst.FunctionDef):
+                continue
+            if (
+                isinstance(parent, (cst.If, cst.IfExp))
+                and child is parent.body
+                and _reads_training(parent.test)
+            ):
+                return True
+        return False
 
     def _in_module_method(self) -> bool:
         """Directly in a method (first parameter ``self``) of an nn.Module subclass."""

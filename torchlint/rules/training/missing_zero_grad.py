@@ -31,6 +31,9 @@ def find(context: FileContext) -> dict[int, str | None]:
                 continue
             if any(e.guarded_in(loop) for e in steps):
                 continue  # gradient accumulation: `if (i + 1) % k == 0: optimizer.step()`
+            rebound = {e.name for e in inside if e.kind == "bind"}
+            if steps and all(e.name in rebound for e in steps):
+                continue  # a new optimizer each iteration (over new tensors): nothing adds up
             name = steps[0].name if steps and steps[0].site is None else None
             found[id(loop.node)] = None if name == UNKNOWN else name
     return found
@@ -41,8 +44,10 @@ class MissingZeroGrad(Rule):
     ## What it does
     Reports a training loop (a loop that calls `.backward()` and `optimizer.step()`, also
     through same-file helpers) that never clears the gradients: no `zero_grad()` and no
-    `p.grad = None`. Loops that step with a closure (`LBFGS`) and loops that visibly
-    accumulate gradients (`if (i + 1) % k == 0: optimizer.step()`) are not reported.
+    `p.grad = None`. Loops that step with a closure (`LBFGS`), loops that visibly
+    accumulate gradients (`if (i + 1) % k == 0: optimizer.step()`) and loops that build a
+    new optimizer each iteration (guidance that optimises a fresh latent per step) are not
+    reported.
 
     ## Why is this bad?
     `.backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step
@@ -189,6 +194,16 @@ class MissingZeroGrad(Rule):
                     loss.backward()
                     self.optimizer.step()
                     return loss
+            """
+        ),
+        Valid(
+            """
+            import torch
+            for t in timesteps:
+                latent = latents.detach().clone().requires_grad_(True)
+                opt = torch.optim.SGD([latent], lr=0.1)
+                guidance_loss(unet(latent, t)).backward()
+                opt.step()
             """
         ),
         Valid(

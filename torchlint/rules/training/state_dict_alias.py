@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.flow import flow_of
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name, iter_children
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -95,7 +96,9 @@ class StateDictAlias(Rule):
     """
     ## What it does
     Reports `best = model.state_dict()` inside a loop (or an `if`) when `best` is read after
-    the loop: the usual "keep the best checkpoint" code, without a copy.
+    the loop: the usual "keep the best checkpoint" code, without a copy. Only the
+    `state_dict()` of a model-like or optimizer-like object is reported: a data loader's,
+    a sampler's or a metric's is a fresh dict of counters.
 
     ## Why is this bad?
     `state_dict()` returns references to the live parameter tensors, not a snapshot. Every
@@ -169,8 +172,9 @@ class StateDictAlias(Rule):
                 torch.save(best_state, "best.pt")
             """,
             fixed="""
-            import torch
             import copy
+
+            import torch
             def fit(self, epochs):
                 best_state = None
                 while epochs > 0:
@@ -249,6 +253,15 @@ class StateDictAlias(Rule):
         Valid(
             """
             for epoch in range(10):
+                for batch in train_loader:
+                    step(batch)
+                    resume_point = train_loader.state_dict()
+            save(resume_point)
+            """
+        ),
+        Valid(
+            """
+            for epoch in range(10):
                 train(model)
                 best = model.state_dict()
             best = None
@@ -283,6 +296,10 @@ class StateDictAlias(Rule):
         boundary = loop or branch
         if boundary is None:
             return
+        flow = flow_of(self.context)
+        function = flow.function(function_node(ancestors))
+        if function is None or not flow.holds_tensors(function, receiver):
+            return  # a loader's or a metric's state_dict() is a fresh dict of counters
         if loop is not None and _assigns(loop, receiver.split(".", 1)[0]):
             return  # a new model every iteration: nothing aliases across steps
         walker = _ReadAfter(best, boundary, need_loop=loop is None)

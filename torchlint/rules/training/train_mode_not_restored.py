@@ -22,8 +22,11 @@ def _switch(event: Event, name: str) -> str | None:
 
 def _unrestored_loop(flow: Flow, events: list[Event], loop: Loop, name: str) -> Loop | None:
     """The loop (``loop`` or one around it) whose next step runs ``name`` in eval mode."""
+    # The training call: a helper's calls under no_grad (an evaluation) are not the step.
     calls = [
-        p for p, e in enumerate(events) if e.kind == "model" and e.name == name and loop in e.loops
+        p
+        for p, e in enumerate(events)
+        if e.kind == "model" and e.name == name and loop in e.loops and e.grad != "off"
     ]
     if not calls:
         return None
@@ -45,9 +48,18 @@ def _unrestored_loop(flow: Flow, events: list[Event], loop: Loop, name: str) -> 
         after = [(e, s) for p, e, s in inside if p > step]
         if after and is_eval(after[-1]):
             return outer  # the eval() at the end of one iteration is still on at the next
-    earlier = [(e, s) for p, e, s in switches if p < step]
-    if earlier and is_eval(earlier[-1]):
-        return loop.chain()[-1]
+    earlier = [(p, e, s) for p, e, s in switches if p < step]
+    if earlier and is_eval(earlier[-1][1:]):
+        position, event, _ = earlier[-1]
+        outermost = loop.chain()[-1]
+        # A plain eval() right before the loop keeps a frozen model in eval on purpose; an
+        # eval() left over from evaluating it first (a call, or a helper) is the bug.
+        used = event.site is not None or any(
+            e.kind == "model" and e.name == name and outermost not in e.loops
+            for e in events[position + 1 : step]
+        )
+        if used:
+            return outermost
     return None
 
 
@@ -93,6 +105,12 @@ class TrainModeNotRestored(Rule):
     Reports a training loop whose model is switched to eval mode (`model.eval()`, directly
     or inside a same-file helper such as `validate(model)`) and not switched back with
     `model.train()` before the next training step.
+
+    Same-file helpers are followed: one that switches to eval and back to train before it
+    returns (or uses `evaluating(model)`) leaves the loop in train mode, and the calls it
+    makes under `no_grad` are its evaluation, not the training step. A model put in eval
+    mode right before the loop and not used in between is a frozen model (a VAE, a
+    perceptual-loss network) kept in eval on purpose: it is not reported.
 
     ## Why is this bad?
     After the first validation, every later epoch trains with dropout off and batch norm
@@ -314,6 +332,16 @@ class TrainModeNotRestored(Rule):
                     model.train(was_training)
                     optimizer.zero_grad()
                     model(x).sum().backward()
+                    optimizer.step()
+            """
+        ),
+        Valid(
+            """
+            def fit(text_encoder, vae, loader, optimizer):
+                vae.eval()  # frozen: only the text encoder trains
+                for batch in loader:
+                    optimizer.zero_grad()
+                    text_encoder(vae(batch)).mean().backward()
                     optimizer.step()
             """
         ),

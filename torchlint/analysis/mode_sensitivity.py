@@ -1,0 +1,205 @@
+"""Which objects behave the same in train and eval mode.
+
+`model.eval()` only changes dropout, batch norm (and the few layers that read
+`self.training`). A model built in this file from layers that have no such behaviour
+(`nn.Linear`, `nn.Conv2d`, `nn.LSTM` without dropout, `nn.InstanceNorm2d` without running
+statistics) gives the same outputs in both modes, so a missing `eval()` changes nothing.
+Anything this file cannot see (an imported class, a helper that builds layers) counts as
+mode-sensitive.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.analysis.flow import (
+    MODE_SENSITIVE_NN,
+    ClassInfo,
+    Flow,
+    FunctionInfo,
+    unwrap_self_returning,
+)
+from torchlint.names import iter_children
+
+# Layers whose mode matters only with an argument: dropout for recurrent layers and
+# attention (default 0), running statistics for instance norm (default off).
+_RECURRENT = frozenset({"RNN", "LSTM", "GRU", "MultiheadAttention"})
+_RECURRENT_DROPOUT_POSITION = {"RNN": 6, "LSTM": 5, "GRU": 5, "MultiheadAttention": 2}
+_CONTAINERS = frozenset({"Module", "Sequential", "ModuleList", "ModuleDict"})
+_BUILTINS = frozenset(
+    {
+        "super",
+        "range",
+        "len",
+        "int",
+        "float",
+        "bool",
+        "str",
+        "list",
+        "tuple",
+        "dict",
+        "set",
+        "zip",
+        "enumerate",
+        "min",
+        "max",
+        "abs",
+        "sum",
+        "round",
+        "isinstance",
+        "getattr",
+        "setattr",
+        "hasattr",
+        "print",
+        "reversed",
+        "sorted",
+        "ValueError",
+        "TypeError",
+        "NotImplementedError",
+        "RuntimeError",
+    }
+)
+
+
+def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    return None
+
+
+def _is_zero_or_false(expr: cst.BaseExpression | None) -> bool:
+    if expr is None:
+        return True
+    if isinstance(expr, cst.Integer | cst.Float):
+        return float(expr.value) == 0
+    return isinstance(expr, cst.Name) and expr.value in ("False", "None")
+
+
+def _torch_layer_sensitive(last: str, call: cst.Call) -> bool:
+    """A ``torch.nn.<last>(...)`` construction behaves differently in train and eval."""
+    if last in _CONTAINERS:
+        return False  # what they hold is checked on its own
+    if last in _RECURRENT:
+        positional = [a for a in call.args if a.keyword is None]
+        if any(a.star for a in call.args) or len(positional) > _RECURRENT_DROPOUT_POSITION[last]:
+            return True
+        return not _is_zero_or_false(_keyword(call, "dropout"))
+    if last.startswith("InstanceNorm") or last.startswith("LazyInstanceNorm"):
+        return not _is_zero_or_false(_keyword(call, "track_running_stats"))
+    return last in MODE_SENSITIVE_NN
+
+
+class ModeSensitivity:
+    """Answers, once per class, whether a same-file module class may depend on its mode."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self._classes: dict[int, bool] = {}
+        self._values: dict[tuple[tuple[str, int], str], list[cst.BaseExpression]] | None = None
+
+    def insensitive(self, function: FunctionInfo, name: str) -> bool:
+        """Every object ``name`` is bound to in this file is built here from layers that
+        ignore the mode."""
+        flow = self.flow
+        if self._values is None:
+            self._values = {}
+            for owner, target, value in flow._raw_assign:
+                key = (flow.owner(owner, target), target)
+                self._values.setdefault(key, []).append(value)
+        values = self._values.get((flow.owner(function, name), name))
+        return bool(values) and all(self._built_insensitive(v) for v in values)
+
+    def _built_insensitive(self, value: cst.BaseExpression) -> bool:
+        value = unwrap_self_returning(value)
+        if not isinstance(value, cst.Call):
+            return False
+        func = value.func
+        if isinstance(func, cst.Name) and func.value in self.flow.classes:
+            classes = self.flow.classes[func.value]
+            return len(classes) == 1 and self._class_insensitive(classes[0])
+        qualified = self.flow.module_info.scope.qualified_name(func)
+        if qualified is None or not qualified.startswith("torch.nn."):
+            return False
+        last = qualified.rsplit(".", 1)[-1]
+        if not last[:1].isupper() or _torch_layer_sensitive(last, value):
+            return False
+        return all(
+            not isinstance(arg.value, cst.Call) or self._built_insensitive(arg.value)
+            for arg in value.args
+        )
+
+    def _class_insensitive(self, info: ClassInfo) -> bool:
+        key = id(info)
+        if key not in self._classes:
+            self._classes[key] = False  # recursion: unknown until proven
+            self._classes[key] = self._scan(info)
+        return self._classes[key]
+
+    def _scan(self, info: ClassInfo) -> bool:
+        flow = self.flow
+        scope = flow.module_info.scope
+        for base in info.node.bases:
+            value = base.value
+            if isinstance(value, cst.Name) and value.value in flow.classes:
+                others = flow.classes[value.value]
+                if len(others) != 1 or not self._class_insensitive(others[0]):
+                    return False
+                continue
+            qualified = scope.qualified_name(value)
+            if qualified not in ("torch.nn.Module", "torch.nn.modules.module.Module"):
+                return False
+        return self._calls_ok(info.node.body)
+
+    def _call_ok(self, call: cst.Call, scope) -> bool:
+        func = call.func
+        qualified = scope.qualified_name(func)
+        if qualified is not None:
+            if qualified.startswith("torch.nn.functional."):
+                return "dropout" not in qualified
+            if qualified.startswith("torch.nn."):
+                last = qualified.rsplit(".", 1)[-1]
+                return not (last[:1].isupper() and _torch_layer_sensitive(last, call))
+            if qualified.startswith("torch."):
+                return True
+            if isinstance(func, cst.Name) and func.value in self.flow.classes:
+                classes = self.flow.classes[func.value]
+                return len(classes) == 1 and self._class_insensitive(classes[0])
+            return qualified in _BUILTINS
+        if isinstance(func, cst.Name):
+            if func.value in self.flow.classes:
+                classes = self.flow.classes[func.value]
+                return len(classes) == 1 and self._class_insensitive(classes[0])
+            defs = self.flow.module_defs.get(func.value)
+            if defs and len(defs) == 1:
+                return self._helper_insensitive(defs[0])  # `get_conv_block(...)`
+            return func.value in _BUILTINS
+        return True  # a method of an object built here (`self.fc(x)`, `x.view(...)`)
+
+    def _helper_insensitive(self, helper: FunctionInfo) -> bool:
+        """A same-file function (a layer builder) makes only calls a module could make."""
+        key = id(helper)
+        if key not in self._classes:
+            self._classes[key] = False  # recursion: unknown until proven
+            self._classes[key] = self._calls_ok(helper.node.body)
+        return self._classes[key]
+
+    def _calls_ok(self, body: cst.CSTNode) -> bool:
+        scope = self.flow.module_info.scope
+        stack: list[cst.CSTNode] = [body]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Attribute) and node.attr.value == "training":
+                return False  # reads its mode
+            if isinstance(node, cst.Call) and not self._call_ok(node, scope):
+                return False
+            stack.extend(iter_children(node))
+        return True
+
+
+def mode_sensitivity(flow: Flow) -> ModeSensitivity:
+    """The per-file instance, kept on the flow so it is computed at most once."""
+    found = flow.extras.get("mode_sensitivity")
+    if found is None:
+        found = flow.extras["mode_sensitivity"] = ModeSensitivity(flow)
+    return found
