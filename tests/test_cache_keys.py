@@ -55,7 +55,9 @@ def test_the_same_file_under_two_shown_paths(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.py").write_text("import torch\nx = x.cuda()\n")
-    settings = build_settings(None, table={"cache-dir": str(tmp_path / "cache")})
+    settings = build_settings(
+        None, table={"cache-dir": str(tmp_path / "cache"), "extend-select": ["TL201"]}
+    )
     for shown in ("a.py", "sub/../a.py"):
         result = run([Path(shown)], settings, Mode(), cache=Cache.for_settings(settings))
         assert {d.path for d in result.diagnostics} == {shown}
@@ -65,7 +67,8 @@ def test_project_root_is_part_of_the_key(tmp_path: Path) -> None:
     """Per-file-ignores match paths relative to the root: a shared cache-dir must not mix roots."""
     shared = tmp_path / "cache"
     table = (
-        f'[tool.torchlint]\ncache-dir = "{shared}"\nper-file-ignores = {{"pkg/*" = ["TL201"]}}\n'
+        f'[tool.torchlint]\ncache-dir = "{shared}"\nextend-select = ["TL201"]\n'
+        'per-file-ignores = {"pkg/*" = ["TL201"]}\n'
     )
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pyproject.toml").write_text(table)
