@@ -150,6 +150,7 @@ def test_check_hook_fails_then_passes_once_fixed(project: Path, hook_repo, pre_c
 
 def test_fix_hook_fixes_fails_then_passes(project: Path, hook_repo, pre_commit_home) -> None:
     use_hooks(project, hook_repo, "torchlint-fix")
+    add(project, "pyproject.toml", '[tool.torchlint]\nextend-select = ["TL405"]\n')
     add(project, "model.py", SAFE_FIXABLE)
     done = pre_commit(
         "run", "torchlint-fix", "--files", "model.py", cwd=project, home=pre_commit_home
@@ -184,7 +185,11 @@ def test_hooks_lint_notebooks_and_honour_excludes(
         "nbformat_minor": 5,
     }
     add(project, "nb.ipynb", json.dumps(notebook, indent=1) + "\n")
-    add(project, "pyproject.toml", '[tool.torchlint]\nextend-exclude = ["legacy"]\n')
+    add(
+        project,
+        "pyproject.toml",
+        '[tool.torchlint]\nextend-exclude = ["legacy"]\nextend-select = ["TL405"]\n',
+    )
     add(project, "legacy/old.py", BAD)
     add(project, "notes.txt", BAD)
     done = pre_commit("run", "torchlint", "--all-files", cwd=project, home=pre_commit_home)
