@@ -142,15 +142,14 @@ def test_variable_with_other_arguments_has_no_fix() -> None:
 
 def test_data_suggestions_are_display_only() -> None:
     source = """
-    def step(model, loss, q):
-        loss.backward()
-        for p in model.parameters():
-            p.data.add_(1.0)
-            g = p.grad.data
-            p.data = q
+    loss.backward()
+    for p in model.parameters():
+        p.data.add_(1.0)
+        g = p.grad.data
+        p.data = q
     """
     diagnostics = found(source, "TL603")
-    assert len(diagnostics) == 2  # `p.data = q` swaps in a whole tensor: not reported
+    assert len(diagnostics) == 2  # `p.data = q` swaps the tensor: not reported
     fixes = [d.fix for d in diagnostics]
     assert fixes[0].applicability is Applicability.DISPLAY
     assert fixes[0].edits[0].content == "p"

@@ -255,6 +255,7 @@ class TensorDataAttribute(Rule):
                 for name, p in model.named_parameters():
                     print(f"{name}: {p.data}")
                     assert_close(p.grad.data, expected[name])
+                    saved[name].copy_(p.data.cpu())
                     p.data = p.data.to(torch.float32)
             """
         ),
@@ -348,8 +349,8 @@ class TensorDataAttribute(Rule):
                 "Drop `.data` and make the update inside `with torch.no_grad():`",
                 Replace(node, base),
             )
-        if isinstance(parent, (cst.AssignTarget, cst.AnnAssign, cst.Del)):
-            return None  # `p.data = v` becomes `p.copy_(v)` under no_grad: a rewrite, not a hint
+        if isinstance(parent, (cst.AnnAssign, cst.Del)):
+            return None  # `del p.data`, `p.data: T = v`: a rewrite, not a hint
         return self.fix(Applicability.DISPLAY, "Use `.detach()`", Replace(node, f"{base}.detach()"))
 
 
@@ -378,7 +379,7 @@ def _value_only(node: cst.Attribute, ancestors: list[cst.CSTNode]) -> bool:
 
 
 def _consumed_as_value(value: cst.CSTNode, ancestors: list[cst.CSTNode]) -> bool:
-    """`print(x)`, `f"{x}"`, `assert_close(x, y)`, `p.data = x.to(dtype)`."""
+    """`print(x)`, `f"{x}"`, `assert_close(x, y)`, `out.copy_(x)`, `p.data = x.to(dtype)`."""
     parent = ancestors[-1] if ancestors else None
     if isinstance(parent, cst.FormattedStringExpression):
         return True
@@ -389,7 +390,7 @@ def _consumed_as_value(value: cst.CSTNode, ancestors: list[cst.CSTNode]) -> bool
             name = (
                 func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
             )
-            if name == "print" or name.startswith("assert") or "close" in name or "equal" in name:
+            if name in ("print", "copy_") or name.startswith("assert") or "close" in name:
                 return True
     statement = next((a for a in reversed(ancestors) if isinstance(a, cst.Assign)), None)
     return statement is not None and any(
