@@ -885,5 +885,3 @@ def test_tl301_submodules_of_a_diffusers_model_follow_it() -> None:
         """
     assert codes(source, "TL301") == []
     assert codes(source.replace("(ModelMixin)", "(Base)"), "TL301") == [(16, "TL301")]
-
-
