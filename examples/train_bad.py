@@ -3,7 +3,22 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset
+
+
+class Jittered(Dataset):
+    """Adds fresh noise to every row it hands out: a data augmentation."""
+
+    def __init__(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        self.features = features
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        row = self.features[index]
+        return row + 0.01 * torch.randn_like(row), self.labels[index]
 
 
 class Classifier(nn.Module):
@@ -20,7 +35,7 @@ class Classifier(nn.Module):
 def main() -> None:
     features = torch.randn(256, 20)
     labels = torch.randint(0, 3, (256,))
-    loader = DataLoader(TensorDataset(features, labels), batch_size=32, shuffle=True)
+    loader = DataLoader(Jittered(features, labels), batch_size=32, shuffle=True)
 
     model = Classifier().cuda()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -27,3 +27,10 @@ def fix(source: str, code: str, path: str = "example.py", unsafe: bool = True, *
     settings = settings_for(code, **table)
     rules = [r for r in all_rules() if r.code in settings.selected_codes]
     return fix_source(path, source, settings, rules, unsafe=unsafe, only=frozenset({code}))
+
+
+def fix_all(source: str, codes: list[str], path: str = "example.py", **table: Any):
+    """Fix ``source`` with the rules ``codes`` together, unsafe fixes included."""
+    settings = settings_for(None, select=codes, **table)
+    rules = [r for r in all_rules() if r.code in settings.selected_codes]
+    return fix_source(path, source, settings, rules, unsafe=True)

@@ -266,7 +266,7 @@ def test_config_file_is_found_and_cli_overrides(tmp_path: Path, run_cli) -> None
     write(tmp_path / "src" / "a.py", BAD)
     assert run_cli("check", "src").returncode == 0
     assert run_cli("check", ".", cwd=tmp_path / "src").returncode == 0
-    assert run_cli("check", "--select", "TL101", "src").returncode == 0  # ignore still applies
+    assert run_cli("check", "--select", "TL101", "src").returncode == 1  # --select replaces it
     write(tmp_path / "other.toml", '[tool.torchlint]\nselect = ["TL1"]\n')
     write(tmp_path / "other" / "pyproject.toml", '[tool.torchlint]\nselect = ["TL1"]\n')
     assert run_cli("check", "--config", "other/pyproject.toml", "src").returncode == 1

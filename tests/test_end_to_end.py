@@ -10,19 +10,24 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
 SCRIPT = Path(__file__).parent / "fixtures" / "e2e" / "train_script.py"
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run_python(script: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TORCHLINT_DEVICE": "cpu", "PYTHONPATH": str(REPO)}
+    # No GPU is visible, even on a machine that has one: the broken script must fail here.
+    env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",
+        "TORCHLINT_DEVICE": "cpu",
+        "PYTHONPATH": str(REPO),
+    }
     return subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
     )
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="the broken script only fails without CUDA")
 @pytest.mark.parametrize("helpers", [True, False], ids=["runtime-helpers", "plain-pytorch"])
 def test_fixed_script_runs_on_cpu(tmp_path: Path, run_cli, helpers: bool) -> None:
     script = tmp_path / "train.py"
@@ -30,8 +35,10 @@ def test_fixed_script_runs_on_cpu(tmp_path: Path, run_cli, helpers: bool) -> Non
     broken = run_python(script)
     assert broken.returncode != 0  # .cuda() on a machine without CUDA
 
+    table = '[tool.torchlint]\nextend-select = ["TL201", "TL202"]\n'  # opt-in portability rules
     if not helpers:
-        (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nruntime-helpers = false\n")
+        table += "runtime-helpers = false\n"
+    (tmp_path / "pyproject.toml").write_text(table)
     fixed = run_cli("fix", "--unsafe-fixes", "train.py")
     assert fixed.returncode == 0, fixed.stdout.decode() + fixed.stderr.decode()
     source = script.read_text()

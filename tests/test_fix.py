@@ -10,11 +10,7 @@ from pathlib import Path
 from tests.helpers import fix
 
 BAD = "from torch.utils.data import DataLoader\nloader = DataLoader(ds, batch_size=2)\n"
-FIXED = (
-    "from torch.utils.data import DataLoader\n"
-    "from torchlint.runtime import make_loader\n"
-    "loader = make_loader(ds, batch_size=2)\n"
-)
+FIXED = "from torchlint.runtime import make_loader\nloader = make_loader(ds, batch_size=2)\n"
 
 
 def test_unsafe_fix_needs_the_flag(tmp_path: Path, run_cli) -> None:
@@ -52,6 +48,7 @@ def test_diff_shows_exactly_what_fix_writes(tmp_path: Path, run_cli) -> None:
     patch = diff.stdout.decode()
     assert patch.startswith("--- a/a.py\n+++ b/a.py\n")
     assert patch.endswith(
+        "-from torch.utils.data import DataLoader\n"
         "-loader = DataLoader(ds, batch_size=2)\n"
         "+from torchlint.runtime import make_loader\n"
         "+loader = make_loader(ds, batch_size=2)\n"
@@ -88,7 +85,7 @@ def test_import_goes_after_docstring_and_future() -> None:
     source = '"""Doc."""\nfrom __future__ import annotations\n\nimport torch\nx = torch.utils.data.DataLoader(ds)\n'
     outcome = fix(source, "TL101")
     assert outcome.source == (
-        '"""Doc."""\nfrom __future__ import annotations\n\nimport torch\n'
+        '"""Doc."""\nfrom __future__ import annotations\n\n'
         "from torchlint.runtime import make_loader\nx = make_loader(ds)\n"
     )
 

@@ -73,7 +73,7 @@ def test_invalid_stdlib_files_give_tl000_or_a_clean_error(run_cli) -> None:
     completed = run_cli("check", "--select", "ALL", "--output-format", "concise", *map(str, files))
     stdout, stderr = completed.stdout.decode(), completed.stderr.decode()
     assert "Traceback" not in stdout + stderr
-    assert completed.returncode == 2 if any(r.undecodable for r in reports) else 1
+    assert completed.returncode == (2 if any(r.undecodable for r in reports) else 1)
     for report in reports:
         if report.syntax_error:
             assert f"{report.path}:" in stdout and "TL000" in stdout

@@ -488,3 +488,24 @@ def test_json_parser_spans() -> None:
     assert text[items[1].start : items[1].end] == '"x\\n"'
     with pytest.raises(NotebookError):
         parse_json('{"a": 1,}')
+
+
+def test_notebook_module_only_turns_cells_into_code_and_back() -> None:
+    """The runner lints and fixes a notebook's code as a file's: no import runs back up."""
+    import ast
+
+    import torchlint.notebook
+
+    tree = ast.parse(Path(torchlint.notebook.__file__).read_text(encoding="utf-8"))
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("torchlint")
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name.startswith("torchlint")
+    }
+    assert imported == {"torchlint.diagnostics"}

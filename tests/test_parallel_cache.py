@@ -223,7 +223,7 @@ def test_cache_key_includes_the_path(tmp_path: Path) -> None:
 def test_same_shown_path_in_two_directories_is_two_cache_entries(tmp_path: Path) -> None:
     """`a.py` run from sub1 and from sub2 is two files: per-file-ignores differ."""
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.torchlint]\nper-file-ignores = {"sub1/*" = ["TL201"]}\n'
+        '[tool.torchlint]\nextend-select = ["TL201"]\nper-file-ignores = {"sub1/*" = ["TL201"]}\n'
     )
     for name in ("sub1", "sub2"):
         (tmp_path / name).mkdir()

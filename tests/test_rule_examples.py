@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tests.example_snapshot import SNAPSHOT, UPDATE, describe, example_key
 from tests.helpers import fix, lint
+from torchlint import engine
 from torchlint.registry import all_rules
 from torchlint.rules.base import Invalid, Valid
 
@@ -13,6 +17,8 @@ CASES = [
     for rule in all_rules()
     for index, example in enumerate(rule.examples)
 ]
+INVALID = [case for case in CASES if isinstance(case.values[1], Invalid)]
+VALID = [case for case in CASES if isinstance(case.values[1], Valid)]
 
 
 @pytest.mark.parametrize(("rule", "example"), CASES)
@@ -32,6 +38,40 @@ def test_example(rule, example: Valid | Invalid) -> None:
     assert outcome.source == example.fixed
     again = fix(outcome.source, rule.code, path=example.path, **example.settings)
     assert again.source == outcome.source, "fixing twice changed the result"
+
+
+@pytest.mark.parametrize(("rule", "example"), VALID)
+def test_valid_example_reaches_the_rule(rule, example: Valid, monkeypatch) -> None:
+    """With the `requires` pre-filter off, so a valid example tests the rule, not the filter."""
+    monkeypatch.setattr(engine, "_active_rules", lambda rules, source: list(rules))
+    result = lint(example.code, rule.code, path=example.path, **example.settings)
+    assert not result.errors, result.errors
+    found = [d for d in result.diagnostics if d.code == rule.code]
+    assert found == [], f"{rule.code} reported valid code:\n{example.code}\n{found}"
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> dict:
+    return json.loads(SNAPSHOT.read_text())
+
+
+@pytest.mark.parametrize(("rule", "example"), INVALID)
+def test_invalid_example_matches_the_snapshot(rule, example: Invalid, snapshot: dict) -> None:
+    """Positions and fix applicability (what plain `fix` applies) are pinned."""
+    key = example_key(rule.code, example)
+    live = describe(rule.code, example)
+    assert key in snapshot, f"{key} is not in {SNAPSHOT.name}: check it, then run `{UPDATE}`"
+    assert live == snapshot[key], (
+        f"{rule.code}'s example no longer gives what {SNAPSHOT.name} pins (positions, "
+        f"fix applicability or plain `fix`'s result). If the change is intended, check "
+        f"the diff and run `{UPDATE}`."
+    )
+
+
+def test_snapshot_has_no_stale_entries(snapshot: dict) -> None:
+    live = {example_key(rule.code, example) for rule, example in (c.values for c in INVALID)}
+    stale = sorted(set(snapshot) - live)
+    assert not stale, f"{SNAPSHOT.name} pins examples that are gone: {stale}; run `{UPDATE}`"
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)

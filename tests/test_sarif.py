@@ -151,7 +151,7 @@ def test_sarif_structure_and_results(project: Path) -> None:
     assert syntax["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "broken.py"
     assert "fixes" not in syntax
     workers = by_rule["TL101", 3]
-    assert workers["level"] == "warning"
+    assert workers["level"] == "error"
     location = workers["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "pkg%20dir/train.py"
     assert location["region"] == {"startLine": 3, "startColumn": 10, "endLine": 3, "endColumn": 38}

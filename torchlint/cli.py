@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 import click
 
 from torchlint import __version__
 from torchlint.cache import Cache, cache_directory
 from torchlint.cache import clean as clean_cache
-from torchlint.config import ConfigError, Settings, build_settings, find_config
-from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, discover
+from torchlint.config import ConfigError, Settings, build_settings, did_you_mean, find_config
+from torchlint.discovery import DEFAULT_EXCLUDES, Discovery, Excludes, discover
 from torchlint.registry import all_rules, rule_by_code
 from torchlint.report import FORMATS
 from torchlint.runner import FileOutcome, Mode, RunResult, process_stdin, run, unsafe_fix_count
@@ -37,6 +38,17 @@ def _codes(values: Sequence[str]) -> list[str]:
         parts = [part.strip().upper() for part in value.split(",")]
         codes.extend([part for part in parts if part] or [""])
     return codes
+
+
+class Choice(click.Choice):
+    """click's Choice, with a "did you mean" for a near miss (`--output-format jsno`)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as error:
+            hint = did_you_mean(str(value), [str(choice) for choice in self.choices])
+            self.fail(f"{error.message}{hint}", param, ctx)
 
 
 def _use_color(choice: str) -> bool:
@@ -72,10 +84,17 @@ def lint_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--output-format",
-            type=click.Choice(sorted(FORMATS)),
+            type=Choice(sorted(FORMATS)),
             default="full",
             show_default=True,
             help="How to print diagnostics.",
+        ),
+        click.option(
+            "-o",
+            "--output-file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="PATH",
+            help="Write the diagnostics (any format) to PATH instead of stdout; the summary still goes to stderr.",
         ),
         click.option(
             "--unsafe-fixes/--no-unsafe-fixes",
@@ -131,7 +150,7 @@ def lint_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("-q", "--quiet", is_flag=True, help="Print diagnostics only, no summary."),
         click.option(
             "--color",
-            type=click.Choice(["auto", "always", "never"]),
+            type=Choice(["auto", "always", "never"]),
             default="auto",
             show_default=True,
             help="Colour the output (NO_COLOR is honoured).",
@@ -250,6 +269,16 @@ def _execute(
     mode = Mode(mode.fix, mode.write, settings.unsafe_fixes)
     if options["stdin_filename"] is not None or paths == (Path("-"),):
         return _stdin(paths, options, settings, mode, diff)
+    found = _discover(paths, options, settings)
+    cache = None if options["no_cache"] else Cache.for_settings(settings)
+    result = run(found.files, settings, mode, jobs=options["jobs"], cache=cache)
+    result.errors[:0] = found.errors
+    result.unsafe_fixes = settings.unsafe_fixes
+    return result
+
+
+def _discover(paths: tuple[Path, ...], options: dict[str, Any], settings: Settings) -> Discovery:
+    """The files a run lints (what `--show-files` lists)."""
     found = discover(
         list(paths or (Path("."),)),
         root=settings.root,
@@ -261,19 +290,40 @@ def _execute(
         click.echo(f"torchlint: warning: no Python files found under {directory}", err=True)
     if options["force_exclude"]:
         found.files = [f for f in found.files if not _force_excluded(f, settings)]
-    cache = None if options["no_cache"] else Cache.for_settings(settings)
-    result = run(found.files, settings, mode, jobs=options["jobs"], cache=cache)
-    result.errors[:0] = found.errors
-    result.unsafe_fixes = settings.unsafe_fixes
-    return result
+    return found
+
+
+@contextlib.contextmanager
+def _output(options: dict[str, Any]) -> Iterator[TextIO]:
+    """Where diagnostics go: ``--output-file`` (never coloured), else stdout (stderr when
+    stdout carries the fixed source of standard input)."""
+    path = options.get("output_file")
+    if path is None:
+        yield sys.stderr if options.get("_stdout_taken") else sys.stdout
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = path.open("w", encoding="utf-8", newline="")
+    except OSError as error:
+        raise ConfigError(f"cannot write --output-file {path}: {error.strerror}") from None
+    options["color"] = "never"
+    with stream:
+        yield stream
 
 
 def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) -> None:
+    with _output(options) as out:
+        _write_diagnostics(result, options, diff, out)
+    _summary(result, options, mode, diff)
+
+
+def _write_diagnostics(result: RunResult, options: dict[str, Any], diff: bool, out: TextIO) -> None:
     color = _use_color(options["color"])
-    out = sys.stderr if options.get("_stdout_taken") else sys.stdout
     diagnostics = result.diagnostics
     for error in result.errors:
         click.echo(f"torchlint: error: {error}", err=True)
+    for warning in result.warnings:
+        click.echo(f"torchlint: warning: {warning}", err=True)
     if diff:
         for text in result.diffs:
             out.write(text)
@@ -295,8 +345,14 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
     else:
         FORMATS[options["output_format"]](diagnostics, out, color, result.unsafe_fixes)
     out.flush()
+
+
+def _summary(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) -> None:
+    """The lines on stderr. Every diagnostic counts as an error, as in ruff (the severity
+    every format reports); "fixable" counts only fixes `torchlint fix` would apply."""
     if options["quiet"]:
         return
+    diagnostics = result.diagnostics
     summary: list[str] = []
     errors = f"error{'s' if result.fixed != 1 else ''}"
     if diff:
@@ -319,7 +375,7 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
             summary.append(f"({hidden} more fixable with `--unsafe-fixes`.)")
     elif not result.errors and not diff:
         summary.append("All checks passed!")
-    for line in summary:
+    for line in summary + result.notes:
         click.echo(line, err=True)
 
 
@@ -381,20 +437,54 @@ EXIT_NON_ZERO_ON_FIX = click.option(
 @click.option("--diff", is_flag=True, help="With --fix: print a diff instead of writing files.")
 @EXIT_NON_ZERO_ON_FIX
 @click.option(
+    "--show-settings",
+    is_flag=True,
+    help="Print the resolved settings (which file, selected rules, excludes, target-version) and exit.",
+)
+@click.option("--show-files", is_flag=True, help="Print the files that would be linted, and exit.")
+@click.option(
     "--add-noqa",
     is_flag=True,
     help="Add `# noqa: CODE` to every line with a diagnostic (to adopt torchlint at zero, then ratchet down).",
 )
 @guarded
 def check(
-    paths: tuple[Path, ...], apply_fix: bool, diff: bool, add_noqa: bool, **options: Any
+    paths: tuple[Path, ...],
+    apply_fix: bool,
+    diff: bool,
+    add_noqa: bool,
+    show_settings: bool,
+    show_files: bool,
+    **options: Any,
 ) -> None:
     """Report problems in PATHS (files or directories; default: the current directory)."""
+    if show_settings or show_files:
+        _show(paths, options, show_settings, show_files)
     if add_noqa:
         _add_noqa(paths, apply_fix or diff, options)
     mode = Mode(fix=apply_fix or diff, write=not diff)
     result = _execute(paths, options, mode, diff)
     _finish(result, options, mode, diff)
+
+
+def _show(
+    paths: tuple[Path, ...], options: dict[str, Any], show_settings: bool, show_files: bool
+) -> NoReturn:
+    """``--show-settings`` / ``--show-files``: say what a run would do, lint nothing."""
+    from torchlint.report.settings import describe_settings
+
+    settings = _settings(paths, options)
+    errors: list[str] = []
+    with _output(options) as out:
+        if show_settings:
+            out.write(describe_settings(settings))
+        if show_files:
+            found = _discover(paths, options, settings)
+            errors = found.errors
+            out.writelines(f"{path}\n" for path in sorted(found.files))
+    for error in errors:
+        click.echo(f"torchlint: error: {error}", err=True)
+    sys.exit(EXIT_ERROR if errors else EXIT_CLEAN)
 
 
 def _add_noqa(paths: tuple[Path, ...], fixing: bool, options: dict[str, Any]) -> None:
@@ -408,6 +498,8 @@ def _add_noqa(paths: tuple[Path, ...], fixing: bool, options: dict[str, Any]) ->
     result = _execute(paths, options, Mode())
     for error in result.errors:
         click.echo(f"torchlint: error: {error}", err=True)
+    for warning in result.warnings:
+        click.echo(f"torchlint: warning: {warning}", err=True)
     added = add_noqa_to_files(result.diagnostics)
     for error in added.errors:
         click.echo(f"torchlint: error: {error}", err=True)
@@ -472,20 +564,21 @@ def clean(config_path: Path | None) -> None:
 @click.argument("code")
 def rule(code: str) -> None:
     """Explain the rule CODE: its code (TL101) or its name (dataloader-no-workers)."""
+    from torchlint.report.rule_docs import rule_text
+
     found = rule_by_code(code)
     if found is None:
-        _fail(f"unknown rule `{code}` (see `torchlint rules`)")
+        known = [r.code for r in all_rules()] + [r.name for r in all_rules()]
+        hint = did_you_mean(code.upper() if code[:2].lower() == "tl" else code, known)
+        _fail(f"unknown rule `{code}`{hint} (see `torchlint rules`)")
         return
-    fix = found.fix_applicability.value if found.fix_applicability else "none"
-    state = "on by default" if found.default else "off by default (opt-in)"
-    click.echo(f"# {found.code} {found.name}\n\n{found.summary}.\n\n_{state}; fix: {fix}_\n")
-    click.echo(found.documentation())
+    click.echo(rule_text(found), nl=False)
 
 
 @main.command(short_help="List every rule.")
 @click.option(
     "--output-format",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
 )

@@ -8,6 +8,7 @@ wins a tie. Unknown keys, codes and values are errors that name the file and the
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 import sys
@@ -17,8 +18,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from torchlint import registry
+from torchlint import registry, torch_versions
 from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
+from torchlint.dependencies import declares_torchlint
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,6 +63,8 @@ class Settings:
     unsafe_fixes: bool = False
     runtime_helpers: bool = True
     target_version: tuple[int, int] | None = None
+    # where target_version came from: an option, the config file or a declared dependency
+    target_version_source: str = field(default="", compare=False)
     respect_gitignore: bool = True
     cache_dir: str = ".torchlint_cache"
     test_code: tuple[str, ...] = DEFAULT_TEST_CODE
@@ -98,6 +102,13 @@ class Settings:
     def supports(self, version: tuple[int, int]) -> bool:
         """True when every torch the project supports has the API added in ``version``."""
         return self.target_version is None or self.target_version >= version
+
+    def target_at_least(self, version: str | tuple[int, int]) -> bool:
+        """True only when a target version is known (set or derived) and is ``version`` or newer:
+        the project promises that every torch it supports has what ``version`` added."""
+        if isinstance(version, str):
+            version = parse_target_version(version, "target_at_least")
+        return self.target_version is not None and self.target_version >= version
 
     def fingerprint(self) -> str:
         """A stable text naming every setting that changes results (for the cache key)."""
@@ -160,9 +171,32 @@ def validate_selector(selector: str, where: Path | None = None) -> None:
     ):
         return
     hint = ""
-    if selector != selector.upper() and _SELECTOR.fullmatch(selector.upper()):
+    named = next((r for r in registry.all_rules() if r.name == selector.lower()), None)
+    if named is not None:
+        hint = f" (`{named.name}` is the name of {named.code}: use the code)"
+    elif selector != selector.upper() and _SELECTOR.fullmatch(selector.upper()):
         hint = f" (codes are upper case: `{selector.upper()}`)"
+    else:
+        hint = did_you_mean(selector.upper(), registry.all_codes())
     raise ConfigError(f"unknown rule selector `{selector}`{origin}{hint}")
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`` (did you mean `x`?)`` for the closest of ``choices``, or '' when none is close.
+
+    Closeness is difflib's ratio; a tie goes to the first in order (`TL1O1` is `TL101`, not
+    `TL611`: ``difflib.get_close_matches`` would pick the last)."""
+    scored = sorted((-difflib.SequenceMatcher(None, value, c).ratio(), c) for c in choices)
+    if not scored or -scored[0][0] < 0.6:
+        return ""
+    return f" (did you mean `{scored[0][1]}`?)"
+
+
+def _unknown_keys(table: Mapping[str, Any]) -> str:
+    """``ignroe (did you mean `ignore`?), foo`` for the keys torchlint does not know."""
+    return ", ".join(
+        f"{key}{did_you_mean(key, KNOWN_KEYS)}" for key in sorted(set(table) - KNOWN_KEYS)
+    )
 
 
 def _specificity(selector: str) -> int:
@@ -187,10 +221,17 @@ def _resolve_selection(
 
 
 def parse_target_version(value: Any, where: str) -> tuple[int, int]:
+    """``"2.4"`` → (2, 4); it must name a torch release torchlint knows."""
     match = _VERSION.match(str(value)) if isinstance(value, str) else None
     if not match:
         raise ConfigError(f'{where}: `target-version` must look like "2.1", got {value!r}')
-    return int(match[1]), int(match[2])
+    version = int(match[1]), int(match[2])
+    if not torch_versions.is_known(version):
+        raise ConfigError(
+            f"{where}: `target-version` {value!r} is not a torch release torchlint knows "
+            f"({torch_versions.known_range()})"
+        )
+    return version
 
 
 def find_config(start: Path) -> Path | None:
@@ -222,9 +263,8 @@ def load_config(path: Path) -> dict[str, Any]:
     table = data.get("tool", {}).get("torchlint", data if path.name != "pyproject.toml" else {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.torchlint] must be a table")
-    unknown = sorted(set(table) - KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) in [tool.torchlint]: {', '.join(unknown)}")
+    if set(table) - KNOWN_KEYS:
+        raise ConfigError(f"{path}: unknown key(s) in [tool.torchlint]: {_unknown_keys(table)}")
     return table
 
 
@@ -245,6 +285,16 @@ def _bool(table: Mapping[str, Any], key: str, where: Path) -> bool | None:
     return table[key]
 
 
+def _helpers(table: Mapping[str, Any], where: Path, config_path: Path | None) -> bool | None:
+    """``runtime-helpers``: true, false, or "auto" (true only where the project declares
+    torchlint as a dependency, so a fix never adds one it lacks)."""
+    if table.get("runtime-helpers") == "auto":
+        return declares_torchlint(config_path.parent if config_path else Path.cwd())
+    if "runtime-helpers" in table and not isinstance(table["runtime-helpers"], bool):
+        raise ConfigError(f'{where}: `runtime-helpers` must be true, false or "auto"')
+    return _bool(table, "runtime-helpers", where)
+
+
 def build_settings(
     config_path: Path | None,
     *,
@@ -258,13 +308,16 @@ def build_settings(
     extend_exclude: Iterable[str] = (),
     table: dict[str, Any] | None = None,
 ) -> Settings:
-    """Merge the config file (if any, or an in-memory ``table``) with command-line options."""
+    """Merge the config file (if any, or an in-memory ``table``) with command-line options.
+
+    Without ``target-version``, a file's project declares it (its torch requirement); an
+    in-memory table stands alone."""
+    in_memory = table is not None
     if table is None:
         table = load_config(config_path) if config_path else {}
     else:
-        unknown = sorted(set(table) - KNOWN_KEYS)
-        if unknown:
-            raise ConfigError(f"unknown key(s): {', '.join(unknown)}")
+        if set(table) - KNOWN_KEYS:
+            raise ConfigError(f"unknown key(s): {_unknown_keys(table)}")
     where = config_path or Path("<command line>")
     file_select = _str_list(table, "select", where)
     per_file: list[tuple[str, tuple[str, ...]]] = []
@@ -275,26 +328,36 @@ def build_settings(
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
             raise ConfigError(f"{where}: `per-file-ignores.{pattern}` must be a list of codes")
         per_file.append((pattern, tuple(codes)))
-    version = None
+    root = config_path.parent.resolve() if config_path else Path.cwd()
+    version, version_source = None, ""
     if target_version is not None:
         version = parse_target_version(target_version, "--target-version")
+        version_source = "--target-version"
     elif "target-version" in table:
         version = parse_target_version(table["target-version"], str(where))
+        version_source = f"`target-version` in {where}"
+    elif not in_memory:
+        declared = torch_versions.declared_torch(_project_directory(root))
+        if declared is not None:
+            version, version_source = declared.version, declared.source
     cli_select = tuple(select) if select is not None else None
     for selector in (*(cli_select or ()), *extend_select, *ignore):
         validate_selector(selector)
     file_unsafe = _bool(table, "unsafe-fixes", where)
-    file_helpers = _bool(table, "runtime-helpers", where)
+    file_helpers = _helpers(table, where, config_path)
     file_gitignore = _bool(table, "respect-gitignore", where)
     cache_dir = table.get("cache-dir", ".torchlint_cache")
     if not isinstance(cache_dir, str):
         raise ConfigError(f"{where}: `cache-dir` must be a string")
-    root = config_path.parent.resolve() if config_path else Path.cwd()
     test_code = _str_list(table, "test-code", where)
+    # As in ruff, `--select` replaces the file's whole selection (select, extend-select and
+    # ignore); per-file-ignores still apply.
+    file_extend = () if cli_select is not None else _str_list(table, "extend-select", where)
+    file_ignore = () if cli_select is not None else _str_list(table, "ignore", where)
     return Settings(
         select=cli_select if cli_select is not None else file_select,
-        extend_select=(*(_str_list(table, "extend-select", where) or ()), *extend_select),
-        ignore=(*(_str_list(table, "ignore", where) or ()), *ignore),
+        extend_select=(*(file_extend or ()), *extend_select),
+        ignore=(*(file_ignore or ()), *ignore),
         per_file_ignores=tuple(per_file),
         exclude=tuple(exclude)
         if exclude is not None
@@ -305,9 +368,19 @@ def build_settings(
         if runtime_helpers is not None
         else (file_helpers if file_helpers is not None else True),
         target_version=version,
+        target_version_source=version_source,
         respect_gitignore=file_gitignore if file_gitignore is not None else True,
         cache_dir=cache_dir,
         test_code=DEFAULT_TEST_CODE if test_code is None else test_code,
         root=root,
         config_file=config_path,
     )
+
+
+def _project_directory(root: Path) -> Path:
+    """The nearest directory at or above ``root`` with a pyproject.toml (else ``root``): where
+    the project declares its dependencies, even without a ``[tool.torchlint]`` table."""
+    for candidate in (root, *root.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    return root

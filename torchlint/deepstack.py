@@ -119,8 +119,11 @@ def call_deep(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             done.acquire()
         except KeyboardInterrupt:
             # Let the job end first (a second Ctrl-C does not wait): a thread still inside
-            # libcst's native code when the interpreter exits makes the process abort.
-            done.acquire(timeout=INTERRUPT_GRACE)
+            # libcst's native code when the interpreter exits makes the process abort. A job
+            # that has filled ``box`` has ended (the interrupt came after ``done`` was taken,
+            # or just before it is released): waiting for ``done`` again would wait in vain.
+            if not box:
+                done.acquire(timeout=INTERRUPT_GRACE)
             raise
     finally:
         _restore_limit()

@@ -1,17 +1,18 @@
-"""Applying fixes: to a fixpoint, imports added once, every result verified to parse."""
+"""Applying fixes: to a fixpoint, each kept only if it removed its diagnostic, every result
+verified to parse. Where imports go is fix_imports.py's job."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from torchlint.diagnostics import Diagnostic, Edit
 from torchlint.engine import FileResult, guarded, lint_source, python_rejects
-from torchlint.names import Scope, is_docstring
-from torchlint.positions import node_spans
+from torchlint.fix_imports import import_edits, name_uses, unused_import_edits
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
@@ -26,6 +27,8 @@ class FixOutcome:
     fixed: int = 0
     result: FileResult | None = None  # the diagnostics that remain after fixing
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # fixes held back: a bug in a rule
+    fixed_codes: Counter[str] = field(default_factory=Counter)  # fixes applied, by rule
 
     @property
     def remaining(self) -> list[Diagnostic]:
@@ -43,6 +46,10 @@ def fix_source(
 ) -> FixOutcome:
     """Fix ``source`` until nothing applicable is left (or ``MAX_ITERATIONS`` passes).
 
+    The invariant: a fix is kept only if the diagnostic it was made for is gone after its
+    pass; one that leaves it in place is rolled back, and a rule whose fixes do not settle
+    within the pass bound has none of its fixes written. Either way the diagnostic stays
+    reported without a fix, and a warning names the rule and the file.
     Never raises: on a crash the source comes back unchanged, with one internal-error line.
     """
     if python_rejects(source) is not None:  # TL000: too deep for Python, nothing to fix
@@ -60,6 +67,25 @@ def fix_source(
     )
 
 
+Identity = tuple[str, int, int]  # a diagnostic's code and span: "the same finding"
+
+
+def identity_of(diagnostic: Diagnostic) -> Identity:
+    return (diagnostic.code, diagnostic.start_offset, diagnostic.end_offset)
+
+
+@dataclass
+class _Pass:
+    """One fixpoint run from the original source, with some rules' fixes held back."""
+
+    source: str
+    result: FileResult
+    fixed_codes: Counter[str] = field(default_factory=Counter)
+    broken: set[Identity] = field(default_factory=set)  # fixes that left their diagnostic
+    unsettled: frozenset[str] = frozenset()  # codes still fixing at the pass bound
+    error: str | None = None
+
+
 def _fix_source(
     path: str,
     source: str,
@@ -69,42 +95,148 @@ def _fix_source(
     unsafe: bool,
     only: frozenset[str] | None,
 ) -> FixOutcome:
-    outcome = FixOutcome(source)
-    module: cst.Module | None = None  # outcome.source parsed, once it has been
-    for _ in range(MAX_ITERATIONS):
-        result = lint_source(path, outcome.source, settings, rules, module=module)
-        outcome.result = result
-        outcome.errors.extend(e for e in result.errors if e not in outcome.errors)
-        chosen = _non_overlapping(
-            [
-                d
-                for d in result.diagnostics
-                if d.fix_applies(unsafe) and (only is None or d.code in only)
-            ]
-        )
-        if not chosen:
-            return outcome
-        new_source = apply_edits(outcome.source, [e for d in chosen for e in d.fix.edits])  # type: ignore[union-attr]
-        preamble = [line for d in chosen for line in d.fix.preamble]  # type: ignore[union-attr]
-        try:
-            module = cst.parse_module(new_source)
-            if preamble:
-                new_source = add_preamble(new_source, module, preamble)
-                module = cst.parse_module(new_source)
-            too_deep = python_rejects(new_source)  # libcst accepts more nesting than Python
-            if too_deep is not None:
-                raise too_deep
-        except (cst.ParserSyntaxError, RecursionError, SyntaxError, MemoryError) as error:
-            codes = ", ".join(sorted({d.code for d in chosen}))
-            outcome.errors.append(
-                f"{path}: internal error: fixing {codes} produced code that does not parse "
-                f"({type(error).__name__}); the file was left as it was"
+    held: set[str] = set()  # rules none of whose fixes are written
+    warned: dict[str, str] = {}
+    while True:
+        run = _fixpoint(path, source, settings, rules, unsafe, only, frozenset(held))
+        for code, _, _ in sorted(run.broken):
+            warned.setdefault(
+                code,
+                f"{path}: a {code} fix did not remove its diagnostic and was not applied "
+                "(a bug in torchlint: please report it)",
             )
-            return outcome
-        outcome.source = new_source
-        outcome.fixed += len(chosen)
-    outcome.result = lint_source(path, outcome.source, settings, rules, module=module)
+        if not run.unsettled:
+            break
+        for code in sorted(run.unsettled):
+            warned[code] = (
+                f"{path}: {code} fixes did not settle in {MAX_ITERATIONS} passes; none were "
+                "applied (a bug in torchlint: please report it)"
+            )
+        held |= run.unsettled
+    fixed = sum(run.fixed_codes.values())
+    outcome = FixOutcome(run.source, fixed, run.result, list(run.result.errors))
+    outcome.fixed_codes = run.fixed_codes
+    if run.error:
+        outcome.errors.append(run.error)
+    outcome.warnings = [warned[code] for code in sorted(warned)]
+    run.result.diagnostics = [
+        replace(d, fix=None) if d.code in held or identity_of(d) in run.broken else d
+        for d in run.result.diagnostics
+    ]
     return outcome
+
+
+def _fixpoint(
+    path: str,
+    source: str,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    unsafe: bool,
+    only: frozenset[str] | None,
+    held: frozenset[str],
+) -> _Pass:
+    run = _Pass(source, lint_source(path, source, settings, rules))
+    errors = list(run.result.errors)
+
+    def fixable() -> list[Diagnostic]:
+        return [
+            d
+            for d in run.result.diagnostics
+            if d.fix_applies(unsafe)
+            and (only is None or d.code in only)
+            and d.code not in held
+            and identity_of(d) not in run.broken
+        ]
+
+    for _ in range(MAX_ITERATIONS):
+        chosen = _non_overlapping(fixable())
+        while chosen:
+            try:
+                text, module, stages = apply_fixes(run.source, chosen)
+            except (cst.ParserSyntaxError, RecursionError, SyntaxError, MemoryError) as error:
+                codes = ", ".join(sorted({d.code for d in chosen}))
+                run.error = (
+                    f"{path}: internal error: fixing {codes} produced code that does not "
+                    f"parse ({type(error).__name__}); the file was left as it was"
+                )
+                run.result.errors = errors
+                return run
+            result = lint_source(path, text, settings, rules, module=module)
+            after = {identity_of(d) for d in result.diagnostics}
+            failed = [d for d in chosen if map_identity(identity_of(d), stages) in after]
+            if failed:  # roll those back and redo the pass without them
+                run.broken.update(identity_of(d) for d in failed)
+                chosen = [d for d in chosen if d not in failed]
+                continue
+            run.broken = {map_identity(identity, stages) for identity in run.broken}
+            run.source, run.result = text, result
+            run.fixed_codes.update(d.code for d in chosen)
+            errors.extend(e for e in result.errors if e not in errors)
+            break
+        else:
+            run.result.errors = errors
+            return run
+    run.result.errors = errors
+    run.unsettled = frozenset(d.code for d in fixable())
+    return run
+
+
+def apply_fixes(
+    source: str, chosen: Sequence[Diagnostic]
+) -> tuple[str, cst.Module, list[list[Edit]]]:
+    """``source`` with the ``chosen`` fixes, the imports they need and without the imports
+    they left unused, parsed and checked; also the edit stages that led there (to map
+    positions)."""
+    edits = [e for d in chosen for e in d.fix.edits]  # type: ignore[union-attr]
+    text = apply_edits(source, edits)
+    module = cst.parse_module(text)
+    stages = [edits]
+    requests = [
+        (line, map_offset(d.fix.edits[0].start, edits))  # type: ignore[union-attr]
+        for d in chosen
+        for line in d.fix.preamble  # type: ignore[union-attr]
+    ]
+    if requests:
+        text, module = _stage(text, module, import_edits(text, module, requests), stages)
+    removed = unused_import_edits(text, module, name_uses(source), name_uses(text))
+    text, module = _stage(text, module, removed, stages)
+    too_deep = python_rejects(text)  # libcst accepts more nesting than Python
+    if too_deep is not None:
+        raise too_deep
+    return text, module, stages
+
+
+def _stage(
+    text: str, module: cst.Module, edits: list[Edit], stages: list[list[Edit]]
+) -> tuple[str, cst.Module]:
+    if not edits:
+        return text, module
+    stages.append(edits)
+    text = apply_edits(text, edits)
+    return text, cst.parse_module(text)
+
+
+def map_offset(offset: int, edits: Sequence[Edit], *, end: bool = False) -> int:
+    """Where ``offset`` is after ``edits``. Text inserted exactly at a span's start goes
+    before it, at its end after it; an offset inside a replaced range goes to the
+    replacement's start (``end``: its end)."""
+    shift = 0
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        inserted_here = edit.start == edit.end == offset
+        if edit.end < offset or (edit.end == offset and not (inserted_here and end)):
+            shift += len(edit.content) - (edit.end - edit.start)
+        elif edit.start < offset:
+            return edit.start + shift + (len(edit.content) if end else 0)
+        else:
+            break
+    return offset + shift
+
+
+def map_identity(identity: Identity, stages: Sequence[Sequence[Edit]]) -> Identity:
+    code, start, end = identity
+    for edits in stages:
+        start, end = map_offset(start, edits), map_offset(end, edits, end=True)
+    return code, start, end
 
 
 def _non_overlapping(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -139,78 +271,3 @@ def apply_edits(source: str, edits: Sequence[Edit]) -> str:
         position = edit.end
     parts.append(source[position:])
     return "".join(parts)
-
-
-def _is_import(statement: cst.CSTNode, future: bool = False) -> bool:
-    if not isinstance(statement, cst.SimpleStatementLine):
-        return False
-    small = statement.body
-    if not small or not all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in small):
-        return False
-    is_future = any(
-        isinstance(s, cst.ImportFrom)
-        and isinstance(s.module, cst.Name)
-        and s.module.value == "__future__"
-        for s in small
-    )
-    return is_future if future else True
-
-
-def _missing(line: str, module: cst.Module, scope: Scope) -> bool:
-    statement = cst.parse_statement(line)
-    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
-    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-        base = module.code_for_node(small.module) if small.module else ""
-        return any(
-            scope.resolve(alias.evaluated_alias or alias.evaluated_name)
-            != f"{base}.{alias.evaluated_name}"
-            for alias in small.names
-        )
-    if isinstance(small, cst.Import):
-        return any(
-            scope.resolve(alias.evaluated_alias or alias.evaluated_name.split(".")[0])
-            != (alias.evaluated_name if alias.asname else alias.evaluated_name.split(".")[0])
-            for alias in small.names
-        )
-    wanted = line.strip()
-    return not any(module.code_for_node(s).strip() == wanted for s in module.body)
-
-
-def add_preamble(source: str, module: cst.Module, lines: list[str]) -> str:
-    """Insert the module-level lines the fixes need, once each: imports after the imports."""
-    scope = Scope(module, None)
-    wanted: list[str] = []
-    for line in lines:
-        if line not in wanted and _missing(line, module, scope):
-            wanted.append(line)
-    if not wanted:
-        return source
-    imports = [line for line in wanted if line.startswith(("import ", "from "))]
-    others = [line for line in wanted if line not in imports]
-    body = list(module.body)
-    index = 0
-    if body and is_docstring(body[0]):
-        index = 1
-    while index < len(body) and _is_import(body[index], future=True):
-        index += 1
-    last_import = None
-    while index < len(body) and _is_import(body[index]):
-        last_import = body[index]
-        index += 1
-    anchor = last_import or (body[index - 1] if index > 0 else None)
-    newline = module.default_newline
-    block = "".join(line + newline for line in imports + others)
-    if anchor is None:
-        if not body:
-            return source + ("" if not source or source.endswith(("\n", "\r")) else newline) + block
-        offset = node_spans(module)[id(body[0])][0]
-        line_start = source.rfind("\n", 0, offset) + 1
-        return source[:line_start] + block + source[line_start:]
-    spans = node_spans(module)
-    end = spans[id(anchor)][1]
-    line_end = source.find("\n", max(end - 1, 0))
-    insert_at = len(source) if line_end == -1 else line_end + 1
-    prefix = source[:insert_at]
-    if line_end == -1:
-        prefix += newline
-    return prefix + block + source[insert_at:]

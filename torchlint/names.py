@@ -325,3 +325,15 @@ class Scope:
         if parts:
             return base + "." + ".".join(reversed(parts))
         return base
+
+
+def binding_scope(scope: Scope, name: str) -> Scope | None:
+    """The innermost scope where ``name`` is bound, as Python looks it up from ``scope``."""
+    current: Scope | None = scope
+    first = True
+    while current is not None:
+        if not (current.is_class and not first) and name in current.bindings:
+            return current
+        first = False
+        current = current.parent
+    return None

@@ -20,8 +20,12 @@ for linting only, by a placeholder statement at the same indentation, so the cel
 parses and nothing is reported on them. The placeholder is an import of a name nobody uses
 (``import _torchlint_magic_N_``): like a magic, it may sit anywhere a statement can, it has
 no effect on any rule, and the imports a fix adds go after leading magics as they go after
-leading imports (so never above a ``%%capture`` line, which must stay first in its cell). ``get_ipython()`` is plain Python and
-is linted as such. The placeholders are never written.
+leading imports (so never above a ``%%capture`` line, which must stay first in its cell).
+``get_ipython()`` is plain Python and is linted as such. The placeholders are never written.
+
+**One pipeline.** This module only turns cells into code and code back into cells
+(``NotebookSource``); the runner lints and fixes that code as it does a file, so it imports
+this module and never the other way round.
 
 **Fixing.** Only the ``source`` of code cells that a fix changed is rewritten, spliced into
 the original text of the file: outputs, metadata, key order, indentation, the final newline
@@ -39,15 +43,9 @@ import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from json.decoder import scanstring
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torchlint.diagnostics import Diagnostic, Edit, Fix, Location
-
-if TYPE_CHECKING:
-    from torchlint.config import Settings
-    from torchlint.rules.base import Rule
-    from torchlint.runner import FileOutcome, Mode
-    from torchlint.sourcefile import SourceFile
 
 NOTEBOOK_SUFFIX = ".ipynb"
 BOUNDARY = "_torchlint_cell_boundary_5f0c2a_"
@@ -486,76 +484,47 @@ def _map_all(
     return [_map_diagnostic(d, spans) for d in diagnostics]
 
 
-# --- Lint and fix --------------------------------------------------------------------------
+# --- The notebook as a source: code in, cells out ----------------------------------------
 
 
-@dataclass
-class NotebookResult:
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    fixed: int = 0
-    text: str = ""  # the notebook's (fixed) file text
-    changed: dict[int, tuple[str, str]] = field(default_factory=dict)  # cell -> (before, after)
+class NotebookSource:
+    """A notebook as the runner lints and fixes it, like a file: ``modules`` are the texts
+    to lint (one per virtual module); ``located`` maps what is found in one back onto its
+    cells; ``update`` takes a fixed text of one; ``text`` and ``diff`` give the result."""
 
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.notebook = read_notebook(path, text)
+        self._groups = _groups(self.notebook)
+        self.modules = [virtual.text for virtual in self._groups]
+        self._sources: dict[int, str] = {}
+        self._changed: dict[int, tuple[str, str]] = {}
 
-def lint_notebook(
-    path: str, text: str, settings: Settings, rules: Sequence[type[Rule]]
-) -> NotebookResult:
-    from torchlint.engine import lint_source
+    def located(self, index: int, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+        """``diagnostics`` found in ``text`` (module ``index``, maybe fixed), on their cells."""
+        return _map_all(self.path, self._groups[index], text, diagnostics)
 
-    notebook = read_notebook(path, text)
-    result = NotebookResult(text=text)
-    for virtual in _groups(notebook):
-        found = lint_source(path, virtual.text, settings, rules)
-        result.diagnostics.extend(_map_all(path, virtual, virtual.text, found.diagnostics))
-        result.errors.extend(e for e in found.errors if e not in result.errors)
-    result.diagnostics.sort(key=lambda d: d.sort_key)
-    return result
-
-
-def fix_notebook(
-    path: str,
-    text: str,
-    settings: Settings,
-    rules: Sequence[type[Rule]],
-    *,
-    unsafe: bool,
-) -> NotebookResult:
-    from torchlint.fixer import fix_source
-
-    notebook = read_notebook(path, text)
-    result = NotebookResult(text=text)
-    new_sources: dict[int, str] = {}
-    for virtual in _groups(notebook):
-        fixed = fix_source(path, virtual.text, settings, rules, unsafe=unsafe)
-        result.errors.extend(e for e in fixed.errors if e not in result.errors)
-        sources = _split(virtual, fixed.source) if fixed.fixed else None
-        if fixed.fixed and sources is None:
-            result.errors.append(
-                f"{path}: internal error: a fix moved a cell boundary or an IPython line; "
-                "the notebook was left as it was"
-            )
-            result.diagnostics.extend(_lint_virtual(path, virtual, settings, rules))
-            continue
-        result.fixed += fixed.fixed
-        result.diagnostics.extend(_map_all(path, virtual, fixed.source, fixed.remaining))
-        for cell, source in zip(virtual.cells, sources or [], strict=False):
+    def update(self, index: int, text: str) -> bool:
+        """Take the fixed ``text`` of module ``index``; False if a fix moved a cell boundary
+        or an IPython line (then nothing of it is taken)."""
+        virtual = self._groups[index]
+        sources = _split(virtual, text)
+        if sources is None:
+            return False
+        for cell, source in zip(virtual.cells, sources, strict=False):
             if source != cell.source:
-                new_sources[cell.index] = source
-                result.changed[cell.index] = (cell.source, source)
-    result.diagnostics.sort(key=lambda d: d.sort_key)
-    if new_sources:
-        result.text = splice_sources(notebook, new_sources)
-    return result
+                self._sources[cell.index] = source
+                self._changed[cell.index] = (cell.source, source)
+        return True
 
+    def text(self) -> str:
+        """The file text with the updated cells spliced in."""
+        if not self._sources:
+            return self.notebook.text
+        return splice_sources(self.notebook, self._sources)
 
-def _lint_virtual(
-    path: str, virtual: _Virtual, settings: Settings, rules: Sequence[type[Rule]]
-) -> list[Diagnostic]:
-    from torchlint.engine import lint_source
-
-    found = lint_source(path, virtual.text, settings, rules)
-    return _map_all(path, virtual, virtual.text, found.diagnostics)
+    def diff(self) -> str:
+        return cell_diff(self.path, self._changed)
 
 
 # --- Writing cells back --------------------------------------------------------------------
@@ -624,7 +593,7 @@ def cell_diff(path: str, changed: dict[int, tuple[str, str]]) -> str:
     return "".join(out)
 
 
-# --- The runner's entry point --------------------------------------------------------------
+# --- Rewriting cells from a whole-module transform ----------------------------------------
 
 
 def transform_cells(
@@ -666,37 +635,6 @@ def transform_cells(
             if source != cell.source:
                 new_sources[cell.index] = source
     return splice_sources(notebook, new_sources) if new_sources else text
-
-
-def process_notebook(
-    display_path: str, source: SourceFile, settings: Settings, mode: Mode
-) -> FileOutcome:
-    """What ``runner.process_source`` does for a ``.py`` file, for a notebook."""
-    from torchlint.registry import selected_rules
-    from torchlint.runner import FileOutcome, record_fix
-
-    rules = selected_rules(settings.selected_codes)
-    outcome = FileOutcome(display_path)
-    try:
-        if not mode.fix:
-            result = lint_notebook(display_path, source.text, settings, rules)
-        else:
-            result = fix_notebook(display_path, source.text, settings, rules, unsafe=mode.unsafe)
-    except NotebookError as error:
-        outcome.errors.append(str(error))
-        return outcome
-    outcome.diagnostics, outcome.errors = result.diagnostics, result.errors
-    if not mode.fix:
-        return outcome
-    outcome.fixed = result.fixed
-    return record_fix(
-        outcome,
-        source,
-        result.text,
-        mode,
-        diff=lambda: cell_diff(display_path, result.changed),
-        relint=lambda: lint_notebook(display_path, source.text, settings, rules).diagnostics,
-    )
 
 
 def is_notebook(path: str) -> bool:

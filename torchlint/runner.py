@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING
 
 from torchlint.cache import content_digest
 from torchlint.config import Settings
+from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
 from torchlint.diagnostics import Diagnostic
 from torchlint.engine import lint_source
 from torchlint.fixer import fix_source
+from torchlint.interrupts import deferred_interrupts, ignore_interrupts
+from torchlint.notebook import NotebookError, NotebookSource, is_notebook
 from torchlint.registry import selected_rules
 from torchlint.sourcefile import SourceError, SourceFile, decode_source, read_source, write_source
 
@@ -41,7 +44,9 @@ class FileOutcome:
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     fixed: int = 0
+    adds_runtime: bool = False  # the fixes made the file import torchlint.runtime
     diff: str = ""
     fixed_source: str | None = None
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
@@ -52,15 +57,20 @@ class RunResult:
     files: int = 0
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     fixed: int = 0
     diffs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said once, in the summary
+    adds_runtime: bool = False
     unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
 
     def add(self, outcome: FileOutcome) -> None:
         self.files += 1
         self.diagnostics.extend(outcome.diagnostics)
         self.errors.extend(outcome.errors)
+        self.warnings.extend(outcome.warnings)
         self.fixed += outcome.fixed
+        self.adds_runtime |= outcome.adds_runtime
         if outcome.diff:
             self.diffs.append(outcome.diff)
 
@@ -80,31 +90,73 @@ def unified_diff(path: str, before: str, after: str) -> str:
     )
 
 
+class _PythonSource:
+    """A ``.py`` file as the runner lints and fixes it: one module, its own text."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path, self.original = path, text
+        self.modules = [text]
+        self._text = text
+
+    def located(self, index: int, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+        return diagnostics
+
+    def update(self, index: int, text: str) -> bool:
+        self._text = text
+        return True
+
+    def text(self) -> str:
+        return self._text
+
+    def diff(self) -> str:
+        return unified_diff(self.path, self.original, self._text)
+
+
 def process_source(
     display_path: str, source: SourceFile, settings: Settings, mode: Mode
 ) -> FileOutcome:
-    """Lint or fix one decoded file."""
-    if display_path.lower().endswith(".ipynb"):  # Jupyter: cell by cell, see notebook.py
-        from torchlint.notebook import process_notebook
-
-        return process_notebook(display_path, source, settings, mode)
-    rules = selected_rules(settings.selected_codes)
+    """Lint or fix one decoded file: a Python file, or a notebook's code cells (each
+    virtual module of them linted and fixed as a file is, then put back into its cells)."""
     outcome = FileOutcome(display_path)
-    if not mode.fix:
-        result = lint_source(display_path, source.text, settings, rules)
-        outcome.diagnostics, outcome.errors = result.diagnostics, result.errors
+    try:
+        parts: _PythonSource | NotebookSource = (
+            NotebookSource(display_path, source.text)
+            if is_notebook(display_path)
+            else _PythonSource(display_path, source.text)
+        )
+    except NotebookError as error:
+        outcome.errors.append(str(error))
         return outcome
-    fixed = fix_source(display_path, source.text, settings, rules, unsafe=mode.unsafe)
-    outcome.diagnostics = fixed.remaining
-    outcome.errors = fixed.errors
-    outcome.fixed = fixed.fixed
+    rules = selected_rules(settings.selected_codes)
+    for index, text in enumerate(parts.modules):
+        if not mode.fix:
+            found = lint_source(display_path, text, settings, rules)
+            outcome.diagnostics.extend(parts.located(index, text, found.diagnostics))
+            outcome.errors.extend(e for e in found.errors if e not in outcome.errors)
+            continue
+        fixed = fix_source(display_path, text, settings, rules, unsafe=mode.unsafe)
+        outcome.errors.extend(e for e in fixed.errors if e not in outcome.errors)
+        outcome.warnings.extend(fixed.warnings)
+        if fixed.fixed and not parts.update(index, fixed.source):
+            outcome.errors.append(
+                f"{display_path}: internal error: a fix moved a cell boundary or an IPython "
+                "line; the notebook was left as it was"
+            )
+            found = lint_source(display_path, text, settings, rules)
+            outcome.diagnostics.extend(parts.located(index, text, found.diagnostics))
+            continue
+        outcome.fixed += fixed.fixed
+        outcome.diagnostics.extend(parts.located(index, fixed.source, fixed.remaining))
+    outcome.diagnostics.sort(key=lambda d: d.sort_key)
+    if not mode.fix:
+        return outcome
     return record_fix(
         outcome,
         source,
-        fixed.source,
+        parts.text(),
         mode,
-        diff=lambda: unified_diff(display_path, source.text, fixed.source),
-        relint=lambda: lint_source(display_path, source.text, settings, rules).diagnostics,
+        diff=parts.diff,
+        relint=lambda: process_source(display_path, source, settings, Mode()).diagnostics,
     )
 
 
@@ -118,11 +170,9 @@ def record_fix(
     relint: Callable[[], list[Diagnostic]],
 ) -> FileOutcome:
     """Write the fixed ``text`` back, or keep its ``diff``. A failed write undoes the count,
-    and the diagnostics become ``relint()``'s: those of the file as it still is.
-
-    Python files and notebooks share it: only how they diff and lint differs.
-    """
+    and the diagnostics become ``relint()``'s: those of the file as it still is."""
     outcome.fixed_source = text
+    outcome.adds_runtime = adds_runtime_import(source.text, text)
     if text != source.text:
         if mode.write:
             try:
@@ -194,6 +244,8 @@ def run(
     result = RunResult()
     for outcome in outcomes:
         result.add(outcome)  # type: ignore[arg-type]
+    if result.adds_runtime and not declares_torchlint(settings.root):
+        result.notes.append(undeclared_note(settings.root))
     return result.finish()
 
 
@@ -214,6 +266,7 @@ _worker_state: tuple[Settings, Mode] | None = None
 def _init_worker(settings: Settings, mode: Mode) -> None:
     """Runs once in each worker: the settings arrive once, not with every file."""
     global _worker_state
+    ignore_interrupts()
     _worker_state = (settings, mode)
 
 
@@ -245,9 +298,9 @@ def _process_all(
     try:
         done = 0
         try:
-            for done, outcome in enumerate(
-                pool.map(_work, [paths[i] for i in order], chunksize=chunksize), start=1
-            ):
+            with deferred_interrupts():  # workers are forked with Ctrl-C held, then ignore it
+                outcomes = pool.map(_work, [paths[i] for i in order], chunksize=chunksize)
+            for done, outcome in enumerate(outcomes, start=1):
                 results[order[done - 1]] = outcome
         except BrokenProcessPool:
             for i in order[done:]:

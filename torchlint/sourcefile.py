@@ -17,6 +17,8 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from torchlint.interrupts import deferred_interrupts
+
 
 class SourceError(Exception):
     """A file that cannot be read, decoded or written; reported as one line."""
@@ -84,6 +86,12 @@ def write_source(source: SourceFile, new_text: str) -> None:
         raise SourceError(
             f"{path}: the fixed text cannot be encoded as {source.encoding}; not written"
         ) from None
+    with deferred_interrupts():  # Ctrl-C waits until the file is whole, old or new
+        _replace(source, data)
+
+
+def _replace(source: SourceFile, data: bytes) -> None:
+    path = source.path
     try:
         stat = path.stat()
         if not stat.st_mode & 0o222:

@@ -302,3 +302,32 @@ def test_deep_plain_stack_class_without_forward_is_not_reported() -> None:
         "        self.body = nn.Sequential(\n" + LAYERS + "        )\n"
     )
     assert found(source, "TL407") == []
+
+
+# --- TL404: softmax modules never applied ------------------------------------------------------
+
+
+def test_softmax_module_read_by_name_or_through_children_is_reported() -> None:
+    source = """
+        from torch import nn
+        class ByName(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = nn.Softmax()
+            def forward(self, x):
+                return getattr(self, "act")(x)
+        class ByChildren(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = nn.Softmax()
+            def forward(self, x):
+                for layer in self.children():
+                    x = layer(x)
+                return x
+        class Unread(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = nn.Softmax()
+                self.fn = nn.functional.softmax(self.weight)
+        """
+    assert found(source, "TL404") == [(6, 20), (12, 20), (21, 19)]

@@ -1,4 +1,4 @@
-"""Behaviour of TL103 and TL104 beyond their documented examples."""
+"""Behaviour of the DataLoader rules (TL101, TL103, TL104) beyond their documented examples."""
 
 from __future__ import annotations
 
@@ -62,3 +62,62 @@ def test_train_loader_names() -> None:
         "loaders = DataLoader(ds)\n"
     )
     assert codes(source, "TL104") == [(2, "TL104")]
+
+
+def messages(source: str, code: str) -> list[str]:
+    result = lint(source, code)
+    assert not result.errors, result.errors
+    return [d.message for d in result.diagnostics]
+
+
+def test_explicit_zero_workers_says_so() -> None:
+    source = (
+        "from torch.utils.data import DataLoader\n"
+        "a = DataLoader(dataset, num_workers=0)\n"
+        "b = DataLoader(dataset)\n"
+    )
+    assert messages(source, "TL101") == [
+        "`num_workers=0` loads every batch in the main process",
+        "`DataLoader` without `num_workers` loads every batch in the main process",
+    ]
+
+
+def test_dataset_bound_to_memory_and_to_something_else_is_reported() -> None:
+    source = (
+        "import torch\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n"
+        "def build(files):\n"
+        "    data = TensorDataset(torch.randn(4, 2))\n"
+        "    if files:\n"
+        "        data = ImageFolder(files)\n"
+        "    return DataLoader(data)\n"
+        "def other(data=TensorDataset(torch.randn(4, 2))):\n"
+        "    return DataLoader(data)\n"
+    )
+    assert codes(source, "TL101") == [(7, "TL101"), (9, "TL101")]
+
+
+def test_dataset_whose_getitem_transforms_is_reported() -> None:
+    source = (
+        "import torch\n"
+        "from torch.utils.data import DataLoader, Dataset\n"
+        "class Base(Dataset):\n"
+        "    def __getitem__(self, index):\n"
+        "        return self.data[index]\n"
+        "class Augmented(Base):\n"
+        "    def __getitem__(self, index):\n"
+        "        return self.transform(self.data[index])\n"
+        "class Inherits(Base):\n"
+        "    pass\n"
+        "class Unknown(project.Data):\n"
+        "    pass\n"
+        "class Template(Dataset):\n"
+        "    def __getitem__(self, index):\n"
+        "        # read one item from disk here\n"
+        "        pass\n"
+        "a = DataLoader(Augmented())\n"
+        "b = DataLoader(Inherits())\n"
+        "c = DataLoader(Unknown())\n"
+        "d = DataLoader(Template())\n"
+    )
+    assert codes(source, "TL101") == [(17, "TL101"), (19, "TL101"), (20, "TL101")]

@@ -448,3 +448,198 @@ def test_pin_memory_not_reported_without_cuda_in_the_file() -> None:
     source = "from torch.utils.data import DataLoader\nloader = DataLoader(ds)\n"
     assert lines(source, "TL102") == []
     assert lines(source + "model.cuda()\n", "TL102") == [2]
+
+
+# --- guards read from decorators and marks (issue: guards the rules did not see) -------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a same-file decorator whose body does not gate on CUDA
+        """
+        import torch
+        def plain(fn):
+            return fn
+        @plain
+        def test():
+            x.cuda()
+        """,
+        # a keyword that asks for no GPU
+        """
+        @RunIf(min_cuda_gpus=0)
+        def test():
+            x.cuda()
+        """,
+        # device_count() == 2 being false says nothing about CUDA
+        """
+        import torch, pytest
+        @pytest.mark.skipif(torch.cuda.device_count() == 2, reason="")
+        def test():
+            x.cuda()
+        """,
+        # marks= that do not gate on CUDA
+        """
+        import pytest
+        cases = [pytest.param(x.cuda(), marks=pytest.mark.slow)]
+        """,
+        # pytestmark of another class does not guard this one
+        """
+        import pytest, torch
+        class A:
+            pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="")
+        class B:
+            def test(self):
+                x.cuda()
+        """,
+    ],
+)
+def test_decorators_that_do_not_gate_on_cuda(source: str) -> None:
+    assert len(lines(source, "TL201")) == 1
+
+
+def test_class_pytestmark_and_device_count_forms_guard() -> None:
+    source = """
+    import pytest, torch
+    class TestGpu:
+        pytestmark = [pytest.mark.skipif(torch.cuda.device_count() <= 0, reason="")]
+        def test(self):
+            x.cuda()
+    @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="two GPUs")
+    def test_two():
+        x.cuda()
+    """
+    assert lines(source, "TL201") == []
+
+
+def test_synchronize_in_a_nested_function_does_not_guard_the_outer_one() -> None:
+    source = """
+    import torch
+    def outer():
+        x.cuda()
+        def inner():
+            torch.cuda.synchronize()
+    """
+    assert lines(source, "TL201") == [3]
+
+
+# --- fixes reuse the device in scope ---------------------------------------------------------
+
+
+def test_device_bound_after_the_call_is_not_reused() -> None:
+    source = (
+        "import torch\n"
+        "x = batch.cuda()\n"
+        'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
+    )
+    assert "x = batch.to(best_device())" in fix(source, "TL201").source
+
+
+def test_device_name_rebound_to_something_else_is_not_reused() -> None:
+    source = (
+        "import torch\n"
+        'device = torch.device("cuda")\n'
+        "device = args.device\n"
+        "def f(x):\n"
+        "    return x.cuda()\n"
+    )
+    assert "x.to(best_device())" in fix(source, "TL201").source
+
+
+def test_device_fix_in_a_nested_function_uses_the_enclosing_parameter() -> None:
+    source = "def outer(device):\n    def inner(x):\n        return x.cuda()\n    return inner\n"
+    assert "x.to(device)" in fix(source, "TL201").source
+
+
+# --- TL202: torch.device as a value ----------------------------------------------------------
+
+
+def test_torch_device_placements_are_still_reported() -> None:
+    source = """
+    import torch
+    def pick(d=torch.device("cuda")):
+        return torch.device("cuda")
+    y = x.to(torch.device("cuda"))
+    z = torch.load(path, map_location=torch.device("cuda"))
+    w = torch.device("cuda") if fast else None
+    """
+    assert lines(source, "TL202") == [2, 3, 4, 5, 6]
+
+
+# --- TL203 narrowing -------------------------------------------------------------------------
+
+
+def test_create_then_move_in_setup_code_loops_is_reported() -> None:
+    source = """
+    import torch
+    def main(device):
+        warm = torch.zeros(1).to(device)
+        for step in range(10):
+            noise = torch.randn(8).to(device)
+    if __name__ == "__main__":
+        once = torch.zeros(1).to(device)
+        batches = [torch.zeros(1).to(device) for _ in range(3)]
+    """
+    assert lines(source, "TL203") == [5, 8]
+
+
+def test_local_device_names_need_every_binding_to_be_a_device() -> None:
+    source = """
+    import torch
+    def f(flag):
+        place = torch.device("cuda")
+        if flag:
+            place = torch.float16
+        return torch.zeros(3).to(place)
+    def g():
+        where = torch.device("cpu:0")
+        return torch.zeros(3).to(where)
+    """
+    assert lines(source, "TL203") == [9]
+
+
+# --- TL204: rebinding ------------------------------------------------------------------------
+
+
+def test_rebinding_must_be_the_last_one_before_the_move() -> None:
+    source = """
+    import torch
+    def f(batch, device):
+        batch = torch.as_tensor(batch)
+        batch = wrap(batch)
+        batch.to(device)
+    def g(batch, device):
+        batch, other = torch.as_tensor(batch), 1
+        batch.to(device)
+    def h(batch, device):
+        batch = torch.as_tensor(batch); batch.to(device)
+    """
+    assert lines(source, "TL204") == []
+
+
+# --- TL205 -----------------------------------------------------------------------------------
+
+
+def test_data_parallel_reported_when_the_distributed_name_is_not_torchs() -> None:
+    source = """
+    import torch
+    from mylib import DistributedDataParallel
+    model = DistributedDataParallel(model) if ddp else torch.nn.DataParallel(model)
+    """
+    assert lines(source, "TL205") == [3]
+    fsdp = """
+    import torch
+    from torch.distributed.fsdp import fully_shard
+    m = fully_shard(m) if distributed else torch.nn.DataParallel(m)
+    """
+    assert lines(fsdp, "TL205") == []
+
+
+def test_create_then_move_in_an_inner_loop_is_reported() -> None:
+    source = """
+    import torch
+    for epoch in range(3):
+        for x in loader:
+            y = torch.ones(2).to(device)
+    """
+    assert lines(source, "TL203") == [4]

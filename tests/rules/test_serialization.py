@@ -101,3 +101,61 @@ def test_save_local_subclass_chain() -> None:
         "torch.save(head, 'h.pt')\n"
     )
     assert codes(source, "TL702") == [(8, "TL702")]
+
+
+def test_target_version_before_2_6_keeps_reporting_a_missing_weights_only() -> None:
+    source = "import torch\nstate = torch.load(path)\n"
+    assert codes(source, "TL701", target_version="2.5") == [(2, "TL701")]
+    assert codes(source, "TL701", target_version="2.6") == []
+    assert codes(source, "TL701", target_version="2.7") == []
+
+
+def test_a_save_in_a_nested_function_counts_for_the_enclosing_one() -> None:
+    source = (
+        "import torch\n"
+        "def test_resume(tmp_path):\n"
+        "    fp = tmp_path / 'engine.pt'\n"
+        "    def save_engine(_):\n"
+        "        torch.save(engine.state_dict(), fp)\n"
+        "    run(save_engine)\n"
+        "    state = torch.load(fp)\n"
+    )
+    assert codes(source, "TL701") == []
+
+
+def test_only_a_save_before_the_load_in_the_same_function_counts() -> None:
+    source = (
+        "import torch\n"
+        "def resume(path):\n"
+        "    return torch.load(path)\n"
+        "def save(state, path):\n"
+        "    torch.save(state, path)\n"
+        "def train(state, path):\n"
+        "    state = torch.load(path)\n"
+        "    torch.save(state, path)\n"
+    )
+    assert codes(source, "TL701") == [(3, "TL701"), (7, "TL701")]
+
+
+def test_a_literal_path_loaded_but_saved_by_another_file_is_reported() -> None:
+    source = (
+        "import torch\n"
+        "state = torch.load('ckpt.pth')\n"
+        "torch.save(state, 'other.pth')\n"
+        "torch.save(state, path)\n"
+        "again = torch.load(f'{path}')\n"
+    )
+    assert codes(source, "TL701") == [(2, "TL701"), (5, "TL701")]
+
+
+def test_whole_model_saved_to_a_buffer_that_is_not_read_back_is_reported() -> None:
+    source = (
+        "import io\n"
+        "import torch\n"
+        "def clone(model, path):\n"
+        "    buffer = io.BytesIO()\n"
+        "    torch.save(model, buffer)\n"
+        "    torch.save(model, path)\n"
+        "    return torch.load(path)\n"
+    )
+    assert codes(source, "TL702") == [(5, "TL702"), (6, "TL702")]

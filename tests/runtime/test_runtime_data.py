@@ -19,6 +19,7 @@ from torch.utils.data import (
     IterableDataset,
     RandomSampler,
     SequentialSampler,
+    TensorDataset,
     get_worker_info,
 )
 
@@ -205,6 +206,32 @@ def test_iterable_dataset_defaults_to_no_workers(four_cpus: None) -> None:
     loader = make_loader(Stream(), batch_size=4)
     assert loader.num_workers == 0 and loader.persistent_workers is False
     assert list(itertools.chain.from_iterable(_batches(loader))) == list(range(30))
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        TensorDataset(torch.arange(20.0).reshape(10, 2)),
+        torch.arange(10),
+        list(range(10)),
+        tuple(range(10)),
+        range(10),
+    ],
+    ids=["TensorDataset", "tensor", "list", "tuple", "range"],
+)
+def test_in_memory_dataset_defaults_to_no_workers(four_cpus: None, dataset: Any) -> None:
+    loader = make_loader(dataset, batch_size=5)
+    assert loader.num_workers == 0 and loader.persistent_workers is False
+    assert len(list(loader)) == 2  # two batches of five, loaded in process
+    assert make_loader(dataset, batch_size=5, num_workers=2).num_workers == 2  # explicit wins
+
+
+def test_in_memory_subclass_and_computed_dataset(four_cpus: None) -> None:
+    class Labelled(TensorDataset):
+        pass
+
+    assert make_loader(Labelled(torch.zeros(4, 1))).num_workers == 0
+    assert make_loader(Squares()).num_workers == 3  # computes each item: workers help
 
 
 def test_iterable_dataset_with_workers() -> None:

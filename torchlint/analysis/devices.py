@@ -208,8 +208,8 @@ def _comparison_implies_cuda(expr: cst.Comparison, when: bool, scope: Scope) -> 
     operator, left, right = target.operator, expr.left, target.comparator
     if _is_call_to(left, scope, DEVICE_COUNT):
         if isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual, cst.NotEqual)):
-            return when
-        return False
+            return when  # device_count() > 0
+        return not when and _false_only_with_a_gpu(operator, right)
     literal = calls.string_literal(left)
     if literal is None:
         literal = calls.string_literal(right)
@@ -226,6 +226,16 @@ def _comparison_implies_cuda(expr: cst.Comparison, when: bool, scope: Scope) -> 
     if literal == "cpu":
         return not when if equal else (when if unequal else False)
     return False
+
+
+def _false_only_with_a_gpu(operator: cst.BaseCompOp, bound: cst.BaseExpression) -> bool:
+    """``device_count() < 1``, ``<= 0``, ``== 0``: false only when a GPU is there."""
+    if not isinstance(bound, cst.Integer):
+        return False
+    value = int(bound.value)
+    if isinstance(operator, cst.LessThan):
+        return value >= 1
+    return isinstance(operator, (cst.LessThanEqual, cst.Equal)) and value == 0
 
 
 def _exits(body: cst.BaseSuite) -> bool:
@@ -299,39 +309,167 @@ def _guarded_statements(
     return cache[key]
 
 
-def _decorators_guard(
-    decorators: tuple[cst.Decorator, ...] | list[cst.Decorator],
-    scope: Scope,
-    flags: frozenset[str],
+def _gates_on_cuda(
+    expr: cst.BaseExpression, scope: Scope, flags: frozenset[str], local: frozenset[str]
 ) -> bool:
-    """``@unittest.skipIf(not torch.cuda.is_available(), ...)``, ``@requires_cuda``..."""
-    for decorator in decorators:
-        expr = decorator.decorator
-        call = expr if isinstance(expr, cst.Call) else None
-        name = last_name(call.func if call is not None else expr)
-        if name is None:
-            continue
-        if call is not None and call.args and call.args[0].keyword is None:
+    """Is ``expr`` (a decorator, or a pytest mark) one that runs its target only with CUDA?
+
+    ``unittest.skipIf(not torch.cuda.is_available(), ...)``,
+    ``pytest.mark.skipif(torch.cuda.device_count() < 1, ...)``, ``skipUnless(...)``,
+    ``RunIf(min_cuda_gpus=1)`` (a keyword that says CUDA/GPU with a true value), any name
+    that says CUDA/GPU (``requires_cuda``, ``pytest.mark.gpu``; not ``skipIfCuda``), and
+    ``local``: decorators of this file that do one of these in their body.
+    """
+    call = expr if isinstance(expr, cst.Call) else None
+    func = call.func if call is not None else expr
+    name = last_name(func)
+    if name is None:
+        return False
+    if dotted_name(func) in local:
+        return True
+    if call is not None:
+        if call.args and call.args[0].keyword is None:
             test = call.args[0].value
             if name in _SKIP_IF and _implies_cuda(test, False, scope, flags):
                 return True
             if name in _SKIP_UNLESS and _implies_cuda(test, True, scope, flags):
                 return True
-        if _guard_decorator_name(name.lower()):
-            return True
-    return False
+        for arg in call.args:
+            keyword = arg.keyword.value.lower() if arg.keyword is not None else ""
+            if _mentions_cuda(keyword) and not _falsy(arg.value):
+                return True
+    return _guard_decorator_name(name.lower())
+
+
+def _falsy(expr: cst.BaseExpression) -> bool:
+    return calls.is_false(expr) or (isinstance(expr, cst.Integer) and int(expr.value) == 0)
 
 
 def _guard_decorator_name(lowered: str) -> bool:
-    """``requires_cuda``, ``onlyCUDA``, ``skipIfNoCUDA``, ``skip_if_lt_x_gpu`` (not ``skipIfCuda``)."""
-    if "cuda" not in lowered and "gpu" not in lowered:
+    """``requires_cuda``, ``onlyCUDA``, ``skipIfNoCUDA``, ``gpu_test`` (not ``skipIfCuda``)."""
+    if not _mentions_cuda(lowered):
         return False
-    if lowered.startswith(("only", "require", "needs", "skipunless", "cuda_only", "gpu_only")):
-        return True
     if lowered.startswith(("skipif", "skip_if")):
         rest = lowered.removeprefix("skipif").removeprefix("skip_if").lstrip("_")
         return rest.startswith(("no", "lt", "less", "fewer", "not"))
+    return not lowered.startswith(("skip", "no_", "without", "cpu"))
+
+
+def local_cuda_decorators(context: FileContext) -> frozenset[str]:
+    """Module-level names of this file that gate a function on CUDA, read from their body.
+
+    ``requires_gpu = pytest.mark.skipif(not torch.cuda.is_available(), ...)``, or a
+    ``def`` whose body skips or returns without CUDA (``if not torch.cuda.is_available():
+    pytest.skip(...)``) or applies such a mark: used as ``@requires_gpu`` they guard the
+    decorated function like the mark itself.
+    """
+    flags = context.fact("devices.cuda_flags", cuda_flags)
+    scope = context.module_scope
+    found: set[str] = set()
+    for statement in context.module.body:
+        if isinstance(statement, cst.FunctionDef):
+            if _body_gates_on_cuda(statement, scope, flags, frozenset(found)):
+                found.add(statement.name.value)
+        elif isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Assign) and _gates_on_cuda(
+                    small.value, scope, flags, frozenset(found)
+                ):
+                    found.update(
+                        t.target.value for t in small.targets if isinstance(t.target, cst.Name)
+                    )
+    return frozenset(found)
+
+
+def _body_gates_on_cuda(
+    function: cst.FunctionDef, scope: Scope, flags: frozenset[str], local: frozenset[str]
+) -> bool:
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if _guards_rest(node, scope, flags):
+            return True
+        if (
+            isinstance(node, cst.Call)
+            and last_name(node.func) in (*_SKIP_IF, *_SKIP_UNLESS)
+            and _gates_on_cuda(node, scope, flags, local)
+        ):
+            return True
+        stack.extend(iter_children(node))
     return False
+
+
+def _marks_gate_on_cuda(context: FileContext, call: cst.Call, flags: frozenset[str]) -> bool:
+    """``pytest.param(torch.device("cuda"), marks=pytest.mark.skipif(not cuda, ...))``."""
+    if last_name(call.func) != "param":
+        return False
+    marks = calls.keyword(call, "marks")
+    if marks is None:
+        return False
+    value = marks.value
+    items = (
+        [element.value for element in value.elements]
+        if isinstance(value, (cst.List, cst.Tuple))
+        else [value]
+    )
+    local = context.fact("devices.local_cuda_decorators", local_cuda_decorators)
+    return any(_gates_on_cuda(item, context.scope, flags, local) for item in items)
+
+
+def _pytestmark_gates(
+    context: FileContext, block: cst.Module | cst.IndentedBlock, flags: frozenset[str]
+) -> bool:
+    """``pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), ...)`` in ``block``."""
+    local = context.fact("devices.local_cuda_decorators", local_cuda_decorators)
+    for statement in block.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if not isinstance(small, cst.Assign) or not any(
+                isinstance(t.target, cst.Name) and t.target.value == "pytestmark"
+                for t in small.targets
+            ):
+                continue
+            value = small.value
+            items = (
+                [element.value for element in value.elements]
+                if isinstance(value, (cst.List, cst.Tuple))
+                else [value]
+            )
+            if any(_gates_on_cuda(item, context.scope, flags, local) for item in items):
+                return True
+    return False
+
+
+def _block_marked(
+    context: FileContext, block: cst.Module | cst.IndentedBlock, flags: frozenset[str]
+) -> bool:
+    """``_pytestmark_gates`` for a module or class body, cached per block."""
+    cache = context.fact("devices.pytestmark", lambda _: {})
+    key = id(block)
+    if key not in cache:
+        cache[key] = _pytestmark_gates(context, block, flags)
+    return cache[key]
+
+
+def _needs_cuda(context: FileContext, function: cst.FunctionDef) -> bool:
+    """The function calls something that fails without CUDA (``torch.cuda.synchronize()``)
+    in its own body, unconditionally: all of it is written for a GPU (cached)."""
+    cache = context.fact("devices.needs_cuda", lambda _: {})
+    key = id(function)
+    if key not in cache:
+        body = function.body
+        statements = body.body if isinstance(body, cst.IndentedBlock) else ()
+        cache[key] = any(
+            isinstance(statement, cst.SimpleStatementLine)
+            and any(
+                isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign))
+                and _cuda_only_call(small.value, context.scope)
+                for small in statement.body
+            )
+            for statement in statements
+        )
+    return cache[key]
 
 
 def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
@@ -341,7 +479,9 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
     implies ``torch.cuda.is_available()`` (``not`` flips it: the ``else`` of
     ``if not ...`` counts); an earlier ``if not torch.cuda.is_available(): return``
     (or ``raise``, ``continue``, ``sys.exit()``, ``pytest.skip()``) or ``assert`` in an
-    enclosing block; a ``skipIf``/``skipUnless``/``requires_cuda``-style decorator. Flags
+    enclosing block; a ``skipIf``/``skipUnless``/``requires_cuda``/``RunIf(min_cuda_gpus=1)``
+    decorator, a decorator of this file whose body does that, a ``pytestmark`` of the
+    module or class, ``pytest.param(..., marks=<such a mark>)``. Flags
     assigned from such a test (``use_cuda``, ``args.cuda``), names like ``use_gpu`` and
     comparisons like ``device.type == "cuda"`` count as the test itself.
 
@@ -349,7 +489,8 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
     mentions CUDA/GPU (``def cuda``, ``def to_gpu``), inside ``with torch.cuda.device(...)``
     / ``stream(...)``, or after a statement that fails without CUDA
     (``torch.cuda.set_device(rank)``, ``torch.cuda.synchronize()``,
-    ``dist.init_process_group("nccl")``) in an enclosing block.
+    ``dist.init_process_group("nccl")``) in an enclosing block, or anywhere in the body of
+    the enclosing function (a GPU benchmark that synchronises at its end).
     """
     flags = context.fact("devices.cuda_flags", cuda_flags)
     scope = context.scope
@@ -371,12 +512,24 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
         elif isinstance(parent, (cst.Module, cst.IndentedBlock)):
             if id(child) in _guarded_statements(context, parent, flags):
                 return True
+            if isinstance(parent, cst.Module) and _block_marked(context, parent, flags):
+                return True
         elif isinstance(parent, (cst.FunctionDef, cst.ClassDef)):
             if child is not parent.body:
                 continue
-            if _mentions_cuda(parent.name.value) or _decorators_guard(
-                parent.decorators, scope, flags
+            local = context.fact("devices.local_cuda_decorators", local_cuda_decorators)
+            if _mentions_cuda(parent.name.value) or any(
+                _gates_on_cuda(d.decorator, scope, flags, local) for d in parent.decorators
             ):
+                return True
+            if isinstance(parent, cst.FunctionDef) and _needs_cuda(context, parent):
+                return True
+            if isinstance(parent.body, cst.IndentedBlock) and _block_marked(
+                context, parent.body, flags
+            ):
+                return True
+        elif isinstance(parent, cst.Call):
+            if _marks_gate_on_cuda(context, parent, flags):
                 return True
         elif (
             isinstance(parent, cst.With)
@@ -391,6 +544,37 @@ def _mentions_cuda(name: str) -> bool:
     """``def cuda``, ``def to_gpu``, ``class CUDATestBase``: code that is CUDA-only by name."""
     lowered = name.lower()
     return "cuda" in lowered or "gpu" in lowered
+
+
+# --- is a device object used to place something? -------------------------------------------
+
+_PLACING_KEYWORDS = frozenset({"device", "map_location"})
+
+
+def used_as_value(context: FileContext) -> bool:
+    """Is the ``torch.device(...)`` being visited only a value, never a placement?
+
+    Building a ``torch.device("cuda")`` needs no GPU; only placing something there does. It
+    places when it is bound to a name, returned, a parameter default, the argument of
+    ``.to(...)`` or a ``device=`` / ``map_location=`` keyword. Compared, put in a list of
+    test cases, passed positionally to another function (a parser, a mock) or asked for an
+    attribute (``.type``), it is a value.
+    """
+    chain = context.ancestors
+    for index in range(len(chain) - 1, -1, -1):
+        parent = chain[index]
+        if isinstance(parent, (cst.IfExp, cst.BooleanOperation)):
+            continue
+        if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Param, cst.Return, cst.AssignTarget)):
+            return False
+        if isinstance(parent, cst.Arg):
+            if parent.keyword is not None:
+                return parent.keyword.value not in _PLACING_KEYWORDS
+            call = chain[index - 1] if index else None
+            func = call.func if isinstance(call, cst.Call) else None
+            return not (isinstance(func, cst.Attribute) and func.attr.value == "to")
+        return True
+    return False
 
 
 # --- does this file move data to CUDA? ----------------------------------------------------
@@ -436,10 +620,35 @@ def moves_to_cuda(context: FileContext) -> bool:
     return False
 
 
+# --- does this file set up distributed training? ---------------------------------------------
+
+# torch's DDP and FSDP wrappers, under any of their module paths (they are re-exported).
+DISTRIBUTED_WRAPPERS = frozenset(
+    {"DistributedDataParallel", "FullyShardedDataParallel", "fully_shard"}
+)
+
+
+def sets_up_distributed(context: FileContext) -> bool:
+    """Does this file wrap a model in ``DistributedDataParallel`` or FSDP (any alias)?
+
+    Such a file has chosen DDP already; a ``DataParallel`` next to it is the
+    single-process fallback, not the file's way to use several GPUs.
+    """
+    for node, scope in _walk_with_scopes(context):
+        if not isinstance(node, cst.Call):
+            continue
+        qualified = scope.qualified_name(node.func)
+        if qualified is None or not qualified.startswith("torch."):
+            continue
+        if qualified.rsplit(".", 1)[1] in DISTRIBUTED_WRAPPERS:
+            return True
+    return False
+
+
 # --- which names are DataLoaders? ------------------------------------------------------------
 
 
-def _bound_names(node: cst.CSTNode, out: set[str]) -> None:
+def bound_names(node: cst.CSTNode, out: set[str]) -> None:
     """Names bound by anything but a plain ``name = value`` (params, loops, imports, ...)."""
     targets: list[cst.CSTNode] = []
     if isinstance(node, (cst.FunctionDef, cst.Lambda)):
@@ -490,7 +699,7 @@ def dataloaders(context: FileContext) -> dict[str, tuple[cst.Call, ...]]:
     built: dict[str, list[cst.Call]] = {}
     other: set[str] = set()
     for node, scope in _walk_with_scopes(context):
-        _bound_names(node, other)
+        bound_names(node, other)
         if isinstance(node, cst.Assign):
             targets = [dotted_name(t.target) for t in node.targets]
             value = node.value
@@ -639,7 +848,7 @@ def _scope_tensor_names(context: FileContext, scope: Scope) -> frozenset[str]:
     tensors: set[str] = set()
     other: set[str] = set()
     if isinstance(root, (cst.FunctionDef, cst.Lambda)):
-        _bound_names(root, other)
+        bound_names(root, other)
         stack: list[cst.CSTNode] = [root.body]
     elif isinstance(root, cst.ClassDef):
         stack = [root.body]
@@ -674,9 +883,60 @@ def _scope_tensor_names(context: FileContext, scope: Scope) -> frozenset[str]:
             if batch is not None and not isinstance(batch, (cst.Name, cst.Tuple, cst.List)):
                 other.update(names)
         else:
-            _bound_names(node, other)
+            bound_names(node, other)
         stack.extend(iter_children(node))
     return frozenset(tensors - other)
+
+
+def _binds(statement: cst.CSTNode, name: str) -> bool:
+    """Does ``statement`` (anything inside it, nested scopes aside) bind ``name``?"""
+    stack = [statement]
+    while stack:
+        node = stack.pop()
+        target = getattr(node, "target", None)
+        if (
+            isinstance(node, (cst.AssignTarget, cst.AnnAssign))
+            and isinstance(target, cst.Name)
+            and target.value == name
+        ):
+            return True
+        found: set[str] = set()
+        bound_names(node, found)
+        if name in found:
+            return True
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(iter_children(node))
+    return False
+
+
+def rebound_to_tensor(context: FileContext, name: str) -> bool:
+    """Was ``name`` last bound, earlier in the block of the statement being visited, to a
+    ``torch.<op>(...)`` call (``batch = torch.as_tensor(batch)``)? Then it is a tensor
+    here, whatever it was before (a parameter, a list)."""
+    chain = context.ancestors
+    if len(chain) < 2 or not isinstance(chain[-2], (cst.Module, cst.IndentedBlock)):
+        return False
+    if name not in context.scope.bindings:
+        return False  # `global` / `nonlocal`: bound in another scope too
+    block, line = chain[-2], chain[-1]
+    statements = list(block.body)
+    if line not in statements:
+        return False
+    for statement in reversed(statements[: statements.index(line)]):
+        if not _binds(statement, name):
+            continue
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return False
+        for small in reversed(statement.body):
+            if isinstance(small, cst.Assign) and any(
+                isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets
+            ):
+                return len(small.targets) == 1 and _tensor_source(context.scope, small.value)
+            if _binds(small, name):
+                return False
+        return False
+    return False
 
 
 # --- what a fix writes for "the best device" --------------------------------------------------

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from torchlint.diagnostics import Diagnostic
+from torchlint.report.severity import LEVEL
 
 
 def _escape_data(text: str) -> str:
@@ -31,6 +32,6 @@ def write_github(
             where = ""
             message = f"cell {d.cell}:{d.start.line}:{d.start.column}: {d.code} {d.message}"
         out.write(
-            f"::error title={title},file={_escape_property(d.path)}"
+            f"::{LEVEL} title={title},file={_escape_property(d.path)}"
             f"{',' if where else ''}{where}::{_escape_data(message)}\n"
         )

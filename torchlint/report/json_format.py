@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from torchlint.diagnostics import Diagnostic, Location
+from torchlint.report.rule_docs import rule_url
 
 
 def _location(location: Location | None) -> dict[str, int] | None:
@@ -38,7 +39,7 @@ def to_dict(d: Diagnostic) -> dict[str, Any]:
         "location": _location(d.start),
         "end_location": _location(d.end),
         "fix": fix,
-        "url": f"torchlint rule {d.code}",
+        "url": rule_url(d.code),
     }
 
 

@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 from torchlint import __version__
 from torchlint.diagnostics import Applicability, Diagnostic, Edit
-from torchlint.engine import SYNTAX_ERROR_CODE
+from torchlint.report.rule_docs import rule_url
+from torchlint.report.severity import LEVEL
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION = "2.1.0"
@@ -55,10 +56,6 @@ def _section(doc: str, title: str) -> str:
     return ""
 
 
-def _level(code: str) -> str:
-    return "error" if code == SYNTAX_ERROR_CODE else "warning"
-
-
 def _rule_descriptor(rule: Any) -> dict[str, Any]:
     doc = rule.documentation()
     what = _section(doc, "What it does") or rule.summary
@@ -75,7 +72,8 @@ def _rule_descriptor(rule: Any) -> dict[str, Any]:
             "text": f"{help_text}\n\nRun `torchlint rule {rule.code}` for details.",
             "markdown": f"{help_text}\n\nRun `torchlint rule {rule.code}` for details.",
         },
-        "defaultConfiguration": {"level": _level(rule.code), "enabled": bool(rule.default)},
+        "helpUri": rule_url(rule.code),
+        "defaultConfiguration": {"level": LEVEL, "enabled": bool(rule.default)},
         "properties": {
             "tags": [rule.family(), f"fix:{fix}"],
         },
@@ -156,7 +154,7 @@ def _result(d: Diagnostic, index: dict[str, int], base: Path) -> dict[str, Any]:
         )
     result: dict[str, Any] = {
         "ruleId": d.code,
-        "level": _level(d.code),
+        "level": LEVEL,
         "message": {"text": _plain(message)},
         "locations": [{"physicalLocation": physical}],
         "properties": properties,

@@ -1,7 +1,7 @@
 """Code actions: a quick fix per fixable diagnostic, fix all, and disable-for-this-line.
 
 Every action is computed as the new text of a document, with the engine's own functions
-(``apply_edits`` and ``add_preamble`` for one fix, ``fix_source`` for all, the
+(``apply_edits`` and ``import_edits`` for one fix, ``fix_source`` for all, the
 ``--add-noqa`` code for a ``# noqa``); ``text_edits`` turns old and new text into the few
 small edits an editor applies, so the cursor and the rest of the buffer stay put.
 """
@@ -16,7 +16,8 @@ from lsprotocol import types
 
 from torchlint.add_noqa import NoqaResult, add_noqa_to_source
 from torchlint.diagnostics import Applicability, Diagnostic, Edit
-from torchlint.fixer import add_preamble, apply_edits, fix_source
+from torchlint.fix_imports import import_edits
+from torchlint.fixer import apply_edits, fix_source
 from torchlint.notebook import _parses
 from torchlint.registry import selected_rules
 from torchlint.server.convert import SOURCE, identity
@@ -89,7 +90,9 @@ def fixed_by_one(text: str, diagnostic: Diagnostic, notebook: bool) -> str | Non
     new = apply_edits(text, edits)
     if fix.preamble:
         try:
-            new = add_preamble(new, cst.parse_module(new), list(fix.preamble))
+            at = min((edit.start for edit in edits), default=0)
+            requests = [(line, at) for line in fix.preamble]
+            new = apply_edits(new, import_edits(new, cst.parse_module(new), requests))
         except (cst.ParserSyntaxError, RecursionError, ValueError):
             return None
     return new if _parses(new) or not _parses(text) else None

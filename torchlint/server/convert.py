@@ -6,17 +6,11 @@ from lsprotocol import types
 
 from torchlint.diagnostics import Diagnostic
 from torchlint.engine import SYNTAX_ERROR_CODE
+from torchlint.report.rule_docs import rule_url
 from torchlint.server.positions import Positions
 from torchlint.suppression import UNUSED_NOQA_CODE
 
 SOURCE = "torchlint"
-# Where each rule's page lives (docs/rules/TL101.md); the repository URL is a placeholder,
-# like the pre-commit snippet's, until the project has a public home.
-DOCS_BASE = "https://github.com/OWNER/torchlint/blob/main/docs/rules/"
-
-
-def rule_url(code: str) -> str:
-    return f"{DOCS_BASE}{code}.md"
 
 
 def to_lsp(diagnostic: Diagnostic, positions: Positions) -> types.Diagnostic:

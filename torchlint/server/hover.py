@@ -6,7 +6,7 @@ from lsprotocol import types
 
 from torchlint.diagnostics import Diagnostic, Location
 from torchlint.registry import rule_by_code
-from torchlint.server.convert import rule_url
+from torchlint.report.rule_docs import rule_url
 
 
 def rule_markdown(code: str) -> str | None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from torchlint.config import Settings
 from torchlint.diagnostics import Diagnostic
-from torchlint.notebook import fix_notebook, lint_notebook, parse_notebook
-from torchlint.registry import selected_rules
+from torchlint.notebook import parse_notebook
+from torchlint.runner import FileOutcome, Mode, process_source
+from torchlint.sourcefile import decode_source
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,7 @@ def lint_cells(
     path: str, cells: Sequence[CellText], settings: Settings
 ) -> tuple[dict[str, list[Diagnostic]], list[str]]:
     """Findings per cell URI (every cell has an entry) and internal-error lines."""
-    rules = selected_rules(settings.selected_codes)
-    result = lint_notebook(path, notebook_json(cells), settings, rules)
+    result = _process(path, cells, settings, Mode(write=False))
     found: dict[str, list[Diagnostic]] = {cell.uri: [] for cell in cells}
     for diagnostic in result.diagnostics:
         if diagnostic.cell is not None and 1 <= diagnostic.cell <= len(cells):
@@ -61,13 +62,18 @@ def fix_cells(
     path: str, cells: Sequence[CellText], settings: Settings, *, unsafe: bool
 ) -> dict[str, str]:
     """The new text of each cell that fixing the notebook changes."""
-    rules = selected_rules(settings.selected_codes)
-    result = fix_notebook(path, notebook_json(cells), settings, rules, unsafe=unsafe)
-    if not result.fixed or result.errors:
+    result = _process(path, cells, settings, Mode(fix=True, write=False, unsafe=unsafe))
+    if not result.fixed or result.errors or result.fixed_source is None:
         return {}
-    fixed = parse_notebook(result.text).cells
+    fixed = parse_notebook(result.fixed_source).cells
     return {
         cell.uri: new.source
         for cell, new in zip(cells, fixed, strict=True)
         if new.source != cell.text
     }
+
+
+def _process(path: str, cells: Sequence[CellText], settings: Settings, mode: Mode) -> FileOutcome:
+    """The runner's notebook pipeline (as for a ``.ipynb`` file on disk), on the cells."""
+    source = decode_source(notebook_json(cells).encode("utf-8"), Path(path))
+    return process_source(path, source, settings, mode)

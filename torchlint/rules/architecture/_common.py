@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
-from torchlint.names import SCOPE_TYPES, Scope, iter_children
+from torchlint.names import SCOPE_TYPES, Scope, binding_scope, iter_children
 from torchlint.rules import calls
 
 if TYPE_CHECKING:
@@ -113,18 +113,6 @@ def _collect_init(classdef: cst.ClassDef, class_scope: Scope) -> InitAttributes 
 
 
 # --- names assigned once ---------------------------------------------------------------------
-
-
-def binding_scope(scope: Scope, name: str) -> Scope | None:
-    """The innermost scope where ``name`` is bound, as Python looks it up from ``scope``."""
-    current: Scope | None = scope
-    first = True
-    while current is not None:
-        if not (current.is_class and not first) and name in current.bindings:
-            return current
-        first = False
-        current = current.parent
-    return None
 
 
 def _collect_assignments(root: cst.CSTNode) -> dict[str, list[cst.BaseExpression]]:
@@ -324,3 +312,43 @@ def with_function(
         return None
     new = call.with_changes(func=new_func, args=[call.args[0].with_changes(value=argument)])
     return new, preamble
+
+
+# --- attributes a class reads ----------------------------------------------------------------
+
+# Methods that hand out every submodule: a class calling them may apply any of its layers.
+_ALL_SUBMODULES = frozenset({"children", "modules", "named_children", "named_modules"})
+
+
+def unread_attributes(context: FileContext, classdef: cst.ClassDef) -> frozenset[str]:
+    """Attributes the class assigns (``self.act = ...``) but never reads anywhere in its body
+    (no ``.act``, no ``"act"`` string for ``getattr``). Empty when the class walks its
+    submodules (``self.children()``...), which reads them all."""
+    return context.fact(f"tl4-unread:{id(classdef)}", lambda _: _unread(classdef))
+
+
+def _unread(classdef: cst.ClassDef) -> frozenset[str]:
+    seen: dict[str, int] = {}
+    assigned: dict[str, int] = {}
+    strings: set[str] = set()
+    stack: list[cst.CSTNode] = [classdef.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute):
+            name = node.attr.value
+            if name in _ALL_SUBMODULES:
+                return frozenset()
+            seen[name] = seen.get(name, 0) + 1
+        elif isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Attribute):
+            name = node.target.attr.value
+            assigned[name] = assigned.get(name, 0) + 1
+        elif isinstance(node, cst.SimpleString):
+            value = calls.string_literal(node)
+            if value is not None:
+                strings.add(value)
+        stack.extend(iter_children(node))
+    return frozenset(
+        name
+        for name, count in assigned.items()
+        if seen.get(name, 0) == count and name not in strings
+    )

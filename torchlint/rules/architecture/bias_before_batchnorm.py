@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.checkpoints import fetches_published_weights
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope, iter_children
 from torchlint.rules import calls
@@ -32,6 +33,11 @@ class BiasBeforeBatchnorm(Rule):
     or in `forward` (both layers built in `__init__`) as `self.bn(self.conv(x))` or as
     `x = self.conv(x)` followed by `x = self.bn(x)`. Every use of the layer must feed that
     BatchNorm: a layer whose output is also used on its own keeps its bias.
+
+    Not reported in a file that downloads published weights for its models
+    (`load_state_dict_from_url`, `hf_hub_download`, the URL of a `.pth`/`.pt`/`.ckpt`
+    file): a port of a released architecture must keep the parameters of the release, or
+    its checkpoint no longer loads.
 
     ## Why is this bad?
     BatchNorm subtracts the per-channel mean right after the layer, which removes any constant
@@ -201,6 +207,19 @@ class BiasBeforeBatchnorm(Rule):
         ),
         Valid(
             """
+            import torch
+            from torch import nn
+            URL = "https://github.com/example/keynet/raw/main/weights/keynet.pth"
+            class KeyNet(nn.Module):
+                def __init__(self, pretrained=False):
+                    super().__init__()
+                    self.block = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8))
+                    if pretrained:
+                        self.load_state_dict(torch.hub.load_state_dict_from_url(URL))
+            """
+        ),
+        Valid(
+            """
             from torch import nn
 
             class TwoOutputs(nn.Module):
@@ -358,6 +377,8 @@ class BiasBeforeBatchnorm(Rule):
         bias = calls.argument(layer, "bias", bias_index)
         if bias is not None and not calls.is_true(bias.value):
             return  # bias=False already, or an expression we cannot judge
+        if fetches_published_weights(self.context):
+            return  # the released checkpoint has the bias: dropping it breaks loading
         self._reported.add(id(layer))
         message = (
             f"`{layer_name.rsplit('.', 1)[-1]}` bias is cancelled by the "

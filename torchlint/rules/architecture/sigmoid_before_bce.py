@@ -7,7 +7,13 @@ import libcst as cst
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope
 from torchlint.rules import calls
-from torchlint.rules.architecture._common import SIGMOID, activation, instance_constructor
+from torchlint.rules.architecture._common import (
+    SIGMOID,
+    Activation,
+    activation,
+    instance_constructor,
+    single_assignment,
+)
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
 
 BCE_FUNCTION = "torch.nn.functional.binary_cross_entropy"
@@ -21,7 +27,9 @@ WITH_LOGITS = "binary_cross_entropy_with_logits"
 class SigmoidBeforeBce(Rule):
     """
     ## What it does
-    Reports `binary_cross_entropy` / `nn.BCELoss` applied directly to a `sigmoid` output.
+    Reports `binary_cross_entropy` / `nn.BCELoss` applied to a `sigmoid` output, directly or
+    through a name assigned once (`p = torch.sigmoid(logits)` then
+    `F.binary_cross_entropy(p, t)`).
 
     ## Why is this bad?
     Computing `log(sigmoid(z))` in two steps loses precision: for large `|z|` the sigmoid
@@ -53,7 +61,8 @@ class SigmoidBeforeBce(Rule):
     existing alias of `torch.nn.functional` (or `torch.nn.functional.` when `torch` is
     imported) and offers nothing when neither is available. `nn.BCELoss()(...)` called
     in place becomes `nn.BCEWithLogitsLoss()(...)`; a `BCELoss` instance kept in a variable
-    is reported without a fix, because the module itself would have to change.
+    is reported without a fix, because the module itself would have to change. Through an
+    assigned name there is no fix either: the probabilities may be used elsewhere.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html
@@ -74,7 +83,6 @@ class SigmoidBeforeBce(Rule):
             loss = F.binary_cross_entropy(torch.sigmoid(z), y, reduction="sum")
             """,
             fixed="""
-            import torch
             import torch.nn.functional as F
             loss = F.binary_cross_entropy_with_logits(z, y, reduction="sum")
             """,
@@ -87,7 +95,6 @@ class SigmoidBeforeBce(Rule):
             """,
             fixed="""
             import torch
-            from torch.nn.functional import binary_cross_entropy
             loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y, weight=w)
             """,
         ),
@@ -98,7 +105,6 @@ class SigmoidBeforeBce(Rule):
             loss = nn.BCELoss(reduction="none")(torch.sigmoid(z), y)
             """,
             fixed="""
-            import torch
             import torch.nn as nn
             loss = nn.BCEWithLogitsLoss(reduction="none")(z, y)
             """,
@@ -141,10 +147,31 @@ class SigmoidBeforeBce(Rule):
                     return nnf.binary_cross_entropy_with_logits(z, y)
             """,
         ),
+        Invalid(
+            """
+            import torch
+            import torch.nn.functional as F
+            def step(logits, t):
+                p = torch.sigmoid(logits)
+                return F.binary_cross_entropy(p, t)
+            """,
+            fixed=None,
+        ),
         Valid(
             """
             import torch.nn.functional as F
             loss = F.binary_cross_entropy_with_logits(z, y)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            import torch.nn.functional as F
+            def step(logits, t, calibrate):
+                p = torch.sigmoid(logits)
+                if calibrate:
+                    p = p.clamp(0.01, 0.99)
+                return F.binary_cross_entropy(p, t)
             """
         ),
         Valid(
@@ -183,7 +210,7 @@ class SigmoidBeforeBce(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         arg = calls.argument(node, "input", 0)
-        if arg is None or not isinstance(arg.value, cst.Call):
+        if arg is None or not isinstance(arg.value, (cst.Call, cst.Name)):
             return
         func = node.func
         qualified = (
@@ -194,13 +221,21 @@ class SigmoidBeforeBce(Rule):
             qualified is not None or instance_constructor(self.context, func) not in BCE_MODULES
         ):
             return
-        found = activation(self.context, arg.value, SIGMOID)
+        found = self._sigmoid(arg.value)
         if found is None:
             return
         fix = None
-        if found.input is not None and not found.extra:
+        if isinstance(arg.value, cst.Call) and found.input is not None and not found.extra:
             fix = self._fix(node, arg.value, found.input, functional)
         self.report(arg.value, fix=fix)
+
+    def _sigmoid(self, value: cst.BaseExpression) -> Activation | None:
+        if isinstance(value, cst.Name):
+            assigned = single_assignment(self.context, self.context.scope, value.value)
+            if assigned is None or not isinstance(assigned[0], cst.Call):
+                return None
+            return activation(self.context, assigned[0], SIGMOID, assigned[1])
+        return activation(self.context, value, SIGMOID)  # type: ignore[arg-type]
 
     def _fix(
         self,

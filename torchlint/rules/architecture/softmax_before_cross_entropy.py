@@ -92,7 +92,6 @@ class SoftmaxBeforeCrossEntropy(Rule):
                 return criterion(torch.softmax(out, 1), y)
             """,
             fixed="""
-            import torch
             from torch import nn
             criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
             def step(out, y):

@@ -6,6 +6,7 @@ import libcst as cst
 
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
+from torchlint.rules.architecture._common import unread_attributes
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 # qualified name -> the positional index of ``dim``
@@ -29,6 +30,9 @@ class SoftmaxImplicitDim(Rule):
     Reports `F.softmax` / `F.log_softmax` / `F.softmin` / `torch.softmax` and
     `nn.Softmax()` / `nn.LogSoftmax()` / `nn.Softmin()` called without `dim` (or with
     `dim=None`).
+
+    Not reported for a softmax module stored on `self` that the class never reads again
+    (`forward` never calls it): nothing is ever normalised over a guessed axis.
 
     ## Why is this bad?
     Without `dim` PyTorch guesses the axis from the number of dimensions (axis 0 for 0-, 1-
@@ -96,10 +100,33 @@ class SoftmaxImplicitDim(Rule):
             out = lsm(x)
             """
         ),
+        Invalid(
+            """
+            from torch import nn
+            class Head(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.act = nn.Softmax()
+                def forward(self, x):
+                    return self.act(x)
+            """
+        ),
         Valid(
             """
             import torch.nn.functional as F
             probs = F.softmax(logits, 1)
+            """
+        ),
+        Valid(
+            """
+            from torch import nn
+            class Head(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(4, 2)
+                    self.softmax = nn.Softmax()
+                def forward(self, x):
+                    return self.fc(x)
             """
         ),
         Valid(
@@ -147,6 +174,8 @@ class SoftmaxImplicitDim(Rule):
         if index is None or calls.has_star_args(node):
             return
         dim = calls.argument(node, "dim", index)
+        if index == 0 and self._never_applied(node):
+            return
         if dim is None:
             new = calls.add_keyword(node, "dim", "-1")
         elif isinstance(dim.value, cst.Name) and dim.value.value == "None":
@@ -157,3 +186,18 @@ class SoftmaxImplicitDim(Rule):
             Applicability.DISPLAY, "Pass `dim=-1` if the classes are last", Replace(node, new)
         )
         self.report(node, fix=fix)
+
+    def _never_applied(self, node: cst.Call) -> bool:
+        """``self.act = nn.Softmax()`` in a class that never reads ``self.act`` again."""
+        parent = self.context.parent
+        if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
+            return False
+        target = parent.targets[0].target
+        if not isinstance(target, cst.Attribute):
+            return False
+        classdef = next(
+            (a for a in reversed(self.context.ancestors) if isinstance(a, cst.ClassDef)), None
+        )
+        return classdef is not None and target.attr.value in unread_attributes(
+            self.context, classdef
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.datasets import DatasetKind, dataset_kind
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -11,12 +12,26 @@ from torchlint.rules.base import Invalid, Replace, Rule, Valid
 DATALOADER = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
 NUM_WORKERS_INDEX = 5
 INLINE_WORKERS = "min(8, os.cpu_count() or 1)"
+EXPLICIT_ZERO = "`num_workers=0` loads every batch in the main process"
+# In memory, workers only add copies; over a stream, each worker would replay it.
+QUIET_KINDS = frozenset({DatasetKind.IN_MEMORY, DatasetKind.ITERABLE})
 
 
 class DataloaderNoWorkers(Rule):
     """
     ## What it does
-    Reports a `DataLoader` built without `num_workers`, or with `num_workers=0`.
+    Reports a `DataLoader` built without `num_workers`, or with `num_workers=0`, over a
+    dataset that does work per item: a `Dataset` subclass whose `__getitem__` computes
+    (reads a file, applies a transform), a torchvision/torchaudio dataset, or a dataset it
+    cannot see.
+
+    Not reported over data already in memory: a `TensorDataset`, a list, tuple, `range` or
+    tensor, or a `Dataset` of this file whose `__getitem__` only indexes what it stores
+    (`return self.data[i]`). Workers there add start-up and inter-process copies and no
+    speed (measured: a 20k-row `TensorDataset`, 3 epochs, 0.15 s with no workers, 1.52 s with
+    one). Nor over an iterable-style dataset (`IterableDataset`, a DataPipe, a streaming
+    Hugging Face dataset): each worker would replay the whole stream unless the dataset
+    shards itself with `get_worker_info()`, so the worker count is the author's call.
 
     ## Why is this bad?
     With no workers every batch is loaded and transformed in the training process itself,
@@ -37,7 +52,8 @@ class DataloaderNoWorkers(Rule):
 
     loader = make_loader(dataset, batch_size=32, shuffle=True)
     ```
-    `make_loader` picks `num_workers` from the CPUs this process may use, enables
+    `make_loader` picks `num_workers` from the CPUs this process may use (0 for in-memory
+    and iterable-style datasets, as this rule does), enables
     `pin_memory` on CUDA and `persistent_workers` when there are workers; explicit
     arguments always win.
 
@@ -64,7 +80,6 @@ class DataloaderNoWorkers(Rule):
             loader = DataLoader(dataset, batch_size=32, shuffle=True)
             """,
             fixed="""
-            from torch.utils.data import DataLoader
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=32, shuffle=True)
             """,
@@ -75,7 +90,6 @@ class DataloaderNoWorkers(Rule):
             loader = tud.DataLoader(dataset, batch_size=8, num_workers=0)
             """,
             fixed="""
-            import torch.utils.data as tud
             from torchlint.runtime import make_loader
             loader = make_loader(dataset, batch_size=8)
             """,
@@ -89,7 +103,6 @@ class DataloaderNoWorkers(Rule):
             )
             """,
             fixed="""
-            import torch
             from torchlint.runtime import make_loader
             loader = make_loader(
                 dataset,
@@ -103,8 +116,9 @@ class DataloaderNoWorkers(Rule):
             loader = DL(dataset, 16)
             """,
             fixed="""
-            from torch.utils.data import DataLoader as DL
             import os
+
+            from torch.utils.data import DataLoader as DL
             loader = DL(dataset, 16, num_workers=min(8, os.cpu_count() or 1))
             """,
             settings={"runtime-helpers": False},
@@ -117,10 +131,106 @@ class DataloaderNoWorkers(Rule):
             """,
             fixed=None,
         ),
+        Invalid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+            train_set = datasets.MNIST(".", transform=transforms.ToTensor())
+            loader = DataLoader(train_set, batch_size=64, shuffle=True)
+            """,
+            fixed="""
+            from torchlint.runtime import make_loader
+            from torchvision import datasets, transforms
+            train_set = datasets.MNIST(".", transform=transforms.ToTensor())
+            loader = make_loader(train_set, batch_size=64, shuffle=True)
+            """,
+        ),
+        Invalid(
+            """
+            from PIL import Image
+            from torch.utils.data import DataLoader, Dataset
+            class Images(Dataset):
+                def __init__(self, paths):
+                    self.paths = paths
+                def __len__(self):
+                    return len(self.paths)
+                def __getitem__(self, index):
+                    return Image.open(self.paths[index])
+            loader = DataLoader(Images(paths), batch_size=8, num_workers=0)
+            """,
+            fixed="""
+            from PIL import Image
+            from torch.utils.data import Dataset
+            from torchlint.runtime import make_loader
+            class Images(Dataset):
+                def __init__(self, paths):
+                    self.paths = paths
+                def __len__(self):
+                    return len(self.paths)
+                def __getitem__(self, index):
+                    return Image.open(self.paths[index])
+            loader = make_loader(Images(paths), batch_size=8)
+            """,
+        ),
         Valid(
             """
             from torch.utils.data import DataLoader
             loader = DataLoader(dataset, batch_size=32, num_workers=4)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch.utils.data import DataLoader, TensorDataset
+            data = TensorDataset(torch.randn(100, 3), torch.randint(0, 2, (100,)))
+            loader = DataLoader(data, batch_size=10)
+            other = DataLoader(TensorDataset(torch.randn(8, 3)), num_workers=0)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch.utils.data import DataLoader
+            a = DataLoader([1, 2, 3], batch_size=2)
+            b = DataLoader(range(10), batch_size=2)
+            c = DataLoader(list(items), batch_size=2)
+            d = DataLoader(torch.arange(10), batch_size=2)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch.utils.data import DataLoader, Dataset
+            class Random(Dataset):
+                def __init__(self, size, length):
+                    self.data = torch.randn(length, size)
+                def __len__(self):
+                    return len(self.data)
+                def __getitem__(self, index):
+                    return {"id": str(index), "x": self.data[index]}
+            loader = DataLoader(Random(32, 64))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch.utils.data import DataLoader, TensorDataset
+            class Case:
+                def setUp(self):
+                    self.dataset = TensorDataset(torch.randn(80, 32))
+                def read(self):
+                    return DataLoader(self.dataset, batch_size=8)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch.utils.data import DataLoader, IterableDataset
+            class Stream(IterableDataset):
+                def __iter__(self):
+                    for _ in range(100):
+                        yield torch.randn(20)
+            loader = DataLoader(Stream(), batch_size=16)
             """
         ),
         Valid(
@@ -170,7 +280,11 @@ class DataloaderNoWorkers(Rule):
         workers = calls.argument(node, "num_workers", NUM_WORKERS_INDEX)
         if workers is not None and calls.int_literal(workers.value) != 0:
             return
-        self.report(node, fix=self._fix(node, workers))
+        dataset = calls.argument(node, "dataset", 0)
+        if dataset is not None and dataset_kind(self.context, dataset.value) in QUIET_KINDS:
+            return
+        message = EXPLICIT_ZERO if workers is not None else None
+        self.report(node, message, fix=self._fix(node, workers))
 
     def _fix(self, node: cst.Call, workers: cst.Arg | None):
         if workers is not None and workers.keyword is None:

@@ -6,6 +6,7 @@ import re
 
 import libcst as cst
 
+from torchlint.analysis.datasets import is_iterable_dataset
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
 from torchlint.rules import calls
@@ -19,25 +20,6 @@ BATCH_SAMPLER_INDEX = 4
 # "train" but not "constraint" / "strain"; validation-style names are deliberately unshuffled.
 _TRAIN = re.compile(r"(?<!s)train", re.IGNORECASE)
 _NOT_TRAIN = re.compile(r"eval|(?:^|_)(?:val|valid|validation|test)(?:_|$|\d)", re.IGNORECASE)
-_ITERABLE_HINT = re.compile(r"iterable|stream", re.IGNORECASE)
-
-ITERABLE_DATASETS = frozenset(
-    {
-        "torch.utils.data.IterableDataset",
-        "torch.utils.data.dataset.IterableDataset",
-        "torch.utils.data.ChainDataset",
-        "torch.utils.data.dataset.ChainDataset",
-        "torch.utils.data.IterDataPipe",
-        "torch.utils.data.datapipes.datapipe.IterDataPipe",
-        "datasets.IterableDataset",
-    }
-)
-ITERABLE_PREFIXES = ("torch.utils.data.datapipes.iter.", "torchdata.", "webdataset.")
-
-
-def is_iterable_dataset_name(qualified: str) -> bool:
-    """Qualified names of iterable-style datasets (a DataLoader over them cannot shuffle)."""
-    return qualified in ITERABLE_DATASETS or qualified.startswith(ITERABLE_PREFIXES)
 
 
 def is_train_name(target: str) -> bool:
@@ -219,54 +201,10 @@ class TrainLoaderNotShuffled(Rule):
             if calls.argument(node, name, index) is not None:
                 return
         dataset = calls.argument(node, "dataset", 0)
-        if dataset is None or self._is_iterable(dataset.value):
+        if dataset is None or is_iterable_dataset(self.context, dataset.value):
             return
         new = calls.add_keyword(node, "shuffle", "True")
         self.report(
             node,
             fix=self.fix(Applicability.UNSAFE, "Add `shuffle=True`", Replace(node, new)),
-        )
-
-    def _is_iterable(self, dataset: cst.BaseExpression) -> bool:
-        """True when ``dataset`` is (or may well be) an iterable-style dataset."""
-        text = dotted_name(dataset)
-        if text is None:
-            return self._constructs_iterable(dataset)
-        if _ITERABLE_HINT.search(text.rsplit(".", 1)[-1]):
-            return True
-        if "." not in text:
-            values = calls.assigned_values(self.context.scope.node, text)
-            if not values and self.context.scope is not self.context.module_scope:
-                values = calls.assigned_values(self.context.module, text)
-        elif text.startswith("self.") and text.count(".") == 1:
-            cls = next(
-                (a for a in reversed(self.context.ancestors) if isinstance(a, cst.ClassDef)),
-                None,
-            )
-            values = [] if cls is None else calls.assigned_values(cls, text, nested=True)
-        else:
-            return False
-        return any(self._constructs_iterable(value) for value in values)
-
-    def _constructs_iterable(self, value: cst.BaseExpression) -> bool:
-        if not isinstance(value, cst.Call):
-            return False
-        func = value.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "to_iterable_dataset":
-            return True
-        if isinstance(func, cst.Name) and func.value in self._local_iterables():
-            return True
-        qualified = self.qualified_name(func)
-        if qualified is None:
-            return False
-        if qualified == "datasets.load_dataset":
-            streaming = calls.keyword(value, "streaming")
-            return streaming is not None and not calls.is_false(streaming.value)
-        return is_iterable_dataset_name(qualified)
-
-    def _local_iterables(self) -> frozenset[str]:
-        context = self.context
-        return context.fact(
-            "train_loader_not_shuffled.iterable_classes",
-            lambda c: calls.local_subclasses(c.module, c.module_scope, is_iterable_dataset_name),
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
+from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name, iter_children
 from torchlint.rules.base import PendingFix, Replace, Rule
@@ -158,10 +159,12 @@ class DeprecatedNameRule(Rule):
         qualified = self.qualified_name(node)
         if qualified is None or qualified not in self.names:
             return
+        if in_compat_branch(self.context.ancestors):
+            return  # the fallback for an older torch: the old name is used on purpose
         self.check_use(Use(node, qualified, use.call, use.decorator))
 
     def visit_Import(self, node: cst.Import) -> None:
-        if not self.report_imports or self._off:
+        if not self.report_imports or self._off or in_compat_branch(self.context.ancestors):
             return
         for alias in node.names:
             full = dotted_name(alias.name)
@@ -186,7 +189,7 @@ class DeprecatedNameRule(Rule):
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._aliases.add(alias.asname.name.value)
-            if self.report_imports:
+            if self.report_imports and not in_compat_branch(self.context.ancestors):
                 if fix is None:
                     fix = self._import_fix(node, module)
                 self.report(alias, self.message(qualified), fix=fix)
@@ -224,7 +227,7 @@ class DeprecatedNameRule(Rule):
     def rename_fix(self, use: Use, target: str, message: str) -> PendingFix | None:
         """Replace the use by ``target``, which takes the same arguments.
 
-        Safe for calls and decorators; a use as a value (``{F.sigmoid: ...}``, a list of
+        Safe for calls and decorators; a use as a value (``{F.upsample: ...}``, a list of
         functions) gets a different object, which registries and identity checks notice,
         unless ``same_object`` says the new name is the very same function.
         """

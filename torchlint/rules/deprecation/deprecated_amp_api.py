@@ -41,7 +41,9 @@ class DeprecatedAmpApi(DeprecatedNameRule):
     ## What it does
     Reports the device-specific AMP APIs `torch.cuda.amp.autocast`, `GradScaler`,
     `custom_fwd`, `custom_bwd` and `torch.cpu.amp.autocast` / `GradScaler`: in calls,
-    decorators, references and imports, through any alias.
+    decorators, references and imports, through any alias. A use in the fallback for an
+    older torch (an `except ImportError` handler, a branch that tests the torch version) is
+    kept on purpose and not reported.
 
     ## Why is this bad?
     They are deprecated (a `FutureWarning` on every use) in favour of the device-generic
@@ -136,7 +138,6 @@ class DeprecatedAmpApi(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.cuda.amp import autocast, custom_fwd, custom_bwd
 
             class Fn(torch.autograd.Function):
                 @staticmethod
@@ -177,7 +178,6 @@ class DeprecatedAmpApi(DeprecatedNameRule):
             )
             """,
             fixed="""
-            from torch.cuda.amp import GradScaler
             import torch
             scaler = torch.amp.GradScaler(
                 "cuda",
@@ -248,6 +248,17 @@ class DeprecatedAmpApi(DeprecatedNameRule):
             import torch
             train(autocast=True, amp=torch.amp)
             self.amp.autocast()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            try:
+                from torch.amp import GradScaler
+            except ImportError:
+                from torch.cuda.amp import GradScaler
+            if torch.__version__ < "2.4":
+                scaler = torch.cuda.amp.GradScaler()
             """
         ),
     )

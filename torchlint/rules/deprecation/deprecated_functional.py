@@ -12,8 +12,6 @@ from torchlint.rules.deprecation import DeprecatedNameRule, Use
 INTERPOLATE = "torch.nn.functional.interpolate"
 # qualified name -> (replacement, keywords the old function implied)
 FUNCTIONAL = {
-    "torch.nn.functional.sigmoid": ("torch.sigmoid", ()),
-    "torch.nn.functional.tanh": ("torch.tanh", ()),
     "torch.nn.functional.upsample": (INTERPOLATE, ()),
     "torch.nn.functional.upsample_nearest": (INTERPOLATE, (("mode", '"nearest"'),)),
     "torch.nn.functional.upsample_bilinear": (
@@ -26,39 +24,40 @@ FUNCTIONAL = {
 class DeprecatedFunctional(DeprecatedNameRule):
     """
     ## What it does
-    Reports the deprecated functionals `F.sigmoid`, `F.tanh`, `F.upsample`,
-    `F.upsample_nearest` and `F.upsample_bilinear` of `torch.nn.functional`: in calls,
-    references and imports, through any alias.
+    Reports the deprecated functionals `F.upsample`, `F.upsample_nearest` and
+    `F.upsample_bilinear` of `torch.nn.functional`: in calls, references and imports,
+    through any alias.
+
+    `F.sigmoid` and `F.tanh` are not reported: torch 1.x warned on them, torch 2.x does not
+    (they are documented aliases of `torch.sigmoid` / `torch.tanh` again), so a change
+    would buy nothing.
 
     ## Why is this bad?
-    They are thin deprecated wrappers: `F.sigmoid` / `F.tanh` duplicate `torch.sigmoid` /
-    `torch.tanh`, and the `upsample*` functions warn on every call and forward to
-    `F.interpolate`, where the interpolation mode is explicit.
+    The `upsample*` functions warn on every call and forward to `F.interpolate`, where the
+    interpolation mode is explicit.
 
     ## Example
     ```python
     import torch.nn.functional as F
 
-    y = F.sigmoid(x)
+    y = F.upsample(x, scale_factor=2)
     z = F.upsample_bilinear(x, scale_factor=2)
     ```
 
     ## Use instead
     ```python
-    import torch
     import torch.nn.functional as F
 
-    y = torch.sigmoid(x)
+    y = F.interpolate(x, scale_factor=2)
     z = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
     ```
 
     ## Fix safety
-    Safe for calls: each old function calls its replacement with exactly these arguments
+    Safe for calls: each old function calls `F.interpolate` with exactly these arguments
     (`upsample_nearest` implies `mode="nearest"`, `upsample_bilinear` implies
-    `mode="bilinear", align_corners=True`). `from torch.nn.functional import sigmoid, tanh`
-    becomes `from torch import sigmoid, tanh`. Unsafe where the name is used as a value
-    (`{"act": F.sigmoid}`): the replacement is a different function object, which
-    registries and identity checks notice. References to `upsample_nearest` /
+    `mode="bilinear", align_corners=True`). `F.upsample` used as a value (`{"up":
+    F.upsample}`) becomes `F.interpolate` as an unsafe fix: a different function object,
+    which registries and identity checks notice. References to `upsample_nearest` /
     `upsample_bilinear` that are not calls, and calls of them with `*args` / `**kwargs`,
     are reported without a fix.
 
@@ -76,19 +75,6 @@ class DeprecatedFunctional(DeprecatedNameRule):
     examples = (
         Invalid(
             """
-            import torch
-            import torch.nn.functional as F
-            y = F.sigmoid(x) + F.tanh(x)
-            """,
-            fixed="""
-            import torch
-            import torch.nn.functional as F
-            y = torch.sigmoid(x) + torch.tanh(x)
-            """,
-            count=2,
-        ),
-        Invalid(
-            """
             import torch.nn.functional as F
             a = F.upsample(x, scale_factor=2, mode="bilinear")
             b = F.upsample_bilinear(x, size=(8, 8))
@@ -104,38 +90,13 @@ class DeprecatedFunctional(DeprecatedNameRule):
         ),
         Invalid(
             """
-            from torch.nn.functional import sigmoid as sig, tanh
-            y = tanh(sig(x))
-            """,
-            fixed="""
-            from torch import sigmoid as sig, tanh
-            y = tanh(sig(x))
-            """,
-            count=4,
-        ),
-        Invalid(
-            """
             import torch.nn.functional as F
-            ACTIVATIONS = {"sigmoid": F.sigmoid}
+            UPSAMPLERS = {"up": F.upsample}
             """,
             fixed="""
             import torch.nn.functional as F
-            import torch
-            ACTIVATIONS = {"sigmoid": torch.sigmoid}
+            UPSAMPLERS = {"up": F.interpolate}
             """,
-        ),
-        Invalid(
-            """
-            import torch
-            from torch.nn.functional import sigmoid
-            ACTIVATIONS = {"sigmoid": sigmoid}
-            """,
-            fixed="""
-            import torch
-            from torch import sigmoid
-            ACTIVATIONS = {"sigmoid": sigmoid}
-            """,
-            count=2,
         ),
         Invalid(
             """
@@ -146,17 +107,25 @@ class DeprecatedFunctional(DeprecatedNameRule):
         ),
         Invalid(
             """
-            from torch.nn.functional import relu, tanh
-            def act(x):
-                return tanh(relu(x))
+            from torch.nn.functional import relu, upsample
+            def up(x):
+                return upsample(relu(x), scale_factor=2)
             """,
             fixed="""
-            from torch.nn.functional import relu, tanh
             import torch
-            def act(x):
-                return torch.tanh(relu(x))
+            from torch.nn.functional import relu
+            def up(x):
+                return torch.nn.functional.interpolate(relu(x), scale_factor=2)
             """,
             count=2,
+        ),
+        Valid(
+            """
+            import torch.nn.functional as F
+            from torch.nn.functional import sigmoid as sig, tanh
+            y = F.sigmoid(x) + F.tanh(x) + tanh(sig(x))
+            ACTIVATIONS = {"sigmoid": F.sigmoid, "tanh": tanh}
+            """
         ),
         Valid(
             """
@@ -170,7 +139,7 @@ class DeprecatedFunctional(DeprecatedNameRule):
         Valid(
             """
             def f(F, x):
-                return F.sigmoid(x)
+                return F.upsample(x)
             """
         ),
         Valid(
@@ -195,22 +164,15 @@ class DeprecatedFunctional(DeprecatedNameRule):
     )
 
     def message(self, qualified: str) -> str:
-        target, implied = FUNCTIONAL[qualified]
+        _, implied = FUNCTIONAL[qualified]
         short = qualified.replace("torch.nn.functional.", "F.")
-        if target == INTERPOLATE:
-            extra = "".join(f", {key}={value}" for key, value in implied)
-            return f"`{short}` is deprecated: use `F.interpolate(...{extra})`"
-        return f"`{short}` is deprecated: use `{target}`"
-
-    def import_target(self, qualified: str) -> str | None:
-        target, _ = FUNCTIONAL.get(qualified, (None, ()))
-        return target if target in ("torch.sigmoid", "torch.tanh") else None
+        extra = "".join(f", {key}={value}" for key, value in implied)
+        return f"`{short}` is deprecated: use `F.interpolate(...{extra})`"
 
     def fix_use(self, use: Use) -> PendingFix | None:
         target, implied = FUNCTIONAL[use.qualified]
         if not implied:
-            short = target.replace("torch.nn.functional.", "F.")
-            return self.rename_fix(use, target, f"Use `{short}`")
+            return self.rename_fix(use, target, "Use `F.interpolate`")
         spelled = self.spell(use.node, target)
         if spelled is None:
             return None

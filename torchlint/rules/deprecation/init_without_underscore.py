@@ -84,6 +84,20 @@ class InitWithoutUnderscore(DeprecatedNameRule):
         ),
         Invalid(
             """
+            import torch.nn as nn
+            def init_weights(m):
+                if hasattr(m, "weight"):
+                    nn.init.normal(m.weight, std=0.02)
+            """,
+            fixed="""
+            import torch.nn as nn
+            def init_weights(m):
+                if hasattr(m, "weight"):
+                    nn.init.normal_(m.weight, std=0.02)
+            """,
+        ),
+        Invalid(
+            """
             import torch
             torch.nn.utils.clip_grad_norm(model.parameters(), max_norm=1.0)
             """,
@@ -110,7 +124,6 @@ class InitWithoutUnderscore(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.nn.init import kaiming_normal as kn
             torch.nn.init.kaiming_normal_(conv.weight, mode="fan_out")
             """,
             count=2,

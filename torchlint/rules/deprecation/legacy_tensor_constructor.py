@@ -33,6 +33,9 @@ for _type, _dtype in DTYPES.items():
     CONSTRUCTORS[f"torch.{_type}"] = (_dtype, None)
     CONSTRUCTORS[f"torch.cuda.{_type}"] = (_dtype, "cuda")
 LAST_PARTS = frozenset(name.rsplit(".", 1)[-1] for name in CONSTRUCTORS)
+PARAMETER = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+SIZES = "legacy constructor with sizes returns uninitialised memory: use `torch.empty(...)`"
+CUDA = "`torch.cuda.*Tensor` hard-codes the device: use `torch.tensor(...)` / `torch.empty(...)`"
 
 
 def _is_data_literal(expr: cst.BaseExpression) -> bool:
@@ -41,44 +44,88 @@ def _is_data_literal(expr: cst.BaseExpression) -> bool:
     )
 
 
-def _is_size_literal(expr: cst.BaseExpression) -> bool:
-    value = calls.int_literal(expr)
-    return value is not None and value >= 0
+# Calls and attributes whose value is a size: `len(x)`, `x.size(0)`, `x.numel()`, `x.shape`.
+_SIZE_CALLS = frozenset({"len", "size", "numel", "dim", "Size"})
+_SIZE_ATTRIBUTES = frozenset({"shape", "ndim"})
+
+
+def _is_size(expr: cst.BaseExpression) -> bool:
+    """``expr`` is plainly a size: an integer literal, `len(...)`, `x.size(...)`, `x.shape[i]`,
+    `torch.Size(...)`, or arithmetic on them. A bare name is not: it may hold data."""
+    if isinstance(expr, cst.Integer):
+        return True
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        return name in _SIZE_CALLS
+    if isinstance(expr, cst.Subscript):
+        return isinstance(expr.value, cst.Attribute) and expr.value.attr.value in _SIZE_ATTRIBUTES
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value in _SIZE_ATTRIBUTES
+    if isinstance(expr, cst.BinaryOperation):
+        return _is_size(expr.left) or _is_size(expr.right)
+    return False
+
+
+def sizes_form(call: cst.Call) -> bool:
+    """The call builds an uninitialised tensor of given sizes, not one from data.
+
+    The data form takes exactly one positional argument; two or more, a `*shape`, or one
+    that is plainly a size (see ``_is_size``) mean sizes. `torch.Tensor()` (an empty tensor)
+    and `torch.Tensor(values)` (a name that may hold data) are neither.
+    """
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if any(arg.star == "*" for arg in positional):
+        return True
+    if any(arg.star for arg in call.args):
+        return False  # `**kwargs`: cannot tell
+    if len(positional) >= 2:
+        return True
+    return len(positional) == 1 and _is_size(positional[0].value)
 
 
 class LegacyTensorConstructor(Rule):
     """
     ## What it does
-    Reports calls to the legacy typed constructors `torch.FloatTensor(...)`,
-    `torch.LongTensor(...)`, ..., `torch.cuda.FloatTensor(...)` and `torch.Tensor(...)`.
-    Type checks (`isinstance(x, torch.FloatTensor)`) and annotations are not calls and are
-    not reported.
+    Reports the misleading forms of the legacy typed constructors (`torch.Tensor`,
+    `torch.FloatTensor`, `torch.LongTensor`, ...): a call with sizes (`torch.Tensor(3, 4)`,
+    `torch.FloatTensor(len(x))`, `torch.LongTensor(*shape)`), and any call of a
+    `torch.cuda.*Tensor` constructor. Type checks (`isinstance(x, torch.FloatTensor)`) and
+    annotations are not calls and are not reported.
+
+    A call with data (`torch.LongTensor([[1, 2]])`, `torch.Tensor(values)`) is not reported:
+    old-style, but it does what it says (on real code these were nearly all test fixtures
+    and constants, and nobody changes them). Nor are sizes whose memory is never read
+    uninitialised: `torch.Tensor()` / `torch.Tensor(0)` (empty), a call followed at once by
+    an in-place initialiser (`torch.Tensor(3, 4).uniform_(-1, 1)`), and
+    `nn.Parameter(torch.Tensor(n, m))`, the idiom of layers that initialise in place after.
 
     ## Why is this bad?
     The legacy constructors overload one call for two meanings: `torch.FloatTensor(3)` is
-    an *uninitialized* tensor of size 3, `torch.FloatTensor([3])` is the value 3. A size
-    read from a variable silently becomes garbage memory, and the CUDA variants hard-code
-    the device. `torch.tensor` (data) and `torch.empty` / `torch.zeros` (sizes) say which
-    one is meant.
+    an *uninitialized* tensor of size 3, `torch.FloatTensor([3])` is the value 3. Sizes give
+    garbage memory that looks like data, and a size meant as a value silently becomes one.
+    The `torch.cuda` variants hard-code the device, so the code fails on a machine without
+    CUDA. `torch.empty` / `torch.zeros` (sizes) and `torch.tensor(..., device=)` (data) say
+    which one is meant.
 
     ## Example
     ```python
-    a = torch.FloatTensor([1, 2, 3])
-    b = torch.cuda.LongTensor(4, 5)
+    buf = torch.FloatTensor(4, 5)
+    ids = torch.cuda.LongTensor([1, 2, 3])
     ```
 
     ## Use instead
     ```python
-    a = torch.tensor([1, 2, 3], dtype=torch.float32)
-    b = torch.empty(4, 5, dtype=torch.int64, device="cuda")
+    buf = torch.empty(4, 5, dtype=torch.float32)
+    ids = torch.tensor([1, 2, 3], dtype=torch.int64, device="cuda")
     ```
 
     ## Fix safety
-    Unsafe, and offered only when the arguments show which meaning is used: a list or
-    tuple literal becomes `torch.tensor(data, dtype=...)`, integer-literal sizes become
-    `torch.empty(sizes, dtype=...)` (both uninitialized: use `torch.zeros` if you relied
-    on luck). `torch.Tensor` uses `dtype=torch.get_default_dtype()` for data and the
-    default dtype for sizes, as it did. Anything else is reported without a fix.
+    Unsafe, and offered only when the arguments show which meaning is used: sizes become
+    `torch.empty(sizes, dtype=...)` (still uninitialized: use `torch.zeros` if you relied
+    on luck), and a `torch.cuda` constructor with a list or tuple literal becomes
+    `torch.tensor(data, dtype=..., device="cuda")`. `torch.Tensor` keeps the default dtype.
+    Anything else (`*shape`, keywords, data in a variable) is reported without a fix.
 
     ## References
     - https://pytorch.org/docs/stable/tensors.html
@@ -95,13 +142,13 @@ class LegacyTensorConstructor(Rule):
         Invalid(
             """
             import torch
-            a = torch.FloatTensor([1, 2, 3])
             b = torch.LongTensor(4, 5)
+            v = torch.Tensor(2, 3)
             """,
             fixed="""
             import torch
-            a = torch.tensor([1, 2, 3], dtype=torch.float32)
             b = torch.empty(4, 5, dtype=torch.int64)
+            v = torch.empty(2, 3)
             """,
             count=2,
         ),
@@ -118,35 +165,73 @@ class LegacyTensorConstructor(Rule):
         Invalid(
             """
             import torch
-            w = torch.Tensor([[1, 2], [3, 4]])
-            v = torch.Tensor(2, 3)
+            w = torch.cuda.FloatTensor([[1, 2], [3, 4]])
             """,
             fixed="""
             import torch
-            w = torch.tensor([[1, 2], [3, 4]], dtype=torch.get_default_dtype())
-            v = torch.empty(2, 3)
+            w = torch.tensor([[1, 2], [3, 4]], dtype=torch.float32, device="cuda")
             """,
-            count=2,
         ),
         Invalid(
             """
-            from torch import ByteTensor
+            from torch.cuda import ByteTensor
             mask = ByteTensor([1, 0, 1])
             """,
             fixed="""
-            from torch import ByteTensor
             import torch
-            mask = torch.tensor([1, 0, 1], dtype=torch.uint8)
+            mask = torch.tensor([1, 0, 1], dtype=torch.uint8, device="cuda")
             """,
         ),
         Invalid(
             """
             import torch
-            x = torch.Tensor(n)
-            y = torch.FloatTensor(array, device=d)
+            counts = torch.FloatTensor(len(items))
+            grid = torch.Tensor(x.size(0), 2 * n)
+            """,
+            fixed="""
+            import torch
+            counts = torch.empty(len(items), dtype=torch.float32)
+            grid = torch.empty(x.size(0), 2 * n)
+            """,
+            count=2,
+        ),
+        Invalid(
+            """
+            import torch
+            x = torch.Tensor(*shape)
+            y = torch.cuda.LongTensor(ids)
+            z = torch.cuda.FloatTensor(array, device=d)
             """,
             fixed=None,
-            count=2,
+            count=3,
+        ),
+        Valid(
+            """
+            import torch
+            a = torch.FloatTensor([1, 2, 3])
+            w = torch.Tensor([[1, 2], [3, 4]])
+            idx = torch.LongTensor([[1, 2]])
+            target = torch.Tensor(caption)
+            y = torch.FloatTensor(array, device=d)
+            empty = torch.Tensor()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            import torch.nn as nn
+            outputs[0] = torch.Tensor(0)
+            target = torch.LongTensor(1, 6, 5).fill_(0)
+            w = torch.Tensor(3, 4).uniform_(-0.1, 0.1)
+            self.weight = nn.Parameter(torch.Tensor(out_features, in_features))
+            """
+        ),
+        Valid(
+            """
+            from torch import ByteTensor, Tensor
+            mask = ByteTensor([1, 0, 1])
+            boxes = Tensor([[214.15, 41.29, 562.41, 285.07]])
+            """
         ),
         Valid(
             """
@@ -179,7 +264,7 @@ class LegacyTensorConstructor(Rule):
             """
             import torch
             def f(torch):
-                return torch.FloatTensor([1.0])
+                return torch.FloatTensor(3, 4)
             """
         ),
     )
@@ -208,7 +293,27 @@ class LegacyTensorConstructor(Rule):
         qualified = self.qualified_name(func)
         if qualified not in CONSTRUCTORS:
             return
-        self.report(node, fix=self._fix(node, *CONSTRUCTORS[qualified]))
+        dtype, device = CONSTRUCTORS[qualified]
+        if device is None and not (sizes_form(node) and self._garbage_may_be_read(node)):
+            return  # data (`torch.LongTensor([[1, 2]])`), or sizes whose memory is set at once
+        self.report(node, SIZES if device is None else CUDA, fix=self._fix(node, dtype, device))
+
+    def _garbage_may_be_read(self, node: cst.Call) -> bool:
+        """Not when nothing is uninitialised (`torch.Tensor(0)`, an empty placeholder), when
+        an in-place initialiser follows at once (`torch.Tensor(3, 4).uniform_(-1, 1)`), or
+        for `nn.Parameter(torch.Tensor(n, m))`, which layers initialise in place after."""
+        args = node.args
+        if len(args) == 1 and calls.int_literal(args[0].value) == 0:
+            return False
+        ancestors = self.context.ancestors
+        parent = ancestors[-1] if ancestors else None
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            return not parent.attr.value.endswith("_")
+        if isinstance(parent, cst.Arg) and len(ancestors) > 1:
+            owner = ancestors[-2]
+            if isinstance(owner, cst.Call) and self.qualified_name(owner.func) in PARAMETER:
+                return False
+        return True
 
     def _fix(self, node: cst.Call, dtype: str | None, device: str | None) -> PendingFix | None:
         if any(arg.keyword is not None or arg.star for arg in node.args):
@@ -224,7 +329,7 @@ class LegacyTensorConstructor(Rule):
         if len(args) == 1 and _is_data_literal(args[0].value):
             function = "tensor"
             dtype_text = f"{name}.{dtype}" if dtype else f"{name}.get_default_dtype()"
-        elif all(_is_size_literal(arg.value) for arg in args):
+        elif not args or sizes_form(node):
             function = "empty"
             dtype_text = f"{name}.{dtype}" if dtype else None
             if not args:

@@ -80,7 +80,6 @@ class NonpublicApi(DeprecatedNameRule):
             x = collate.default_convert(sample)
             """,
             fixed="""
-            from torch.utils.data._utils import collate
             import torch
             x = torch.utils.data.default_convert(sample)
             """,
@@ -93,7 +92,7 @@ class NonpublicApi(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.utils.data._utils.collate import default_collate, np_str_obj_array_pattern
+            from torch.utils.data._utils.collate import np_str_obj_array_pattern
             loader = torch.utils.data.DataLoader(ds, collate_fn=torch.utils.data.default_collate)
             """,
             count=2,

@@ -89,7 +89,6 @@ class SetDefaultTensorType(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch import set_default_tensor_type as sdt
             torch.set_default_dtype(torch.float64)
             """,
             count=2,

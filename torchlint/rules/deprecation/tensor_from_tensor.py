@@ -128,7 +128,7 @@ class TensorFromTensor(Rule):
                 return tensor(a)
             """,
             fixed="""
-            from torch import from_numpy, tensor
+            from torch import from_numpy
             def load(arr):
                 a = from_numpy(arr)
                 a += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
@@ -133,8 +134,7 @@ class TorchvisionDeprecatedApi(DeprecatedNameRule):
             net = efficientnet_b0(pretrained=True)
             """,
             fixed="""
-            from torchvision.models import efficientnet_b0
-            from torchvision.models import EfficientNet_B0_Weights
+            from torchvision.models import EfficientNet_B0_Weights, efficientnet_b0
             net = efficientnet_b0(weights=EfficientNet_B0_Weights.IMAGENET1K_V1)
             """,
         ),
@@ -227,7 +227,7 @@ class TorchvisionDeprecatedApi(DeprecatedNameRule):
                 calls.is_true(first.value) or calls.is_false(first.value)
             ):
                 legacy = [first]  # `resnet50(True)`: the old first parameter was `pretrained`
-        if not legacy:
+        if not legacy or in_compat_branch(self.context.ancestors):
             return
         self.report(
             legacy[0],

@@ -67,7 +67,6 @@ class VariableApi(DeprecatedNameRule):
             """,
             fixed="""
             import torch
-            from torch.autograd import Variable
             noise = torch.randn(4, 8)
             """,
         ),
@@ -78,7 +77,6 @@ class VariableApi(DeprecatedNameRule):
             y = torch.autograd.Variable(a + b)
             """,
             fixed="""
-            import torch
             x = batch.detach()
             y = (a + b).detach()
             """,
@@ -90,7 +88,6 @@ class VariableApi(DeprecatedNameRule):
             w = ag.Variable(init, requires_grad=True)
             """,
             fixed="""
-            import torch.autograd as ag
             w = init.detach().requires_grad_()
             """,
         ),

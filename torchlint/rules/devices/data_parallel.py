@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.devices import sets_up_distributed
 from torchlint.names import iter_children
 from torchlint.rules.base import Invalid, Rule, Valid
 
@@ -28,6 +29,10 @@ class DataParallel(Rule):
     first GPU, and is held back by the GIL. It is slower than `DistributedDataParallel`
     even on a single machine, and the PyTorch documentation recommends DDP instead.
     References to the class (`isinstance(model, nn.DataParallel)`) are not reported.
+
+    Not reported in a file that also wraps a model in `DistributedDataParallel` or FSDP:
+    there DDP is the chosen path, and `DataParallel` is the fallback for a single process
+    with several GPUs (measured on real projects: every such report was that fallback).
 
     ## Example
     ```python
@@ -103,6 +108,16 @@ class DataParallel(Rule):
         ),
         Valid(
             """
+            import torch
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            def wrap(model, distributed):
+                if distributed:
+                    return DDP(model)
+                return torch.nn.DataParallel(model)
+            """
+        ),
+        Valid(
+            """
             class DataParallel:
                 pass
             model = DataParallel(model)
@@ -130,8 +145,11 @@ class DataParallel(Rule):
                 return
         elif not isinstance(func, cst.Name) or func.value not in self._names():
             return
-        if self.qualified_name(func) in DATA_PARALLEL:
-            self.report(node)
+        if self.qualified_name(func) not in DATA_PARALLEL:
+            return
+        if self.context.fact("devices.sets_up_distributed", sets_up_distributed):
+            return  # the single-process fallback of a script that uses DDP
+        self.report(node)
 
     def _names(self) -> frozenset[str]:
         """Plain names that may be `DataParallel` here: itself and its import aliases."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.devices import tensor_names
+from torchlint.analysis.devices import rebound_to_tensor, tensor_names
 from torchlint.diagnostics import Applicability
 from torchlint.rules.base import InsertBefore, Invalid, Rule, Valid
 
@@ -25,8 +25,10 @@ class ToResultDiscarded(Rule):
     code after it still uses the CPU tensor, which fails later with a device mismatch, or
     silently runs on the wrong device.
 
+    A name rebound to a `torch` operation earlier in the same block is a tensor from there
+    on, whatever it was before (`batch = torch.as_tensor(batch)` then `batch.to(device)`).
     Names that could be modules (parameters, attributes, anything assigned from another
-    call) are never reported.
+    call) are otherwise never reported.
 
     ## Example
     ```python
@@ -119,6 +121,33 @@ class ToResultDiscarded(Rule):
                 batch = batch.to("cuda")
             """,
         ),
+        Invalid(
+            """
+            import torch
+            def step(model, batch, device):
+                batch = torch.as_tensor(batch)
+                batch.to(device)
+                return model(batch)
+            """,
+            fixed="""
+            import torch
+            def step(model, batch, device):
+                batch = torch.as_tensor(batch)
+                batch = batch.to(device)
+                return model(batch)
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            def step(model, batch, device):
+                batch = torch.as_tensor(batch)
+                if device is not None:
+                    batch = wrap(batch)
+                batch.to(device)
+                model.to(device)
+            """
+        ),
         Valid(
             """
             import torch
@@ -184,7 +213,7 @@ class ToResultDiscarded(Rule):
         if func.attr.value not in MOVES or not isinstance(func.value, cst.Name):
             return
         name = func.value.value
-        if name not in tensor_names(self.context):
+        if name not in tensor_names(self.context) and not rebound_to_tensor(self.context, name):
             return
         fix = None
         if not call.lpar:  # `(x.to(d))` cannot take an assignment inside its parentheses

@@ -36,7 +36,10 @@ class BenchmarkVsDeterministic(Rule):
     Reports `torch.backends.cudnn.benchmark = True` in a file that also asks for
     determinism: `torch.backends.cudnn.deterministic = True` or
     `torch.use_deterministic_algorithms(True)`. Settings in the two branches of the same
-    `if`/`else` are not reported.
+    `if`/`else` are not reported, nor is a `benchmark = True` in a function that turns
+    determinism off in the same breath (`deterministic = False`,
+    `use_deterministic_algorithms(False)`): a `tearDown` restoring the fast defaults after a
+    `setUp` that asked for determinism switches modes, it does not mix them.
 
     ## Why is this bad?
     The two settings pull in opposite directions. Benchmark mode times several convolution
@@ -125,6 +128,18 @@ class BenchmarkVsDeterministic(Rule):
         Valid(
             """
             import torch
+            class TestLoss:
+                def setUp(self):
+                    torch.backends.cudnn.deterministic = True
+                    torch.backends.cudnn.benchmark = False
+                def tearDown(self):
+                    torch.backends.cudnn.deterministic = False
+                    torch.backends.cudnn.benchmark = True
+            """
+        ),
+        Valid(
+            """
+            import torch
             if args.deterministic:
                 torch.backends.cudnn.deterministic = True
                 torch.backends.cudnn.benchmark = False
@@ -161,10 +176,28 @@ class BenchmarkVsDeterministic(Rule):
 
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
-        self.benchmarks: list[tuple[cst.Assign, list[cst.CSTNode]]] = []
+        self.benchmarks: list[tuple[cst.Assign, list[cst.CSTNode], int]] = []
         self.deterministic: list[list[cst.CSTNode]] = []
+        self.switched_off: set[int] = set()  # functions (or the module) turning determinism off
+
+    def _function(self) -> int:
+        """The innermost function around the node being visited (the module at top level)."""
+        return next(
+            (id(a) for a in reversed(self.context.ancestors) if isinstance(a, cst.FunctionDef)),
+            id(self.context.module),
+        )
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        if calls.is_false(node.value):
+            for target in node.targets:
+                attribute = target.target
+                if (
+                    isinstance(attribute, cst.Attribute)
+                    and attribute.attr.value == "deterministic"
+                    and self.qualified_name(attribute) == DETERMINISTIC
+                ):
+                    self.switched_off.add(self._function())
+            return
         if not calls.is_true(node.value):
             return
         for target in node.targets:
@@ -176,7 +209,7 @@ class BenchmarkVsDeterministic(Rule):
             qualified = self.qualified_name(attribute)
             path = [*self.context.ancestors, node]
             if qualified == BENCHMARK:
-                self.benchmarks.append((node, path))
+                self.benchmarks.append((node, path, self._function()))
             elif qualified == DETERMINISTIC:
                 self.deterministic.append(path)
 
@@ -186,17 +219,17 @@ class BenchmarkVsDeterministic(Rule):
         if name != "use_deterministic_algorithms" or calls.has_star_args(node):
             return
         mode = calls.argument(node, "mode", 0)
-        if (
-            mode is not None
-            and calls.is_true(mode.value)
-            and self.qualified_name(func) == USE_DETERMINISTIC
-        ):
+        if mode is None or self.qualified_name(func) != USE_DETERMINISTIC:
+            return
+        if calls.is_true(mode.value):
             self.deterministic.append([*self.context.ancestors, node])
+        elif calls.is_false(mode.value):
+            self.switched_off.add(self._function())
 
     def leave_Module(self, node: cst.Module) -> None:
         reported: set[int] = set()
-        for assign, path in self.benchmarks:
-            if id(assign) in reported:
+        for assign, path, function in self.benchmarks:
+            if id(assign) in reported or function in self.switched_off:
                 continue
             if any(not exclusive(path, other) for other in self.deterministic):
                 reported.add(id(assign))

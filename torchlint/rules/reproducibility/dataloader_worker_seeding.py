@@ -102,9 +102,9 @@ class DataloaderWorkerSeeding(Rule):
                 seed_everything(seed=1234)
             """,
             fixed="""
+            import torch
             from torch.utils.data import DataLoader
             from torchlint.runtime import seed_everything
-            import torch
             def build(ds):
                 return DataLoader(
                     ds,
@@ -134,8 +134,8 @@ class DataloaderWorkerSeeding(Rule):
             """,
             fixed="""
             import lightning as L
-            import torch.utils.data as tud
             import torch
+            import torch.utils.data as tud
             L.seed_everything(7)
             train = tud.DataLoader(train_set, 64, True, num_workers=4, generator=torch.Generator().manual_seed(7))
             val = tud.DataLoader(val_set, 64, num_workers=4, generator=torch.Generator().manual_seed(7))

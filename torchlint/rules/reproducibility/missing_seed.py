@@ -181,8 +181,8 @@ class MissingSeed(Rule):
             """,
             fixed="""
             import random
-            from torch.optim import AdamW
             import torch
+            from torch.optim import AdamW
 
             def main():
                 random.seed(0)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -13,10 +14,10 @@ from torchlint.rules.base import Invalid, Replace, Rule, Valid
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
 
-TORCH_LOAD = frozenset({"torch.load", "torch.serialization.load"})
 MAP_LOCATION_INDEX = 1
 PICKLE_MODULE_INDEX = 2
 WEIGHTS_ONLY_SINCE = (1, 13)
+WEIGHTS_ONLY_DEFAULT_SINCE = (2, 6)  # torch.load's weights_only defaults to True from here
 
 
 SERIALIZATION_MODULES = frozenset({"torch", "torch.serialization"})
@@ -64,6 +65,17 @@ class LoadNotWeightsOnly(TorchLoadRule):
     the intent clear.
 
     A non-literal value (`weights_only=args.trusted`) is taken as a deliberate choice.
+
+    Not reported:
+    - a missing `weights_only` when `target-version` is 2.6 or newer: from torch 2.6 the
+      default is `True`, so every torch the project supports already loads safely (an
+      explicit `weights_only=False` is still reported);
+    - a load that reads back what the same code just wrote: `torch.save(x, buffer)` then
+      `torch.load(buffer)` in the same function (a clone through `io.BytesIO`, a temporary
+      file, a test that saves and reloads), or a string-literal path this file also saves
+      to (a script resuming from its own checkpoint). No one else wrote those bytes.
+      A path from the command line, a download or a function parameter is always reported,
+      whatever `map_location` says.
 
     ## Example
     ```python
@@ -153,11 +165,73 @@ class LoadNotWeightsOnly(TorchLoadRule):
             fixed=None,
             settings={"target-version": "1.12"},
         ),
+        Invalid(
+            """
+            import torch
+            state = torch.load(path, weights_only=False)
+            """,
+            fixed="""
+            import torch
+            state = torch.load(path, weights_only=True)
+            """,
+            settings={"target-version": "2.6"},
+        ),
+        Invalid(
+            """
+            import io
+            import torch
+            def fetch(response, path):
+                torch.save(torch.zeros(1), "cache.pt")
+                first = torch.load(io.BytesIO(response.content))
+                return first, torch.load(path, map_location="cpu")
+            """,
+            fixed="""
+            import io
+            import torch
+            def fetch(response, path):
+                torch.save(torch.zeros(1), "cache.pt")
+                first = torch.load(io.BytesIO(response.content), weights_only=True)
+                return first, torch.load(path, map_location="cpu", weights_only=True)
+            """,
+            count=2,
+        ),
         Valid(
             """
             import torch
             state = torch.load(path, weights_only=True)
             other = torch.load(path, weights_only=flag)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            state = torch.load(path, map_location="cpu")
+            """,
+            settings={"target-version": "2.6"},
+        ),
+        Valid(
+            """
+            import io
+            import tempfile
+            import torch
+            def clone(module):
+                with io.BytesIO() as buffer:
+                    torch.save(module, buffer)
+                    buffer.seek(0)
+                    return torch.load(buffer)
+            def reload(checkpoint, model):
+                with tempfile.NamedTemporaryFile() as file:
+                    torch.save(checkpoint, file.name)
+                    model.load_state_dict(torch.load(file.name))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            if resume:
+                state = torch.load("./checkpoint/ckpt.pth")
+            def save(state):
+                torch.save(state, "./checkpoint/ckpt.pth")
             """
         ),
         Valid(
@@ -202,7 +276,16 @@ class LoadNotWeightsOnly(TorchLoadRule):
         flag = calls.keyword(node, "weights_only")
         if flag is not None and not calls.is_false(flag.value):
             return
+        if flag is None and self._safe_by_default():
+            return
+        if id(node) in round_trips(self.context).loads:
+            return
         self.report(node, fix=self._fix(node, flag))
+
+    def _safe_by_default(self) -> bool:
+        """True when every torch the project supports defaults to ``weights_only=True``."""
+        oldest = self.context.settings.target_version
+        return oldest is not None and oldest >= WEIGHTS_ONLY_DEFAULT_SINCE
 
     def _fix(self, node: cst.Call, flag: cst.Arg | None):
         if not self.context.settings.supports(WEIGHTS_ONLY_SINCE):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.analysis.checkpoints import TORCH_SAVE, round_trips
 from torchlint.analysis.flow import model_named
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
@@ -24,7 +25,6 @@ from torchlint.rules.serialization.load_not_weights_only import SERIALIZATION_MO
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
 
-TORCH_SAVE = frozenset({"torch.save", "torch.serialization.save"})
 LIGHTNING_MODULES = frozenset(
     {
         "lightning.LightningModule",
@@ -80,6 +80,10 @@ class SaveWholeModel(Rule):
     Reports `torch.save(m, ...)` where `m` is a model (an `nn.Module`): named `model`, `net`,
     `network`, `*_model` or `*_net`, annotated as an `nn.Module`, or assigned from an
     `nn.Module` constructor in the same function.
+
+    Not reported for a clone in memory: the model saved into an `io.BytesIO` and loaded
+    back from it in the same function (`copy.deepcopy` does not work on every module). No
+    file is left behind, so no class path can go stale.
 
     ## Why is this bad?
     Saving the module object pickles it, and a pickle stores only a reference to the class:
@@ -152,11 +156,32 @@ class SaveWholeModel(Rule):
             """,
             count=2,
         ),
+        Invalid(
+            """
+            import io
+            import torch
+            def upload(model, hub):
+                with io.BytesIO() as buffer:
+                    torch.save(model, buffer)
+                    hub.put(buffer.getvalue())
+            """
+        ),
         Valid(
             """
             import torch
             torch.save(model.state_dict(), "model.pt")
             torch.save({"model": model.state_dict(), "epoch": 3}, "ckpt.pt")
+            """
+        ),
+        Valid(
+            """
+            import io
+            import torch
+            def clone_module(module):
+                with io.BytesIO() as bytesio:
+                    torch.save(module, bytesio)
+                    bytesio.seek(0)
+                    return torch.load(bytesio, weights_only=False)
             """
         ),
         Valid(
@@ -217,6 +242,8 @@ class SaveWholeModel(Rule):
             return
         obj = calls.argument(node, "obj", 0)
         if obj is None or not self._model_like(obj.value):
+            return
+        if id(node) in round_trips(self.context).buffer_saves:
             return
         text = self.context.code_for(obj.value)
         fix = self.fix(

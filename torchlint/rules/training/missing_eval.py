@@ -162,7 +162,6 @@ class MissingEval(Rule):
                 validate(model, loader)
             """,
             fixed="""
-            import torch
             from torchlint.runtime import evaluating
             def validate(model, loader):
                 with evaluating(model):
@@ -203,7 +202,6 @@ class MissingEval(Rule):
                 return net(x)
             """,
             fixed="""
-            import torch
             from torch import nn
             from torchlint.runtime import evaluating
             net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
@@ -236,7 +234,6 @@ class MissingEval(Rule):
                     score = model(x)
             """,
             fixed="""
-            import torch
             from torchlint.runtime import evaluating
             def train(model, loader, optimizer):
                 model.train()
@@ -256,7 +253,6 @@ class MissingEval(Rule):
                 gap = student_model(x) - teacher_model(x)
             """,
             fixed="""
-            from torch import no_grad
             from torchlint.runtime import evaluating
             student_model, teacher_model = load_models()
             with evaluating(student_model, teacher_model):
@@ -272,7 +268,6 @@ class MissingEval(Rule):
                     return [model(x) for x, _ in loader]
             """,
             fixed="""
-            import torch
             from torchlint.runtime import evaluating
             def evaluate(model, loader):
                 # named for evaluation: it owns the mode, though no caller is in this file

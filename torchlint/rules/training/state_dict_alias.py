@@ -172,8 +172,9 @@ class StateDictAlias(Rule):
                 torch.save(best_state, "best.pt")
             """,
             fixed="""
-            import torch
             import copy
+
+            import torch
             def fit(self, epochs):
                 best_state = None
                 while epochs > 0:

@@ -1,0 +1,170 @@
+"""``# noqa`` directives: each documented form suppresses what it names, and TL001 is right."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import fix, lint, settings_for
+from torchlint.engine import lint_source
+from torchlint.registry import all_rules
+from torchlint.suppression import parse_noqa
+
+CUDA = "import torch\nx = x.cuda(){comment}\ny = y.cuda()\n"
+LOADER = """\
+import torch
+from torch.utils.data import DataLoader
+loader = DataLoader({comment}
+    data,
+    batch_size=2,
+)
+"""
+
+
+def _codes(source: str, *select: str, **table) -> list[tuple[int, str]]:
+    result = lint(source, select[0], select=list(select), **table)
+    assert not result.errors, result.errors
+    return [(d.start.line, d.code) for d in result.diagnostics]
+
+
+def test_unsuppressed_baseline() -> None:
+    assert _codes(CUDA.format(comment=""), "TL201") == [(2, "TL201"), (3, "TL201")]
+
+
+def test_bare_noqa_suppresses_every_code_on_its_line() -> None:
+    source = CUDA.format(comment="  # noqa")
+    assert _codes(source, "TL201", "TL001") == [(3, "TL201")]
+
+
+def test_bare_file_level_noqa_suppresses_the_whole_file() -> None:
+    source = "# torchlint: noqa\n" + CUDA.format(comment="")
+    assert _codes(source, "TL201", "TL001") == []
+
+
+def test_file_level_noqa_with_codes_suppresses_only_those() -> None:
+    source = "# torchlint: noqa: TL202\n" + CUDA.format(comment="")
+    # TL202 is selected-out here: the directive names a known code that is not enabled.
+    assert _codes(source, "TL201") == [(3, "TL201"), (4, "TL201")]
+    source = "# torchlint: noqa: TL201\n" + CUDA.format(comment="")
+    assert _codes(source, "TL201", "TL001") == []
+
+
+def test_lower_case_codes_are_codes() -> None:
+    source = CUDA.format(comment="  # NOQA: tl201")
+    assert _codes(source, "TL201", "TL001") == [(3, "TL201")]
+    assert parse_noqa(source)[0].codes == ["TL201"]
+
+
+def test_noqa_on_the_first_line_of_a_multi_line_statement() -> None:
+    plain = _codes(LOADER.format(comment=""), "TL101")
+    assert plain == [(3, "TL101")]  # reported where the call starts
+    assert _codes(LOADER.format(comment="  # noqa: TL101"), "TL101", "TL001") == []
+
+
+def test_noqa_on_a_later_line_of_the_statement_does_not_suppress() -> None:
+    source = LOADER.replace("    data,\n", "    data,  # noqa: TL101\n").format(comment="")
+    assert _codes(source, "TL101") == [(3, "TL101")]
+
+
+def test_noqa_for_an_ignored_code_is_not_unused() -> None:
+    """Under `--ignore TL101` a `# noqa: TL101` may still be needed by other configurations."""
+    source = LOADER.format(comment="  # noqa: TL101")
+    select = ["TL101", "TL001"]
+    assert _codes(source, *select, ignore=["TL101"]) == []
+    outcome = fix(source, "TL001", select=select, ignore=["TL101"])
+    assert outcome.source == source and outcome.fixed == 0
+
+
+def test_unused_noqa_is_reported_and_removed() -> None:
+    source = CUDA.format(comment="  # noqa: TL101")
+    assert _codes(source, "TL201", "TL001", "TL101") == [(2, "TL201"), (2, "TL001"), (3, "TL201")]
+    outcome = fix(source, "TL001", select=["TL201", "TL001", "TL101"])
+    assert outcome.source == CUDA.format(comment="")
+
+
+def test_noqa_inside_a_string_is_not_a_directive() -> None:
+    source = 'import torch\nx = x.cuda(); s = "# noqa"\n'
+    assert _codes(source, "TL201") == [(2, "TL201")]
+
+
+def test_directive_names_another_tools_code_only() -> None:
+    source = CUDA.format(comment="  # noqa: E501")
+    codes = ["TL201", "TL001"]
+    rules = [r for r in all_rules() if r.code in codes]
+    result = lint_source("example.py", source, settings_for(None, select=codes), rules)
+    assert [(d.start.line, d.code) for d in result.diagnostics] == [(2, "TL201"), (3, "TL201")]
+
+
+def test_unused_noqa_in_a_file_without_diagnostics() -> None:
+    source = "import torch\nx = 1  # noqa: TL201\n"
+    assert _codes(source, "TL201", "TL001") == [(2, "TL001")]
+
+
+def test_a_directive_naming_tl001_is_not_itself_unused() -> None:
+    assert _codes("import torch\nx = 1  # noqa: TL001\n", "TL201", "TL001") == []
+    result = lint("import torch\nx = 1  # noqa: TL201, TL001\n", "TL001", select=["TL201", "TL001"])
+    assert [d.message for d in result.diagnostics] == ["Unused `noqa` directive (unused: TL201)"]
+
+
+@pytest.mark.parametrize(
+    ("source", "message", "fixed"),
+    [
+        (
+            "import torch\nx = x.cuda()  # noqa: TL201, TL101\n",
+            "unused: TL101",
+            "import torch\nx = x.cuda()  # noqa: TL201\n",
+        ),
+        ("import torch\nx = 1  # noqa: TL999\n", "unknown: TL999", "import torch\nx = 1\n"),
+        (
+            "import torch\nx = 1  # noqa: TL101, TL999\n",
+            "unused: TL101; unknown: TL999",
+            "import torch\nx = 1\n",
+        ),
+        (
+            "import torch\nx = 1  # noqa: TL101 # type: ignore\n",
+            "unused: TL101",
+            "import torch\nx = 1  # type: ignore\n",
+        ),
+        ("import torch\n# noqa: TL101\nx = 1\n", "unused: TL101", "import torch\nx = 1\n"),
+        (
+            "import torch\r\n# noqa: TL101\r\nx = 1\r\n",
+            "unused: TL101",
+            "import torch\r\nx = 1\r\n",
+        ),
+        (
+            "# torchlint: noqa: TL201, TL101\nimport torch\nx = x.cuda()\n",
+            "unused: TL101",
+            "# torchlint: noqa: TL201\nimport torch\nx = x.cuda()\n",
+        ),
+        (
+            "import torch\nx = 1  #noqa:TL101 because\n",
+            "unused: TL101",
+            "import torch\nx = 1  # because\n",
+        ),
+        ("\n# noqa: TL101\nimport torch\n", "unused: TL101", "\nimport torch\n"),
+        ("import torch\n# noqa: TL101", "unused: TL101", "import torch\n"),
+        ("import torch\n# noqa: TL101\n\nx = 1\n", "unused: TL101", "import torch\n\nx = 1\n"),
+        ("import torch\nx = 1 # noqa: TL101\n", "unused: TL101", "import torch\nx = 1\n"),
+    ],
+    ids=[
+        "one-of-two",
+        "unknown",
+        "unused-and-unknown",
+        "shared-comment",
+        "own-line",
+        "crlf",
+        "file",
+        "trailing-text",
+        "blank-first-line",
+        "last-line-without-newline",
+        "blank-line-after",
+        "one-space",
+    ],
+)
+def test_unused_directive_message_and_fix(source: str, message: str, fixed: str) -> None:
+    select = ["TL201", "TL101", "TL001"]
+    result = lint(source, "TL001", select=select)
+    assert [d.message for d in result.diagnostics if d.code == "TL001"] == [
+        f"Unused `noqa` directive ({message})"
+    ]
+    outcome = fix(source, "TL001", select=select)
+    assert outcome.source == fixed

@@ -1,0 +1,161 @@
+"""Which ``torch.load`` calls read back what this code itself just wrote with ``torch.save``.
+
+Unpickling is dangerous when the file can come from someone else: a downloaded checkpoint, a
+path given on the command line. It is not when the code reads back the bytes it wrote a few
+lines earlier: a module cloned through an in-memory ``io.BytesIO``, a state dict round-tripped
+through a temporary file, a test that saves and reloads. This module finds those round trips,
+once per file (through ``context.fact``), so TL701 can leave them alone and TL702 can tell a
+whole-model clone in memory from a model pickled to disk.
+
+A load reads back a save when, in the same function (a save in a nested function counts for
+the enclosing one), a ``torch.save`` earlier in the source wrote to the same expression
+(``buffer``, ``file.name``, ``path``), or when both use the same string literal path anywhere
+in the file (a script resuming from the checkpoint file it writes). Names resolve at module
+level; anything unclear is not a round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, NamedTuple
+
+import libcst as cst
+
+from torchlint.names import Scope, iter_children
+from torchlint.rules import calls
+
+if TYPE_CHECKING:
+    from torchlint.engine import FileContext
+
+TORCH_LOAD = frozenset({"torch.load", "torch.serialization.load"})
+TORCH_SAVE = frozenset({"torch.save", "torch.serialization.save"})
+BUFFERS = frozenset({"io.BytesIO", "_io.BytesIO"})
+SAVE_TARGET_INDEX = 1
+LOAD_SOURCE_INDEX = 0
+
+
+class RoundTrips(NamedTuple):
+    loads: frozenset[int]  # ids of torch.load calls that read back a save of this code
+    buffer_saves: frozenset[int]  # ids of torch.save calls into a buffer read back in memory
+
+
+def round_trips(context: FileContext) -> RoundTrips:
+    """The round trips of this file (computed once)."""
+    return context.fact("checkpoints.round_trips", _scan)
+
+
+class _Frame:
+    """What one function has saved so far: target text -> the save calls, and buffer names."""
+
+    __slots__ = ("buffers", "saved")
+
+    def __init__(self) -> None:
+        self.saved: dict[str, list[tuple[int, bool]]] = {}  # text -> (save id, into a buffer)
+        self.buffers: set[str] = set()
+
+    def merge(self, inner: _Frame) -> None:
+        for text, saves in inner.saved.items():
+            self.saved.setdefault(text, []).extend(saves)
+
+
+def _scan(context: FileContext) -> RoundTrips:
+    scope = context.module_scope
+    loads: set[int] = set()
+    buffer_saves: set[int] = set()
+    saved_literals: set[str] = set()
+    literal_loads: list[tuple[int, str]] = []
+    root = _Frame()
+    # (node, frame, frame to merge into when the node is a finished function) in source order
+    stack: list[tuple[cst.CSTNode, _Frame, _Frame | None]] = [(context.module, root, None)]
+    while stack:
+        node, frame, outer = stack.pop()
+        if outer is not None:
+            outer.merge(frame)
+            continue
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            inner = _Frame()
+            stack.append((node, inner, frame))  # merged once its body is done
+            stack.extend((child, inner, None) for child in reversed(list(iter_children(node))))
+            continue
+        if isinstance(node, cst.WithItem) and node.asname is not None:
+            _note_buffer(scope, node.asname.name, node.item, frame)
+        elif isinstance(node, cst.Assign) and len(node.targets) == 1:
+            _note_buffer(scope, node.targets[0].target, node.value, frame)
+        elif isinstance(node, cst.Call):
+            kind = _serialization_call(scope, node)
+            if kind == "save":
+                _record_save(context, scope, node, frame, saved_literals)
+            elif kind == "load":
+                source = calls.argument(node, "f", LOAD_SOURCE_INDEX)
+                if source is not None and not calls.has_star_args(node):
+                    literal = calls.string_literal(source.value)
+                    if literal is not None:
+                        literal_loads.append((id(node), literal))
+                    saves = frame.saved.get(context.module.code_for_node(source.value))
+                    if saves:
+                        loads.add(id(node))
+                        buffer_saves.update(save for save, buffer in saves if buffer)
+        stack.extend((child, frame, None) for child in reversed(list(iter_children(node))))
+    loads.update(load for load, literal in literal_loads if literal in saved_literals)
+    return RoundTrips(frozenset(loads), frozenset(buffer_saves))
+
+
+def _serialization_call(scope: Scope, call: cst.Call) -> str | None:
+    """``"save"`` / ``"load"`` for calls of ``torch.save`` / ``torch.load`` (aliases too)."""
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        if func.attr.value not in ("save", "load"):
+            return None
+    elif not isinstance(func, cst.Name):
+        return None
+    qualified = scope.qualified_name(func)
+    if qualified in TORCH_SAVE:
+        return "save"
+    if qualified in TORCH_LOAD:
+        return "load"
+    return None
+
+
+def _record_save(
+    context: FileContext, scope: Scope, call: cst.Call, frame: _Frame, saved_literals: set[str]
+) -> None:
+    target = calls.argument(call, "f", SAVE_TARGET_INDEX)
+    if target is None or calls.has_star_args(call):
+        return
+    value = target.value
+    literal = calls.string_literal(value)
+    if literal is not None:
+        saved_literals.add(literal)
+    into_buffer = (isinstance(value, cst.Name) and value.value in frame.buffers) or (
+        isinstance(value, cst.Call) and scope.qualified_name(value.func) in BUFFERS
+    )
+    text = context.module.code_for_node(value)
+    frame.saved.setdefault(text, []).append((id(call), into_buffer))
+
+
+def _note_buffer(
+    scope: Scope, target: cst.BaseExpression, value: cst.BaseExpression, frame: _Frame
+) -> None:
+    """``buffer = io.BytesIO()`` / ``with io.BytesIO() as buffer``: an in-memory file."""
+    if not isinstance(target, cst.Name):
+        return
+    if isinstance(value, cst.Call) and scope.qualified_name(value.func) in BUFFERS:
+        frame.buffers.add(target.value)
+    else:
+        frame.buffers.discard(target.value)
+
+
+# A file that fetches published weights: a hub/URL loader, or the URL of a checkpoint file.
+_PUBLISHED_WEIGHTS = re.compile(
+    r"load_state_dict_from_url|model_zoo\.load_url|hf_hub_download"
+    r"|https?://[^\s'\"]+\.(?:pth?|ckpt|tar|bin|safetensors)\b"
+)
+
+
+def fetches_published_weights(context: FileContext) -> bool:
+    """True when the file downloads published weights for its models (a hub/URL loader, or a
+    checkpoint URL in the text): their layers must keep the exact parameters of the release,
+    whatever a rule would simplify."""
+    return context.fact(
+        "checkpoints.published_weights", lambda c: bool(_PUBLISHED_WEIGHTS.search(c.source))
+    )

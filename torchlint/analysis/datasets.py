@@ -1,0 +1,263 @@
+"""What the dataset of a ``DataLoader`` is: data already in memory, a stream, or per-item work.
+
+Worker processes pay off only when producing an item costs something (decoding a file, a
+transform); over a ``TensorDataset``, a list or a tensor they only add start-up and
+inter-process copies, and over an iterable-style dataset each worker replays the whole stream
+unless the dataset shards itself. So the data rules ask ``dataset_kind`` before suggesting
+workers, and ``is_iterable_dataset`` before suggesting shuffling.
+
+A class defined in the file is read: a map-style dataset whose ``__getitem__`` calls nothing
+but cheap builtins (``return self.data[i]``) holds its data in memory. A name is followed to
+the values assigned to it (in its scope, or ``self.x`` anywhere in the class) when every
+binding is such an assignment. Anything else is per-item work: the safe answer for a rule
+that reports loaders without workers.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
+from torchlint.rules import calls
+
+if TYPE_CHECKING:
+    from torchlint.engine import FileContext
+
+
+class DatasetKind(enum.Enum):
+    IN_MEMORY = "in-memory"
+    ITERABLE = "iterable"
+    PER_ITEM = "per-item"
+
+
+ITERABLE_DATASETS = frozenset(
+    {
+        "torch.utils.data.IterableDataset",
+        "torch.utils.data.dataset.IterableDataset",
+        "torch.utils.data.ChainDataset",
+        "torch.utils.data.dataset.ChainDataset",
+        "torch.utils.data.IterDataPipe",
+        "torch.utils.data.datapipes.datapipe.IterDataPipe",
+        "datasets.IterableDataset",
+    }
+)
+ITERABLE_PREFIXES = ("torch.utils.data.datapipes.iter.", "torchdata.", "webdataset.")
+TENSOR_DATASETS = frozenset(
+    {"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"}
+)
+# torch functions that return a tensor: indexing one is all a DataLoader over it does.
+TENSOR_FACTORIES = frozenset(
+    {
+        "tensor",
+        "as_tensor",
+        "from_numpy",
+        "arange",
+        "linspace",
+        "zeros",
+        "ones",
+        "full",
+        "empty",
+        "rand",
+        "randn",
+        "randint",
+        "randperm",
+        "stack",
+        "cat",
+    }
+)
+# Builtins that build an in-memory sequence, and those cheap enough inside ``__getitem__``.
+SEQUENCE_BUILTINS = frozenset({"list", "tuple", "range", "sorted"})
+CHEAP_BUILTINS = frozenset(
+    {"len", "int", "float", "str", "bool", "tuple", "list", "dict", "min", "max", "isinstance"}
+)
+_ITERABLE_HINT = re.compile(r"iterable|stream", re.IGNORECASE)
+_MAX_DEPTH = 4
+
+
+def is_iterable_dataset_name(qualified: str) -> bool:
+    """Qualified names of iterable-style datasets (no indices: no shuffling, no sharding)."""
+    return qualified in ITERABLE_DATASETS or qualified.startswith(ITERABLE_PREFIXES)
+
+
+def dataset_kind(context: FileContext, expr: cst.BaseExpression) -> DatasetKind:
+    """What ``expr`` (a DataLoader's dataset, at the node being visited) is."""
+    kinds = _kinds_of(context, expr, context.scope, 0)
+    return kinds.pop() if len(kinds) == 1 else DatasetKind.PER_ITEM
+
+
+def is_iterable_dataset(context: FileContext, expr: cst.BaseExpression) -> bool:
+    """True when ``expr`` is, or may well be (its name says stream/iterable), iterable-style."""
+    text = dotted_name(expr)
+    if text is not None and _ITERABLE_HINT.search(text.rsplit(".", 1)[-1]):
+        return True
+    return DatasetKind.ITERABLE in _kinds_of(context, expr, context.scope, 0)
+
+
+def _kinds_of(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int
+) -> set[DatasetKind]:
+    """The kinds ``expr`` can be: one for a certain answer, several when its bindings differ."""
+    if depth > _MAX_DEPTH:
+        return {DatasetKind.PER_ITEM}
+    if isinstance(expr, (cst.List, cst.Tuple, cst.ListComp)):
+        return {DatasetKind.IN_MEMORY}
+    if isinstance(expr, cst.Call):
+        return {_call_kind(context, expr, scope)}
+    found = _assigned(context, expr, scope)
+    if found is None:
+        return {DatasetKind.PER_ITEM}
+    values, owner = found
+    kinds: set[DatasetKind] = set()
+    for value in values:
+        kinds |= _kinds_of(context, value, owner, depth + 1)
+    return kinds
+
+
+def _assigned(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope
+) -> tuple[list[cst.BaseExpression], Scope] | None:
+    """The values assigned to a name (every binding an assignment) or to ``self.x`` in the
+    enclosing class, and the scope to resolve them in."""
+    if isinstance(expr, cst.Name):
+        owner: Scope | None = scope
+        first = True
+        while owner is not None:
+            if not (owner.is_class and not first) and expr.value in owner.bindings:
+                break
+            first = False
+            owner = owner.parent
+        if owner is None or isinstance(owner.node, cst.Lambda):
+            return None
+        values = calls.assigned_values(owner.node, expr.value)
+        if not values or len(values) != len(owner.bindings[expr.value]):
+            return None  # also a parameter, a loop target, an import...
+        return values, owner
+    text = dotted_name(expr)
+    if text is None or not text.startswith("self.") or text.count(".") != 1:
+        return None
+    class_scope: Scope | None = scope
+    while class_scope is not None and not class_scope.is_class:
+        class_scope = class_scope.parent
+    if class_scope is None:
+        return None
+    values = calls.assigned_values(class_scope.node, text, nested=True)
+    return (values, class_scope) if values else None
+
+
+def _call_kind(context: FileContext, call: cst.Call, scope: Scope) -> DatasetKind:
+    func = call.func
+    if isinstance(func, cst.Name):
+        if func.value in SEQUENCE_BUILTINS and scope.binds(func.value) is None:
+            return DatasetKind.IN_MEMORY
+        local = _local_classes(context).get(func.value)
+        if local is not None and scope.resolve(func.value) is None:
+            return _class_kind(context, local)
+    if isinstance(func, cst.Attribute) and func.attr.value == "to_iterable_dataset":
+        return DatasetKind.ITERABLE
+    qualified = scope.qualified_name(func)
+    if qualified is None:
+        return DatasetKind.PER_ITEM
+    if qualified in TENSOR_DATASETS:
+        return DatasetKind.IN_MEMORY
+    module, _, function = qualified.rpartition(".")
+    if module == "torch" and function in TENSOR_FACTORIES:
+        return DatasetKind.IN_MEMORY
+    if is_iterable_dataset_name(qualified):
+        return DatasetKind.ITERABLE
+    if qualified == "datasets.load_dataset":
+        streaming = calls.keyword(call, "streaming")
+        if streaming is not None and not calls.is_false(streaming.value):
+            return DatasetKind.ITERABLE
+    return DatasetKind.PER_ITEM
+
+
+# --- classes defined in the file ---------------------------------------------------------------
+
+
+def _local_classes(context: FileContext) -> dict[str, cst.ClassDef]:
+    """Classes defined once in the file (at any depth), by name."""
+    return context.fact("datasets.local_classes", _collect_classes)
+
+
+def _collect_classes(context: FileContext) -> dict[str, cst.ClassDef]:
+    found: dict[str, list[cst.ClassDef]] = {}
+    stack: list[cst.CSTNode] = [context.module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.ClassDef):
+            found.setdefault(node.name.value, []).append(node)
+        if isinstance(node, (cst.BaseSmallStatement, cst.BaseExpression)):
+            continue  # classes are statements: expressions never hold one
+        stack.extend(iter_children(node))
+    return {name: defs[0] for name, defs in found.items() if len(defs) == 1}
+
+
+def _class_kind(context: FileContext, classdef: cst.ClassDef) -> DatasetKind:
+    cache: dict[int, DatasetKind] = context.fact("datasets.class_kinds", lambda _: {})
+    key = id(classdef)
+    if key not in cache:
+        cache[key] = DatasetKind.PER_ITEM  # a cycle of bases resolves to the safe answer
+        cache[key] = _read_class(context, classdef)
+    return cache[key]
+
+
+def _read_class(context: FileContext, classdef: cst.ClassDef) -> DatasetKind:
+    scope = context.module_scope
+    inherited: list[DatasetKind] = []
+    for base in classdef.bases:
+        if base.keyword is not None:
+            continue
+        value = base.value
+        local = _local_classes(context).get(value.value) if isinstance(value, cst.Name) else None
+        if local is not None and local is not classdef:
+            inherited.append(_class_kind(context, local))
+            continue
+        qualified = scope.qualified_name(value)
+        if qualified is None:
+            inherited.append(DatasetKind.PER_ITEM)
+        elif is_iterable_dataset_name(qualified):
+            inherited.append(DatasetKind.ITERABLE)
+        elif qualified in TENSOR_DATASETS:
+            inherited.append(DatasetKind.IN_MEMORY)
+    if DatasetKind.ITERABLE in inherited:
+        return DatasetKind.ITERABLE
+    getitem = _method(classdef, "__getitem__")
+    if getitem is not None:
+        return DatasetKind.PER_ITEM if _does_work(getitem) else DatasetKind.IN_MEMORY
+    if inherited and all(kind is DatasetKind.IN_MEMORY for kind in inherited):
+        return DatasetKind.IN_MEMORY
+    return DatasetKind.PER_ITEM
+
+
+def _method(classdef: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    found = [
+        statement
+        for statement in classdef.body.body
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == name
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _does_work(method: cst.FunctionDef) -> bool:
+    """True when the method calls anything but cheap builtins (a transform, a file read...),
+    or is a stub that returns nothing yet (a template to fill in with the real loading)."""
+    stack: list[cst.CSTNode] = list(iter_children(method.body))
+    returns = False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Return) and node.value is not None:
+            returns = True
+        if isinstance(node, SCOPE_TYPES):
+            return True  # a nested function or lambda: do not guess what it does
+        if isinstance(node, (cst.Yield, cst.Await)):
+            return True
+        if isinstance(node, cst.Call):
+            func = node.func
+            if not (isinstance(func, cst.Name) and func.value in CHEAP_BUILTINS):
+                return True
+        stack.extend(iter_children(node))
+    return not returns

@@ -1,0 +1,172 @@
+"""Which names hold a device: for TL203's ``.to(name)`` and for fixes that reuse it.
+
+A name holds a device when every binding of it in its scope is ``torch.device(...)`` or
+``best_device()`` (``ok = torch.device("cuda" if ... else "cpu")``), or, for fixes, when
+it is a parameter called ``device`` that is not ``None`` by default. Bindings are read
+once per scope, in source order, by a walk that stops at nested scopes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.analysis.devices import best_device_expression, bound_names, is_best_device_call
+from torchlint.names import Scope, binding_scope, iter_children
+
+if TYPE_CHECKING:
+    from torchlint.engine import FileContext
+
+# Nodes whose names belong to another scope (or to a comprehension of their own).
+_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp)
+_NESTED_EXPRESSIONS = (cst.GeneratorExp,)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One binding of a name: is it a device, and in which statement of the scope's body."""
+
+    device: bool
+    statement: int  # index of the scope body's statement holding it; -1 for a parameter
+
+
+def _is_device_value(scope: Scope, value: cst.BaseExpression) -> bool:
+    if not isinstance(value, cst.Call):
+        return False
+    return scope.qualified_name(value.func) == "torch.device" or is_best_device_call(scope, value)
+
+
+def _body(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The statements of a scope's body (a module, or a def's or class's block)."""
+    if isinstance(node, cst.Module):
+        return list(node.body)
+    body = getattr(node, "body", None)
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    return [body] if isinstance(body, cst.CSTNode) else []
+
+
+def _scope_bindings(scope: Scope) -> dict[str, list[Binding]]:
+    """Every name bound in ``scope`` with what each binding is, in source order."""
+    found: dict[str, list[Binding]] = {}
+    root = scope.node
+    if isinstance(root, cst.FunctionDef):
+        params = root.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            is_device = param.name.value == "device" and not (
+                isinstance(param.default, cst.Name) and param.default.value == "None"
+            )
+            found.setdefault(param.name.value, []).append(Binding(is_device, -1))
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                found.setdefault(star.name.value, []).append(Binding(False, -1))
+    for index, statement in enumerate(_body(root)):
+        stack: list[cst.CSTNode] = [statement]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, _NESTED):
+                if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                    found.setdefault(node.name.value, []).append(Binding(False, index))
+                continue
+            if isinstance(node, _NESTED_EXPRESSIONS):
+                continue
+            if isinstance(node, cst.Assign):
+                device = _is_device_value(scope, node.value)
+                for target in node.targets:
+                    if isinstance(target.target, cst.Name):
+                        name = target.target.value
+                        found.setdefault(name, []).append(Binding(device, index))
+            elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+                device = node.value is not None and _is_device_value(scope, node.value)
+                found.setdefault(node.target.value, []).append(Binding(device, index))
+            else:
+                other: set[str] = set()
+                bound_names(node, other)
+                for name in other:
+                    if "." not in name:
+                        found.setdefault(name, []).append(Binding(False, index))
+            stack.extend(iter_children(node))
+    return found
+
+
+def _bindings(context: FileContext, scope: Scope) -> dict[str, list[Binding]]:
+    cache = context.fact("device_names.bindings", lambda _: {})
+    key = id(scope.node)
+    if key not in cache:
+        cache[key] = _scope_bindings(scope)
+    return cache[key]
+
+
+def _statement_index(context: FileContext, scope: Scope) -> int | None:
+    """Index, in ``scope``'s body, of the statement holding the node being visited; None
+    when that node is in a nested scope (which runs later, when everything is bound)."""
+    body = _body(scope.node)
+    chain = context.ancestors
+    for position, node in enumerate(chain):
+        if node is scope.node:
+            for later in chain[position + 1 :]:
+                if isinstance(later, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                    return None
+                for index, statement in enumerate(body):
+                    if later is statement:
+                        return index
+            return None
+    return None
+
+
+def holds_device(context: FileContext, name: str, *, bound_before: bool = False) -> bool:
+    """Does ``name``, read at the node being visited, surely hold a device?
+
+    With ``bound_before``, the name must also be bound before that node when both are in
+    the same scope (a fix may not read a name that is assigned only further down).
+    """
+    scope = binding_scope(context.scope, name)
+    if scope is None:
+        return False
+    bindings = _bindings(context, scope).get(name)
+    if not bindings or not all(binding.device for binding in bindings):
+        return False
+    if not bound_before:
+        return True
+    if scope is not context.scope:
+        return True
+    here = _statement_index(context, scope)
+    return here is None or bindings[0].statement < here
+
+
+def device_in_scope(context: FileContext) -> str | None:
+    """A name holding a device that code at the node being visited can use, or None.
+
+    ``device`` first (a parameter of that name, or bound to ``torch.device(...)`` /
+    ``best_device()``), then any other such name, innermost scope first, in source order.
+    """
+    if holds_device(context, "device", bound_before=True):
+        return "device"
+    scope: Scope | None = context.scope
+    first = True
+    while scope is not None:
+        if not (scope.is_class and not first):
+            for name in _bindings(context, scope):
+                if (
+                    name != "device"
+                    and binding_scope(context.scope, name) is scope
+                    and holds_device(context, name, bound_before=True)
+                ):
+                    return name
+        first = False
+        scope = scope.parent
+    return None
+
+
+def device_expression(context: FileContext) -> tuple[str, tuple[str, ...]] | None:
+    """What a device fix writes at the node being visited, and the preamble it needs.
+
+    The device already in scope when there is one (so a model and its batches stay on the
+    same device), else ``best_device()`` or the inline ``device`` line.
+    """
+    name = device_in_scope(context)
+    if name is not None:
+        return name, ()
+    return best_device_expression(context)
