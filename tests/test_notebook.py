@@ -382,8 +382,8 @@ def test_fix_round_trip_touches_only_code_cell_sources(cwd: Path) -> None:
         }
     sources = ["".join(cell["source"]) for cell in new["cells"]]
     assert sources[1].endswith(
-        "from torchvision import datasets, transforms\nfrom torchlint.runtime import make_loader\n"
-        "from torchlint.runtime import best_device"
+        "import torch\nfrom torchlint.runtime import best_device, make_loader\n"
+        "from torchvision import datasets, transforms"
     )
     assert sources[1].startswith(
         "%load_ext autoreload\n%autoreload 2\n!pip install -q torchvision\n"
