@@ -39,6 +39,11 @@ class BiasBeforeBatchnorm(Rule):
     file): a port of a released architecture must keep the parameters of the release, or
     its checkpoint no longer loads.
 
+    Opt-in (`extend-select = ["TL401"]`): on the ecosystem check a third of its reports were
+    models whose published weights are loaded elsewhere in the project, where dropping the
+    bias would break every released checkpoint (`load_state_dict` is strict), and that
+    cannot be seen from one file. Turn it on for models you train from scratch.
+
     ## Why is this bad?
     BatchNorm subtracts the per-channel mean right after the layer, which removes any constant
     the layer added: the bias is cancelled exactly, in training and in evaluation. It still
@@ -72,6 +77,7 @@ class BiasBeforeBatchnorm(Rule):
     code = "TL401"
     name = "bias-before-batchnorm"
     applies_to_tests = False
+    default = False
     summary = "bias before BatchNorm is cancelled by it: pass `bias=False`"
     fix_applicability = Applicability.UNSAFE
     requires = ("BatchNorm",)

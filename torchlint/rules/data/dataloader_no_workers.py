@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from torchlint.analysis.datasets import DatasetKind, dataset_kind
@@ -13,6 +15,8 @@ DATALOADER = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloa
 NUM_WORKERS_INDEX = 5
 INLINE_WORKERS = "min(8, os.cpu_count() or 1)"
 EXPLICIT_ZERO = "`num_workers=0` loads every batch in the main process"
+# `num_workers=` set to anything but a literal 0 somewhere in the file.
+WORKERS_ELSEWHERE = re.compile(r"\bnum_workers\s*=\s*(?!0\s*[,)\n])")
 # In memory, workers only add copies; over a stream, each worker would replay it.
 QUIET_KINDS = frozenset({DatasetKind.IN_MEMORY, DatasetKind.ITERABLE})
 
@@ -32,6 +36,8 @@ class DataloaderNoWorkers(Rule):
     one). Nor over an iterable-style dataset (`IterableDataset`, a DataPipe, a streaming
     Hugging Face dataset): each worker would replay the whole stream unless the dataset
     shards itself with `get_worker_info()`, so the worker count is the author's call.
+    Nor an explicit `num_workers=0` in a file that gives other loaders workers: the author
+    chose 0 for this one (a small validation set, a notebook cell that must run anywhere).
 
     ## Why is this bad?
     With no workers every batch is loaded and transformed in the training process itself,
@@ -175,6 +181,13 @@ class DataloaderNoWorkers(Rule):
         Valid(
             """
             from torch.utils.data import DataLoader
+            train = DataLoader(train_set, batch_size=64, num_workers=4)
+            test = DataLoader(test_set, batch_size=64, num_workers=0)
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.data import DataLoader
             loader = DataLoader(dataset, batch_size=32, num_workers=4)
             """
         ),
@@ -283,6 +296,8 @@ class DataloaderNoWorkers(Rule):
         dataset = calls.argument(node, "dataset", 0)
         if dataset is not None and dataset_kind(self.context, dataset.value) in QUIET_KINDS:
             return
+        if workers is not None and WORKERS_ELSEWHERE.search(self.context.source):
+            return  # 0 here, workers elsewhere in the file: the author chose 0 for this one
         message = EXPLICIT_ZERO if workers is not None else None
         self.report(node, message, fix=self._fix(node, workers))
 

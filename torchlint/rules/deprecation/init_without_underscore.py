@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from torchlint.diagnostics import Applicability
 from torchlint.rules.base import Invalid, PendingFix, Valid
 from torchlint.rules.deprecation import DeprecatedNameRule, Use
@@ -30,7 +32,10 @@ class InitWithoutUnderscore(DeprecatedNameRule):
     ## What it does
     Reports the deprecated non-underscore aliases of `torch.nn.init` (`xavier_uniform`,
     `kaiming_normal`, `normal`, `constant`, ...) and `torch.nn.utils.clip_grad_norm`:
-    in calls, references and imports, through any alias.
+    in calls, references and imports, through any alias. An entry in a list, tuple, set or
+    dict is not reported: projects keep tables of every init function (old names included)
+    to switch initialisation off while loading weights, and a reference that is never
+    called never warns.
 
     ## Why is this bad?
     These functions modify the tensor in place; PyTorch names in-place functions with a
@@ -141,6 +146,13 @@ class InitWithoutUnderscore(DeprecatedNameRule):
         Valid(
             """
             import torch.nn as nn
+            # a table of every init function, old names included, to switch them all off
+            TORCH_INIT_FUNCTIONS = {"normal_": nn.init.normal_, "normal": nn.init.normal}
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
             nn.init.xavier_uniform_(layer.weight)
             gain = nn.init.calculate_gain("relu")
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -177,6 +189,15 @@ class InitWithoutUnderscore(DeprecatedNameRule):
     def message(self, qualified: str) -> str:
         old = qualified.rsplit(".", 1)[-1]
         return f"`{old}` is deprecated: use the in-place `{old}_`"
+
+    def check_use(self, use: Use) -> None:
+        if (
+            use.call is None
+            and use.decorator is None
+            and isinstance(self.context.parent, (cst.Element, cst.DictElement))
+        ):
+            return  # an entry in a table of functions is not a call: nothing warns
+        super().check_use(use)
 
     def fix_use(self, use: Use) -> PendingFix | None:
         target = RENAMED[use.qualified]

@@ -77,6 +77,12 @@ class LoadNotWeightsOnly(TorchLoadRule):
       A path from the command line, a download or a function parameter is always reported,
       whatever `map_location` says.
 
+    Opt-in (`extend-select = ["TL701"]`): on the ecosystem check about half of what it reported
+    was a project loading its own checkpoints or a weights file shipped inside its package
+    (a path built from `__file__`), which a maintainer would not change; and from torch 2.6
+    the default is already safe. Turn it on where the code supports torch older than 2.6 and
+    loads files users hand it.
+
     ## Example
     ```python
     state = torch.load("checkpoint.pt")
@@ -102,6 +108,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
     code = "TL701"
     name = "load-not-weights-only"
     applies_to_tests = True
+    default = False
     summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
     fix_applicability = Applicability.UNSAFE
     requires = ("load",)
