@@ -271,7 +271,7 @@ LAYERS = "            nn.Linear(8, 8), nn.ReLU(),\n" * 20
 
 def test_deep_plain_stack_is_opt_in() -> None:
     assert "TL407" not in settings_for().selected_codes
-    assert "TL401" in settings_for().selected_codes
+    assert "TL405" not in settings_for().selected_codes  # value-blind numerics: opt-in too
     source = "from torch import nn\nm = nn.Sequential(\n" + LAYERS + ")\n"
     assert found(source, "TL407") == [(2, 5)]
 
