@@ -106,7 +106,7 @@ def _kinds_of(
     if isinstance(expr, (cst.List, cst.Tuple, cst.ListComp)):
         return {DatasetKind.IN_MEMORY}
     if isinstance(expr, cst.Call):
-        return {_call_kind(context, expr, scope)}
+        return {_call_kind(context, expr, scope, depth)}
     found = _assigned(context, expr, scope)
     if found is None:
         return {DatasetKind.PER_ITEM}
@@ -148,7 +148,7 @@ def _assigned(
     return (values, class_scope) if values else None
 
 
-def _call_kind(context: FileContext, call: cst.Call, scope: Scope) -> DatasetKind:
+def _call_kind(context: FileContext, call: cst.Call, scope: Scope, depth: int = 0) -> DatasetKind:
     func = call.func
     if isinstance(func, cst.Name):
         if func.value in SEQUENCE_BUILTINS and scope.binds(func.value) is None:
@@ -156,6 +156,9 @@ def _call_kind(context: FileContext, call: cst.Call, scope: Scope) -> DatasetKin
         local = _local_classes(context).get(func.value)
         if local is not None and scope.resolve(func.value) is None:
             return _class_kind(context, local)
+        function = _module_functions(context).get(func.value)
+        if function is not None and scope.resolve(func.value) is None:
+            return _returned_kind(context, function, depth)
     if isinstance(func, cst.Attribute) and func.attr.value == "to_iterable_dataset":
         return DatasetKind.ITERABLE
     qualified = scope.qualified_name(func)
@@ -176,6 +179,40 @@ def _call_kind(context: FileContext, call: cst.Call, scope: Scope) -> DatasetKin
 
 
 # --- classes defined in the file ---------------------------------------------------------------
+
+
+def _module_functions(context: FileContext) -> dict[str, cst.FunctionDef]:
+    """Functions defined once at the top level of the file, by name."""
+
+    def collect(context: FileContext) -> dict[str, cst.FunctionDef]:
+        found: dict[str, list[cst.FunctionDef]] = {}
+        for statement in context.module.body:
+            if isinstance(statement, cst.FunctionDef):
+                found.setdefault(statement.name.value, []).append(statement)
+        return {name: defs[0] for name, defs in found.items() if len(defs) == 1}
+
+    return context.fact("datasets.module_functions", collect)
+
+
+def _returned_kind(context: FileContext, function: cst.FunctionDef, depth: int) -> DatasetKind:
+    """In memory only when every ``return`` of a same-file function returns data in memory
+    (``return TensorDataset(x, y)``, a list); anything else may do work per item."""
+    values: list[cst.BaseExpression] = []
+    stack: list[cst.CSTNode] = list(iter_children(function.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, SCOPE_TYPES):
+            continue
+        if isinstance(node, cst.Return):
+            if node.value is None:
+                return DatasetKind.PER_ITEM
+            values.append(node.value)
+        stack.extend(iter_children(node))
+    scope = Scope(function, context.module_scope)
+    kinds = set()
+    for value in values:
+        kinds |= _kinds_of(context, value, scope, depth + 1)
+    return kinds.pop() if len(kinds) == 1 else DatasetKind.PER_ITEM
 
 
 def _local_classes(context: FileContext) -> dict[str, cst.ClassDef]:

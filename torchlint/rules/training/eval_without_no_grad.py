@@ -92,6 +92,11 @@ class EvalWithoutNoGrad(Rule):
     adversarial examples need the graph). A `.backward()` that ran before, inside an
     earlier call of a training function, does not need it.
 
+    Opt-in (`extend-select = ["TL303"]`): on the ecosystem check 2 of its 3 remaining reports
+    were library functions whose callers want the gradients (a differentiable descriptor) or
+    models that already run their heavy part under `no_grad` inside `forward`, which one call
+    site does not show.
+
     ## Why is this bad?
     `eval()` changes how dropout and batch norm behave; it does not stop autograd. Every
     activation of the forward pass is kept for a backward pass that never comes, so
@@ -123,6 +128,7 @@ class EvalWithoutNoGrad(Rule):
     code = "TL303"
     name = "eval-without-no-grad"
     applies_to_tests = False
+    default = False
     summary = "Model called in eval mode with autograd on: the graph is built for nothing"
     fix_applicability = Applicability.UNSAFE
     requires = ("eval", "train")
