@@ -16,6 +16,7 @@ pytest.importorskip("pygls")
 pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 
+OPT_IN = '[tool.torchlint]\nextend-select = ["TL201", "TL203"]\n'
 BAD = "import torch\n\nmodel = torch.nn.Linear(2, 2).cuda()\n"
 ISSUE_EXAMPLE = "import torch\n\nx = torch.zeros(3).cuda()\n"
 WAIT = float(
@@ -25,7 +26,11 @@ WAIT = float(
 
 @asynccontextmanager
 async def lsp(root: Path, capabilities: types.ClientCapabilities | None = None):
-    """A started, initialised client talking to `python -m torchlint server` in ``root``."""
+    """A started, initialised client talking to `python -m torchlint server` in ``root``
+    (with TL201 and TL203, which are opt-in, selected unless the test configures ``root``)."""
+    config = root / "pyproject.toml"
+    if not config.exists():
+        config.write_text(OPT_IN)
     client = pytest_lsp.make_test_lsp_client()
     env = {**os.environ, "TORCHLINT_DEBUG": ""}
     await client.start_io(sys.executable, "-m", "torchlint", "server", cwd=str(root), env=env)
@@ -245,8 +250,8 @@ def test_each_folder_uses_its_own_configuration(tmp_path: Path) -> None:
     quiet, strict = tmp_path / "quiet", tmp_path / "strict"
     for folder in (quiet, strict):
         folder.mkdir()
-    (quiet / "pyproject.toml").write_text('[tool.torchlint]\nignore = ["TL201"]\n')
-    (strict / "pyproject.toml").write_text('[tool.torchlint]\nextend-exclude = ["skip_*"]\n')
+    (quiet / "pyproject.toml").write_text(OPT_IN + 'ignore = ["TL201"]\n')
+    (strict / "pyproject.toml").write_text(OPT_IN + 'extend-exclude = ["skip_*"]\n')
 
     async def scenario() -> None:
         async with lsp(tmp_path) as client:
@@ -257,7 +262,7 @@ def test_each_folder_uses_its_own_configuration(tmp_path: Path) -> None:
             assert await published(client, quiet_uri, lambda d: True) == []
             assert await published(client, skipped_uri, lambda d: True) == []
             # The configuration is read again when it changes.
-            (quiet / "pyproject.toml").write_text("[tool.torchlint]\n")
+            (quiet / "pyproject.toml").write_text(OPT_IN)
             replace_all(client, quiet_uri, BAD + "\n", 2)
             assert codes(await published(client, quiet_uri, bool)) == ["TL201"]
 
