@@ -35,7 +35,7 @@ def test_fixed_script_runs_on_cpu(tmp_path: Path, run_cli, helpers: bool) -> Non
     broken = run_python(script)
     assert broken.returncode != 0  # .cuda() on a machine without CUDA
 
-    table = '[tool.torchlint]\nextend-select = ["TL201", "TL202"]\n'  # opt-in portability rules
+    table = '[tool.torchlint]\nextend-select = ["TL201", "TL202", "TL301"]\n'  # opt-in rules
     if not helpers:
         table += "runtime-helpers = false\n"
     (tmp_path / "pyproject.toml").write_text(table)

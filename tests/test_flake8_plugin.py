@@ -13,6 +13,7 @@ pytest.importorskip("flake8")
 
 REPO = Path(__file__).resolve().parents[1]
 BAD = "import torch\n\nmodel = torch.nn.Linear(2, 2).cuda()\n"
+OPT_IN = '[tool.torchlint]\nextend-select = ["TL201"]\n'  # TL201 is opt-in
 
 
 def flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -26,6 +27,7 @@ def flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_findings_with_flake8_positions(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(OPT_IN)
     (tmp_path / "train.py").write_text(BAD)
     result = flake8("--select", "TL", "train.py", cwd=tmp_path)
     assert result.returncode == 1
@@ -42,6 +44,7 @@ def test_clean_file_passes(tmp_path: Path) -> None:
 
 
 def test_noqa_is_honoured_by_flake8(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(OPT_IN)
     (tmp_path / "a.py").write_text(BAD.replace(".cuda()", ".cuda()  # noqa: TL201"))
     (tmp_path / "b.py").write_text(BAD.replace(".cuda()", ".cuda()  # noqa: TL101"))
     result = flake8("--select", "TL", "a.py", "b.py", cwd=tmp_path)
@@ -53,8 +56,9 @@ def test_noqa_is_honoured_by_flake8(tmp_path: Path) -> None:
 def test_the_files_own_torchlint_settings_apply(tmp_path: Path) -> None:
     quiet = tmp_path / "quiet"
     quiet.mkdir()
-    (quiet / "pyproject.toml").write_text('[tool.torchlint]\nignore = ["TL201"]\n')
+    (quiet / "pyproject.toml").write_text(OPT_IN + 'ignore = ["TL201"]\n')
     (quiet / "train.py").write_text(BAD)
+    (tmp_path / "pyproject.toml").write_text(OPT_IN)
     (tmp_path / "train.py").write_text(BAD)
     result = flake8("--select", "TL", ".", cwd=tmp_path)
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["./train.py"]

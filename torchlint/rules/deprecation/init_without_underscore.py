@@ -133,16 +133,6 @@ class InitWithoutUnderscore(DeprecatedNameRule):
             """,
             count=2,
         ),
-        Invalid(
-            """
-            import torch
-            INITS = {"orthogonal": torch.nn.init.orthogonal}
-            """,
-            fixed="""
-            import torch
-            INITS = {"orthogonal": torch.nn.init.orthogonal_}
-            """,
-        ),
         Valid(
             """
             import torch.nn as nn
