@@ -262,21 +262,12 @@ def _read_class(context: FileContext, classdef: cst.ClassDef) -> DatasetKind:
             inherited.append(DatasetKind.IN_MEMORY)
     if DatasetKind.ITERABLE in inherited:
         return DatasetKind.ITERABLE
-    getitem = _method(classdef, "__getitem__")
+    getitem = calls.class_method(classdef, "__getitem__")
     if getitem is not None:
         return DatasetKind.PER_ITEM if _does_work(getitem) else DatasetKind.IN_MEMORY
     if inherited and all(kind is DatasetKind.IN_MEMORY for kind in inherited):
         return DatasetKind.IN_MEMORY
     return DatasetKind.PER_ITEM
-
-
-def _method(classdef: cst.ClassDef, name: str) -> cst.FunctionDef | None:
-    found = [
-        statement
-        for statement in classdef.body.body
-        if isinstance(statement, cst.FunctionDef) and statement.name.value == name
-    ]
-    return found[0] if len(found) == 1 else None
 
 
 def _does_work(method: cst.FunctionDef) -> bool:

@@ -174,3 +174,13 @@ def from_import_aliases(node: cst.ImportFrom, modules: frozenset[str], name: str
         for alias in node.names
         if isinstance(alias.name, cst.Name) and alias.name.value == name
     ]
+
+
+def class_method(classdef: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    """The one method called ``name`` defined directly in the class body (None if 0 or 2+)."""
+    found = [
+        statement
+        for statement in classdef.body.body
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == name
+    ]
+    return found[0] if len(found) == 1 else None

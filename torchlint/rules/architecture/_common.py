@@ -46,16 +46,6 @@ def self_name(method: cst.FunctionDef) -> str | None:
     return params[0].name.value if params else None
 
 
-def class_method(classdef: cst.ClassDef, name: str) -> cst.FunctionDef | None:
-    """The one method called ``name`` defined directly in the class body (None if 0 or 2+)."""
-    found = [
-        statement
-        for statement in classdef.body.body
-        if isinstance(statement, cst.FunctionDef) and statement.name.value == name
-    ]
-    return found[0] if len(found) == 1 else None
-
-
 def _walk_scope_body(root: cst.CSTNode):
     """Nodes under ``root`` that belong to its scope: nested defs, classes, lambdas and
     comprehensions are not entered."""
@@ -83,7 +73,7 @@ def init_attributes(context: FileContext, class_scope: Scope) -> InitAttributes 
 
 
 def _collect_init(classdef: cst.ClassDef, class_scope: Scope) -> InitAttributes | None:
-    init = class_method(classdef, "__init__")
+    init = calls.class_method(classdef, "__init__")
     if init is None:
         return None
     this = self_name(init)

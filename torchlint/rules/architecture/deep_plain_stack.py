@@ -5,8 +5,9 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.names import iter_children
-from torchlint.rules.architecture._common import class_method, enclosing_method
+from torchlint.rules.architecture._common import enclosing_method
 from torchlint.rules.base import Invalid, Rule, Valid
+from torchlint.rules.calls import class_method
 
 LAYERS = frozenset(
     {
