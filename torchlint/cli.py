@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TextIO
 
 import click
 
-from torchlint import __version__
+from torchlint import __version__, timing
 from torchlint.cache import Cache, cache_directory
 from torchlint.cache import clean as clean_cache
 from torchlint.config import ConfigError, Settings, build_settings, did_you_mean, find_config
@@ -315,6 +315,8 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
     with _output(options) as out:
         _write_diagnostics(result, options, diff, out)
     _summary(result, options, mode, diff)
+    if timing.TIMER is not None:  # after the report, on stderr: JSON output stays JSON
+        click.echo(timing.table(result.timings), err=True, nl=False)
 
 
 def _write_diagnostics(result: RunResult, options: dict[str, Any], diff: bool, out: TextIO) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
+from torchlint import timing
 from torchlint.deepstack import call_deep
 from torchlint.diagnostics import Diagnostic, Edit, Fix, Location
 from torchlint.names import _IS_NODE, SCOPE_TYPES, Scope, child_fields, is_node_type
@@ -76,7 +77,11 @@ class FileContext:
     def fact(self, name: str, compute: Callable[[FileContext], Any]) -> Any:
         """A per-file fact computed once on first use, shared by all rules."""
         if name not in self._facts:
-            self._facts[name] = compute(self)
+            if timing.TIMER is None:
+                self._facts[name] = compute(self)
+            else:  # per analysis, not per class: `tl401-uses:<id>` is `tl401-uses`
+                label = f"analysis {name.split(':', 1)[0]}"
+                self._facts[name] = timing.TIMER.measure(label, compute, self)
         return self._facts[name]
 
     def indents(self, ancestors: Sequence[cst.CSTNode] | None = None) -> tuple[str, ...]:
@@ -110,7 +115,14 @@ class FileContext:
 
 
 def _active_rules(rules: Sequence[type[Rule]], source: str) -> list[type[Rule]]:
-    return [r for r in rules if not r.requires or any(word in source for word in r.requires)]
+    """The rules that could fire on ``source``: they visit nodes, and one of their
+    ``requires`` words is in the text. Rules without visitors (TL000, TL001) are the
+    engine's own work and need no tree."""
+    return [
+        r
+        for r in rules
+        if _visitors(r) and (not r.requires or any(word in source for word in r.requires))
+    ]
 
 
 class ParserLimitation(Exception):
@@ -209,7 +221,7 @@ def lint_source(
     a crash outside the rules (or in libcst) becomes one internal-error line for this file,
     and the run goes on.
     """
-    too_deep = python_rejects(source)
+    too_deep = timing.measure("engine: nesting check", python_rejects, source)
     if too_deep is not None:
         result = FileResult(path)
         _report_syntax_error(path, source, settings, too_deep, result)
@@ -275,7 +287,7 @@ def _lint_source(
     if not active:
         # Nothing can fire: a C-speed syntax check keeps TL000 without building a CST.
         try:
-            ast.parse(source)
+            timing.measure("parse (syntax check only)", ast.parse, source)
         except SyntaxError as error:
             _report_syntax_error(path, source, settings, error, result)
             return result
@@ -285,7 +297,7 @@ def _lint_source(
             result.diagnostics = apply_suppressions(path, source, [], settings)
             return result
     try:
-        module = cst.parse_module(source)
+        module = timing.measure("parse (libcst)", cst.parse_module, source)
     except Exception as error:  # noqa: BLE001 - libcst also raises TypeError on valid code
         reported: Exception = error
         try:  # CPython's message and position are the ones users know
@@ -313,8 +325,11 @@ def _lint_module(
         result.diagnostics = apply_suppressions(path, source, [], settings)
         return result
     context = FileContext(path, source, module, settings)
-    _Walker(context, active, result).run()
-    result.diagnostics = apply_suppressions(path, source, _resolve(context), settings)
+    timing.measure("engine: walk", _Walker(context, active, result).run)
+    located = timing.measure("engine: locate diagnostics", _resolve, context)
+    result.diagnostics = timing.measure(
+        "engine: suppressions", apply_suppressions, path, source, located, settings
+    )
     return result
 
 
@@ -348,6 +363,10 @@ def _visitors(rule_type: type[Rule]) -> tuple[tuple[bool, type, str], ...]:
     return found
 
 
+def _timed(timer: timing.Timer, label: str, method: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda node: timer.measure(label, method, node)
+
+
 class _Walker:
     """Walks the CST once, calling each rule's visitors; crashes disable only that rule."""
 
@@ -357,13 +376,19 @@ class _Walker:
         self.visit: dict[type, list[tuple[Rule, Callable[[Any], Any]]]] = {}
         self.leave: dict[type, list[tuple[Rule, Callable[[Any], Any]]]] = {}
         self.crashed: set[int] = set()
+        timer = timing.TIMER
         for rule_type in rules:
-            rule = rule_type(context)
+            label = f"rule {rule_type.code} ({rule_type.name})"
+            rule = rule_type(context) if timer is None else timer.measure(label, rule_type, context)
             for leaving, node_type, attr in _visitors(rule_type):
                 table = self.leave if leaving else self.visit
-                table.setdefault(node_type, []).append((rule, getattr(rule, attr)))
+                method = getattr(rule, attr)
+                if timer is not None:
+                    method = _timed(timer, label, method)
+                table.setdefault(node_type, []).append((rule, method))
 
     def run(self) -> None:
+        """Walk the module (timed as the engine's own share: the visitors time themselves)."""
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, 20000))
         try:

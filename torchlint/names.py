@@ -14,7 +14,10 @@ times the parse itself.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import typing
+from typing import Any
 
 import libcst as cst
 
@@ -158,6 +161,31 @@ def _concrete_subclasses(base: type) -> frozenset[type]:
 # lambdas have scopes of their own and every other binding form is a statement. So a file
 # whose text has no ``:=`` never needs its expressions scanned for bindings.
 _EXPRESSIONS = _concrete_subclasses(cst.BaseExpression) - {cst.NamedExpr}
+_STATEMENT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _only_expressions(annotation: Any) -> bool:
+    """True for a field declared to hold expressions only (or None, or a sequence of them)."""
+    origin = typing.get_origin(annotation)
+    if origin is collections.abc.Sequence:
+        return _only_expressions(typing.get_args(annotation)[0])
+    options = typing.get_args(annotation) if origin is typing.Union else (annotation,)
+    return all(
+        option is type(None)
+        or (isinstance(option, type) and issubclass(option, cst.BaseExpression))
+        for option in options
+    )
+
+
+def _statement_fields(node_type: type) -> tuple[str, ...]:
+    """``child_fields`` minus those that hold only expressions: without ``:=`` they bind
+    nothing, so the binding scan need not even look at them."""
+    fields = _STATEMENT_FIELDS.get(node_type)
+    if fields is None:
+        types = {f.name: f.type for f in dataclasses.fields(node_type)}
+        fields = tuple(n for n in child_fields(node_type) if not _only_expressions(types[n]))
+        _STATEMENT_FIELDS[node_type] = fields
+    return fields
 
 
 class Scope:
@@ -168,7 +196,7 @@ class Scope:
     and True for a root scope, which is always correct.
     """
 
-    __slots__ = ("_bindings", "_globals", "node", "parent", "walrus")
+    __slots__ = ("_bindings", "_globals", "_resolved", "node", "parent", "walrus")
 
     def __init__(
         self, node: cst.CSTNode, parent: Scope | None, *, walrus: bool | None = None
@@ -177,6 +205,8 @@ class Scope:
         self.parent = parent
         self._bindings: dict[str, list[str]] | None = None
         self._globals: set[str] = set()
+        # resolve()'s answers: rules ask about the same few names again and again
+        self._resolved: dict[str, str | None] = {}
         if walrus is None:
             walrus = parent.walrus if parent is not None else True
         self.walrus = walrus
@@ -216,6 +246,8 @@ class Scope:
 
     def _scan(self, root: cst.CSTNode) -> None:
         skipped = _NOT_ENTERED if self.walrus else _NOT_ENTERED | _EXPRESSIONS
+        fields_of = child_fields if self.walrus else _statement_fields
+        is_node = _IS_NODE
         target_field = _TARGET_FIELD
         bind = self._bind
         stack = [root]
@@ -254,7 +286,17 @@ class Scope:
                 _target_names(getattr(node, field_name), names)
                 for name in names:
                     bind(name, _OTHER)
-            stack.extend(iter_children(node))
+            for name in fields_of(node_type):  # iter_children, inlined: this loop is hot
+                value = getattr(node, name)
+                value_type = type(value)
+                if value_type is tuple or value_type is list:
+                    stack.extend(value)
+                else:
+                    known = is_node.get(value_type)
+                    if known is None:
+                        known = is_node_type(value_type)
+                    if known:
+                        stack.append(value)
 
     def _bind_import_from(self, node: cst.ImportFrom) -> None:
         prefix = "." * len(node.relative)
@@ -277,6 +319,13 @@ class Scope:
 
     def resolve(self, name: str) -> str | None:
         """The qualified name ``name`` refers to here, or None when unknown or ambiguous."""
+        try:
+            return self._resolved[name]
+        except KeyError:
+            found = self._resolved[name] = self._lookup(name)
+            return found
+
+    def _lookup(self, name: str) -> str | None:
         scope: Scope | None = self
         first = True
         while scope is not None:

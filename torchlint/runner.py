@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from torchlint import timing
 from torchlint.cache import content_digest
 from torchlint.config import Settings
 from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
@@ -50,6 +51,7 @@ class FileOutcome:
     diff: str = ""
     fixed_source: str | None = None
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
+    timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
 
 
 @dataclass
@@ -63,6 +65,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)  # said once, in the summary
     adds_runtime: bool = False
     unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
+    timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
 
     def add(self, outcome: FileOutcome) -> None:
         self.files += 1
@@ -71,6 +74,7 @@ class RunResult:
         self.warnings.extend(outcome.warnings)
         self.fixed += outcome.fixed
         self.adds_runtime |= outcome.adds_runtime
+        timing.merge(self.timings, outcome.timings)
         if outcome.diff:
             self.diffs.append(outcome.diff)
 
@@ -189,11 +193,12 @@ def record_fix(
 def process_file(path: Path, settings: Settings, mode: Mode) -> FileOutcome:
     display = path.as_posix()
     try:
-        source = read_source(path)
+        source = timing.measure("read and decode", read_source, path)
     except SourceError as error:
-        return FileOutcome(display, errors=[str(error)])
+        return FileOutcome(display, errors=[str(error)], timings=timing.take())
     outcome = process_source(display, source, settings, mode)
     outcome.digest = content_digest(source.raw)
+    outcome.timings = timing.take()
     return outcome
 
 
@@ -244,6 +249,7 @@ def run(
     result = RunResult()
     for outcome in outcomes:
         result.add(outcome)  # type: ignore[arg-type]
+    timing.merge(result.timings, timing.take())  # this process's own share: the cache
     if result.adds_runtime and not declares_torchlint(settings.root):
         result.notes.append(undeclared_note(settings.root))
     return result.finish()
@@ -254,7 +260,7 @@ def _cached(path: Path, cache: Cache) -> list[Diagnostic] | None:
         raw = path.read_bytes()
     except OSError:
         return None  # the engine reports it
-    return cache.get(cache.key(path, content_digest(raw)))
+    return timing.measure("cache: look up", cache.get, cache.key(path, content_digest(raw)))
 
 
 # --- Parallel execution -----------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.names import Scope, child_fields, dotted_name, iter_children
+from torchlint.names import Scope, child_fields, dotted_name, is_node_type, iter_children
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
@@ -817,11 +817,12 @@ class _Builder:
         walk = self.walk
         for name in child_fields(type(node)):
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                walk(value, state)
-            elif type(value) is tuple or type(value) is list:
+            value_type = type(value)
+            if value_type is tuple or value_type is list:
                 for child in value:
                     walk(child, state)
+            elif is_node_type(value_type):
+                walk(value, state)
 
     def _walk_all(self, nodes: Iterable[cst.CSTNode], state: _State) -> None:
         for node in nodes:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from torchlint.engine import FileContext
 
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+# Exact types, tested with `type(node) in`: `isinstance` on libcst classes goes through ABCMeta.
+_NOT_ENTERED = frozenset((*SCOPE_TYPES, *_COMPREHENSIONS))
 _NOT_METHODS = frozenset({"staticmethod", "classmethod"})
 
 
@@ -50,9 +52,10 @@ def _walk_scope_body(root: cst.CSTNode):
     """Nodes under ``root`` that belong to its scope: nested defs, classes, lambdas and
     comprehensions are not entered."""
     stack = list(iter_children(root))
+    not_entered = _NOT_ENTERED
     while stack:
         node = stack.pop()
-        if isinstance(node, (*SCOPE_TYPES, *_COMPREHENSIONS)):
+        if type(node) in not_entered:
             continue
         yield node
         stack.extend(iter_children(node))
@@ -109,16 +112,17 @@ def _collect_assignments(root: cst.CSTNode) -> dict[str, list[cst.BaseExpression
     body = root.body if isinstance(root, (cst.FunctionDef, cst.ClassDef)) else root
     values: dict[str, list[cst.BaseExpression]] = {}
     for node in _walk_scope_body(body):
-        if isinstance(node, cst.Assign):
-            for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    values.setdefault(target.target.value, []).append(node.value)
+        node_type = type(node)
+        if node_type is cst.Assign:
+            for target in node.targets:  # type: ignore[attr-defined]
+                if type(target.target) is cst.Name:
+                    values.setdefault(target.target.value, []).append(node.value)  # type: ignore[attr-defined]
         elif (
-            isinstance(node, cst.AnnAssign)
-            and node.value is not None
-            and isinstance(node.target, cst.Name)
+            node_type is cst.AnnAssign
+            and node.value is not None  # type: ignore[attr-defined]
+            and type(node.target) is cst.Name  # type: ignore[attr-defined]
         ):
-            values.setdefault(node.target.value, []).append(node.value)
+            values.setdefault(node.target.value, []).append(node.value)  # type: ignore[attr-defined]
     return values
 
 
