@@ -72,15 +72,31 @@ def _unevaluated(flow: Flow, function: FunctionInfo, inside) -> list[str]:
             continue
         if sensitivity.insensitive(function, event.name):
             continue  # built here from layers without dropout or batch norm: eval() is moot
-        if not flow.evaluated_before(function, event.name, position):
-            names.append(event.name)
+        if flow.evaluated_before(function, event.name, position):
+            continue
+        if _evaluated_by_other_files(flow, function, event.name):
+            continue
+        names.append(event.name)
     return names
 
 
-def _may_be_local(decorator: cst.BaseExpression) -> bool:
-    """``@name`` or ``@name(...)``: possibly a decorator defined in this file."""
+def _evaluated_by_other_files(flow: Flow, function: FunctionInfo, name: str) -> bool:
+    """A top-level function's parameter that a caller in another file of the project
+    switches to eval mode before the call (``model.eval(); evaluate(model, loader)``)."""
+    project = flow.project
+    root = name.split(".", 1)[0]
+    parent = function.parent
+    if project is None or function.is_method or parent is None or not parent.is_module:
+        return False
+    if root not in function.params or function.name not in flow.module_defs:
+        return False
+    return project.evaluated_by_callers(function.name, function.params.index(root), root)
+
+
+def _may_be_project(decorator: cst.BaseExpression) -> bool:
+    """``@name``, ``@mod.name`` or either called: possibly a decorator of this project."""
     func = decorator.func if isinstance(decorator, cst.Call) else decorator
-    return isinstance(func, cst.Name)
+    return isinstance(func, (cst.Name, cst.Attribute))
 
 
 class MissingEval(Rule):
@@ -573,9 +589,9 @@ class MissingEval(Rule):
             self.report(node, self._message(names), self._with_fix(node, block, names, function))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        # A grad-off decorator: torch's, or one defined in this file (the flow reads it).
+        # A grad-off decorator: torch's, or the project's (the flow reads it).
         if not any(
-            self._grad_off(d.decorator) or _may_be_local(d.decorator) for d in node.decorators
+            self._grad_off(d.decorator) or _may_be_project(d.decorator) for d in node.decorators
         ):
             return
         flow = self._flow()

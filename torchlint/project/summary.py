@@ -1,0 +1,632 @@
+"""One file's summary: what the other files of its project may ask about it.
+
+A summary is computed from the file's text alone, with the standard library's ``ast`` (C
+speed: a small fraction of a libcst parse), and is small, frozen and picklable, so it is
+cached on disk by the file's content digest. It records names as the file spells them,
+resolved only through the file's own imports (``nn.Dropout`` -> ``torch.nn.Dropout``,
+``Block`` -> ``.layers.Block`` after ``from .layers import Block``); following them into
+other files is the index's job (``torchlint.project.index``).
+
+What it keeps, for each top-level function and class:
+
+- functions: whether, used as a decorator, it runs the function with autograd off (a
+  wrapper under ``no_grad`` / ``inference_mode``) or only with CUDA (a skip when CUDA is
+  missing); whether it selects a device (returns ``torch.device(...)`` or a device string
+  chosen by ``torch.cuda.is_available()``); which parameters it leaves in eval mode;
+- classes: their bases, and whether their behaviour depends on train/eval mode: directly
+  (dropout, batch norm, reading ``self.training``) or through the classes and helpers they
+  call (kept as references for the index to follow);
+- call sites anywhere in the file that pass an argument already switched to eval mode
+  (``model.eval(); evaluate(model, loader)``): the reverse view of "who evaluates what".
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from torchlint.analysis.flow import GRAD_OFF, LIGHTNING_BASES, MODULE_BASES, SET_GRAD_ENABLED
+
+# --- the summary -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    """What a class body or a function body builds and calls, for mode sensitivity.
+
+    ``sensitive``: it surely depends on the mode (dropout, batch norm, ``.training``);
+    ``opaque``: it calls something that cannot be followed; ``refs``: the classes and
+    functions it calls that may be followed (as the file spells them, see the module doc).
+    """
+
+    sensitive: bool = False
+    opaque: bool = False
+    refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSummary:
+    name: str
+    params: tuple[str, ...]
+    grad_off: bool  # as a decorator, runs the function with autograd off
+    cuda_gate: bool  # as a decorator, runs the function only where CUDA is
+    device_selector: bool  # returns the device to use on this machine
+    leaves_eval: tuple[str, ...]  # parameters in eval mode when it returns
+    build: Build
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSummary:
+    name: str
+    bases: tuple[str, ...]  # qualified as the file spells them; "" for a non-name base
+    build: Build
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """A call that passes arguments already in eval mode: ``evaluated`` holds their
+    positions (``"0"``) and keywords (``"model"``)."""
+
+    callee: str
+    evaluated: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSummary:
+    parsed: bool
+    imports: tuple[tuple[str, str], ...] = ()  # (bound name, qualified target)
+    functions: tuple[FunctionSummary, ...] = ()
+    classes: tuple[ClassSummary, ...] = ()
+    cuda_gates: tuple[str, ...] = ()  # names assigned a CUDA skip mark
+    other: tuple[str, ...] = ()  # names bound otherwise (assignments): never resolved
+    ambiguous: tuple[str, ...] = ()  # names bound more than once at top level
+    calls: tuple[CallSite, ...] = ()
+
+    def imported(self, name: str) -> str | None:
+        for bound, target in self.imports:
+            if bound == name:
+                return target
+        return None
+
+    def function(self, name: str) -> FunctionSummary | None:
+        return next((f for f in self.functions if f.name == name), None)
+
+    def cls(self, name: str) -> ClassSummary | None:
+        return next((c for c in self.classes if c.name == name), None)
+
+
+UNPARSABLE = ModuleSummary(parsed=False)
+
+
+# --- reading a file --------------------------------------------------------------------------
+
+_BUILTINS = frozenset(
+    {
+        "super", "range", "len", "int", "float", "bool", "str", "list", "tuple", "dict",
+        "set", "zip", "enumerate", "min", "max", "abs", "sum", "round", "isinstance",
+        "getattr", "setattr", "hasattr", "print", "reversed", "sorted", "ValueError",
+        "TypeError", "NotImplementedError", "RuntimeError",
+    }
+)  # fmt: skip
+_CONTAINERS = frozenset({"Module", "Sequential", "ModuleList", "ModuleDict"})
+_RECURRENT_DROPOUT_POSITION = {"RNN": 6, "LSTM": 5, "GRU": 5, "MultiheadAttention": 2}
+_SKIP_CALLS = frozenset({"skip", "skipTest", "SkipTest"})
+_SKIP_IF = frozenset({"skipIf", "skipif"})
+_SKIP_UNLESS = frozenset({"skipUnless"})
+_CUDA_QUERIES = frozenset({"torch.cuda.is_available", "torch.cuda.device_count"})
+_DEVICE_STRINGS = frozenset({"cuda", "cpu", "mps", "xpu"})
+_MODULE_TYPES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
+# The layers of torch.nn whose behaviour changes with the mode (see analysis/flow.py).
+_SENSITIVE_LAYERS = frozenset(
+    {
+        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+        "FeatureAlphaDropout", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+        "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "SyncBatchNorm",
+        "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+        "TransformerDecoderLayer",
+    }
+)  # fmt: skip
+
+
+def summarize(source: str | bytes) -> ModuleSummary:
+    """The summary of one file's text; ``UNPARSABLE`` when Python cannot parse it."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return UNPARSABLE
+    try:
+        return _Summarizer(tree).summary()
+    except RecursionError:
+        return UNPARSABLE
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _import_target(node: ast.ImportFrom, name: str) -> str:
+    """As ``names.Scope`` spells it: ``.models.Net``, ``..utils``, ``torch.nn``."""
+    prefix = "." * node.level + (node.module or "")
+    return f"{prefix}.{name}" if prefix and not prefix.endswith(".") else prefix + name
+
+
+def _literal_false(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value in (False, None, 0)
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+class _Summarizer:
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        self.imports: dict[str, str] = {}
+        self.defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self.classes: dict[str, ast.ClassDef] = {}
+        self.bound: dict[str, int] = {}
+        self.other: set[str] = set()
+        for statement in self._top_level(tree.body):
+            self._bind_statement(statement)
+
+    def _top_level(self, body: list[ast.stmt]):
+        """Module-level statements, also inside ``if`` / ``try`` blocks (still top level)."""
+        for statement in body:
+            if isinstance(statement, ast.If):
+                yield from self._top_level(statement.body)
+                yield from self._top_level(statement.orelse)
+            elif isinstance(statement, ast.Try):
+                for block in (statement.body, statement.orelse, statement.finalbody):
+                    yield from self._top_level(block)
+                for handler in statement.handlers:
+                    yield from self._top_level(handler.body)
+            else:
+                yield statement
+
+    def _bind(self, name: str) -> None:
+        self.bound[name] = self.bound.get(name, 0) + 1
+
+    def _bind_statement(self, statement: ast.stmt) -> None:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if alias.asname:
+                    self.imports[alias.asname] = alias.name
+                    self._bind(alias.asname)
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    self.imports[top] = top
+                    self._bind(top)
+        elif isinstance(statement, ast.ImportFrom):
+            for alias in statement.names:
+                if alias.name == "*":
+                    continue
+                bound = alias.asname or alias.name
+                self.imports[bound] = _import_target(statement, alias.name)
+                self._bind(bound)
+        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.defs[statement.name] = statement
+            self._bind(statement.name)
+        elif isinstance(statement, ast.ClassDef):
+            self.classes[statement.name] = statement
+            self._bind(statement.name)
+        else:
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    self.other.add(node.id)
+                    self._bind(node.id)
+
+    # -- names ----------------------------------------------------------------------------
+
+    def qualify(self, node: ast.expr, shadowed: frozenset[str] = frozenset()) -> str | None:
+        """What a Name/Attribute chain refers to through this file's top-level names:
+        an import's qualified name, or ``:name`` for a top-level def/class of this file."""
+        dotted = _dotted(node)
+        if dotted is None:
+            return None
+        root, _, rest = dotted.partition(".")
+        if root in shadowed or self.bound.get(root, 0) != 1:
+            return None
+        if root in self.imports:
+            base = self.imports[root]
+            return f"{base}.{rest}" if rest else base
+        if (root in self.defs or root in self.classes) and not rest:
+            return ":" + root  # this file's own (see ProjectIndex.resolve)
+        return None
+
+    # -- the whole file -------------------------------------------------------------------
+
+    def summary(self) -> ModuleSummary:
+        functions = tuple(self._function(d) for d in self.defs.values())
+        classes = tuple(self._class(c) for c in self.classes.values())
+        gates = tuple(
+            name
+            for statement in self._top_level(self.tree.body)
+            if isinstance(statement, ast.Assign) and self._gates_on_cuda(statement.value)
+            for target in statement.targets
+            if isinstance(target, ast.Name)
+            for name in (target.id,)
+        )
+        ambiguous = tuple(sorted(n for n, count in self.bound.items() if count > 1))
+        return ModuleSummary(
+            parsed=True,
+            imports=tuple(sorted(self.imports.items())),
+            functions=functions,
+            classes=classes,
+            cuda_gates=gates,
+            other=tuple(sorted(self.other)),
+            ambiguous=ambiguous,
+            calls=tuple(self._call_sites()),
+        )
+
+    # -- functions ------------------------------------------------------------------------
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSummary:
+        args = node.args
+        params = tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
+        final = _ModeTracker(self).run(node.body)
+        return FunctionSummary(
+            name=node.name,
+            params=params,
+            grad_off=self._turns_grad_off(node),
+            cuda_gate=self._body_gates_on_cuda(node),
+            device_selector=self._selects_device(node),
+            leaves_eval=tuple(p for p in params if final.get(p) == "eval"),
+            build=self._build(node.body, _locals(node)),
+        )
+
+    def _grad_off_expr(self, node: ast.expr, bare_ok: bool) -> bool:
+        if not isinstance(node, ast.Call):
+            return bare_ok and self.qualify(node) in GRAD_OFF
+        qualified = self.qualify(node.func)
+        if qualified in GRAD_OFF:
+            if "inference_mode" in qualified and node.args:
+                first = node.args[0]
+                return isinstance(first, ast.Constant) and first.value is True
+            return True
+        if qualified in SET_GRAD_ENABLED and len(node.args) == 1:
+            first = node.args[0]
+            return isinstance(first, ast.Constant) and first.value is False
+        return False
+
+    def _turns_grad_off(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Its wrapper runs the wrapped function with autograd off: a nested ``def`` under
+        ``@torch.no_grad()``, or a ``with torch.no_grad():`` in its body (as the same-file
+        reading in analysis/flow.py does)."""
+        for node in ast.walk(function):
+            if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+                self._grad_off_expr(item.context_expr, False) for item in node.items
+            ):
+                return True
+            if (
+                node is not function
+                and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and any(self._grad_off_expr(d, True) for d in node.decorator_list)
+            ):
+                return True
+        return False
+
+    def _cuda_query(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Call) and self.qualify(node.func) in _CUDA_QUERIES
+
+    def _implies_cuda(self, test: ast.expr, when: bool) -> bool:
+        """``test`` being ``when`` means CUDA is there (``not`` flips it)."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return self._implies_cuda(test.operand, not when)
+        if isinstance(test, ast.BoolOp):
+            joined = isinstance(test.op, ast.And)
+            if joined == when:  # `a and b` true: both true; `a or b` false: both false
+                return any(self._implies_cuda(v, when) for v in test.values)
+            return all(self._implies_cuda(v, when) for v in test.values)
+        if self._cuda_query(test):
+            return when
+        if (
+            isinstance(test, ast.Compare)
+            and len(test.ops) == 1
+            and self._cuda_query(test.left)
+            and isinstance(test.comparators[0], ast.Constant)
+            and isinstance(test.comparators[0].value, int)
+        ):
+            bound, op = test.comparators[0].value, test.ops[0]
+            positive = (isinstance(op, ast.Gt) and bound >= 0) or (
+                isinstance(op, ast.GtE) and bound >= 1
+            )
+            negative = (isinstance(op, ast.Lt) and bound <= 1) or (
+                isinstance(op, (ast.Eq, ast.LtE)) and bound == 0
+            )
+            return positive if when else negative
+        return False
+
+    def _skips(self, body: list[ast.stmt]) -> bool:
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            if isinstance(node, ast.Raise):
+                return True
+            if isinstance(node, ast.Call):
+                name = _last(node.func)
+                if name in _SKIP_CALLS:
+                    return True
+        return False
+
+    def _gates_on_cuda(self, node: ast.expr) -> bool:
+        """``pytest.mark.skipif(not torch.cuda.is_available(), ...)``, ``skipUnless(...)``."""
+        if not isinstance(node, ast.Call) or not node.args:
+            return False
+        name = _last(node.func)
+        if name in _SKIP_IF:
+            return self._implies_cuda(node.args[0], False)
+        if name in _SKIP_UNLESS:
+            return self._implies_cuda(node.args[0], True)
+        return False
+
+    def _body_gates_on_cuda(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Its body skips (or raises) when CUDA is missing, or applies such a mark."""
+        for node in ast.walk(function):
+            if isinstance(node, ast.If) and (
+                (self._implies_cuda(node.test, False) and self._skips(node.body))
+                or (
+                    node.orelse and self._implies_cuda(node.test, True) and self._skips(node.orelse)
+                )
+            ):
+                return True
+            if isinstance(node, ast.Call) and self._gates_on_cuda(node):
+                return True
+        return False
+
+    def _device_value(self, node: ast.expr, names: dict[str, list[ast.expr]], depth=0) -> bool:
+        if depth > 3:
+            return False
+        if isinstance(node, ast.Call):
+            return self.qualify(node.func) == "torch.device"
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value.split(":", 1)[0] in _DEVICE_STRINGS
+        if isinstance(node, ast.IfExp):
+            return self._device_value(node.body, names, depth + 1) and self._device_value(
+                node.orelse, names, depth + 1
+            )
+        if isinstance(node, ast.Name) and names.get(node.id):
+            return all(self._device_value(v, names, depth + 1) for v in names[node.id])
+        return False
+
+    def _selects_device(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Every ``return`` gives a device (``torch.device(...)`` or ``"cuda"``/``"cpu"``),
+        and the body asks torch which accelerator there is: what ``best_device()`` does."""
+        returns: list[ast.expr] = []
+        names: dict[str, list[ast.expr]] = {}
+        asks = False
+        for node in _own_nodes(function):
+            if isinstance(node, ast.Return):
+                if node.value is None:
+                    return False
+                returns.append(node.value)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        names.setdefault(target.id, []).append(node.value)
+            elif isinstance(node, ast.Call):
+                qualified = self.qualify(node.func) or ""
+                asks = asks or qualified.startswith(
+                    ("torch.cuda.", "torch.backends.", "torch.accelerator.")
+                )
+        return asks and bool(returns) and all(self._device_value(r, names) for r in returns)
+
+    # -- classes and what they build ------------------------------------------------------
+
+    def _class(self, node: ast.ClassDef) -> ClassSummary:
+        bases = tuple(self.qualify(base) or "" for base in node.bases)
+        build = self._build(node.body, frozenset())
+        opaque = build.opaque
+        refs = list(build.refs)
+        for qualified in bases:
+            if qualified in _MODULE_TYPES:
+                continue
+            if not qualified or qualified.startswith(("torch.", *LIGHTNING_BASES)):
+                opaque = True  # nn.Sequential & co: what it holds is not visible here
+            elif qualified.rsplit(".", 1)[-1] in MODULE_BASES:
+                opaque = True
+            else:
+                refs.append(qualified)
+        return ClassSummary(node.name, bases, Build(build.sensitive, opaque, tuple(refs)))
+
+    def _build(self, body: list[ast.stmt], shadowed: frozenset[str]) -> Build:
+        """What ``body`` calls, as ``ModeSensitivity._call_ok`` reads a same-file class."""
+        sensitive = opaque = False
+        refs: list[str] = []
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            if isinstance(node, ast.Attribute) and node.attr == "training":
+                return Build(sensitive=True)
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            qualified = self.qualify(func, shadowed)
+            if qualified is None:
+                if isinstance(func, ast.Name) and func.id not in _BUILTINS:
+                    opaque = True  # a parameter or a local: cannot be followed
+                continue  # a method of an object built here (`self.fc(x)`)
+            if qualified.startswith("torch.nn.functional."):
+                if "dropout" in qualified:
+                    return Build(sensitive=True)
+            elif qualified.startswith("torch.nn."):
+                last = qualified.rsplit(".", 1)[-1]
+                if last[:1].isupper() and _layer_sensitive(last, node):
+                    return Build(sensitive=True)
+            elif qualified.startswith("torch."):
+                continue
+            elif qualified not in refs:
+                refs.append(qualified)
+        return Build(sensitive, opaque, tuple(refs))
+
+    # -- call sites with evaluated arguments ----------------------------------------------
+
+    def _call_sites(self) -> list[CallSite]:
+        found: list[CallSite] = []
+        bodies: list[tuple[list[ast.stmt], frozenset[str]]] = [(self.tree.body, frozenset())]
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                bodies.append((node.body, _locals(node)))
+        for body, shadowed in bodies:
+            tracker = _ModeTracker(self, shadowed, found)
+            tracker.run(body)
+        return found
+
+
+def _last(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    """Names a function binds itself (parameters, assignments): they shadow top-level ones."""
+    args = function.args
+    names = {
+        a.arg
+        for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+        if a is not None
+    }
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".", 1)[0] for a in node.names)
+    return frozenset(names)
+
+
+def _own_nodes(function: ast.AST):
+    """The nodes of a function's body, not of the functions and classes nested in it."""
+    stack = list(getattr(function, "body", []))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _layer_sensitive(last: str, call: ast.Call) -> bool:
+    """A ``torch.nn.<last>(...)`` construction behaves differently in train and eval."""
+    if last in _CONTAINERS:
+        return False
+    if last in _RECURRENT_DROPOUT_POSITION:
+        starred = any(isinstance(a, ast.Starred) for a in call.args) or any(
+            k.arg is None for k in call.keywords
+        )
+        if starred or len(call.args) > _RECURRENT_DROPOUT_POSITION[last]:
+            return True
+        value = _keyword(call, "dropout")
+        return value is not None and not _literal_false(value)
+    if last.startswith(("InstanceNorm", "LazyInstanceNorm")):
+        value = _keyword(call, "track_running_stats")
+        return value is not None and not _literal_false(value)
+    return last in _SENSITIVE_LAYERS
+
+
+class _ModeTracker:
+    """Follows ``x.eval()`` / ``x.train(...)`` through a body in source order: the mode each
+    dotted name is left in, and (with ``sites``) the calls that pass evaluated arguments."""
+
+    def __init__(
+        self,
+        owner: _Summarizer,
+        shadowed: frozenset[str] = frozenset(),
+        sites: list[CallSite] | None = None,
+    ) -> None:
+        self.owner = owner
+        self.shadowed = shadowed
+        self.sites = sites
+        self.modes: dict[str, str] = {}
+
+    def run(self, body: list[ast.stmt]) -> dict[str, str]:
+        for statement in body:
+            self._visit(statement)
+        return self.modes
+
+    def _visit(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            return  # runs later, if ever
+        if isinstance(node, ast.Assign):
+            self._visit(node.value)
+            mode = self._mode_of_value(node.value)
+            for target in node.targets:
+                name = _dotted(target)
+                if name is not None:
+                    self._forget(name)
+                    if mode is not None:
+                        self.modes[name] = mode
+            return
+        for child in ast.iter_child_nodes(node):
+            self._visit(child)
+        if isinstance(node, ast.Call):
+            self._call(node)
+
+    def _forget(self, name: str) -> None:
+        for known in [k for k in self.modes if k == name or k.startswith(name + ".")]:
+            del self.modes[known]
+
+    def _mode_of_value(self, value: ast.expr) -> str | None:
+        """``Net().eval()``: the object assigned is in eval mode."""
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "eval"
+            and not value.args
+        ):
+            return "eval"
+        return None
+
+    def _evaluated(self, name: str) -> bool:
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):
+            mode = self.modes.get(".".join(parts[:end]))
+            if mode is not None:
+                return mode == "eval"
+        return False
+
+    def _call(self, call: ast.Call) -> None:
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in ("eval", "train"):
+            receiver = _dotted(func.value)
+            if receiver is None:
+                return
+            if func.attr == "eval" and not call.args:
+                self._forget(receiver)
+                self.modes[receiver] = "eval"
+            elif func.attr == "train":
+                flag = call.args[0] if len(call.args) == 1 and not call.keywords else None
+                self._forget(receiver)
+                if not call.args and not call.keywords:
+                    self.modes[receiver] = "train"
+                elif isinstance(flag, ast.Constant) and flag.value in (True, False):
+                    self.modes[receiver] = "train" if flag.value else "eval"
+            return
+        if self.sites is None or not self.modes:
+            return
+        callee = self.owner.qualify(func, self.shadowed)
+        if callee is None or callee.startswith("torch."):
+            return
+        evaluated: list[str] = []
+        for index, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                break  # later positions are unknown
+            name = _dotted(arg)
+            if name is not None and self._evaluated(name):
+                evaluated.append(str(index))
+        evaluated += [
+            keyword.arg
+            for keyword in call.keywords
+            if keyword.arg is not None
+            and (name := _dotted(keyword.value)) is not None
+            and self._evaluated(name)
+        ]
+        if evaluated:
+            self.sites.append(CallSite(callee, tuple(evaluated)))
