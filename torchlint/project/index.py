@@ -176,8 +176,8 @@ class ProjectIndex:
         return found
 
     def refresh(self, path: str | Path) -> bool:
-        """Forget what is known of ``path`` (saved in an editor); True when its summary
-        changed, so the files that import it should be linted again."""
+        """Read ``path`` again (saved in an editor); True when its summary changed, so the
+        files that import it should be linted again."""
         resolved = _resolved(Path(path))
         with self.lock:
             before = self._files.pop(resolved, None)
@@ -186,8 +186,10 @@ class ProjectIndex:
             self._callers.clear()
             self._root_of.clear()
             self._views.clear()
-            after = self.summary(resolved)
-            return before is None or before[1] != (after or UNPARSABLE)
+            if before is None:
+                return False  # nothing read it: no answer depended on it
+            self.summary(resolved)
+            return before[1] != self._files[resolved][1]
 
     # -- what answers depend on -----------------------------------------------------------
 

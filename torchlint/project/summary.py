@@ -23,6 +23,7 @@ What it keeps, for each top-level function and class:
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from torchlint.analysis.flow import GRAD_OFF, LIGHTNING_BASES, MODULE_BASES, SET_GRAD_ENABLED
@@ -114,6 +115,7 @@ _SKIP_CALLS = frozenset({"skip", "skipTest", "SkipTest"})
 _SKIP_IF = frozenset({"skipIf", "skipif"})
 _SKIP_UNLESS = frozenset({"skipUnless"})
 _CUDA_QUERIES = frozenset({"torch.cuda.is_available", "torch.cuda.device_count"})
+_ACCELERATOR_QUERIES = ("torch.cuda.", "torch.backends.", "torch.accelerator.")
 _DEVICE_STRINGS = frozenset({"cuda", "cpu", "mps", "xpu"})
 _MODULE_TYPES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
 # The layers of torch.nn whose behaviour changes with the mode (see analysis/flow.py).
@@ -130,14 +132,93 @@ _SENSITIVE_LAYERS = frozenset(
 
 def summarize(source: str | bytes) -> ModuleSummary:
     """The summary of one file's text; ``UNPARSABLE`` when Python cannot parse it."""
+    text = source if isinstance(source, bytes) else source.encode("utf-8", "surrogateescape")
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return UNPARSABLE
     try:
-        return _Summarizer(tree).summary()
+        return _Summarizer(tree, text).summary()
     except RecursionError:
         return UNPARSABLE
+
+
+# Words without which a fact cannot hold: a file lacking them skips that part of the work.
+_GRAD_WORDS = (b"no_grad", b"inference_mode", b"set_grad_enabled")
+_CUDA_WORDS = (b"is_available", b"device_count")
+_DEVICE_WORDS = (b"cuda.", b"backends", b"accelerator")
+_LAYER_WORDS = (b"nn.", b"torch", b"Dropout", b"Norm", b"Linear", b"Conv", b"Sequential")
+_MODE_CALL = re.compile(rb"\.\s*(?:eval|train)\s*\(")
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+# Fields that never hold a node (names, numbers, operators and contexts without children).
+_SCALAR_FIELDS = frozenset(
+    {"id", "attr", "name", "arg", "module", "level", "kind", "type_comment", "ctx", "op",
+     "conversion", "simple", "is_async", "tag", "asname", "rest"}
+)  # fmt: skip
+_SCALARS = (str, int, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    found = _FIELDS.get(kind)
+    if found is None:
+        found = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _SCALAR_FIELDS)  # type: ignore[attr-defined]
+    return found
+
+
+class _Parts:
+    """The nodes of one top-level def or class that its facts are read from: one walk."""
+
+    __slots__ = ("assigns", "calls", "decorated", "ifs", "returns", "stores", "training", "withs")
+
+    def __init__(self, root: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        self.calls: list[ast.Call] = []
+        self.withs: list[ast.With | ast.AsyncWith] = []
+        self.ifs: list[ast.If] = []
+        self.returns: list[ast.Return] = []  # its own (not of nested functions)
+        self.assigns: list[ast.Assign] = []  # its own
+        self.stores: set[str] = set()  # names it binds itself
+        self.decorated: list[ast.AST] = []  # nested definitions with decorators
+        self.training = False  # reads `.training`
+        stack: list[tuple[ast.AST, bool]] = [(child, True) for child in root.body]
+        call, name, attribute, store = ast.Call, ast.Name, ast.Attribute, ast.Store
+        while stack:
+            node, own = stack.pop()
+            kind = type(node)
+            if kind is call:
+                self.calls.append(node)  # type: ignore[arg-type]
+            elif kind is name:
+                if own and type(node.ctx) is store:  # type: ignore[attr-defined]
+                    self.stores.add(node.id)  # type: ignore[attr-defined]
+                continue
+            elif kind is attribute:
+                if node.attr == "training":  # type: ignore[attr-defined]
+                    self.training = True
+            elif kind is ast.Constant:
+                continue
+            elif kind in _NESTED:
+                if kind is not ast.Lambda and node.decorator_list:  # type: ignore[attr-defined]
+                    self.decorated.append(node)
+                own = False
+            elif kind is ast.With or kind is ast.AsyncWith:
+                self.withs.append(node)  # type: ignore[arg-type]
+            elif kind is ast.If:
+                self.ifs.append(node)  # type: ignore[arg-type]
+            elif own and kind is ast.Return:
+                self.returns.append(node)  # type: ignore[arg-type]
+            elif own and kind is ast.Assign:
+                self.assigns.append(node)  # type: ignore[arg-type]
+            elif own and (kind is ast.Import or kind is ast.ImportFrom):
+                for alias in node.names:  # type: ignore[attr-defined]
+                    self.stores.add((alias.asname or alias.name).split(".", 1)[0])
+            for field in _child_fields(kind):
+                value = getattr(node, field)
+                if type(value) is list:
+                    stack.extend([(item, own) for item in value if type(item) not in _SCALARS])
+                elif type(value) not in _SCALARS:
+                    stack.append((value, own))
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -169,8 +250,13 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 
 
 class _Summarizer:
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, text: bytes) -> None:
         self.tree = tree
+        self.grad_words = any(word in text for word in _GRAD_WORDS)
+        self.cuda_words = any(word in text for word in _CUDA_WORDS)
+        self.device_words = b"device" in text and any(word in text for word in _DEVICE_WORDS)
+        self.mode_calls = _MODE_CALL.search(text) is not None
+        self.lines = text.split(b"\n")
         self.imports: dict[str, str] = {}
         self.defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.classes: dict[str, ast.ClassDef] = {}
@@ -220,10 +306,18 @@ class _Summarizer:
             self.classes[statement.name] = statement
             self._bind(statement.name)
         else:
-            for node in ast.walk(statement):
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                    self.other.add(node.id)
-                    self._bind(node.id)
+            targets: list[ast.AST] = []
+            if isinstance(statement, ast.Assign):
+                targets = list(statement.targets)
+            elif isinstance(statement, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+                targets = [statement.target]
+            elif isinstance(statement, (ast.With, ast.AsyncWith)):
+                targets = [i.optional_vars for i in statement.items if i.optional_vars]
+            for target in targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        self.other.add(node.id)
+                        self._bind(node.id)
 
     # -- names ----------------------------------------------------------------------------
 
@@ -250,7 +344,7 @@ class _Summarizer:
         classes = tuple(self._class(c) for c in self.classes.values())
         gates = tuple(
             name
-            for statement in self._top_level(self.tree.body)
+            for statement in (self._top_level(self.tree.body) if self.cuda_words else ())
             if isinstance(statement, ast.Assign) and self._gates_on_cuda(statement.value)
             for target in statement.targets
             if isinstance(target, ast.Name)
@@ -265,7 +359,7 @@ class _Summarizer:
             cuda_gates=gates,
             other=tuple(sorted(self.other)),
             ambiguous=ambiguous,
-            calls=tuple(self._call_sites()),
+            calls=tuple(self._call_sites()) if self.mode_calls else (),
         )
 
     # -- functions ------------------------------------------------------------------------
@@ -273,15 +367,29 @@ class _Summarizer:
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSummary:
         args = node.args
         params = tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
-        final = _ModeTracker(self).run(node.body)
+        # Its own text says which facts can hold: the others cost no walk (most functions
+        # of a project are none of these).
+        region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
+        builds = any(word in region for word in _LAYER_WORDS)
+        grad = self.grad_words and any(word in region for word in _GRAD_WORDS)
+        cuda = self.cuda_words and any(word in region for word in _CUDA_WORDS)
+        device = self.device_words and any(word in region for word in _DEVICE_WORDS)
+        mode = self.mode_calls and _MODE_CALL.search(region) is not None
+        final = _ModeTracker(self).run(node.body) if mode else {}
+        parts = _Parts(node) if builds or grad or cuda or device else None
+        build = Build(opaque=True)  # builds nothing it could show: not a layer builder
+        if parts is not None and builds:
+            every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+            local = frozenset(parts.stores | {a.arg for a in every if a is not None})
+            build = self._build(parts, local)
         return FunctionSummary(
             name=node.name,
             params=params,
-            grad_off=self._turns_grad_off(node),
-            cuda_gate=self._body_gates_on_cuda(node),
-            device_selector=self._selects_device(node),
+            grad_off=grad and self._turns_grad_off(parts),  # type: ignore[arg-type]
+            cuda_gate=cuda and self._body_gates_on_cuda(parts),  # type: ignore[arg-type]
+            device_selector=device and self._selects_device(parts),  # type: ignore[arg-type]
             leaves_eval=tuple(p for p in params if final.get(p) == "eval"),
-            build=self._build(node.body, _locals(node)),
+            build=build,
         )
 
     def _grad_off_expr(self, node: ast.expr, bare_ok: bool) -> bool:
@@ -298,22 +406,18 @@ class _Summarizer:
             return isinstance(first, ast.Constant) and first.value is False
         return False
 
-    def _turns_grad_off(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    def _turns_grad_off(self, parts: _Parts) -> bool:
         """Its wrapper runs the wrapped function with autograd off: a nested ``def`` under
         ``@torch.no_grad()``, or a ``with torch.no_grad():`` in its body (as the same-file
         reading in analysis/flow.py does)."""
-        for node in ast.walk(function):
-            if isinstance(node, (ast.With, ast.AsyncWith)) and any(
-                self._grad_off_expr(item.context_expr, False) for item in node.items
-            ):
+        for node in parts.withs:
+            if any(self._grad_off_expr(item.context_expr, False) for item in node.items):
                 return True
-            if (
-                node is not function
-                and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                and any(self._grad_off_expr(d, True) for d in node.decorator_list)
-            ):
-                return True
-        return False
+        return any(
+            not isinstance(node, ast.ClassDef)
+            and any(self._grad_off_expr(d, True) for d in node.decorator_list)  # type: ignore[attr-defined]
+            for node in parts.decorated
+        )
 
     def _cuda_query(self, node: ast.expr) -> bool:
         return isinstance(node, ast.Call) and self.qualify(node.func) in _CUDA_QUERIES
@@ -367,19 +471,14 @@ class _Summarizer:
             return self._implies_cuda(node.args[0], True)
         return False
 
-    def _body_gates_on_cuda(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    def _body_gates_on_cuda(self, parts: _Parts) -> bool:
         """Its body skips (or raises) when CUDA is missing, or applies such a mark."""
-        for node in ast.walk(function):
-            if isinstance(node, ast.If) and (
-                (self._implies_cuda(node.test, False) and self._skips(node.body))
-                or (
-                    node.orelse and self._implies_cuda(node.test, True) and self._skips(node.orelse)
-                )
-            ):
+        for node in parts.ifs:
+            if self._implies_cuda(node.test, False) and self._skips(node.body):
                 return True
-            if isinstance(node, ast.Call) and self._gates_on_cuda(node):
+            if node.orelse and self._implies_cuda(node.test, True) and self._skips(node.orelse):
                 return True
-        return False
+        return any(self._gates_on_cuda(node) for node in parts.calls)
 
     def _device_value(self, node: ast.expr, names: dict[str, list[ast.expr]], depth=0) -> bool:
         if depth > 3:
@@ -396,33 +495,25 @@ class _Summarizer:
             return all(self._device_value(v, names, depth + 1) for v in names[node.id])
         return False
 
-    def _selects_device(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    def _selects_device(self, parts: _Parts) -> bool:
         """Every ``return`` gives a device (``torch.device(...)`` or ``"cuda"``/``"cpu"``),
         and the body asks torch which accelerator there is: what ``best_device()`` does."""
-        returns: list[ast.expr] = []
+        returns = [node.value for node in parts.returns]
+        if not returns or any(value is None for value in returns):
+            return False
         names: dict[str, list[ast.expr]] = {}
-        asks = False
-        for node in _own_nodes(function):
-            if isinstance(node, ast.Return):
-                if node.value is None:
-                    return False
-                returns.append(node.value)
-            elif isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        names.setdefault(target.id, []).append(node.value)
-            elif isinstance(node, ast.Call):
-                qualified = self.qualify(node.func) or ""
-                asks = asks or qualified.startswith(
-                    ("torch.cuda.", "torch.backends.", "torch.accelerator.")
-                )
-        return asks and bool(returns) and all(self._device_value(r, names) for r in returns)
-
-    # -- classes and what they build ------------------------------------------------------
+        for node in parts.assigns:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names.setdefault(target.id, []).append(node.value)
+        asks = any(
+            (self.qualify(node.func) or "").startswith(_ACCELERATOR_QUERIES) for node in parts.calls
+        )
+        return asks and all(self._device_value(value, names) for value in returns)  # type: ignore[arg-type]
 
     def _class(self, node: ast.ClassDef) -> ClassSummary:
         bases = tuple(self.qualify(base) or "" for base in node.bases)
-        build = self._build(node.body, frozenset())
+        build = self._build(_Parts(node), frozenset())
         opaque = build.opaque
         refs = list(build.refs)
         for qualified in bases:
@@ -436,15 +527,13 @@ class _Summarizer:
                 refs.append(qualified)
         return ClassSummary(node.name, bases, Build(build.sensitive, opaque, tuple(refs)))
 
-    def _build(self, body: list[ast.stmt], shadowed: frozenset[str]) -> Build:
-        """What ``body`` calls, as ``ModeSensitivity._call_ok`` reads a same-file class."""
+    def _build(self, parts: _Parts, shadowed: frozenset[str]) -> Build:
+        """What a body calls, as ``ModeSensitivity._call_ok`` reads a same-file class."""
+        if parts.training:
+            return Build(sensitive=True)
         sensitive = opaque = False
         refs: list[str] = []
-        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
-            if isinstance(node, ast.Attribute) and node.attr == "training":
-                return Build(sensitive=True)
-            if not isinstance(node, ast.Call):
-                continue
+        for node in parts.calls:
             func = node.func
             qualified = self.qualify(func, shadowed)
             if qualified is None:
@@ -469,13 +558,27 @@ class _Summarizer:
     def _call_sites(self) -> list[CallSite]:
         found: list[CallSite] = []
         bodies: list[tuple[list[ast.stmt], frozenset[str]]] = [(self.tree.body, frozenset())]
-        for node in ast.walk(self.tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        for node in _definitions(self.tree.body):
+            region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
+            if _MODE_CALL.search(region):  # switches a mode: may pass an evaluated model
                 bodies.append((node.body, _locals(node)))
         for body, shadowed in bodies:
             tracker = _ModeTracker(self, shadowed, found)
             tracker.run(body)
         return found
+
+
+def _definitions(body: list[ast.stmt]):
+    """Every function defined in ``body`` (methods and nested ones too), by statements only."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            inner = getattr(node, field, None)
+            if type(inner) is list:
+                stack.extend(inner)
 
 
 def _last(node: ast.expr) -> str | None:
