@@ -532,3 +532,57 @@ def test_cli_check_one_file_uses_the_project(tmp_path: Path, monkeypatch) -> Non
         main, ["check", "--select", "TL303", "--output-format", "concise", "pkg/other.py"]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_loader_and_class_that_return_models_in_eval_mode(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "helpers.py": """\
+                import torch
+                from torch import nn
+
+                def load(path):
+                    model = torch.load(path)
+                    model.eval()
+                    return model
+
+                def load_pair(path):
+                    model = torch.load(path)
+                    model.eval()
+                    return "tokenizer", model
+
+                class Frozen(nn.Module):
+                    def __init__(self, eval_mode=True):
+                        super().__init__()
+                        self.drop = nn.Dropout()
+                        if eval_mode:
+                            self.eval()
+            """,
+            "run.py": """\
+                import torch
+                from helpers import load, load_pair, Frozen
+
+                def one(x):
+                    model = load("a.pt").to("cpu")
+                    with torch.no_grad():
+                        return model(x)
+
+                def two(x):
+                    tokenizer, model = load_pair("b.pt")
+                    with torch.no_grad():
+                        return model(x)
+
+                def three(x):
+                    net = Frozen()
+                    with torch.no_grad():
+                        return net(x)
+
+                def four(x):
+                    model = torch.load("c.pt")
+                    with torch.no_grad():
+                        return model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "run.py", codes=["TL301"]) == [("run.py", 21, "TL301")]

@@ -1029,6 +1029,23 @@ class _Builder:
             self.event(state, "bind", name, node)
             if mode is not None and name is not None:
                 self.event(state, mode, name, node)
+        if self.flow.project is not None:
+            self._project_returns(node, state)
+
+    def _project_returns(self, node: cst.Assign, state: _State) -> None:
+        """``tokenizer, model = load(...)``: items a project function returns in eval mode."""
+        value = unwrap_self_returning(node.value)
+        if not isinstance(value, cst.Call):
+            return
+        evaluated = self.flow.project.returns_eval(state.scope.qualified_name(value.func))  # type: ignore[union-attr]
+        if not evaluated or evaluated == (-1,):
+            return  # nothing, or the whole value (`_mode_of_value` has it)
+        for target in node.targets:
+            if isinstance(target.target, cst.Tuple):
+                for position, element in enumerate(target.target.elements):
+                    name = dotted_name(element.value)
+                    if position in evaluated and name is not None:
+                        self.event(state, "eval", name, node)
 
     def _mode_of_value(self, value: cst.BaseExpression, state: _State) -> str | None:
         """The mode an assigned object is known to be in: "pretrained" for
@@ -1045,6 +1062,12 @@ class _Builder:
             if method not in SELF_RETURNING:
                 return None
             chain = chain.func.value
+        project = self.flow.project
+        if isinstance(chain, cst.Call) and project is not None:
+            # `net = load_net(path)`: a project function or class that returns it in eval mode
+            if -1 in project.returns_eval(state.scope.qualified_name(chain.func)):
+                return "eval"
+            return None
         source = dotted_name(chain)
         if source is None:
             return None

@@ -526,6 +526,26 @@ class ProjectView:
         found = self._ask(lambda: self._function(qualified))
         return found if found is not None and found.leaves_eval else None
 
+    def returns_eval(self, qualified: str | None) -> tuple[int, ...]:
+        """What calling the project's ``qualified`` gives back in eval mode: ``-1`` the value
+        (a loader that calls ``model.eval()``, a class whose ``__init__`` calls
+        ``self.eval()``), ``i`` item ``i`` of a returned tuple; () when nothing is known."""
+        if not qualified:
+            return ()
+        index = self.index
+
+        def compute() -> tuple[int, ...]:
+            symbol = index.resolve(self.path, qualified)
+            if symbol is None:
+                return ()
+            if symbol.kind == "function":
+                return symbol.summary.returns_eval  # type: ignore[union-attr]
+            if symbol.kind == "class" and symbol.summary.evals_itself:  # type: ignore[union-attr]
+                return (-1,)
+            return ()
+
+        return self._ask(lambda: index._memoised(("returns", self.path, qualified), compute, ()))
+
     def evaluated_by_callers(self, function: str, index: int, param: str) -> bool:
         """Another file calls this file's ``function`` with ``param`` in eval mode."""
         return self._ask(lambda: self.index.evaluated_by_callers(self.path, function, index, param))

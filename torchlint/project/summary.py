@@ -54,6 +54,8 @@ class FunctionSummary:
     device_selector: bool  # returns the device to use on this machine
     leaves_eval: tuple[str, ...]  # parameters in eval mode when it returns
     build: Build
+    # what it returns in eval mode on every return: -1 the value, i >= 0 item i of a tuple
+    returns_eval: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class ClassSummary:
     name: str
     bases: tuple[str, ...]  # qualified as the file spells them; "" for a non-name base
     build: Build
+    evals_itself: bool = False  # its __init__ ends with `self.eval()`: built in eval mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +378,8 @@ class _Summarizer:
         cuda = self.cuda_words and any(word in region for word in _CUDA_WORDS)
         device = self.device_words and any(word in region for word in _DEVICE_WORDS)
         mode = self.mode_calls and _MODE_CALL.search(region) is not None
-        final = _ModeTracker(self).run(node.body) if mode else {}
+        tracker = _ModeTracker(self, returns=[])
+        final = tracker.run(node.body) if mode else {}
         parts = _Parts(node) if builds or grad or cuda or device else None
         build = Build(opaque=True)  # builds nothing it could show: not a layer builder
         if parts is not None and builds:
@@ -390,6 +394,7 @@ class _Summarizer:
             device_selector=device and self._selects_device(parts),  # type: ignore[arg-type]
             leaves_eval=tuple(p for p in params if final.get(p) == "eval"),
             build=build,
+            returns_eval=tracker.returned_eval() if mode else (),
         )
 
     def _grad_off_expr(self, node: ast.expr, bare_ok: bool) -> bool:
@@ -525,7 +530,15 @@ class _Summarizer:
                 opaque = True
             else:
                 refs.append(qualified)
-        return ClassSummary(node.name, bases, Build(build.sensitive, opaque, tuple(refs)))
+        evals_itself = False
+        region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
+        if self.mode_calls and _MODE_CALL.search(region):
+            for statement in node.body:
+                if isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
+                    final = _ModeTracker(self).run(statement.body)
+                    evals_itself = final.get("self") == "eval"
+        build = Build(build.sensitive, opaque, tuple(refs))
+        return ClassSummary(node.name, bases, build, evals_itself)
 
     def _build(self, parts: _Parts, shadowed: frozenset[str]) -> Build:
         """What a body calls, as ``ModeSensitivity._call_ok`` reads a same-file class."""
@@ -643,11 +656,19 @@ class _ModeTracker:
         owner: _Summarizer,
         shadowed: frozenset[str] = frozenset(),
         sites: list[CallSite] | None = None,
+        returns: list[frozenset[int]] | None = None,
     ) -> None:
         self.owner = owner
         self.shadowed = shadowed
         self.sites = sites
+        self.returns = returns  # per `return`: what it gives back in eval mode
         self.modes: dict[str, str] = {}
+
+    def returned_eval(self) -> tuple[int, ...]:
+        """What every ``return`` gives back in eval mode (see FunctionSummary)."""
+        if not self.returns:
+            return ()
+        return tuple(sorted(frozenset.intersection(*self.returns)))
 
     def run(self, body: list[ast.stmt]) -> dict[str, str]:
         for statement in body:
@@ -671,6 +692,22 @@ class _ModeTracker:
             self._visit(child)
         if isinstance(node, ast.Call):
             self._call(node)
+        elif isinstance(node, ast.Return) and self.returns is not None:
+            self.returns.append(self._returned(node.value))
+
+    def _returned(self, value: ast.expr | None) -> frozenset[int]:
+        if value is None:
+            return frozenset()
+        items = value.elts if isinstance(value, ast.Tuple) else None
+        if items is None:
+            return frozenset({-1}) if self._value_evaluated(value) else frozenset()
+        return frozenset(i for i, item in enumerate(items) if self._value_evaluated(item))
+
+    def _value_evaluated(self, value: ast.expr) -> bool:
+        if self._mode_of_value(value) == "eval":
+            return True
+        name = _dotted(value)
+        return name is not None and self._evaluated(name)
 
     def _forget(self, name: str) -> None:
         for known in [k for k in self.modes if k == name or k.startswith(name + ".")]:
