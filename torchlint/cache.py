@@ -5,8 +5,10 @@ bytes and its display path (diagnostics name the path, and per-file ignores depe
 entries live in a directory named after everything else that changes results: torchlint's
 version and the source of its modules (a rule edited during development invalidates the
 cache), libcst's and Python's versions (syntax errors), and the settings
-(``Settings.fingerprint()`` and the project root). Nothing else is trusted, so a hit is
-exactly what linting the file again would give.
+(``Settings.fingerprint()`` and the project root). An entry also lists what its result read
+of other files through the project index (``torchlint.project``: their content digests): it
+is a hit only while they are unchanged. Nothing else is trusted, so a hit is exactly what
+linting the file again would give.
 
 Layout::
 

@@ -345,28 +345,37 @@ class ProjectIndex:
 
     def is_module_class(self, origin: Path, qualified: str) -> bool | None:
         """True for an ``nn.Module`` subclass of the project (through its bases, followed
-        across files); False for another project class; None when not a project class."""
+        across files); False for a project class that surely is not one; None when
+        ``qualified`` is not a project class or a base cannot be followed."""
         symbol = self.resolve(origin, qualified)
         if symbol is None or symbol.kind != "class":
             return None
         return self._class_is_module(symbol)
 
-    def _class_is_module(self, symbol: Symbol) -> bool:
-        def compute() -> bool:
+    def _class_is_module(self, symbol: Symbol) -> bool | None:
+        def compute() -> bool | None:
             cls = symbol.summary
             assert isinstance(cls, ClassSummary)
+            known = True
             for base in cls.bases:
                 last = base.rsplit(".", 1)[-1]
                 if base.startswith(LIGHTNING_BASES) or last in MODULE_BASES:
                     return True
                 if base.startswith("torch.nn.") and last[:1].isupper():
                     return True
+                if base in ("object", "typing.Generic", "abc.ABC"):
+                    continue
                 other = self.resolve(symbol.path, base) if base else None
-                if other is not None and other.kind == "class" and self._class_is_module(other):
+                if other is None or other.kind != "class":
+                    known = False  # another package's class, or not a name
+                    continue
+                found = self._class_is_module(other)
+                if found:
                     return True
-            return False
+                known = known and found is not None
+            return False if known else None
 
-        return self._memoised(("module", symbol.path, symbol.name), compute, False)
+        return self._memoised(("module", symbol.path, symbol.name), compute, None)
 
     def mode(self, origin: Path, qualified: str) -> str | None:
         """For a project class (or a function that builds layers): "sensitive" when its
