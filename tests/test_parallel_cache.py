@@ -282,7 +282,7 @@ def test_no_cache_reads_nothing(tree: Path) -> None:
     cli(tree, "check", "src")
     for entry in (tree / ".torchlint_cache").rglob("*"):
         if entry.is_file() and entry.parent != tree / ".torchlint_cache":
-            entry.write_bytes(pickle.dumps((cache_module._FORMAT, [])))  # "no diagnostics"
+            entry.write_bytes(pickle.dumps((cache_module._FORMAT, [], ())))  # "no diagnostics"
     assert "TL701" not in cli(tree, "check", "src").stdout  # the cache is trusted...
     assert "TL701" in cli(tree, "check", "src", "--no-cache").stdout  # ...unless told not to
 
@@ -319,7 +319,7 @@ def test_damaged_or_foreign_entries_are_misses(tree: Path, settings, tmp_path: P
     entries = sorted(p for p in cache.entries.iterdir() if p.is_file())
     for index, entry in enumerate(entries):
         entry.write_bytes(
-            [b"", b"\x80garbage", pickle.dumps((cache_module._FORMAT, [Evil()]))][index % 3]
+            [b"", b"\x80garbage", pickle.dumps((cache_module._FORMAT, [Evil()], ()))][index % 3]
         )
     assert snapshot(run(paths, settings, Mode(), cache=Cache.for_settings(settings))) == expected
     assert not marker.exists()

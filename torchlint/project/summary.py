@@ -158,8 +158,11 @@ _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 # Fields that never hold a node (names, numbers, operators and contexts without children).
 _SCALAR_FIELDS = frozenset(
     {"id", "attr", "name", "arg", "module", "level", "kind", "type_comment", "ctx", "op",
-     "conversion", "simple", "is_async", "tag", "asname", "rest"}
+     "conversion", "simple", "is_async", "tag", "asname", "rest",
+     "annotation", "returns", "type_params"}  # type hints: no call that builds anything
 )  # fmt: skip
+# Nodes with nothing below worth a look (strings, f-strings, and the leaves of patterns).
+_LEAVES = frozenset({ast.Constant, ast.JoinedStr, str, int, type(None), ast.Global, ast.Nonlocal})
 _SCALARS = (str, int, type(None))
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -185,11 +188,19 @@ class _Parts:
         self.stores: set[str] = set()  # names it binds itself
         self.decorated: list[ast.AST] = []  # nested definitions with decorators
         self.training = False  # reads `.training`
-        stack: list[tuple[ast.AST, bool]] = [(child, True) for child in root.body]
+        # Two stacks: the root's own code first, then what nested definitions hold.
+        stack: list[ast.AST] = list(root.body)
+        nested: list[ast.AST] = []
+        own = True
         call, name, attribute, store = ast.Call, ast.Name, ast.Attribute, ast.Store
-        while stack:
-            node, own = stack.pop()
+        while True:
+            if not stack:
+                if not own or not nested:
+                    break
+                stack, own = nested, False
+            node = stack.pop()
             kind = type(node)
+            target = stack
             if kind is call:
                 self.calls.append(node)  # type: ignore[arg-type]
             elif kind is name:
@@ -199,12 +210,12 @@ class _Parts:
             elif kind is attribute:
                 if node.attr == "training":  # type: ignore[attr-defined]
                     self.training = True
-            elif kind is ast.Constant:
+            elif kind in _LEAVES:
                 continue
             elif kind in _NESTED:
                 if kind is not ast.Lambda and node.decorator_list:  # type: ignore[attr-defined]
                     self.decorated.append(node)
-                own = False
+                target = nested
             elif kind is ast.With or kind is ast.AsyncWith:
                 self.withs.append(node)  # type: ignore[arg-type]
             elif kind is ast.If:
@@ -216,12 +227,13 @@ class _Parts:
             elif own and (kind is ast.Import or kind is ast.ImportFrom):
                 for alias in node.names:  # type: ignore[attr-defined]
                     self.stores.add((alias.asname or alias.name).split(".", 1)[0])
+                continue
             for field in _child_fields(kind):
                 value = getattr(node, field)
                 if type(value) is list:
-                    stack.extend([(item, own) for item in value if type(item) not in _SCALARS])
-                elif type(value) not in _SCALARS:
-                    stack.append((value, own))
+                    target.extend(value)
+                elif value is not None:
+                    target.append(value)
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -343,6 +355,7 @@ class _Summarizer:
     # -- the whole file -------------------------------------------------------------------
 
     def summary(self) -> ModuleSummary:
+        self.sites: list[CallSite] = []
         functions = tuple(self._function(d) for d in self.defs.values())
         classes = tuple(self._class(c) for c in self.classes.values())
         gates = tuple(
@@ -378,7 +391,9 @@ class _Summarizer:
         cuda = self.cuda_words and any(word in region for word in _CUDA_WORDS)
         device = self.device_words and any(word in region for word in _DEVICE_WORDS)
         mode = self.mode_calls and _MODE_CALL.search(region) is not None
-        tracker = _ModeTracker(self, returns=[])
+        # One pass in order: the modes it leaves, what it returns, the calls it makes.
+        shadowed = _locals(node) if mode else frozenset()
+        tracker = _ModeTracker(self, shadowed, self.sites, returns=[])
         final = tracker.run(node.body) if mode else {}
         parts = _Parts(node) if builds or grad or cuda or device else None
         build = Build(opaque=True)  # builds nothing it could show: not a layer builder
@@ -569,15 +584,19 @@ class _Summarizer:
     # -- call sites with evaluated arguments ----------------------------------------------
 
     def _call_sites(self) -> list[CallSite]:
-        found: list[CallSite] = []
+        """Calls passing evaluated arguments: the module's own code, and functions other
+        than the top-level ones (``_function`` followed those)."""
+        found = self.sites
         bodies: list[tuple[list[ast.stmt], frozenset[str]]] = [(self.tree.body, frozenset())]
+        top = {id(node) for node in self.defs.values()}
         for node in _definitions(self.tree.body):
+            if id(node) in top:
+                continue
             region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
             if _MODE_CALL.search(region):  # switches a mode: may pass an evaluated model
                 bodies.append((node.body, _locals(node)))
         for body, shadowed in bodies:
-            tracker = _ModeTracker(self, shadowed, found)
-            tracker.run(body)
+            _ModeTracker(self, shadowed, found).run(body)
         return found
 
 
