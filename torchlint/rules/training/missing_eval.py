@@ -103,7 +103,7 @@ class MissingEval(Rule):
     """
     ## What it does
     Reports a `torch.no_grad()` / `torch.inference_mode()` block (or a function decorated
-    with one, or with a same-file decorator that wraps it in one) that calls a model-like
+    with one, or with a decorator of the project that wraps it in one) that calls a model-like
     object which is not in eval mode there: no `model.eval()` before it in the function or
     in a same-file caller, or a `model.train()` since (mode is tracked in order, also
     through helpers such as an `evaluate()` that restores train mode).
@@ -121,17 +121,18 @@ class MissingEval(Rule):
     - a model built in this file only from layers without dropout or batch norm
       (`nn.Linear`, `nn.LSTM` without dropout, ...) gives the same outputs in both modes.
 
-    Off by default: even narrowed, on the ecosystem check (11 real projects) only about one
-    remaining report in four was worth a change; what is left are mostly models whose mode
-    is set where this file cannot see (an imported factory, a library's caller). Enable it
-    with `extend-select = ["TL301"]` in training scripts.
+    Other files of the project are read too (see "Project-wide facts" in the README): a
+    class imported from the project is a model when it is an `nn.Module` subclass, and needs
+    `eval()` only when it (or a layer class it uses) has dropout or batch norm; a project
+    helper that leaves its argument in eval mode, a loader that returns its model after
+    `eval()` and a class that calls `self.eval()` in `__init__` count as `eval()`; an
+    evaluation function whose callers in other files switch the model to eval first is not
+    reported.
 
-    Opt-in (`extend-select = ["TL301"]`) until it can read other files of the project: on the
-    ecosystem check 8 of its 10 remaining reports were models whose mode is decided in another
-    module (a loader helper that calls `eval()`, a class that puts itself in eval mode in
-    `__init__`) or models built from layers that behave the same in both modes, defined in
-    another file. One file does not show either. Turn it on for self-contained training
-    scripts.
+    Off by default (`extend-select = ["TL301"]` turns it on, e.g. for training scripts): on
+    the ecosystem check (11 real projects) most of its remaining reports are models whose
+    mode is decided where no file of the project shows it (a library's caller, a
+    submodule of a model held by another object, a third-party loader).
 
     ## Why is this bad?
     `no_grad` only stops autograd from recording; it does not change the model's mode.
