@@ -1254,8 +1254,10 @@ def _value_kind(flow: Flow, function: FunctionInfo, value: cst.BaseExpression) -
     kind = _qualified_kind(qualified)
     if kind is None and flow.project is not None:
         is_module = flow.project.is_module_class(qualified)  # a class of another file
-        if is_module is not None:
-            return "model" if is_module else "other"
+        if is_module is False:
+            return "other"
+        if is_module and flow.project.mode(qualified) == "sensitive":
+            return "model"  # a module with dropout or batch norm (else the name decides)
     return kind
 
 
