@@ -164,7 +164,7 @@ def test_cache_hit_returns_identical_diagnostics_with_fixes(
     monkeypatch.setattr(
         runner,
         "process_file",
-        lambda p, s, m, linted=linted, real=real: linted.append(p) or real(p, s, m),
+        lambda p, s, m, *rest, linted=linted, real=real: linted.append(p) or real(p, s, m, *rest),
     )
     warm = snapshot(run(paths, settings, Mode(), cache=Cache.for_settings(settings)))
     assert warm == cold
@@ -181,7 +181,7 @@ def test_cache_is_invalidated_by_content(tree: Path, settings, monkeypatch) -> N
     linted: list[str] = []
     real = runner.process_file
     monkeypatch.setattr(
-        runner, "process_file", lambda p, s, m: linted.append(p.name) or real(p, s, m)
+        runner, "process_file", lambda p, s, m, *rest: linted.append(p.name) or real(p, s, m, *rest)
     )
     warm = run(paths, settings, Mode(), cache=Cache.for_settings(settings))
     assert sorted(linted) == ["latin.py", "module_01.py"]
@@ -202,7 +202,7 @@ def test_cache_is_invalidated_by_settings(tree: Path, monkeypatch) -> None:
         monkeypatch.setattr(
             runner,
             "process_file",
-            lambda p, s, m: linted.append(p) or real(p, s, m),  # noqa: B023
+            lambda p, s, m, *rest: linted.append(p) or real(p, s, m, *rest),  # noqa: B023
         )
         result = run(paths, other, Mode(), cache=Cache.for_settings(other))
         monkeypatch.setattr(runner, "process_file", real)
@@ -282,7 +282,7 @@ def test_no_cache_reads_nothing(tree: Path) -> None:
     cli(tree, "check", "src")
     for entry in (tree / ".torchlint_cache").rglob("*"):
         if entry.is_file() and entry.parent != tree / ".torchlint_cache":
-            entry.write_bytes(pickle.dumps((cache_module._FORMAT, [])))  # "no diagnostics"
+            entry.write_bytes(pickle.dumps((cache_module._FORMAT, [], ())))  # "no diagnostics"
     assert "TL701" not in cli(tree, "check", "src").stdout  # the cache is trusted...
     assert "TL701" in cli(tree, "check", "src", "--no-cache").stdout  # ...unless told not to
 
@@ -319,7 +319,7 @@ def test_damaged_or_foreign_entries_are_misses(tree: Path, settings, tmp_path: P
     entries = sorted(p for p in cache.entries.iterdir() if p.is_file())
     for index, entry in enumerate(entries):
         entry.write_bytes(
-            [b"", b"\x80garbage", pickle.dumps((cache_module._FORMAT, [Evil()]))][index % 3]
+            [b"", b"\x80garbage", pickle.dumps((cache_module._FORMAT, [Evil()], ()))][index % 3]
         )
     assert snapshot(run(paths, settings, Mode(), cache=Cache.for_settings(settings))) == expected
     assert not marker.exists()
@@ -394,7 +394,7 @@ def test_fix_lints_what_it_fixes_and_skips_files_known_clean(tmp_path: Path, mon
     linted: list[str] = []
     real = runner.process_file
     monkeypatch.setattr(
-        runner, "process_file", lambda p, s, m: linted.append(p.name) or real(p, s, m)
+        runner, "process_file", lambda p, s, m, *rest: linted.append(p.name) or real(p, s, m, *rest)
     )
     monkeypatch.chdir(cached)
     relative = [p.relative_to(cached) for p in paths]

@@ -373,3 +373,31 @@ def test_without_pygls_the_command_says_what_to_install(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert 'pip install "torchlint[lsp]"' in result.stderr
+
+
+def test_saving_a_project_file_updates_what_its_importers_see(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.torchlint]\nextend-select = ["TL303"]\n')
+    plain = "def inference(fn):\n    return fn\n"
+    wrapping = (
+        "import torch\n\ndef inference(fn):\n    def wrapper(*args):\n"
+        "        with torch.no_grad():\n            return fn(*args)\n    return wrapper\n"
+    )
+    (tmp_path / "utils.py").write_text(plain)
+    predict = (
+        "from utils import inference\n\n@inference\ndef predict(model, x):\n"
+        "    model.eval()\n    return model(x)\n"
+    )
+
+    async def scenario() -> None:
+        async with lsp(tmp_path) as client:
+            uri = open_file(client, tmp_path / "predict.py", predict)
+            assert codes(await published(client, uri, bool)) == ["TL303"]
+            utils = open_file(client, tmp_path / "utils.py", plain)
+            (tmp_path / "utils.py").write_text(wrapping)  # as the editor saves it
+            replace_all(client, utils, wrapping, 2)
+            client.text_document_did_save(
+                types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri=utils))
+            )
+            assert await published(client, uri, lambda d: not d) == []
+
+    run(scenario)

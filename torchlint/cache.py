@@ -5,8 +5,10 @@ bytes and its display path (diagnostics name the path, and per-file ignores depe
 entries live in a directory named after everything else that changes results: torchlint's
 version and the source of its modules (a rule edited during development invalidates the
 cache), libcst's and Python's versions (syntax errors), and the settings
-(``Settings.fingerprint()`` and the project root). Nothing else is trusted, so a hit is
-exactly what linting the file again would give.
+(``Settings.fingerprint()`` and the project root). An entry also lists what its result read
+of other files through the project index (``torchlint.project``: their content digests): it
+is a hit only while they are unchanged. Nothing else is trusted, so a hit is exactly what
+linting the file again would give.
 
 Layout::
 
@@ -32,9 +34,10 @@ import pickle
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from torchlint import __version__
@@ -51,7 +54,9 @@ CACHEDIR_TAG = (
     "#\thttps://bford.info/cachedir/\n"
 )
 GITIGNORE = "# Automatically created by torchlint.\n*\n"
-_FORMAT = 1  # bump when the entry format changes
+# (kind, key, value) triples naming what else an entry's result depends on
+Dependencies = tuple[tuple[str, str, str], ...]
+_FORMAT = 2  # bump when the entry format changes
 _ENTRY_PROTOCOL = 5
 
 
@@ -123,12 +128,22 @@ def clean(directory: Path) -> bool:
 class _Unpickler(pickle.Unpickler):
     """Builds only the data classes of ``torchlint.diagnostics`` (and no other callable)."""
 
+    allowed: tuple[ModuleType, ...] = (_diagnostics_module,)
+
     def find_class(self, module: str, name: str) -> type:
-        if module == _diagnostics_module.__name__:
-            found = getattr(_diagnostics_module, name, None)
-            if isinstance(found, type) and found.__module__ == module:
-                return found
+        for allowed in self.allowed:
+            if module == allowed.__name__:
+                found = getattr(allowed, name, None)
+                if isinstance(found, type) and found.__module__ == module:
+                    return found
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
+
+
+def safe_load(data: bytes, *modules: ModuleType) -> object:
+    """Unpickle ``data`` building only the classes defined in ``modules`` (raises on others)."""
+    unpickler = _Unpickler(io.BytesIO(data))
+    unpickler.allowed = modules
+    return unpickler.load()
 
 
 class Cache:
@@ -161,45 +176,66 @@ class Cache:
         name = f"{path.as_posix()}\0{real}\0{digest}"
         return hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=20).hexdigest()
 
-    def get(self, key: str) -> list[Diagnostic] | None:
-        """The cached diagnostics, or None on a miss (absent, unreadable or foreign entry)."""
+    def get(
+        self, key: str, valid: Callable[[Dependencies], bool] | None = None
+    ) -> list[Diagnostic] | None:
+        """The cached diagnostics, or None on a miss (absent, unreadable or foreign entry,
+        or one whose project dependencies ``valid`` rejects: another file it read changed)."""
         try:
             with open(self.entries / key, "rb") as stream:
                 data = stream.read()
-            fmt, diagnostics = _Unpickler(io.BytesIO(data)).load()
+            fmt, diagnostics, dependencies = _Unpickler(io.BytesIO(data)).load()
         except (OSError, EOFError, ValueError, TypeError, AttributeError, pickle.UnpicklingError):
             return None
         except Exception:  # noqa: BLE001 - any damaged entry is just a miss
             return None
-        if fmt != _FORMAT or type(diagnostics) is not list:
+        if fmt != _FORMAT or type(diagnostics) is not list or type(dependencies) is not tuple:
             return None
         if not all(type(d) is Diagnostic for d in diagnostics):
             return None
+        if dependencies and (valid is None or not valid(dependencies)):
+            return None
         return diagnostics
 
-    def put(self, key: str, diagnostics: Sequence[Diagnostic]) -> None:
-        """Store an entry atomically; failures (read-only disk, ...) are ignored."""
+    def put(
+        self, key: str, diagnostics: Sequence[Diagnostic], dependencies: Dependencies = ()
+    ) -> None:
+        """Store an entry atomically; failures (read-only disk, ...) are ignored.
+
+        ``dependencies`` are what the project index consulted for this file (other files'
+        digests, see ``torchlint.project``): the entry is valid only while they hold."""
         if self._writable is None:
             self._writable = self._prepare()
         if not self._writable:
             return
         try:
-            data = pickle.dumps((_FORMAT, list(diagnostics)), protocol=_ENTRY_PROTOCOL)
+            entry = (_FORMAT, list(diagnostics), tuple(dependencies))
+            data = pickle.dumps(entry, protocol=_ENTRY_PROTOCOL)
         except Exception:  # noqa: BLE001 - something unpicklable: just do not cache it
             return
         _atomic_write(self.entries / key, data)
 
     def _prepare(self) -> bool:
-        """Create the cache directory with its tag and .gitignore; False when impossible."""
-        try:
-            self.entries.mkdir(parents=True, exist_ok=True)
-            for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", GITIGNORE)):
-                target = self.directory / name
-                if not target.exists():
-                    _atomic_write(target, text.encode("utf-8"))
-            return True
-        except OSError:
-            return False
+        return prepare_directory(self.directory, self.entries)
+
+
+def prepare_directory(directory: Path, entries: Path) -> bool:
+    """Create ``entries`` in the cache ``directory``, with the directory's tag and
+    .gitignore; False when impossible."""
+    try:
+        entries.mkdir(parents=True, exist_ok=True)
+        for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", GITIGNORE)):
+            target = directory / name
+            if not target.exists():
+                _atomic_write(target, text.encode("utf-8"))
+        return True
+    except OSError:
+        return False
+
+
+def atomic_write(target: Path, data: bytes) -> bool:
+    """Write ``data`` to ``target`` through a temporary file renamed over it."""
+    return _atomic_write(target, data)
 
 
 def _atomic_write(target: Path, data: bytes) -> bool:

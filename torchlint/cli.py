@@ -271,7 +271,8 @@ def _execute(
         return _stdin(paths, options, settings, mode, diff)
     found = _discover(paths, options, settings)
     cache = None if options["no_cache"] else Cache.for_settings(settings)
-    result = run(found.files, settings, mode, jobs=options["jobs"], cache=cache)
+    roots = [path for path in paths or (Path("."),) if path.is_dir()]
+    result = run(found.files, settings, mode, jobs=options["jobs"], cache=cache, roots=roots)
     result.errors[:0] = found.errors
     result.unsafe_fixes = settings.unsafe_fixes
     return result

@@ -10,6 +10,7 @@ that still happens is the caller's to report as one line. Nested calls run in pl
 
 from __future__ import annotations
 
+import contextvars
 import os
 import queue
 import sys
@@ -114,7 +115,9 @@ def call_deep(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     done.acquire()
     _raise_limit()
     try:
-        worker.jobs.put((func, args, kwargs, box, done))
+        # The caller's context variables (the active project index) go along.
+        run = contextvars.copy_context().run
+        worker.jobs.put((run, (func, *args), kwargs, box, done))
         try:
             done.acquire()
         except KeyboardInterrupt:

@@ -30,6 +30,7 @@ from torchlint.suppression import apply_suppressions
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
+    from torchlint.project.index import ProjectView
 
 SYNTAX_ERROR_CODE = "TL000"
 T = TypeVar("T")
@@ -74,6 +75,12 @@ class FileContext:
         """The parent of the node being visited."""
         return self.ancestors[-1] if self.ancestors else None
 
+    @property
+    def project(self) -> ProjectView | None:
+        """This file's view of the other files of its project (``torchlint.project``), or
+        None outside any project: rules ask it, they never open another file."""
+        return self.fact("project", _project_view)
+
     def fact(self, name: str, compute: Callable[[FileContext], Any]) -> Any:
         """A per-file fact computed once on first use, shared by all rules."""
         if name not in self._facts:
@@ -112,6 +119,12 @@ class FileContext:
             state.increase_indent(indent)
         node._codegen(state)
         return "".join(state.tokens)
+
+
+def _project_view(context: FileContext) -> ProjectView | None:
+    from torchlint.project import view_for
+
+    return view_for(context.path)
 
 
 def _active_rules(rules: Sequence[type[Rule]], source: str) -> list[type[Rule]]:

@@ -1,7 +1,9 @@
 """Runs the engine (or the fixer) over many files and collects what the CLI reports.
 
 ``process_file`` is the unit of work: one path in, one picklable ``FileOutcome`` out, so it
-can run in a worker process.
+can run in a worker process. Each process holds one project index (``torchlint.project``),
+active while its files are linted; what a file's answers read from other files comes back
+in ``FileOutcome.dependencies`` and is stored with its cached result.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from torchlint.engine import lint_source
 from torchlint.fixer import fix_source
 from torchlint.interrupts import deferred_interrupts, ignore_interrupts
 from torchlint.notebook import NotebookError, NotebookSource, is_notebook
+from torchlint.project import using
+from torchlint.project.index import ProjectIndex
 from torchlint.registry import selected_rules
 from torchlint.sourcefile import SourceError, SourceFile, decode_source, read_source, write_source
 
@@ -51,6 +55,7 @@ class FileOutcome:
     diff: str = ""
     fixed_source: str | None = None
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
+    dependencies: tuple[tuple[str, str, str], ...] = ()  # what it read of other files
     timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
 
 
@@ -190,13 +195,21 @@ def record_fix(
     return outcome
 
 
-def process_file(path: Path, settings: Settings, mode: Mode) -> FileOutcome:
+def process_file(
+    path: Path, settings: Settings, mode: Mode, index: ProjectIndex | None = None
+) -> FileOutcome:
+    """Lint or fix one file; with an ``index``, its rules see the rest of its project."""
     display = path.as_posix()
     try:
         source = timing.measure("read and decode", read_source, path)
     except SourceError as error:
         return FileOutcome(display, errors=[str(error)], timings=timing.take())
-    outcome = process_source(display, source, settings, mode)
+    if index is None:
+        outcome = process_source(display, source, settings, mode)
+    else:
+        with using(index), index.recording() as recorded:
+            outcome = process_source(display, source, settings, mode)
+        outcome.dependencies = recorded[0]
     outcome.digest = content_digest(source.raw)
     outcome.timings = timing.take()
     return outcome
@@ -226,26 +239,33 @@ def run(
     *,
     jobs: int | None = 1,
     cache: Cache | None = None,
+    roots: Sequence[Path] = (),
 ) -> RunResult:
     """Lint or fix ``paths`` with ``jobs`` processes (None: all CPUs).
 
     The result is the same whatever the number of jobs. With a ``cache``, `check` takes
     unchanged files' diagnostics from it and stores the others'; `fix` only skips files the
-    cache knows to have no diagnostics at all (nothing to fix) and lints the rest again.
+    cache knows to have no diagnostics at all (nothing to fix) and lints the rest again. A
+    cached result is used only while the other files it read (through the project index)
+    are unchanged. ``roots`` are the directories named on the command line: a file with no
+    ``pyproject.toml`` or ``.git`` above it belongs to the project of the one that holds it.
     """
+    project = ProjectIndex(cache_dir=cache.directory if cache is not None else None, roots=roots)
     outcomes: list[FileOutcome | None] = [None] * len(paths)
     todo: list[int] = []
     for index, path in enumerate(paths):
-        hit = _cached(path, cache) if cache is not None else None
+        hit = _cached(path, cache, project) if cache is not None else None
         if hit is not None and (not mode.fix or not hit):
             outcomes[index] = FileOutcome(path.as_posix(), diagnostics=hit)
         else:
             todo.append(index)
     work = [paths[index] for index in todo]
-    for index, outcome in zip(todo, _process_all(work, settings, mode, jobs), strict=True):
+    done = _process_all(work, settings, mode, jobs, project)
+    for index, outcome in zip(todo, done, strict=True):
         outcomes[index] = outcome
         if cache is not None and not mode.fix and outcome.digest and not outcome.errors:
-            cache.put(cache.key(paths[index], outcome.digest), outcome.diagnostics)
+            key = cache.key(paths[index], outcome.digest)
+            cache.put(key, outcome.diagnostics, outcome.dependencies)
     result = RunResult()
     for outcome in outcomes:
         result.add(outcome)  # type: ignore[arg-type]
@@ -255,41 +275,51 @@ def run(
     return result.finish()
 
 
-def _cached(path: Path, cache: Cache) -> list[Diagnostic] | None:
+def _cached(path: Path, cache: Cache, project: ProjectIndex) -> list[Diagnostic] | None:
     try:
         raw = path.read_bytes()
     except OSError:
         return None  # the engine reports it
-    return timing.measure("cache: look up", cache.get, cache.key(path, content_digest(raw)))
+    key = cache.key(path, content_digest(raw))
+    return timing.measure("cache: look up", cache.get, key, project.still_valid)
 
 
 # --- Parallel execution -----------------------------------------------------------------
 
 _MIN_FILES_PER_WORKER = 4  # below this, starting processes costs more than it saves
-_worker_state: tuple[Settings, Mode] | None = None
+_worker_state: tuple[Settings, Mode, ProjectIndex] | None = None
 
 
-def _init_worker(settings: Settings, mode: Mode) -> None:
-    """Runs once in each worker: the settings arrive once, not with every file."""
+def _init_worker(
+    settings: Settings, mode: Mode, project: tuple[Path | None, tuple[Path, ...]]
+) -> None:
+    """Runs once in each worker: the settings arrive once, not with every file, and the
+    worker builds its own project index (the summaries' disk cache is shared)."""
     global _worker_state
     ignore_interrupts()
-    _worker_state = (settings, mode)
+    cache_dir, roots = project
+    _worker_state = (settings, mode, ProjectIndex(cache_dir=cache_dir, roots=roots))
 
 
 def _work(path: Path) -> FileOutcome:
     assert _worker_state is not None
-    settings, mode = _worker_state
-    return process_file(path, settings, mode)
+    settings, mode, project = _worker_state
+    return process_file(path, settings, mode, project)
 
 
 def _process_all(
-    paths: Sequence[Path], settings: Settings, mode: Mode, jobs: int | None
+    paths: Sequence[Path],
+    settings: Settings,
+    mode: Mode,
+    jobs: int | None,
+    project: ProjectIndex | None = None,
 ) -> Iterator[FileOutcome]:
     """Outcomes of ``paths``, in their order, from up to ``jobs`` processes."""
+    project = project if project is not None else ProjectIndex()
     workers = min(jobs or default_jobs(), len(paths) // _MIN_FILES_PER_WORKER)
     if workers <= 1:
         for path in paths:
-            yield process_file(path, settings, mode)
+            yield process_file(path, settings, mode, project)
         return
     # Largest files first, handed out a few at a time: no worker is left with a long tail.
     order = sorted(range(len(paths)), key=lambda i: -_size(paths[i]))
@@ -299,7 +329,7 @@ def _process_all(
         max_workers=workers,
         mp_context=_context(),
         initializer=_init_worker,
-        initargs=(settings, mode),
+        initargs=(settings, mode, project.options()),
     )
     try:
         done = 0

@@ -7,7 +7,8 @@ optimizer's ``step`` or a ``closure``; top-level code, when the module's own sta
 Weight initialisation (``__init__``, ``reset_parameters``, ``init_weights``, a function given
 to ``.apply()``) shows none of that, so it is never live. Inside a live function, code under
 ``torch.no_grad()`` / ``inference_mode()`` (a ``with`` block, a decorator, or a decorator
-defined in the same file that wraps the call in one) is not live either.
+defined in the same file, or in another file of the project, that wraps the call in one) is
+not live either.
 
 The per-file part (which functions use a graph, which local decorators turn grad off) is one
 walk, done on first use; the rest is a look at the ancestors of the node being reported.
@@ -29,6 +30,7 @@ from torchlint.rules import calls
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
+    from torchlint.project.index import ProjectView
 
 _GRAPH_METHODS = frozenset({"backward", "step"})
 _GRAPH_FUNCTIONS = frozenset({"torch.autograd.grad", "torch.autograd.backward"})
@@ -41,6 +43,7 @@ class GraphFacts:
     # uses a graph; a function that never does is absent
     first_graph_statement: dict[int, int]
     grad_off_decorators: frozenset[str]  # same-file decorators that wrap in no_grad
+    project: ProjectView | None = None  # decorators of the project's other files
 
 
 def _collect(context: FileContext) -> GraphFacts:
@@ -61,7 +64,7 @@ def _collect(context: FileContext) -> GraphFacts:
             if _contains_graph_call(statement, scope, own_code_only=owner == MODULE):
                 first[owner] = index
                 break
-    return GraphFacts(first, frozenset(decorators))
+    return GraphFacts(first, frozenset(decorators), context.project)
 
 
 def _statements(function: cst.FunctionDef) -> Sequence[cst.CSTNode]:
@@ -163,4 +166,7 @@ def _grad_off_decorator(expr: cst.BaseExpression, scope: Scope, facts: GraphFact
         return True
     target = expr.func if isinstance(expr, cst.Call) else expr
     name = dotted_name(target)
-    return name is not None and "." not in name and name in facts.grad_off_decorators
+    if name is not None and "." not in name and name in facts.grad_off_decorators:
+        return True
+    project = facts.project
+    return project is not None and project.grad_off_decorator(scope.qualified_name(target))

@@ -1,7 +1,7 @@
 """Which names hold a device: for TL203's ``.to(name)`` and for fixes that reuse it.
 
-A name holds a device when every binding of it in its scope is ``torch.device(...)`` or
-``best_device()`` (``ok = torch.device("cuda" if ... else "cpu")``), or, for fixes, when
+A name holds a device when every binding of it in its scope is ``torch.device(...)``,
+``best_device()`` or a device selector of the project (``select_device()``) (``ok = torch.device("cuda" if ... else "cpu")``), or, for fixes, when
 it is a parameter called ``device`` that is not ``None`` by default. Bindings are read
 once per scope, in source order, by a walk that stops at nested scopes.
 """
@@ -18,6 +18,7 @@ from torchlint.names import Scope, binding_scope, iter_children
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
+    from torchlint.project.index import ProjectView
 
 # Nodes whose names belong to another scope (or to a comprehension of their own).
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp)
@@ -32,10 +33,14 @@ class Binding:
     statement: int  # index of the scope body's statement holding it; -1 for a parameter
 
 
-def _is_device_value(scope: Scope, value: cst.BaseExpression) -> bool:
+def _is_device_value(
+    scope: Scope, value: cst.BaseExpression, project: ProjectView | None = None
+) -> bool:
     if not isinstance(value, cst.Call):
         return False
-    return scope.qualified_name(value.func) == "torch.device" or is_best_device_call(scope, value)
+    return scope.qualified_name(value.func) == "torch.device" or is_best_device_call(
+        scope, value, project
+    )
 
 
 def _body(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -48,7 +53,7 @@ def _body(node: cst.CSTNode) -> list[cst.CSTNode]:
     return [body] if isinstance(body, cst.CSTNode) else []
 
 
-def _scope_bindings(scope: Scope) -> dict[str, list[Binding]]:
+def _scope_bindings(scope: Scope, project: ProjectView | None) -> dict[str, list[Binding]]:
     """Every name bound in ``scope`` with what each binding is, in source order."""
     found: dict[str, list[Binding]] = {}
     root = scope.node
@@ -73,13 +78,13 @@ def _scope_bindings(scope: Scope) -> dict[str, list[Binding]]:
             if isinstance(node, _NESTED_EXPRESSIONS):
                 continue
             if isinstance(node, cst.Assign):
-                device = _is_device_value(scope, node.value)
+                device = _is_device_value(scope, node.value, project)
                 for target in node.targets:
                     if isinstance(target.target, cst.Name):
                         name = target.target.value
                         found.setdefault(name, []).append(Binding(device, index))
             elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
-                device = node.value is not None and _is_device_value(scope, node.value)
+                device = node.value is not None and _is_device_value(scope, node.value, project)
                 found.setdefault(node.target.value, []).append(Binding(device, index))
             else:
                 other: set[str] = set()
@@ -95,7 +100,7 @@ def _bindings(context: FileContext, scope: Scope) -> dict[str, list[Binding]]:
     cache = context.fact("device_names.bindings", lambda _: {})
     key = id(scope.node)
     if key not in cache:
-        cache[key] = _scope_bindings(scope)
+        cache[key] = _scope_bindings(scope, context.project)
     return cache[key]
 
 

@@ -20,6 +20,7 @@ from torchlint.rules import calls
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
+    from torchlint.project.index import ProjectView
 
 DATALOADER = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
 COLLATE_FN_INDEX = 6
@@ -70,15 +71,25 @@ def _name_says_device(name: str) -> bool:
     return "device" in lowered or "dev" in lowered.split("_")
 
 
-def is_best_device_call(scope: Scope, expr: cst.BaseExpression) -> bool:
-    """``best_device()`` from the runtime (spelled so: an alias is not recognised)."""
-    if not isinstance(expr, cst.Call) or expr.args or last_name(expr.func) != "best_device":
+def is_best_device_call(
+    scope: Scope, expr: cst.BaseExpression, project: ProjectView | None = None
+) -> bool:
+    """``best_device()`` from the runtime (spelled so: an alias is not recognised), or a
+    function of the project that does the same (``select_device(...)``: it returns the
+    device, chosen by asking torch which accelerator there is)."""
+    if not isinstance(expr, cst.Call):
+        return False
+    if project is not None and project.device_selector(scope.qualified_name(expr.func)):
+        return True
+    if expr.args or last_name(expr.func) != "best_device":
         return False
     qualified = scope.qualified_name(expr.func)
     return qualified is not None and qualified.endswith("best_device")
 
 
-def is_device_like(scope: Scope, expr: cst.BaseExpression) -> bool:
+def is_device_like(
+    scope: Scope, expr: cst.BaseExpression, project: ProjectView | None = None
+) -> bool:
     """An expression that is surely a device (never a dtype or a tensor) as ``.to``'s argument.
 
     A string literal, a QN ``torch.device(...)`` call, ``best_device()``, or a name or
@@ -87,7 +98,9 @@ def is_device_like(scope: Scope, expr: cst.BaseExpression) -> bool:
     if calls.string_literal(expr) is not None:
         return True
     if isinstance(expr, cst.Call):
-        return scope.qualified_name(expr.func) == "torch.device" or is_best_device_call(scope, expr)
+        return scope.qualified_name(expr.func) == "torch.device" or is_best_device_call(
+            scope, expr, project
+        )
     name = last_name(expr)
     return name is not None and _name_says_device(name)
 
@@ -310,7 +323,11 @@ def _guarded_statements(
 
 
 def _gates_on_cuda(
-    expr: cst.BaseExpression, scope: Scope, flags: frozenset[str], local: frozenset[str]
+    expr: cst.BaseExpression,
+    scope: Scope,
+    flags: frozenset[str],
+    local: frozenset[str],
+    project: ProjectView | None = None,
 ) -> bool:
     """Is ``expr`` (a decorator, or a pytest mark) one that runs its target only with CUDA?
 
@@ -318,7 +335,8 @@ def _gates_on_cuda(
     ``pytest.mark.skipif(torch.cuda.device_count() < 1, ...)``, ``skipUnless(...)``,
     ``RunIf(min_cuda_gpus=1)`` (a keyword that says CUDA/GPU with a true value), any name
     that says CUDA/GPU (``requires_cuda``, ``pytest.mark.gpu``; not ``skipIfCuda``), and
-    ``local``: decorators of this file that do one of these in their body.
+    ``local``: decorators of this file that do one of these in their body, and those of
+    the ``project``'s other files.
     """
     call = expr if isinstance(expr, cst.Call) else None
     func = call.func if call is not None else expr
@@ -326,6 +344,8 @@ def _gates_on_cuda(
     if name is None:
         return False
     if dotted_name(func) in local:
+        return True
+    if project is not None and project.cuda_gate(scope.qualified_name(func)):
         return True
     if call is not None:
         if call.args and call.args[0].keyword is None:
@@ -413,7 +433,7 @@ def _marks_gate_on_cuda(context: FileContext, call: cst.Call, flags: frozenset[s
         else [value]
     )
     local = context.fact("devices.local_cuda_decorators", local_cuda_decorators)
-    return any(_gates_on_cuda(item, context.scope, flags, local) for item in items)
+    return any(_gates_on_cuda(item, context.scope, flags, local, context.project) for item in items)
 
 
 def _pytestmark_gates(
@@ -436,7 +456,9 @@ def _pytestmark_gates(
                 if isinstance(value, (cst.List, cst.Tuple))
                 else [value]
             )
-            if any(_gates_on_cuda(item, context.scope, flags, local) for item in items):
+            if any(
+                _gates_on_cuda(item, context.scope, flags, local, context.project) for item in items
+            ):
                 return True
     return False
 
@@ -519,7 +541,8 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
                 continue
             local = context.fact("devices.local_cuda_decorators", local_cuda_decorators)
             if _mentions_cuda(parent.name.value) or any(
-                _gates_on_cuda(d.decorator, scope, flags, local) for d in parent.decorators
+                _gates_on_cuda(d.decorator, scope, flags, local, context.project)
+                for d in parent.decorators
             ):
                 return True
             if isinstance(parent, cst.FunctionDef) and _needs_cuda(context, parent):
@@ -604,7 +627,7 @@ def moves_to_cuda(context: FileContext) -> bool:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "cuda":
             return True
-        if is_best_device_call(scope, node):
+        if is_best_device_call(scope, node, context.project):
             return True
         if _cuda_ish(node, scope):  # torch.device("cuda" ...)
             return True

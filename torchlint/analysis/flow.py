@@ -33,6 +33,7 @@ from torchlint.names import Scope, child_fields, dotted_name, is_node_type, iter
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
+    from torchlint.project.index import ProjectView
 
 MAX_DEPTH = 3
 """How many same-file calls deep events are followed (and callers are searched)."""
@@ -400,7 +401,9 @@ class Flow:
         self._aliases: dict[tuple[int, str], list[cst.BaseExpression]] | None = None
         self.extras: dict[str, object] = {}  # facts built on top of this one, kept with it
         self._raw_annotation: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
-        self._raw_decorated: list[tuple[FunctionInfo, cst.Decorator, str]] = []
+        # (function, decorator, same-file name or None, qualified name or None)
+        self._raw_decorated: list[tuple[FunctionInfo, cst.Decorator, str | None, str | None]] = []
+        self.project: ProjectView | None = None  # the other files of the project (or None)
 
     # -- owners and names --------------------------------------------------------------
 
@@ -882,8 +885,9 @@ class _Builder:
             kind = self._grad_kind(decorator.decorator, state.scope, bare_ok=True)
             if kind is None:
                 local = _local_decorator_name(decorator.decorator)
-                if local is not None:
-                    flow._raw_decorated.append((info, decorator, local))
+                qualified = _decorator_qualified(decorator.decorator, state.scope)
+                if local is not None or qualified is not None:
+                    flow._raw_decorated.append((info, decorator, local, qualified))
             if kind == "off":
                 info.grad, info.grad_decorator = "off", decorator
                 if self._is_evaluating(decorator.decorator, state.scope):
@@ -1026,6 +1030,23 @@ class _Builder:
             self.event(state, "bind", name, node)
             if mode is not None and name is not None:
                 self.event(state, mode, name, node)
+        if self.flow.project is not None:
+            self._project_returns(node, state)
+
+    def _project_returns(self, node: cst.Assign, state: _State) -> None:
+        """``tokenizer, model = load(...)``: items a project function returns in eval mode."""
+        value = unwrap_self_returning(node.value)
+        if not isinstance(value, cst.Call):
+            return
+        evaluated = self.flow.project.returns_eval(state.scope.qualified_name(value.func))  # type: ignore[union-attr]
+        if not evaluated or evaluated == (-1,):
+            return  # nothing, or the whole value (`_mode_of_value` has it)
+        for target in node.targets:
+            if isinstance(target.target, cst.Tuple):
+                for position, element in enumerate(target.target.elements):
+                    name = dotted_name(element.value)
+                    if position in evaluated and name is not None:
+                        self.event(state, "eval", name, node)
 
     def _mode_of_value(self, value: cst.BaseExpression, state: _State) -> str | None:
         """The mode an assigned object is known to be in: "pretrained" for
@@ -1042,6 +1063,12 @@ class _Builder:
             if method not in SELF_RETURNING:
                 return None
             chain = chain.func.value
+        project = self.flow.project
+        if isinstance(chain, cst.Call) and project is not None:
+            # `net = load_net(path)`: a project function or class that returns it in eval mode
+            if -1 in project.returns_eval(state.scope.qualified_name(chain.func)):
+                return "eval"
+            return None
         source = dotted_name(chain)
         if source is None:
             return None
@@ -1153,10 +1180,22 @@ def _local_decorator_name(expr: cst.BaseExpression) -> str | None:
     return expr.value if isinstance(expr, cst.Name) else None
 
 
-def _turns_grad_off(flow: Flow, name: str) -> bool:
+def _decorator_qualified(expr: cst.BaseExpression, scope: Scope) -> str | None:
+    """``utils.inference`` for ``@inference`` / ``@utils.inference(...)`` when imported."""
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    return scope.qualified_name(expr)
+
+
+def _turns_grad_off(flow: Flow, name: str | None, qualified: str | None = None) -> bool:
     """``name`` is a same-file decorator whose wrapper runs the function with autograd off:
     a nested ``def`` under ``@torch.no_grad()`` or with a ``with torch.no_grad():`` body
-    (read from the decorator's body, as the issue of project decorators asks)."""
+    (read from the decorator's body), or ``qualified`` is such a decorator defined in
+    another file of the project."""
+    if qualified is not None and flow.project is not None:
+        return flow.project.grad_off_decorator(qualified)
+    if name is None:
+        return False
     defs = flow.module_defs.get(name)
     if not defs or len(defs) != 1 or len(flow.module_info.scope.bindings.get(name, [])) != 1:
         return False
@@ -1171,8 +1210,8 @@ def _turns_grad_off(flow: Flow, name: str) -> bool:
 
 def _resolve_decorators(flow: Flow) -> None:
     """Functions wrapped by a same-file grad-off decorator run with autograd off."""
-    for info, decorator, name in flow._raw_decorated:
-        if info.grad is None and _turns_grad_off(flow, name):
+    for info, decorator, name, qualified in flow._raw_decorated:
+        if info.grad is None and _turns_grad_off(flow, name, qualified):
             info.grad, info.grad_decorator = "off", decorator
             info.raw = [
                 e if e.grad is not None else dataclasses.replace(e, grad="off") for e in info.raw
@@ -1213,7 +1252,14 @@ def _value_kind(flow: Flow, function: FunctionInfo, value: cst.BaseExpression) -
     qualified = function.scope.qualified_name(func)
     if qualified is None:
         return None
-    return _qualified_kind(qualified)
+    kind = _qualified_kind(qualified)
+    if kind is None and flow.project is not None:
+        is_module = flow.project.is_module_class(qualified)  # a class of another file
+        if is_module is False:
+            return "other"
+        if is_module and flow.project.mode(qualified) == "sensitive":
+            return "model"  # a module with dropout or batch norm (else the name decides)
+    return kind
 
 
 def _qualified_kind(qualified: str) -> str | None:
@@ -1265,6 +1311,8 @@ def _module_base(flow: Flow, info: ClassInfo) -> tuple[bool, bool]:
             continue
         if qualified.startswith(LIGHTNING_BASES):
             is_module = is_lightning = True
+        elif flow.project is not None and flow.project.is_module_class(qualified):
+            is_module = True  # an nn.Module subclass defined in another file of the project
         else:
             last = qualified.rsplit(".", 1)[-1]
             if last in MODULE_BASES or (qualified.startswith("torch.nn.") and last[:1].isupper()):
@@ -1331,6 +1379,10 @@ def _classify_event(flow: Flow, function: FunctionInfo, event: Event) -> Event |
         callee = flow.resolve_call(function, event.name)
         if callee is not None:
             return dataclasses.replace(event, kind="fcall", callee=callee)
+        if flow.project is not None:
+            switched = _project_eval(flow, function, event)
+            if switched is not None:
+                return switched
         name = event.name
         if name.endswith(".forward"):
             name = name[: -len(".forward")]
@@ -1357,9 +1409,40 @@ def _classify_event(flow: Flow, function: FunctionInfo, event: Event) -> Event |
     return event
 
 
+def _project_eval(flow: Flow, function: FunctionInfo, event: Event) -> Event | None:
+    """A call of a function of another file that leaves its argument in eval mode
+    (``set_eval(model)``, an ``evaluate(model)`` that does not restore train mode): an
+    ``eval`` of that argument here, as a same-file helper's would be."""
+    call = event.node
+    assert isinstance(call, cst.Call)
+    helper = flow.project.leaves_eval(function.scope.qualified_name(call.func))  # type: ignore[union-attr]
+    if helper is None:
+        return None
+    for param in helper.leaves_eval:
+        value = _keyword_or_position(call, param, helper.params)
+        name = dotted_name(value) if value is not None else None
+        if name is not None:
+            return dataclasses.replace(event, kind="eval", name=name, site=event)
+    return None
+
+
+def _keyword_or_position(
+    call: cst.Call, param: str, params: tuple[str, ...]
+) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == param:
+            return arg.value
+    index = params.index(param)
+    for arg in call.args[: index + 1]:
+        if arg.star or arg.keyword is not None:
+            return None
+    return call.args[index].value if index < len(call.args) else None
+
+
 def build_flow(context: FileContext) -> Flow:
     """The flow index of ``context``'s module (use as ``context.fact("flow", build_flow)``)."""
     flow = Flow(context.module, context.module_scope)
+    flow.project = context.project
     builder = _Builder(flow)
     module_info = flow.module_info
     builder.walk(context.module, _State(module_info, module_info.scope, None))

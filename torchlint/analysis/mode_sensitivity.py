@@ -4,7 +4,9 @@
 `self.training`). A model built in this file from layers that have no such behaviour
 (`nn.Linear`, `nn.Conv2d`, `nn.LSTM` without dropout, `nn.InstanceNorm2d` without running
 statistics) gives the same outputs in both modes, so a missing `eval()` changes nothing.
-Anything this file cannot see (an imported class, a helper that builds layers) counts as
+A class or layer builder imported from another file of the project is read from that
+file's summary (``context.project``, followed through the project's imports); anything else
+this file cannot see (a class of another package, a helper passed in) counts as
 mode-sensitive.
 """
 
@@ -119,11 +121,17 @@ class ModeSensitivity:
             classes = self.flow.classes[func.value]
             return len(classes) == 1 and self._class_insensitive(classes[0])
         qualified = self.flow.module_info.scope.qualified_name(func)
-        if qualified is None or not qualified.startswith("torch.nn."):
+        if qualified is None:
             return False
-        last = qualified.rsplit(".", 1)[-1]
-        if not last[:1].isupper() or _torch_layer_sensitive(last, value):
+        if not qualified.startswith("torch."):
+            if self._project_mode(qualified) != "insensitive":
+                return False
+        elif not qualified.startswith("torch.nn."):
             return False
+        else:
+            last = qualified.rsplit(".", 1)[-1]
+            if not last[:1].isupper() or _torch_layer_sensitive(last, value):
+                return False
         return all(
             not isinstance(arg.value, cst.Call) or self._built_insensitive(arg.value)
             for arg in value.args
@@ -147,9 +155,16 @@ class ModeSensitivity:
                     return False
                 continue
             qualified = scope.qualified_name(value)
-            if qualified not in ("torch.nn.Module", "torch.nn.modules.module.Module"):
+            if qualified in ("torch.nn.Module", "torch.nn.modules.module.Module"):
+                continue
+            if qualified is None or self._project_mode(qualified) != "insensitive":
                 return False
         return self._calls_ok(info.node.body)
+
+    def _project_mode(self, qualified: str) -> str | None:
+        """What another file of the project says of the class or builder ``qualified``."""
+        project = self.flow.project
+        return project.mode(qualified) if project is not None else None
 
     def _call_ok(self, call: cst.Call, scope) -> bool:
         func = call.func
@@ -165,7 +180,9 @@ class ModeSensitivity:
             if isinstance(func, cst.Name) and func.value in self.flow.classes:
                 classes = self.flow.classes[func.value]
                 return len(classes) == 1 and self._class_insensitive(classes[0])
-            return qualified in _BUILTINS
+            if qualified in _BUILTINS:
+                return True
+            return self._project_mode(qualified) == "insensitive"
         if isinstance(func, cst.Name):
             if func.value in self.flow.classes:
                 classes = self.flow.classes[func.value]

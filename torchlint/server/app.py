@@ -1,7 +1,9 @@
 """The language server: document events in, debounced lints out, actions and hovers served.
 
 Each open Python file (or notebook) is linted from its unsaved text on open, change and
-save. Edits are debounced: a change schedules a lint ``DEBOUNCE_SECONDS`` later and
+save. What a file imports from the rest of its project is read from the saved files through
+one in-memory project index (``torchlint.project``); saving a file updates its summary there,
+and the open documents are linted again when it changed. Edits are debounced: a change schedules a lint ``DEBOUNCE_SECONDS`` later and
 cancels the one scheduled before it; a lint whose document changed while it ran is
 dropped, since the newer one publishes. Lints run on one worker thread, so the server
 keeps reading messages meanwhile. Nothing a client sends can stop the server: every
@@ -24,6 +26,7 @@ from pygls.uris import to_fs_path
 
 from torchlint import __version__
 from torchlint.engine import internal_error
+from torchlint.project.index import ProjectIndex
 from torchlint.server import actions
 from torchlint.server.convert import to_lsp
 from torchlint.server.documents import SettingsStore, Snapshot, snapshot
@@ -54,6 +57,7 @@ class TorchlintServer(LanguageServer):
             ),
         )
         self.store = SettingsStore()
+        self.index = ProjectIndex()  # in memory: summaries of the saved files
         self.snapshots: dict[str, Snapshot] = {}
         self.scheduled: dict[str, asyncio.Task[None]] = {}
         self.shown_errors: set[str] = set()
@@ -111,7 +115,7 @@ class TorchlintServer(LanguageServer):
         found = self.snapshots.get(key)
         if found is not None and found.version == request[1]:
             return found
-        fresh = await self.in_thread(snapshot, *request, self.store)
+        fresh = await self.in_thread(snapshot, *request, self.store, self.index)
         if self.version_of(key) == fresh.version:
             self.snapshots[key] = fresh
         return fresh
@@ -141,7 +145,7 @@ class TorchlintServer(LanguageServer):
             request = self._request(key)
             if request is None:
                 return
-            result = await self.in_thread(snapshot, *request, self.store)
+            result = await self.in_thread(snapshot, *request, self.store, self.index)
             if self.version_of(key) != result.version:
                 return  # edited meanwhile: the lint scheduled by that edit publishes
             self.snapshots[key] = result
@@ -248,11 +252,17 @@ def did_change(ls: TorchlintServer, params: types.DidChangeTextDocumentParams) -
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 @_guarded
-def did_save(ls: TorchlintServer, params: types.DidSaveTextDocumentParams) -> None:
-    if params.text_document.uri.endswith("pyproject.toml"):
+async def did_save(ls: TorchlintServer, params: types.DidSaveTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    if uri.endswith("pyproject.toml"):
+        ls.index = ProjectIndex()  # project roots may have moved
         ls.relint_all()
-    else:
-        ls.schedule(params.text_document.uri, 0)
+        return
+    path = to_fs_path(uri)
+    changed = bool(path) and await ls.in_thread(ls.index.refresh, path)
+    if changed:  # the files that import it may read something else now
+        ls.relint_all()
+    ls.schedule(uri, 0)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)

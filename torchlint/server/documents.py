@@ -16,6 +16,8 @@ from torchlint.config import ConfigError, Settings, build_settings, find_config
 from torchlint.diagnostics import Diagnostic
 from torchlint.discovery import DEFAULT_EXCLUDES, Excludes
 from torchlint.engine import internal_error, lint_source
+from torchlint.project import using
+from torchlint.project.index import ProjectIndex
 from torchlint.registry import selected_rules
 from torchlint.server.notebooks import CellText, lint_cells
 
@@ -96,9 +98,11 @@ def snapshot(
     cells: tuple[CellText, ...],
     notebook: bool,
     store: SettingsStore,
+    index: ProjectIndex | None = None,
 ) -> Snapshot:
     """Lint one document (a Python file is one cell). Never raises: a bad configuration is
-    ``config_error`` (and no diagnostics), a crash is one line in ``errors``."""
+    ``config_error`` (and no diagnostics), a crash is one line in ``errors``. With an
+    ``index``, the rules see the saved files of the document's project."""
     display = str(path) if path is not None else uri
     result = Snapshot(
         uri, version, display, None, {c.uri: c.text for c in cells}, notebook=notebook, cells=cells
@@ -108,11 +112,12 @@ def snapshot(
         if path is not None and excluded(path, settings):
             return result
         result.settings = settings
-        if notebook:
-            result.diagnostics, result.errors = lint_cells(display, cells, settings)
-        else:
-            found, result.errors = lint_text(display, cells[0].text, settings)
-            result.diagnostics = {cells[0].uri: found}
+        with using(index if path is not None else None):
+            if notebook:
+                result.diagnostics, result.errors = lint_cells(display, cells, settings)
+            else:
+                found, result.errors = lint_text(display, cells[0].text, settings)
+                result.diagnostics = {cells[0].uri: found}
     except ConfigError as error:
         result.config_error = str(error)
     except Exception as error:  # noqa: BLE001 - one document's crash must not stop the server

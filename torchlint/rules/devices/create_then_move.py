@@ -306,7 +306,7 @@ class CreateThenMove(Rule):
         if len(positional) != 1:
             return None
         device = positional[0].value
-        if not is_device_like(self.context.scope, device) and not (
+        if not is_device_like(self.context.scope, device, self.context.project) and not (
             isinstance(device, cst.Name) and holds_device(self.context, device.value)
         ):
             return None

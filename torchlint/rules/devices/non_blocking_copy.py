@@ -198,7 +198,9 @@ class NonBlockingCopy(Rule):
             return  # `.to(device, dtype, non_blocking)` / `.cuda(device, non_blocking)`
         if func.attr.value == "to":
             device = calls.keyword(node, "device") or (positional[0] if positional else None)
-            if device is None or not is_device_like(self.context.scope, device.value):
+            if device is None or not is_device_like(
+                self.context.scope, device.value, self.context.project
+            ):
                 return
         root = _root_name(func.value)
         if root is None or not self._in_pinned_batch_loop(root):

@@ -87,7 +87,8 @@ class EvalWithoutNoGrad(Rule):
     ## What it does
     Reports a call of a model after `model.eval()` that runs with autograd on: outside any
     `torch.no_grad()` / `torch.inference_mode()` block or decorator (torch's, or a decorator
-    defined in the same file that wraps the function in one), unless gradients of that call
+    defined in the same file or in another file of the project, such as a `utils.inference`
+    that wraps the function in one), unless gradients of that call
     are taken afterwards with `.backward()` or `torch.autograd.grad` (saliency maps,
     adversarial examples need the graph). A `.backward()` that ran before, inside an
     earlier call of a training function, does not need it.

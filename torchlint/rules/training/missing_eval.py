@@ -72,22 +72,38 @@ def _unevaluated(flow: Flow, function: FunctionInfo, inside) -> list[str]:
             continue
         if sensitivity.insensitive(function, event.name):
             continue  # built here from layers without dropout or batch norm: eval() is moot
-        if not flow.evaluated_before(function, event.name, position):
-            names.append(event.name)
+        if flow.evaluated_before(function, event.name, position):
+            continue
+        if _evaluated_by_other_files(flow, function, event.name):
+            continue
+        names.append(event.name)
     return names
 
 
-def _may_be_local(decorator: cst.BaseExpression) -> bool:
-    """``@name`` or ``@name(...)``: possibly a decorator defined in this file."""
+def _evaluated_by_other_files(flow: Flow, function: FunctionInfo, name: str) -> bool:
+    """A top-level function's parameter that a caller in another file of the project
+    switches to eval mode before the call (``model.eval(); evaluate(model, loader)``)."""
+    project = flow.project
+    root = name.split(".", 1)[0]
+    parent = function.parent
+    if project is None or function.is_method or parent is None or not parent.is_module:
+        return False
+    if root not in function.params or function.name not in flow.module_defs:
+        return False
+    return project.evaluated_by_callers(function.name, function.params.index(root), root)
+
+
+def _may_be_project(decorator: cst.BaseExpression) -> bool:
+    """``@name``, ``@mod.name`` or either called: possibly a decorator of this project."""
     func = decorator.func if isinstance(decorator, cst.Call) else decorator
-    return isinstance(func, cst.Name)
+    return isinstance(func, (cst.Name, cst.Attribute))
 
 
 class MissingEval(Rule):
     """
     ## What it does
     Reports a `torch.no_grad()` / `torch.inference_mode()` block (or a function decorated
-    with one, or with a same-file decorator that wraps it in one) that calls a model-like
+    with one, or with a decorator of the project that wraps it in one) that calls a model-like
     object which is not in eval mode there: no `model.eval()` before it in the function or
     in a same-file caller, or a `model.train()` since (mode is tracked in order, also
     through helpers such as an `evaluate()` that restores train mode).
@@ -105,17 +121,18 @@ class MissingEval(Rule):
     - a model built in this file only from layers without dropout or batch norm
       (`nn.Linear`, `nn.LSTM` without dropout, ...) gives the same outputs in both modes.
 
-    Off by default: even narrowed, on the ecosystem check (11 real projects) only about one
-    remaining report in four was worth a change; what is left are mostly models whose mode
-    is set where this file cannot see (an imported factory, a library's caller). Enable it
-    with `extend-select = ["TL301"]` in training scripts.
+    Other files of the project are read too (see "Project-wide facts" in the README): a
+    class imported from the project is a model when it is an `nn.Module` subclass, and needs
+    `eval()` only when it (or a layer class it uses) has dropout or batch norm; a project
+    helper that leaves its argument in eval mode, a loader that returns its model after
+    `eval()` and a class that calls `self.eval()` in `__init__` count as `eval()`; an
+    evaluation function whose callers in other files switch the model to eval first is not
+    reported.
 
-    Opt-in (`extend-select = ["TL301"]`) until it can read other files of the project: on the
-    ecosystem check 8 of its 10 remaining reports were models whose mode is decided in another
-    module (a loader helper that calls `eval()`, a class that puts itself in eval mode in
-    `__init__`) or models built from layers that behave the same in both modes, defined in
-    another file. One file does not show either. Turn it on for self-contained training
-    scripts.
+    Off by default (`extend-select = ["TL301"]` turns it on, e.g. for training scripts): on
+    the ecosystem check (11 real projects) most of its remaining reports are models whose
+    mode is decided where no file of the project shows it (a library's caller, a
+    submodule of a model held by another object, a third-party loader).
 
     ## Why is this bad?
     `no_grad` only stops autograd from recording; it does not change the model's mode.
@@ -573,9 +590,9 @@ class MissingEval(Rule):
             self.report(node, self._message(names), self._with_fix(node, block, names, function))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        # A grad-off decorator: torch's, or one defined in this file (the flow reads it).
+        # A grad-off decorator: torch's, or the project's (the flow reads it).
         if not any(
-            self._grad_off(d.decorator) or _may_be_local(d.decorator) for d in node.decorators
+            self._grad_off(d.decorator) or _may_be_project(d.decorator) for d in node.decorators
         ):
             return
         flow = self._flow()

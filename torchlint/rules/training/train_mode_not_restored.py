@@ -108,7 +108,10 @@ class TrainModeNotRestored(Rule):
 
     Same-file helpers are followed: one that switches to eval and back to train before it
     returns (or uses `evaluating(model)`) leaves the loop in train mode, and the calls it
-    makes under `no_grad` are its evaluation, not the training step. A model put in eval
+    makes under `no_grad` are its evaluation, not the training step. A helper imported from
+    another file of the project counts by what it leaves behind: one that returns with its
+    model argument still in eval mode (`evaluate(model, loader)` without `model.train()`)
+    is an `eval()` at the call. A model put in eval
     mode right before the loop and not used in between is a frozen model (a VAE, a
     perceptual-loss network) kept in eval on purpose: it is not reported.
 

@@ -1,0 +1,588 @@
+"""Project-wide facts: rules that see the other files of the project (torchlint.project).
+
+Each test writes a small project into ``tmp_path`` and lints it through the runner or the
+CLI, as ``torchlint check`` would.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from torchlint import runner
+from torchlint.cache import Cache
+from torchlint.cli import main
+from torchlint.config import build_settings
+from torchlint.project.index import ProjectIndex
+from torchlint.project.summary import summarize
+from torchlint.runner import Mode, run
+
+EVAL_CODES = ["TL301", "TL302", "TL303"]
+
+INFERENCE_DECORATOR = """\
+import functools
+import torch
+
+def inference(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch.inference_mode():
+            return fn(*args, **kwargs)
+    return wrapper
+
+def plain(fn):
+    return fn
+"""
+
+MODELS = """\
+from torch import nn
+
+class WithDropout(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.drop(self.fc(x))
+
+class Linear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+
+def write(root: Path, files: dict[str, str], pyproject: bool = True) -> Path:
+    """A project tree: ``files`` maps relative paths to (dedented) source."""
+    if pyproject:
+        (root / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def check(
+    root: Path,
+    *names: str,
+    codes: list[str] = EVAL_CODES,
+    cache: Cache | None = None,
+    jobs: int = 1,
+    roots: tuple[Path, ...] = (),
+) -> list[tuple[str, int, str]]:
+    """(file, line, code) of each diagnostic, linting ``names`` (default: every .py)."""
+    settings = build_settings(None, select=codes)
+    paths = [root / n for n in names] if names else sorted(root.rglob("*.py"))
+    result = run(paths, settings, Mode(), jobs=jobs, cache=cache, roots=roots)
+    assert not result.errors, result.errors
+    return [
+        (Path(d.path).relative_to(root).as_posix(), d.start.line, d.code)
+        for d in result.diagnostics
+    ]
+
+
+# --- the three cases of the issue ------------------------------------------------------------
+
+
+def test_project_decorator_silences_tl303_across_files(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/utils.py": INFERENCE_DECORATOR,
+            "pkg/predict.py": """\
+                from .utils import inference, plain
+                from . import utils
+
+                @inference
+                def predict(model, x):
+                    model.eval()
+                    return model(x)
+
+                @utils.inference
+                def predict_attribute(model, x):
+                    model.eval()
+                    return model(x)
+
+                @plain
+                def predict_plain(model, x):
+                    model.eval()
+                    return model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "pkg/predict.py") == [("pkg/predict.py", 17, "TL303")]
+
+
+def test_model_class_from_another_module_decides_tl301(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/models.py": MODELS,
+            "pkg/run.py": """\
+                import torch
+                from .models import WithDropout, Linear
+
+                def with_dropout(x):
+                    clf = WithDropout()  # a model by its class, not by its name
+                    with torch.no_grad():
+                        return clf(x)
+
+                def linear(x):
+                    model = Linear()
+                    with torch.no_grad():
+                        return model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "pkg/run.py") == [("pkg/run.py", 6, "TL301")]
+
+
+def test_caller_in_another_file_that_sets_eval_silences_tl301(tmp_path: Path) -> None:
+    engine = """\
+        import torch
+
+        def evaluate(model, loader):
+            with torch.no_grad():
+                return [model(x) for x in loader]
+    """
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/engine.py": engine,
+            "pkg/train.py": """\
+                from .engine import evaluate
+
+                def main(model, loader):
+                    model.eval()
+                    return evaluate(model, loader)
+            """,
+        },
+    )
+    assert check(tmp_path, "pkg/engine.py") == []
+    # A caller that does not set eval mode leaves the report.
+    (tmp_path / "pkg/train.py").write_text(
+        "from .engine import evaluate\n\ndef main(model, loader):\n    evaluate(model, loader)\n"
+    )
+    assert check(tmp_path, "pkg/engine.py") == [("pkg/engine.py", 4, "TL301")]
+
+
+def test_helper_in_another_file_that_leaves_eval_is_an_eval(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "helpers.py": """\
+                def freeze(model):
+                    model.eval()
+
+                def restoring(model):
+                    model.eval()
+                    model.train()
+            """,
+            "run.py": """\
+                import torch
+                from helpers import freeze, restoring
+
+                def a(x):
+                    model = torch.load("a.pt")
+                    freeze(model)
+                    with torch.no_grad():
+                        return model(x)
+
+                def b(x):
+                    model = torch.load("b.pt")
+                    restoring(model)
+                    with torch.no_grad():
+                        return model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "run.py", codes=["TL301"]) == [("run.py", 13, "TL301")]
+
+
+# --- resolution ------------------------------------------------------------------------------
+
+
+def test_reexport_through_init_and_aliases(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "src/pkg/__init__.py": "from .models import Linear as Plain\n",
+            "src/pkg/models.py": MODELS,
+            "src/pkg/tools/__init__.py": "",
+            "src/pkg/tools/run.py": """\
+                import torch
+                from pkg import Plain as P
+                from .. import models as m
+
+                def one(x):
+                    model = P()
+                    with torch.no_grad():
+                        return model(x)
+
+                def two(x):
+                    model = m.WithDropout()
+                    with torch.no_grad():
+                        return model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "src/pkg/tools/run.py") == [("src/pkg/tools/run.py", 12, "TL301")]
+
+
+def test_name_shadowed_locally_is_not_the_project_one(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "utils.py": INFERENCE_DECORATOR,
+            "run.py": """\
+                from utils import inference
+
+                def inference(fn):  # rebinds the import: no longer the project's
+                    return fn
+
+                @inference
+                def predict(model, x):
+                    model.eval()
+                    return model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "run.py") == [("run.py", 9, "TL303")]
+
+
+def test_import_cycle_does_not_hang(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "a.py": "from b import Net\n",
+            "b.py": "from a import Net\nfrom c import Loop\n",
+            "c.py": "from torch import nn\nfrom b import Loop\nclass Other(Loop, nn.Module):\n    pass\n",
+            "run.py": """\
+                import torch
+                from a import Net
+                from c import Other
+
+                def go(x):
+                    model = Net()
+                    other_model = Other()
+                    with torch.no_grad():
+                        return model(x), other_model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "run.py") == [("run.py", 8, "TL301")]
+
+
+def test_syntax_error_in_imported_file_is_skipped(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "utils.py": "def inference(fn:\n",
+            "run.py": """\
+                from utils import inference
+
+                @inference
+                def predict(model, x):
+                    model.eval()
+                    return model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "run.py") == [("run.py", 6, "TL303")]
+
+
+def test_file_outside_any_project_keeps_one_file_answers(tmp_path: Path) -> None:
+    files = {"utils.py": INFERENCE_DECORATOR, "run.py": PREDICT}
+    write(tmp_path, files, pyproject=False)
+    assert check(tmp_path, "run.py") == [("run.py", 6, "TL303")]
+    # ... unless its directory is named on the command line: then that is the project.
+    assert check(tmp_path, "run.py", roots=(tmp_path,)) == []
+
+
+PREDICT = """\
+from utils import inference
+
+@inference
+def predict(model, x):
+    model.eval()
+    return model(x)
+"""
+
+
+def test_stdin_keeps_one_file_answers(tmp_path: Path, monkeypatch) -> None:
+    write(tmp_path, {"utils.py": INFERENCE_DECORATOR})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["check", "--select", "TL303", "--output-format", "concise", "--stdin-filename",
+         "run.py", "-"],
+        input=PREDICT,
+    )  # fmt: skip
+    assert "run.py:6:12: TL303" in result.output
+
+
+def test_cuda_gate_decorator_from_test_helpers(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "helpers.py": """\
+                import pytest
+                import torch
+
+                needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU")
+
+                def on_device(fn):
+                    def wrapper(*args):
+                        if not torch.cuda.is_available():
+                            pytest.skip("no GPU")
+                        return fn(*args)
+                    return wrapper
+            """,
+            "bench.py": """\
+                from helpers import needs_gpu, on_device
+
+                @needs_gpu
+                def one(model):
+                    return model.cuda()
+
+                @on_device
+                def two(model):
+                    return model.cuda()
+
+                def three(model):
+                    return model.cuda()
+            """,
+        },
+    )
+    assert check(tmp_path, "bench.py", codes=["TL201"]) == [("bench.py", 12, "TL201")]
+
+
+def test_device_selector_from_another_file(tmp_path: Path) -> None:
+    summary = summarize(
+        textwrap.dedent(
+            """\
+            import torch
+
+            def select_device(name=""):
+                if name == "cpu" or not torch.cuda.is_available():
+                    return torch.device("cpu")
+                return torch.device("cuda:0")
+
+            def not_a_selector():
+                return "cuda"
+            """
+        )
+    )
+    assert summary.function("select_device").device_selector
+    assert not summary.function("not_a_selector").device_selector
+    write(
+        tmp_path,
+        {
+            "utils.py": "import torch\n\ndef select_device():\n"
+            "    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n",
+            "run.py": "import torch\nfrom utils import select_device\n\n"
+            "device = select_device()\nx = torch.zeros(3).to(device)\n",
+        },
+    )
+    assert check(tmp_path, "run.py", codes=["TL203"]) == [("run.py", 5, "TL203")]
+
+
+def test_module_base_class_in_another_file_makes_a_model(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "base.py": "from torch import nn\n\nclass Base(nn.Module):\n"
+            "    def __init__(self):\n        super().__init__()\n"
+            "        self.bn = nn.BatchNorm1d(4)\n",
+            "run.py": """\
+                import torch
+                from base import Base
+
+                class Head(Base):
+                    pass
+
+                def go(x):
+                    head = Head()
+                    with torch.no_grad():
+                        return head(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "run.py") == [("run.py", 9, "TL301")]
+
+
+# --- linting a subset, and the cache ---------------------------------------------------------
+
+
+def _tree(tmp_path: Path) -> Path:
+    return write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/models.py": MODELS,
+            "pkg/utils.py": INFERENCE_DECORATOR,
+            "pkg/run.py": """\
+                import torch
+                from .models import Linear
+
+                def go(x):
+                    model = Linear()
+                    with torch.no_grad():
+                        return model(x)
+            """,
+            "pkg/other.py": """\
+                from .utils import inference
+
+                @inference
+                def predict(model, x):
+                    model.eval()
+                    return model(x)
+            """,
+            "pkg/unrelated.py": "import torch\n\nwith torch.no_grad():\n    y = model(x)\n",
+        },
+    )
+
+
+def test_subset_sees_the_project_like_the_whole_tree(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    whole = check(tmp_path)
+    for name in ("pkg/run.py", "pkg/other.py", "pkg/unrelated.py"):
+        assert check(tmp_path, name) == [d for d in whole if d[0] == name]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_cache_relints_importers_of_a_changed_file_only(tmp_path: Path, jobs: int) -> None:
+    _tree(tmp_path)
+    for n in range(8):  # enough files for two worker processes
+        (tmp_path / f"pkg/filler{n}.py").write_text(f"x = {n}\n")
+    settings = build_settings(None, select=EVAL_CODES)
+    cache = Cache(tmp_path / ".cache", settings)
+    first = check(tmp_path, cache=cache, jobs=jobs)
+    assert ("pkg/run.py", 6, "TL301") not in first  # Linear has no dropout
+
+    linted: list[str] = []
+    original = runner.process_file
+
+    def spy(path, *args, **kwargs):
+        linted.append(Path(path).relative_to(tmp_path).as_posix())
+        return original(path, *args, **kwargs)
+
+    runner.process_file = spy  # seen by forked workers too, but their lists stay there
+    try:
+        assert check(tmp_path, cache=cache, jobs=jobs) == first
+        assert linted == []
+        dropout = MODELS.replace("self.fc = nn.Linear(4, 4)\n\n", "self.fc = nn.Dropout()\n\n")
+        (tmp_path / "pkg/models.py").write_text(dropout)
+        again = check(tmp_path, cache=cache, jobs=jobs)
+    finally:
+        runner.process_file = original
+    if jobs == 1:
+        assert sorted(linted) == ["pkg/models.py", "pkg/run.py"]
+    assert ("pkg/run.py", 6, "TL301") in again
+    assert again == check(tmp_path, jobs=jobs)  # the same as without a cache
+
+
+def test_cache_sees_a_new_caller_that_sets_eval(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "engine.py": "import torch\n\ndef evaluate(model, loader):\n"
+            "    with torch.no_grad():\n        return [model(x) for x in loader]\n",
+        },
+    )
+    settings = build_settings(None, select=["TL301"])
+    cache = Cache(tmp_path / ".cache", settings)
+    assert check(tmp_path, cache=cache, codes=["TL301"]) == [("engine.py", 4, "TL301")]
+    (tmp_path / "train.py").write_text(
+        "from engine import evaluate\n\ndef main(model, loader):\n"
+        "    model.eval()\n    evaluate(model, loader)\n"
+    )
+    assert check(tmp_path, cache=cache, codes=["TL301"]) == []
+
+
+def test_summaries_are_cached_on_disk_by_content(tmp_path: Path) -> None:
+    write(tmp_path, {"utils.py": INFERENCE_DECORATOR, "run.py": PREDICT})
+    index = ProjectIndex(cache_dir=tmp_path / ".cache")
+    view = index.view(tmp_path / "run.py")
+    assert view is not None and view.grad_off_decorator("utils.inference")
+    stored = list((tmp_path / ".cache" / "summaries").rglob("*"))
+    assert any(p.is_file() for p in stored)
+    fresh = ProjectIndex(cache_dir=tmp_path / ".cache")
+    assert fresh.view(tmp_path / "run.py").grad_off_decorator("utils.inference")
+    with fresh.recording() as recorded:
+        fresh.view(tmp_path / "run.py").grad_off_decorator("utils.inference")
+    assert [(kind, Path(key).name) for kind, key, _ in recorded[0]] == [("file", "utils.py")]
+
+
+def test_cli_check_one_file_uses_the_project(tmp_path: Path, monkeypatch) -> None:
+    _tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main, ["check", "--select", "TL303", "--output-format", "concise", "pkg/other.py"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_loader_and_class_that_return_models_in_eval_mode(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "helpers.py": """\
+                import torch
+                from torch import nn
+
+                def load(path):
+                    model = torch.load(path)
+                    model.eval()
+                    return model
+
+                def load_pair(path):
+                    model = torch.load(path)
+                    model.eval()
+                    return "tokenizer", model
+
+                class Frozen(nn.Module):
+                    def __init__(self, eval_mode=True):
+                        super().__init__()
+                        self.drop = nn.Dropout()
+                        if eval_mode:
+                            self.eval()
+            """,
+            "run.py": """\
+                import torch
+                from helpers import load, load_pair, Frozen
+
+                def one(x):
+                    model = load("a.pt").to("cpu")
+                    with torch.no_grad():
+                        return model(x)
+
+                def two(x):
+                    tokenizer, model = load_pair("b.pt")
+                    with torch.no_grad():
+                        return model(x)
+
+                def three(x):
+                    net = Frozen()
+                    with torch.no_grad():
+                        return net(x)
+
+                def four(x):
+                    model = torch.load("c.pt")
+                    with torch.no_grad():
+                        return model(x)
+            """,
+        },
+    )
+    assert check(tmp_path, "run.py", codes=["TL301"]) == [("run.py", 21, "TL301")]

@@ -1,0 +1,568 @@
+"""The project index: other files' summaries, found through imports, on demand.
+
+A file belongs to the project rooted at the nearest directory above it that holds a
+``pyproject.toml`` or a ``.git``, else at the innermost directory named on the command line
+that contains it; a file under none is outside any project (``view`` answers None).
+
+Nothing is read up front. When a rule asks about a name this file imports (``Net`` after
+``from .models import Net``), the index maps the import to a file of the project (relative
+imports from the file's directory; absolute ones from the file's directory, its top package's
+parent, the root and ``src/``), reads that file's summary (``summary.py``: from memory, the
+on-disk cache keyed by content, or ``ast``), and follows re-exports (``from .net import Net``
+in an ``__init__.py``) and references between classes, bounded and cycle-safe. A name bound
+in any other way, or twice, resolves to nothing: the answer is then today's one-file answer.
+
+Every answer records what it read: the digest of each file whose summary it used, and for the
+reverse view (who calls a function with an evaluated model) the answer itself. The runner
+stores these with a file's cached result, which stays valid only while they still hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import pickle
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from torchlint import cache as _cache
+from torchlint import timing
+from torchlint.analysis.flow import LIGHTNING_BASES, MODULE_BASES
+from torchlint.project import summary as _summary
+from torchlint.project.summary import (
+    UNPARSABLE,
+    Build,
+    ClassSummary,
+    FunctionSummary,
+    ModuleSummary,
+    summarize,
+)
+
+T = TypeVar("T")
+Dependencies = tuple[tuple[str, str, str], ...]
+MAX_DEPTH = 12  # imports followed in one resolution (re-export chains, cycles)
+MAX_FILES = 20_000  # the reverse view gives up on larger trees
+_MISSING = "-"  # the digest of a file that could not be read
+_SENSITIVE, _INSENSITIVE, _UNKNOWN = "sensitive", "insensitive", "unknown"
+_IN_PROGRESS = object()
+
+
+class Symbol:
+    """What a name resolved to: a module, or a top-level function, class or value of one."""
+
+    __slots__ = ("kind", "module", "name", "path", "summary")
+
+    def __init__(
+        self,
+        kind: str,
+        path: Path,
+        module: ModuleSummary,
+        name: str | None = None,
+        summary: FunctionSummary | ClassSummary | None = None,
+    ) -> None:
+        self.kind, self.path, self.module, self.name, self.summary = (
+            kind,
+            path,
+            module,
+            name,
+            summary,
+        )
+
+
+class _SummaryStore:
+    """Summaries on disk, one file per content digest (and torchlint version)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        namespace = hashlib.blake2b(_cache.code_version().encode(), digest_size=12).hexdigest()
+        self.entries = directory / "summaries" / namespace
+        self._writable: bool | None = None
+
+    def get(self, digest: str) -> ModuleSummary | None:
+        try:
+            data = (self.entries / digest).read_bytes()
+            found = _cache.safe_load(data, _summary)
+        except (OSError, EOFError, ValueError, TypeError, AttributeError, pickle.UnpicklingError):
+            return None
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss
+            return None
+        return found if type(found) is ModuleSummary else None
+
+    def put(self, digest: str, summary: ModuleSummary) -> None:
+        if self._writable is None:
+            self._writable = _cache.prepare_directory(self.directory, self.entries)
+        if self._writable:
+            _cache.atomic_write(self.entries / digest, pickle.dumps(summary, protocol=5))
+
+
+class ProjectIndex:
+    """Summaries of a project's files, resolved and followed on demand; see the module doc.
+
+    One instance per process (each ``--jobs`` worker has its own; the disk cache makes that
+    cheap) or per language server, which calls ``refresh`` when a file is saved.
+    """
+
+    def __init__(self, *, cache_dir: Path | None = None, roots: Sequence[Path] = ()) -> None:
+        self.cache_dir = cache_dir
+        self.roots = tuple(sorted({_resolved(r) for r in roots}, key=lambda p: -len(p.parts)))
+        self._store = _SummaryStore(cache_dir) if cache_dir is not None else None
+        self._files: dict[Path, tuple[str, ModuleSummary]] = {}
+        self._stats: dict[Path, tuple[bool, bool]] = {}
+        self._root_of: dict[Path, Path | None] = {}
+        self._memo: dict[Any, tuple[frozenset[tuple[str, str, str]], Any]] = {}
+        self._frames: list[set[tuple[str, str, str]]] = []
+        self._callers: dict[Path, dict[tuple[Path, str], list[tuple[str, ...]]]] = {}
+        self._views: dict[Path, ProjectView | None] = {}
+        self.lock = threading.RLock()
+
+    def options(self) -> tuple[Path | None, tuple[Path, ...]]:
+        """What a worker process needs to build its own index."""
+        return self.cache_dir, self.roots
+
+    # -- roots and views ------------------------------------------------------------------
+
+    def root_for(self, path: Path) -> Path | None:
+        directory = path.parent
+        if directory not in self._root_of:
+            found: Path | None = None
+            for candidate in (directory, *directory.parents):
+                if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
+                    found = candidate
+                    break
+            if found is None:
+                found = next((r for r in self.roots if directory.is_relative_to(r)), None)
+            self._root_of[directory] = found
+        return self._root_of[directory]
+
+    def view(self, path: str | Path) -> ProjectView | None:
+        """``path``'s view of its project, or None when it lies outside any."""
+        resolved = _resolved(Path(path))
+        if resolved not in self._views:
+            root = self.root_for(resolved)
+            self._views[resolved] = ProjectView(self, resolved, root) if root else None
+        return self._views[resolved]
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _stat(self, path: Path) -> tuple[bool, bool]:
+        found = self._stats.get(path)
+        if found is None:
+            found = self._stats[path] = (path.is_file(), path.is_dir())
+        return found
+
+    def summary(self, path: Path) -> ModuleSummary | None:
+        """The summary of the file at ``path`` (None when unreadable or not Python)."""
+        known = self._files.get(path)
+        if known is None:
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                known = (_MISSING, UNPARSABLE)
+            else:
+                digest = _cache.content_digest(raw)
+                known = (digest, self._summarize(digest, raw))
+            self._files[path] = known
+        if self._frames:
+            self._frames[-1].add(("file", str(path), known[0]))
+        return known[1] if known[1].parsed else None
+
+    def _summarize(self, digest: str, raw: bytes) -> ModuleSummary:
+        found = self._store.get(digest) if self._store is not None else None
+        if found is None:
+            found = timing.measure("project: summarize a file", summarize, raw)
+            if self._store is not None:
+                self._store.put(digest, found)
+        return found
+
+    def refresh(self, path: str | Path) -> bool:
+        """Read ``path`` again (saved in an editor); True when its summary changed, so the
+        files that import it should be linted again."""
+        resolved = _resolved(Path(path))
+        with self.lock:
+            before = self._files.pop(resolved, None)
+            self._stats.clear()
+            self._memo.clear()
+            self._callers.clear()
+            self._root_of.clear()
+            self._views.clear()
+            if before is None:
+                return False  # nothing read it: no answer depended on it
+            self.summary(resolved)
+            return before[1] != self._files[resolved][1]
+
+    # -- what answers depend on -----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[Dependencies]]:
+        """Collect the dependencies of the answers given inside the block: yields a list
+        that holds them (sorted, a tuple) once the block ends."""
+        out: list[Dependencies] = []
+        self._frames.append(set())
+        try:
+            yield out
+        finally:
+            frame = self._frames.pop()
+            if self._frames:
+                self._frames[-1] |= frame
+            out.append(tuple(sorted(frame)))
+
+    def _memoised(self, key: Any, compute: Callable[[], T], default: T) -> T:
+        """``compute()`` once per key; a later hit records what the first computation read."""
+        found = self._memo.get(key)
+        if found is not None:
+            deps, value = found
+            if value is _IN_PROGRESS:
+                return default  # a cycle: unknown until proven
+            if self._frames:
+                self._frames[-1] |= deps
+            return value
+        self._memo[key] = (frozenset(), _IN_PROGRESS)
+        with self.recording() as recorded:
+            value = compute()
+        self._memo[key] = (frozenset(recorded[0]), value)
+        return value
+
+    def still_valid(self, dependencies: Dependencies) -> bool:
+        """Every dependency recorded earlier holds now (files unchanged, same answers)."""
+        for kind, key, value in dependencies:
+            if kind == "file":
+                path = Path(key)
+                known = self._files.get(path)
+                if known is None:
+                    try:
+                        digest = _cache.content_digest(path.read_bytes())
+                    except OSError:
+                        digest = _MISSING
+                else:
+                    digest = known[0]
+                if digest != value:
+                    return False
+            elif kind == "callers":
+                root, target, function = key.split("\0")
+                if self._caller_answer(Path(root), Path(target), function) != value:
+                    return False
+            else:
+                return False
+        return True
+
+    # -- resolution -----------------------------------------------------------------------
+
+    def source_roots(self, origin: Path, root: Path) -> list[Path]:
+        """Where an absolute import in ``origin`` may be found, most likely first."""
+        top = origin.parent
+        while top != root and self._stat(top / "__init__.py")[0] and top.parent != top:
+            top = top.parent
+        found: list[Path] = []
+        for candidate in (origin.parent, top, root, root / "src"):
+            if candidate not in found and candidate.is_relative_to(root):
+                found.append(candidate)
+        return found
+
+    def resolve(self, origin: Path, qualified: str, depth: int = 0) -> Symbol | None:
+        """What ``qualified`` (as ``names.Scope`` spells it in the file ``origin``: an
+        import's ``.models.Net`` or ``pkg.models.Net``, or ``:Net`` for a top-level name of
+        ``origin`` itself) is, when it is in the project."""
+        if depth > MAX_DEPTH or not qualified:
+            return None
+        root = self.root_for(origin)
+        if root is None:
+            return None
+        if qualified.startswith(":"):
+            module = self.summary(origin)
+            return self._lookup(origin, module, qualified[1:].split("."), depth) if module else None
+        level = len(qualified) - len(qualified.lstrip("."))
+        parts = [p for p in qualified[level:].split(".") if p]
+        if level:
+            base = origin.parent
+            for _ in range(level - 1):
+                base = base.parent
+            bases = [base] if base.is_relative_to(root) else []
+        else:
+            bases = self.source_roots(origin, root)
+        for base in bases:
+            located = self._locate(base, parts, relative=bool(level))
+            if located is not None:
+                path, rest = located
+                module = self.summary(path)
+                if module is None:
+                    return None
+                return self._lookup(path, module, rest, depth)
+        return None
+
+    def _locate(
+        self, base: Path, parts: list[str], relative: bool
+    ) -> tuple[Path, list[str]] | None:
+        """The file of the longest module prefix of ``parts`` under ``base``, and the rest."""
+        found: tuple[Path, list[str]] | None = None
+        if relative and self._stat(base / "__init__.py")[0]:
+            found = (base / "__init__.py", parts)
+        directory = base
+        for index, part in enumerate(parts):
+            if self._stat(directory / (part + ".py"))[0]:
+                return directory / (part + ".py"), parts[index + 1 :]
+            if not self._stat(directory / part)[1]:
+                break
+            directory = directory / part
+            if self._stat(directory / "__init__.py")[0]:
+                found = (directory / "__init__.py", parts[index + 1 :])
+        return found
+
+    def _lookup(
+        self, path: Path, module: ModuleSummary, rest: list[str], depth: int
+    ) -> Symbol | None:
+        if not rest:
+            return Symbol("module", path, module)
+        name, more = rest[0], rest[1:]
+        if name in module.ambiguous:
+            return None
+        function = module.function(name)
+        if function is not None:
+            return None if more else Symbol("function", path, module, name, function)
+        cls = module.cls(name)
+        if cls is not None:
+            return None if more else Symbol("class", path, module, name, cls)
+        target = module.imported(name)
+        if target is not None:
+            return self.resolve(path, ".".join([target, *more]), depth + 1)
+        if name in module.other:
+            return None if more else Symbol("value", path, module, name)
+        if path.name == "__init__.py":  # `import pkg; pkg.sub.f`: a submodule
+            located = self._locate(path.parent, rest, relative=False)
+            if located is not None and located[0] != path:
+                inner = self.summary(located[0])
+                if inner is not None:
+                    return self._lookup(located[0], inner, located[1], depth + 1)
+        return None
+
+    # -- facts about resolved symbols -----------------------------------------------------
+
+    def function(self, origin: Path, qualified: str) -> FunctionSummary | None:
+        symbol = self.resolve(origin, qualified)
+        if symbol is None or symbol.kind != "function":
+            return None
+        return symbol.summary  # type: ignore[return-value]
+
+    def is_module_class(self, origin: Path, qualified: str) -> bool | None:
+        """True for an ``nn.Module`` subclass of the project (through its bases, followed
+        across files); False for a project class that surely is not one; None when
+        ``qualified`` is not a project class or a base cannot be followed."""
+        symbol = self.resolve(origin, qualified)
+        if symbol is None or symbol.kind != "class":
+            return None
+        return self._class_is_module(symbol)
+
+    def _class_is_module(self, symbol: Symbol) -> bool | None:
+        def compute() -> bool | None:
+            cls = symbol.summary
+            assert isinstance(cls, ClassSummary)
+            known = True
+            for base in cls.bases:
+                last = base.rsplit(".", 1)[-1]
+                if base.startswith(LIGHTNING_BASES) or last in MODULE_BASES:
+                    return True
+                if base.startswith("torch.nn.") and last[:1].isupper():
+                    return True
+                if base in ("object", "typing.Generic", "abc.ABC"):
+                    continue
+                other = self.resolve(symbol.path, base) if base else None
+                if other is None or other.kind != "class":
+                    known = False  # another package's class, or not a name
+                    continue
+                found = self._class_is_module(other)
+                if found:
+                    return True
+                known = known and found is not None
+            return False if known else None
+
+        return self._memoised(("module", symbol.path, symbol.name), compute, None)
+
+    def mode(self, origin: Path, qualified: str) -> str | None:
+        """For a project class (or a function that builds layers): "sensitive" when its
+        behaviour depends on train/eval mode, "insensitive" when it surely does not,
+        "unknown" otherwise; None when ``qualified`` is not one of the project's."""
+        symbol = self.resolve(origin, qualified)
+        if symbol is None or symbol.kind not in ("class", "function"):
+            return None
+        return self._symbol_mode(symbol)
+
+    def _symbol_mode(self, symbol: Symbol) -> str:
+        def compute() -> str:
+            build = symbol.summary.build  # type: ignore[union-attr]
+            return self._build_mode(symbol.path, build)
+
+        return self._memoised(("mode", symbol.path, symbol.name), compute, _UNKNOWN)
+
+    def _build_mode(self, path: Path, build: Build) -> str:
+        if build.sensitive:
+            return _SENSITIVE
+        unknown = build.opaque
+        for ref in build.refs:
+            other = self.resolve(path, ref)
+            if other is None or other.kind not in ("class", "function"):
+                unknown = True
+                continue
+            mode = self._symbol_mode(other)
+            if mode == _SENSITIVE:
+                return _SENSITIVE
+            unknown = unknown or mode != _INSENSITIVE
+        return _UNKNOWN if unknown else _INSENSITIVE
+
+    def cuda_gate(self, origin: Path, qualified: str) -> bool:
+        symbol = self.resolve(origin, qualified)
+        if symbol is None:
+            return False
+        if symbol.kind == "function":
+            return symbol.summary.cuda_gate  # type: ignore[union-attr]
+        return symbol.kind == "value" and symbol.name in symbol.module.cuda_gates
+
+    # -- the reverse view: who calls a function with an evaluated argument ------------------
+
+    def _caller_map(self, root: Path) -> dict[tuple[Path, str], list[tuple[str, ...]]]:
+        """Callee (file, function) -> the evaluated argument slots of each call site in the
+        project. Reads every file's summary (cached), once per index."""
+        found = self._callers.get(root)
+        if found is None:
+            from torchlint.discovery import discover
+
+            found = {}
+            files = [p for p in discover([root], root=root).files if p.suffix == ".py"]
+            frames, self._frames = self._frames, []  # not a dependency of one file's answer
+            try:
+                for path in files[:MAX_FILES] if len(files) <= MAX_FILES else []:
+                    path = _resolved(path)
+                    module = self.summary(path)
+                    if module is None:
+                        continue
+                    for site in module.calls:
+                        symbol = self.resolve(path, site.callee)
+                        if symbol is not None and symbol.kind == "function":
+                            key = (symbol.path, symbol.name or "")
+                            found.setdefault(key, []).append((str(path), *site.evaluated))
+            finally:
+                self._frames = frames
+            self._callers[root] = found
+        return found
+
+    def _caller_answer(self, root: Path, target: Path, function: str) -> str:
+        """The evaluated slots of ``function``'s callers in other files, as one string."""
+        sites = self._caller_map(root).get((target, function), [])
+        slots = sorted({slot for site in sites if site[0] != str(target) for slot in site[1:]})
+        return ",".join(slots)
+
+    def evaluated_by_callers(self, origin: Path, function: str, index: int, param: str) -> bool:
+        """A file of the project calls ``origin``'s top-level ``function`` with the argument
+        for ``param`` (position ``index``) already in eval mode."""
+        root = self.root_for(origin)
+        if root is None:
+            return False
+        answer = self._caller_answer(root, origin, function)
+        if self._frames:
+            self._frames[-1].add(("callers", f"{root}\0{origin}\0{function}", answer))
+        return bool(answer) and (str(index) in answer.split(",") or param in answer.split(","))
+
+
+class ProjectView:
+    """One file's questions to its project's index, by names as the file resolves them."""
+
+    def __init__(self, index: ProjectIndex, path: Path, root: Path) -> None:
+        self.index, self.path, self.root = index, path, root
+
+    def _ask(self, compute: Callable[[], T]) -> T:
+        with self.index.lock:
+            return compute()
+
+    def _function(self, qualified: str) -> FunctionSummary | None:
+        index = self.index
+        return index._memoised(
+            ("function", self.path, qualified), lambda: index.function(self.path, qualified), None
+        )
+
+    def grad_off_decorator(self, qualified: str | None) -> bool:
+        """``qualified`` is a project function whose wrapper switches autograd off."""
+        if not qualified:
+            return False
+        found = self._ask(lambda: self._function(qualified))
+        return bool(found and found.grad_off)
+
+    def cuda_gate(self, qualified: str | None) -> bool:
+        """``qualified`` is a project decorator (or mark) that runs its target only with CUDA."""
+        if not qualified:
+            return False
+        index = self.index
+        return self._ask(
+            lambda: index._memoised(
+                ("cuda_gate", self.path, qualified),
+                lambda: index.cuda_gate(self.path, qualified),
+                False,
+            )
+        )
+
+    def device_selector(self, qualified: str | None) -> bool:
+        """``qualified`` is a project function that returns the device to use."""
+        if not qualified:
+            return False
+        found = self._ask(lambda: self._function(qualified))
+        return bool(found and found.device_selector)
+
+    def is_module_class(self, qualified: str | None) -> bool | None:
+        if not qualified:
+            return None
+        index = self.index
+        return self._ask(
+            lambda: index._memoised(
+                ("is_module", self.path, qualified),
+                lambda: index.is_module_class(self.path, qualified),
+                None,
+            )
+        )
+
+    def mode(self, qualified: str | None) -> str | None:
+        """ "sensitive" / "insensitive" / "unknown" for a project class or layer builder."""
+        if not qualified:
+            return None
+        index = self.index
+        return self._ask(
+            lambda: index._memoised(
+                ("mode_of", self.path, qualified), lambda: index.mode(self.path, qualified), None
+            )
+        )
+
+    def leaves_eval(self, qualified: str | None) -> FunctionSummary | None:
+        """The project function ``qualified`` when it leaves a parameter in eval mode."""
+        if not qualified:
+            return None
+        found = self._ask(lambda: self._function(qualified))
+        return found if found is not None and found.leaves_eval else None
+
+    def returns_eval(self, qualified: str | None) -> tuple[int, ...]:
+        """What calling the project's ``qualified`` gives back in eval mode: ``-1`` the value
+        (a loader that calls ``model.eval()``, a class whose ``__init__`` calls
+        ``self.eval()``), ``i`` item ``i`` of a returned tuple; () when nothing is known."""
+        if not qualified:
+            return ()
+        index = self.index
+
+        def compute() -> tuple[int, ...]:
+            symbol = index.resolve(self.path, qualified)
+            if symbol is None:
+                return ()
+            if symbol.kind == "function":
+                return symbol.summary.returns_eval  # type: ignore[union-attr]
+            if symbol.kind == "class" and symbol.summary.evals_itself:  # type: ignore[union-attr]
+                return (-1,)
+            return ()
+
+        return self._ask(lambda: index._memoised(("returns", self.path, qualified), compute, ()))
+
+    def evaluated_by_callers(self, function: str, index: int, param: str) -> bool:
+        """Another file calls this file's ``function`` with ``param`` in eval mode."""
+        return self._ask(lambda: self.index.evaluated_by_callers(self.path, function, index, param))
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()

@@ -1,0 +1,791 @@
+"""One file's summary: what the other files of its project may ask about it.
+
+A summary is computed from the file's text alone, with the standard library's ``ast`` (C
+speed: a small fraction of a libcst parse), and is small, frozen and picklable, so it is
+cached on disk by the file's content digest. It records names as the file spells them,
+resolved only through the file's own imports (``nn.Dropout`` -> ``torch.nn.Dropout``,
+``Block`` -> ``.layers.Block`` after ``from .layers import Block``); following them into
+other files is the index's job (``torchlint.project.index``).
+
+What it keeps, for each top-level function and class:
+
+- functions: whether, used as a decorator, it runs the function with autograd off (a
+  wrapper under ``no_grad`` / ``inference_mode``) or only with CUDA (a skip when CUDA is
+  missing); whether it selects a device (returns ``torch.device(...)`` or a device string
+  chosen by ``torch.cuda.is_available()``); which parameters it leaves in eval mode;
+- classes: their bases, and whether their behaviour depends on train/eval mode: directly
+  (dropout, batch norm, reading ``self.training``) or through the classes and helpers they
+  call (kept as references for the index to follow);
+- call sites anywhere in the file that pass an argument already switched to eval mode
+  (``model.eval(); evaluate(model, loader)``): the reverse view of "who evaluates what".
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from torchlint.analysis.flow import GRAD_OFF, LIGHTNING_BASES, MODULE_BASES, SET_GRAD_ENABLED
+
+# --- the summary -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    """What a class body or a function body builds and calls, for mode sensitivity.
+
+    ``sensitive``: it surely depends on the mode (dropout, batch norm, ``.training``);
+    ``opaque``: it calls something that cannot be followed; ``refs``: the classes and
+    functions it calls that may be followed (as the file spells them, see the module doc).
+    """
+
+    sensitive: bool = False
+    opaque: bool = False
+    refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSummary:
+    name: str
+    params: tuple[str, ...]
+    grad_off: bool  # as a decorator, runs the function with autograd off
+    cuda_gate: bool  # as a decorator, runs the function only where CUDA is
+    device_selector: bool  # returns the device to use on this machine
+    leaves_eval: tuple[str, ...]  # parameters in eval mode when it returns
+    build: Build
+    # what it returns in eval mode on every return: -1 the value, i >= 0 item i of a tuple
+    returns_eval: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSummary:
+    name: str
+    bases: tuple[str, ...]  # qualified as the file spells them; "" for a non-name base
+    build: Build
+    evals_itself: bool = False  # its __init__ ends with `self.eval()`: built in eval mode
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """A call that passes arguments already in eval mode: ``evaluated`` holds their
+    positions (``"0"``) and keywords (``"model"``)."""
+
+    callee: str
+    evaluated: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSummary:
+    parsed: bool
+    imports: tuple[tuple[str, str], ...] = ()  # (bound name, qualified target)
+    functions: tuple[FunctionSummary, ...] = ()
+    classes: tuple[ClassSummary, ...] = ()
+    cuda_gates: tuple[str, ...] = ()  # names assigned a CUDA skip mark
+    other: tuple[str, ...] = ()  # names bound otherwise (assignments): never resolved
+    ambiguous: tuple[str, ...] = ()  # names bound more than once at top level
+    calls: tuple[CallSite, ...] = ()
+
+    def imported(self, name: str) -> str | None:
+        for bound, target in self.imports:
+            if bound == name:
+                return target
+        return None
+
+    def function(self, name: str) -> FunctionSummary | None:
+        return next((f for f in self.functions if f.name == name), None)
+
+    def cls(self, name: str) -> ClassSummary | None:
+        return next((c for c in self.classes if c.name == name), None)
+
+
+UNPARSABLE = ModuleSummary(parsed=False)
+
+
+# --- reading a file --------------------------------------------------------------------------
+
+_BUILTINS = frozenset(
+    {
+        "super", "range", "len", "int", "float", "bool", "str", "list", "tuple", "dict",
+        "set", "zip", "enumerate", "min", "max", "abs", "sum", "round", "isinstance",
+        "getattr", "setattr", "hasattr", "print", "reversed", "sorted", "ValueError",
+        "TypeError", "NotImplementedError", "RuntimeError",
+    }
+)  # fmt: skip
+_CONTAINERS = frozenset({"Module", "Sequential", "ModuleList", "ModuleDict"})
+_RECURRENT_DROPOUT_POSITION = {"RNN": 6, "LSTM": 5, "GRU": 5, "MultiheadAttention": 2}
+_SKIP_CALLS = frozenset({"skip", "skipTest", "SkipTest"})
+_SKIP_IF = frozenset({"skipIf", "skipif"})
+_SKIP_UNLESS = frozenset({"skipUnless"})
+_CUDA_QUERIES = frozenset({"torch.cuda.is_available", "torch.cuda.device_count"})
+_ACCELERATOR_QUERIES = ("torch.cuda.", "torch.backends.", "torch.accelerator.")
+_DEVICE_STRINGS = frozenset({"cuda", "cpu", "mps", "xpu"})
+_MODULE_TYPES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
+# The layers of torch.nn whose behaviour changes with the mode (see analysis/flow.py).
+_SENSITIVE_LAYERS = frozenset(
+    {
+        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+        "FeatureAlphaDropout", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+        "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "SyncBatchNorm",
+        "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+        "TransformerDecoderLayer",
+    }
+)  # fmt: skip
+
+
+def summarize(source: str | bytes) -> ModuleSummary:
+    """The summary of one file's text; ``UNPARSABLE`` when Python cannot parse it."""
+    text = source if isinstance(source, bytes) else source.encode("utf-8", "surrogateescape")
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return UNPARSABLE
+    try:
+        return _Summarizer(tree, text).summary()
+    except RecursionError:
+        return UNPARSABLE
+
+
+# Words without which a fact cannot hold: a file lacking them skips that part of the work.
+_GRAD_WORDS = (b"no_grad", b"inference_mode", b"set_grad_enabled")
+_CUDA_WORDS = (b"is_available", b"device_count")
+_DEVICE_WORDS = (b"cuda.", b"backends", b"accelerator")
+_LAYER_WORDS = (b"nn.", b"torch", b"Dropout", b"Norm", b"Linear", b"Conv", b"Sequential")
+_MODE_CALL = re.compile(rb"\.\s*(?:eval|train)\s*\(")
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+# Fields that never hold a node (names, numbers, operators and contexts without children).
+_SCALAR_FIELDS = frozenset(
+    {"id", "attr", "name", "arg", "module", "level", "kind", "type_comment", "ctx", "op",
+     "conversion", "simple", "is_async", "tag", "asname", "rest",
+     "annotation", "returns", "type_params"}  # type hints: no call that builds anything
+)  # fmt: skip
+# Nodes with nothing below worth a look (strings, f-strings, and the leaves of patterns).
+_LEAVES = frozenset({ast.Constant, ast.JoinedStr, str, int, type(None), ast.Global, ast.Nonlocal})
+_SCALARS = (str, int, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    found = _FIELDS.get(kind)
+    if found is None:
+        found = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _SCALAR_FIELDS)  # type: ignore[attr-defined]
+    return found
+
+
+class _Parts:
+    """The nodes of one top-level def or class that its facts are read from: one walk."""
+
+    __slots__ = ("assigns", "calls", "decorated", "ifs", "returns", "stores", "training", "withs")
+
+    def __init__(self, root: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        self.calls: list[ast.Call] = []
+        self.withs: list[ast.With | ast.AsyncWith] = []
+        self.ifs: list[ast.If] = []
+        self.returns: list[ast.Return] = []  # its own (not of nested functions)
+        self.assigns: list[ast.Assign] = []  # its own
+        self.stores: set[str] = set()  # names it binds itself
+        self.decorated: list[ast.AST] = []  # nested definitions with decorators
+        self.training = False  # reads `.training`
+        # Two stacks: the root's own code first, then what nested definitions hold.
+        stack: list[ast.AST] = list(root.body)
+        nested: list[ast.AST] = []
+        own = True
+        call, name, attribute, store = ast.Call, ast.Name, ast.Attribute, ast.Store
+        while True:
+            if not stack:
+                if not own or not nested:
+                    break
+                stack, own = nested, False
+            node = stack.pop()
+            kind = type(node)
+            target = stack
+            if kind is call:
+                self.calls.append(node)  # type: ignore[arg-type]
+            elif kind is name:
+                if own and type(node.ctx) is store:  # type: ignore[attr-defined]
+                    self.stores.add(node.id)  # type: ignore[attr-defined]
+                continue
+            elif kind is attribute:
+                if node.attr == "training":  # type: ignore[attr-defined]
+                    self.training = True
+            elif kind in _LEAVES:
+                continue
+            elif kind in _NESTED:
+                if kind is not ast.Lambda and node.decorator_list:  # type: ignore[attr-defined]
+                    self.decorated.append(node)
+                target = nested
+            elif kind is ast.With or kind is ast.AsyncWith:
+                self.withs.append(node)  # type: ignore[arg-type]
+            elif kind is ast.If:
+                self.ifs.append(node)  # type: ignore[arg-type]
+            elif own and kind is ast.Return:
+                self.returns.append(node)  # type: ignore[arg-type]
+            elif own and kind is ast.Assign:
+                self.assigns.append(node)  # type: ignore[arg-type]
+            elif own and (kind is ast.Import or kind is ast.ImportFrom):
+                for alias in node.names:  # type: ignore[attr-defined]
+                    self.stores.add((alias.asname or alias.name).split(".", 1)[0])
+                continue
+            for field in _child_fields(kind):
+                value = getattr(node, field)
+                if type(value) is list:
+                    target.extend(value)
+                elif value is not None:
+                    target.append(value)
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _import_target(node: ast.ImportFrom, name: str) -> str:
+    """As ``names.Scope`` spells it: ``.models.Net``, ``..utils``, ``torch.nn``."""
+    prefix = "." * node.level + (node.module or "")
+    return f"{prefix}.{name}" if prefix and not prefix.endswith(".") else prefix + name
+
+
+def _literal_false(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value in (False, None, 0)
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+class _Summarizer:
+    def __init__(self, tree: ast.Module, text: bytes) -> None:
+        self.tree = tree
+        self.grad_words = any(word in text for word in _GRAD_WORDS)
+        self.cuda_words = any(word in text for word in _CUDA_WORDS)
+        self.device_words = b"device" in text and any(word in text for word in _DEVICE_WORDS)
+        self.mode_calls = _MODE_CALL.search(text) is not None
+        self.lines = text.split(b"\n")
+        self.imports: dict[str, str] = {}
+        self.defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self.classes: dict[str, ast.ClassDef] = {}
+        self.bound: dict[str, int] = {}
+        self.other: set[str] = set()
+        for statement in self._top_level(tree.body):
+            self._bind_statement(statement)
+
+    def _top_level(self, body: list[ast.stmt]):
+        """Module-level statements, also inside ``if`` / ``try`` blocks (still top level)."""
+        for statement in body:
+            if isinstance(statement, ast.If):
+                yield from self._top_level(statement.body)
+                yield from self._top_level(statement.orelse)
+            elif isinstance(statement, ast.Try):
+                for block in (statement.body, statement.orelse, statement.finalbody):
+                    yield from self._top_level(block)
+                for handler in statement.handlers:
+                    yield from self._top_level(handler.body)
+            else:
+                yield statement
+
+    def _bind(self, name: str) -> None:
+        self.bound[name] = self.bound.get(name, 0) + 1
+
+    def _bind_statement(self, statement: ast.stmt) -> None:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if alias.asname:
+                    self.imports[alias.asname] = alias.name
+                    self._bind(alias.asname)
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    self.imports[top] = top
+                    self._bind(top)
+        elif isinstance(statement, ast.ImportFrom):
+            for alias in statement.names:
+                if alias.name == "*":
+                    continue
+                bound = alias.asname or alias.name
+                self.imports[bound] = _import_target(statement, alias.name)
+                self._bind(bound)
+        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.defs[statement.name] = statement
+            self._bind(statement.name)
+        elif isinstance(statement, ast.ClassDef):
+            self.classes[statement.name] = statement
+            self._bind(statement.name)
+        else:
+            targets: list[ast.AST] = []
+            if isinstance(statement, ast.Assign):
+                targets = list(statement.targets)
+            elif isinstance(statement, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+                targets = [statement.target]
+            elif isinstance(statement, (ast.With, ast.AsyncWith)):
+                targets = [i.optional_vars for i in statement.items if i.optional_vars]
+            for target in targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        self.other.add(node.id)
+                        self._bind(node.id)
+
+    # -- names ----------------------------------------------------------------------------
+
+    def qualify(self, node: ast.expr, shadowed: frozenset[str] = frozenset()) -> str | None:
+        """What a Name/Attribute chain refers to through this file's top-level names:
+        an import's qualified name, or ``:name`` for a top-level def/class of this file."""
+        dotted = _dotted(node)
+        if dotted is None:
+            return None
+        root, _, rest = dotted.partition(".")
+        if root in shadowed or self.bound.get(root, 0) != 1:
+            return None
+        if root in self.imports:
+            base = self.imports[root]
+            return f"{base}.{rest}" if rest else base
+        if (root in self.defs or root in self.classes) and not rest:
+            return ":" + root  # this file's own (see ProjectIndex.resolve)
+        return None
+
+    # -- the whole file -------------------------------------------------------------------
+
+    def summary(self) -> ModuleSummary:
+        self.sites: list[CallSite] = []
+        functions = tuple(self._function(d) for d in self.defs.values())
+        classes = tuple(self._class(c) for c in self.classes.values())
+        gates = tuple(
+            name
+            for statement in (self._top_level(self.tree.body) if self.cuda_words else ())
+            if isinstance(statement, ast.Assign) and self._gates_on_cuda(statement.value)
+            for target in statement.targets
+            if isinstance(target, ast.Name)
+            for name in (target.id,)
+        )
+        ambiguous = tuple(sorted(n for n, count in self.bound.items() if count > 1))
+        return ModuleSummary(
+            parsed=True,
+            imports=tuple(sorted(self.imports.items())),
+            functions=functions,
+            classes=classes,
+            cuda_gates=gates,
+            other=tuple(sorted(self.other)),
+            ambiguous=ambiguous,
+            calls=tuple(self._call_sites()) if self.mode_calls else (),
+        )
+
+    # -- functions ------------------------------------------------------------------------
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSummary:
+        args = node.args
+        params = tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
+        # Its own text says which facts can hold: the others cost no walk (most functions
+        # of a project are none of these).
+        region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
+        builds = any(word in region for word in _LAYER_WORDS)
+        grad = self.grad_words and any(word in region for word in _GRAD_WORDS)
+        cuda = self.cuda_words and any(word in region for word in _CUDA_WORDS)
+        device = self.device_words and any(word in region for word in _DEVICE_WORDS)
+        mode = self.mode_calls and _MODE_CALL.search(region) is not None
+        # One pass in order: the modes it leaves, what it returns, the calls it makes.
+        shadowed = _locals(node) if mode else frozenset()
+        tracker = _ModeTracker(self, shadowed, self.sites, returns=[])
+        final = tracker.run(node.body) if mode else {}
+        parts = _Parts(node) if builds or grad or cuda or device else None
+        build = Build(opaque=True)  # builds nothing it could show: not a layer builder
+        if parts is not None and builds:
+            every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+            local = frozenset(parts.stores | {a.arg for a in every if a is not None})
+            build = self._build(parts, local)
+        return FunctionSummary(
+            name=node.name,
+            params=params,
+            grad_off=grad and self._turns_grad_off(parts),  # type: ignore[arg-type]
+            cuda_gate=cuda and self._body_gates_on_cuda(parts),  # type: ignore[arg-type]
+            device_selector=device and self._selects_device(parts),  # type: ignore[arg-type]
+            leaves_eval=tuple(p for p in params if final.get(p) == "eval"),
+            build=build,
+            returns_eval=tracker.returned_eval() if mode else (),
+        )
+
+    def _grad_off_expr(self, node: ast.expr, bare_ok: bool) -> bool:
+        if not isinstance(node, ast.Call):
+            return bare_ok and self.qualify(node) in GRAD_OFF
+        qualified = self.qualify(node.func)
+        if qualified in GRAD_OFF:
+            if "inference_mode" in qualified and node.args:
+                first = node.args[0]
+                return isinstance(first, ast.Constant) and first.value is True
+            return True
+        if qualified in SET_GRAD_ENABLED and len(node.args) == 1:
+            first = node.args[0]
+            return isinstance(first, ast.Constant) and first.value is False
+        return False
+
+    def _turns_grad_off(self, parts: _Parts) -> bool:
+        """Its wrapper runs the wrapped function with autograd off: a nested ``def`` under
+        ``@torch.no_grad()``, or a ``with torch.no_grad():`` in its body (as the same-file
+        reading in analysis/flow.py does)."""
+        for node in parts.withs:
+            if any(self._grad_off_expr(item.context_expr, False) for item in node.items):
+                return True
+        return any(
+            not isinstance(node, ast.ClassDef)
+            and any(self._grad_off_expr(d, True) for d in node.decorator_list)  # type: ignore[attr-defined]
+            for node in parts.decorated
+        )
+
+    def _cuda_query(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Call) and self.qualify(node.func) in _CUDA_QUERIES
+
+    def _implies_cuda(self, test: ast.expr, when: bool) -> bool:
+        """``test`` being ``when`` means CUDA is there (``not`` flips it)."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return self._implies_cuda(test.operand, not when)
+        if isinstance(test, ast.BoolOp):
+            joined = isinstance(test.op, ast.And)
+            if joined == when:  # `a and b` true: both true; `a or b` false: both false
+                return any(self._implies_cuda(v, when) for v in test.values)
+            return all(self._implies_cuda(v, when) for v in test.values)
+        if self._cuda_query(test):
+            return when
+        if (
+            isinstance(test, ast.Compare)
+            and len(test.ops) == 1
+            and self._cuda_query(test.left)
+            and isinstance(test.comparators[0], ast.Constant)
+            and isinstance(test.comparators[0].value, int)
+        ):
+            bound, op = test.comparators[0].value, test.ops[0]
+            positive = (isinstance(op, ast.Gt) and bound >= 0) or (
+                isinstance(op, ast.GtE) and bound >= 1
+            )
+            negative = (isinstance(op, ast.Lt) and bound <= 1) or (
+                isinstance(op, (ast.Eq, ast.LtE)) and bound == 0
+            )
+            return positive if when else negative
+        return False
+
+    def _skips(self, body: list[ast.stmt]) -> bool:
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            if isinstance(node, ast.Raise):
+                return True
+            if isinstance(node, ast.Call):
+                name = _last(node.func)
+                if name in _SKIP_CALLS:
+                    return True
+        return False
+
+    def _gates_on_cuda(self, node: ast.expr) -> bool:
+        """``pytest.mark.skipif(not torch.cuda.is_available(), ...)``, ``skipUnless(...)``."""
+        if not isinstance(node, ast.Call) or not node.args:
+            return False
+        name = _last(node.func)
+        if name in _SKIP_IF:
+            return self._implies_cuda(node.args[0], False)
+        if name in _SKIP_UNLESS:
+            return self._implies_cuda(node.args[0], True)
+        return False
+
+    def _body_gates_on_cuda(self, parts: _Parts) -> bool:
+        """Its body skips (or raises) when CUDA is missing, or applies such a mark."""
+        for node in parts.ifs:
+            if self._implies_cuda(node.test, False) and self._skips(node.body):
+                return True
+            if node.orelse and self._implies_cuda(node.test, True) and self._skips(node.orelse):
+                return True
+        return any(self._gates_on_cuda(node) for node in parts.calls)
+
+    def _device_value(self, node: ast.expr, names: dict[str, list[ast.expr]], depth=0) -> bool:
+        if depth > 3:
+            return False
+        if isinstance(node, ast.Call):
+            return self.qualify(node.func) == "torch.device"
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value.split(":", 1)[0] in _DEVICE_STRINGS
+        if isinstance(node, ast.IfExp):
+            return self._device_value(node.body, names, depth + 1) and self._device_value(
+                node.orelse, names, depth + 1
+            )
+        if isinstance(node, ast.Name) and names.get(node.id):
+            return all(self._device_value(v, names, depth + 1) for v in names[node.id])
+        return False
+
+    def _selects_device(self, parts: _Parts) -> bool:
+        """Every ``return`` gives a device (``torch.device(...)`` or ``"cuda"``/``"cpu"``),
+        and the body asks torch which accelerator there is: what ``best_device()`` does."""
+        returns = [node.value for node in parts.returns]
+        if not returns or any(value is None for value in returns):
+            return False
+        names: dict[str, list[ast.expr]] = {}
+        for node in parts.assigns:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names.setdefault(target.id, []).append(node.value)
+        asks = any(
+            (self.qualify(node.func) or "").startswith(_ACCELERATOR_QUERIES) for node in parts.calls
+        )
+        return asks and all(self._device_value(value, names) for value in returns)  # type: ignore[arg-type]
+
+    def _class(self, node: ast.ClassDef) -> ClassSummary:
+        bases = tuple(self.qualify(base) or "" for base in node.bases)
+        build = self._build(_Parts(node), frozenset())
+        opaque = build.opaque
+        refs = list(build.refs)
+        for qualified in bases:
+            if qualified in _MODULE_TYPES:
+                continue
+            if not qualified or qualified.startswith(("torch.", *LIGHTNING_BASES)):
+                opaque = True  # nn.Sequential & co: what it holds is not visible here
+            elif qualified.rsplit(".", 1)[-1] in MODULE_BASES:
+                opaque = True
+            else:
+                refs.append(qualified)
+        evals_itself = False
+        region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
+        if self.mode_calls and _MODE_CALL.search(region):
+            for statement in node.body:
+                if isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
+                    final = _ModeTracker(self).run(statement.body)
+                    evals_itself = final.get("self") == "eval"
+        build = Build(build.sensitive, opaque, tuple(refs))
+        return ClassSummary(node.name, bases, build, evals_itself)
+
+    def _build(self, parts: _Parts, shadowed: frozenset[str]) -> Build:
+        """What a body calls, as ``ModeSensitivity._call_ok`` reads a same-file class."""
+        if parts.training:
+            return Build(sensitive=True)
+        sensitive = opaque = False
+        refs: list[str] = []
+        for node in parts.calls:
+            func = node.func
+            qualified = self.qualify(func, shadowed)
+            if qualified is None:
+                if isinstance(func, ast.Name) and func.id not in _BUILTINS:
+                    opaque = True  # a parameter or a local: cannot be followed
+                continue  # a method of an object built here (`self.fc(x)`)
+            if qualified.startswith("torch.nn.functional."):
+                if "dropout" in qualified:
+                    return Build(sensitive=True)
+            elif qualified.startswith("torch.nn."):
+                last = qualified.rsplit(".", 1)[-1]
+                if last[:1].isupper() and _layer_sensitive(last, node):
+                    return Build(sensitive=True)
+            elif qualified.startswith("torch."):
+                continue
+            elif qualified not in refs:
+                refs.append(qualified)
+        return Build(sensitive, opaque, tuple(refs))
+
+    # -- call sites with evaluated arguments ----------------------------------------------
+
+    def _call_sites(self) -> list[CallSite]:
+        """Calls passing evaluated arguments: the module's own code, and functions other
+        than the top-level ones (``_function`` followed those)."""
+        found = self.sites
+        bodies: list[tuple[list[ast.stmt], frozenset[str]]] = [(self.tree.body, frozenset())]
+        top = {id(node) for node in self.defs.values()}
+        for node in _definitions(self.tree.body):
+            if id(node) in top:
+                continue
+            region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
+            if _MODE_CALL.search(region):  # switches a mode: may pass an evaluated model
+                bodies.append((node.body, _locals(node)))
+        for body, shadowed in bodies:
+            _ModeTracker(self, shadowed, found).run(body)
+        return found
+
+
+def _definitions(body: list[ast.stmt]):
+    """Every function defined in ``body`` (methods and nested ones too), by statements only."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            inner = getattr(node, field, None)
+            if type(inner) is list:
+                stack.extend(inner)
+
+
+def _last(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    """Names a function binds itself (parameters, assignments): they shadow top-level ones."""
+    args = function.args
+    names = {
+        a.arg
+        for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+        if a is not None
+    }
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".", 1)[0] for a in node.names)
+    return frozenset(names)
+
+
+def _own_nodes(function: ast.AST):
+    """The nodes of a function's body, not of the functions and classes nested in it."""
+    stack = list(getattr(function, "body", []))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _layer_sensitive(last: str, call: ast.Call) -> bool:
+    """A ``torch.nn.<last>(...)`` construction behaves differently in train and eval."""
+    if last in _CONTAINERS:
+        return False
+    if last in _RECURRENT_DROPOUT_POSITION:
+        starred = any(isinstance(a, ast.Starred) for a in call.args) or any(
+            k.arg is None for k in call.keywords
+        )
+        if starred or len(call.args) > _RECURRENT_DROPOUT_POSITION[last]:
+            return True
+        value = _keyword(call, "dropout")
+        return value is not None and not _literal_false(value)
+    if last.startswith(("InstanceNorm", "LazyInstanceNorm")):
+        value = _keyword(call, "track_running_stats")
+        return value is not None and not _literal_false(value)
+    return last in _SENSITIVE_LAYERS
+
+
+class _ModeTracker:
+    """Follows ``x.eval()`` / ``x.train(...)`` through a body in source order: the mode each
+    dotted name is left in, and (with ``sites``) the calls that pass evaluated arguments."""
+
+    def __init__(
+        self,
+        owner: _Summarizer,
+        shadowed: frozenset[str] = frozenset(),
+        sites: list[CallSite] | None = None,
+        returns: list[frozenset[int]] | None = None,
+    ) -> None:
+        self.owner = owner
+        self.shadowed = shadowed
+        self.sites = sites
+        self.returns = returns  # per `return`: what it gives back in eval mode
+        self.modes: dict[str, str] = {}
+
+    def returned_eval(self) -> tuple[int, ...]:
+        """What every ``return`` gives back in eval mode (see FunctionSummary)."""
+        if not self.returns:
+            return ()
+        return tuple(sorted(frozenset.intersection(*self.returns)))
+
+    def run(self, body: list[ast.stmt]) -> dict[str, str]:
+        for statement in body:
+            self._visit(statement)
+        return self.modes
+
+    def _visit(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            return  # runs later, if ever
+        if isinstance(node, ast.Assign):
+            self._visit(node.value)
+            mode = self._mode_of_value(node.value)
+            for target in node.targets:
+                name = _dotted(target)
+                if name is not None:
+                    self._forget(name)
+                    if mode is not None:
+                        self.modes[name] = mode
+            return
+        for child in ast.iter_child_nodes(node):
+            self._visit(child)
+        if isinstance(node, ast.Call):
+            self._call(node)
+        elif isinstance(node, ast.Return) and self.returns is not None:
+            self.returns.append(self._returned(node.value))
+
+    def _returned(self, value: ast.expr | None) -> frozenset[int]:
+        if value is None:
+            return frozenset()
+        items = value.elts if isinstance(value, ast.Tuple) else None
+        if items is None:
+            return frozenset({-1}) if self._value_evaluated(value) else frozenset()
+        return frozenset(i for i, item in enumerate(items) if self._value_evaluated(item))
+
+    def _value_evaluated(self, value: ast.expr) -> bool:
+        if self._mode_of_value(value) == "eval":
+            return True
+        name = _dotted(value)
+        return name is not None and self._evaluated(name)
+
+    def _forget(self, name: str) -> None:
+        for known in [k for k in self.modes if k == name or k.startswith(name + ".")]:
+            del self.modes[known]
+
+    def _mode_of_value(self, value: ast.expr) -> str | None:
+        """``Net().eval()``: the object assigned is in eval mode."""
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "eval"
+            and not value.args
+        ):
+            return "eval"
+        return None
+
+    def _evaluated(self, name: str) -> bool:
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):
+            mode = self.modes.get(".".join(parts[:end]))
+            if mode is not None:
+                return mode == "eval"
+        return False
+
+    def _call(self, call: ast.Call) -> None:
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in ("eval", "train"):
+            receiver = _dotted(func.value)
+            if receiver is None:
+                return
+            if func.attr == "eval" and not call.args:
+                self._forget(receiver)
+                self.modes[receiver] = "eval"
+            elif func.attr == "train":
+                flag = call.args[0] if len(call.args) == 1 and not call.keywords else None
+                self._forget(receiver)
+                if not call.args and not call.keywords:
+                    self.modes[receiver] = "train"
+                elif isinstance(flag, ast.Constant) and flag.value in (True, False):
+                    self.modes[receiver] = "train" if flag.value else "eval"
+            return
+        if self.sites is None or not self.modes:
+            return
+        callee = self.owner.qualify(func, self.shadowed)
+        if callee is None or callee.startswith("torch."):
+            return
+        evaluated: list[str] = []
+        for index, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                break  # later positions are unknown
+            name = _dotted(arg)
+            if name is not None and self._evaluated(name):
+                evaluated.append(str(index))
+        evaluated += [
+            keyword.arg
+            for keyword in call.keywords
+            if keyword.arg is not None
+            and (name := _dotted(keyword.value)) is not None
+            and self._evaluated(name)
+        ]
+        if evaluated:
+            self.sites.append(CallSite(callee, tuple(evaluated)))
