@@ -177,7 +177,7 @@ def _only_expressions(annotation: Any) -> bool:
     )
 
 
-def _statement_fields(node_type: type) -> tuple[str, ...]:
+def statement_fields(node_type: type) -> tuple[str, ...]:
     """``child_fields`` minus those that hold only expressions: without ``:=`` they bind
     nothing, so the binding scan need not even look at them."""
     fields = _STATEMENT_FIELDS.get(node_type)
@@ -246,7 +246,7 @@ class Scope:
 
     def _scan(self, root: cst.CSTNode) -> None:
         skipped = _NOT_ENTERED if self.walrus else _NOT_ENTERED | _EXPRESSIONS
-        fields_of = child_fields if self.walrus else _statement_fields
+        fields_of = child_fields if self.walrus else statement_fields
         is_node = _IS_NODE
         target_field = _TARGET_FIELD
         bind = self._bind

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.analysis.devices import best_device_expression, bound_names, is_best_device_call
-from torchlint.names import Scope, binding_scope, iter_children
+from torchlint.names import (
+    _IS_NODE,
+    Scope,
+    binding_scope,
+    child_fields,
+    is_node_type,
+    statement_fields,
+)
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
@@ -23,6 +30,22 @@ if TYPE_CHECKING:
 # Nodes whose names belong to another scope (or to a comprehension of their own).
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp)
 _NESTED_EXPRESSIONS = (cst.GeneratorExp,)
+# Exact types, tested with `type(node) in`: `isinstance` on libcst classes goes through ABCMeta.
+_NOT_ENTERED = frozenset((*_NESTED, *_NESTED_EXPRESSIONS))
+# The nodes `bound_names` finds bindings in (besides the assignments handled here).
+_BINDERS = frozenset(
+    {
+        cst.For,
+        cst.CompFor,
+        cst.AugAssign,
+        cst.NamedExpr,
+        cst.Del,
+        cst.AsName,
+        cst.Import,
+        cst.ImportFrom,
+        cst.AssignTarget,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -67,32 +90,43 @@ def _scope_bindings(scope: Scope, project: ProjectView | None) -> dict[str, list
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 found.setdefault(star.name.value, []).append(Binding(False, -1))
+    # Without `:=` in the file, expressions bind nothing: the walk skips them.
+    fields_of = child_fields if scope.walrus else statement_fields
+    is_node = _IS_NODE
     for index, statement in enumerate(_body(root)):
         stack: list[cst.CSTNode] = [statement]
         while stack:
             node = stack.pop()
-            if isinstance(node, _NESTED):
-                if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-                    found.setdefault(node.name.value, []).append(Binding(False, index))
+            node_type = type(node)
+            if node_type in _NOT_ENTERED:
+                if node_type is cst.FunctionDef or node_type is cst.ClassDef:
+                    found.setdefault(node.name.value, []).append(Binding(False, index))  # type: ignore[attr-defined]
                 continue
-            if isinstance(node, _NESTED_EXPRESSIONS):
-                continue
-            if isinstance(node, cst.Assign):
-                device = _is_device_value(scope, node.value, project)
-                for target in node.targets:
-                    if isinstance(target.target, cst.Name):
+            if node_type is cst.Assign:
+                device = _is_device_value(scope, node.value, project)  # type: ignore[attr-defined]
+                for target in node.targets:  # type: ignore[attr-defined]
+                    if type(target.target) is cst.Name:
                         name = target.target.value
                         found.setdefault(name, []).append(Binding(device, index))
-            elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
-                device = node.value is not None and _is_device_value(scope, node.value, project)
-                found.setdefault(node.target.value, []).append(Binding(device, index))
-            else:
+            elif node_type is cst.AnnAssign and type(node.target) is cst.Name:  # type: ignore[attr-defined]
+                value = node.value  # type: ignore[attr-defined]
+                device = value is not None and _is_device_value(scope, value, project)
+                found.setdefault(node.target.value, []).append(Binding(device, index))  # type: ignore[attr-defined]
+            elif node_type in _BINDERS:
                 other: set[str] = set()
                 bound_names(node, other)
                 for name in other:
                     if "." not in name:
                         found.setdefault(name, []).append(Binding(False, index))
-            stack.extend(iter_children(node))
+            for field_name in fields_of(node_type):
+                value = getattr(node, field_name)
+                value_type = type(value)
+                if value_type is tuple or value_type is list:
+                    stack.extend(value)
+                elif is_node.get(value_type) or (
+                    value_type not in is_node and is_node_type(value_type)
+                ):
+                    stack.append(value)
     return found
 
 
