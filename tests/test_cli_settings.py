@@ -244,3 +244,43 @@ def test_json_url_and_sarif_help_uri_point_to_the_rule_page(tmp_path: Path, run_
     rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
     assert rules["TL101"]["helpUri"] == item["url"]
     assert all(r["helpUri"].endswith(f"/docs/rules/{code}.md") for code, r in rules.items())
+
+
+# --- max-file-size ----------------------------------------------------------------------------
+
+LOADER = "import torch\nloader = torch.utils.data.DataLoader(ds)\n"
+
+
+def test_files_over_max_file_size_are_not_checked_and_say_so(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nmax-file-size = 1\n")
+    (tmp_path / "small.py").write_text(LOADER)
+    (tmp_path / "big.py").write_text(LOADER + "# padding\n" * 200)  # about 2 KiB
+    for _ in range(2):  # the second run reads the cache: the big file is still not checked
+        done = run_cli("check", "--output-format", "concise", ".")
+        assert done.returncode == 1
+        assert done.stdout.decode().splitlines() == [
+            "small.py:2:10: TL101 `DataLoader` without `num_workers` loads every batch in the "
+            "main process"
+        ]
+        warning = "torchlint: warning: big.py: not checked: 2 KiB is more than `max-file-size` (1 KiB)"
+        assert warning in done.stderr.decode()
+
+
+def test_max_file_size_zero_means_no_limit(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nmax-file-size = 0\n")
+    (tmp_path / "big.py").write_text(LOADER + "# padding\n" * 200)
+    done = run_cli("check", "--output-format", "concise", ".")
+    assert b"big.py:2:10: TL101" in done.stdout and b"not checked" not in done.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", '"1MB"', "1.5", "true"])
+def test_max_file_size_must_be_whole_kib(tmp_path: Path, run_cli, value: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.torchlint]\nmax-file-size = {value}\n")
+    (tmp_path / "a.py").write_text(LOADER)
+    done = run_cli("check", ".")
+    assert done.returncode == 2
+    assert "`max-file-size` must be a whole number of KiB" in done.stderr.decode()
+
+
+def test_default_max_file_size_is_shown() -> None:
+    assert build_settings(None, table={}).max_file_size == 1024

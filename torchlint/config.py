@@ -41,8 +41,10 @@ KNOWN_KEYS = frozenset(
         "respect-gitignore",
         "cache-dir",
         "test-code",
+        "max-file-size",
     }
 )
+DEFAULT_MAX_FILE_SIZE = 1024  # KiB
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?$")
 
 
@@ -68,6 +70,9 @@ class Settings:
     respect_gitignore: bool = True
     cache_dir: str = ".torchlint_cache"
     test_code: tuple[str, ...] = DEFAULT_TEST_CODE
+    # Larger files (in KiB) are not checked, with a warning: libcst's tree of a generated
+    # data table can take gigabytes. 0: no limit.
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     root: Path = field(default_factory=Path.cwd, compare=False)
     config_file: Path | None = field(default=None, compare=False)
 
@@ -350,6 +355,12 @@ def build_settings(
     if not isinstance(cache_dir, str):
         raise ConfigError(f"{where}: `cache-dir` must be a string")
     test_code = _str_list(table, "test-code", where)
+    max_file_size = table.get("max-file-size", DEFAULT_MAX_FILE_SIZE)
+    if type(max_file_size) is not int or max_file_size < 0:
+        raise ConfigError(
+            f"{where}: `max-file-size` must be a whole number of KiB (0: no limit), "
+            f"not {max_file_size!r}"
+        )
     # As in ruff, `--select` replaces the file's whole selection (select, extend-select and
     # ignore); per-file-ignores still apply.
     file_extend = () if cli_select is not None else _str_list(table, "extend-select", where)
@@ -372,6 +383,7 @@ def build_settings(
         respect_gitignore=file_gitignore if file_gitignore is not None else True,
         cache_dir=cache_dir,
         test_code=DEFAULT_TEST_CODE if test_code is None else test_code,
+        max_file_size=max_file_size,
         root=root,
         config_file=config_path,
     )

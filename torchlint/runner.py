@@ -127,6 +127,14 @@ def process_source(
     """Lint or fix one decoded file: a Python file, or a notebook's code cells (each
     virtual module of them linted and fixed as a file is, then put back into its cells)."""
     outcome = FileOutcome(display_path)
+    limit = settings.max_file_size
+    if limit and len(source.raw) > limit * 1024:
+        size = len(source.raw) / 1024
+        outcome.warnings.append(
+            f"{display_path}: not checked: {size:,.0f} KiB is more than `max-file-size` "
+            f"({limit:,} KiB); exclude the file, or raise the limit"
+        )
+        return outcome
     try:
         parts: _PythonSource | NotebookSource = (
             NotebookSource(display_path, source.text)
@@ -263,7 +271,10 @@ def run(
     done = _process_all(work, settings, mode, jobs, project)
     for index, outcome in zip(todo, done, strict=True):
         outcomes[index] = outcome
-        if cache is not None and not mode.fix and outcome.digest and not outcome.errors:
+        # A file not checked (errors, or a warning such as `max-file-size`) is not cached:
+        # the next run says so again.
+        cached = outcome.digest and not outcome.errors and not outcome.warnings
+        if cache is not None and not mode.fix and cached:
             key = cache.key(paths[index], outcome.digest)
             cache.put(key, outcome.diagnostics, outcome.dependencies)
     result = RunResult()
