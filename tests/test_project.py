@@ -586,3 +586,27 @@ def test_loader_and_class_that_return_models_in_eval_mode(tmp_path: Path) -> Non
         },
     )
     assert check(tmp_path, "run.py", codes=["TL301"]) == [("run.py", 21, "TL301")]
+
+
+def test_summaries_read_every_kind_of_pattern() -> None:
+    """`case True:` holds a bool where other patterns hold nodes: no crash, a real summary."""
+    from torchlint.project.summary import UNPARSABLE, summarize
+
+    source = textwrap.dedent(
+        """
+        import torch
+        def classify(x):
+            match x:
+                case True:
+                    return 1
+                case Point(x=0, y=y):
+                    return y
+                case {"a": 1, **rest}:
+                    return rest
+                case [1, *others] | (None | 3.5 | b"x" | 1j):
+                    return others
+        """
+    ).encode()
+    summary = summarize(source)
+    assert summary is not UNPARSABLE
+    assert [function.name for function in summary.functions] == ["classify"]

@@ -162,8 +162,9 @@ _SCALAR_FIELDS = frozenset(
      "annotation", "returns", "type_params"}  # type hints: no call that builds anything
 )  # fmt: skip
 # Nodes with nothing below worth a look (strings, f-strings, and the leaves of patterns).
-_LEAVES = frozenset({ast.Constant, ast.JoinedStr, str, int, type(None), ast.Global, ast.Nonlocal})
-_SCALARS = (str, int, type(None))
+_LEAVES = frozenset(
+    {ast.Constant, ast.JoinedStr, str, int, bool, type(None), ast.Global, ast.Nonlocal}
+)  # bool: `case True:` (MatchSingleton)
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
