@@ -594,19 +594,20 @@ def test_summaries_read_every_kind_of_pattern() -> None:
 
     source = textwrap.dedent(
         """
-        import torch
-        def classify(x):
-            match x:
-                case True:
-                    return 1
-                case Point(x=0, y=y):
-                    return y
-                case {"a": 1, **rest}:
-                    return rest
-                case [1, *others] | (None | 3.5 | b"x" | 1j):
-                    return others
+        class Constant:
+            @staticmethod
+            def create(value):
+                match value:
+                    case True:
+                        return 1
+                    case Point(x=0, y=y):
+                        return y
+                    case {"a": 1, **rest}:
+                        return rest
+                    case [1, *others] | (None | 3.5 | b"x" | 1j):
+                        return others
         """
     ).encode()
     summary = summarize(source)
     assert summary is not UNPARSABLE
-    assert [function.name for function in summary.functions] == ["classify"]
+    assert [cls.name for cls in summary.classes] == ["Constant"]
