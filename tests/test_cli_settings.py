@@ -262,7 +262,9 @@ def test_files_over_max_file_size_are_not_checked_and_say_so(tmp_path: Path, run
             "small.py:2:10: TL101 `DataLoader` without `num_workers` loads every batch in the "
             "main process"
         ]
-        warning = "torchlint: warning: big.py: not checked: 2 KiB is more than `max-file-size` (1 KiB)"
+        warning = (
+            "torchlint: warning: big.py: not checked: 2 KiB is more than `max-file-size` (1 KiB)"
+        )
         assert warning in done.stderr.decode()
 
 
