@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.analysis.devices import best_device_expression, bound_names, is_best_device_call
+from torchlint.analysis.devices import (
+    BINDING_NODES,
+    best_device_expression,
+    bound_names,
+    is_best_device_call,
+)
 from torchlint.names import (
     _IS_NODE,
     Scope,
@@ -32,20 +37,6 @@ _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp,
 _NESTED_EXPRESSIONS = (cst.GeneratorExp,)
 # Exact types, tested with `type(node) in`: `isinstance` on libcst classes goes through ABCMeta.
 _NOT_ENTERED = frozenset((*_NESTED, *_NESTED_EXPRESSIONS))
-# The nodes `bound_names` finds bindings in (besides the assignments handled here).
-_BINDERS = frozenset(
-    {
-        cst.For,
-        cst.CompFor,
-        cst.AugAssign,
-        cst.NamedExpr,
-        cst.Del,
-        cst.AsName,
-        cst.Import,
-        cst.ImportFrom,
-        cst.AssignTarget,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -112,7 +103,7 @@ def _scope_bindings(scope: Scope, project: ProjectView | None) -> dict[str, list
                 value = node.value  # type: ignore[attr-defined]
                 device = value is not None and _is_device_value(scope, value, project)
                 found.setdefault(node.target.value, []).append(Binding(device, index))  # type: ignore[attr-defined]
-            elif node_type in _BINDERS:
+            elif node_type in BINDING_NODES:
                 other: set[str] = set()
                 bound_names(node, other)
                 for name in other:

@@ -112,13 +112,16 @@ def is_dataloader_call(scope: Scope, expr: cst.BaseExpression) -> bool:
 # --- walking ----------------------------------------------------------------------------
 
 
+_SCOPE_NODES = frozenset(SCOPE_TYPES)
+
+
 def _walk_with_scopes(context: FileContext) -> Iterator[tuple[cst.CSTNode, Scope]]:
     """Every node of the module with the scope it is evaluated in (lazy scopes, no metadata)."""
     stack: list[tuple[cst.CSTNode, Scope]] = [(context.module, context.module_scope)]
     while stack:
         node, scope = stack.pop()
         yield node, scope
-        inner = Scope(node, scope) if isinstance(node, SCOPE_TYPES) else scope
+        inner = Scope(node, scope) if type(node) in _SCOPE_NODES else scope
         stack.extend((child, inner) for child in reversed(list(iter_children(node))))
 
 
@@ -671,6 +674,25 @@ def sets_up_distributed(context: FileContext) -> bool:
 # --- which names are DataLoaders? ------------------------------------------------------------
 
 
+# The node types ``bound_names`` finds names in: other nodes bind nothing themselves.
+BINDING_NODES = frozenset(
+    {
+        cst.FunctionDef,
+        cst.Lambda,
+        cst.ClassDef,
+        cst.For,
+        cst.CompFor,
+        cst.AugAssign,
+        cst.NamedExpr,
+        cst.Del,
+        cst.AsName,
+        cst.Import,
+        cst.ImportFrom,
+        cst.AssignTarget,
+    }
+)
+
+
 def bound_names(node: cst.CSTNode, out: set[str]) -> None:
     """Names bound by anything but a plain ``name = value`` (params, loops, imports, ...)."""
     targets: list[cst.CSTNode] = []
@@ -722,13 +744,15 @@ def dataloaders(context: FileContext) -> dict[str, tuple[cst.Call, ...]]:
     built: dict[str, list[cst.Call]] = {}
     other: set[str] = set()
     for node, scope in _walk_with_scopes(context):
-        bound_names(node, other)
-        if isinstance(node, cst.Assign):
-            targets = [dotted_name(t.target) for t in node.targets]
-            value = node.value
-        elif isinstance(node, cst.AnnAssign) and node.value is not None:
-            targets = [dotted_name(node.target)]
-            value = node.value
+        node_type = type(node)
+        if node_type in BINDING_NODES:
+            bound_names(node, other)
+        if node_type is cst.Assign:
+            targets = [dotted_name(t.target) for t in node.targets]  # type: ignore[attr-defined]
+            value = node.value  # type: ignore[attr-defined]
+        elif node_type is cst.AnnAssign and node.value is not None:  # type: ignore[attr-defined]
+            targets = [dotted_name(node.target)]  # type: ignore[attr-defined]
+            value = node.value  # type: ignore[attr-defined]
         else:
             continue
         loader = is_dataloader_call(scope, value)
