@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 SYNTAX_ERROR_CODE = "TL000"
 T = TypeVar("T")
+Locate = Callable[[cst.Module, Sequence[cst.CSTNode]], dict[int, tuple[int, int]]]
 _SCOPE_TYPES = frozenset(SCOPE_TYPES)
 
 
@@ -55,8 +56,16 @@ class _Pending:
 class FileContext:
     """What a rule can see of the file being linted."""
 
-    def __init__(self, path: str, source: str, module: cst.Module, settings: Settings) -> None:
+    def __init__(
+        self,
+        path: str,
+        source: str,
+        module: cst.Module,
+        settings: Settings,
+        locate: Locate = node_spans,
+    ) -> None:
         self.path = path
+        self.locate = locate
         self.source = source
         self.module = module
         self.settings = settings
@@ -136,6 +145,13 @@ def _active_rules(rules: Sequence[type[Rule]], source: str) -> list[type[Rule]]:
         for r in rules
         if _visitors(r) and (not r.requires or any(word in source for word in r.requires))
     ]
+
+
+def needs_tree(path: str, source: str, settings: Settings, rules: Sequence[type[Rule]]) -> bool:
+    """Whether linting ``source`` parses it with libcst: some enabled rule could fire.
+    Otherwise the engine only checks the syntax (with CPython's parser)."""
+    enabled = settings.enabled_codes(path)
+    return bool(_active_rules([rule for rule in rules if rule.code in enabled], source))
 
 
 class ParserLimitation(Exception):
@@ -226,11 +242,13 @@ def lint_source(
     rules: Sequence[type[Rule]],
     *,
     module: cst.Module | None = None,
+    locate: Locate = node_spans,
 ) -> FileResult:
     """Lint one decoded source text with the given (already selected) rules.
 
     ``module`` is ``source`` already parsed (the fixer parses each result to check it), so
-    it is not parsed twice. Never raises for any input: code too deep for Python is TL000;
+    it is not parsed twice; ``locate`` finds the offsets of its nodes (the language server
+    keeps them per statement across edits). Never raises for any input: code too deep for Python is TL000;
     a crash outside the rules (or in libcst) becomes one internal-error line for this file,
     and the run goes on.
     """
@@ -248,6 +266,7 @@ def lint_source(
         settings,
         rules,
         module,
+        locate,
     )
 
 
@@ -291,12 +310,13 @@ def _lint_source(
     settings: Settings,
     rules: Sequence[type[Rule]],
     module: cst.Module | None,
+    locate: Locate = node_spans,
 ) -> FileResult:
     result = FileResult(path)
     enabled = settings.enabled_codes(path)  # per-file ignores and test code: no work at all
     active = _active_rules([rule for rule in rules if rule.code in enabled], source)
     if module is not None:
-        return _lint_module(path, source, settings, active, module, result)
+        return _lint_module(path, source, settings, active, module, result, locate)
     if not active:
         # Nothing can fire: a C-speed syntax check keeps TL000 without building a CST.
         try:
@@ -323,7 +343,7 @@ def _lint_source(
             reported = ParserLimitation(error)
         _report_syntax_error(path, source, settings, reported, result)
         return result
-    return _lint_module(path, source, settings, active, module, result)
+    return _lint_module(path, source, settings, active, module, result, locate)
 
 
 def _lint_module(
@@ -333,11 +353,12 @@ def _lint_module(
     active: list[type[Rule]],
     module: cst.Module,
     result: FileResult,
+    locate: Locate = node_spans,
 ) -> FileResult:
     if not active:
         result.diagnostics = apply_suppressions(path, source, [], settings)
         return result
-    context = FileContext(path, source, module, settings)
+    context = FileContext(path, source, module, settings, locate)
     timing.measure("engine: walk", _Walker(context, active, result).run)
     located = timing.measure("engine: locate diagnostics", _resolve, context)
     result.diagnostics = timing.measure(
@@ -469,7 +490,7 @@ def _resolve(context: FileContext) -> list[Diagnostic]:
     """Turn node-based reports into located diagnostics with offset-based fixes."""
     if not context.pending:
         return []
-    spans = node_spans(context.module, _located_nodes(context.pending))
+    spans = context.locate(context.module, _located_nodes(context.pending))
     lines = LineIndex(context.source)
     diagnostics = []
     for pending in context.pending:

@@ -95,6 +95,19 @@ def node_spans(
     return state.spans
 
 
+def statement_spans(
+    module: cst.Module, statement: cst.CSTNode
+) -> tuple[int, dict[int, tuple[int, int]]]:
+    """The length of one top-level statement of ``module`` and the spans of all its nodes,
+    relative to its start: a statement generates the same text wherever it stands, so
+    ``node_spans`` of the module is these spans plus the statement's offset."""
+    state = _OffsetState(
+        default_indent=module.default_indent, default_newline=module.default_newline
+    )
+    statement._codegen(state)
+    return state.offset, state.spans
+
+
 class LineIndex:
     """Converts character offsets to 1-based (line, column) pairs."""
 

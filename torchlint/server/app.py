@@ -5,7 +5,8 @@ save. What a file imports from the rest of its project is read from the saved fi
 one in-memory project index (``torchlint.project``); saving a file updates its summary there,
 and the open documents are linted again when it changed. Edits are debounced: a change schedules a lint ``DEBOUNCE_SECONDS`` later and
 cancels the one scheduled before it; a lint whose document changed while it ran is
-dropped, since the newer one publishes. Lints run on one worker thread, so the server
+dropped, since the newer one publishes. A Python file's last parse is kept, so an edit
+re-parses only the statements it touched (``torchlint.server.incremental``). Lints run on one worker thread, so the server
 keeps reading messages meanwhile. Nothing a client sends can stop the server: every
 handler's failure is logged to the client and the server goes on.
 """
@@ -31,10 +32,11 @@ from torchlint.server import actions
 from torchlint.server.convert import to_lsp
 from torchlint.server.documents import SettingsStore, Snapshot, snapshot
 from torchlint.server.hover import covering, hover_text, to_hover
+from torchlint.server.incremental import Document
 from torchlint.server.notebooks import CellText
 from torchlint.server.positions import Positions
 
-DEBOUNCE_SECONDS = 0.05
+DEBOUNCE_SECONDS = 0.03
 PYTHON_SUFFIXES = (".py", ".pyi")
 T = TypeVar("T")
 
@@ -59,6 +61,7 @@ class TorchlintServer(LanguageServer):
         self.store = SettingsStore()
         self.index = ProjectIndex()  # in memory: summaries of the saved files
         self.snapshots: dict[str, Snapshot] = {}
+        self.documents: dict[str, Document] = {}  # each open Python file's last parse
         self.scheduled: dict[str, asyncio.Task[None]] = {}
         self.shown_errors: set[str] = set()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchlint-lint")
@@ -99,6 +102,11 @@ class TorchlintServer(LanguageServer):
             return None
         return key, document.version, path, (CellText(key, document.source, True),), False
 
+    async def lint(self, request: tuple[Any, ...]) -> Snapshot:
+        """Lint a request on the worker thread; a Python file reuses its last parse."""
+        document = None if request[4] else self.documents.setdefault(request[0], Document())
+        return await self.in_thread(snapshot, *request, self.store, self.index, document)
+
     def version_of(self, key: str) -> int | None:
         request = self._request(key)
         return request[1] if request is not None else None
@@ -115,7 +123,7 @@ class TorchlintServer(LanguageServer):
         found = self.snapshots.get(key)
         if found is not None and found.version == request[1]:
             return found
-        fresh = await self.in_thread(snapshot, *request, self.store, self.index)
+        fresh = await self.lint(request)
         if self.version_of(key) == fresh.version:
             self.snapshots[key] = fresh
         return fresh
@@ -145,7 +153,7 @@ class TorchlintServer(LanguageServer):
             request = self._request(key)
             if request is None:
                 return
-            result = await self.in_thread(snapshot, *request, self.store, self.index)
+            result = await self.lint(request)
             if self.version_of(key) != result.version:
                 return  # edited meanwhile: the lint scheduled by that edit publishes
             self.snapshots[key] = result
@@ -270,6 +278,7 @@ async def did_save(ls: TorchlintServer, params: types.DidSaveTextDocumentParams)
 def did_close(ls: TorchlintServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
     ls.cancel(uri)
+    ls.documents.pop(uri, None)
     if ls.snapshots.pop(uri, None) is not None:
         ls.clear([uri])
 

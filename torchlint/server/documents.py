@@ -15,10 +15,11 @@ from pathlib import Path
 from torchlint.config import ConfigError, Settings, build_settings, find_config
 from torchlint.diagnostics import Diagnostic
 from torchlint.discovery import DEFAULT_EXCLUDES, Excludes
-from torchlint.engine import internal_error, lint_source
+from torchlint.engine import internal_error, lint_source, needs_tree
 from torchlint.project import using
 from torchlint.project.index import ProjectIndex
 from torchlint.registry import selected_rules
+from torchlint.server.incremental import Document
 from torchlint.server.notebooks import CellText, lint_cells
 
 _Stamp = tuple[tuple[str, int, int], ...]
@@ -85,9 +86,18 @@ def excluded(path: Path, settings: Settings) -> bool:
     return Excludes(patterns).covers(path, settings.root)
 
 
-def lint_text(path: str, text: str, settings: Settings) -> tuple[list[Diagnostic], list[str]]:
-    """The diagnostics and internal-error lines for one Python text."""
-    result = lint_source(path, text, settings, selected_rules(settings.selected_codes))
+def lint_text(
+    path: str, text: str, settings: Settings, document: Document | None = None
+) -> tuple[list[Diagnostic], list[str]]:
+    """The diagnostics and internal-error lines for one Python text; with the ``document``
+    it was last linted as, only the statements an edit touched are parsed again."""
+    rules = selected_rules(settings.selected_codes)
+    if document is not None and needs_tree(path, text, settings, rules):
+        module = document.parse(text)  # None: the engine parses it and reports why not
+        if module is not None:
+            found = lint_source(path, text, settings, rules, module=module, locate=document.locate)
+            return found.diagnostics, found.errors
+    result = lint_source(path, text, settings, rules)
     return result.diagnostics, result.errors
 
 
@@ -99,10 +109,12 @@ def snapshot(
     notebook: bool,
     store: SettingsStore,
     index: ProjectIndex | None = None,
+    document: Document | None = None,
 ) -> Snapshot:
     """Lint one document (a Python file is one cell). Never raises: a bad configuration is
     ``config_error`` (and no diagnostics), a crash is one line in ``errors``. With an
-    ``index``, the rules see the saved files of the document's project."""
+    ``index``, the rules see the saved files of the document's project; with a
+    ``document``, a Python file's last parse is reused where the edit left it alone."""
     display = str(path) if path is not None else uri
     result = Snapshot(
         uri, version, display, None, {c.uri: c.text for c in cells}, notebook=notebook, cells=cells
@@ -116,7 +128,7 @@ def snapshot(
             if notebook:
                 result.diagnostics, result.errors = lint_cells(display, cells, settings)
             else:
-                found, result.errors = lint_text(display, cells[0].text, settings)
+                found, result.errors = lint_text(display, cells[0].text, settings, document)
                 result.diagnostics = {cells[0].uri: found}
     except ConfigError as error:
         result.config_error = str(error)
