@@ -14,6 +14,15 @@ from torchlint.interrupts import deferred_interrupts
 from torchlint.sourcefile import read_source, write_source
 
 
+@pytest.fixture(autouse=True)
+def _default_sigint_handler():
+    """Python's own Ctrl-C handler, as in a terminal: a process started in the background by
+    a non-interactive shell inherits SIGINT ignored, and these tests would not see it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class _RecordingLock:
     """A lock that remembers which acquires waited with a timeout."""
 
