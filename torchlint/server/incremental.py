@@ -87,13 +87,9 @@ class Document:
             if spliced is not None:
                 self.incremental += 1
                 return spliced.module
-        if python_rejects(text) is not None:
-            return None
-        try:
-            module = call_deep(cst.parse_module, text)
-        except Exception:  # noqa: BLE001 - the engine parses again and reports it
-            return None
-        self._setup(text, module)
+        module = _parse(text)
+        if module is not None:
+            self._setup(text, module)
         return module
 
     def locate(self, module: cst.Module, wanted: Iterable[cst.CSTNode]) -> dict[int, Span]:
@@ -168,13 +164,8 @@ class Document:
         begin = 0 if from_start else starts[lo]
         end = len(text) if to_end else starts[hi + 1] + delta
         fragment = text[begin:end]
-        if python_rejects(fragment) is not None:
-            return None
-        try:
-            part = call_deep(cst.parse_module, fragment)
-        except Exception:  # noqa: BLE001 - the whole text decides what is reported
-            return None
-        if not part.body or not part.has_trailing_newline:
+        part = _parse(fragment)
+        if part is None or not part.body or not part.has_trailing_newline:
             return None
         if part.default_newline != module.default_newline:
             return None
@@ -267,3 +258,14 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
         else:
             high = middle - 1
     return low
+
+
+def _parse(text: str) -> cst.Module | None:
+    """``text`` parsed, or None when it does not parse (or is too deep): the engine then
+    parses the whole text itself and reports what is wrong, exactly as without the server."""
+    if python_rejects(text) is not None:
+        return None
+    try:
+        return call_deep(cst.parse_module, text)
+    except Exception:  # noqa: BLE001 - libcst raises more than ParserSyntaxError
+        return None
