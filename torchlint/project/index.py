@@ -473,6 +473,11 @@ class ProjectView:
         with self.index.lock:
             return compute()
 
+    def _remember(self, kind: str, qualified: str, compute: Callable[[], T], default: T) -> T:
+        """``compute()``'s answer about ``qualified``, asked once per file and question."""
+        key = (kind, self.path, qualified)
+        return self._ask(lambda: self.index._memoised(key, compute, default))
+
     def _function(self, qualified: str) -> FunctionSummary | None:
         index = self.index
         return index._memoised(
@@ -490,13 +495,8 @@ class ProjectView:
         """``qualified`` is a project decorator (or mark) that runs its target only with CUDA."""
         if not qualified:
             return False
-        index = self.index
-        return self._ask(
-            lambda: index._memoised(
-                ("cuda_gate", self.path, qualified),
-                lambda: index.cuda_gate(self.path, qualified),
-                False,
-            )
+        return self._remember(
+            "cuda_gate", qualified, lambda: self.index.cuda_gate(self.path, qualified), False
         )
 
     def device_selector(self, qualified: str | None) -> bool:
@@ -509,24 +509,16 @@ class ProjectView:
     def is_module_class(self, qualified: str | None) -> bool | None:
         if not qualified:
             return None
-        index = self.index
-        return self._ask(
-            lambda: index._memoised(
-                ("is_module", self.path, qualified),
-                lambda: index.is_module_class(self.path, qualified),
-                None,
-            )
+        return self._remember(
+            "is_module", qualified, lambda: self.index.is_module_class(self.path, qualified), None
         )
 
     def mode(self, qualified: str | None) -> str | None:
         """ "sensitive" / "insensitive" / "unknown" for a project class or layer builder."""
         if not qualified:
             return None
-        index = self.index
-        return self._ask(
-            lambda: index._memoised(
-                ("mode_of", self.path, qualified), lambda: index.mode(self.path, qualified), None
-            )
+        return self._remember(
+            "mode_of", qualified, lambda: self.index.mode(self.path, qualified), None
         )
 
     def leaves_eval(self, qualified: str | None) -> FunctionSummary | None:
@@ -554,7 +546,7 @@ class ProjectView:
                 return (-1,)
             return ()
 
-        return self._ask(lambda: index._memoised(("returns", self.path, qualified), compute, ()))
+        return self._remember("returns", qualified, compute, ())
 
     def evaluated_by_callers(self, function: str, index: int, param: str) -> bool:
         """Another file calls this file's ``function`` with ``param`` in eval mode."""
