@@ -16,20 +16,30 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EQUIVALENT = REPO / "tests" / "mutation" / "equivalent.md"
+# pytest's own temporary directory: the shared default is pruned by other pytest runs,
+# which would fail a test, and so kill a mutant, for no reason of the mutant's.
+BASETEMP = Path(tempfile.gettempdir()) / f"torchlint-mutation-{os.getpid()}"
 
 # The tests that guard each module (what runs against its mutants).
 MODULE_TESTS: dict[str, list[str]] = {
     "suppression": ["tests/test_suppression.py"],
-    "cache": ["tests/test_cache_keys.py"],
+    "cache": [
+        "tests/test_cache_entries.py",
+        "tests/test_cache_keys.py",
+        "tests/test_parallel_cache.py",
+    ],
     "sourcefile": ["tests/test_atomic_write.py", "tests/test_interrupts.py"],
     "fixer": ["tests/test_fixer_guards.py", "tests/test_fix.py", "tests/test_rule_examples.py"],
     "config": ["tests/test_cli.py", "tests/test_cache_keys.py"],
@@ -159,6 +169,7 @@ def killed(mutant: Mutant, timeout: float) -> bool:
     try:
         path.write_text(mutated_source(mutant))
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        command += [f"--basetemp={BASETEMP}"]
         done = subprocess.run(
             [*command, *MODULE_TESTS[mutant.module]],
             cwd=REPO,
@@ -202,6 +213,7 @@ def main() -> int:
         line = ", ".join(f"{v} {k}" for k, v in counts.items())
         totals.append(f"{module}: {len(found)} mutants: {line} ({minutes:.1f} min)")
         print(totals[-1], flush=True)
+    shutil.rmtree(BASETEMP, ignore_errors=True)
     if totals:
         print("\n".join(totals))
     return 0
