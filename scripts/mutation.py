@@ -41,7 +41,12 @@ MODULE_TESTS: dict[str, list[str]] = {
         "tests/test_parallel_cache.py",
     ],
     "sourcefile": ["tests/test_atomic_write.py", "tests/test_interrupts.py"],
-    "fixer": ["tests/test_fixer_guards.py", "tests/test_fix.py", "tests/test_rule_examples.py"],
+    "fixer": [
+        "tests/test_fixer_guards.py",
+        "tests/test_fix_invariant.py",
+        "tests/test_fix_imports.py",
+        "tests/test_fix.py",
+    ],
     "config": ["tests/test_cli.py", "tests/test_cache_keys.py"],
     "engine": ["tests/test_rule_examples.py", "tests/test_files.py", "tests/test_cli.py"],
     "names": ["tests/test_names.py", "tests/test_rule_examples.py"],
@@ -187,7 +192,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", choices=sorted(MODULE_TESTS))
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds per mutant")
     options = parser.parse_args()
     # Stopped by `kill` (a background run ignores Ctrl-C): exit through `finally`, which
     # puts the module back.
