@@ -50,7 +50,12 @@ MODULE_TESTS: dict[str, list[str]] = {
     "config": ["tests/test_cli.py", "tests/test_cache_keys.py"],
     "engine": ["tests/test_rule_examples.py", "tests/test_files.py", "tests/test_cli.py"],
     "names": ["tests/test_names.py", "tests/test_rule_examples.py"],
-    "runner": ["tests/test_parallel_cache.py", "tests/test_files.py", "tests/test_stdin.py"],
+    "runner": [
+        "tests/test_runner.py",
+        "tests/test_parallel_cache.py",
+        "tests/test_files.py",
+        "tests/test_stdin.py",
+    ],
 }
 _SWAP = {
     ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,

@@ -54,7 +54,6 @@ class FileOutcome:
 
 @dataclass
 class RunResult:
-    files: int = 0
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -65,7 +64,6 @@ class RunResult:
     unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
 
     def add(self, outcome: FileOutcome) -> None:
-        self.files += 1
         self.diagnostics.extend(outcome.diagnostics)
         self.errors.extend(outcome.errors)
         self.warnings.extend(outcome.warnings)
