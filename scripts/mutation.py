@@ -16,26 +16,46 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EQUIVALENT = REPO / "tests" / "mutation" / "equivalent.md"
+# pytest's own temporary directory: the shared default is pruned by other pytest runs,
+# which would fail a test, and so kill a mutant, for no reason of the mutant's.
+BASETEMP = Path(tempfile.gettempdir()) / f"torchlint-mutation-{os.getpid()}"
 
 # The tests that guard each module (what runs against its mutants).
 MODULE_TESTS: dict[str, list[str]] = {
     "suppression": ["tests/test_suppression.py"],
-    "cache": ["tests/test_cache_keys.py"],
+    "cache": [
+        "tests/test_cache_entries.py",
+        "tests/test_cache_keys.py",
+        "tests/test_parallel_cache.py",
+    ],
     "sourcefile": ["tests/test_atomic_write.py", "tests/test_interrupts.py"],
-    "fixer": ["tests/test_fixer_guards.py", "tests/test_fix.py", "tests/test_rule_examples.py"],
+    "fixer": [
+        "tests/test_fixer_guards.py",
+        "tests/test_fix_invariant.py",
+        "tests/test_fix_imports.py",
+        "tests/test_fix.py",
+    ],
     "config": ["tests/test_cli.py", "tests/test_cache_keys.py"],
     "engine": ["tests/test_rule_examples.py", "tests/test_files.py", "tests/test_cli.py"],
     "names": ["tests/test_names.py", "tests/test_rule_examples.py"],
-    "runner": ["tests/test_parallel_cache.py", "tests/test_files.py", "tests/test_stdin.py"],
+    "runner": [
+        "tests/test_runner.py",
+        "tests/test_parallel_cache.py",
+        "tests/test_files.py",
+        "tests/test_stdin.py",
+    ],
 }
 _SWAP = {
     ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
@@ -159,6 +179,7 @@ def killed(mutant: Mutant, timeout: float) -> bool:
     try:
         path.write_text(mutated_source(mutant))
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        command += [f"--basetemp={BASETEMP}"]
         done = subprocess.run(
             [*command, *MODULE_TESTS[mutant.module]],
             cwd=REPO,
@@ -176,7 +197,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", choices=sorted(MODULE_TESTS))
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds per mutant")
     options = parser.parse_args()
     # Stopped by `kill` (a background run ignores Ctrl-C): exit through `finally`, which
     # puts the module back.
@@ -202,6 +223,7 @@ def main() -> int:
         line = ", ".join(f"{v} {k}" for k, v in counts.items())
         totals.append(f"{module}: {len(found)} mutants: {line} ({minutes:.1f} min)")
         print(totals[-1], flush=True)
+    shutil.rmtree(BASETEMP, ignore_errors=True)
     if totals:
         print("\n".join(totals))
     return 0

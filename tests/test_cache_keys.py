@@ -93,3 +93,55 @@ def test_target_version_is_part_of_the_key(tmp_path: Path) -> None:
         found = run([tmp_path / "a.py"], settings, Mode(), cache=Cache.for_settings(settings))
         results[version] = [(d.code, d.fix is not None) for d in found.diagnostics]
     assert results == {"2.3": [("TL601", False)], "2.4": [("TL601", True)]}
+
+
+def _tiny_package(tmp_path: Path, monkeypatch, files: dict[str, str]) -> Path:
+    """A stand-in for torchlint's package directory: code_version hashes what is next to it."""
+    package = tmp_path / "package"
+    package.mkdir(parents=True)
+    for name, text in files.items():
+        (package / name).write_text(text)
+    monkeypatch.setattr(cache_module, "__file__", str(package / "cache.py"))
+    cache_module.code_version.cache_clear()
+    return package
+
+
+def test_libcst_and_python_versions_are_part_of_the_key(monkeypatch, fresh_code_version) -> None:
+    """A libcst or Python upgrade can change what parses: entries of the old one are stale."""
+    import libcst
+
+    monkeypatch.delattr(libcst, "__version__", raising=False)  # libcst has none: metadata
+    keys = set()
+    for libcst_version, python in (("1.0", (3, 11)), ("1.1", (3, 11)), ("1.0", (3, 12))):
+        monkeypatch.setattr(cache_module, "_distribution_version", lambda name, v=libcst_version: v)
+        monkeypatch.setattr(cache_module, "sys", type("Sys", (), {"version_info": (*python, 0)}))
+        cache_module.code_version.cache_clear()
+        keys.add(cache_module.code_version())
+    assert len(keys) == 3
+
+
+def test_moving_code_between_modules_changes_the_key(
+    tmp_path: Path, monkeypatch, fresh_code_version
+) -> None:
+    """Each module is hashed with its name: the same text split differently is other code."""
+    _tiny_package(tmp_path / "1", monkeypatch, {"a.py": "x = 1\ny = 2\n", "b.py": ""})
+    first = cache_module.code_version()
+    _tiny_package(tmp_path / "2", monkeypatch, {"a.py": "x = 1\n", "b.py": "y = 2\n"})
+    assert cache_module.code_version() != first
+
+
+def test_an_unreadable_module_is_not_taken_for_an_empty_one(
+    tmp_path: Path, monkeypatch, fresh_code_version
+) -> None:
+    package = _tiny_package(tmp_path, monkeypatch, {"a.py": ""})
+    empty = cache_module.code_version()
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self == package / "a.py":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    cache_module.code_version.cache_clear()
+    assert cache_module.code_version() != empty

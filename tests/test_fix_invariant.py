@@ -11,7 +11,7 @@ from tests.helpers import lint, settings_for
 from torchlint.diagnostics import Applicability, Edit
 from torchlint.fixer import apply_fixes, fix_source, identity_of, map_identity, map_offset
 from torchlint.registry import all_rules
-from torchlint.rules.base import InsertLine, Invalid, Replace, Rule
+from torchlint.rules.base import InsertAfter, InsertLine, Invalid, Replace, Rule
 
 
 def _fixable_examples():
@@ -91,6 +91,28 @@ def test_a_rule_that_does_not_settle_writes_nothing() -> None:
     assert [d.fix for d in outcome.remaining] == [None]
     assert len(outcome.warnings) == 1
     assert "TL302 fixes did not settle in 10 passes" in outcome.warnings[0]
+
+
+class _Appender(Rule):
+    """Reports every integer; its fix adds text right after it, so the integer stays."""
+
+    code = "TL302"
+    name = "appender"
+    summary = "appender"
+
+    def visit_Integer(self, node: cst.Integer) -> None:
+        fix = self.fix(Applicability.SAFE, "Append", InsertAfter(node, " if y else z"))
+        self.report(node, fix=fix)
+
+
+def test_text_added_right_after_a_finding_leaves_it_where_it_was() -> None:
+    """The finding's end maps to before the inserted text: the same finding, so rolled back."""
+    outcome = fix_source("one.py", "x = 1\n", settings_for("TL302"), [_Appender], unsafe=True)
+    assert (outcome.source, outcome.fixed) == ("x = 1\n", 0)
+    assert outcome.warnings == [
+        "one.py: a TL302 fix did not remove its diagnostic and was not applied "
+        "(a bug in torchlint: please report it)"
+    ]
 
 
 def test_other_rules_fixes_are_kept() -> None:

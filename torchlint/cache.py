@@ -238,17 +238,16 @@ def atomic_write(target: Path, data: bytes) -> bool:
     return _atomic_write(target, data)
 
 
-def _atomic_write(target: Path, data: bytes) -> bool:
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` whole or not at all; failures are ignored."""
     try:
         handle, temp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
     except OSError:
-        return False
+        return
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.replace(temp, target)
-        return True
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        return False

@@ -61,7 +61,6 @@ class FileOutcome:
 
 @dataclass
 class RunResult:
-    files: int = 0
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -73,7 +72,6 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
 
     def add(self, outcome: FileOutcome) -> None:
-        self.files += 1
         self.diagnostics.extend(outcome.diagnostics)
         self.errors.extend(outcome.errors)
         self.warnings.extend(outcome.warnings)
