@@ -611,3 +611,43 @@ def test_summaries_read_every_kind_of_pattern() -> None:
     summary = summarize(source)
     assert summary is not UNPARSABLE
     assert [cls.name for cls in summary.classes] == ["Constant"]
+
+
+PREDICT_WITH_HELPER = """\
+from .helpers import inference
+
+@inference
+def predict(model, x):
+    model.eval()
+    return model(x)
+"""
+
+
+def test_a_file_without_the_words_of_a_fact_is_not_parsed(tmp_path: Path) -> None:
+    """`helpers.py` has no `no_grad` / `inference_mode`: its `inference` cannot switch
+    autograd off, which its bytes say without a summary; once it does, the cache knows."""
+    plain = "def inference(fn):\n    return fn\n"
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/helpers.py": plain})
+    (tmp_path / "pkg/predict.py").write_text(PREDICT_WITH_HELPER)
+    index = ProjectIndex()
+    view = index.view(tmp_path / "pkg/predict.py")
+    assert view is not None and not view.grad_off_decorator(".helpers.inference")
+    assert (tmp_path / "pkg/helpers.py").resolve() not in index._files  # never summarised
+
+    settings = build_settings(None, select=EVAL_CODES)
+    cache = Cache(tmp_path / ".cache", settings)
+    assert check(tmp_path, "pkg/predict.py", cache=cache) == [("pkg/predict.py", 6, "TL303")]
+    (tmp_path / "pkg/helpers.py").write_text(INFERENCE_DECORATOR)  # now it does
+    assert check(tmp_path, "pkg/predict.py", cache=cache) == []
+
+
+def test_a_reexport_without_the_words_still_leads_to_the_definition(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from .utils import inference\n",
+            "pkg/utils.py": INFERENCE_DECORATOR,
+            "pkg/predict.py": PREDICT_WITH_HELPER.replace("from .helpers", "from pkg"),
+        },
+    )
+    assert check(tmp_path, "pkg/predict.py") == []

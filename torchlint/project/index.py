@@ -37,6 +37,8 @@ from torchlint.project.summary import (
     ClassSummary,
     FunctionSummary,
     ModuleSummary,
+    defined_names,
+    possible_facts,
     summarize,
 )
 
@@ -109,6 +111,8 @@ class ProjectIndex:
         self.roots = tuple(sorted({_resolved(r) for r in roots}, key=lambda p: -len(p.parts)))
         self._store = _SummaryStore(cache_dir) if cache_dir is not None else None
         self._files: dict[Path, tuple[str, ModuleSummary]] = {}
+        # digest, top-level defined names and possible facts of files read but not parsed
+        self._texts: dict[Path, tuple[str, frozenset[str], frozenset[str]]] = {}
         self._stats: dict[Path, tuple[bool, bool]] = {}
         self._root_of: dict[Path, Path | None] = {}
         self._memo: dict[Any, tuple[frozenset[tuple[str, str, str]], Any]] = {}
@@ -182,13 +186,14 @@ class ProjectIndex:
         resolved = _resolved(Path(path))
         with self.lock:
             before = self._files.pop(resolved, None)
+            words = self._texts.pop(resolved, None)
             self._stats.clear()
             self._memo.clear()
             self._callers.clear()
             self._root_of.clear()
             self._views.clear()
             if before is None:
-                return False  # nothing read it: no answer depended on it
+                return words is not None  # read only for its words: perhaps changed
             self.summary(resolved)
             return before[1] != self._files[resolved][1]
 
@@ -266,12 +271,21 @@ class ProjectIndex:
         ``origin`` itself) is, when it is in the project."""
         if depth > MAX_DEPTH or not qualified:
             return None
+        located = self._file_of(origin, qualified)
+        if located is None:
+            return None
+        path, rest = located
+        module = self.summary(path)
+        return self._lookup(path, module, rest, depth) if module is not None else None
+
+    def _file_of(self, origin: Path, qualified: str) -> tuple[Path, list[str]] | None:
+        """The project file ``qualified`` leads to from ``origin``, and the names left to
+        look up in it."""
         root = self.root_for(origin)
         if root is None:
             return None
         if qualified.startswith(":"):
-            module = self.summary(origin)
-            return self._lookup(origin, module, qualified[1:].split("."), depth) if module else None
+            return origin, qualified[1:].split(".")
         level = len(qualified) - len(qualified.lstrip("."))
         parts = [p for p in qualified[level:].split(".") if p]
         if level:
@@ -284,12 +298,31 @@ class ProjectIndex:
         for base in bases:
             located = self._locate(base, parts, relative=bool(level))
             if located is not None:
-                path, rest = located
-                module = self.summary(path)
-                if module is None:
-                    return None
-                return self._lookup(path, module, rest, depth)
+                return located
         return None
+
+    def cannot_hold(self, origin: Path, qualified: str, fact: str) -> bool:
+        """True when ``qualified`` is a function or class defined at the top of a project
+        file whose text lacks the words without which ``fact`` cannot hold (see
+        ``summary.possible_facts``): answered from the bytes, without parsing the file. Most
+        questions a file asks are about functions that switch nothing."""
+        if not qualified:
+            return False
+        located = self._file_of(origin, qualified)
+        if located is None or len(located[1]) != 1:
+            return False
+        path, (name,) = located
+        known = self._texts.get(path)
+        if known is None:
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                return False
+            known = (_cache.content_digest(raw), defined_names(raw), possible_facts(raw))
+            self._texts[path] = known
+        if self._frames:
+            self._frames[-1].add(("file", str(path), known[0]))
+        return name in known[1] and fact not in known[2]
 
     def _locate(
         self, base: Path, parts: list[str], relative: bool
@@ -473,6 +506,14 @@ class ProjectView:
         with self.index.lock:
             return compute()
 
+    def _cannot_hold(self, qualified: str, fact: str) -> bool:
+        return self._remember(
+            f"cannot:{fact}",
+            qualified,
+            lambda: self.index.cannot_hold(self.path, qualified, fact),
+            False,
+        )
+
     def _remember(self, kind: str, qualified: str, compute: Callable[[], T], default: T) -> T:
         """``compute()``'s answer about ``qualified``, asked once per file and question."""
         key = (kind, self.path, qualified)
@@ -486,14 +527,14 @@ class ProjectView:
 
     def grad_off_decorator(self, qualified: str | None) -> bool:
         """``qualified`` is a project function whose wrapper switches autograd off."""
-        if not qualified:
+        if not qualified or self._cannot_hold(qualified, "grad_off"):
             return False
         found = self._ask(lambda: self._function(qualified))
         return bool(found and found.grad_off)
 
     def cuda_gate(self, qualified: str | None) -> bool:
         """``qualified`` is a project decorator (or mark) that runs its target only with CUDA."""
-        if not qualified:
+        if not qualified or self._cannot_hold(qualified, "cuda_gate"):
             return False
         return self._remember(
             "cuda_gate", qualified, lambda: self.index.cuda_gate(self.path, qualified), False
@@ -501,7 +542,7 @@ class ProjectView:
 
     def device_selector(self, qualified: str | None) -> bool:
         """``qualified`` is a project function that returns the device to use."""
-        if not qualified:
+        if not qualified or self._cannot_hold(qualified, "device_selector"):
             return False
         found = self._ask(lambda: self._function(qualified))
         return bool(found and found.device_selector)
@@ -523,7 +564,7 @@ class ProjectView:
 
     def leaves_eval(self, qualified: str | None) -> FunctionSummary | None:
         """The project function ``qualified`` when it leaves a parameter in eval mode."""
-        if not qualified:
+        if not qualified or self._cannot_hold(qualified, "mode"):
             return None
         found = self._ask(lambda: self._function(qualified))
         return found if found is not None and found.leaves_eval else None
@@ -532,7 +573,7 @@ class ProjectView:
         """What calling the project's ``qualified`` gives back in eval mode: ``-1`` the value
         (a loader that calls ``model.eval()``, a class whose ``__init__`` calls
         ``self.eval()``), ``i`` item ``i`` of a returned tuple; () when nothing is known."""
-        if not qualified:
+        if not qualified or self._cannot_hold(qualified, "mode"):
             return ()
         index = self.index
 

@@ -153,6 +153,31 @@ _DEVICE_WORDS = (b"cuda.", b"backends", b"accelerator")
 _LAYER_WORDS = (b"nn.", b"torch", b"Dropout", b"Norm", b"Linear", b"Conv", b"Sequential")
 _MODE_CALL = re.compile(rb"\.\s*(?:eval|train)\s*\(")
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_TOP_LEVEL_DEFINITION = re.compile(rb"^(?:async[ \t]+def|def|class)[ \t]+(\w+)", re.MULTILINE)
+
+
+def possible_facts(text: bytes) -> frozenset[str]:
+    """The facts a function or class of a file with this text may have: "grad_off",
+    "cuda_gate", "device_selector", "mode" (leaves, returns or puts itself in eval mode).
+    Without their words, ``summarize`` gives every function and class of it none of them."""
+    found = set()
+    if any(word in text for word in _GRAD_WORDS):
+        found.add("grad_off")
+    if any(word in text for word in _CUDA_WORDS):
+        found.add("cuda_gate")
+    if b"device" in text and any(word in text for word in _DEVICE_WORDS):
+        found.add("device_selector")
+    if _MODE_CALL.search(text):
+        found.add("mode")
+    return frozenset(found)
+
+
+def defined_names(text: bytes) -> frozenset[str]:
+    """Names a ``def`` or ``class`` at column 0 defines (a superset of what ``summarize``
+    lists: a name defined twice is ambiguous there, and has no facts either way)."""
+    return frozenset(
+        name.decode("ascii", "replace") for name in _TOP_LEVEL_DEFINITION.findall(text)
+    )
 
 
 # Fields that never hold a node (names, numbers, operators and contexts without children).
