@@ -1309,14 +1309,13 @@ def _module_base(flow: Flow, info: ClassInfo) -> tuple[bool, bool]:
         qualified = info.scope.qualified_name(value)
         if qualified is None:
             continue
+        last = qualified.rsplit(".", 1)[-1]
         if qualified.startswith(LIGHTNING_BASES):
             is_module = is_lightning = True
+        elif last in MODULE_BASES or (qualified.startswith("torch.nn.") and last[:1].isupper()):
+            is_module = True  # known by its name: the project need not be asked
         elif flow.project is not None and flow.project.is_module_class(qualified):
             is_module = True  # an nn.Module subclass defined in another file of the project
-        else:
-            last = qualified.rsplit(".", 1)[-1]
-            if last in MODULE_BASES or (qualified.startswith("torch.nn.") and last[:1].isupper()):
-                is_module = True
     return is_module, is_lightning
 
 
