@@ -651,3 +651,21 @@ def test_a_reexport_without_the_words_still_leads_to_the_definition(tmp_path: Pa
         },
     )
     assert check(tmp_path, "pkg/predict.py") == []
+
+
+def test_a_function_is_no_model_class_without_parsing_its_file(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/helpers.py": "import torch\n\ndef build():\n    return torch.nn.Dropout()\n",
+            "pkg/models.py": MODELS,
+            "pkg/run.py": "from .helpers import build\nfrom .models import WithDropout\n",
+        },
+    )
+    index = ProjectIndex()
+    view = index.view(tmp_path / "pkg/run.py")
+    assert view is not None
+    assert view.is_module_class(".helpers.build") is None
+    assert (tmp_path / "pkg/helpers.py").resolve() not in index._files
+    assert view.is_module_class(".models.WithDropout") is True  # a class: parsed, and followed

@@ -112,7 +112,7 @@ class ProjectIndex:
         self._store = _SummaryStore(cache_dir) if cache_dir is not None else None
         self._files: dict[Path, tuple[str, ModuleSummary]] = {}
         # digest, top-level defined names and possible facts of files read but not parsed
-        self._texts: dict[Path, tuple[str, frozenset[str], frozenset[str]]] = {}
+        self._texts: dict[Path, tuple[str, frozenset[str], frozenset[str], frozenset[str]]] = {}
         self._stats: dict[Path, tuple[bool, bool]] = {}
         self._root_of: dict[Path, Path | None] = {}
         self._memo: dict[Any, tuple[frozenset[tuple[str, str, str]], Any]] = {}
@@ -304,8 +304,9 @@ class ProjectIndex:
     def cannot_hold(self, origin: Path, qualified: str, fact: str) -> bool:
         """True when ``qualified`` is a function or class defined at the top of a project
         file whose text lacks the words without which ``fact`` cannot hold (see
-        ``summary.possible_facts``): answered from the bytes, without parsing the file. Most
-        questions a file asks are about functions that switch nothing."""
+        ``summary.possible_facts``; fact "class": it is a function, so no class at all):
+        answered from the bytes, without parsing the file. Most questions a file asks are
+        about functions that switch nothing."""
         if not qualified:
             return False
         located = self._file_of(origin, qualified)
@@ -318,11 +319,14 @@ class ProjectIndex:
                 raw = path.read_bytes()
             except OSError:
                 return False
-            known = (_cache.content_digest(raw), defined_names(raw), possible_facts(raw))
+            known = (_cache.content_digest(raw), *defined_names(raw), possible_facts(raw))
             self._texts[path] = known
         if self._frames:
             self._frames[-1].add(("file", str(path), known[0]))
-        return name in known[1] and fact not in known[2]
+        _, functions, classes, possible = known
+        if fact == "class":
+            return name in functions
+        return (name in functions or name in classes) and fact not in possible
 
     def _locate(
         self, base: Path, parts: list[str], relative: bool
@@ -548,7 +552,7 @@ class ProjectView:
         return bool(found and found.device_selector)
 
     def is_module_class(self, qualified: str | None) -> bool | None:
-        if not qualified:
+        if not qualified or self._cannot_hold(qualified, "class"):
             return None
         return self._remember(
             "is_module", qualified, lambda: self.index.is_module_class(self.path, qualified), None

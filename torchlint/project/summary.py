@@ -153,7 +153,7 @@ _DEVICE_WORDS = (b"cuda.", b"backends", b"accelerator")
 _LAYER_WORDS = (b"nn.", b"torch", b"Dropout", b"Norm", b"Linear", b"Conv", b"Sequential")
 _MODE_CALL = re.compile(rb"\.\s*(?:eval|train)\s*\(")
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-_TOP_LEVEL_DEFINITION = re.compile(rb"^(?:async[ \t]+def|def|class)[ \t]+(\w+)", re.MULTILINE)
+_TOP_LEVEL_DEFINITION = re.compile(rb"^(async[ \t]+def|def|class)[ \t]+(\w+)", re.MULTILINE)
 
 
 def possible_facts(text: bytes) -> frozenset[str]:
@@ -172,12 +172,13 @@ def possible_facts(text: bytes) -> frozenset[str]:
     return frozenset(found)
 
 
-def defined_names(text: bytes) -> frozenset[str]:
-    """Names a ``def`` or ``class`` at column 0 defines (a superset of what ``summarize``
+def defined_names(text: bytes) -> tuple[frozenset[str], frozenset[str]]:
+    """Names a ``def`` and a ``class`` at column 0 define (supersets of what ``summarize``
     lists: a name defined twice is ambiguous there, and has no facts either way)."""
-    return frozenset(
-        name.decode("ascii", "replace") for name in _TOP_LEVEL_DEFINITION.findall(text)
-    )
+    functions, classes = set(), set()
+    for keyword, name in _TOP_LEVEL_DEFINITION.findall(text):
+        (classes if keyword == b"class" else functions).add(name.decode("ascii", "replace"))
+    return frozenset(functions), frozenset(classes)
 
 
 # Fields that never hold a node (names, numbers, operators and contexts without children).
