@@ -286,3 +286,24 @@ def test_max_file_size_must_be_whole_kib(tmp_path: Path, run_cli, value: str) ->
 
 def test_default_max_file_size_is_shown() -> None:
     assert build_settings(None, table={}).max_file_size == 1024
+
+
+def _notebook(code: str, output: str = "") -> str:
+    cell = {
+        "cell_type": "code",
+        "execution_count": 1,
+        "metadata": {},
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": [output]}],
+        "source": [code],
+    }
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_a_notebook_is_measured_by_its_code_not_its_outputs(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nmax-file-size = 1\n")
+    (tmp_path / "plots.ipynb").write_text(_notebook(LOADER, output="x" * 5000))  # 5 KiB output
+    (tmp_path / "long.ipynb").write_text(_notebook(LOADER + "# padding\n" * 200))
+    done = run_cli("check", "--output-format", "concise", ".")
+    assert "plots.ipynb:cell 1:2:10: TL101" in done.stdout.decode()
+    assert "long.ipynb" not in done.stdout.decode()
+    assert "long.ipynb: not checked: 2 KiB of code is more than `max-file-size`" in done.stderr.decode()

@@ -125,23 +125,23 @@ def process_source(
     """Lint or fix one decoded file: a Python file, or a notebook's code cells (each
     virtual module of them linted and fixed as a file is, then put back into its cells)."""
     outcome = FileOutcome(display_path)
-    limit = settings.max_file_size
-    if limit and len(source.raw) > limit * 1024:
-        size = len(source.raw) / 1024
-        outcome.warnings.append(
-            f"{display_path}: not checked: {size:,.0f} KiB is more than `max-file-size` "
-            f"({limit:,} KiB); exclude the file, or raise the limit"
-        )
-        return outcome
+    notebook = is_notebook(display_path)
+    limit = settings.max_file_size * 1024
+    if limit and not notebook and len(source.raw) > limit:
+        return _too_large(outcome, len(source.raw), settings)
     try:
         parts: _PythonSource | NotebookSource = (
             NotebookSource(display_path, source.text)
-            if is_notebook(display_path)
+            if notebook
             else _PythonSource(display_path, source.text)
         )
     except NotebookError as error:
         outcome.errors.append(str(error))
         return outcome
+    # A notebook's size is mostly its outputs (images): its code is what libcst reads.
+    code = sum(len(text.encode("utf-8", "surrogateescape")) for text in parts.modules)
+    if limit and notebook and code > limit:
+        return _too_large(outcome, code, settings, " of code")
     rules = selected_rules(settings.selected_codes)
     for index, text in enumerate(parts.modules):
         if not mode.fix:
@@ -173,6 +173,15 @@ def process_source(
         diff=parts.diff,
         relint=lambda: process_source(display_path, source, settings, Mode()).diagnostics,
     )
+
+
+def _too_large(outcome: FileOutcome, size: int, settings: Settings, what: str = "") -> FileOutcome:
+    """The file is not checked (`max-file-size`): one warning says so."""
+    outcome.warnings.append(
+        f"{outcome.path}: not checked: {size / 1024:,.0f} KiB{what} is more than "
+        f"`max-file-size` ({settings.max_file_size:,} KiB); exclude the file, or raise the limit"
+    )
+    return outcome
 
 
 def record_fix(
