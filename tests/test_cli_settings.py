@@ -306,4 +306,7 @@ def test_a_notebook_is_measured_by_its_code_not_its_outputs(tmp_path: Path, run_
     done = run_cli("check", "--output-format", "concise", ".")
     assert "plots.ipynb:cell 1:2:10: TL101" in done.stdout.decode()
     assert "long.ipynb" not in done.stdout.decode()
-    assert "long.ipynb: not checked: 2 KiB of code is more than `max-file-size`" in done.stderr.decode()
+    assert (
+        "long.ipynb: not checked: 2 KiB of code is more than `max-file-size`"
+        in done.stderr.decode()
+    )
