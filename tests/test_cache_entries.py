@@ -40,14 +40,22 @@ def _plant(cache: Cache, data: bytes) -> str:
 def test_an_entry_round_trips(cache: Cache, diagnostic: Diagnostic) -> None:
     cache.put("key", [diagnostic])
     assert cache.get("key") == [diagnostic]
+    # what the tests below plant is an entry of this format, but for the part they change
+    data = (cache.entries / "key").read_bytes()
+    assert pickle.loads(data) == (cache_module._FORMAT, [diagnostic], ())
+    assert cache.get(_plant(cache, pickle.dumps((cache_module._FORMAT, [diagnostic], ())))) == [
+        diagnostic
+    ]
 
 
 @pytest.mark.parametrize(
     "entry",
     [
-        pytest.param(lambda d: (cache_module._FORMAT + 1, [d]), id="another format"),
-        pytest.param(lambda d: (cache_module._FORMAT, (d,)), id="a tuple"),
-        pytest.param(lambda d: (cache_module._FORMAT, [Location(1, 1)]), id="not diagnostics"),
+        pytest.param(lambda d: (cache_module._FORMAT + 1, [d], ()), id="another format"),
+        pytest.param(lambda d: (cache_module._FORMAT, (d,), ()), id="a tuple"),
+        pytest.param(lambda d: (cache_module._FORMAT, [Location(1, 1)], ()), id="not diagnostics"),
+        pytest.param(lambda d: (cache_module._FORMAT, [d], []), id="dependencies a list"),
+        pytest.param(lambda d: (cache_module._FORMAT, [d]), id="the shape of format 1"),
     ],
 )
 def test_entries_of_another_format_or_shape_are_misses(
@@ -68,7 +76,11 @@ def test_an_entry_cannot_call_what_the_diagnostics_module_only_reaches(
 ) -> None:
     """``torchlint.diagnostics.__class__`` is a class (``module``) but not one defined there."""
     data = pickle.dumps(
-        (cache_module._FORMAT, [diagnostic.__class__(**{**vars(diagnostic), "message": _Call()})]),
+        (
+            cache_module._FORMAT,
+            [diagnostic.__class__(**{**vars(diagnostic), "message": _Call()})],
+            (),
+        ),
         protocol=2,
         fix_imports=False,
     )
