@@ -38,6 +38,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "cache": [
         "tests/test_cache_entries.py",
         "tests/test_cache_keys.py",
+        "tests/test_project.py",  # entries that depend on other files of the project
         "tests/test_parallel_cache.py",
     ],
     "sourcefile": ["tests/test_atomic_write.py", "tests/test_interrupts.py"],
