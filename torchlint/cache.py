@@ -213,7 +213,7 @@ class Cache:
             data = pickle.dumps(entry, protocol=_ENTRY_PROTOCOL)
         except Exception:  # noqa: BLE001 - something unpicklable: just do not cache it
             return
-        _atomic_write(self.entries / key, data)
+        atomic_write(self.entries / key, data)
 
     def _prepare(self) -> bool:
         return prepare_directory(self.directory, self.entries)
@@ -227,18 +227,13 @@ def prepare_directory(directory: Path, entries: Path) -> bool:
         for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", GITIGNORE)):
             target = directory / name
             if not target.exists():
-                _atomic_write(target, text.encode("utf-8"))
+                atomic_write(target, text.encode("utf-8"))
         return True
     except OSError:
         return False
 
 
-def atomic_write(target: Path, data: bytes) -> bool:
-    """Write ``data`` to ``target`` through a temporary file renamed over it."""
-    return _atomic_write(target, data)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
+def atomic_write(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` whole or not at all; failures are ignored."""
     try:
         handle, temp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
