@@ -147,11 +147,18 @@ def _active_rules(rules: Sequence[type[Rule]], source: str) -> list[type[Rule]]:
     ]
 
 
+def _rules_that_could_fire(
+    path: str, source: str, settings: Settings, rules: Sequence[type[Rule]]
+) -> list[type[Rule]]:
+    """The rules enabled for ``path`` (per-file ignores, test code) that could fire on it."""
+    enabled = settings.enabled_codes(path)
+    return _active_rules([rule for rule in rules if rule.code in enabled], source)
+
+
 def needs_tree(path: str, source: str, settings: Settings, rules: Sequence[type[Rule]]) -> bool:
     """Whether linting ``source`` parses it with libcst: some enabled rule could fire.
     Otherwise the engine only checks the syntax (with CPython's parser)."""
-    enabled = settings.enabled_codes(path)
-    return bool(_active_rules([rule for rule in rules if rule.code in enabled], source))
+    return bool(_rules_that_could_fire(path, source, settings, rules))
 
 
 class ParserLimitation(Exception):
@@ -313,8 +320,7 @@ def _lint_source(
     locate: Locate = node_spans,
 ) -> FileResult:
     result = FileResult(path)
-    enabled = settings.enabled_codes(path)  # per-file ignores and test code: no work at all
-    active = _active_rules([rule for rule in rules if rule.code in enabled], source)
+    active = _rules_that_could_fire(path, source, settings, rules)
     if module is not None:
         return _lint_module(path, source, settings, active, module, result, locate)
     if not active:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import libcst as cst
@@ -74,10 +75,11 @@ def is_node_type(value_type: type) -> bool:
     return known
 
 
-def iter_children(node: cst.CSTNode):
-    """Yield the meaningful children of ``node`` in source order."""
+def iter_children(node: cst.CSTNode, fields: Callable[[type], tuple[str, ...]] | None = None):
+    """Yield the meaningful children of ``node`` in source order (those in ``fields`` of
+    its type, by default ``child_fields``; ``statement_fields`` skips expressions)."""
     is_node = _IS_NODE
-    for name in child_fields(type(node)):
+    for name in (fields or child_fields)(type(node)):
         value = getattr(node, name)
         value_type = type(value)
         if value_type is tuple or value_type is list:

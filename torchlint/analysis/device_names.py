@@ -19,14 +19,7 @@ from torchlint.analysis.devices import (
     bound_names,
     is_best_device_call,
 )
-from torchlint.names import (
-    _IS_NODE,
-    Scope,
-    binding_scope,
-    child_fields,
-    is_node_type,
-    statement_fields,
-)
+from torchlint.names import Scope, binding_scope, child_fields, iter_children, statement_fields
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
@@ -83,7 +76,6 @@ def _scope_bindings(scope: Scope, project: ProjectView | None) -> dict[str, list
                 found.setdefault(star.name.value, []).append(Binding(False, -1))
     # Without `:=` in the file, expressions bind nothing: the walk skips them.
     fields_of = child_fields if scope.walrus else statement_fields
-    is_node = _IS_NODE
     for index, statement in enumerate(_body(root)):
         stack: list[cst.CSTNode] = [statement]
         while stack:
@@ -109,15 +101,7 @@ def _scope_bindings(scope: Scope, project: ProjectView | None) -> dict[str, list
                 for name in other:
                     if "." not in name:
                         found.setdefault(name, []).append(Binding(False, index))
-            for field_name in fields_of(node_type):
-                value = getattr(node, field_name)
-                value_type = type(value)
-                if value_type is tuple or value_type is list:
-                    stack.extend(value)
-                elif is_node.get(value_type) or (
-                    value_type not in is_node and is_node_type(value_type)
-                ):
-                    stack.append(value)
+            stack.extend(iter_children(node, fields_of))
     return found
 
 
