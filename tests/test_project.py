@@ -17,7 +17,7 @@ from torchlint.cache import Cache
 from torchlint.cli import main
 from torchlint.config import build_settings
 from torchlint.project.index import ProjectIndex
-from torchlint.project.summary import summarize
+from torchlint.project.summary import definitions, summarize
 from torchlint.runner import Mode, run
 
 EVAL_CODES = ["TL301", "TL302", "TL303"]
@@ -669,3 +669,38 @@ def test_a_function_is_no_model_class_without_parsing_its_file(tmp_path: Path) -
     assert view.is_module_class(".helpers.build") is None
     assert (tmp_path / "pkg/helpers.py").resolve() not in index._files
     assert view.is_module_class(".models.WithDropout") is True  # a class: parsed, and followed
+
+
+def test_each_definition_is_gated_by_its_own_text(tmp_path: Path) -> None:
+    """`predict` switches modes, `prepare` and `Dataset` do not: a question about either of
+    those is answered from the bytes, while `predict`'s own text sends it to the summary."""
+    helpers = (
+        "import torch\n\n"
+        "def prepare(x):\n    return x\n\n"
+        "class Dataset:\n    pass\n\n"
+        "def predict(model, x):\n    model.eval()\n    return model(x)\n"
+    )
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/helpers.py": helpers, "pkg/run.py": ""})
+    index = ProjectIndex()
+    view = index.view(tmp_path / "pkg/run.py")
+    assert view is not None
+    assert view.leaves_eval(".helpers.prepare") is None
+    assert view.returns_eval(".helpers.Dataset") == ()
+    assert (tmp_path / "pkg/helpers.py").resolve() not in index._files  # never summarised
+    found = view.leaves_eval(".helpers.predict")
+    assert found is not None and found.leaves_eval == ("model",)
+    assert (tmp_path / "pkg/helpers.py").resolve() in index._files
+
+
+def test_a_definition_runs_to_the_next_one_at_column_zero() -> None:
+    text = (
+        b"def first():\n    pass\n"
+        b"x = torch.cuda.is_available()\n"  # module code between two definitions
+        b"@decorator\n"
+        b"def second(m):\n    m.eval()\n"
+        b"def second(m):\n    return m\n"  # defined twice: both texts count
+    )
+    found = definitions(text)
+    assert found.functions == {"first", "second"} and found.classes == frozenset()
+    assert found.facts["first"] == {"cuda_gate"}  # a superset of its own lines
+    assert found.facts["second"] == {"mode"}

@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TextIO
 
 import click
 
-from torchlint import __version__, timing
+from torchlint import __version__, collector, timing
 from torchlint.cache import Cache, cache_directory
 from torchlint.cache import clean as clean_cache
 from torchlint.config import ConfigError, Settings, build_settings, did_you_mean, find_config
@@ -272,6 +272,7 @@ def _execute(
     found = _discover(paths, options, settings)
     cache = None if options["no_cache"] else Cache.for_settings(settings)
     roots = [path for path in paths or (Path("."),) if path.is_dir()]
+    collector.tune_for_batch()
     result = run(found.files, settings, mode, jobs=options["jobs"], cache=cache, roots=roots)
     result.errors[:0] = found.errors
     result.unsafe_fixes = settings.unsafe_fixes

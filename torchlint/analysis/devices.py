@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
+from torchlint.names import (
+    SCOPE_TYPES,
+    Scope,
+    child_fields,
+    dotted_name,
+    iter_children,
+    statement_fields,
+)
 from torchlint.rules import calls
 
 if TYPE_CHECKING:
@@ -890,6 +897,9 @@ def tensor_names(context: FileContext) -> frozenset[str]:
     return cache[key]
 
 
+_OWN_SCOPE = frozenset({cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
+
+
 def _scope_tensor_names(context: FileContext, scope: Scope) -> frozenset[str]:
     root = scope.node
     tensors: set[str] = set()
@@ -901,27 +911,29 @@ def _scope_tensor_names(context: FileContext, scope: Scope) -> frozenset[str]:
         stack = [root.body]
     else:
         stack = [root]
+    # Exact types (``isinstance`` on libcst classes goes through ABCMeta); without ``:=``
+    # expressions bind nothing, so their fields are not entered.
+    fields = child_fields if scope.walrus else statement_fields
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        node_type = type(node)
+        if node_type is cst.FunctionDef or node_type is cst.ClassDef:
             other.add(node.name.value)
             continue
-        if isinstance(
-            node, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-        ):
+        if node_type in _OWN_SCOPE:
             continue
-        if isinstance(node, (cst.Global, cst.Nonlocal)):
+        if node_type is cst.Global or node_type is cst.Nonlocal:
             other.update(item.name.value for item in node.names)
             continue
-        if isinstance(node, cst.Assign):
+        if node_type is cst.Assign:
             source = _tensor_source(scope, node.value)
             for target in node.targets:
-                if isinstance(target.target, cst.Name):
+                if type(target.target) is cst.Name:
                     (tensors if source else other).add(target.target.value)
-        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+        elif node_type is cst.AnnAssign and type(node.target) is cst.Name:
             source = node.value is not None and _tensor_source(scope, node.value)
             (tensors if source else other).add(node.target.value)
-        elif isinstance(node, cst.For):
+        elif node_type is cst.For:
             batch = loop_loader(context, node, scope)
             names = target_names(node.target)
             good = target_names(batch) if batch is not None else set()
@@ -929,9 +941,9 @@ def _scope_tensor_names(context: FileContext, scope: Scope) -> frozenset[str]:
             other.update(names - good)
             if batch is not None and not isinstance(batch, (cst.Name, cst.Tuple, cst.List)):
                 other.update(names)
-        else:
+        elif node_type in BINDING_NODES:
             bound_names(node, other)
-        stack.extend(iter_children(node))
+        stack.extend(iter_children(node, fields))
     return frozenset(tensors - other)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import pickle
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -35,10 +36,10 @@ from torchlint.project.summary import (
     UNPARSABLE,
     Build,
     ClassSummary,
+    Definitions,
     FunctionSummary,
     ModuleSummary,
-    defined_names,
-    possible_facts,
+    definitions,
     summarize,
 )
 
@@ -111,9 +112,10 @@ class ProjectIndex:
         self.roots = tuple(sorted({_resolved(r) for r in roots}, key=lambda p: -len(p.parts)))
         self._store = _SummaryStore(cache_dir) if cache_dir is not None else None
         self._files: dict[Path, tuple[str, ModuleSummary]] = {}
-        # digest, top-level defined names and possible facts of files read but not parsed
-        self._texts: dict[Path, tuple[str, frozenset[str], frozenset[str], frozenset[str]]] = {}
-        self._stats: dict[Path, tuple[bool, bool]] = {}
+        # digest and top-level definitions of files read but not parsed
+        self._texts: dict[Path, tuple[str, Definitions]] = {}
+        self._listings: dict[Path, tuple[frozenset[str], frozenset[str]]] = {}
+        self._located: dict[tuple[Path, str], tuple[Path, list[str]] | None] = {}
         self._root_of: dict[Path, Path | None] = {}
         self._memo: dict[Any, tuple[frozenset[tuple[str, str, str]], Any]] = {}
         self._frames: list[set[tuple[str, str, str]]] = []
@@ -150,11 +152,27 @@ class ProjectIndex:
 
     # -- files ----------------------------------------------------------------------------
 
-    def _stat(self, path: Path) -> tuple[bool, bool]:
-        found = self._stats.get(path)
+    def _entries(self, directory: Path) -> tuple[frozenset[str], frozenset[str]]:
+        """The names of the files and of the directories in ``directory``, listed once: an
+        import is looked up by name in memory, not with a ``stat`` per candidate path."""
+        found = self._listings.get(directory)
         if found is None:
-            found = self._stats[path] = (path.is_file(), path.is_dir())
+            files, directories = set(), set()
+            with contextlib.suppress(OSError), os.scandir(directory) as entries:
+                for entry in entries:
+                    with contextlib.suppress(OSError):
+                        if entry.is_file():
+                            files.add(entry.name)
+                        elif entry.is_dir():
+                            directories.add(entry.name)
+            found = self._listings[directory] = (frozenset(files), frozenset(directories))
         return found
+
+    def _has_file(self, directory: Path, name: str) -> bool:
+        return name in self._entries(directory)[0]
+
+    def _has_directory(self, directory: Path, name: str) -> bool:
+        return name in self._entries(directory)[1]
 
     def summary(self, path: Path) -> ModuleSummary | None:
         """The summary of the file at ``path`` (None when unreadable or not Python)."""
@@ -187,7 +205,8 @@ class ProjectIndex:
         with self.lock:
             before = self._files.pop(resolved, None)
             words = self._texts.pop(resolved, None)
-            self._stats.clear()
+            self._listings.clear()
+            self._located.clear()
             self._memo.clear()
             self._callers.clear()
             self._root_of.clear()
@@ -257,7 +276,7 @@ class ProjectIndex:
     def source_roots(self, origin: Path, root: Path) -> list[Path]:
         """Where an absolute import in ``origin`` may be found, most likely first."""
         top = origin.parent
-        while top != root and self._stat(top / "__init__.py")[0] and top.parent != top:
+        while top != root and self._has_file(top, "__init__.py") and top.parent != top:
             top = top.parent
         found: list[Path] = []
         for candidate in (origin.parent, top, root, root / "src"):
@@ -280,12 +299,20 @@ class ProjectIndex:
 
     def _file_of(self, origin: Path, qualified: str) -> tuple[Path, list[str]] | None:
         """The project file ``qualified`` leads to from ``origin``, and the names left to
-        look up in it."""
+        look up in it. Files of one directory share the answer: most questions are about
+        names of other packages (``torch.zeros``), asked again by every file."""
+        if qualified.startswith(":"):
+            return (origin, qualified[1:].split(".")) if self.root_for(origin) else None
+        key = (origin.parent, qualified)
+        if key not in self._located:
+            self._located[key] = self._find_file(origin, qualified)
+        found = self._located[key]
+        return None if found is None else (found[0], list(found[1]))
+
+    def _find_file(self, origin: Path, qualified: str) -> tuple[Path, list[str]] | None:
         root = self.root_for(origin)
         if root is None:
             return None
-        if qualified.startswith(":"):
-            return origin, qualified[1:].split(".")
         level = len(qualified) - len(qualified.lstrip("."))
         parts = [p for p in qualified[level:].split(".") if p]
         if level:
@@ -303,10 +330,10 @@ class ProjectIndex:
 
     def cannot_hold(self, origin: Path, qualified: str, fact: str) -> bool:
         """True when ``qualified`` is a function or class defined at the top of a project
-        file whose text lacks the words without which ``fact`` cannot hold (see
-        ``summary.possible_facts``; fact "class": it is a function, so no class at all):
+        file, and its definition's text lacks the words without which ``fact`` cannot hold
+        (see ``summary.definitions``; fact "class": it is a function, so no class at all):
         answered from the bytes, without parsing the file. Most questions a file asks are
-        about functions that switch nothing."""
+        about functions and classes that switch nothing."""
         if not qualified:
             return False
         located = self._file_of(origin, qualified)
@@ -319,30 +346,30 @@ class ProjectIndex:
                 raw = path.read_bytes()
             except OSError:
                 return False
-            known = (_cache.content_digest(raw), *defined_names(raw), possible_facts(raw))
+            known = (_cache.content_digest(raw), definitions(raw))
             self._texts[path] = known
         if self._frames:
             self._frames[-1].add(("file", str(path), known[0]))
-        _, functions, classes, possible = known
+        defined = known[1]
         if fact == "class":
-            return name in functions
-        return (name in functions or name in classes) and fact not in possible
+            return name in defined.functions
+        return name in defined.facts and fact not in defined.facts[name]
 
     def _locate(
         self, base: Path, parts: list[str], relative: bool
     ) -> tuple[Path, list[str]] | None:
         """The file of the longest module prefix of ``parts`` under ``base``, and the rest."""
         found: tuple[Path, list[str]] | None = None
-        if relative and self._stat(base / "__init__.py")[0]:
+        if relative and self._has_file(base, "__init__.py"):
             found = (base / "__init__.py", parts)
         directory = base
         for index, part in enumerate(parts):
-            if self._stat(directory / (part + ".py"))[0]:
+            if self._has_file(directory, part + ".py"):
                 return directory / (part + ".py"), parts[index + 1 :]
-            if not self._stat(directory / part)[1]:
+            if not self._has_directory(directory, part):
                 break
             directory = directory / part
-            if self._stat(directory / "__init__.py")[0]:
+            if self._has_file(directory, "__init__.py"):
                 found = (directory / "__init__.py", parts[index + 1 :])
         return found
 

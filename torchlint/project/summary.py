@@ -156,29 +156,50 @@ _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _TOP_LEVEL_DEFINITION = re.compile(rb"^(async[ \t]+def|def|class)[ \t]+(\w+)", re.MULTILINE)
 
 
-def possible_facts(text: bytes) -> frozenset[str]:
-    """The facts a function or class of a file with this text may have: "grad_off",
-    "cuda_gate", "device_selector", "mode" (leaves, returns or puts itself in eval mode).
-    Without their words, ``summarize`` gives every function and class of it none of them."""
+def _facts_in(region: bytes, device_file: bool) -> frozenset[str]:
+    """The facts a definition whose text is ``region`` may have, by the same word tests
+    ``_Summarizer`` makes on it: "grad_off", "cuda_gate", "device_selector", "mode"
+    (leaves, returns or puts itself in eval mode). ``device_file``: the file says
+    "device" somewhere."""
     found = set()
-    if any(word in text for word in _GRAD_WORDS):
+    if any(word in region for word in _GRAD_WORDS):
         found.add("grad_off")
-    if any(word in text for word in _CUDA_WORDS):
+    if any(word in region for word in _CUDA_WORDS):
         found.add("cuda_gate")
-    if b"device" in text and any(word in text for word in _DEVICE_WORDS):
+    if device_file and any(word in region for word in _DEVICE_WORDS):
         found.add("device_selector")
-    if _MODE_CALL.search(text):
+    if _MODE_CALL.search(region):
         found.add("mode")
     return frozenset(found)
 
 
-def defined_names(text: bytes) -> tuple[frozenset[str], frozenset[str]]:
-    """Names a ``def`` and a ``class`` at column 0 define (supersets of what ``summarize``
-    lists: a name defined twice is ambiguous there, and has no facts either way)."""
+@dataclass(frozen=True)
+class Definitions:
+    """What a file's bytes say of its top-level ``def`` and ``class`` statements, without
+    parsing it: the names (supersets of what ``summarize`` lists: a name defined twice is
+    ambiguous there, and has no facts either way) and, per name, the facts its text allows.
+
+    A definition's text runs from its line to the next ``def``/``class`` at column 0, a
+    superset of the lines ``summarize`` reads for it (a ``def`` at column 0 inside a string
+    would end it early)."""
+
+    functions: frozenset[str]
+    classes: frozenset[str]
+    facts: dict[str, frozenset[str]]
+
+
+def definitions(text: bytes) -> Definitions:
     functions, classes = set(), set()
-    for keyword, name in _TOP_LEVEL_DEFINITION.findall(text):
-        (classes if keyword == b"class" else functions).add(name.decode("ascii", "replace"))
-    return frozenset(functions), frozenset(classes)
+    regions: dict[str, list[bytes]] = {}
+    found = list(_TOP_LEVEL_DEFINITION.finditer(text))
+    for i, match in enumerate(found):
+        keyword, name = match.group(1), match.group(2).decode("ascii", "replace")
+        (classes if keyword == b"class" else functions).add(name)
+        end = found[i + 1].start() if i + 1 < len(found) else len(text)
+        regions.setdefault(name, []).append(text[match.start() : end])
+    device_file = b"device" in text
+    facts = {name: _facts_in(b"\n".join(parts), device_file) for name, parts in regions.items()}
+    return Definitions(frozenset(functions), frozenset(classes), facts)
 
 
 # Fields that never hold a node (names, numbers, operators and contexts without children).
