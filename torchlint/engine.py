@@ -24,7 +24,7 @@ from torchlint import timing
 from torchlint.deepstack import call_deep
 from torchlint.diagnostics import Diagnostic, Edit, Fix, Location
 from torchlint.names import _IS_NODE, SCOPE_TYPES, Scope, child_fields, is_node_type
-from torchlint.positions import LineIndex, node_spans
+from torchlint.positions import LineIndex, node_spans, spans_from_statements
 from torchlint.rules.base import InsertAfter, InsertBefore, InsertLine, PendingFix, Replace, Rule
 from torchlint.suppression import apply_suppressions
 
@@ -51,6 +51,7 @@ class _Pending:
     node: cst.CSTNode
     message: str
     fix: PendingFix | None
+    statement: cst.CSTNode  # the top-level statement being visited (or ``node``) when reported
 
 
 class FileContext:
@@ -77,7 +78,9 @@ class FileContext:
         self._facts: dict[str, Any] = {}
 
     def add(self, rule: Rule, node: cst.CSTNode, message: str, fix: PendingFix | None) -> None:
-        self.pending.append(_Pending(rule, node, message, fix))
+        ancestors = self.ancestors
+        statement = ancestors[1] if len(ancestors) > 1 else node
+        self.pending.append(_Pending(rule, node, message, fix, statement))
 
     @property
     def parent(self) -> cst.CSTNode | None:
@@ -501,7 +504,7 @@ def _resolve(context: FileContext) -> list[Diagnostic]:
     """Turn node-based reports into located diagnostics with offset-based fixes."""
     if not context.pending:
         return []
-    spans = context.locate(context.module, _located_nodes(context.pending))
+    spans = _spans(context, _located_nodes(context.pending))
     lines = LineIndex(context.source)
     diagnostics = []
     for pending in context.pending:
@@ -526,6 +529,21 @@ def _resolve(context: FileContext) -> list[Diagnostic]:
             )
         )
     return diagnostics
+
+
+def _spans(context: FileContext, nodes: list[cst.CSTNode]) -> dict[int, tuple[int, int]]:
+    """The offsets of ``nodes``: by default from the top-level statements they were reported
+    in (a file's diagnostics are in a few of its statements), else from the whole module."""
+    if context.locate is node_spans:
+        body = {id(statement) for statement in context.module.body}
+        statements = {id(p.statement): p.statement for p in context.pending}
+        for node in nodes:  # fixes that insert before a top-level statement (imports)
+            statements.setdefault(id(node), node)
+        chosen = [node for key, node in statements.items() if key in body]
+        found = spans_from_statements(context.module, context.source, nodes, chosen)
+        if found is not None:
+            return found
+    return context.locate(context.module, nodes)
 
 
 def _located_nodes(pending: list[_Pending]) -> list[cst.CSTNode]:

@@ -108,6 +108,55 @@ def statement_spans(
     return state.offset, state.spans
 
 
+@dataclass
+class _TextState(_OffsetState):
+    """Offsets, and the text itself (to find where a statement stands in the source)."""
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.tokens.append(token)
+            self.offset += len(token)
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        self.offset += len(value)
+
+
+def spans_from_statements(
+    module: cst.Module,
+    source: str,
+    wanted: Iterable[cst.CSTNode],
+    statements: Iterable[cst.CSTNode],
+) -> dict[int, tuple[int, int]] | None:
+    """``node_spans(module, wanted)`` from generating only some top-level statements of
+    ``module`` (those the wanted nodes are thought to be in), not the module up to them.
+
+    A statement generates the same text wherever it stands, and the module's code is
+    ``source``: a statement's text found exactly once in ``source`` stands there. None when
+    that cannot be made sure of, or a wanted node is in none of ``statements``: the caller
+    then generates the module.
+    """
+    want = {id(node) for node in wanted}
+    body = module.body
+    last = body[-1] if body else None
+    spans: dict[int, tuple[int, int]] = {}
+    for statement in statements:
+        if statement is last and not module.has_trailing_newline:
+            return None  # its generated text ends in a newline the source lacks
+        state = _TextState(
+            default_indent=module.default_indent, default_newline=module.default_newline
+        )
+        statement._codegen(state)
+        text = "".join(state.tokens)
+        start = source.find(text)
+        if start < 0 or source.find(text, start + 1) >= 0:
+            return None  # not there, or there twice
+        for key, (begin, end) in state.spans.items():
+            if key in want:
+                spans[key] = (begin + start, end + start)
+    return spans if len(spans) == len(want) else None
+
+
 class LineIndex:
     """Converts character offsets to 1-based (line, column) pairs."""
 
