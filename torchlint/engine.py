@@ -24,7 +24,7 @@ from torchlint import timing
 from torchlint.deepstack import call_deep
 from torchlint.diagnostics import Diagnostic, Edit, Fix, Location
 from torchlint.names import _IS_NODE, SCOPE_TYPES, Scope, child_fields, is_node_type
-from torchlint.positions import LineIndex, node_spans, spans_from_statements
+from torchlint.positions import LineIndex, node_spans, placed_spans
 from torchlint.rules.base import InsertAfter, InsertBefore, InsertLine, PendingFix, Replace, Rule
 from torchlint.suppression import apply_suppressions
 
@@ -36,6 +36,7 @@ SYNTAX_ERROR_CODE = "TL000"
 T = TypeVar("T")
 Locate = Callable[[cst.Module, Sequence[cst.CSTNode]], dict[int, tuple[int, int]]]
 _SCOPE_TYPES = frozenset(SCOPE_TYPES)
+_FIELDS: dict[type, tuple[str, ...]] = {}  # child_fields per node type, without the call
 
 
 @dataclass
@@ -51,7 +52,7 @@ class _Pending:
     node: cst.CSTNode
     message: str
     fix: PendingFix | None
-    statement: cst.CSTNode  # the top-level statement being visited (or ``node``) when reported
+    ancestors: tuple[cst.CSTNode, ...]  # of the node being visited when it was reported
 
 
 class FileContext:
@@ -78,9 +79,7 @@ class FileContext:
         self._facts: dict[str, Any] = {}
 
     def add(self, rule: Rule, node: cst.CSTNode, message: str, fix: PendingFix | None) -> None:
-        ancestors = self.ancestors
-        statement = ancestors[1] if len(ancestors) > 1 else node
-        self.pending.append(_Pending(rule, node, message, fix, statement))
+        self.pending.append(_Pending(rule, node, message, fix, tuple(self.ancestors)))
 
     @property
     def parent(self) -> cst.CSTNode | None:
@@ -476,18 +475,22 @@ class _Walker:
         ancestors = context.ancestors
         ancestors.append(node)
         is_node = _IS_NODE
-        for name in child_fields(node_type):
+        walk = self._walk
+        fields = _FIELDS.get(node_type)
+        if fields is None:
+            fields = _FIELDS[node_type] = child_fields(node_type)
+        for name in fields:
             value = getattr(node, name)
             value_type = type(value)
             if value_type is tuple or value_type is list:
                 for child in value:
-                    self._walk(child)
+                    walk(child)
             else:
                 known = is_node.get(value_type)
                 if known is None:
                     known = is_node_type(value_type)
                 if known:
-                    self._walk(value)
+                    walk(value)
         ancestors.pop()
         if is_scope:
             context.scope = context.scope.parent  # type: ignore[assignment]
@@ -532,18 +535,59 @@ def _resolve(context: FileContext) -> list[Diagnostic]:
 
 
 def _spans(context: FileContext, nodes: list[cst.CSTNode]) -> dict[int, tuple[int, int]]:
-    """The offsets of ``nodes``: by default from the top-level statements they were reported
-    in (a file's diagnostics are in a few of its statements), else from the whole module."""
+    """The offsets of ``nodes``: by default from the statements they were reported in
+    (``_place``), else from generating the whole module."""
     if context.locate is node_spans:
-        body = {id(statement) for statement in context.module.body}
-        statements = {id(p.statement): p.statement for p in context.pending}
-        for node in nodes:  # fixes that insert before a top-level statement (imports)
-            statements.setdefault(id(node), node)
-        chosen = [node for key, node in statements.items() if key in body]
-        found = spans_from_statements(context.module, context.source, nodes, chosen)
+        found = _place(context, nodes)
         if found is not None:
             return found
     return context.locate(context.module, nodes)
+
+
+_BODIES = (cst.Module, cst.IndentedBlock)
+
+
+def _place(context: FileContext, nodes: list[cst.CSTNode]) -> dict[int, tuple[int, int]] | None:
+    """Offsets from generating only the statements the nodes are in: for each node, the
+    innermost statement around it (of a module's or a block's body) whose text is found once
+    in the source, else the next one out. A fix's node may be a top-level statement of its
+    own (an import to add above). None when a node is in none of them."""
+    module = context.module
+    top = {id(statement) for statement in module.body}
+    placed: dict[int, dict[int, tuple[int, int]] | None] = {}
+    found: dict[int, tuple[int, int]] = {}
+
+    def spans_of(statement: cst.CSTNode, outer: Sequence[cst.CSTNode]) -> dict | None:
+        key = id(statement)
+        if key not in placed:
+            indents = context.indents(outer)
+            placed[key] = placed_spans(module, context.source, statement, indents)
+        return placed[key]
+
+    for pending in context.pending:
+        wanted = [pending.node]
+        if pending.fix is not None:
+            wanted += _edit_nodes(pending.fix)
+        chain = pending.ancestors
+        for node in wanted:
+            key = id(node)
+            if key in found:
+                continue
+            candidates = [
+                (chain[i], chain[:i])
+                for i in range(len(chain) - 1, 0, -1)
+                if type(chain[i - 1]) in _BODIES
+            ]
+            if key in top:
+                candidates.append((node, ()))
+            for statement, outer in candidates:
+                spans = spans_of(statement, outer)
+                if spans is not None and key in spans:
+                    found[key] = spans[key]
+                    break
+            else:
+                return None
+    return found if all(id(node) in found for node in nodes) else None
 
 
 def _located_nodes(pending: list[_Pending]) -> list[cst.CSTNode]:
@@ -552,9 +596,12 @@ def _located_nodes(pending: list[_Pending]) -> list[cst.CSTNode]:
     for item in pending:
         nodes.append(item.node)
         if item.fix is not None:
-            for edit in item.fix.edits:
-                nodes.append(edit.statement if isinstance(edit, InsertLine) else edit.node)
+            nodes.extend(_edit_nodes(item.fix))
     return nodes
+
+
+def _edit_nodes(fix: PendingFix) -> list[cst.CSTNode]:
+    return [edit.statement if isinstance(edit, InsertLine) else edit.node for edit in fix.edits]
 
 
 def _inside_parens(new: cst.CSTNode, old: cst.CSTNode) -> cst.CSTNode:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -122,39 +122,28 @@ class _TextState(_OffsetState):
         self.offset += len(value)
 
 
-def spans_from_statements(
-    module: cst.Module,
-    source: str,
-    wanted: Iterable[cst.CSTNode],
-    statements: Iterable[cst.CSTNode],
+def placed_spans(
+    module: cst.Module, source: str, statement: cst.CSTNode, indents: Sequence[str] = ()
 ) -> dict[int, tuple[int, int]] | None:
-    """``node_spans(module, wanted)`` from generating only some top-level statements of
-    ``module`` (those the wanted nodes are thought to be in), not the module up to them.
+    """The spans of every node of ``statement`` (an element of a module's or an indented
+    block's body, ``indents`` those of the blocks around it), without generating the module.
 
-    A statement generates the same text wherever it stands, and the module's code is
-    ``source``: a statement's text found exactly once in ``source`` stands there. None when
-    that cannot be made sure of, or a wanted node is in none of ``statements``: the caller
-    then generates the module.
+    A statement generates, at its blocks' indentation, the text it has in the module, and
+    the module's code is ``source``: that text, found exactly once in ``source``, stands
+    there. None when it is not found or found twice, or when the file lacks a final
+    newline (the last statement's text would then end in one the source does not have).
     """
-    want = {id(node) for node in wanted}
-    body = module.body
-    last = body[-1] if body else None
-    spans: dict[int, tuple[int, int]] = {}
-    for statement in statements:
-        if statement is last and not module.has_trailing_newline:
-            return None  # its generated text ends in a newline the source lacks
-        state = _TextState(
-            default_indent=module.default_indent, default_newline=module.default_newline
-        )
-        statement._codegen(state)
-        text = "".join(state.tokens)
-        start = source.find(text)
-        if start < 0 or source.find(text, start + 1) >= 0:
-            return None  # not there, or there twice
-        for key, (begin, end) in state.spans.items():
-            if key in want:
-                spans[key] = (begin + start, end + start)
-    return spans if len(spans) == len(want) else None
+    if not module.has_trailing_newline:
+        return None
+    state = _TextState(default_indent=module.default_indent, default_newline=module.default_newline)
+    for indent in indents:
+        state.increase_indent(indent)
+    statement._codegen(state)
+    text = "".join(state.tokens)
+    start = source.find(text)
+    if start < 0 or source.find(text, start + 1) >= 0:
+        return None
+    return {key: (begin + start, end + start) for key, (begin, end) in state.spans.items()}
 
 
 class LineIndex:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.analysis.flow import GRAD_OFF, SET_GRAD_ENABLED
-from torchlint.names import Scope, dotted_name, iter_children
+from torchlint.names import Scope, dotted_name, iter_children, statement_fields
 from torchlint.rules import calls
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from torchlint.project.index import ProjectView
 
 _GRAPH_METHODS = frozenset({"backward", "step"})
+# The last names of GRAD_OFF and SET_GRAD_ENABLED: a file without them switches nothing off.
+_GRAD_OFF_WORDS = ("no_grad", "inference_mode", "set_grad_enabled")
 _GRAPH_FUNCTIONS = frozenset({"torch.autograd.grad", "torch.autograd.backward"})
 MODULE = 0  # the id standing for the module's own statements
 
@@ -50,14 +52,16 @@ def _collect(context: FileContext) -> GraphFacts:
     decorators: set[str] = set()
     scope = context.module_scope
     bodies: list[tuple[int, Sequence[cst.CSTNode]]] = [(MODULE, context.module.body)]
+    # Definitions and `with` blocks are statements: the walks need not enter expressions.
+    may_switch_off = any(word in context.source for word in _GRAD_OFF_WORDS)
     stack: list[cst.CSTNode] = [context.module]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.FunctionDef):
+        if type(node) is cst.FunctionDef:
             bodies.append((id(node), _statements(node)))
-            if _turns_grad_off(node.body, scope):
+            if may_switch_off and _turns_grad_off(node.body, scope):
                 decorators.add(node.name.value)
-        stack.extend(iter_children(node))
+        stack.extend(iter_children(node, statement_fields))
     first: dict[int, int] = {}
     for owner, statements in bodies:
         for index, statement in enumerate(statements):
@@ -78,9 +82,10 @@ def _contains_graph_call(root: cst.CSTNode, scope: Scope, own_code_only: bool) -
     stack: list[cst.CSTNode] = [root]
     while stack:
         node = stack.pop()
-        if own_code_only and isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        node_type = type(node)
+        if own_code_only and (node_type is cst.FunctionDef or node_type is cst.ClassDef):
             continue
-        if isinstance(node, cst.Call) and _uses_graph(node, scope):
+        if node_type is cst.Call and _uses_graph(node, scope):  # type: ignore[arg-type]
             return True
         stack.extend(iter_children(node))
     return False
@@ -99,9 +104,9 @@ def _turns_grad_off(body: cst.CSTNode, scope: Scope) -> bool:
     stack: list[cst.CSTNode] = [body]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.With) and any(grad_off(i.item, scope) for i in node.items):
+        if type(node) is cst.With and any(grad_off(i.item, scope) for i in node.items):  # type: ignore[attr-defined]
             return True
-        stack.extend(iter_children(node))
+        stack.extend(iter_children(node, statement_fields))
     return False
 
 

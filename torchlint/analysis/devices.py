@@ -129,7 +129,9 @@ def _walk_with_scopes(context: FileContext) -> Iterator[tuple[cst.CSTNode, Scope
         node, scope = stack.pop()
         yield node, scope
         inner = Scope(node, scope) if type(node) in _SCOPE_NODES else scope
-        stack.extend((child, inner) for child in reversed(list(iter_children(node))))
+        children = list(iter_children(node))
+        children.reverse()
+        stack.extend([(child, inner) for child in children])
 
 
 # Nodes that can hold statements: assignments are statements, so a walk for them need not
@@ -667,6 +669,8 @@ def sets_up_distributed(context: FileContext) -> bool:
     Such a file has chosen DDP already; a ``DataParallel`` next to it is the
     single-process fallback, not the file's way to use several GPUs.
     """
+    if not any(wrapper in context.source for wrapper in DISTRIBUTED_WRAPPERS):
+        return False  # no name can resolve to one
     for node, scope in _walk_with_scopes(context):
         if not isinstance(node, cst.Call):
             continue
@@ -748,6 +752,8 @@ def dataloaders(context: FileContext) -> dict[str, tuple[cst.Call, ...]]:
     One file-wide answer per name: a name that is also a parameter, a loop target or
     assigned anything else anywhere in the file is not a DataLoader here.
     """
+    if "DataLoader" not in context.source:
+        return {}  # no name can resolve to one (imports and aliases spell it out)
     built: dict[str, list[cst.Call]] = {}
     other: set[str] = set()
     for node, scope in _walk_with_scopes(context):
