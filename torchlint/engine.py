@@ -141,17 +141,17 @@ def _project_view(context: FileContext) -> ProjectView | None:
 def _active_rules(rules: Sequence[type[Rule]], source: str) -> list[type[Rule]]:
     """The rules that could fire on ``source``: they visit nodes, and one of their
     ``requires`` words is in the text. Rules without visitors (TL000, TL001) are the
-    engine's own work and need no tree. Each word is looked for once, not once per rule."""
-    words = _WORDS.get(tuple(rules))
-    if words is None:
-        words = _WORDS[tuple(rules)] = frozenset(w for r in rules for w in r.requires)
-    present = {word for word in words if word in source}
-    return [
-        r for r in rules if _visitors(r) and (not r.requires or not present.isdisjoint(r.requires))
-    ]
+    engine's own work and need no tree. A word is looked for once (a word absent costs a
+    scan of the whole text), and a rule's search stops at the first word found."""
+    found: dict[str, bool] = {}
 
+    def present(word: str) -> bool:
+        known = found.get(word)
+        if known is None:
+            known = found[word] = word in source
+        return known
 
-_WORDS: dict[tuple[type[Rule], ...], frozenset[str]] = {}  # every requires word of some rules
+    return [r for r in rules if _visitors(r) and (not r.requires or any(map(present, r.requires)))]
 
 
 def _rules_that_could_fire(
