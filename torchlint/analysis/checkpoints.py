@@ -59,6 +59,8 @@ class _Frame:
 
 
 def _scan(context: FileContext) -> RoundTrips:
+    if "save" not in context.source:  # no `torch.save` (aliases spell it too): no round trip
+        return RoundTrips(frozenset(), frozenset())
     scope = context.module_scope
     loads: set[int] = set()
     buffer_saves: set[int] = set()
