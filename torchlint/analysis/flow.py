@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.names import Scope, child_fields, dotted_name, is_node_type, iter_children
+from torchlint.names import _IS_NODE, Scope, child_fields, dotted_name, is_node_type, iter_children
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
@@ -798,6 +798,9 @@ class _State:
 _TRACKED_MODES = frozenset({"eval", "pretrained", "train", "mode", "bind"})
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # child_fields per node type, without the call
+
+
 class _Builder:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
@@ -818,14 +821,22 @@ class _Builder:
 
     def children(self, node: cst.CSTNode, state: _State) -> None:
         walk = self.walk
-        for name in child_fields(type(node)):
+        node_type = type(node)
+        fields = _FIELDS.get(node_type)
+        if fields is None:
+            fields = _FIELDS[node_type] = child_fields(node_type)
+        for name in fields:
             value = getattr(node, name)
             value_type = type(value)
             if value_type is tuple or value_type is list:
                 for child in value:
                     walk(child, state)
-            elif is_node_type(value_type):
-                walk(value, state)
+            else:
+                known = _IS_NODE.get(value_type)
+                if known is None:
+                    known = is_node_type(value_type)
+                if known:
+                    walk(value, state)
 
     def _walk_all(self, nodes: Iterable[cst.CSTNode], state: _State) -> None:
         for node in nodes:

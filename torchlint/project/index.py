@@ -116,6 +116,7 @@ class ProjectIndex:
         self._texts: dict[Path, tuple[str, Definitions]] = {}
         self._listings: dict[Path, tuple[frozenset[str], frozenset[str]]] = {}
         self._located: dict[tuple[Path, str], tuple[Path, list[str]] | None] = {}
+        self._parents: dict[Path, Path] = {}
         self._root_of: dict[Path, Path | None] = {}
         self._memo: dict[Any, tuple[frozenset[tuple[str, str, str]], Any]] = {}
         self._frames: list[set[tuple[str, str, str]]] = []
@@ -243,9 +244,15 @@ class ProjectIndex:
                 self._frames[-1] |= deps
             return value
         self._memo[key] = (frozenset(), _IN_PROGRESS)
-        with self.recording() as recorded:
+        frames = self._frames
+        frames.append(set())  # as `recording()`, without a context manager (a hot path)
+        try:
             value = compute()
-        self._memo[key] = (frozenset(recorded[0]), value)
+        finally:
+            read = frames.pop()
+            if frames:
+                frames[-1] |= read
+        self._memo[key] = (frozenset(read), value)
         return value
 
     def still_valid(self, dependencies: Dependencies) -> bool:
@@ -303,7 +310,10 @@ class ProjectIndex:
         names of other packages (``torch.zeros``), asked again by every file."""
         if qualified.startswith(":"):
             return (origin, qualified[1:].split(".")) if self.root_for(origin) else None
-        key = (origin.parent, qualified)
+        parent = self._parents.get(origin)
+        if parent is None:  # one object per directory: a Path computes its hash once
+            parent = self._parents[origin] = origin.parent
+        key = (parent, qualified)
         if key not in self._located:
             self._located[key] = self._find_file(origin, qualified)
         found = self._located[key]
