@@ -4,8 +4,9 @@ CPython starts a collection every 700 net allocations and, every tenth of those,
 the older objects too: during a parse that is thousands of collections, each visiting the
 imported modules and the trees still alive, and it finds almost nothing (CST nodes hold no
 reference cycles; reference counting frees them). Freezing what is imported moves it out of
-the collector's sight, and a larger first threshold makes collections rarer: a cold run
-takes about 14 % less CPU time, for a few MB more memory. (mypy and others do the same.)
+the collector's sight, and a larger first threshold makes collections rarer. Measured on a
+cold run over a sample of the ecosystem corpus (``gc.callbacks``): the collector's share of
+the CPU time fell from 12 % to under 5 %, for a few MB more memory. (mypy does the same.)
 """
 
 from __future__ import annotations
