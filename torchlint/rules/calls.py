@@ -57,7 +57,11 @@ def string_literal(expr: cst.BaseExpression) -> str | None:
         prefix = expr.prefix.lower()
         if "b" in prefix or "f" in prefix:
             return None
-        return expr.evaluated_value if isinstance(expr.evaluated_value, str) else None
+        raw = expr.raw_value
+        if "\\" not in raw and "\r" not in raw:
+            return raw  # no escapes, no newline to normalise: the text is the value
+        value = expr.evaluated_value  # `ast.literal_eval`: slow, so only where needed
+        return value if isinstance(value, str) else None
     if isinstance(expr, cst.ConcatenatedString):
         value = expr.evaluated_value
         return value if isinstance(value, str) else None
