@@ -315,6 +315,7 @@ def _init_worker(
     worker builds its own project index (the summaries' disk cache is shared)."""
     global _worker_state
     ignore_interrupts()
+    timing.take()  # a forked worker's copy of what the parent measured is the parent's to report
     cache_dir, roots = project
     _worker_state = (settings, mode, ProjectIndex(cache_dir=cache_dir, roots=roots))
 
