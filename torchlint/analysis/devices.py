@@ -958,19 +958,18 @@ def _binds(statement: cst.CSTNode, name: str) -> bool:
     stack = [statement]
     while stack:
         node = stack.pop()
-        target = getattr(node, "target", None)
-        if (
-            isinstance(node, (cst.AssignTarget, cst.AnnAssign))
-            and isinstance(target, cst.Name)
-            and target.value == name
-        ):
-            return True
-        found: set[str] = set()
-        bound_names(node, found)
-        if name in found:
-            return True
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
+        node_type = type(node)  # exact types: `isinstance` on libcst classes is slow
+        if node_type is cst.AssignTarget or node_type is cst.AnnAssign:
+            target = node.target  # type: ignore[attr-defined]
+            if type(target) is cst.Name and target.value == name:
+                return True
+        if node_type in BINDING_NODES:
+            found: set[str] = set()
+            bound_names(node, found)
+            if name in found:
+                return True
+            if node_type in _SCOPE_NODES:
+                continue
         stack.extend(iter_children(node))
     return False
 
