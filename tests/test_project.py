@@ -704,3 +704,25 @@ def test_a_definition_runs_to_the_next_one_at_column_zero() -> None:
     assert found.functions == {"first", "second"} and found.classes == frozenset()
     assert found.facts["first"] == {"cuda_gate"}  # a superset of its own lines
     assert found.facts["second"] == {"mode"}
+
+
+def test_the_callers_of_a_function_are_found_without_parsing_files_that_switch_no_mode(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/engine.py": "def evaluate(model, loader):\n    return model(loader)\n",
+            "pkg/train.py": (
+                "from .engine import evaluate\n\ndef main(model, loader):\n"
+                "    model.eval()\n    return evaluate(model, loader)\n"
+            ),
+            "pkg/plain.py": "from .engine import evaluate\n\nevaluate(net, data)\n",
+        },
+    )
+    index = ProjectIndex()
+    view = index.view(tmp_path / "pkg/engine.py")
+    assert view is not None and view.evaluated_by_callers("evaluate", 0, "model")
+    assert (tmp_path / "pkg/train.py").resolve() in index._files
+    assert (tmp_path / "pkg/plain.py").resolve() not in index._files  # never summarised

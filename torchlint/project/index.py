@@ -40,6 +40,7 @@ from torchlint.project.summary import (
     FunctionSummary,
     ModuleSummary,
     definitions,
+    may_pass_evaluated,
     summarize,
 )
 
@@ -175,13 +176,17 @@ class ProjectIndex:
     def _has_directory(self, directory: Path, name: str) -> bool:
         return name in self._entries(directory)[1]
 
-    def summary(self, path: Path) -> ModuleSummary | None:
-        """The summary of the file at ``path`` (None when unreadable or not Python)."""
+    def summary(self, path: Path, raw: bytes | None = None) -> ModuleSummary | None:
+        """The summary of the file at ``path`` (None when unreadable or not Python);
+        ``raw``: its bytes, when the caller has read them already."""
         known = self._files.get(path)
         if known is None:
-            try:
-                raw = path.read_bytes()
-            except OSError:
+            if raw is None:
+                try:
+                    raw = path.read_bytes()
+                except OSError:
+                    raw = None
+            if raw is None:
                 known = (_MISSING, UNPARSABLE)
             else:
                 digest = _cache.content_digest(raw)
@@ -506,7 +511,15 @@ class ProjectIndex:
             try:
                 for path in files[:MAX_FILES] if len(files) <= MAX_FILES else []:
                     path = _resolved(path)
-                    module = self.summary(path)
+                    raw = None
+                    if path not in self._files:
+                        try:
+                            raw = path.read_bytes()
+                        except OSError:
+                            continue
+                        if not may_pass_evaluated(raw):
+                            continue  # its summary would list no call site: not parsed
+                    module = self.summary(path, raw)
                     if module is None:
                         continue
                     for site in module.calls:

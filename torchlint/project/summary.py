@@ -173,6 +173,12 @@ def _facts_in(region: bytes, device_file: bool) -> frozenset[str]:
     return frozenset(found)
 
 
+def may_pass_evaluated(text: bytes) -> bool:
+    """Whether ``summarize`` may find call sites that pass a model in eval mode (its
+    ``calls``): only in a file that switches a mode somewhere."""
+    return _MODE_CALL.search(text) is not None
+
+
 @dataclass(frozen=True)
 class Definitions:
     """What a file's bytes say of its top-level ``def`` and ``class`` statements, without
@@ -318,7 +324,7 @@ class _Summarizer:
         self.grad_words = any(word in text for word in _GRAD_WORDS)
         self.cuda_words = any(word in text for word in _CUDA_WORDS)
         self.device_words = b"device" in text and any(word in text for word in _DEVICE_WORDS)
-        self.mode_calls = _MODE_CALL.search(text) is not None
+        self.mode_calls = may_pass_evaluated(text)  # also: no call sites without it
         self.lines = text.split(b"\n")
         self.imports: dict[str, str] = {}
         self.defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
