@@ -17,7 +17,8 @@ FIRST_THRESHOLD = 100_000
 
 
 def tune_for_batch() -> None:
-    """Set once per process, before linting (inherited by forked workers)."""
+    """Set once, before linting: ``--jobs`` workers forked from this process (Linux) inherit
+    it; spawned ones (macOS, Windows) keep Python's defaults."""
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(FIRST_THRESHOLD, second, third)
