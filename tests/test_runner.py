@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_project import INFERENCE_DECORATOR, PREDICT_WITH_HELPER
 from torchlint import runner, timing
 from torchlint.cache import Cache, content_digest
 from torchlint.config import Settings, build_settings
@@ -283,25 +284,9 @@ def test_process_file_reads_the_file_and_records_its_digest(tmp_path: Path) -> N
     assert (missing.diagnostics, missing.fixed, missing.adds_runtime) == ([], 0, False)
 
 
-INFERENCE = """\
-import functools
-import torch
-
-def inference(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with torch.inference_mode():
-            return fn(*args, **kwargs)
-    return wrapper
-"""
-PREDICT = """\
-from utils import inference
-
-@inference
-def predict(model, x):
-    model.eval()
-    return model(x)
-"""
+# A project decorator that turns autograd off, and a file that uses it.
+INFERENCE = INFERENCE_DECORATOR
+PREDICT = PREDICT_WITH_HELPER.replace("from .helpers", "from utils")
 
 
 def test_process_file_with_an_index_records_what_it_read(tmp_path: Path) -> None:
