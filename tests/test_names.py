@@ -78,14 +78,20 @@ def test_import_inside_function() -> None:
     assert resolve(source, "F.relu") is None
 
 
-def test_class_scope_is_not_visible_in_methods() -> None:
-    module = cst.parse_module(
-        "import torch\nclass A:\n    torch = 1\n    def f(self):\n        pass\n"
-    )
+CLASS_WITH_METHOD = "class A:\n    torch = 1\n    def f(self):\n        pass\n"
+
+
+def _class_and_method_scopes(source: str) -> tuple[Scope, Scope, Scope]:
+    """The module's, its last statement's (class ``A``) and ``A.f``'s scopes."""
+    module = cst.parse_module(source)
     module_scope = Scope(module, None)
-    class_def = module.body[1]
+    class_def = module.body[-1]
     class_scope = Scope(class_def, module_scope)
-    method_scope = Scope(class_def.body.body[1], class_scope)
+    return module_scope, class_scope, Scope(class_def.body.body[1], class_scope)
+
+
+def test_class_scope_is_not_visible_in_methods() -> None:
+    _, class_scope, method_scope = _class_and_method_scopes("import torch\n" + CLASS_WITH_METHOD)
     expression = cst.parse_expression("torch.load")
     assert class_scope.qualified_name(expression) is None
     assert method_scope.qualified_name(expression) == "torch.load"
@@ -291,13 +297,9 @@ def test_global_declaration_wins_over_an_earlier_binding() -> None:
 
 
 def test_binds_can_use_and_binding_scope() -> None:
-    module = cst.parse_module(
-        "import torch\nimport np\nimport np\nclass A:\n    torch = 1\n    def f(self):\n        pass\n"
+    module_scope, class_scope, method_scope = _class_and_method_scopes(
+        "import torch\nimport np\nimport np\n" + CLASS_WITH_METHOD
     )
-    module_scope = Scope(module, None)
-    class_def = module.body[3]
-    class_scope = Scope(class_def, module_scope)
-    method_scope = Scope(class_def.body.body[1], class_scope)
     assert class_scope.binds("torch") == ["<other>"]
     assert method_scope.binds("torch") == ["torch"]
     assert method_scope.binds("self") == ["<other>"]
