@@ -129,9 +129,7 @@ def _walk_with_scopes(context: FileContext) -> Iterator[tuple[cst.CSTNode, Scope
         node, scope = stack.pop()
         yield node, scope
         inner = Scope(node, scope) if type(node) in _SCOPE_NODES else scope
-        children = list(iter_children(node))
-        children.reverse()
-        stack.extend([(child, inner) for child in children])
+        stack.extend((child, inner) for child in reversed(list(iter_children(node))))
 
 
 # Nodes that can hold statements: assignments are statements, so a walk for them need not

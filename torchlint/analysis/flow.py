@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.names import _IS_NODE, Scope, child_fields, dotted_name, is_node_type, iter_children
+from torchlint.names import (
+    _FIELDS_BY_TYPE,
+    _IS_NODE,
+    Scope,
+    child_fields,
+    dotted_name,
+    is_node_type,
+    iter_children,
+)
 
 if TYPE_CHECKING:
     from torchlint.engine import FileContext
@@ -798,9 +806,6 @@ class _State:
 _TRACKED_MODES = frozenset({"eval", "pretrained", "train", "mode", "bind"})
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}  # child_fields per node type, without the call
-
-
 class _Builder:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
@@ -822,9 +827,7 @@ class _Builder:
     def children(self, node: cst.CSTNode, state: _State) -> None:
         walk = self.walk
         node_type = type(node)
-        fields = _FIELDS.get(node_type)
-        if fields is None:
-            fields = _FIELDS[node_type] = child_fields(node_type)
+        fields = _FIELDS_BY_TYPE.get(node_type) or child_fields(node_type)  # no call if known
         for name in fields:
             value = getattr(node, name)
             value_type = type(value)

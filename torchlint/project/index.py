@@ -233,10 +233,14 @@ class ProjectIndex:
         try:
             yield out
         finally:
-            frame = self._frames.pop()
-            if self._frames:
-                self._frames[-1] |= frame
-            out.append(tuple(sorted(frame)))
+            out.append(tuple(sorted(self._close_frame())))
+
+    def _close_frame(self) -> set[tuple[str, str, str]]:
+        """End the innermost recording: what it read counts for the one around it too."""
+        frame = self._frames.pop()
+        if self._frames:
+            self._frames[-1] |= frame
+        return frame
 
     def _memoised(self, key: Any, compute: Callable[[], T], default: T) -> T:
         """``compute()`` once per key; a later hit records what the first computation read."""
@@ -249,14 +253,11 @@ class ProjectIndex:
                 self._frames[-1] |= deps
             return value
         self._memo[key] = (frozenset(), _IN_PROGRESS)
-        frames = self._frames
-        frames.append(set())  # as `recording()`, without a context manager (a hot path)
+        self._frames.append(set())  # as `recording()`, without a context manager (a hot path)
         try:
             value = compute()
         finally:
-            read = frames.pop()
-            if frames:
-                frames[-1] |= read
+            read = self._close_frame()
         self._memo[key] = (frozenset(read), value)
         return value
 

@@ -321,10 +321,11 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 class _Summarizer:
     def __init__(self, tree: ast.Module, text: bytes) -> None:
         self.tree = tree
-        self.grad_words = any(word in text for word in _GRAD_WORDS)
-        self.cuda_words = any(word in text for word in _CUDA_WORDS)
-        self.device_words = b"device" in text and any(word in text for word in _DEVICE_WORDS)
-        self.mode_calls = may_pass_evaluated(text)  # also: no call sites without it
+        # The facts the file's words allow: the same tests as the index's byte gates.
+        self.device_file = b"device" in text
+        self.file_facts = _facts_in(text, self.device_file)
+        self.cuda_words = "cuda_gate" in self.file_facts
+        self.mode_calls = "mode" in self.file_facts  # also: no call sites without it
         self.lines = text.split(b"\n")
         self.imports: dict[str, str] = {}
         self.defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
@@ -441,10 +442,11 @@ class _Summarizer:
         # of a project are none of these).
         region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
         builds = any(word in region for word in _LAYER_WORDS)
-        grad = self.grad_words and any(word in region for word in _GRAD_WORDS)
-        cuda = self.cuda_words and any(word in region for word in _CUDA_WORDS)
-        device = self.device_words and any(word in region for word in _DEVICE_WORDS)
-        mode = self.mode_calls and _MODE_CALL.search(region) is not None
+        facts = _facts_in(region, self.device_file) if self.file_facts else frozenset()
+        grad = "grad_off" in facts
+        cuda = "cuda_gate" in facts
+        device = "device_selector" in facts
+        mode = "mode" in facts
         # One pass in order: the modes it leaves, what it returns, the calls it makes.
         shadowed = _locals(node) if mode else frozenset()
         tracker = _ModeTracker(self, shadowed, self.sites, returns=[])
