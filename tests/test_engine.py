@@ -4,6 +4,8 @@ see scripts/mutation.py)."""
 
 from __future__ import annotations
 
+import random
+import re
 import sys
 import time
 import types
@@ -185,7 +187,7 @@ def test_a_visitor_for_no_libcst_node_is_refused() -> None:
 
 def test_the_walk_sees_every_node_with_a_cold_type_cache() -> None:
     names._IS_NODE.clear()
-    engine._FIELDS.clear()
+    names._FIELDS_BY_TYPE.clear()
     assert messages(lint("f(a, b=c)\n", ReportNames)) == ["name f", "name a", "name b", "name c"]
 
 
@@ -323,6 +325,34 @@ def test_may_be_too_deep_counts_bracket_depth(opener: str, closer: str) -> None:
     assert too_deep(opener * 50 + closer * 50 + opener * 51 + closer * 51) is False
 
 
+def _reference_too_deep(source: str) -> bool:
+    """The estimate spelled out: a line of 1000 characters, or more than 100 brackets open
+    at some point, counting every opening bracket up and every closing one down."""
+    if any(len(line) >= 1000 for line in re.split(r"[\r\n]", source)):
+        return True
+    depth = deepest = 0
+    for char in source:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        deepest = max(deepest, depth)
+    return deepest > 100
+
+
+def test_may_be_too_deep_agrees_with_the_estimate_spelled_out() -> None:
+    chunks = ["(", ")", "[", "]", "{", "}", "x", " ", "\n", "\r", "é", "\udcff", "'('"]
+    rng = random.Random(7)
+    for _ in range(400):
+        size = rng.choice([50, 300, 1200])
+        weights = [rng.random() for _ in chunks]
+        source = "".join(rng.choices(chunks, weights, k=size))
+        if rng.random() < 0.3:  # a run of openers somewhere: the deep files are like this
+            at = rng.randrange(len(source) + 1)
+            source = source[:at] + "([{"[rng.randrange(3)] * rng.randrange(90, 110) + source[at:]
+        assert engine._may_be_too_deep(source) is _reference_too_deep(source), repr(source)
+
+
 def test_may_be_too_deep_without_brackets() -> None:
     assert engine._may_be_too_deep("x = 1\n") is False
     assert engine._may_be_too_deep("x = 1 + f()\n" * 50) is False
@@ -350,6 +380,13 @@ def test_a_file_too_deep_is_reported_when_tl000_is_enabled() -> None:
 # --- parsing ------------------------------------------------------------------------------------
 
 
+def test_code_libcsts_validation_trips_on_is_read_and_checked() -> None:
+    # libcst's own parse_module crashes validating this tree (a TypeError); built without
+    # validation, the tree is the source, and the rules see it.
+    source = "x = 1 if 0 else(lambda:1)\n"
+    assert messages(lint(source, ReportNames)) == ["name x"]  # no TL000
+
+
 def test_a_syntax_error_is_pythons_with_or_without_a_tree() -> None:
     for rules in ([], [ReportNames]):
         result = lint("x = 1\ny = (\n", *rules)
@@ -360,7 +397,7 @@ def test_a_syntax_error_is_pythons_with_or_without_a_tree() -> None:
 
 
 def test_what_libcst_cannot_read_is_reported_only_when_a_rule_could_fire() -> None:
-    source = "x = 1 if 0 else(lambda:1)\n"
+    source = "(x): int = 1\n"  # valid Python, refused by libcst's grammar (libcst#1011)
     assert lint(source).diagnostics == []
     assert lint(source, NeedsWords).diagnostics == []
     (diagnostic,) = lint(source, ReportNames).diagnostics

@@ -157,8 +157,8 @@ DEEP = {
     "and_8000": "x = " + " and ".join(["a"] * 8000) + "\n",
     "unary_1500": "x = " + "-" * 1500 + "1\n",
     "lambdas_1000": "x = " + "lambda: " * 1000 + "torch.load(p)\n",
-    # valid, but libcst cannot parse it (libcst raises TypeError): an honest TL000
-    "libcst_type_error": "x = 1 if 0 else(lambda:1)\n",
+    # valid, but libcst's grammar refuses it (libcst#1011): an honest TL000
+    "libcst_refuses": "(x): int = 1\n",
 }
 
 
@@ -183,19 +183,19 @@ def test_deep_nesting_is_reported_cleanly(tmp_path: Path, run_cli, name: str) ->
 
 def test_deep_nesting_verdicts(tmp_path: Path, run_cli) -> None:
     """The messages say what happened: CPython's error, or libcst's limitation."""
-    for name in ("parens_1000", "unary_10000", "libcst_type_error", "ifs_120"):
+    for name in ("parens_1000", "unary_10000", "libcst_refuses", "ifs_120"):
         (tmp_path / f"{name}.py").write_text(DEEP[name])
     # A file no rule could fire on needs no tree: libcst's limitation is not reported.
-    (tmp_path / "libcst_type_error.py").write_text("import torch\n" + DEEP["libcst_type_error"])
-    (tmp_path / "libcst_type_error_plain.py").write_text(DEEP["libcst_type_error"])
+    (tmp_path / "libcst_refuses.py").write_text("import torch\n" + DEEP["libcst_refuses"])
+    (tmp_path / "libcst_refuses_plain.py").write_text(DEEP["libcst_refuses"])
     completed = run_cli("check", "--no-cache", "--output-format", "concise", ".")
     lines = sorted(_assert_clean_exit(completed, (1,)).splitlines())
     joined = "\n".join(lines)
-    assert "libcst_type_error_plain.py" not in joined
+    assert "libcst_refuses_plain.py" not in joined
     assert "ifs_120.py:101:1: TL000 SyntaxError: too many levels of indentation" in joined
     assert "parens_1000.py:1:205: TL000 SyntaxError: too many nested parentheses" in joined
     assert "unary_10000.py:1:1: TL000 the file is nested too deeply for Python to compile" in joined
-    assert "libcst_type_error.py:1:1: TL000 torchlint's parser (libcst) cannot read" in joined
+    assert "libcst_refuses.py:2:1: TL000 torchlint's parser (libcst) cannot read" in joined
 
 
 # --- symlinks -----------------------------------------------------------------------------

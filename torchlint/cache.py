@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 from torchlint import __version__
 from torchlint import diagnostics as _diagnostics_module
 from torchlint.diagnostics import Diagnostic
+from torchlint.realpaths import real_path
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
@@ -169,11 +170,7 @@ class Cache:
         Keyed by the path as shown (the diagnostics carry it) and by the file it really is:
         ``a.py`` run from two directories is two files, with their own per-file-ignores.
         """
-        try:
-            real = str(path.resolve())
-        except (OSError, RuntimeError):  # a symlink loop
-            real = str(path.absolute())
-        name = f"{path.as_posix()}\0{real}\0{digest}"
+        name = f"{path.as_posix()}\0{real_path(path)}\0{digest}"
         return hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=20).hexdigest()
 
     def get(

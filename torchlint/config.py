@@ -21,6 +21,7 @@ from typing import Any
 from torchlint import registry, torch_versions
 from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
 from torchlint.dependencies import declares_torchlint
+from torchlint.realpaths import real_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -144,8 +145,8 @@ def _relative(path: str, root: Path) -> str:
     """``path`` relative to ``root`` (posix), or as given when it lies elsewhere."""
     candidate = Path(path)
     try:
-        return candidate.resolve().relative_to(root.resolve()).as_posix()
-    except (ValueError, OSError):
+        return real_path(candidate).relative_to(real_path(root)).as_posix()
+    except ValueError:
         return candidate.as_posix()
 
 

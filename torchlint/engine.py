@@ -23,7 +23,14 @@ from libcst._nodes.internal import CodegenState
 from torchlint import timing
 from torchlint.deepstack import call_deep
 from torchlint.diagnostics import Diagnostic, Edit, Fix, Location
-from torchlint.names import _IS_NODE, SCOPE_TYPES, Scope, child_fields, is_node_type
+from torchlint.names import (
+    _IS_NODE,
+    SCOPE_TYPES,
+    Scope,
+    child_fields,
+    is_node_type,
+)
+from torchlint.parsing import parse_module
 from torchlint.positions import LineIndex, node_spans, placed_spans
 from torchlint.rules.base import InsertAfter, InsertBefore, InsertLine, PendingFix, Replace, Rule
 from torchlint.suppression import apply_suppressions
@@ -36,7 +43,6 @@ SYNTAX_ERROR_CODE = "TL000"
 T = TypeVar("T")
 Locate = Callable[[cst.Module, Sequence[cst.CSTNode]], dict[int, tuple[int, int]]]
 _SCOPE_TYPES = frozenset(SCOPE_TYPES)
-_FIELDS: dict[type, tuple[str, ...]] = {}  # child_fields per node type, without the call
 
 
 @dataclass
@@ -219,19 +225,34 @@ def _syntax_error(path: str, error: Exception, source: str) -> Diagnostic:
 # refuses it cheaply: more than 200 nested brackets, or more than its parser stack allows.
 # Only files that could be that deep (long lines, many nested brackets) pay for the check.
 _LONG_LINE = re.compile(r"^[^\r\n]{1000}", re.MULTILINE)  # anchored: linear time
-_NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
-_BRACKET_DEPTH = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+_LONG_LINE_LENGTH = 1000
+# Brackets as bytes: every opening one becomes "(", every closing one ")", the rest goes.
+_AS_PARENTHESES = bytes.maketrans(b"([{)]}", b"((()))")
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"()[]{}")
 _SUSPICIOUS_DEPTH = 100
 
 
+def _depth(parentheses: bytes) -> int:
+    """The deepest nesting of a string of "(" and ")" (strings and comments too: an estimate)."""
+    return max(itertools.accumulate(1 if byte == 40 else -1 for byte in parentheses), default=0)
+
+
 def _may_be_too_deep(source: str) -> bool:
-    if _LONG_LINE.search(source):
+    # Splitting at "\n" first is cheap, and a line under the length is under it for "\r" too.
+    longest = max(map(len, source.split("\n")))
+    if longest >= _LONG_LINE_LENGTH and _LONG_LINE.search(source):
         return True
-    brackets = _NOT_BRACKET.sub("", source)  # strings and comments too: an estimate
-    if len(brackets) <= _SUSPICIOUS_DEPTH:
+    parentheses = source.encode("utf-8", "surrogatepass").translate(_AS_PARENTHESES, _NOT_BRACKETS)
+    if len(parentheses) <= _SUSPICIOUS_DEPTH:
         return False
-    depth = itertools.accumulate(map(_BRACKET_DEPTH.__getitem__, brackets))
-    return max(depth) > _SUSPICIOUS_DEPTH
+    # Taking out the innermost pairs lowers the depth by one at most, so the passes made
+    # plus what is left bound it from above; ordinary code is done in a few passes.
+    rest, passes = parentheses, 0
+    while b"()" in rest and passes <= _SUSPICIOUS_DEPTH:
+        rest, passes = rest.replace(b"()", b""), passes + 1
+    if passes + _depth(rest) <= _SUSPICIOUS_DEPTH:
+        return False
+    return _depth(parentheses) > _SUSPICIOUS_DEPTH
 
 
 def python_rejects(source: str) -> Exception | None:
@@ -343,7 +364,7 @@ def _lint_source(
             result.diagnostics = apply_suppressions(path, source, [], settings)
             return result
     try:
-        module = timing.measure("parse (libcst)", cst.parse_module, source)
+        module = timing.measure("parse (libcst)", parse_module, source)
     except Exception as error:  # noqa: BLE001 - libcst also raises TypeError on valid code
         reported: Exception = error
         try:  # CPython's message and position are the ones users know
@@ -414,15 +435,20 @@ def _timed(timer: timing.Timer, label: str, method: Callable[[Any], Any]) -> Cal
     return lambda node: timer.measure(label, method, node)
 
 
+_Visitors = list[tuple[Rule, Callable[[Any], Any]]]
+# A node type's visitors, child fields, whether it opens a scope, and its leave_ visitors.
+_Plan = tuple[_Visitors | None, tuple[str, ...], bool, _Visitors | None]
+
+
 class _Walker:
     """Walks the CST once, calling each rule's visitors; crashes disable only that rule."""
 
     def __init__(self, context: FileContext, rules: Sequence[type[Rule]], result: FileResult):
         self.context = context
         self.result = result
-        self.visit: dict[type, list[tuple[Rule, Callable[[Any], Any]]]] = {}
-        self.leave: dict[type, list[tuple[Rule, Callable[[Any], Any]]]] = {}
-        self.crashed: set[int] = set()
+        self.visit: dict[type, _Visitors] = {}
+        self.leave: dict[type, _Visitors] = {}
+        self.plans: dict[type, _Plan] = {}
         timer = timing.TIMER
         for rule_type in rules:
             label = f"rule {rule_type.code} ({rule_type.name})"
@@ -447,7 +473,6 @@ class _Walker:
 
     def _crashed(self, rule: Rule, error: Exception) -> None:
         """Report a rule's crash and take all its visitors out of the tables."""
-        self.crashed.add(id(rule))
         where = traceback.extract_tb(error.__traceback__)[-1]
         self.result.errors.append(
             f"{self.context.path}: internal error in {rule.code} ({rule.name}): "
@@ -458,43 +483,46 @@ class _Walker:
             for node_type, entries in table.items():
                 # New lists: a loop over the old one (in progress) is left undisturbed.
                 table[node_type] = [entry for entry in entries if entry[0] is not rule]
+        self.plans.clear()
+
+    def _plan(self, node_type: type) -> _Plan:
+        """What visiting a node of ``node_type`` involves, worked out once per type and file."""
+        plan = self.plans[node_type] = (
+            self.visit.get(node_type),
+            child_fields(node_type),
+            node_type in _SCOPE_TYPES,
+            self.leave.get(node_type),
+        )
+        return plan
 
     def _walk(self, node: cst.CSTNode) -> None:
-        node_type = type(node)
-        context = self.context
-        visitors = self.visit.get(node_type)
+        visitors, fields, is_scope, leavers = self.plans.get(type(node)) or self._plan(type(node))
         if visitors:
             for entry in visitors:
                 try:
                     entry[1](node)
                 except Exception as error:  # noqa: BLE001 - crash isolation is the point
                     self._crashed(entry[0], error)
-        is_scope = node_type in _SCOPE_TYPES
+        context = self.context
         if is_scope:
             context.scope = Scope(node, context.scope)
         ancestors = context.ancestors
         ancestors.append(node)
-        is_node = _IS_NODE
-        walk = self._walk
-        fields = _FIELDS.get(node_type)
-        if fields is None:
-            fields = _FIELDS[node_type] = child_fields(node_type)
         for name in fields:
             value = getattr(node, name)
             value_type = type(value)
             if value_type is tuple or value_type is list:
                 for child in value:
-                    walk(child)
+                    self._walk(child)
             else:
-                known = is_node.get(value_type)
+                known = _IS_NODE.get(value_type)
                 if known is None:
                     known = is_node_type(value_type)
                 if known:
-                    walk(value)
+                    self._walk(value)
         ancestors.pop()
         if is_scope:
             context.scope = context.scope.parent  # type: ignore[assignment]
-        leavers = self.leave.get(node_type)
         if leavers:
             for entry in leavers:
                 try:

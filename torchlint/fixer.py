@@ -13,6 +13,7 @@ import libcst as cst
 from torchlint.diagnostics import Diagnostic, Edit
 from torchlint.engine import FileResult, guarded, lint_source, python_rejects
 from torchlint.fix_imports import import_edits, name_uses, unused_import_edits
+from torchlint.parsing import parse_module
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
@@ -189,7 +190,7 @@ def apply_fixes(
     positions)."""
     edits = [e for d in chosen for e in d.fix.edits]  # type: ignore[union-attr]
     text = apply_edits(source, edits)
-    module = cst.parse_module(text)
+    module = parse_module(text)
     stages = [edits]
     requests = [
         (line, map_offset(d.fix.edits[0].start, edits))  # type: ignore[union-attr]
@@ -213,7 +214,7 @@ def _stage(
         return text, module
     stages.append(edits)
     text = apply_edits(text, edits)
-    return text, cst.parse_module(text)
+    return text, parse_module(text)
 
 
 def map_offset(offset: int, edits: Sequence[Edit], *, end: bool = False) -> int:

@@ -10,6 +10,7 @@ import libcst as cst
 import pytest
 
 from tests.helpers import fix, lint, settings_for
+from torchlint.analysis import flow as flow_module
 from torchlint.analysis.flow import MAX_DEPTH, Flow, build_flow
 from torchlint.engine import FileContext, lint_source
 from torchlint.registry import all_rules
@@ -57,6 +58,23 @@ def lint_all_tl3(path: Path):
 
 
 # --- the analysis ----------------------------------------------------------------------------
+
+
+def test_the_flow_walk_enters_every_node_type_it_handles() -> None:
+    # Opaque children are passed over without a call: none of them may have a handler.
+    assert not flow_module._OPAQUE & flow_module._HANDLERS.keys()
+    source = """
+        model = nn.Sequential()
+        for x in loader:
+            loss = model(x)
+            loss.backward()
+            opt.step()
+    """
+    assert kinds(flow_for(source), "<module>") == [
+        ("model", "model"),
+        ("backward", "loss"),
+        ("step", "opt"),
+    ]
 
 
 def test_index_methods_nested_functions_and_module_body() -> None:

@@ -289,7 +289,7 @@ class Loop:
         return loops
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(eq=False, slots=True)  # not frozen: a frozen one costs a call per field to build
 class Event:
     """Something a training-loop rule cares about, at a position of a function.
 
@@ -825,16 +825,21 @@ class _Builder:
             self.children(node, state)
 
     def children(self, node: cst.CSTNode, state: _State) -> None:
+        """Walk the children of ``node``; opaque ones (a third of them are names) are not
+        even entered."""
         walk = self.walk
         node_type = type(node)
-        fields = _FIELDS_BY_TYPE.get(node_type) or child_fields(node_type)  # no call if known
+        fields = _FIELDS_BY_TYPE.get(node_type)
+        if fields is None:
+            fields = child_fields(node_type)
         for name in fields:
             value = getattr(node, name)
             value_type = type(value)
             if value_type is tuple or value_type is list:
                 for child in value:
-                    walk(child, state)
-            else:
+                    if type(child) not in _OPAQUE:
+                        walk(child, state)
+            elif value_type not in _OPAQUE:
                 known = _IS_NODE.get(value_type)
                 if known is None:
                     known = is_node_type(value_type)

@@ -43,6 +43,7 @@ from torchlint.project.summary import (
     may_pass_evaluated,
     summarize,
 )
+from torchlint.realpaths import real_path
 
 T = TypeVar("T")
 Dependencies = tuple[tuple[str, str, str], ...]
@@ -110,7 +111,7 @@ class ProjectIndex:
 
     def __init__(self, *, cache_dir: Path | None = None, roots: Sequence[Path] = ()) -> None:
         self.cache_dir = cache_dir
-        self.roots = tuple(sorted({_resolved(r) for r in roots}, key=lambda p: -len(p.parts)))
+        self.roots = tuple(sorted({real_path(r) for r in roots}, key=lambda p: -len(p.parts)))
         self._store = _SummaryStore(cache_dir) if cache_dir is not None else None
         self._files: dict[Path, tuple[str, ModuleSummary]] = {}
         # digest and top-level definitions of files read but not parsed
@@ -146,7 +147,7 @@ class ProjectIndex:
 
     def view(self, path: str | Path) -> ProjectView | None:
         """``path``'s view of its project, or None when it lies outside any."""
-        resolved = _resolved(Path(path))
+        resolved = real_path(Path(path))
         if resolved not in self._views:
             root = self.root_for(resolved)
             self._views[resolved] = ProjectView(self, resolved, root) if root else None
@@ -207,7 +208,7 @@ class ProjectIndex:
     def refresh(self, path: str | Path) -> bool:
         """Read ``path`` again (saved in an editor); True when its summary changed, so the
         files that import it should be linted again."""
-        resolved = _resolved(Path(path))
+        resolved = real_path(Path(path))
         with self.lock:
             before = self._files.pop(resolved, None)
             words = self._texts.pop(resolved, None)
@@ -511,7 +512,7 @@ class ProjectIndex:
             frames, self._frames = self._frames, []  # not a dependency of one file's answer
             try:
                 for path in files[:MAX_FILES] if len(files) <= MAX_FILES else []:
-                    path = _resolved(path)
+                    path = real_path(path)
                     raw = None
                     if path not in self._files:
                         try:
@@ -647,10 +648,3 @@ class ProjectView:
     def evaluated_by_callers(self, function: str, index: int, param: str) -> bool:
         """Another file calls this file's ``function`` with ``param`` in eval mode."""
         return self._ask(lambda: self.index.evaluated_by_callers(self.path, function, index, param))
-
-
-def _resolved(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):
-        return path.absolute()

@@ -19,6 +19,7 @@ from torchlint.diagnostics import Applicability, Diagnostic, Edit
 from torchlint.fix_imports import import_edits
 from torchlint.fixer import apply_edits, fix_source
 from torchlint.notebook import _parses
+from torchlint.parsing import parse_module
 from torchlint.registry import selected_rules
 from torchlint.server.convert import SOURCE, identity
 from torchlint.server.documents import Snapshot
@@ -92,7 +93,7 @@ def fixed_by_one(text: str, diagnostic: Diagnostic, notebook: bool) -> str | Non
         try:
             at = min((edit.start for edit in edits), default=0)
             requests = [(line, at) for line in fix.preamble]
-            new = apply_edits(new, import_edits(new, cst.parse_module(new), requests))
+            new = apply_edits(new, import_edits(new, parse_module(new), requests))
         except (cst.ParserSyntaxError, RecursionError, ValueError):
             return None
     return new if _parses(new) or not _parses(text) else None

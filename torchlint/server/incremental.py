@@ -23,6 +23,7 @@ import libcst as cst
 
 from torchlint.deepstack import call_deep
 from torchlint.engine import python_rejects
+from torchlint.parsing import parse_module
 from torchlint.positions import node_spans, statement_spans
 
 _FIRST_NEWLINE = re.compile(r"\r\n?|\n")
@@ -266,6 +267,6 @@ def _parse(text: str) -> cst.Module | None:
     if python_rejects(text) is not None:
         return None
     try:
-        return call_deep(cst.parse_module, text)
+        return call_deep(parse_module, text)
     except Exception:  # noqa: BLE001 - libcst raises more than ParserSyntaxError
         return None
