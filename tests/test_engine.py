@@ -357,6 +357,9 @@ def test_may_be_too_deep_without_brackets() -> None:
     assert engine._may_be_too_deep("x = 1\n") is False
     assert engine._may_be_too_deep("x = 1 + f()\n" * 50) is False
     assert engine._may_be_too_deep("x = " + "1 + " * 300 + "1\n") is True  # a long line
+    assert engine._may_be_too_deep("x" * 1000 + "\n") is True  # 1000 characters: long
+    assert engine._may_be_too_deep("x" * 999 + "\n") is False
+    assert engine._may_be_too_deep("x" * 600 + "\r" + "x" * 600) is False  # two lines
 
 
 def test_python_rejects_only_what_it_cannot_compile() -> None:
