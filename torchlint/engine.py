@@ -224,8 +224,8 @@ def _syntax_error(path: str, error: Exception, source: str) -> Diagnostic:
 # Deep nesting makes libcst's parser slow (quadratic) and, on the C stack, fatal. CPython
 # refuses it cheaply: more than 200 nested brackets, or more than its parser stack allows.
 # Only files that could be that deep (long lines, many nested brackets) pay for the check.
-_LONG_LINE = re.compile(r"^[^\r\n]{1000}", re.MULTILINE)  # anchored: linear time
 _LONG_LINE_LENGTH = 1000
+_LONG_LINE = re.compile(rf"^[^\r\n]{{{_LONG_LINE_LENGTH}}}", re.MULTILINE)  # anchored: linear
 # Brackets as bytes: every opening one becomes "(", every closing one ")", the rest goes.
 _AS_PARENTHESES = bytes.maketrans(b"([{)]}", b"((()))")
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"()[]{}")
