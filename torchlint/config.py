@@ -21,7 +21,7 @@ from typing import Any
 from torchlint import registry, torch_versions
 from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
 from torchlint.dependencies import declares_torchlint
-from torchlint.realpaths import real_path
+from torchlint.discovery import relative_to_root
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -103,7 +103,9 @@ class Settings:
 
     def is_test_code(self, path: str) -> bool:
         """Whether ``path`` is test code by the ``test-code`` patterns (see analysis/roles)."""
-        return bool(self.test_code) and is_test_code(_relative(path, self.root), self.test_code)
+        return bool(self.test_code) and is_test_code(
+            relative_to_root(Path(path), self.root), self.test_code
+        )
 
     def supports(self, version: tuple[int, int]) -> bool:
         """True when every torch the project supports has the API added in ``version``."""
@@ -141,18 +143,9 @@ def _cached_minus(selected: frozenset[str], ignored: tuple[str, ...]) -> frozens
     return _MINUS_CACHE[key]
 
 
-def _relative(path: str, root: Path) -> str:
-    """``path`` relative to ``root`` (posix), or as given when it lies elsewhere."""
-    candidate = Path(path)
-    try:
-        return real_path(candidate).relative_to(real_path(root)).as_posix()
-    except ValueError:
-        return candidate.as_posix()
-
-
 def _path_matches(path: str, pattern: str, root: Path) -> bool:
     candidate = Path(path)
-    relative = _relative(path, root)
+    relative = relative_to_root(candidate, root)
     return (
         fnmatch.fnmatch(relative, pattern)
         or fnmatch.fnmatch(candidate.name, pattern)

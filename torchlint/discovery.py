@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from torchlint.realpaths import real_path
+
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 DEFAULT_EXCLUDES = (
     ".bzr",
@@ -220,10 +222,10 @@ def _first_time(seen: set[tuple[int, int]], identity: tuple[int, int]) -> bool:
 
 
 def relative_to_root(path: Path, root: Path) -> str:
-    """``path`` (symbolic links resolved) relative to ``root``; absolute when outside it."""
+    """``path`` (symbolic links resolved) relative to ``root``; as given when outside it."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except (ValueError, OSError):
+        return real_path(path).relative_to(real_path(root)).as_posix()
+    except ValueError:
         return path.as_posix()
 
 
