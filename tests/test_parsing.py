@@ -68,3 +68,23 @@ def test_overlapping_parses_restore_validation_when_the_last_one_ends() -> None:
     parsing._end()
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not an identifier")
+
+
+def test_a_parse_leaves_the_node_classes_alone() -> None:
+    """Validation is switched by a counter, not by assigning to ``CSTNode`` around each
+    parse: that would empty the attribute caches of every node class each time."""
+    installed = cst.CSTNode.__dict__["__post_init__"]
+    seen: list[object] = []
+    original = cst.Name.__init__
+
+    def spy(node: cst.Name, *args: object, **kwargs: object) -> None:
+        seen.append(cst.CSTNode.__dict__["__post_init__"])
+        original(node, *args, **kwargs)
+
+    cst.Name.__init__ = spy  # type: ignore[method-assign]
+    try:
+        parse_module("first = second\n")
+    finally:
+        cst.Name.__init__ = original  # type: ignore[method-assign]
+    assert seen == [installed, installed]
+    assert cst.CSTNode.__dict__["__post_init__"] is installed

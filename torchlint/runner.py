@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from torchlint import timing
+from torchlint import collector, timing
 from torchlint.cache import content_digest
 from torchlint.config import Settings
 from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
@@ -214,6 +214,13 @@ def process_file(
     path: Path, settings: Settings, mode: Mode, index: ProjectIndex | None = None
 ) -> FileOutcome:
     """Lint or fix one file; with an ``index``, its rules see the rest of its project."""
+    with collector.one_file():
+        return _process_file(path, settings, mode, index)
+
+
+def _process_file(
+    path: Path, settings: Settings, mode: Mode, index: ProjectIndex | None
+) -> FileOutcome:
     display = path.as_posix()
     try:
         source = timing.measure("read and decode", read_source, path)

@@ -101,15 +101,21 @@ def _comments(source: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def _nothing_to_suppress(diagnostics: list[Diagnostic], source: str) -> bool:
+    """No diagnostic, and no directive naming a TL code, the only kind that can be unused
+    (TL001): the file need not be tokenized."""
+    return not diagnostics and not _MAY_NAME_TL_CODE.search(source)
+
+
 def apply_suppressions(
     path: str, source: str, diagnostics: list[Diagnostic], settings: Settings
 ) -> list[Diagnostic]:
     """Drop suppressed diagnostics and add TL001 for directives that suppressed nothing."""
+    if _nothing_to_suppress(diagnostics, source):
+        return []  # most files: not even the enabled codes are worked out
     enabled = settings.enabled_codes(path)
     diagnostics = [d for d in diagnostics if d.code in enabled]
-    if not diagnostics and not _MAY_NAME_TL_CODE.search(source):
-        # Nothing to suppress, and only a directive naming a TL code can be unused (TL001):
-        # skip tokenizing the file.
+    if _nothing_to_suppress(diagnostics, source):
         return []
     directives = parse_noqa(source)
     if not directives:

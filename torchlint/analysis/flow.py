@@ -413,6 +413,23 @@ class Flow:
         self._raw_decorated: list[tuple[FunctionInfo, cst.Decorator, str | None, str | None]] = []
         self.project: ProjectView | None = None  # the other files of the project (or None)
 
+    def release(self) -> None:
+        """Let go of everything: functions, loops and ``with`` blocks point at each other
+        (and at the file's tree), a cycle only the garbage collector would otherwise free."""
+        for function in self.functions:
+            function.parent = function.cls = None
+            for kept in (function.nested, function.raw, function.events):
+                kept.clear()
+            function.loops.clear()
+            function.withs.clear()
+        for infos in self.classes.values():
+            for info in infos:
+                info.methods.clear()
+        for kept in vars(self).values():
+            if isinstance(kept, (dict, list, set)):
+                kept.clear()
+        self._aliases = None
+
     # -- owners and names --------------------------------------------------------------
 
     def owner(self, function: FunctionInfo, name: str) -> Owner:
@@ -1467,6 +1484,7 @@ def build_flow(context: FileContext) -> Flow:
     module_info.end = builder.index
     _resolve_decorators(flow)
     _classify(flow)
+    context.on_release(flow.release)
     return flow
 
 
