@@ -236,6 +236,50 @@ def test_a_crashing_rule_is_one_error_and_the_others_go_on() -> None:
     assert messages(result) == ["name a", "name b", "name c"]
 
 
+class ReportSomeNames(_Fake):
+    """Wants the names ``a`` and, once it has seen ``import x as alias``, ``alias``."""
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.wanted = {"a"}
+
+    def names_visited(self) -> set[str]:
+        return self.wanted
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.wanted.add("alias")
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.report(node, f"some name {node.value}")
+
+
+class CrashOnSomeName(_Fake):
+    name = "crashy-some"
+
+    def names_visited(self) -> set[str]:
+        return {"b", "c"}
+
+    def visit_Name(self, node: cst.Name) -> None:
+        raise ValueError(f"bad {node.value}")
+
+
+def test_a_rule_that_wants_some_names_sees_only_those_and_those_it_adds() -> None:
+    result = lint("alias + a + b\nimport x as alias\nalias + a\n", ReportSomeNames, ReportNames)
+    assert [m for m in messages(result) if m.startswith("some")] == [
+        "some name a",
+        "some name alias",  # the `as` name of the import: the Import was visited first
+        "some name alias",
+        "some name a",
+    ]
+    assert len([m for m in messages(result) if not m.startswith("some")]) == 7  # all of them
+
+
+def test_a_rule_that_wants_some_names_and_crashes_stops_there() -> None:
+    result = lint("a + b + c\n", CrashOnSomeName, ReportNames)
+    assert len(result.errors) == 1 and "ValueError: bad b" in result.errors[0]
+    assert messages(result) == ["name a", "name b", "name c"]
+
+
 def _deep_module(depth: int) -> cst.Module:
     expression: cst.BaseExpression = cst.Name("x")
     for _ in range(depth):

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -469,8 +469,11 @@ def _timed(timer: timing.Timer, label: str, method: Callable[[Any], Any]) -> Cal
 
 
 _Visitors = list[tuple[Rule, Callable[[Any], Any]]]
-# A node type's visitors, child fields, whether it opens a scope, and its leave_ visitors.
-_Plan = tuple[_Visitors | None, tuple[str, ...], bool, _Visitors | None]
+# The visit_Name visitors that want only some names, with the names they want.
+_NameVisitors = list[tuple[Container[str], tuple[Rule, Callable[[Any], Any]]]]
+# A node type's visitors, child fields, whether it opens a scope, its leave_ visitors, and
+# (names only) the visitors that want some of them.
+_Plan = tuple[_Visitors | None, tuple[str, ...], bool, _Visitors | None, _NameVisitors | None]
 
 
 class _Walker:
@@ -481,17 +484,22 @@ class _Walker:
         self.result = result
         self.visit: dict[type, _Visitors] = {}
         self.leave: dict[type, _Visitors] = {}
+        self.some_names: _NameVisitors = []
         self.plans: dict[type, _Plan] = {}
         timer = timing.TIMER
         for rule_type in rules:
             label = f"rule {rule_type.code} ({rule_type.name})"
             rule = rule_type(context) if timer is None else timer.measure(label, rule_type, context)
             for leaving, node_type, attr in _visitors(rule_type):
-                table = self.leave if leaving else self.visit
                 method = getattr(rule, attr)
                 if timer is not None:
                     method = _timed(timer, label, method)
-                table.setdefault(node_type, []).append((rule, method))
+                wanted = rule.names_visited() if attr == "visit_Name" else None
+                if wanted is not None:
+                    self.some_names.append((wanted, (rule, method)))
+                else:
+                    table = self.leave if leaving else self.visit
+                    table.setdefault(node_type, []).append((rule, method))
 
     def run(self) -> None:
         """Walk the module (timed as the engine's own share: the visitors time themselves)."""
@@ -516,6 +524,7 @@ class _Walker:
             for node_type, entries in table.items():
                 # New lists: a loop over the old one (in progress) is left undisturbed.
                 table[node_type] = [entry for entry in entries if entry[0] is not rule]
+        self.some_names = [entry for entry in self.some_names if entry[1][0] is not rule]
         self.plans.clear()
 
     def _plan(self, node_type: type) -> _Plan:
@@ -525,17 +534,28 @@ class _Walker:
             child_fields(node_type),
             node_type in _SCOPE_TYPES,
             self.leave.get(node_type),
+            (self.some_names or None) if node_type is cst.Name else None,
         )
         return plan
 
     def _walk(self, node: cst.CSTNode) -> None:
-        visitors, fields, is_scope, leavers = self.plans.get(type(node)) or self._plan(type(node))
+        visitors, fields, is_scope, leavers, some_names = self.plans.get(type(node)) or self._plan(
+            type(node)
+        )
         if visitors:
             for entry in visitors:
                 try:
                     entry[1](node)
                 except Exception as error:  # noqa: BLE001 - crash isolation is the point
                     self._crashed(entry[0], error)
+        if some_names:
+            value = node.value  # type: ignore[attr-defined]
+            for wanted, entry in some_names:
+                if value in wanted:
+                    try:
+                        entry[1](node)
+                    except Exception as error:  # noqa: BLE001 - crash isolation is the point
+                        self._crashed(entry[0], error)
         context = self.context
         if is_scope:
             context.scope = Scope(node, context.scope)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -244,14 +244,16 @@ def covers(switched: str, name: str) -> bool:
 
 
 def _has_modulo(expr: cst.CSTNode) -> bool:
+    # Exact types: ``isinstance`` on libcst's classes goes through ABCMeta.
     stack = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo):
+        node_type = type(node)
+        if node_type is cst.BinaryOperation and type(node.operator) is cst.Modulo:
             return True
-        if isinstance(node, cst.Name) and "accum" in node.value.lower():
+        if node_type is cst.Name and "accum" in node.value.lower():
             return True
-        if isinstance(node, cst.Attribute) and "accum" in node.attr.value.lower():
+        if node_type is cst.Attribute and "accum" in node.attr.value.lower():
             return True
         stack.extend(iter_children(node))
     return False
@@ -819,6 +821,10 @@ class _State:
     guards: tuple[int, ...] = ()
     branches: tuple[tuple[int, int], ...] = ()
 
+    def but(self, **changes: Any) -> _State:
+        """A copy with ``changes`` (``dataclasses.replace`` looks the fields up each time)."""
+        return _State(**{**self.__dict__, **changes})
+
 
 _TRACKED_MODES = frozenset({"eval", "pretrained", "train", "mode", "bind"})
 
@@ -976,7 +982,7 @@ class _Builder:
         loop = self._loop(node, state, frozenset(names))
         self.walk(node.target, state)
         self.walk(node.iter, state)
-        inner = dataclasses.replace(state, loops=(*state.loops, loop))
+        inner = state.but(loops=(*state.loops, loop))
         self.walk(node.body, inner)
         loop.end = self.index
         if node.orelse is not None:
@@ -984,7 +990,7 @@ class _Builder:
 
     def _While(self, node: cst.While, state: _State) -> None:
         loop = self._loop(node, state, frozenset())
-        inner = dataclasses.replace(state, loops=(*state.loops, loop))
+        inner = state.but(loops=(*state.loops, loop))
         self.walk(node.test, inner)
         self.walk(node.body, inner)
         loop.end = self.index
@@ -996,12 +1002,10 @@ class _Builder:
         self.walk(node.test, state)
         inner = state
         if _has_modulo(node.test):
-            inner = dataclasses.replace(state, guards=(*state.guards, index))
-        self.walk(node.body, dataclasses.replace(inner, branches=(*state.branches, (index, 0))))
+            inner = state.but(guards=(*state.guards, index))
+        self.walk(node.body, inner.but(branches=(*state.branches, (index, 0))))
         if node.orelse is not None:
-            self.walk(
-                node.orelse, dataclasses.replace(inner, branches=(*state.branches, (index, 1)))
-            )
+            self.walk(node.orelse, inner.but(branches=(*state.branches, (index, 1))))
 
     def _With(self, node: cst.With, state: _State) -> None:
         start = self.index
@@ -1018,7 +1022,7 @@ class _Builder:
                 for arg in item.item.args:  # type: ignore[union-attr]
                     self.event(state, "scoped_eval", dotted_name(arg.value), item)
         block = WithBlock(node, start, start, grad, tuple(off_items), state.function)
-        self.walk(node.body, dataclasses.replace(state, grad=grad))
+        self.walk(node.body, state.but(grad=grad))
         block.end = self.index
         state.function.withs.append(block)
         self.flow.with_by_node[id(node)] = block

@@ -139,6 +139,11 @@ class DeprecatedNameRule(Rule):
         super().__init__(context)
         self._aliases: set[str] = set()  # `from m import old as alias`: uses spell `alias`
         self._off = self.exempt(context.path.replace("\\", "/"))
+        # What visit_Name looks at: the last parts of the names, and the aliases found so far.
+        self._wanted: set[str] = set() if self._off else set(self._last_parts)
+
+    def names_visited(self) -> set[str]:
+        return self._wanted
 
     def exempt(self, path: str) -> bool:
         """True for files allowed to use the names (the package that defines them)."""
@@ -189,6 +194,8 @@ class DeprecatedNameRule(Rule):
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._aliases.add(alias.asname.name.value)
+                if not self._off:
+                    self._wanted.add(alias.asname.name.value)
             if self.report_imports and not in_compat_branch(self.context.ancestors):
                 if fix is None:
                     fix = self._import_fix(node, module)

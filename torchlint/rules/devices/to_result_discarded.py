@@ -213,6 +213,8 @@ class ToResultDiscarded(Rule):
         if func.attr.value not in MOVES or not isinstance(func.value, cst.Name):
             return
         name = func.value.value
+        if name not in self.context.scope.bindings:
+            return  # not bound in this scope: neither of the two questions below can say yes
         if name not in tensor_names(self.context) and not rebound_to_tensor(self.context, name):
             return
         fix = None
