@@ -4,6 +4,7 @@ see scripts/mutation.py)."""
 
 from __future__ import annotations
 
+import gc
 import random
 import re
 import sys
@@ -278,6 +279,27 @@ def test_a_rule_that_wants_some_names_and_crashes_stops_there() -> None:
     result = lint("a + b + c\n", CrashOnSomeName, ReportNames)
     assert len(result.errors) == 1 and "ValueError: bad b" in result.errors[0]
     assert messages(result) == ["name a", "name b", "name c"]
+
+
+class KeepsTheContextInAFact(ReportNames):
+    """A fact that refers back to the context: a cycle until the file is done."""
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.context.fact("the context itself", lambda context: [context])
+
+
+@pytest.mark.parametrize("source", ["a\n", "1\n"], ids=["a report", "no report"])
+def test_a_linted_file_leaves_no_cycles_behind(source: str) -> None:
+    """A pending report refers to its rule, the rule to the context, and a fact may refer to
+    it too: ``release`` lets go of them, so reference counting frees the file's tree."""
+    gc.collect()
+    gc.disable()
+    try:
+        lint(source, KeepsTheContextInAFact)
+        left_for_the_collector = gc.collect()
+    finally:
+        gc.enable()
+    assert left_for_the_collector == 0
 
 
 def _deep_module(depth: int) -> cst.Module:
