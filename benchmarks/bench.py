@@ -332,6 +332,11 @@ def main() -> None:
             print(
                 f"  spread (stdev) over {len(parse)} runs: parse {spread(parse):.2f} s, cold {spread(cold):.2f} s, warm {spread(warm):.2f} s"
             )
+            # Each pair ran back to back: its ratio sees the same load on both sides.
+            pairs = [c_run.cpu / p_run.cpu for p_run, c_run in zip(parse, cold, strict=True)]
+            print(
+                f"  cold / parse (CPU) per interleaved pair: {', '.join(f'{r:.2f}' for r in pairs)}; median {statistics.median(pairs):.2f}"
+            )
         print(
             f"peak memory          {rss:8.1f} MB  largest resident set of one process (budget {BUDGET_MB} MB)  {_verdict(rss <= BUDGET_MB)}"
         )
