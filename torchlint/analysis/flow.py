@@ -420,10 +420,14 @@ class Flow:
         (and at the file's tree), a cycle only the garbage collector would otherwise free."""
         for function in self.functions:
             function.parent = function.cls = None
-            for kept in (function.nested, function.raw, function.events):
+            for kept in (
+                function.nested,
+                function.raw,
+                function.events,
+                function.loops,
+                function.withs,
+            ):
                 kept.clear()
-            function.loops.clear()
-            function.withs.clear()
         for infos in self.classes.values():
             for info in infos:
                 info.methods.clear()

@@ -137,9 +137,9 @@ class DeprecatedNameRule(Rule):
 
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
-        self._aliases: set[str] = set()  # `from m import old as alias`: uses spell `alias`
         self._off = self.exempt(context.path.replace("\\", "/"))
-        # What visit_Name looks at: the last parts of the names, and the aliases found so far.
+        # What visit_Name looks at: the last parts of the names, and the aliases found so far
+        # (`from m import old as alias`: uses spell `alias`); nothing in an exempt file.
         self._wanted: set[str] = set() if self._off else set(self._last_parts)
 
     def names_visited(self) -> set[str]:
@@ -150,7 +150,7 @@ class DeprecatedNameRule(Rule):
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
-        if (node.value in self._last_parts or node.value in self._aliases) and not self._off:
+        if node.value in self._wanted:
             self._check(node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
@@ -193,9 +193,7 @@ class DeprecatedNameRule(Rule):
             if qualified not in self.names:
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self._aliases.add(alias.asname.name.value)
-                if not self._off:
-                    self._wanted.add(alias.asname.name.value)
+                self._wanted.add(alias.asname.name.value)
             if self.report_imports and not in_compat_branch(self.context.ancestors):
                 if fix is None:
                     fix = self._import_fix(node, module)
