@@ -134,6 +134,32 @@ def test_per_file_ignores_match_the_relative_path_the_name_or_the_path(tmp_path:
     assert settings.enabled_codes("src/a.py") == {"TL102", "TL201", "TL404"}  # elsewhere
 
 
+def test_the_codes_of_a_path_are_worked_out_once(tmp_path: Path, monkeypatch) -> None:
+    settings = _project(tmp_path, 'select = ["TL101", "TL204"]\n')
+    asked: list[str] = []
+    is_test_code = Settings.is_test_code
+
+    def spy(self: Settings, path: str) -> bool:
+        asked.append(path)
+        return is_test_code(self, path)
+
+    monkeypatch.setattr(Settings, "is_test_code", spy)
+    test = str(tmp_path / "tests" / "a.py")
+    assert settings.enabled_codes(test) == settings.enabled_codes(test) == {"TL204"}
+    assert asked == [test]
+    # A relative path is the same file from its directory, another file from another.
+    monkeypatch.chdir(tmp_path)
+    assert settings.enabled_codes("tests/a.py") == {"TL204"}
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path / "src")
+    assert settings.enabled_codes("tests/a.py") == {"TL204"}
+    assert settings.enabled_codes("a.py") == {"TL101", "TL204"}
+    assert asked == [test, "tests/a.py", "a.py"]
+    # Other settings (a copy with other ignores) start afresh.
+    other = dataclasses.replace(settings, ignore=("TL204",))
+    assert other.enabled_codes(test) == frozenset()
+
+
 def test_test_code_loses_the_rules_not_for_tests(tmp_path: Path) -> None:
     settings = _project(tmp_path, 'select = ["TL101", "TL204"]\n')
     assert settings.test_code == DEFAULT_TEST_CODE

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, discover
+from torchlint import discovery
+from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, discover, relative_to_root
+from torchlint.realpaths import real_path
 
 
 def _touch(path: Path, text: str = "x = 1\n") -> Path:
@@ -70,3 +72,56 @@ def test_one_file_named_twice_or_linked_is_linted_once(tmp_path: Path) -> None:
     found = discover([first.absolute(), tmp_path], root=tmp_path, respect_gitignore=False)
     assert found.files == [first.absolute()]
     assert found.empty == []  # the directory had Python files: they were named already
+
+
+def _by_pathlib(path: str, root: Path) -> str:
+    """What relative_to_root answers for a ``Path``: the reference for the string shortcut."""
+    try:
+        return real_path(Path(path)).relative_to(real_path(root)).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def test_a_path_string_is_made_relative_as_pathlib_would(tmp_path: Path, monkeypatch) -> None:
+    project = tmp_path / "project"
+    (project / "src" / "pkg").mkdir(parents=True)
+    (project / "src" / "pkg" / "train.py").write_text("x = 1\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "real.py").write_text("x = 1\n")
+    (project / "linked").symlink_to(tmp_path / "elsewhere")  # a directory link
+    (project / "src" / "alias.py").symlink_to(tmp_path / "elsewhere" / "real.py")  # a file link
+    (project / "loop.py").symlink_to(project / "loop.py")
+    monkeypatch.chdir(project / "src")
+    paths = [
+        f"{project}/src/pkg/train.py",
+        f"{project}/src/pkg/missing.py",
+        f"{project}//src/./pkg/train.py",
+        f"{project}/src/pkg/../pkg/train.py",
+        f"{project}/src/pkg/",
+        f"{project}/src/pkg/.",
+        f"{project}/linked/real.py",
+        f"{project}/src/alias.py",
+        f"{project}/loop.py",
+        f"{project}",
+        f"{tmp_path}/elsewhere/real.py",
+        "pkg/train.py",
+        "./pkg/train.py",
+        "../src/pkg/train.py",
+        "alias.py",
+        "/",
+        ".",
+        "",
+    ]
+    for root in (project, project / "src", tmp_path / "elsewhere", Path("/")):
+        for path in paths:
+            assert relative_to_root(path, root) == _by_pathlib(path, root), (path, root)
+    assert relative_to_root(f"{project}/src/pkg/train.py", project) == "src/pkg/train.py"
+    assert relative_to_root(f"{project}/linked/real.py", tmp_path) == "elsewhere/real.py"
+    assert relative_to_root(f"{project}/src/pkg/train.py", tmp_path / "elsewhere") == (
+        f"{project}/src/pkg/train.py"
+    )
+    # The shortcut answers for plain paths (inside and outside the root) without pathlib.
+    plain = f"{project}/src/pkg/train.py"
+    assert discovery._relative_text(plain, project) == "src/pkg/train.py"
+    assert discovery._relative_text(plain, tmp_path / "elsewhere") == plain
+    assert discovery._relative_text(f"{project}/src/alias.py", project) is None  # a link

@@ -192,6 +192,46 @@ def test_the_walk_sees_every_node_with_a_cold_type_cache() -> None:
     assert messages(lint("f(a, b=c)\n", ReportNames)) == ["name f", "name a", "name b", "name c"]
 
 
+class ReportLiterals(_Fake):
+    """Reports literals (leaves other rules leave alone), with their parent."""
+
+    def visit_Integer(self, node: cst.Integer) -> None:
+        self.report(node, f"int {node.value} in {type(self.context.parent).__name__}")
+
+    def leave_SimpleString(self, node: cst.SimpleString) -> None:
+        self.report(node, f"str {node.value} in {type(self.context.parent).__name__}")
+
+
+def test_leaves_with_visitors_are_visited_inside_any_expression() -> None:
+    result = lint("f(1, x['k'], [2])\n", ReportLiterals, ReportCalls)
+    assert sorted(messages(result)) == [
+        "fake report",
+        "int 1 in Arg",
+        "int 2 in Element",
+        "str 'k' in Index",
+    ]
+
+
+def test_nodes_with_nothing_to_do_are_not_entered(monkeypatch) -> None:
+    entered: list[str] = []
+    walk = engine._Walker._walk
+
+    def spy(self, node: cst.CSTNode) -> None:
+        entered.append(type(node).__name__)
+        walk(self, node)
+
+    monkeypatch.setattr(engine._Walker, "_walk", spy)
+    assert messages(lint("f(a, 1, b, 2)\n", ReportCalls)) == ["fake report"]
+    # No visitor wants a name or an integer, and they have no children: once the first of
+    # each type has shown that, the others are not entered.
+    top = ["Module", "SimpleStatementLine", "Expr", "Call"]
+    assert entered == [*top, "Name", "Arg", "Arg", "Integer", "Arg", "Arg"]
+    entered.clear()
+    result = lint("f(a, 1, b, 2)\n", ReportCalls, ReportNames)
+    assert messages(result) == ["fake report", "name f", "name a", "name b"]
+    assert entered.count("Name") == 3 and entered.count("Integer") == 1
+
+
 def test_scopes_follow_the_walk() -> None:
     class Resolve(_Fake):
         def visit_Name(self, node: cst.Name) -> None:

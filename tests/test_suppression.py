@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import fix, lint, settings_for
@@ -97,6 +99,21 @@ def test_directive_names_another_tools_code_only() -> None:
 def test_unused_noqa_in_a_file_without_diagnostics() -> None:
     source = "import torch\nx = 1  # noqa: TL201\n"
     assert _codes(source, "TL201", "TL001") == [(2, "TL001")]
+
+
+@pytest.mark.parametrize("spelling", ["NOQA", "NoQa", "nOqA"])
+def test_unused_noqa_in_any_case_in_a_file_without_diagnostics(spelling: str) -> None:
+    source = f"import torch\nx = 1  # {spelling}: tl201\n"
+    assert _codes(source, "TL201", "TL001") == [(2, "TL001")]
+
+
+def test_only_the_letters_of_noqa_match_them_ignoring_case() -> None:
+    """What lets a file whose lower case lacks "noqa" skip the case-blind search."""
+    letters = re.compile("[noqa]", re.IGNORECASE)
+    others = [
+        c for c in map(chr, range(0x110000)) if letters.fullmatch(c) and c.lower() not in "noqa"
+    ]
+    assert others == []
 
 
 def test_a_directive_naming_tl001_is_not_itself_unused() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -76,6 +77,11 @@ class Settings:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     root: Path = field(default_factory=Path.cwd, compare=False)
     config_file: Path | None = field(default=None, compare=False)
+    # enabled_codes by path: asked for each file by the engine and again by the
+    # suppressions, and matching paths (pathlib, fnmatch) costs more than the question
+    _enabled: dict[str, frozenset[str]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         for selector in (*(self.select or ()), *self.extend_select, *self.ignore):
@@ -91,6 +97,14 @@ class Settings:
     def enabled_codes(self, path: str) -> frozenset[str]:
         """The selected codes minus the per-file ignores matching ``path``, and minus the
         rules that do not apply to test code when ``path`` is test code."""
+        # A relative path names another file after a chdir.
+        key = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+        known = self._enabled.get(key)
+        if known is None:
+            known = self._enabled[key] = self._enabled_codes(path)
+        return known
+
+    def _enabled_codes(self, path: str) -> frozenset[str]:
         ignored: list[str] = []
         for pattern, codes in self.per_file_ignores:
             if _path_matches(path, pattern, self.root):
@@ -104,7 +118,7 @@ class Settings:
     def is_test_code(self, path: str) -> bool:
         """Whether ``path`` is test code by the ``test-code`` patterns (see analysis/roles)."""
         return bool(self.test_code) and is_test_code(
-            relative_to_root(Path(path), self.root), self.test_code
+            relative_to_root(path, self.root), self.test_code
         )
 
     def supports(self, version: tuple[int, int]) -> bool:

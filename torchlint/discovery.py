@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from torchlint.realpaths import real_path
+from torchlint.realpaths import real_path, real_text
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 DEFAULT_EXCLUDES = (
@@ -221,12 +221,35 @@ def _first_time(seen: set[tuple[int, int]], identity: tuple[int, int]) -> bool:
     return True
 
 
-def relative_to_root(path: Path, root: Path) -> str:
+def relative_to_root(path: Path | str, root: Path) -> str:
     """``path`` (symbolic links resolved) relative to ``root``; as given when outside it."""
+    if isinstance(path, str):
+        found = _relative_text(path, root)
+        if found is not None:
+            return found
+        path = Path(path)
     try:
         return real_path(path).relative_to(real_path(root)).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _relative_text(path: str, root: Path) -> str | None:
+    """``relative_to_root`` for a path string, with strings alone (a file's settings ask
+    for it once a file); None where only ``pathlib`` gives the same answer."""
+    real = real_text(path)
+    if real is None:
+        return None
+    base = str(real_path(root))
+    if real == base:
+        return "."
+    if real.startswith(base if base.endswith("/") else base + "/"):
+        return real[len(base.rstrip("/")) + 1 :]
+    # Outside the root: the path as given, as `Path.as_posix` would spell it.
+    plain = "//" not in path and "/./" not in path and not path.startswith("./")
+    if plain and path not in ("", ".") and not path.endswith(("/", "/.")):
+        return path
+    return None
 
 
 def _walk(

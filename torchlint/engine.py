@@ -486,6 +486,9 @@ class _Walker:
         self.leave: dict[type, _Visitors] = {}
         self.some_names: _NameVisitors = []
         self.plans: dict[type, _Plan] = {}
+        # Node types with nothing to do (no visitors, no children, no scope): not entered.
+        # Names and literals are half of all nodes, and most have nothing to do.
+        self.idle: set[type] = set()
         timer = timing.TIMER
         for rule_type in rules:
             label = f"rule {rule_type.code} ({rule_type.name})"
@@ -526,6 +529,7 @@ class _Walker:
                 table[node_type] = [entry for entry in entries if entry[0] is not rule]
         self.some_names = [entry for entry in self.some_names if entry[1][0] is not rule]
         self.plans.clear()
+        self.idle.clear()
 
     def _plan(self, node_type: type) -> _Plan:
         """What visiting a node of ``node_type`` involves, worked out once per type and file."""
@@ -536,6 +540,8 @@ class _Walker:
             self.leave.get(node_type),
             (self.some_names or None) if node_type is cst.Name else None,
         )
+        if not any(plan):
+            self.idle.add(node_type)
         return plan
 
     def _walk(self, node: cst.CSTNode) -> None:
@@ -556,26 +562,29 @@ class _Walker:
                         entry[1](node)
                     except Exception as error:  # noqa: BLE001 - crash isolation is the point
                         self._crashed(entry[0], error)
-        context = self.context
-        if is_scope:
-            context.scope = Scope(node, context.scope)
-        ancestors = context.ancestors
-        ancestors.append(node)
-        for name in fields:
-            value = getattr(node, name)
-            value_type = type(value)
-            if value_type is tuple or value_type is list:
-                for child in value:
-                    self._walk(child)
-            else:
-                known = _IS_NODE.get(value_type)
-                if known is None:
-                    known = is_node_type(value_type)
-                if known:
-                    self._walk(value)
-        ancestors.pop()
-        if is_scope:
-            context.scope = context.scope.parent  # type: ignore[assignment]
+        if fields:  # a leaf (a name, a literal) has no children to enter
+            context = self.context
+            if is_scope:
+                context.scope = Scope(node, context.scope)
+            ancestors = context.ancestors
+            ancestors.append(node)
+            idle = self.idle
+            for name in fields:
+                value = getattr(node, name)
+                value_type = type(value)
+                if value_type is tuple or value_type is list:
+                    for child in value:
+                        if type(child) not in idle:
+                            self._walk(child)
+                elif value_type not in idle:
+                    known = _IS_NODE.get(value_type)
+                    if known is None:
+                        known = is_node_type(value_type)
+                    if known:
+                        self._walk(value)
+            ancestors.pop()
+            if is_scope:
+                context.scope = context.scope.parent  # type: ignore[assignment]
         if leavers:
             for entry in leavers:
                 try:

@@ -38,6 +38,13 @@ _SKIPPED_FIELDS = frozenset(
         "dot",
         "star",
         "operator",
+        "lbracket",
+        "rbracket",
+        "lbrace",
+        "rbrace",
+        "first_colon",
+        "second_colon",
+        "relative",
         "default_indent",
         "default_newline",
         "encoding",
@@ -93,6 +100,11 @@ def iter_children(node: cst.CSTNode, fields: Callable[[type], tuple[str, ...]] |
 
 
 SCOPE_TYPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+# Leaves with no meaningful children (names alone are a third of all nodes): a walk that
+# looks for statements, calls or bindings need not even push them.
+LEAF_TYPES = frozenset(
+    {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis}
+)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _OTHER = "<other>"  # a binding that is not an import
 

@@ -25,3 +25,22 @@ def _real_path(path: Path, cwd: str) -> Path:
         return path.resolve()
     except (OSError, RuntimeError):
         return path.absolute()
+
+
+def real_text(path: str) -> str | None:
+    """``str(real_path(Path(path)))`` for a POSIX path string, without building a ``Path``
+    (each one costs more than the question): the real path of its directory, remembered per
+    directory, and its name. None where that could differ: not POSIX, or a name that is a
+    symlink, ``.`` or ``..``."""
+    if os.name != "posix":
+        return None
+    directory, name = os.path.split(path)
+    if name in ("", ".", "..") or os.path.islink(path):
+        return None
+    real = _real_directory(directory or ".", "" if path.startswith("/") else os.getcwd())
+    return real + name if real.endswith("/") else f"{real}/{name}"
+
+
+@lru_cache(maxsize=4096)
+def _real_directory(directory: str, cwd: str) -> str:
+    return str(_real_path(Path(directory), cwd))

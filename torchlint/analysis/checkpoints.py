@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
-from torchlint.names import Scope, iter_children
+from torchlint.names import LEAF_TYPES, Scope, iter_children
 from torchlint.rules import calls
 
 if TYPE_CHECKING:
@@ -97,7 +97,9 @@ def _scan(context: FileContext) -> RoundTrips:
                     if saves:
                         loads.add(id(node))
                         buffer_saves.update(save for save, buffer in saves if buffer)
-        stack.extend((child, frame, None) for child in reversed(list(iter_children(node))))
+        children = [child for child in iter_children(node) if type(child) not in LEAF_TYPES]
+        children.reverse()
+        stack.extend((child, frame, None) for child in children)
     loads.update(load for load, literal in literal_loads if literal in saved_literals)
     return RoundTrips(frozenset(loads), frozenset(buffer_saves))
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.names import (
+    LEAF_TYPES,
     SCOPE_TYPES,
     Scope,
     child_fields,
@@ -123,13 +124,16 @@ _SCOPE_NODES = frozenset(SCOPE_TYPES)
 
 
 def _walk_with_scopes(context: FileContext) -> Iterator[tuple[cst.CSTNode, Scope]]:
-    """Every node of the module with the scope it is evaluated in (lazy scopes, no metadata)."""
+    """Every node of the module but names and literals, with the scope it is evaluated in
+    (lazy scopes, no metadata)."""
     stack: list[tuple[cst.CSTNode, Scope]] = [(context.module, context.module_scope)]
     while stack:
         node, scope = stack.pop()
         yield node, scope
         inner = Scope(node, scope) if type(node) in _SCOPE_NODES else scope
-        stack.extend((child, inner) for child in reversed(list(iter_children(node))))
+        children = [child for child in iter_children(node) if type(child) not in LEAF_TYPES]
+        children.reverse()
+        stack.extend((child, inner) for child in children)
 
 
 # Nodes that can hold statements: assignments are statements, so a walk for them need not
