@@ -726,3 +726,25 @@ def test_the_callers_of_a_function_are_found_without_parsing_files_that_switch_n
     assert view is not None and view.evaluated_by_callers("evaluate", 0, "model")
     assert (tmp_path / "pkg/train.py").resolve() in index._files
     assert (tmp_path / "pkg/plain.py").resolve() not in index._files  # never summarised
+
+
+def test_the_import_roots_of_a_directory_are_worked_out_once_until_a_refresh(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    package = tmp_path / "lib" / "pkg"
+    package.mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    index = ProjectIndex()
+    roots = index.source_roots(package / "a.py", tmp_path)
+    assert roots == [package, tmp_path, tmp_path / "src"]
+    assert index.source_roots(package / "b.py", tmp_path) is roots  # the same directory
+    (package / "__init__.py").write_text("")
+    assert index.source_roots(package / "a.py", tmp_path) is roots  # not looked at again
+    index.refresh(package / "__init__.py")  # an editor saved it
+    assert index.source_roots(package / "a.py", tmp_path) == [
+        package,
+        tmp_path / "lib",
+        tmp_path,
+        tmp_path / "src",
+    ]

@@ -118,6 +118,7 @@ class ProjectIndex:
         self._texts: dict[Path, tuple[str, Definitions]] = {}
         self._listings: dict[Path, tuple[frozenset[str], frozenset[str]]] = {}
         self._located: dict[tuple[Path, str], tuple[Path, list[str]] | None] = {}
+        self._source_roots: dict[tuple[Path, Path], list[Path]] = {}
         self._parents: dict[Path, Path] = {}
         self._root_of: dict[Path, Path | None] = {}
         self._memo: dict[Any, tuple[frozenset[tuple[str, str, str]], Any]] = {}
@@ -214,6 +215,7 @@ class ProjectIndex:
             words = self._texts.pop(resolved, None)
             self._listings.clear()
             self._located.clear()
+            self._source_roots.clear()
             self._memo.clear()
             self._callers.clear()
             self._root_of.clear()
@@ -288,7 +290,15 @@ class ProjectIndex:
     # -- resolution -----------------------------------------------------------------------
 
     def source_roots(self, origin: Path, root: Path) -> list[Path]:
-        """Where an absolute import in ``origin`` may be found, most likely first."""
+        """Where an absolute import in ``origin`` may be found, most likely first (the
+        same for every file of a directory, and worked out once: ``pathlib`` is slow)."""
+        key = (origin.parent, root)
+        found = self._source_roots.get(key)
+        if found is None:
+            found = self._source_roots[key] = self._find_source_roots(origin, root)
+        return found
+
+    def _find_source_roots(self, origin: Path, root: Path) -> list[Path]:
         top = origin.parent
         while top != root and self._has_file(top, "__init__.py") and top.parent != top:
             top = top.parent
