@@ -14,6 +14,7 @@ from torchlint.names import (
     binding_scope,
     child_fields,
     dotted_name,
+    inner_children,
     is_docstring,
     is_node_type,
     iter_children,
@@ -111,6 +112,27 @@ def test_child_fields_keep_only_what_can_hold_nodes() -> None:
     assert child_fields(cst.Name) == ()  # `value` is a str
     assert child_fields(cst.If) == ("test", "body", "orelse")
     assert child_fields(cst.Call) is child_fields(cst.Call)  # computed once per type
+
+
+def test_child_fields_leave_out_brackets_and_colons() -> None:
+    assert child_fields(cst.Subscript) == ("value", "slice")
+    assert child_fields(cst.Slice) == ("lower", "upper", "step")
+    assert child_fields(cst.Dict) == ("elements",)
+    assert child_fields(cst.ImportFrom) == ("module", "names")  # not the relative dots
+
+
+def test_inner_children_leave_out_names_and_literals_and_come_last_first() -> None:
+    call = cst.parse_expression("f(a, 1, g(b), 'c', [2], ...)")
+    assert isinstance(call, cst.Call)
+    assert [cst.Module([]).code_for_node(c) for c in inner_children(call)] == [
+        "...",
+        "[2], ",
+        "'c', ",
+        "g(b), ",
+        "1, ",
+        "a, ",
+    ]  # the arguments; not the name `f`
+    assert inner_children(call.args[1]) == []  # an argument that is a literal
 
 
 def test_statement_fields_skip_expression_only_fields() -> None:

@@ -99,12 +99,21 @@ def iter_children(node: cst.CSTNode, fields: Callable[[type], tuple[str, ...]] |
                 yield value
 
 
-SCOPE_TYPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
-# Leaves with no meaningful children (names alone are a third of all nodes): a walk that
-# looks for statements, calls or bindings need not even push them.
+# Leaves with no meaningful children: names alone are a third of all nodes.
 LEAF_TYPES = frozenset(
     {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis}
 )
+
+
+def inner_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The children of ``node`` but its names and literals, last first: pushed on a stack,
+    they come off in source order. For walks that look for statements, calls or bindings."""
+    children = [child for child in iter_children(node) if type(child) not in LEAF_TYPES]
+    children.reverse()
+    return children
+
+
+SCOPE_TYPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _OTHER = "<other>"  # a binding that is not an import
 
@@ -175,6 +184,7 @@ def _concrete_subclasses(base: type) -> frozenset[type]:
 # lambdas have scopes of their own and every other binding form is a statement. So a file
 # whose text has no ``:=`` never needs its expressions scanned for bindings.
 _EXPRESSIONS = _concrete_subclasses(cst.BaseExpression) - {cst.NamedExpr}
+_NOT_ENTERED_WITHOUT_WALRUS = _NOT_ENTERED | _EXPRESSIONS
 _STATEMENT_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
@@ -259,7 +269,7 @@ class Scope:
         self._scan(body)
 
     def _scan(self, root: cst.CSTNode) -> None:
-        skipped = _NOT_ENTERED if self.walrus else _NOT_ENTERED | _EXPRESSIONS
+        skipped = _NOT_ENTERED if self.walrus else _NOT_ENTERED_WITHOUT_WALRUS
         fields_of = child_fields if self.walrus else statement_fields
         is_node = _IS_NODE
         target_field = _TARGET_FIELD

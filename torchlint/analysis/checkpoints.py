@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
-from torchlint.names import LEAF_TYPES, Scope, iter_children
+from torchlint.names import Scope, inner_children
 from torchlint.rules import calls
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def _scan(context: FileContext) -> RoundTrips:
         if isinstance(node, (cst.FunctionDef, cst.Lambda)):
             inner = _Frame()
             stack.append((node, inner, frame))  # merged once its body is done
-            stack.extend((child, inner, None) for child in reversed(list(iter_children(node))))
+            stack.extend((child, inner, None) for child in inner_children(node))
             continue
         if isinstance(node, cst.WithItem) and node.asname is not None:
             _note_buffer(scope, node.asname.name, node.item, frame)
@@ -97,9 +97,7 @@ def _scan(context: FileContext) -> RoundTrips:
                     if saves:
                         loads.add(id(node))
                         buffer_saves.update(save for save, buffer in saves if buffer)
-        children = [child for child in iter_children(node) if type(child) not in LEAF_TYPES]
-        children.reverse()
-        stack.extend((child, frame, None) for child in children)
+        stack.extend((child, frame, None) for child in inner_children(node))
     loads.update(load for load, literal in literal_loads if literal in saved_literals)
     return RoundTrips(frozenset(loads), frozenset(buffer_saves))
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.names import (
-    LEAF_TYPES,
     SCOPE_TYPES,
     Scope,
     child_fields,
     dotted_name,
+    inner_children,
     iter_children,
     statement_fields,
 )
@@ -131,9 +131,7 @@ def _walk_with_scopes(context: FileContext) -> Iterator[tuple[cst.CSTNode, Scope
         node, scope = stack.pop()
         yield node, scope
         inner = Scope(node, scope) if type(node) in _SCOPE_NODES else scope
-        children = [child for child in iter_children(node) if type(child) not in LEAF_TYPES]
-        children.reverse()
-        stack.extend((child, inner) for child in children)
+        stack.extend((child, inner) for child in inner_children(node))
 
 
 # Nodes that can hold statements: assignments are statements, so a walk for them need not
