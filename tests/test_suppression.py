@@ -108,7 +108,7 @@ def test_unused_noqa_in_any_case_in_a_file_without_diagnostics(spelling: str) ->
 
 
 def test_only_the_letters_of_noqa_match_them_ignoring_case() -> None:
-    """What lets a file whose lower case lacks "noqa" skip the case-blind search."""
+    """What lets a text whose lower case lacks "noqa" skip the search for directives."""
     letters = re.compile("[noqa]", re.IGNORECASE)
     others = [
         c for c in map(chr, range(0x110000)) if letters.fullmatch(c) and c.lower() not in "noqa"

@@ -243,8 +243,9 @@ def _relative_text(path: str, root: Path) -> str | None:
     base = str(real_path(root))
     if real == base:
         return "."
-    if real.startswith(base if base.endswith("/") else base + "/"):
-        return real[len(base.rstrip("/")) + 1 :]
+    inside = base.rstrip("/") + "/"
+    if real.startswith(inside):
+        return real[len(inside) :]
     # Outside the root: the path as given, as `Path.as_posix` would spell it.
     plain = "//" not in path and "/./" not in path and not path.startswith("./")
     if plain and path not in ("", ".") and not path.endswith(("/", "/.")):

@@ -38,7 +38,7 @@ def real_text(path: str) -> str | None:
     if name in ("", ".", "..") or os.path.islink(path):
         return None
     real = _real_directory(directory or ".", "" if path.startswith("/") else os.getcwd())
-    return real + name if real.endswith("/") else f"{real}/{name}"
+    return os.path.join(real, name)
 
 
 @lru_cache(maxsize=4096)

@@ -43,9 +43,16 @@ def _codes(raw: str | None) -> list[str] | None:
     return [code.upper() for code in _SPLIT.split(raw.strip()) if code]
 
 
+def _may_say_noqa(source: str) -> bool:
+    """Whether ``source`` may hold "noqa" in any case. No letter but n, o, q and a
+    themselves matches them ignoring case, so a text whose lower case lacks "noqa" has no
+    directive (tokenizing, or a case-blind search, costs more)."""
+    return "noqa" in source or "noqa" in source.lower()
+
+
 def parse_noqa(source: str) -> list[Noqa]:
     """All noqa directives in real comments (never inside strings)."""
-    if "noqa" not in source and "NOQA" not in source.upper():
+    if not _may_say_noqa(source):
         return []
     found: list[Noqa] = []
     for line, column, text in _comments(source):
@@ -106,9 +113,7 @@ def _nothing_to_suppress(diagnostics: list[Diagnostic], source: str) -> bool:
     (TL001): the file need not be tokenized."""
     if diagnostics:
         return False
-    # No letter but n, o, q and a themselves matches them ignoring case, so a file whose
-    # lower case lacks "noqa" has no match (a case-blind regex search is slower).
-    return "noqa" not in source.lower() or not _MAY_NAME_TL_CODE.search(source)
+    return not _may_say_noqa(source) or not _MAY_NAME_TL_CODE.search(source)
 
 
 def apply_suppressions(
