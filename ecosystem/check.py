@@ -5,6 +5,7 @@ Unit examples show that a rule can be right; this shows how often it is on real 
     python ecosystem/check.py prepare --mirrors DIR   # extract the pinned sources (once)
     python ecosystem/check.py run                     # lint them; diff counts and diagnostics
     python ecosystem/check.py precision               # precision on the labelled sample
+    python ecosystem/check.py precision --round 2026-12   # ...on that round's unseen projects
     python ecosystem/check.py sample --per-code 8     # unlabelled diagnostics to label next
     python ecosystem/check.py run --update-baseline   # accept the new counts
 
@@ -39,9 +40,17 @@ HERE = Path(__file__).resolve().parent
 PROJECTS_FILE = HERE / "projects.toml"
 BASELINE_FILE = HERE / "baseline.json"
 LABELS_FILE = HERE / "labels.csv"
-LABEL_FIELDS = ("project", "path", "line", "code", "verdict", "reason")
+LABEL_FIELDS = ("project", "path", "line", "code", "verdict", "reason", "old_verdict")
 # What a project contributes to the corpus: code, notebooks and what declares dependencies.
-SOURCE_PATTERNS = ("*.py", "*.ipynb", "pyproject.toml", "setup.cfg", "requirements*.txt")
+SOURCE_PATTERNS = (
+    "*.py",
+    "*.ipynb",
+    "pyproject.toml",
+    "setup.cfg",
+    "requirements*.txt",
+    "environment*.yml",
+    "environment*.yaml",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,9 @@ class Project:
     name: str
     source: str
     commit: str
+    # The round whose precision figure this project measured, unseen by every rule then
+    # (LABELLING.md); empty for the projects the rules were tuned on from the start.
+    unseen_in: str = ""
 
 
 @dataclass(frozen=True)
@@ -308,12 +320,27 @@ def load_labels() -> dict[tuple[str, str, int, str], dict[str, str]]:
         }
 
 
+def projects_of_round(projects: list[Project], round_name: str) -> set[str]:
+    """The projects a figure is measured on: those unseen in ``round_name``; with no round,
+    the tuning set (every project but those unseen in the newest round)."""
+    if round_name:
+        chosen = {project.name for project in projects if project.unseen_in == round_name}
+        if not chosen:
+            sys.exit(f"no project was unseen in round {round_name!r}")
+        return chosen
+    newest = max((project.unseen_in for project in projects), default="")
+    return {project.name for project in projects if not newest or project.unseen_in != newest}
+
+
 def precision(args: argparse.Namespace) -> int:
     """Per-code sample precision, and the precision a user sees (weighted by code counts)."""
     findings = load_findings(cache_dir() / "last-run.jsonl")
     if not findings:
         sys.exit("no run yet: `python ecosystem/check.py run` first")
-    labels = load_labels()
+    group = projects_of_round(load_projects(), args.round)
+    findings = [finding for finding in findings if finding.project in group]
+    labels = {key: row for key, row in load_labels().items() if key[0] in group}
+    print(f"projects: {', '.join(sorted(group))}\n")
     reported = Counter(finding.code for finding in findings)
     labelled: Counter[str] = Counter()
     true: Counter[str] = Counter()
@@ -346,6 +373,13 @@ def precision(args: argparse.Namespace) -> int:
         print(
             f"weighted precision: {weighted / covered:.1%} "
             f"(codes with labels cover {covered / sum(reported.values()):.0%} of diagnostics)"
+        )
+    relabelled = [row for row in labels.values() if row.get("old_verdict")]
+    changed = [row for row in relabelled if row["old_verdict"] != row["verdict"]]
+    if relabelled:
+        print(
+            f"relabelled under the strict question: {len(relabelled)}, verdict changed for "
+            f"{len(changed)} ({sum(row['verdict'] == 'false' for row in changed)} true -> false)"
         )
     lost = [key for key, row in labels.items() if row["verdict"] == "true" and key not in live]
     from torchlint.registry import all_rules
@@ -400,7 +434,7 @@ def sample(args: argparse.Namespace) -> int:
     writer.writerow(LABEL_FIELDS)
     for finding in chosen:
         file_path = source_root(Project(finding.project, "", "")) / finding.path.split("#")[0]
-        writer.writerow([finding.project, finding.path, finding.line, finding.code, "", ""])
+        writer.writerow([finding.project, finding.path, finding.line, finding.code, "", "", ""])
         print(f"# {file_path}:{finding.line}: {finding.message}", file=sys.stderr)
     return 0
 
@@ -418,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     prec = commands.add_parser("precision", help="precision of the last run on the labels")
     prec.add_argument("--show", type=int, default=40)
+    prec.add_argument(
+        "--round", default="", help="the projects unseen in this round (default: the tuning set)"
+    )
     samp = commands.add_parser("sample", help="CSV rows of unlabelled diagnostics to label")
     samp.add_argument("--per-code", type=int, default=8)
     samp.add_argument("--codes", default="", help="comma-separated codes (default: all)")
