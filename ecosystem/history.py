@@ -214,31 +214,52 @@ def events_of(
     before_source: str,
     after_source: str,
 ) -> Iterator[Event]:
-    """The diagnostics of one file that the commit made go away (see the module docstring)."""
-    after_at = Counter(after)
-    old_spans = scopes(before_source)
-    new_names = {name for name, _, _ in scopes(after_source)}
-    per_hunk: dict[tuple[int, str], list[int]] = defaultdict(list)
+    """The diagnostics of one file that the commit made go away (see the module docstring).
+
+    A diagnostic persists when the after version has one of its code at the line its line
+    maps to, in the changed block that replaced its line, or on a line of the same text
+    elsewhere (code that moved); and a file never counts more fixes of a code than it lost
+    diagnostics of that code (code moved *and* edited is not a fix).
+    """
+    old_lines, new_lines = before_source.splitlines(), after_source.splitlines()
+    remaining = Counter(after)
+    unmatched: list[tuple[str, int, int | None]] = []
     for code, line in sorted(before):
         mapped = map_line(line, change.hunks)
-        if mapped is None:
-            hunk = next(index for index, h in enumerate(change.hunks) if h.holds_old(line))
-            per_hunk[(hunk, code)].append(line)
-            continue
-        if after_at[(code, mapped)]:
-            after_at[(code, mapped)] -= 1
+        candidates = [mapped] if mapped is not None else _block(line, change.hunks)
+        match = next((n for n in candidates if remaining[(code, n)]), None)
+        if match is None:
+            unmatched.append((code, line, mapped))
+        else:
+            remaining[(code, match)] -= 1
+    moved = Counter(
+        (code, _text(new_lines, line)) for (code, line), n in remaining.items() for _ in range(n)
+    )
+    lost = Counter(code for code, _ in before)
+    lost.subtract(Counter(code for code, _ in after))
+    old_spans = scopes(before_source)
+    new_names = {name for name, _, _ in scopes(after_source)}
+    for code, line, mapped in unmatched:
+        if moved[(code, _text(old_lines, line))] > 0:
+            moved[(code, _text(old_lines, line))] -= 1
             continue
         span = holder(line, old_spans)
-        if span is None or not touched(span, change.hunks):
-            continue  # gone for a reason outside this code (another file, a setting)
-        yield _event(repo, change, code, line, deleted=False)  # its line is still there
-    for (index, code), lines in per_hunk.items():
-        new_lines = change.hunks[index].new_lines()
-        remaining = sum(1 for c, line in after if c == code and line in new_lines)
-        for line in lines[remaining:]:
-            span = holder(line, old_spans)
-            deleted = span is not None and span[0] not in new_names
-            yield _event(repo, change, code, line, deleted=deleted)
+        if mapped is not None and (span is None or not touched(span, change.hunks)):
+            continue  # its line is unchanged and so is its function: gone for another reason
+        if mapped is None and span is not None and span[0] not in new_names:
+            yield _event(repo, change, code, line, deleted=True)
+        elif lost[code] > 0:
+            lost[code] -= 1
+            yield _event(repo, change, code, line, deleted=False)
+
+
+def _block(line: int, hunks: list[Hunk]) -> range:
+    """The new lines of the changed block that holds the old ``line``."""
+    return next(hunk.new_lines() for hunk in hunks if hunk.holds_old(line))
+
+
+def _text(lines: list[str], number: int) -> str:
+    return lines[number - 1].strip() if 0 < number <= len(lines) else ""
 
 
 def _event(repo: str, change: Change, code: str, line: int, *, deleted: bool) -> Event:

@@ -152,3 +152,45 @@ def test_a_diagnostic_gone_without_a_change_to_its_function_is_not_a_fix() -> No
     change.hunks = history.parse_hunks("@@ -24,0 +25 @@\n+    model.eval()\n")
     found = list(history.events_of("proj", change, [("TL301", 26)], [], TRAIN, TRAIN))
     assert [(e.code, e.line, e.deleted) for e in found] == [("TL301", 26, False)]
+
+
+def _hunks(tmp_path: Path, before: str, after: str) -> list:
+    (tmp_path / "a.py").write_text(before)
+    (tmp_path / "b.py").write_text(after)
+    diff = subprocess.run(
+        ["git", "diff", "--no-index", "-U0", "a.py", "b.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return history.parse_hunks(diff)
+
+
+def test_code_that_moved_is_not_fixed(tmp_path) -> None:
+    """`load` moved to the end (deleted in one block, added in another) while `legacy` got
+    weights_only=True: one fix, at `legacy`, and none at the moved `load`."""
+    loader = "def load(path):\n    return torch.load(path)\n\n\n"
+    after = TRAIN.replace(loader, "").replace(
+        "def legacy(path):\n    return torch.load(path)",
+        "def legacy(path):\n    return torch.load(path, weights_only=True)",
+    )
+    after += "\n\n" + loader.rstrip() + "\n"
+    moved_to = after.splitlines().index("    return torch.load(path)") + 1
+    change = history.Change("c0ffee", "Move the loader", "train.py", _hunks(tmp_path, TRAIN, after))
+    found = history.events_of(
+        "proj", change, [("TL701", 16), ("TL701", 20)], [("TL701", moved_to)], TRAIN, after
+    )
+    assert [(e.code, e.line, e.deleted) for e in found] == [("TL701", 20, False)]
+
+
+def test_no_more_fixes_of_a_code_than_the_file_lost() -> None:
+    """An edited line whose diagnostic reappears on another edited line: not a fix."""
+    edited = TRAIN.replace(
+        "    return torch.load(path)\n\n\ndef legacy",
+        "    return torch.load(path) \n\n\ndef legacy",
+    )
+    hunks = [history.Hunk(16, 1, 16, 1)]
+    change = history.Change("c0ffee", "Whitespace", "train.py", hunks)
+    before = [("TL701", 16), ("TL701", 20)]
+    after = [("TL701", 20), ("TL701", 30)]  # reported elsewhere after the edit
+    assert list(history.events_of("proj", change, before, after, TRAIN, edited)) == []
