@@ -22,7 +22,7 @@ from typing import Any
 from torchlint import registry, torch_versions
 from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
 from torchlint.dependencies import declares_torchlint
-from torchlint.discovery import relative_to_root
+from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, relative_to_root
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -89,6 +89,16 @@ class Settings:
         for _, codes in self.per_file_ignores:
             for selector in codes:
                 validate_selector(selector, where=self.config_file)
+
+    @cached_property
+    def excludes(self) -> Excludes:
+        """What a walk skips: the default excludes, ``exclude`` and ``extend-exclude``."""
+        return Excludes((*DEFAULT_EXCLUDES, *self.exclude, *self.extend_exclude))
+
+    def excluded(self, path: Path) -> bool:
+        """Whether ``path`` or a directory above it (up to the root) is excluded: for files
+        named explicitly where excludes apply anyway (``--force-exclude``, editors, flake8)."""
+        return self.excludes.covers(path, self.root)
 
     @cached_property
     def selected_codes(self) -> frozenset[str]:
@@ -247,19 +257,35 @@ def parse_target_version(value: Any, where: str) -> tuple[int, int]:
     return version
 
 
+CONFIG_FILE = "torchlint.toml"
+
+
+def config_in(directory: Path) -> Path | None:
+    """The config file of ``directory`` itself: a ``torchlint.toml`` (always), else a
+    pyproject.toml with a ``[tool.torchlint]`` table (as ruff prefers ruff.toml)."""
+    own = directory / CONFIG_FILE
+    if own.is_file():
+        return own
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+            return pyproject  # let load_config report the problem
+        if "torchlint" in data.get("tool", {}):
+            return pyproject
+    return None
+
+
 def find_config(start: Path) -> Path | None:
-    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.torchlint]`` table."""
+    """The nearest config file at or above ``start``: a ``torchlint.toml``, or a
+    pyproject.toml that has a ``[tool.torchlint]`` table."""
     directory = start if start.is_dir() else start.parent
     directory = directory.resolve()
     for candidate in (directory, *directory.parents):
-        pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file():
-            try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-                return pyproject  # let load_config report the problem
-            if "torchlint" in data.get("tool", {}):
-                return pyproject
+        found = config_in(candidate)
+        if found is not None:
+            return found
     return None
 
 
@@ -320,11 +346,13 @@ def build_settings(
     exclude: Iterable[str] | None = None,
     extend_exclude: Iterable[str] = (),
     table: dict[str, Any] | None = None,
+    project: Path | None = None,
 ) -> Settings:
     """Merge the config file (if any, or an in-memory ``table``) with command-line options.
 
-    Without ``target-version``, a file's project declares it (its torch requirement); an
-    in-memory table stands alone."""
+    Without ``target-version``, a file's project declares it (its torch requirement): the
+    ``project`` directory, else the nearest one with a pyproject.toml at or above the config
+    file's; an in-memory table stands alone."""
     in_memory = table is not None
     if table is None:
         table = load_config(config_path) if config_path else {}
@@ -350,7 +378,7 @@ def build_settings(
         version = parse_target_version(table["target-version"], str(where))
         version_source = f"`target-version` in {where}"
     elif not in_memory:
-        declared = torch_versions.declared_torch(_project_directory(root))
+        declared = torch_versions.declared_torch(project or _project_directory(root))
         if declared is not None:
             version, version_source = declared.version, declared.source
     cli_select = tuple(select) if select is not None else None
@@ -404,3 +432,126 @@ def _project_directory(root: Path) -> Path:
         if (candidate / "pyproject.toml").is_file():
             return candidate
     return root
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """The settings given on the command line: they apply on top of every file's own."""
+
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    unsafe_fixes: bool | None = None
+    runtime_helpers: bool | None = None
+    target_version: str | None = None
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+
+
+# Where a project declares what it depends on: the nearest directory holding one of these
+# is a file's project (its torch requirement decides `target-version` when none is set).
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
+# The files whose change can change a directory's settings (an editor watches them).
+WATCHED_FILES = (CONFIG_FILE, *PROJECT_MARKERS, "requirements.txt")
+
+
+class Resolver:
+    """The settings of each file, as ruff resolves them: the nearest config file above it
+    (``torchlint.toml``, or a pyproject.toml with ``[tool.torchlint]``), whatever directory
+    the run started in and whatever else is in the run; ``config`` (``--config``) instead
+    for every file; the ``overrides`` on top. A file with no config file above it takes
+    the one above the working directory, if any. ``target-version`` is read from each
+    file's own project when the settings do not give it.
+
+    Answers are kept per directory, so a run of many files reads each config once; the
+    object pickles (worker processes get it whole)."""
+
+    def __init__(
+        self,
+        overrides: Overrides | None = None,
+        config: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.overrides = overrides or Overrides()
+        self.config = config
+        self.cwd = (cwd or Path.cwd()).absolute()
+        self._configs: dict[Path, Path | None] = {}
+        self._projects: dict[Path, Path | None] = {}
+        self._settings: dict[tuple[Path | None, Path | None], Settings] = {}
+        self._fallback: tuple[Path | None] | None = None
+
+    def for_file(self, path: Path | str) -> Settings:
+        """The settings of the file at ``path`` (it need not exist: an editor's buffer)."""
+        return self.for_directory(Path(os.path.abspath(path)).parent)
+
+    def for_path(self, path: Path) -> Settings:
+        """The settings of a file, or of the files directly in a directory."""
+        return self.for_directory(path.absolute()) if path.is_dir() else self.for_file(path)
+
+    def for_directory(self, directory: Path) -> Settings:
+        """The settings of the files directly in ``directory``."""
+        directory = self._real(directory)
+        config = self.config if self.config is not None else self._config_of(directory)
+        if config is None and self.config is None:
+            config = self._cwd_config()
+        project = self._project_of(directory)
+        key = (config, project)
+        settings = self._settings.get(key)
+        if settings is None:
+            settings = self._settings[key] = self._build(config, project)
+        return settings
+
+    def walk_rules(self, directory: Path) -> tuple[Excludes, Path, bool]:
+        """What decides the entries of ``directory`` in a walk (see ``discovery.discover``)."""
+        settings = self.for_directory(directory)
+        return settings.excludes, settings.root, settings.respect_gitignore
+
+    def _build(self, config: Path | None, project: Path | None) -> Settings:
+        o = self.overrides
+        return build_settings(
+            config,
+            select=o.select,
+            extend_select=o.extend_select,
+            ignore=o.ignore,
+            unsafe_fixes=o.unsafe_fixes,
+            runtime_helpers=o.runtime_helpers,
+            target_version=o.target_version,
+            exclude=o.exclude,
+            extend_exclude=o.extend_exclude,
+            project=project,
+        )
+
+    def _cwd_config(self) -> Path | None:
+        if self._fallback is None:
+            self._fallback = (self._config_of(self._real(self.cwd)),)
+        return self._fallback[0]
+
+    @staticmethod
+    def _real(directory: Path) -> Path:
+        try:
+            return directory.resolve()
+        except OSError:
+            return directory.absolute()
+
+    def _config_of(self, directory: Path) -> Path | None:
+        """The nearest config file at or above ``directory`` (resolved)."""
+        if directory in self._configs:
+            return self._configs[directory]
+        found = config_in(directory) if directory.is_dir() or not directory.exists() else None
+        if found is None and directory.parent != directory:
+            found = self._config_of(directory.parent)
+        self._configs[directory] = found
+        return found
+
+    def _project_of(self, directory: Path) -> Path | None:
+        """The nearest directory at or above ``directory`` with a project marker."""
+        if directory in self._projects:
+            return self._projects[directory]
+        if any((directory / name).is_file() for name in PROJECT_MARKERS):
+            found: Path | None = directory
+        elif directory.parent != directory:
+            found = self._project_of(directory.parent)
+        else:
+            found = None
+        self._projects[directory] = found
+        return found

@@ -59,7 +59,7 @@ def describe_settings(settings: Settings) -> str:
         "[tool.torchlint]  # resolved: defaults, then the settings file, then the command line",
     ]
     for item in dataclasses.fields(settings):
-        if item.name in _NOT_KEYS:
+        if item.name in _NOT_KEYS or not item.init:  # not init: memos, not settings
             continue
         key = item.name.replace("_", "-")
         value = getattr(settings, item.name)
