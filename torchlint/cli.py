@@ -385,13 +385,20 @@ def _summary(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool)
         summary.append(f"Fixed {result.fixed} {errors}.")
     if diagnostics:
         n = len(diagnostics)
-        summary.append(f"Found {n} error{'s' if n != 1 else ''}{' remaining' if mode.fix else ''}.")
+        found = f"{n} error{'s' if n != 1 else ''}"
+        if diff:  # nothing was written: the rest is what fixing would leave
+            summary.append(f"{found[0].upper()}{found[1:]} would remain after fixing.")
+        else:
+            summary.append(f"Found {found}{' remaining' if mode.fix else ''}.")
         fixable = sum(1 for d in diagnostics if d.fix_applies(result.unsafe_fixes))
         if fixable and not mode.fix:
             summary.append(f"[*] {fixable} fixable with `torchlint fix`.")
         hidden = unsafe_fix_count(diagnostics)
         if hidden and not result.unsafe_fixes:
-            summary.append(f"({hidden} more fixable with `--unsafe-fixes`.)")
+            # "more" only beside something fixable or fixed: alone, there is nothing to add to
+            more = "more " if (fixable and not mode.fix) or (mode.fix and result.fixed) else ""
+            command = "`--unsafe-fixes`" if more or mode.fix else "`torchlint fix --unsafe-fixes`"
+            summary.append(f"({hidden} {more}fixable with {command}.)")
     elif not result.errors and not diff:
         summary.append("All checks passed!")
     for line in summary + result.notes:
