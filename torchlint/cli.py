@@ -120,6 +120,11 @@ def lint_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Oldest torch the project supports; newer-API fixes are not offered.",
         ),
         click.option(
+            "--max-target-version",
+            metavar="X.Y",
+            help="Newest torch the project supports; what warns only after it is not reported.",
+        ),
+        click.option(
             "--exclude",
             multiple=True,
             metavar="GLOB",
@@ -179,6 +184,7 @@ def _resolver(options: dict[str, Any]) -> Resolver:
             unsafe_fixes=options["unsafe_fixes"],
             runtime_helpers=options["runtime_helpers"],
             target_version=options["target_version"],
+            max_target_version=options["max_target_version"],
             exclude=tuple(options["exclude"]) or None,
             extend_exclude=tuple(options["extend_exclude"]),
         )

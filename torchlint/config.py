@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ KNOWN_KEYS = frozenset(
         "unsafe-fixes",
         "runtime-helpers",
         "target-version",
+        "max-target-version",
         "respect-gitignore",
         "cache-dir",
         "test-code",
@@ -69,6 +70,11 @@ class Settings:
     target_version: tuple[int, int] | None = None
     # where target_version came from: an option, the config file or a declared dependency
     target_version_source: str = field(default="", compare=False)
+    # the newest torch the project supports (None: no upper bound known), and where from
+    max_target_version: tuple[int, int] | None = None
+    max_target_version_source: str = field(default="", compare=False)
+    # the declared ranges of torchvision and torchaudio (package, range); torch's is above
+    package_ranges: tuple[tuple[str, torch_versions.Range], ...] = ()
     respect_gitignore: bool = True
     cache_dir: str = ".torchlint_cache"
     test_code: tuple[str, ...] = DEFAULT_TEST_CODE
@@ -135,6 +141,33 @@ class Settings:
         """True when every torch the project supports has the API added in ``version``."""
         return self.target_version is None or self.target_version >= version
 
+    def torch_range(self) -> torch_versions.Range:
+        """The torch releases the project supports, with where each end came from."""
+        return torch_versions.Range(
+            self.target_version,
+            self.max_target_version,
+            self.target_version_source,
+            self.max_target_version_source,
+        )
+
+    def range_of(self, package: str) -> torch_versions.Range:
+        """The supported releases of ``package`` (torch, torchvision, torchaudio): declared,
+        else, for torchvision, the releases built for the supported torch."""
+        if package == "torch":
+            return self.torch_range()
+        for name, declared in self.package_ranges:
+            if name == package:
+                return declared
+        if package == "torchvision":
+            low, high = self.target_version, self.max_target_version
+            return torch_versions.Range(
+                torch_versions.torchvision_for(low) if low else None,
+                torch_versions.torchvision_for(high) if high else None,
+                "the torchvision built for the oldest torch supported" if low else "",
+                "the torchvision built for the newest torch supported" if high else "",
+            )
+        return torch_versions.Range()
+
     def target_at_least(self, version: str | tuple[int, int]) -> bool:
         """True only when a target version is known (set or derived) and is ``version`` or newer:
         the project promises that every torch it supports has what ``version`` added."""
@@ -150,6 +183,8 @@ class Settings:
                 self.per_file_ignores,
                 self.runtime_helpers,
                 self.target_version,
+                self.max_target_version,
+                tuple((name, r.lower, r.upper) for name, r in self.package_ranges),
                 self.test_code,
             )
         )
@@ -243,15 +278,17 @@ def _resolve_selection(
     return frozenset(enabled)
 
 
-def parse_target_version(value: Any, where: str) -> tuple[int, int]:
+def parse_target_version(
+    value: Any, where: str, key: str = "target-version"
+) -> tuple[int, int]:
     """``"2.4"`` → (2, 4); it must name a torch release torchlint knows."""
     match = _VERSION.match(str(value)) if isinstance(value, str) else None
     if not match:
-        raise ConfigError(f'{where}: `target-version` must look like "2.1", got {value!r}')
+        raise ConfigError(f'{where}: `{key}` must look like "2.1", got {value!r}')
     version = int(match[1]), int(match[2])
     if not torch_versions.is_known(version):
         raise ConfigError(
-            f"{where}: `target-version` {value!r} is not a torch release torchlint knows "
+            f"{where}: `{key}` {value!r} is not a torch release torchlint knows "
             f"({torch_versions.known_range()})"
         )
     return version
@@ -343,6 +380,7 @@ def build_settings(
     unsafe_fixes: bool | None = None,
     runtime_helpers: bool | None = None,
     target_version: str | None = None,
+    max_target_version: str | None = None,
     exclude: Iterable[str] | None = None,
     extend_exclude: Iterable[str] = (),
     table: dict[str, Any] | None = None,
@@ -370,17 +408,38 @@ def build_settings(
             raise ConfigError(f"{where}: `per-file-ignores.{pattern}` must be a list of codes")
         per_file.append((pattern, tuple(codes)))
     root = config_path.parent.resolve() if config_path else Path.cwd()
-    version, version_source = None, ""
+    declared: dict[str, torch_versions.Range] = {}
+    cap = None
+    if not in_memory:
+        directory = project or _project_directory(root)
+        declared = torch_versions.declared_ranges(directory)
+        cap = _code_cap(directory)
+    torch = declared.get("torch", torch_versions.Range())
+    version, version_source = torch.lower, torch.lower_source
     if target_version is not None:
         version = parse_target_version(target_version, "--target-version")
         version_source = "--target-version"
     elif "target-version" in table:
         version = parse_target_version(table["target-version"], str(where))
         version_source = f"`target-version` in {where}"
-    elif not in_memory:
-        declared = torch_versions.declared_torch(project or _project_directory(root))
-        if declared is not None:
-            version, version_source = declared.version, declared.source
+    upper, upper_source = torch.upper, torch.upper_source
+    if cap is not None and cap.upper is not None and (upper is None or cap.upper < upper):
+        upper, upper_source = cap.upper, cap.upper_source
+    if max_target_version is not None:
+        key = "max-target-version"
+        upper = parse_target_version(max_target_version, "--max-target-version", key)
+        upper_source = "--max-target-version"
+    elif "max-target-version" in table:
+        key = "max-target-version"
+        upper = parse_target_version(table[key], str(where), key)
+        upper_source = f"`max-target-version` in {where}"
+    if version is not None and upper is not None and upper < version:
+        if upper_source.startswith(("`max-target-version`", "--")):
+            raise ConfigError(
+                f"{where}: `max-target-version` {torch_versions.format_version(upper)} is "
+                f"older than `target-version` {torch_versions.format_version(version)}"
+            )
+        upper, upper_source = None, ""  # a declared cap below the configured floor: moot
     cli_select = tuple(select) if select is not None else None
     for selector in (*(cli_select or ()), *extend_select, *ignore):
         validate_selector(selector)
@@ -416,6 +475,11 @@ def build_settings(
         else (file_helpers if file_helpers is not None else True),
         target_version=version,
         target_version_source=version_source,
+        max_target_version=upper,
+        max_target_version_source=upper_source,
+        package_ranges=tuple(
+            (name, found) for name, found in sorted(declared.items()) if name != "torch"
+        ),
         respect_gitignore=file_gitignore if file_gitignore is not None else True,
         cache_dir=cache_dir,
         test_code=DEFAULT_TEST_CODE if test_code is None else test_code,
@@ -423,6 +487,19 @@ def build_settings(
         root=root,
         config_file=config_path,
     )
+
+
+@lru_cache(maxsize=32)
+def _code_cap(directory: Path) -> torch_versions.Range | None:
+    """The newest torch the project's code can run on, from imports of removed modules
+    (``torch._six``); read only in a real project (a directory with a project marker),
+    once per process."""
+    if not any((directory / name).is_file() for name in PROJECT_MARKERS):
+        return None
+    from torchlint.discovery import discover
+
+    files = discover([directory], root=directory).files
+    return torch_versions.removed_module_cap(f for f in files if f.suffix == ".py")
 
 
 def _project_directory(root: Path) -> Path:
@@ -444,6 +521,7 @@ class Overrides:
     unsafe_fixes: bool | None = None
     runtime_helpers: bool | None = None
     target_version: str | None = None
+    max_target_version: str | None = None
     exclude: tuple[str, ...] | None = None
     extend_exclude: tuple[str, ...] = ()
 
@@ -516,6 +594,7 @@ class Resolver:
             unsafe_fixes=o.unsafe_fixes,
             runtime_helpers=o.runtime_helpers,
             target_version=o.target_version,
+            max_target_version=o.max_target_version,
             exclude=o.exclude,
             extend_exclude=o.extend_exclude,
             project=project,
