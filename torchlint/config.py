@@ -278,9 +278,7 @@ def _resolve_selection(
     return frozenset(enabled)
 
 
-def parse_target_version(
-    value: Any, where: str, key: str = "target-version"
-) -> tuple[int, int]:
+def parse_target_version(value: Any, where: str, key: str = "target-version") -> tuple[int, int]:
     """``"2.4"`` → (2, 4); it must name a torch release torchlint knows."""
     match = _VERSION.match(str(value)) if isinstance(value, str) else None
     if not match:
