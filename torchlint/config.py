@@ -13,7 +13,7 @@ import fnmatch
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -492,7 +492,7 @@ def _code_cap(directory: Path) -> torch_versions.Range | None:
     """The newest torch the project's code can run on, from imports of removed modules
     (``torch._six``); read only in a real project (a directory with a project marker),
     once per process."""
-    if not any((directory / name).is_file() for name in PROJECT_MARKERS):
+    if not _has_marker(directory):
         return None
     from torchlint.discovery import discover
 
@@ -552,7 +552,7 @@ class Resolver:
         self.config = config
         self.cwd = (cwd or Path.cwd()).absolute()
         self._configs: dict[Path, Path | None] = {}
-        self._projects: dict[Path, Path | None] = {}
+        self._projects: dict[tuple[Path, Callable[[Path], bool]], Path | None] = {}
         self._settings: dict[tuple[Path | None, Path | None], Settings] = {}
         self._fallback: tuple[Path | None] | None = None
 
@@ -621,14 +621,28 @@ class Resolver:
         return found
 
     def _project_of(self, directory: Path) -> Path | None:
-        """The nearest directory at or above ``directory`` with a project marker."""
-        if directory in self._projects:
-            return self._projects[directory]
-        if any((directory / name).is_file() for name in PROJECT_MARKERS):
+        """The nearest directory at or above ``directory`` with a project marker; without
+        one, the nearest with a requirements or conda environment file."""
+        found = self._nearest(directory, _has_marker)
+        return found if found is not None else self._nearest(directory, _has_requirements)
+
+    def _nearest(self, directory: Path, test: Callable[[Path], bool]) -> Path | None:
+        key = (directory, test)
+        if key in self._projects:
+            return self._projects[key]
+        if test(directory):
             found: Path | None = directory
         elif directory.parent != directory:
-            found = self._project_of(directory.parent)
+            found = self._nearest(directory.parent, test)
         else:
             found = None
-        self._projects[directory] = found
+        self._projects[key] = found
         return found
+
+
+def _has_marker(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in PROJECT_MARKERS)
+
+
+def _has_requirements(directory: Path) -> bool:
+    return any(directory.glob("requirements*.txt")) or any(directory.glob("environment*.y*ml"))
