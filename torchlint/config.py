@@ -177,6 +177,10 @@ class Settings:
 
     def fingerprint(self) -> str:
         """A stable text naming every setting that changes results (for the cache key)."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
         return repr(
             (
                 sorted(self.selected_codes),
@@ -411,7 +415,8 @@ def build_settings(
     if not in_memory:
         directory = project or _project_directory(root)
         declared = torch_versions.declared_ranges(directory)
-        cap = _code_cap(directory)
+        if torch_versions.cap_possible(declared.get("torch", torch_versions.Range())):
+            cap = _code_cap(directory)
     torch = declared.get("torch", torch_versions.Range())
     version, version_source = torch.lower, torch.lower_source
     if target_version is not None:
@@ -555,6 +560,8 @@ class Resolver:
         self._projects: dict[tuple[Path, Callable[[Path], bool]], Path | None] = {}
         self._settings: dict[tuple[Path | None, Path | None], Settings] = {}
         self._fallback: tuple[Path | None] | None = None
+        # as asked (absolute, links not resolved): a run asks once a file
+        self._by_directory: dict[Path, Settings] = {}
 
     def for_file(self, path: Path | str) -> Settings:
         """The settings of the file at ``path`` (it need not exist: an editor's buffer)."""
@@ -566,6 +573,14 @@ class Resolver:
 
     def for_directory(self, directory: Path) -> Settings:
         """The settings of the files directly in ``directory``."""
+        if not directory.is_absolute():
+            directory = directory.absolute()
+        known = self._by_directory.get(directory)
+        if known is None:
+            known = self._by_directory[directory] = self._for_directory(directory)
+        return known
+
+    def _for_directory(self, directory: Path) -> Settings:
         directory = self._real(directory)
         config = self.config if self.config is not None else self._config_of(directory)
         if config is None and self.config is None:

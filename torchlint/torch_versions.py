@@ -492,6 +492,16 @@ _REMOVED_TEXT = re.compile(rb"torch\._six|from\s+torch\s+import\s+[^\n]*\b_six\b
 _SCAN_LIMIT = 5000  # files: a directory that is not really a project is not read whole
 
 
+def cap_possible(declared: Range) -> bool:
+    """Whether code could cap ``declared`` further: not when it already ends before every
+    removal, nor when its floor is past one (``torch>=2.0`` code cannot import
+    ``torch._six`` unguarded and run), so the files need not be read."""
+    first = min(REMOVED_MODULES.values())
+    if declared.upper is not None and declared.upper < first:
+        return False
+    return declared.lower is None or declared.lower < first
+
+
 def removed_module_cap(files: Iterable[Path]) -> Range | None:
     """The newest torch the code can run on, from an unguarded import (not inside ``try``
     or ``if``: those are fallbacks) of a module a torch release removed; None if none."""
@@ -503,7 +513,7 @@ def removed_module_cap(files: Iterable[Path]) -> Range | None:
             raw = path.read_bytes()
         except OSError:
             continue
-        if not _REMOVED_TEXT.search(raw):
+        if b"_six" not in raw or not _REMOVED_TEXT.search(raw):
             continue
         try:
             tree = ast.parse(raw)
