@@ -99,6 +99,8 @@ def _findings(items: list[dict], cwd: Path) -> list[Finding]:
 def _from_root(name: str, cwd: Path) -> str:
     path = Path(os.path.normpath(cwd / name))
     parts = path.parts
+    if "mono" not in parts:  # this repository
+        return path.relative_to(Path(__file__).resolve().parents[1]).as_posix()
     return "/".join(parts[parts.index("mono") + 1 :])
 
 
@@ -219,3 +221,11 @@ def test_target_version_comes_from_each_files_project(mono: Path) -> None:
     settings = Resolver(cwd=mono).for_file(mono / "pkg_c/c.py")
     assert settings.config_file == mono / "pyproject.toml"
     assert settings.target_version == (2, 2)
+
+
+def test_this_repository_from_its_root_reports_what_examples_reports() -> None:
+    """examples/ has its own config (opt-in rules): a run at the root must use it."""
+    repo = Path(__file__).resolve().parents[1]
+    alone = {f for f in torchlint("examples/", "--no-cache", cwd=repo)}
+    from_root = {f for f in torchlint(".", "--no-cache", "--jobs", "2", cwd=repo)}
+    assert alone and {f for f in from_root if f[0].startswith("examples/")} == alone
