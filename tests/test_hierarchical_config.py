@@ -43,6 +43,22 @@ TREE = {
     "pkg_a/src/a2.py": LOADER,
     "pkg_a/src/a3.py": CUDA_AND_SCALER + LOADER,
     "pkg_a/generated/g.py": CUDA_AND_SCALER,  # excluded by project A's config
+    "pkg_a/notebooks/explore.ipynb": json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "outputs": [],
+                    "execution_count": None,
+                    "source": CUDA_AND_SCALER.splitlines(keepends=True),
+                }
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    ),
     # Project B: its own torchlint.toml, target-version 2.4, only TL1 and TL6.
     "pkg_b/pyproject.toml": '[project]\nname = "b"\ndependencies = ["torch"]\n',
     "pkg_b/torchlint.toml": (
@@ -53,7 +69,7 @@ TREE = {
     "pkg_b/b3.py": CUDA_AND_SCALER + LOADER,
     "pkg_b/legacy.py": CUDA_AND_SCALER,  # excluded by project B's config
 }
-SOURCES = sorted(name for name in TREE if name.endswith(".py"))
+SOURCES = sorted(name for name in TREE if name.endswith((".py", ".ipynb")))
 EXCLUDED = {"scratch/s.py", "pkg_a/generated/g.py", "pkg_b/legacy.py"}
 
 Finding = tuple[str, int, int, str, str | None]  # path from the root, row, column, code, fix
@@ -117,6 +133,7 @@ def test_every_way_of_running_gives_every_file_the_same_findings(mono: Path) -> 
     # What each project's config decides, read from the findings themselves.
     codes = {name: sorted({f[3] for f in found}) for name, found in expected.items()}
     assert codes["pkg_a/src/a1.py"] == ["TL201", "TL601"]  # A opts in to TL201
+    assert codes["pkg_a/notebooks/explore.ipynb"] == ["TL201", "TL601"]  # a notebook too
     assert codes["pkg_b/b1.py"] == ["TL601"]  # B selects TL1 and TL6 only
     assert codes["tools/run.py"] == ["TL601"]  # the root: TL201 stays opt-in
     fixes = {name: {f[4] for f in found if f[3] == "TL601"} for name, found in expected.items()}
@@ -170,7 +187,9 @@ def test_flake8_gives_every_file_the_same_findings(mono: Path) -> None:
         for line in result.stdout.splitlines():
             path, row, column, rest = line.split(":", 3)
             found.add((_from_root(path, cwd), int(row), int(column), rest.split()[0]))
-        wanted = expected if cwd == mono else {f for f in expected if f[0].startswith("pkg_a/")}
+        wanted = {f for f in expected if not f[0].endswith(".ipynb")}  # flake8 reads no notebooks
+        if cwd != mono:
+            wanted = {f for f in wanted if f[0].startswith("pkg_a/")}
         assert found == wanted, result.stderr
 
 
