@@ -38,7 +38,7 @@ def test_marker_means_torchlint_fix_fixes_it(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "a.py", BAD)
     plain = run_cli("check", "--output-format", "concise", "a.py")
     assert " TL101 [*] " not in plain.stdout.decode()
-    assert "(1 more fixable with `--unsafe-fixes`.)" in plain.stderr.decode()
+    assert "(1 fixable with `torchlint fix --unsafe-fixes`.)" in plain.stderr.decode()
     write(tmp_path / "pyproject.toml", "[tool.torchlint]\nunsafe-fixes = true\n")
     enabled = run_cli("check", "--output-format", "concise", "a.py")
     assert " TL101 [*] " in enabled.stdout.decode()
@@ -398,3 +398,16 @@ def test_closed_pipe_keeps_the_verdict(
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == expected
     assert "Traceback" not in stderr
+
+
+def test_summary_words_say_what_happened(tmp_path: Path, run_cli) -> None:
+    """No "more" with nothing beside it; `--diff` wrote nothing, so nothing "remains"."""
+    write(tmp_path / "a.py", BAD)
+    write(tmp_path / "b.py", "import torch\nx = torch.cuda.amp.GradScaler()\n")
+    stderr = run_cli("fix", "--diff", "--select", "TL101,TL601", ".").stderr.decode()
+    assert "1 error would remain after fixing." in stderr and "remaining" not in stderr
+    assert "(1 more fixable with `--unsafe-fixes`.)" in stderr  # beside the 1 it would fix
+    # `text` is accepted where `rules --output-format text` is: the one-line form.
+    text = run_cli("check", "--output-format", "text", "a.py")
+    concise = run_cli("check", "--output-format", "concise", "a.py")
+    assert text.returncode == 1 and text.stdout == concise.stdout

@@ -234,16 +234,35 @@ def test_every_format_calls_every_diagnostic_an_error(tmp_path: Path, run_cli) -
     assert "[*]" not in run_cli("check", "--output-format", "concise", "train.py").stdout.decode()
 
 
-def test_json_url_and_sarif_help_uri_point_to_the_rule_page(tmp_path: Path, run_cli) -> None:
-    from torchlint.report.rule_docs import REPOSITORY_URL
+def test_json_url_and_sarif_help_uri_point_to_the_rule_page(
+    tmp_path: Path, run_cli, monkeypatch
+) -> None:
+    from torchlint.report import rule_docs
 
     write(tmp_path / "a.py", BAD)
+    # This checkout's metadata names no documentation: no link rather than a dead one.
     (item,) = json.loads(run_cli("check", "--output-format", "json", "a.py").stdout)
-    assert item["url"] == f"{REPOSITORY_URL}/blob/main/docs/rules/TL101.md"
+    assert item["url"] is None
     sarif = json.loads(run_cli("check", "--output-format", "sarif", "a.py").stdout)
     rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
-    assert rules["TL101"]["helpUri"] == item["url"]
-    assert all(r["helpUri"].endswith(f"/docs/rules/{code}.md") for code, r in rules.items())
+    assert "helpUri" not in rules["TL101"]
+    assert "torchlint rule TL101" in rules["TL101"]["help"]["text"]
+    # Where the package metadata says where it lives, the links go there.
+    fake = {"repository": "https://example.org/team/torchlint"}
+    monkeypatch.setattr(rule_docs, "project_urls", lambda: fake)
+    assert rule_docs.rule_url("TL101") == fake["repository"] + "/blob/main/docs/rules/TL101.md"
+    fake["documentation"] = "https://docs.example.org/rules"
+    assert rule_docs.rule_url("TL101") == "https://docs.example.org/rules/TL101"
+
+
+def test_no_placeholder_reaches_a_user(run_cli, tmp_path: Path) -> None:
+    write(tmp_path / "a.py", BAD)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "OWNER" not in readme
+    for output_format in ("json", "sarif", "full"):
+        done = run_cli("check", "--output-format", output_format, "a.py")
+        assert b"OWNER" not in done.stdout + done.stderr
+    assert b"OWNER" not in run_cli("rule", "TL101").stdout
 
 
 # --- max-file-size ----------------------------------------------------------------------------

@@ -17,7 +17,8 @@ def test_summary_names_the_undeclared_dependency_once(tmp_path: Path, run_cli) -
     (tmp_path / "b.py").write_text(BAD)
     stderr = run_cli("fix", "--unsafe-fixes", ".").stderr.decode()
     assert stderr.count(NOTE) == 1
-    assert 'Add "torchlint>=' in stderr and "to [project.dependencies] in pyproject.toml" in stderr
+    assert 'Add "torchlint @ ' in stderr and "to [project.dependencies] in pyproject.toml" in stderr
+    assert "torchlint>=" not in stderr  # not on the package index: that would not install
     # Nothing more to fix: nothing added, nothing said.
     assert NOTE not in run_cli("fix", "--unsafe-fixes", ".").stderr.decode()
 
@@ -72,3 +73,34 @@ def test_bad_helpers_value_is_a_config_error(tmp_path: Path, run_cli) -> None:
     done = run_cli("check", "a.py")
     assert done.returncode == 2
     assert '`runtime-helpers` must be true, false or "auto"' in done.stderr.decode()
+
+
+def test_the_requirement_named_is_where_this_copy_came_from(monkeypatch) -> None:
+    from importlib import metadata
+
+    from torchlint import dependencies
+
+    class Copy:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def read_text(self, name: str) -> str:
+            return self.text
+
+    cases = {
+        '{"url": "https://example.org/t.git", "vcs_info": {"vcs": "git", "commit_id": "abc"}}': (
+            "torchlint @ git+https://example.org/t.git@abc",
+            True,
+        ),
+        '{"url": "file:///src/torchlint", "dir_info": {"editable": true}}': (
+            "torchlint @ file:///src/torchlint",
+            False,
+        ),
+    }
+    for text, expected in cases.items():
+        dependencies.install_reference.cache_clear()
+        monkeypatch.setattr(metadata, "distribution", lambda name, text=text: Copy(text))
+        assert dependencies.install_reference() == expected
+        if not expected[1]:
+            assert "a path on this machine" in dependencies.undeclared_note(Path("/nonexistent"))
+    dependencies.install_reference.cache_clear()

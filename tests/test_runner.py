@@ -425,7 +425,7 @@ class _Pool:
 
     def __init__(self, **kwargs) -> None:
         self.made.append(kwargs)
-        self.settings, self.mode, _ = kwargs["initargs"]
+        self.settings, self.mode, *_ = kwargs["initargs"]
 
     def map(self, work, paths, chunksize: int):
         return (process_file(path, self.settings, self.mode) for path in paths)

@@ -164,13 +164,17 @@ class Cache:
         return cls(cache_directory(settings), settings)
 
     @staticmethod
-    def key(path: Path, digest: str) -> str:
+    def key(path: Path, digest: str, settings: Settings | None = None) -> str:
         """The entry name for the file at ``path`` whose bytes hash to ``digest``.
 
         Keyed by the path as shown (the diagnostics carry it) and by the file it really is:
         ``a.py`` run from two directories is two files, with their own per-file-ignores.
+        With the file's own ``settings`` (its nearest config, which may not be the run's),
+        by them and their root too.
         """
         name = f"{path.as_posix()}\0{real_path(path)}\0{digest}"
+        if settings is not None:
+            name += f"\0{settings.fingerprint()}\0{settings.root}"
         return hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=20).hexdigest()
 
     def get(

@@ -17,8 +17,16 @@ import click
 from torchlint import __version__, collector, timing
 from torchlint.cache import Cache, cache_directory
 from torchlint.cache import clean as clean_cache
-from torchlint.config import ConfigError, Settings, build_settings, did_you_mean, find_config
-from torchlint.discovery import DEFAULT_EXCLUDES, Discovery, Excludes, discover
+from torchlint.config import (
+    ConfigError,
+    Overrides,
+    Resolver,
+    Settings,
+    build_settings,
+    did_you_mean,
+    find_config,
+)
+from torchlint.discovery import Discovery, discover
 from torchlint.registry import all_rules, rule_by_code
 from torchlint.report import FORMATS
 from torchlint.runner import FileOutcome, Mode, RunResult, process_stdin, run, unsafe_fix_count
@@ -112,6 +120,11 @@ def lint_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Oldest torch the project supports; newer-API fixes are not offered.",
         ),
         click.option(
+            "--max-target-version",
+            metavar="X.Y",
+            help="Newest torch the project supports; what warns only after it is not reported.",
+        ),
+        click.option(
             "--exclude",
             multiple=True,
             metavar="GLOB",
@@ -161,24 +174,34 @@ def lint_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _resolver(options: dict[str, Any]) -> Resolver:
+    """Each file's settings: its nearest config (or ``--config``), with the options on top."""
+    if "_resolver" not in options:
+        overrides = Overrides(
+            select=tuple(_codes(options["select"])) if options["select"] else None,
+            extend_select=tuple(_codes(options["extend_select"])),
+            ignore=tuple(_codes(options["ignore"])),
+            unsafe_fixes=options["unsafe_fixes"],
+            runtime_helpers=options["runtime_helpers"],
+            target_version=options["target_version"],
+            max_target_version=options["max_target_version"],
+            exclude=tuple(options["exclude"]) or None,
+            extend_exclude=tuple(options["extend_exclude"]),
+        )
+        options["_resolver"] = Resolver(overrides, config=options["config_path"])
+    return options["_resolver"]
+
+
 def _settings(paths: Sequence[Path], options: dict[str, Any]) -> Settings:
-    config_path = options["config_path"]
-    if config_path is None:
-        start = paths[0] if paths and paths[0].exists() else Path.cwd()
-        if options.get("stdin_filename"):  # an editor's buffer: its file's project decides
-            start = Path(options["stdin_filename"]).absolute()
-        config_path = find_config(start) or find_config(Path.cwd())
-    return build_settings(
-        config_path,
-        select=_codes(options["select"]) if options["select"] else None,
-        extend_select=_codes(options["extend_select"]),
-        ignore=_codes(options["ignore"]),
-        unsafe_fixes=options["unsafe_fixes"],
-        runtime_helpers=options["runtime_helpers"],
-        target_version=options["target_version"],
-        exclude=options["exclude"] or None,
-        extend_exclude=options["extend_exclude"],
-    )
+    """The settings of the run as a whole (the first path's, an editor buffer's, else the
+    working directory's): where the cache lives, what the summary counts as fixable.
+    Each file is linted with its own (``_resolver``)."""
+    resolver = _resolver(options)
+    if options.get("stdin_filename"):  # an editor's buffer: its file's project decides
+        return resolver.for_file(Path(options["stdin_filename"]))
+    if paths and paths[0].exists():
+        return resolver.for_path(paths[0])
+    return resolver.for_directory(Path.cwd())
 
 
 def _fail(message: str) -> None:
@@ -214,12 +237,6 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _force_excluded(path: Path, settings: Settings) -> bool:
-    """Whether ``path`` or a directory above it (up to the project root) matches an exclude."""
-    excludes = Excludes((*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude))
-    return excludes.covers(path, settings.root)
-
-
 def _stdin(
     paths: tuple[Path, ...], options: dict[str, Any], settings: Settings, mode: Mode, diff: bool
 ) -> RunResult:
@@ -234,7 +251,7 @@ def _stdin(
     stdin_name = options["stdin_filename"]
     data = sys.stdin.buffer.read()
     name = stdin_name or "-"
-    if stdin_name and options["force_exclude"] and _force_excluded(Path(stdin_name), settings):
+    if stdin_name and options["force_exclude"] and settings.excluded(Path(stdin_name)):
         outcome = FileOutcome(name)
     else:
         outcome = process_stdin(data, name, settings, mode)
@@ -270,10 +287,19 @@ def _execute(
     if options["stdin_filename"] is not None or paths == (Path("-"),):
         return _stdin(paths, options, settings, mode, diff)
     found = _discover(paths, options, settings)
+    mode = Mode(mode.fix, mode.write, None)  # each file's own `unsafe-fixes`
     cache = None if options["no_cache"] else Cache.for_settings(settings)
     roots = [path for path in paths or (Path("."),) if path.is_dir()]
     collector.tune_for_batch()
-    result = run(found.files, settings, mode, jobs=options["jobs"], cache=cache, roots=roots)
+    result = run(
+        found.files,
+        settings,
+        mode,
+        jobs=options["jobs"],
+        cache=cache,
+        roots=roots,
+        resolver=_resolver(options),
+    )
     result.errors[:0] = found.errors
     result.unsafe_fixes = settings.unsafe_fixes
     return result
@@ -281,17 +307,12 @@ def _execute(
 
 def _discover(paths: tuple[Path, ...], options: dict[str, Any], settings: Settings) -> Discovery:
     """The files a run lints (what `--show-files` lists)."""
-    found = discover(
-        list(paths or (Path("."),)),
-        root=settings.root,
-        exclude=settings.exclude,
-        extend_exclude=settings.extend_exclude,
-        respect_gitignore=settings.respect_gitignore,
-    )
+    resolver = _resolver(options)
+    found = discover(list(paths or (Path("."),)), root=settings.root, rules_for=resolver.walk_rules)
     for directory in found.empty:
         click.echo(f"torchlint: warning: no Python files found under {directory}", err=True)
     if options["force_exclude"]:
-        found.files = [f for f in found.files if not _force_excluded(f, settings)]
+        found.files = [f for f in found.files if not resolver.for_file(f).excluded(f)]
     return found
 
 
@@ -370,13 +391,20 @@ def _summary(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool)
         summary.append(f"Fixed {result.fixed} {errors}.")
     if diagnostics:
         n = len(diagnostics)
-        summary.append(f"Found {n} error{'s' if n != 1 else ''}{' remaining' if mode.fix else ''}.")
+        found = f"{n} error{'s' if n != 1 else ''}"
+        if diff:  # nothing was written: the rest is what fixing would leave
+            summary.append(f"{found[0].upper()}{found[1:]} would remain after fixing.")
+        else:
+            summary.append(f"Found {found}{' remaining' if mode.fix else ''}.")
         fixable = sum(1 for d in diagnostics if d.fix_applies(result.unsafe_fixes))
         if fixable and not mode.fix:
             summary.append(f"[*] {fixable} fixable with `torchlint fix`.")
         hidden = unsafe_fix_count(diagnostics)
         if hidden and not result.unsafe_fixes:
-            summary.append(f"({hidden} more fixable with `--unsafe-fixes`.)")
+            # "more" only beside something fixable or fixed: alone, there is nothing to add to
+            more = "more " if (fixable and not mode.fix) or (mode.fix and result.fixed) else ""
+            command = "`--unsafe-fixes`" if more or mode.fix else "`torchlint fix --unsafe-fixes`"
+            summary.append(f"({hidden} {more}fixable with {command}.)")
     elif not result.errors and not diff:
         summary.append("All checks passed!")
     for line in summary + result.notes:

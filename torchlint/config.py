@@ -13,16 +13,16 @@ import fnmatch
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 from torchlint import registry, torch_versions
 from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
 from torchlint.dependencies import declares_torchlint
-from torchlint.discovery import relative_to_root
+from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, relative_to_root
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +40,7 @@ KNOWN_KEYS = frozenset(
         "unsafe-fixes",
         "runtime-helpers",
         "target-version",
+        "max-target-version",
         "respect-gitignore",
         "cache-dir",
         "test-code",
@@ -69,6 +70,11 @@ class Settings:
     target_version: tuple[int, int] | None = None
     # where target_version came from: an option, the config file or a declared dependency
     target_version_source: str = field(default="", compare=False)
+    # the newest torch the project supports (None: no upper bound known), and where from
+    max_target_version: tuple[int, int] | None = None
+    max_target_version_source: str = field(default="", compare=False)
+    # the declared ranges of torchvision and torchaudio (package, range); torch's is above
+    package_ranges: tuple[tuple[str, torch_versions.Range], ...] = ()
     respect_gitignore: bool = True
     cache_dir: str = ".torchlint_cache"
     test_code: tuple[str, ...] = DEFAULT_TEST_CODE
@@ -89,6 +95,16 @@ class Settings:
         for _, codes in self.per_file_ignores:
             for selector in codes:
                 validate_selector(selector, where=self.config_file)
+
+    @cached_property
+    def excludes(self) -> Excludes:
+        """What a walk skips: the default excludes, ``exclude`` and ``extend-exclude``."""
+        return Excludes((*DEFAULT_EXCLUDES, *self.exclude, *self.extend_exclude))
+
+    def excluded(self, path: Path) -> bool:
+        """Whether ``path`` or a directory above it (up to the root) is excluded: for files
+        named explicitly where excludes apply anyway (``--force-exclude``, editors, flake8)."""
+        return self.excludes.covers(path, self.root)
 
     @cached_property
     def selected_codes(self) -> frozenset[str]:
@@ -125,6 +141,33 @@ class Settings:
         """True when every torch the project supports has the API added in ``version``."""
         return self.target_version is None or self.target_version >= version
 
+    def torch_range(self) -> torch_versions.Range:
+        """The torch releases the project supports, with where each end came from."""
+        return torch_versions.Range(
+            self.target_version,
+            self.max_target_version,
+            self.target_version_source,
+            self.max_target_version_source,
+        )
+
+    def range_of(self, package: str) -> torch_versions.Range:
+        """The supported releases of ``package`` (torch, torchvision, torchaudio): declared,
+        else, for torchvision, the releases built for the supported torch."""
+        if package == "torch":
+            return self.torch_range()
+        for name, declared in self.package_ranges:
+            if name == package:
+                return declared
+        if package == "torchvision":
+            low, high = self.target_version, self.max_target_version
+            return torch_versions.Range(
+                torch_versions.torchvision_for(low) if low else None,
+                torch_versions.torchvision_for(high) if high else None,
+                "the torchvision built for the oldest torch supported" if low else "",
+                "the torchvision built for the newest torch supported" if high else "",
+            )
+        return torch_versions.Range()
+
     def target_at_least(self, version: str | tuple[int, int]) -> bool:
         """True only when a target version is known (set or derived) and is ``version`` or newer:
         the project promises that every torch it supports has what ``version`` added."""
@@ -134,12 +177,18 @@ class Settings:
 
     def fingerprint(self) -> str:
         """A stable text naming every setting that changes results (for the cache key)."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
         return repr(
             (
                 sorted(self.selected_codes),
                 self.per_file_ignores,
                 self.runtime_helpers,
                 self.target_version,
+                self.max_target_version,
+                tuple((name, r.lower, r.upper) for name, r in self.package_ranges),
                 self.test_code,
             )
         )
@@ -233,33 +282,49 @@ def _resolve_selection(
     return frozenset(enabled)
 
 
-def parse_target_version(value: Any, where: str) -> tuple[int, int]:
+def parse_target_version(value: Any, where: str, key: str = "target-version") -> tuple[int, int]:
     """``"2.4"`` → (2, 4); it must name a torch release torchlint knows."""
     match = _VERSION.match(str(value)) if isinstance(value, str) else None
     if not match:
-        raise ConfigError(f'{where}: `target-version` must look like "2.1", got {value!r}')
+        raise ConfigError(f'{where}: `{key}` must look like "2.1", got {value!r}')
     version = int(match[1]), int(match[2])
     if not torch_versions.is_known(version):
         raise ConfigError(
-            f"{where}: `target-version` {value!r} is not a torch release torchlint knows "
+            f"{where}: `{key}` {value!r} is not a torch release torchlint knows "
             f"({torch_versions.known_range()})"
         )
     return version
 
 
+CONFIG_FILE = "torchlint.toml"
+
+
+def config_in(directory: Path) -> Path | None:
+    """The config file of ``directory`` itself: a ``torchlint.toml`` (always), else a
+    pyproject.toml with a ``[tool.torchlint]`` table (as ruff prefers ruff.toml)."""
+    own = directory / CONFIG_FILE
+    if own.is_file():
+        return own
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+            return pyproject  # let load_config report the problem
+        if "torchlint" in data.get("tool", {}):
+            return pyproject
+    return None
+
+
 def find_config(start: Path) -> Path | None:
-    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.torchlint]`` table."""
+    """The nearest config file at or above ``start``: a ``torchlint.toml``, or a
+    pyproject.toml that has a ``[tool.torchlint]`` table."""
     directory = start if start.is_dir() else start.parent
     directory = directory.resolve()
     for candidate in (directory, *directory.parents):
-        pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file():
-            try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-                return pyproject  # let load_config report the problem
-            if "torchlint" in data.get("tool", {}):
-                return pyproject
+        found = config_in(candidate)
+        if found is not None:
+            return found
     return None
 
 
@@ -317,14 +382,17 @@ def build_settings(
     unsafe_fixes: bool | None = None,
     runtime_helpers: bool | None = None,
     target_version: str | None = None,
+    max_target_version: str | None = None,
     exclude: Iterable[str] | None = None,
     extend_exclude: Iterable[str] = (),
     table: dict[str, Any] | None = None,
+    project: Path | None = None,
 ) -> Settings:
     """Merge the config file (if any, or an in-memory ``table``) with command-line options.
 
-    Without ``target-version``, a file's project declares it (its torch requirement); an
-    in-memory table stands alone."""
+    Without ``target-version``, a file's project declares it (its torch requirement): the
+    ``project`` directory, else the nearest one with a pyproject.toml at or above the config
+    file's; an in-memory table stands alone."""
     in_memory = table is not None
     if table is None:
         table = load_config(config_path) if config_path else {}
@@ -342,17 +410,39 @@ def build_settings(
             raise ConfigError(f"{where}: `per-file-ignores.{pattern}` must be a list of codes")
         per_file.append((pattern, tuple(codes)))
     root = config_path.parent.resolve() if config_path else Path.cwd()
-    version, version_source = None, ""
+    declared: dict[str, torch_versions.Range] = {}
+    cap = None
+    if not in_memory:
+        directory = project or _project_directory(root)
+        declared = torch_versions.declared_ranges(directory)
+        if torch_versions.cap_possible(declared.get("torch", torch_versions.Range())):
+            cap = _code_cap(directory)
+    torch = declared.get("torch", torch_versions.Range())
+    version, version_source = torch.lower, torch.lower_source
     if target_version is not None:
         version = parse_target_version(target_version, "--target-version")
         version_source = "--target-version"
     elif "target-version" in table:
         version = parse_target_version(table["target-version"], str(where))
         version_source = f"`target-version` in {where}"
-    elif not in_memory:
-        declared = torch_versions.declared_torch(_project_directory(root))
-        if declared is not None:
-            version, version_source = declared.version, declared.source
+    upper, upper_source = torch.upper, torch.upper_source
+    if cap is not None and cap.upper is not None and (upper is None or cap.upper < upper):
+        upper, upper_source = cap.upper, cap.upper_source
+    if max_target_version is not None:
+        key = "max-target-version"
+        upper = parse_target_version(max_target_version, "--max-target-version", key)
+        upper_source = "--max-target-version"
+    elif "max-target-version" in table:
+        key = "max-target-version"
+        upper = parse_target_version(table[key], str(where), key)
+        upper_source = f"`max-target-version` in {where}"
+    if version is not None and upper is not None and upper < version:
+        if upper_source.startswith(("`max-target-version`", "--")):
+            raise ConfigError(
+                f"{where}: `max-target-version` {torch_versions.format_version(upper)} is "
+                f"older than `target-version` {torch_versions.format_version(version)}"
+            )
+        upper, upper_source = None, ""  # a declared cap below the configured floor: moot
     cli_select = tuple(select) if select is not None else None
     for selector in (*(cli_select or ()), *extend_select, *ignore):
         validate_selector(selector)
@@ -388,6 +478,11 @@ def build_settings(
         else (file_helpers if file_helpers is not None else True),
         target_version=version,
         target_version_source=version_source,
+        max_target_version=upper,
+        max_target_version_source=upper_source,
+        package_ranges=tuple(
+            (name, found) for name, found in sorted(declared.items()) if name != "torch"
+        ),
         respect_gitignore=file_gitignore if file_gitignore is not None else True,
         cache_dir=cache_dir,
         test_code=DEFAULT_TEST_CODE if test_code is None else test_code,
@@ -397,6 +492,19 @@ def build_settings(
     )
 
 
+@lru_cache(maxsize=32)
+def _code_cap(directory: Path) -> torch_versions.Range | None:
+    """The newest torch the project's code can run on, from imports of removed modules
+    (``torch._six``); read only in a real project (a directory with a project marker),
+    once per process."""
+    if not _has_marker(directory):
+        return None
+    from torchlint.discovery import discover
+
+    files = discover([directory], root=directory).files
+    return torch_versions.removed_module_cap(f for f in files if f.suffix == ".py")
+
+
 def _project_directory(root: Path) -> Path:
     """The nearest directory at or above ``root`` with a pyproject.toml (else ``root``): where
     the project declares its dependencies, even without a ``[tool.torchlint]`` table."""
@@ -404,3 +512,152 @@ def _project_directory(root: Path) -> Path:
         if (candidate / "pyproject.toml").is_file():
             return candidate
     return root
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """The settings given on the command line: they apply on top of every file's own."""
+
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    unsafe_fixes: bool | None = None
+    runtime_helpers: bool | None = None
+    target_version: str | None = None
+    max_target_version: str | None = None
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+
+
+# Where a project declares what it depends on: the nearest directory holding one of these
+# is a file's project (its torch requirement decides `target-version` when none is set).
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
+# The files whose change can change a directory's settings (an editor watches them).
+WATCHED_FILES = (CONFIG_FILE, *PROJECT_MARKERS, "requirements.txt")
+
+
+class Resolver:
+    """The settings of each file, as ruff resolves them: the nearest config file above it
+    (``torchlint.toml``, or a pyproject.toml with ``[tool.torchlint]``), whatever directory
+    the run started in and whatever else is in the run; ``config`` (``--config``) instead
+    for every file; the ``overrides`` on top. A file with no config file above it takes
+    the one above the working directory, if any. ``target-version`` is read from each
+    file's own project when the settings do not give it.
+
+    Answers are kept per directory, so a run of many files reads each config once; the
+    object pickles (worker processes get it whole)."""
+
+    def __init__(
+        self,
+        overrides: Overrides | None = None,
+        config: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.overrides = overrides or Overrides()
+        self.config = config
+        self.cwd = (cwd or Path.cwd()).absolute()
+        self._configs: dict[Path, Path | None] = {}
+        self._projects: dict[tuple[Path, Callable[[Path], bool]], Path | None] = {}
+        self._settings: dict[tuple[Path | None, Path | None], Settings] = {}
+        self._fallback: tuple[Path | None] | None = None
+        # as asked (absolute, links not resolved): a run asks once a file
+        self._by_directory: dict[Path, Settings] = {}
+
+    def for_file(self, path: Path | str) -> Settings:
+        """The settings of the file at ``path`` (it need not exist: an editor's buffer)."""
+        return self.for_directory(Path(os.path.abspath(path)).parent)
+
+    def for_path(self, path: Path) -> Settings:
+        """The settings of a file, or of the files directly in a directory."""
+        return self.for_directory(path.absolute()) if path.is_dir() else self.for_file(path)
+
+    def for_directory(self, directory: Path) -> Settings:
+        """The settings of the files directly in ``directory``."""
+        if not directory.is_absolute():
+            directory = directory.absolute()
+        known = self._by_directory.get(directory)
+        if known is None:
+            known = self._by_directory[directory] = self._for_directory(directory)
+        return known
+
+    def _for_directory(self, directory: Path) -> Settings:
+        directory = self._real(directory)
+        config = self.config if self.config is not None else self._config_of(directory)
+        if config is None and self.config is None:
+            config = self._cwd_config()
+        project = self._project_of(directory)
+        key = (config, project)
+        settings = self._settings.get(key)
+        if settings is None:
+            settings = self._settings[key] = self._build(config, project)
+        return settings
+
+    def walk_rules(self, directory: Path) -> tuple[Excludes, Path, bool]:
+        """What decides the entries of ``directory`` in a walk (see ``discovery.discover``)."""
+        settings = self.for_directory(directory)
+        return settings.excludes, settings.root, settings.respect_gitignore
+
+    def _build(self, config: Path | None, project: Path | None) -> Settings:
+        o = self.overrides
+        return build_settings(
+            config,
+            select=o.select,
+            extend_select=o.extend_select,
+            ignore=o.ignore,
+            unsafe_fixes=o.unsafe_fixes,
+            runtime_helpers=o.runtime_helpers,
+            target_version=o.target_version,
+            max_target_version=o.max_target_version,
+            exclude=o.exclude,
+            extend_exclude=o.extend_exclude,
+            project=project,
+        )
+
+    def _cwd_config(self) -> Path | None:
+        if self._fallback is None:
+            self._fallback = (self._config_of(self._real(self.cwd)),)
+        return self._fallback[0]
+
+    @staticmethod
+    def _real(directory: Path) -> Path:
+        try:
+            return directory.resolve()
+        except OSError:
+            return directory.absolute()
+
+    def _config_of(self, directory: Path) -> Path | None:
+        """The nearest config file at or above ``directory`` (resolved)."""
+        if directory in self._configs:
+            return self._configs[directory]
+        found = config_in(directory) if directory.is_dir() or not directory.exists() else None
+        if found is None and directory.parent != directory:
+            found = self._config_of(directory.parent)
+        self._configs[directory] = found
+        return found
+
+    def _project_of(self, directory: Path) -> Path | None:
+        """The nearest directory at or above ``directory`` with a project marker; without
+        one, the nearest with a requirements or conda environment file."""
+        found = self._nearest(directory, _has_marker)
+        return found if found is not None else self._nearest(directory, _has_requirements)
+
+    def _nearest(self, directory: Path, test: Callable[[Path], bool]) -> Path | None:
+        key = (directory, test)
+        if key in self._projects:
+            return self._projects[key]
+        if test(directory):
+            found: Path | None = directory
+        elif directory.parent != directory:
+            found = self._nearest(directory.parent, test)
+        else:
+            found = None
+        self._projects[key] = found
+        return found
+
+
+def _has_marker(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in PROJECT_MARKERS)
+
+
+def _has_requirements(directory: Path) -> bool:
+    return any(directory.glob("requirements*.txt")) or any(directory.glob("environment*.y*ml"))

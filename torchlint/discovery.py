@@ -6,6 +6,7 @@ import contextlib
 import fnmatch
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,6 +131,11 @@ def _ignored(stack: list[tuple[Path, list[_IgnoreRule]]], path: Path, is_dir: bo
     return verdict
 
 
+# What decides the entries of one directory: its excludes, the root their paths are relative
+# to, and whether .gitignore files count.
+RulesFor = Callable[[Path], tuple["Excludes", Path, bool]]
+
+
 class Excludes:
     """``exclude`` glob patterns, matched against a name or a root-relative path.
 
@@ -186,12 +192,23 @@ def discover(
     extend_exclude: tuple[str, ...] = (),
     respect_gitignore: bool = True,
     default_excludes: bool = True,
+    rules_for: RulesFor | None = None,
 ) -> Discovery:
-    """Expand ``paths`` into a sorted, de-duplicated list of source files."""
+    """Expand ``paths`` into a sorted, de-duplicated list of source files.
+
+    With ``rules_for``, each directory's entries are filtered by what it answers for that
+    directory (its own project's excludes, root and gitignore setting) instead of by the
+    other arguments: a subproject's config decides what is skipped below it."""
     found = Discovery()
     excludes = Excludes(
         (*(DEFAULT_EXCLUDES if default_excludes else ()), *exclude, *extend_exclude)
     )
+    if rules_for is None:
+        fixed = (excludes, root, respect_gitignore)
+
+        def rules_for(directory: Path) -> tuple[Excludes, Path, bool]:
+            return fixed
+
     seen: set[tuple[int, int]] = set()  # (device, inode): one file named two ways is one file
     for path in paths:
         if path.is_file():
@@ -202,7 +219,7 @@ def discover(
             kind = "broken symbolic link" if path.is_symlink() else "no such file or directory"
             found.errors.append(f"{path}: {kind}")
             continue
-        if not _walk(path, root, excludes, respect_gitignore, found, seen):
+        if not _walk(path, rules_for, found, seen):
             found.empty.append(path)
     found.files.sort(key=lambda p: p.as_posix())
     return found
@@ -255,16 +272,14 @@ def _relative_text(path: str, root: Path) -> str | None:
 
 def _walk(
     top: Path,
-    root: Path,
-    excludes: Excludes,
-    respect_gitignore: bool,
+    rules_for: RulesFor,
     found: Discovery,
     seen: set[tuple[int, int]],
 ) -> int:
     """Add the source files below ``top`` to ``found``; how many it met (named before too)."""
-    stack0 = _gitignores_above(top.resolve()) if respect_gitignore else []
+    stack0 = _gitignores_above(top.resolve()) if rules_for(top)[2] else []
     visited: set[tuple[int, int]] = set()
-    root_resolved = root.resolve()
+    resolved_roots: dict[Path, Path] = {}
     met = 0
 
     def visit(directory: Path, ignores: list[tuple[Path, list[_IgnoreRule]]]) -> None:
@@ -278,6 +293,10 @@ def _walk(
         if key in visited:  # a symlink loop
             return
         visited.add(key)
+        excludes, root, respect_gitignore = rules_for(directory)
+        root_resolved = resolved_roots.get(root)
+        if root_resolved is None:
+            root_resolved = resolved_roots[root] = root.resolve()
         resolved = directory.resolve()
         try:  # entries that are not links are relative to the root through their directory
             prefix = resolved.relative_to(root_resolved).as_posix() + "/"

@@ -1,7 +1,9 @@
 """torchlint's rules inside flake8 (``flake8 --select TL``), for projects that run flake8.
 
-flake8 hands over each file's lines; the file's own ``[tool.torchlint]`` settings (the
-nearest pyproject.toml, as for ``torchlint check``) decide which rules run. flake8 wants
+flake8 hands over each file's lines; the file's own settings (its nearest config, resolved
+as ``torchlint check`` resolves them) decide which rules run, and a file its settings
+exclude (``exclude``, ``extend-exclude``, the default excludes) gets nothing, as
+``torchlint check --force-exclude`` would skip it. flake8 wants
 1-based lines and 0-based columns from a plugin and prints the column plus one, so the
 output matches torchlint's own. flake8 applies ``# noqa`` itself as usual.
 """
@@ -10,23 +12,29 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from torchlint import __version__
-from torchlint.config import Settings, build_settings, find_config
+from torchlint.config import Resolver, Settings
 from torchlint.engine import lint_source
 from torchlint.registry import selected_rules
 
 STDIN_NAMES = ("stdin", "-")
 
 
-@lru_cache(maxsize=64)
-def _settings(directory: Path) -> Settings:
-    """The settings for files in ``directory``; a bad config raises ConfigError, which
-    flake8 reports as this plugin's failure on that file."""
-    return build_settings(find_config(directory) or find_config(Path.cwd()))
+_RESOLVERS: dict[Path, Resolver] = {}
+
+
+def _settings(path: Path) -> Settings:
+    """The settings of the file at ``path``; a bad config raises ConfigError, which flake8
+    reports as this plugin's failure on that file. One resolver per working directory
+    (a file without a config above it takes the working directory's)."""
+    cwd = Path.cwd()
+    resolver = _RESOLVERS.get(cwd)
+    if resolver is None:
+        resolver = _RESOLVERS[cwd] = Resolver(cwd=cwd)
+    return resolver.for_file(path)
 
 
 class TorchlintChecker:
@@ -41,7 +49,9 @@ class TorchlintChecker:
 
     def run(self) -> Iterator[tuple[int, int, str, type[TorchlintChecker]]]:
         path = Path.cwd() / "stdin.py" if self.filename in STDIN_NAMES else Path(self.filename)
-        settings = _settings(path.absolute().parent)
+        settings = _settings(path.absolute())
+        if self.filename not in STDIN_NAMES and settings.excluded(path):
+            return
         source = "".join(self.lines)
         rules = selected_rules(settings.selected_codes)
         result = lint_source(str(path), source, settings, rules)

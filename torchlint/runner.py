@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from torchlint import collector, timing
 from torchlint.cache import content_digest
-from torchlint.config import Settings
+from torchlint.config import Resolver, Settings
 from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
 from torchlint.diagnostics import Diagnostic
 from torchlint.engine import lint_source
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 class Mode:
     fix: bool = False  # apply fixes
     write: bool = True  # write fixed files back (False: --diff or stdin)
-    unsafe: bool = False
+    unsafe: bool | None = False  # None: each file's settings (`unsafe-fixes`) decide
 
 
 @dataclass
@@ -149,7 +149,8 @@ def process_source(
             outcome.diagnostics.extend(parts.located(index, text, found.diagnostics))
             outcome.errors.extend(e for e in found.errors if e not in outcome.errors)
             continue
-        fixed = fix_source(display_path, text, settings, rules, unsafe=mode.unsafe)
+        unsafe = settings.unsafe_fixes if mode.unsafe is None else mode.unsafe
+        fixed = fix_source(display_path, text, settings, rules, unsafe=unsafe)
         outcome.errors.extend(e for e in fixed.errors if e not in outcome.errors)
         outcome.warnings.extend(fixed.warnings)
         if fixed.fixed and not parts.update(index, fixed.source):
@@ -262,6 +263,7 @@ def run(
     jobs: int | None = 1,
     cache: Cache | None = None,
     roots: Sequence[Path] = (),
+    resolver: Resolver | None = None,
 ) -> RunResult:
     """Lint or fix ``paths`` with ``jobs`` processes (None: all CPUs).
 
@@ -271,52 +273,68 @@ def run(
     cached result is used only while the other files it read (through the project index)
     are unchanged. ``roots`` are the directories named on the command line: a file with no
     ``pyproject.toml`` or ``.git`` above it belongs to the project of the one that holds it.
+    With a ``resolver``, each file is linted with its own settings (its nearest config);
+    without, every file with ``settings``. A bad config of any file is raised (ConfigError)
+    before anything is linted.
     """
     project = ProjectIndex(cache_dir=cache.directory if cache is not None else None, roots=roots)
+    own = [resolver.for_file(path) for path in paths] if resolver is not None else None
     outcomes: list[FileOutcome | None] = [None] * len(paths)
     todo: list[int] = []
     for index, path in enumerate(paths):
-        hit = _cached(path, cache, project) if cache is not None else None
+        each = own[index] if own is not None else settings
+        hit = _cached(path, cache, project, each) if cache is not None else None
         if hit is not None and (not mode.fix or not hit):
             outcomes[index] = FileOutcome(path.as_posix(), diagnostics=hit)
         else:
             todo.append(index)
     work = [paths[index] for index in todo]
-    done = _process_all(work, settings, mode, jobs, project)
+    done = _process_all(work, settings, mode, jobs, project, resolver)
     for index, outcome in zip(todo, done, strict=True):
         outcomes[index] = outcome
         # A file not checked (errors, or a warning such as `max-file-size`) is not cached:
         # the next run says so again.
         cached = outcome.digest and not outcome.errors and not outcome.warnings
         if cache is not None and not mode.fix and cached:
-            key = cache.key(paths[index], outcome.digest)
+            each = own[index] if own is not None else settings
+            key = cache.key(paths[index], outcome.digest, each)
             cache.put(key, outcome.diagnostics, outcome.dependencies)
     result = RunResult()
-    for outcome in outcomes:
+    undeclared: list[Path] = []  # the roots of projects whose fixed code needs torchlint
+    for index, outcome in enumerate(outcomes):
         result.add(outcome)  # type: ignore[arg-type]
+        root = (own[index] if own is not None else settings).root
+        if outcome.adds_runtime and root not in undeclared:  # type: ignore[union-attr]
+            undeclared.append(root)
     timing.merge(result.timings, timing.take())  # this process's own share: the cache
-    if result.adds_runtime and not declares_torchlint(settings.root):
-        result.notes.append(undeclared_note(settings.root))
+    for root in undeclared:
+        if not declares_torchlint(root):
+            result.notes.append(undeclared_note(root))
     return result.finish()
 
 
-def _cached(path: Path, cache: Cache, project: ProjectIndex) -> list[Diagnostic] | None:
+def _cached(
+    path: Path, cache: Cache, project: ProjectIndex, settings: Settings
+) -> list[Diagnostic] | None:
     try:
         raw = path.read_bytes()
     except OSError:
         return None  # the engine reports it
-    key = cache.key(path, content_digest(raw))
+    key = cache.key(path, content_digest(raw), settings)
     return timing.measure("cache: look up", cache.get, key, project.still_valid)
 
 
 # --- Parallel execution -----------------------------------------------------------------
 
 _MIN_FILES_PER_WORKER = 4  # below this, starting processes costs more than it saves
-_worker_state: tuple[Settings, Mode, ProjectIndex] | None = None
+_worker_state: tuple[Settings, Mode, ProjectIndex, Resolver | None] | None = None
 
 
 def _init_worker(
-    settings: Settings, mode: Mode, project: tuple[Path | None, tuple[Path, ...]]
+    settings: Settings,
+    mode: Mode,
+    project: tuple[Path | None, tuple[Path, ...]],
+    resolver: Resolver | None = None,
 ) -> None:
     """Runs once in each worker: the settings arrive once, not with every file, and the
     worker builds its own project index (the summaries' disk cache is shared)."""
@@ -324,13 +342,17 @@ def _init_worker(
     ignore_interrupts()
     timing.take()  # a forked worker's copy of what the parent measured is the parent's to report
     cache_dir, roots = project
-    _worker_state = (settings, mode, ProjectIndex(cache_dir=cache_dir, roots=roots))
+    _worker_state = (settings, mode, ProjectIndex(cache_dir=cache_dir, roots=roots), resolver)
 
 
 def _work(path: Path) -> FileOutcome:
     assert _worker_state is not None
-    settings, mode, project = _worker_state
-    return process_file(path, settings, mode, project)
+    settings, mode, project, resolver = _worker_state
+    return process_file(path, _own(path, settings, resolver), mode, project)
+
+
+def _own(path: Path, settings: Settings, resolver: Resolver | None) -> Settings:
+    return resolver.for_file(path) if resolver is not None else settings
 
 
 def _process_all(
@@ -339,13 +361,14 @@ def _process_all(
     mode: Mode,
     jobs: int | None,
     project: ProjectIndex | None = None,
+    resolver: Resolver | None = None,
 ) -> Iterator[FileOutcome]:
     """Outcomes of ``paths``, in their order, from up to ``jobs`` processes."""
     project = project if project is not None else ProjectIndex()
     workers = min(jobs or default_jobs(), len(paths) // _MIN_FILES_PER_WORKER)
     if workers <= 1:
         for path in paths:
-            yield process_file(path, settings, mode, project)
+            yield process_file(path, _own(path, settings, resolver), mode, project)
         return
     # Largest files first, handed out a few at a time: no worker is left with a long tail.
     order = sorted(range(len(paths)), key=lambda i: -_size(paths[i]))
@@ -355,7 +378,7 @@ def _process_all(
         max_workers=workers,
         mp_context=_context(),
         initializer=_init_worker,
-        initargs=(settings, mode, project.options()),
+        initargs=(settings, mode, project.options(), resolver),
     )
     try:
         done = 0

@@ -212,7 +212,7 @@ def _removal_fix(source: str, directive: Noqa, drop: set[str], start: int, end: 
         return Fix(Applicability.SAFE, (Edit(start, end, new_comment),), "Remove unused codes")
     rest = (comment[:m_start] + comment[m_end:]).strip()
     if rest and rest != "#":
-        # Other text shares the comment (e.g. `# noqa: TL101 # type: ignore`): keep it.
+        # Other text shares the comment (a type-ignore after the directive, say): keep it.
         rest = rest if rest.startswith("#") else "# " + rest.lstrip("# ")
         return Fix(Applicability.SAFE, (Edit(start, end, rest),), "Remove unused `noqa` directive")
     # Drop the comment and the whitespace before it; drop the whole line if it held nothing else.

@@ -14,6 +14,9 @@ Writer = Callable[[Sequence[Diagnostic], TextIO, bool, bool], None]
 FORMATS: dict[str, Writer] = {
     "full": text.write_full,
     "concise": text.write_concise,
+    # `rules --output-format text` exists, and ruff once called its one-line output `text`:
+    # the same word gives the same one line per diagnostic here.
+    "text": text.write_concise,
     "json": json_format.write_json,
     "json-lines": json_format.write_json_lines,
     "github": github.write_github,

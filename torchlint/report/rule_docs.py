@@ -1,25 +1,52 @@
 """Rule pages (``docs/rules/TLxxx.md``) and their links, generated from each rule's docstring.
 
-``torchlint rule CODE`` prints the same text, the JSON ``url`` and the SARIF ``helpUri`` link
-to the page, and ``scripts/update_readme.py`` writes the pages; a test keeps them current.
+``torchlint rule CODE`` prints the same text, and ``scripts/update_readme.py`` writes the
+pages; a test keeps them current. The JSON ``url``, the SARIF ``helpUri`` and the language
+server's link point to a page only where the installed copy says where its documentation
+lives (see ``rule_url``); otherwise there is no link, and ``torchlint rule CODE`` is the
+documentation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 from torchlint.rules.base import Rule
 
-# The one place that names where the project lives: links in every output format are built
-# from it (the README's install and pre-commit instructions name it too; a test checks).
-REPOSITORY_URL = "https://github.com/OWNER/torchlint"
 DOCS_DIR = "docs/rules"
 GENERATED = "<!-- generated from the rule's docstring by `python scripts/update_readme.py` -->"
 
 
-def rule_url(code: str) -> str:
-    """The page documenting ``code``, as an absolute URL (SARIF's ``helpUri`` must be one)."""
-    return f"{REPOSITORY_URL}/blob/main/{DOCS_DIR}/{code}.md"
+@cache
+def project_urls() -> dict[str, str]:
+    """The installed package's ``Project-URL`` entries (``[project.urls]``), by lower-cased
+    label; empty when it declares none or is not installed."""
+    from importlib import metadata
+
+    try:
+        entries = metadata.metadata("torchlint").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    urls = {}
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if url.strip().startswith(("https://", "http://")):
+            urls[label.strip().lower()] = url.strip().rstrip("/")
+    return urls
+
+
+def rule_url(code: str) -> str | None:
+    """The page documenting ``code``, as an absolute URL (SARIF's ``helpUri`` must be one):
+    under the ``Documentation`` URL of the package metadata when set (``<url>/TL101``), else
+    under its ``Repository`` URL (``<url>/blob/main/docs/rules/TL101.md``, as GitHub and
+    GitLab lay it out); None when neither is set, since a guessed link would be dead."""
+    urls = project_urls()
+    if "documentation" in urls:
+        return f"{urls['documentation']}/{code}"
+    if "repository" in urls:
+        return f"{urls['repository']}/blob/main/{DOCS_DIR}/{code}.md"
+    return None
 
 
 def rule_text(rule: type[Rule]) -> str:

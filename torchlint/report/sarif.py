@@ -63,6 +63,7 @@ def _rule_descriptor(rule: Any) -> dict[str, Any]:
     full = " ".join(f"{what} {why}".split())
     fix = rule.fix_applicability.value if rule.fix_applicability else "none"
     help_text = doc or rule.summary
+    url = rule_url(rule.code)
     return {
         "id": rule.code,
         "name": rule.name,
@@ -72,7 +73,7 @@ def _rule_descriptor(rule: Any) -> dict[str, Any]:
             "text": f"{help_text}\n\nRun `torchlint rule {rule.code}` for details.",
             "markdown": f"{help_text}\n\nRun `torchlint rule {rule.code}` for details.",
         },
-        "helpUri": rule_url(rule.code),
+        **({"helpUri": url} if url else {}),
         "defaultConfiguration": {"level": LEVEL, "enabled": bool(rule.default)},
         "properties": {
             "tags": [rule.family(), f"fix:{fix}"],

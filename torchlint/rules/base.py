@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
+from torchlint.analysis import api_versions
 from torchlint.diagnostics import Applicability
 
 if TYPE_CHECKING:
@@ -148,7 +149,19 @@ class Rule:
         node: cst.CSTNode,
         message: str | None = None,
         fix: PendingFix | None = None,
+        *,
+        api: str | None = None,
     ) -> None:
+        """Report at ``node``. A version rule's report (``api``: the qualified name used) is
+        held to the file's supported versions (``analysis.api_versions``): dropped where no
+        supported release warns, without a fix where the oldest lacks the replacement."""
+        found = api_versions.verdict(self.code, api, self.context.settings, fix is not None)
+        if found is not None:
+            if not found.report:
+                return
+            if not found.fix:
+                fix = None
+            message = (message or self.summary) + found.note
         self.context.add(self, node, message or self.summary, fix)
 
     def fix(

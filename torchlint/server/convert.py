@@ -19,6 +19,7 @@ def to_lsp(diagnostic: Diagnostic, positions: Positions) -> types.Diagnostic:
     ``data`` carries what identifies the diagnostic again when a code action asks for it.
     """
     code = diagnostic.code
+    url = rule_url(code)
     return types.Diagnostic(
         range=positions.range(diagnostic.start, diagnostic.end),
         message=diagnostic.message,
@@ -28,7 +29,7 @@ def to_lsp(diagnostic: Diagnostic, positions: Positions) -> types.Diagnostic:
             else types.DiagnosticSeverity.Warning
         ),
         code=code,
-        code_description=types.CodeDescription(href=rule_url(code)),
+        code_description=types.CodeDescription(href=url) if url else None,
         source=SOURCE,
         tags=[types.DiagnosticTag.Unnecessary] if code == UNUSED_NOQA_CODE else None,
         data=identity(diagnostic),

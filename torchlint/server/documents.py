@@ -1,9 +1,11 @@
 """Which settings apply to an open file, and linting its unsaved text with them.
 
-The settings are the CLI's: the nearest ``pyproject.toml`` with ``[tool.torchlint]`` above
-the file (else above the working directory). They are cached per file and read again when
-any ``pyproject.toml`` that could decide them appears, changes or goes away, so an edit to
-the configuration applies to the next lint without a restart.
+The settings are the CLI's (``config.Resolver``): the nearest ``torchlint.toml`` or
+``pyproject.toml`` with ``[tool.torchlint]`` above the file (else above the working
+directory), with ``target-version`` from the file's own project. They are cached per
+directory and read again when any file that could decide them (a config file, or a file
+declaring the project's dependencies) appears, changes or goes away, so an edit to the
+configuration applies to the next lint without a restart.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from torchlint.config import ConfigError, Settings, build_settings, find_config
+from torchlint.config import WATCHED_FILES, ConfigError, Resolver, Settings
 from torchlint.diagnostics import Diagnostic
-from torchlint.discovery import DEFAULT_EXCLUDES, Excludes
 from torchlint.engine import internal_error, lint_source, needs_tree
 from torchlint.project import using
 from torchlint.project.index import ProjectIndex
@@ -47,15 +48,17 @@ class Snapshot:
 
 
 def _stamp(directory: Path) -> _Stamp:
-    """The pyproject.toml files at and above ``directory``, with their mtime and size."""
+    """The files at and above ``directory`` that can decide its settings, with their mtime
+    and size."""
     found = []
     for candidate in (directory, *directory.parents):
-        pyproject = candidate / "pyproject.toml"
-        try:
-            stat = os.stat(pyproject)
-        except OSError:
-            continue
-        found.append((str(pyproject), stat.st_mtime_ns, stat.st_size))
+        for name in WATCHED_FILES:
+            watched = candidate / name
+            try:
+                stat = os.stat(watched)
+            except OSError:
+                continue
+            found.append((str(watched), stat.st_mtime_ns, stat.st_size))
     return tuple(found)
 
 
@@ -72,8 +75,8 @@ class SettingsStore:
         key = (_stamp(directory.resolve()), _stamp(cwd))
         settings = self._cache.get(key)
         if settings is None:
-            config = (find_config(directory) if path is not None else None) or find_config(cwd)
-            settings = build_settings(config)
+            resolver = Resolver(cwd=cwd)
+            settings = resolver.for_file(path) if path is not None else resolver.for_directory(cwd)
             if len(self._cache) > 256:  # stale stamps of edited configs: keep it small
                 self._cache.clear()
             self._cache[key] = settings
@@ -82,8 +85,7 @@ class SettingsStore:
 
 def excluded(path: Path, settings: Settings) -> bool:
     """Whether the project's ``exclude`` patterns (or the default ones) cover ``path``."""
-    patterns = (*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude)
-    return Excludes(patterns).covers(path, settings.root)
+    return settings.excluded(path)
 
 
 def lint_text(

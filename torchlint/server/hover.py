@@ -14,10 +14,9 @@ def rule_markdown(code: str) -> str | None:
     if rule is None:
         return None
     fix = rule.fix_applicability.value if rule.fix_applicability else "none"
-    return (
-        f"**[{rule.code}]({rule_url(rule.code)})** `{rule.name}`: {rule.summary}.\n\n"
-        f"_fix: {fix}_\n\n{rule.documentation()}"
-    )
+    url = rule_url(rule.code)
+    title = f"[{rule.code}]({url})" if url else rule.code
+    return f"**{title}** `{rule.name}`: {rule.summary}.\n\n_fix: {fix}_\n\n{rule.documentation()}"
 
 
 def covering(diagnostics: list[Diagnostic], where: Location) -> list[Diagnostic]:

@@ -131,7 +131,7 @@ class DeprecatedNameRule(Rule):
         fix = None
         if not (isinstance(use.node, cst.Name) and self._covered_by_import_fix(use.node.value)):
             fix = self.fix_use(use)
-        self.report(use.node, self.message(use.qualified), fix=fix)
+        self.report(use.node, self.message(use.qualified), fix=fix, api=use.qualified)
 
     # --- visitors ---
 
@@ -174,7 +174,7 @@ class DeprecatedNameRule(Rule):
         for alias in node.names:
             full = dotted_name(alias.name)
             if full is not None and full in self.names:
-                self.report(alias, self.message(full))
+                self.report(alias, self.message(full), api=full)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
@@ -197,7 +197,7 @@ class DeprecatedNameRule(Rule):
             if self.report_imports and not in_compat_branch(self.context.ancestors):
                 if fix is None:
                     fix = self._import_fix(node, module)
-                self.report(alias, self.message(qualified), fix=fix)
+                self.report(alias, self.message(qualified), fix=fix, api=qualified)
 
     # --- rewriting ``from old import x`` to ``from new import x`` ---
 
