@@ -234,14 +234,17 @@ class SaveOnEveryRank(Rule):
             test = "torch.distributed.get_rank() == 0"
         else:
             return None
+        # Indented by the engine like the line it replaces; the line's own leading comments
+        # and its end stay where they are in the file.
         new = cst.If(
             test=cst.parse_expression(test),
             body=cst.IndentedBlock(body=[line.with_changes(leading_lines=())]),
-            leading_lines=line.leading_lines,
         )
+        indents = self.context.indents(site.ancestors)
+        text = self.context.code_for(new, indents).rstrip("\r\n").lstrip(" \t")
         return self.fix(
             Applicability.DISPLAY,
             f"Write from one process: `if {test}:`",
-            Replace(line, new),
+            Replace(line, text),
             ancestors=site.ancestors,
         )
