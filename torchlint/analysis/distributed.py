@@ -224,9 +224,7 @@ def _build(context: FileContext) -> DistFacts:
         if node_type is cst.Lambda:
             continue  # runs later, elsewhere
         below = (*ancestors, node)
-        stack.extend(
-            (child, inner_scope, below, inner_function) for child in inner_children(node)
-        )
+        stack.extend((child, inner_scope, below, inner_function) for child in inner_children(node))
     _find_per_rank(context, facts)
     return facts
 
@@ -581,7 +579,10 @@ def device_in_scope(facts: DistFacts, site: Site) -> str | None:
         ):
             return "self.device"
     where = binding_scope(site.scope, "device")
-    if where is not None and where.parent is None:  # a module-level name
-        if any(b.target == "device" and b.function is where.node for b in facts.bindings):
-            return "device"
+    if (
+        where is not None
+        and where.parent is None  # a module-level name
+        and any(b.target == "device" and b.function is where.node for b in facts.bindings)
+    ):
+        return "device"
     return None

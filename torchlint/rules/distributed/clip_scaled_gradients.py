@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import dist_facts, exclusive, scaled_backward
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
@@ -174,8 +175,8 @@ class ClipScaledGradients(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
-        if last is None or not last.startswith("clip_grad") and "clip" not in last:
+        last = last_name(func)
+        if last is None or (not last.startswith("clip_grad") and "clip" not in last):
             return
         if self.qualified_name(func) not in CLIPS:
             return
@@ -213,7 +214,7 @@ class ClipScaledGradients(Rule):
             self.report(node, fix=self._unscale(clip, scaler, step))
             return
 
-    def _unscale(self, clip, scaler, step):  # noqa: ANN001, ANN202
+    def _unscale(self, clip, scaler, step):
         line = clip.line()
         args = step.node.args
         optimizer = dotted_name(args[0].value) if len(args) == 1 and not args[0].keyword else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.checkpoints import TORCH_SAVE
+from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import Site, dist_facts, wrapper_name
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name, inner_children
@@ -176,7 +177,7 @@ class DdpWrapperStateDict(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        last = last_name(func)
         if last is None or "save" not in last:
             return
         if self.qualified_name(func) not in TORCH_SAVE:
@@ -202,7 +203,9 @@ class DdpWrapperStateDict(Rule):
                 ),
             )
 
-    def _wrapper_state_dicts(self, saved: cst.BaseExpression, site: Site) -> list[cst.BaseExpression]:
+    def _wrapper_state_dicts(
+        self, saved: cst.BaseExpression, site: Site
+    ) -> list[cst.BaseExpression]:
         """The receivers ``x`` of the ``x.state_dict()`` calls in the saved object that are
         DDP/DataParallel wrappers."""
         found: list[cst.BaseExpression] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.checkpoints import TORCH_LOAD
+from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import device_in_scope, dist_facts, rank_guarded, runs_per_rank
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
@@ -68,8 +69,13 @@ class DistributedLoadDefaultDevice(Rule):
     applies_to_tests = False
     default = True
     fix_applicability = Applicability.UNSAFE
-    requires = ("init_process_group", "DistributedDataParallel", "FullyShardedDataParallel",
-                "fully_shard", "Accelerator")
+    requires = (
+        "init_process_group",
+        "DistributedDataParallel",
+        "FullyShardedDataParallel",
+        "fully_shard",
+        "Accelerator",
+    )
     examples = (
         Invalid(
             """
@@ -167,7 +173,7 @@ class DistributedLoadDefaultDevice(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        last = last_name(func)
         if last is None or "load" not in last or calls.has_star_args(node):
             return
         if self.qualified_name(func) not in TORCH_LOAD:
@@ -182,7 +188,5 @@ class DistributedLoadDefaultDevice(Rule):
         new = calls.add_keyword(node, "map_location", device)
         self.report(
             node,
-            fix=self.fix(
-                Applicability.UNSAFE, f"Add `map_location={device}`", Replace(node, new)
-            ),
+            fix=self.fix(Applicability.UNSAFE, f"Add `map_location={device}`", Replace(node, new)),
         )

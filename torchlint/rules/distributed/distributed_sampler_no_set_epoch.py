@@ -307,16 +307,16 @@ class DistributedSamplerNoSetEpoch(Rule):
                 text = dotted_name(arg.value)
                 if text is not None and text == sampler:
                     return True
-                if text == loader and _same_file(dist_facts(self.context), site) is None:
-                    if (dotted_name(site.node.func) or "").rsplit(".", 1)[-1] not in (
-                        "enumerate",
-                        "tqdm",
-                        "iter",
-                    ):
-                        return True
+                wrapper = (dotted_name(site.node.func) or "").rsplit(".", 1)[-1]
+                if (
+                    text == loader
+                    and _same_file(dist_facts(self.context), site) is None
+                    and wrapper not in ("enumerate", "tqdm", "iter")
+                ):
+                    return True
         return False
 
-    def _set_epoch(self, loop: cst.For, sampler: str | None, optional: bool, loader: str):  # noqa: ANN202
+    def _set_epoch(self, loop: cst.For, sampler: str | None, optional: bool, loader: str):
         if not isinstance(loop.target, cst.Name) or loop.target.value == "_":
             return None
         if sampler is None:
@@ -338,9 +338,8 @@ def _sites_in(facts: DistFacts, loop: cst.For) -> list[Site]:
     return [
         s
         for s in facts.sites
-        if any(a is loop for a in s.ancestors) and not any(
-            isinstance(a, cst.FunctionDef) for a in s.ancestors[s.ancestors.index(loop) :]
-        )
+        if any(a is loop for a in s.ancestors)
+        and not any(isinstance(a, cst.FunctionDef) for a in s.ancestors[s.ancestors.index(loop) :])
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.devices import DATALOADER
+from torchlint.analysis.devices import DATALOADER, last_name
 from torchlint.analysis.distributed import dist_facts
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
@@ -149,7 +149,7 @@ class SamplerWithShuffle(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        last = last_name(func)
         if last is None or "Loader" not in last or calls.has_star_args(node):
             return
         if self.qualified_name(func) not in DATALOADER:
@@ -183,7 +183,9 @@ class SamplerWithShuffle(Rule):
         site = facts.by_node.get(id(call))
         if site is None:
             return False
-        values = [b.value for b in facts.bindings if b.target == name and b.function is site.function]
+        values = [
+            b.value for b in facts.bindings if b.target == name and b.function is site.function
+        ]
         if not values or isinstance(value, cst.Attribute):
             return False
         targets = self.context.scope.binds(name)

@@ -223,7 +223,7 @@ class SaveOnEveryRank(Rule):
             return  # a file per rank, or a path from a helper that may pick one
         self.report(node, fix=self._guard(site))
 
-    def _guard(self, site):  # noqa: ANN001, ANN202
+    def _guard(self, site):
         line = site.line()
         if line is None or len(line.body) != 1:
             return None
