@@ -470,17 +470,24 @@ def _grad_scalers(context: FileContext) -> frozenset[str]:
 
 
 def scaled_backward(site: Site) -> str | None:
-    """``scaler`` for ``scaler.scale(loss).backward()``."""
+    """``scaler`` for ``scaler.scale(loss).backward()``, also when the scaled loss is
+    wrapped (``cast(Tensor, scaler.scale(loss)).backward()``)."""
     func = site.node.func
     if not isinstance(func, cst.Attribute) or func.attr.value != "backward":
         return None
-    inner = func.value
-    if (
-        isinstance(inner, cst.Call)
-        and isinstance(inner.func, cst.Attribute)
-        and inner.func.attr.value == "scale"
-    ):
-        return dotted_name(inner.func.value)
+    stack: list[cst.CSTNode] = [func.value]
+    while stack:
+        inner = stack.pop()
+        if (
+            isinstance(inner, cst.Call)
+            and isinstance(inner.func, cst.Attribute)
+            and inner.func.attr.value == "scale"
+        ):
+            return dotted_name(inner.func.value)
+        if isinstance(inner, cst.Call):
+            stack.extend(arg.value for arg in inner.args)
+        elif isinstance(inner, (cst.BinaryOperation, cst.Attribute)):
+            stack.extend(inner_children(inner))
     return None
 
 

@@ -152,6 +152,17 @@ class BackwardBypassesScaler(Rule):
         ),
         Valid(
             """
+            from typing import cast
+            import torch
+            def update(engine, batch):
+                if scaler:
+                    cast(torch.Tensor, scaler.scale(loss)).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+            """
+        ),
+        Valid(
+            """
             import torch
             for x, y in loader:
                 with torch.autocast("cuda", dtype=torch.bfloat16):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.checkpoints import TORCH_SAVE, round_trips
+from torchlint.analysis.devices import last_name, target_names
 from torchlint.analysis.distributed import (
     dist_facts,
+    iterated,
+    last_binding,
     rank_guarded,
     rank_test,
     runs_per_rank,
@@ -188,6 +191,17 @@ class SaveOnEveryRank(Rule):
         ),
         Valid(
             """
+            import os
+            import torch
+            import torch.distributed as dist
+            dist.init_process_group(backend="nccl", init_method="env://")
+            for image_path in image_paths:
+                out_path = os.path.join(save_root, os.path.basename(image_path))
+                torch.save(process(image_path), out_path)
+            """
+        ),
+        Valid(
+            """
             import torch
             def save_checkpoint(model):
                 torch.save(model.state_dict(), "model.pt")
@@ -221,7 +235,31 @@ class SaveOnEveryRank(Rule):
             return
         if target is not None and rank_test(target.value, site.scope):
             return  # a file per rank, or a path from a helper that may pick one
+        if target is not None and self._per_item(facts, site, target.value):
+            return
         self.report(node, fix=self._guard(site))
+
+    def _per_item(self, facts, site, target: cst.BaseExpression) -> bool:
+        """Does the path follow the items of a loop over data (``for path in files:``),
+        directly or through a local assigned from them? Each rank then writes its own files
+        (a dataset split by rank), not one shared checkpoint. A loop over ``range`` (epochs,
+        steps) does not count: every rank writes the same ``ckpt_{epoch}.pt``."""
+        items: set[str] = set()
+        for loop in site.loops():
+            if not isinstance(loop, cst.For):
+                continue
+            source = iterated(loop.iter)
+            if isinstance(source, cst.Call) and last_name(source.func) == "range":
+                continue
+            items |= target_names(loop.target)
+        if not items:
+            return False
+        names = _names_in(target)
+        for name in list(names):
+            binding = last_binding(facts, site, name)
+            if binding is not None:
+                names |= _names_in(binding.value)
+        return bool(names & items)
 
     def _guard(self, site):
         line = site.line()
@@ -248,3 +286,14 @@ class SaveOnEveryRank(Rule):
             Replace(line, text),
             ancestors=site.ancestors,
         )
+
+
+def _names_in(expr: cst.CSTNode) -> set[str]:
+    found: set[str] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            found.add(node.value)
+        stack.extend(node.children)
+    return found
