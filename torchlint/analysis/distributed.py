@@ -167,6 +167,8 @@ class DistFacts:
     class_of: dict[int, str] = field(default_factory=dict)
     by_function: dict[int, list[Site]] = field(default_factory=dict)
     by_node: dict[int, Site] = field(default_factory=dict)
+    blocks: dict[int, tuple[int, dict[int, int]]] = field(default_factory=dict)
+    by_loop: dict[int, list[Site]] = field(default_factory=dict)  # calls in each loop's body
     per_rank: set[int] = field(default_factory=set)  # ids of per-rank functions (or module)
 
 
@@ -206,6 +208,11 @@ def _build(context: FileContext) -> DistFacts:
             facts.sites.append(site)
             facts.by_function.setdefault(id(function), []).append(site)
             facts.by_node[id(node)] = site
+            for outer in reversed(ancestors):
+                if outer is function:
+                    break
+                if type(outer) is cst.For:
+                    facts.by_loop.setdefault(id(outer), []).append(site)
         elif node_type is cst.Assign:
             for target in node.targets:  # type: ignore[attr-defined]
                 text = dotted_name(target.target)
@@ -306,7 +313,7 @@ def _find_per_rank(context: FileContext, facts: DistFacts) -> None:
             if id(site.function) not in per_rank:
                 continue
             callee = _callee(facts, site)
-            if callee is None or id(callee) in per_rank or rank_guarded(site):
+            if callee is None or id(callee) in per_rank or rank_guarded(site, facts):
                 continue
             per_rank.add(id(callee))
             changed = True
@@ -397,7 +404,29 @@ def _exits(body: cst.BaseSuite) -> bool:
     )
 
 
-def rank_guarded(site: Site) -> bool:
+def _block_exits(
+    facts: DistFacts, block: cst.IndentedBlock | cst.Module, scope: Scope
+) -> tuple[int, dict[int, int]]:
+    """The position of the first ``if <rank test>: return`` in the block (or its length),
+    and each statement's position; worked out once per block."""
+    found = facts.blocks.get(id(block))
+    if found is None:
+        body = block.body
+        first = next(
+            (
+                index
+                for index, statement in enumerate(body)
+                if isinstance(statement, cst.If)
+                and _exits(statement.body)
+                and rank_test(statement.test, scope)
+            ),
+            len(body),
+        )
+        found = facts.blocks[id(block)] = (first, {id(s): i for i, s in enumerate(body)})
+    return found
+
+
+def rank_guarded(site: Site, facts: DistFacts) -> bool:
     """Is the call kept to one rank (or might be, by something torchlint cannot see)?"""
     ancestors = site.ancestors
     for position, node in enumerate(ancestors):
@@ -413,16 +442,9 @@ def rank_guarded(site: Site) -> bool:
             return True
         # An earlier `if not is_main: return` in this block.
         if isinstance(node, (cst.IndentedBlock, cst.Module)) and position + 1 < len(ancestors):
-            child = ancestors[position + 1]
-            for statement in node.body:
-                if statement is child:
-                    break
-                if (
-                    isinstance(statement, cst.If)
-                    and _exits(statement.body)
-                    and rank_test(statement.test, site.scope)
-                ):
-                    return True
+            first, positions = _block_exits(facts, node, site.scope)
+            if positions.get(id(ancestors[position + 1]), -1) > first:
+                return True
     return False
 
 

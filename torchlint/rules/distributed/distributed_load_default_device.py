@@ -182,7 +182,7 @@ class DistributedLoadDefaultDevice(Rule):
             return
         facts = dist_facts(self.context)
         site = facts.by_node.get(id(node))
-        if site is None or not runs_per_rank(facts, site) or rank_guarded(site):
+        if site is None or not runs_per_rank(facts, site) or rank_guarded(site, facts):
             return
         device = device_in_scope(facts, site) or '"cpu"'
         new = calls.add_keyword(node, "map_location", device)

@@ -210,6 +210,17 @@ class DistributedSamplerNoSetEpoch(Rule):
         Valid(
             """
             from torch.utils.data import DataLoader, DistributedSampler
+            def main(train_set, privacy_engine):
+                loader = DataLoader(train_set, sampler=DistributedSampler(train_set))
+                model, loader = privacy_engine.make_private(model, loader)
+                for epoch in range(10):
+                    for batch in loader:
+                        train_step(batch)
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.data import DataLoader, DistributedSampler
             from engine import train_one_epoch
             def main(train_set):
                 sampler = DistributedSampler(train_set)
@@ -266,6 +277,9 @@ class DistributedSamplerNoSetEpoch(Rule):
         values = [b for b in facts.bindings if b.target == name and b.function is function]
         if len(values) != 1 or "." in name:
             return None
+        targets = values[0].scope.binds(name)
+        if targets is None or len(targets) != 1:
+            return None  # also bound by a loop, a tuple assignment, a parameter...
         loader = values[0].value
         if not isinstance(loader, cst.Call) or calls.has_star_args(loader):
             return None
@@ -334,13 +348,8 @@ class DistributedSamplerNoSetEpoch(Rule):
 
 
 def _sites_in(facts: DistFacts, loop: cst.For) -> list[Site]:
-    """The calls inside the loop's body (same function)."""
-    return [
-        s
-        for s in facts.sites
-        if any(a is loop for a in s.ancestors)
-        and not any(isinstance(a, cst.FunctionDef) for a in s.ancestors[s.ancestors.index(loop) :])
-    ]
+    """The calls inside the loop (same function)."""
+    return facts.by_loop.get(id(loop), [])
 
 
 def _inner_loops(loop: cst.For) -> list[cst.For]:

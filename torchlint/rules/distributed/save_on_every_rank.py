@@ -231,7 +231,7 @@ class SaveOnEveryRank(Rule):
             return
         facts = dist_facts(self.context)
         site = facts.by_node.get(id(node))
-        if site is None or not runs_per_rank(facts, site) or rank_guarded(site):
+        if site is None or not runs_per_rank(facts, site) or rank_guarded(site, facts):
             return
         if target is not None and rank_test(target.value, site.scope):
             return  # a file per rank, or a path from a helper that may pick one
