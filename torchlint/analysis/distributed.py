@@ -272,6 +272,22 @@ def _callee(facts: DistFacts, site: Site) -> cst.FunctionDef | None:
     return None
 
 
+def callee(facts: DistFacts, site: Site) -> cst.FunctionDef | None:
+    """The same-file function (or method of the class) a call runs, when it is sure."""
+    return _callee(facts, site)
+
+
+def mentions_attribute(node: cst.CSTNode, attribute: str) -> bool:
+    """Does ``.<attribute>`` occur anywhere under ``node``?"""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Attribute) and current.attr.value == attribute:
+            return True
+        stack.extend(inner_children(current))
+    return False
+
+
 def _unconditional(site: Site) -> bool:
     """No ``if``/``try``/loop-``else`` between the call and its function's body."""
     for node in reversed(site.ancestors):

@@ -5,7 +5,13 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.devices import last_name
-from torchlint.analysis.distributed import dist_facts, exclusive, scaled_backward
+from torchlint.analysis.distributed import (
+    callee,
+    dist_facts,
+    exclusive,
+    mentions_attribute,
+    scaled_backward,
+)
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
 from torchlint.rules.base import InsertLine, Invalid, Rule, Valid
@@ -152,6 +158,30 @@ class ClipScaledGradients(Rule):
         Valid(
             """
             import torch
+            class Trainer:
+                def unscale(self):
+                    self.scaler.unscale_(self.optimizer)
+                def step(self, loss):
+                    self.scaler.scale(loss).backward()
+                    self.unscale()
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                    self.scaler.step(self.optimizer)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            class Trainer:
+                def step(self, loss):
+                    self.scaler.scale(loss).backward()
+                    self.unscale_gradients()
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                    self.scaler.step(self.optimizer)
+            """
+        ),
+        Valid(
+            """
+            import torch
             with torch.autocast("cuda", dtype=torch.bfloat16):
                 loss = model(x)
             loss.backward()
@@ -198,6 +228,8 @@ class ClipScaledGradients(Rule):
                 if s.order < clip.order
             ) or any(dotted_name(a.value) == scaler for s in between for a in s.node.args):
                 return  # unscaled, or maybe by a helper
+            if any(self._may_unscale(facts, s) for s in between):
+                return
             step = next(
                 (
                     s
@@ -213,6 +245,18 @@ class ClipScaledGradients(Rule):
                 continue
             self.report(node, fix=self._unscale(clip, scaler, step))
             return
+
+    def _may_unscale(self, facts, site) -> bool:
+        """A same-file helper that unscales, or a ``self.`` method torchlint cannot find."""
+        func = site.node.func
+        found = callee(facts, site)
+        if found is not None:
+            return mentions_attribute(found, "unscale_")
+        return (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+        )
 
     def _unscale(self, clip, scaler, step):
         line = clip.line()

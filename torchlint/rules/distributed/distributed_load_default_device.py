@@ -8,10 +8,32 @@ from torchlint.analysis.checkpoints import TORCH_LOAD
 from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import device_in_scope, dist_facts, rank_guarded, runs_per_rank
 from torchlint.diagnostics import Applicability
+from torchlint.names import dotted_name
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 MAP_LOCATION_INDEX = 1
+CHECKPOINT_WORDS = (
+    "ckpt",
+    "checkpoint",
+    "resume",
+    "pretrain",
+    "weight",
+    "state",
+    "model",
+    ".pth",
+    "snapshot",
+)
+
+
+def _mentions_name(expr: cst.CSTNode, names: set[str]) -> bool:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) in names:
+            return True
+        stack.extend(node.children)
+    return False
 
 
 class DistributedLoadDefaultDevice(Rule):
@@ -30,7 +52,11 @@ class DistributedLoadDefaultDevice(Rule):
     its GPU.
 
     Only per-rank code of the same file is reported: a load in a helper module, in code
-    kept to one rank (`if rank == 0:`), or behind `**kwargs` is left alone. `TL703`
+    kept to one rank (`if rank == 0:`), or behind `**kwargs` is left alone. And only model
+    checkpoints, which were saved from where the model lived: a load whose result goes to
+    `load_state_dict`, or whose path or name says checkpoint (`ckpt`, `checkpoint`,
+    `resume`, `pretrained`, `weights`, `state`, `model`, `.pth`); a file of preprocessed
+    data (`torch.load(args.data_path)`) is usually written from the CPU and is not reported. `TL703`
     (off by default) reports every `torch.load` without `map_location`.
 
     ## Example
@@ -144,6 +170,15 @@ class DistributedLoadDefaultDevice(Rule):
         Valid(
             """
             import torch
+            import torch.distributed as dist
+            def main(args):
+                dist.init_process_group("nccl")
+                features = torch.load(args.data_path)
+            """
+        ),
+        Valid(
+            """
+            import torch
             def resume(model, path):
                 model.load_state_dict(torch.load(path))
             """
@@ -171,6 +206,30 @@ class DistributedLoadDefaultDevice(Rule):
         ),
     )
 
+    def _checkpoint(self, facts, site) -> bool:
+        """Is this a model checkpoint (saved where the model lived, often a GPU)? Its result
+        goes to ``load_state_dict``, or its path or name says so. A file of preprocessed
+        data is usually written from the CPU and loads there anyway."""
+        for node in site.ancestors:
+            if isinstance(node, cst.Call) and last_name(node.func) == "load_state_dict":
+                return True
+        words = []
+        source = calls.argument(site.node, "f", 0)
+        if source is not None:
+            words.append(self.context.module.code_for_node(source.value))
+        statement = site.statement()
+        if isinstance(statement, cst.Assign) and statement.value is site.node:
+            targets = [dotted_name(t.target) for t in statement.targets]
+            names = {t for t in targets if t is not None}
+            words.extend(names)
+            for other in facts.by_function.get(id(site.function), ()):
+                if other.method() == "load_state_dict" and any(
+                    _mentions_name(arg.value, names) for arg in other.node.args
+                ):
+                    return True
+        text = " ".join(words).lower()
+        return any(word in text for word in CHECKPOINT_WORDS)
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         last = last_name(func)
@@ -183,6 +242,8 @@ class DistributedLoadDefaultDevice(Rule):
         facts = dist_facts(self.context)
         site = facts.by_node.get(id(node))
         if site is None or not runs_per_rank(facts, site) or rank_guarded(site, facts):
+            return
+        if not self._checkpoint(facts, site):
             return
         device = device_in_scope(facts, site) or '"cpu"'
         new = calls.add_keyword(node, "map_location", device)

@@ -22,8 +22,8 @@ class ScalerStepWithoutUpdate(Rule):
     that scale, every later step is skipped and the model silently stops training; with no
     overflow, a scale that is too small lets small gradients underflow to zero in float16.
 
-    The rule looks at one function: a scaler handed to another call (a helper may update it)
-    or updated anywhere in the function is not reported.
+    A scaler handed to another call (a helper may update it), or updated anywhere in the file
+    (a helper method of the trainer), is not reported.
 
     ## Example
     ```python
@@ -140,6 +140,21 @@ class ScalerStepWithoutUpdate(Rule):
         ),
         Valid(
             """
+            import torch
+            class Trainer:
+                def __init__(self):
+                    self.scaler = torch.amp.GradScaler("cuda")
+                def after_step(self):
+                    self.scaler.update()
+                def fit(self, loader):
+                    for batch in loader:
+                        self.scaler.scale(self.loss(batch)).backward()
+                        self.scaler.step(self.optimizer)
+                        self.after_step()
+            """
+        ),
+        Valid(
+            """
             from sklearn.preprocessing import StandardScaler
             scaler = StandardScaler()
             for x in data:
@@ -159,7 +174,7 @@ class ScalerStepWithoutUpdate(Rule):
         scaler = site.receiver()
         if scaler is None or scaler not in grad_scalers(self.context) or not site.loops():
             return
-        for other in facts.by_function.get(id(site.function), ()):
+        for other in facts.sites:  # anywhere in the file: a helper method may update it
             if other.method() == "update" and other.receiver() == scaler:
                 return
         if passed_as_argument(facts, site.function, scaler):
