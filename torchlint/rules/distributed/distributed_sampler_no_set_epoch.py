@@ -48,8 +48,8 @@ class DistributedSamplerNoSetEpoch(Rule):
     may be `None`, `DistributedSampler(ds) if distributed else None`, counts), and the loader is
     iterated in a loop nested in another loop, directly or by a same-file function it is
     passed to. Any `set_epoch` in the epoch loop, the loader or sampler handed to another
-    call in it (a callback may set the epoch), or a loader passed to `accelerator.prepare`
-    (which sets the epoch itself) is not reported. A sampler from `**kwargs` or from another
+    call in it (a callback may set the epoch), or a loader rebound to what
+    `accelerator.prepare` returns (which sets the epoch itself) is not reported. A sampler from `**kwargs` or from another
     file is not seen.
 
     ## Example
@@ -176,7 +176,7 @@ class DistributedSamplerNoSetEpoch(Rule):
             def main(train_set, epochs):
                 accelerator = Accelerator()
                 loader = DataLoader(train_set, sampler=DistributedSampler(train_set))
-                loader = accelerator.prepare(loader)
+                model, loader = accelerator.prepare(model, loader)
                 for epoch in range(epochs):
                     for x, y in loader:
                         train_step(x, y)
@@ -285,11 +285,6 @@ class DistributedSamplerNoSetEpoch(Rule):
             return None
         if values[0].scope.qualified_name(loader.func) not in DATALOADER:
             return None
-        for later in facts.by_function.get(id(function), ()):
-            if later.method() == "prepare" and any(
-                dotted_name(a.value) == name for a in later.node.args
-            ):
-                return None  # accelerate sets the epoch of what it prepares
         sampler = calls.argument(loader, "sampler", LOADER_SAMPLER_INDEX)
         if sampler is None:
             return None

@@ -113,6 +113,19 @@ class SaveOnEveryRank(Rule):
         ),
         Invalid(
             """
+            import torch
+            import torch.distributed as dist
+            def setup(rank, world_size):
+                dist.init_process_group("gloo", rank=rank, world_size=world_size)
+            def train(rank, world_size, model):
+                setup(rank, world_size)
+                for epoch in range(10):
+                    fit(model)
+                    torch.save(model.state_dict(), f"epoch_{epoch}.pt")
+            """,
+        ),
+        Invalid(
+            """
             from accelerate import Accelerator
             def main(model):
                 accelerator = Accelerator()
@@ -174,6 +187,19 @@ class SaveOnEveryRank(Rule):
                 dist.init_process_group("nccl")
                 if dist.get_rank() == 0:
                     save(model)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            import torch.distributed as dist
+            from lightning.pytorch.utilities import rank_zero_only
+            @rank_zero_only
+            def export(model):
+                torch.save(model.state_dict(), "export.pt")
+            def main(model):
+                dist.init_process_group("nccl")
+                export(model)
             """
         ),
         Valid(
