@@ -49,8 +49,8 @@ class DistributedSamplerNoSetEpoch(Rule):
     iterated in a loop nested in another loop, directly or by a same-file function it is
     passed to. Any `set_epoch` in the epoch loop, the loader or sampler handed to another
     call in it (a callback may set the epoch), or a loader rebound to what
-    `accelerator.prepare` returns (which sets the epoch itself) is not reported. A sampler from `**kwargs` or from another
-    file is not seen.
+    `accelerator.prepare` returns (which sets the epoch itself) is not reported. A sampler
+    from `**kwargs` or from another file is not seen.
 
     ## Example
     ```python
