@@ -221,6 +221,19 @@ class DistributedSamplerNoSetEpoch(Rule):
         Valid(
             """
             from torch.utils.data import DataLoader, DistributedSampler
+            def train_one_epoch(data_loader, epoch):
+                data_loader.sampler.set_epoch(epoch)
+                for batch in data_loader:
+                    step(batch)
+            def main(ds):
+                loader = DataLoader(ds, sampler=DistributedSampler(ds))
+                for epoch in range(10):
+                    train_one_epoch(loader, epoch)
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.data import DataLoader, DistributedSampler
             from engine import train_one_epoch
             def main(train_set):
                 sampler = DistributedSampler(train_set)
