@@ -156,6 +156,16 @@ class Binding:
     order: int = 0
 
 
+def bindings_of(
+    facts: DistFacts, target: str, function: cst.CSTNode | None = None
+) -> list[Binding]:
+    """The assignments to ``target`` (in ``function`` when given), in source order."""
+    found = facts.by_target.get(target, [])
+    if function is None:
+        return found
+    return [b for b in found if b.function is function]
+
+
 @dataclass(eq=False)
 class DistFacts:
     sites: list[Site] = field(default_factory=list)
@@ -167,6 +177,8 @@ class DistFacts:
     class_of: dict[int, str] = field(default_factory=dict)
     by_function: dict[int, list[Site]] = field(default_factory=dict)
     by_node: dict[int, Site] = field(default_factory=dict)
+    by_target: dict[str, list[Binding]] = field(default_factory=dict)  # source order
+    tests: dict[int, bool] = field(default_factory=dict)  # rank_test answers per if
     blocks: dict[int, tuple[int, dict[int, int]]] = field(default_factory=dict)
     by_loop: dict[int, list[Site]] = field(default_factory=dict)  # calls in each loop's body
     per_rank: set[int] = field(default_factory=set)  # ids of per-rank functions (or module)
@@ -194,6 +206,15 @@ def _build(context: FileContext) -> DistFacts:
                     facts.class_of[id(inner)] = statement.name.value
     for name in doubled:
         del facts.functions[name]
+    _walk(context, facts)
+    for binding in facts.bindings:
+        facts.by_target.setdefault(binding.target, []).append(binding)
+    _find_per_rank(context, facts)
+    return facts
+
+
+def _walk(context: FileContext, facts: DistFacts) -> None:
+    module = context.module
     # Iterative walk: (node, scope, ancestors, function); ancestors shared as tuples.
     stack: list[tuple[cst.CSTNode, Scope, tuple[cst.CSTNode, ...], cst.CSTNode]] = [
         (module, context.module_scope, (), module)
@@ -304,35 +325,48 @@ def _find_per_rank(context: FileContext, facts: DistFacts) -> None:
     ):
         return
     per_rank = facts.per_rank
-    for site in facts.sites:
-        if is_setup_call(site):
-            per_rank.add(id(site.function))
-    if not per_rank:
+    seeds = [site.function for site in facts.sites if is_setup_call(site)]
+    if not seeds:
         return
+    # The same-file call graph, once: callers of each function, and what each calls.
+    callers: dict[int, list[Site]] = {}
+    calls_out: dict[int, list[tuple[Site, cst.FunctionDef]]] = {}
+    for site in facts.sites:
+        target = _callee(facts, site)
+        if target is not None:
+            callers.setdefault(id(target), []).append(site)
+            calls_out.setdefault(id(site.function), []).append((site, target))
     # Upwards: a function that sets up distributed work by calling a same-file function
     # that does (unconditionally) runs per rank from then on.
-    changed = True
-    while changed:
-        changed = False
-        for site in facts.sites:
-            if id(site.function) in per_rank:
-                continue
-            callee = _callee(facts, site)
-            if callee is not None and id(callee) in per_rank and _unconditional(site):
+    work = list(seeds)
+    per_rank.update(id(function) for function in seeds)
+    while work:
+        function = work.pop()
+        for site in callers.get(id(function), ()):
+            if id(site.function) not in per_rank and _unconditional(site):
                 per_rank.add(id(site.function))
-                changed = True
+                work.append(site.function)
     # Downwards: what per-rank code calls without a rank guard runs per rank too.
-    changed = True
-    while changed:
-        changed = False
-        for site in facts.sites:
-            if id(site.function) not in per_rank:
+    work = [function for function in _nodes_of(facts, per_rank)]
+    while work:
+        function = work.pop()
+        for site, target in calls_out.get(id(function), ()):
+            if id(target) in per_rank or rank_guarded(site, facts):
                 continue
-            callee = _callee(facts, site)
-            if callee is None or id(callee) in per_rank or rank_guarded(site, facts):
-                continue
-            per_rank.add(id(callee))
-            changed = True
+            per_rank.add(id(target))
+            work.append(target)
+
+
+def _nodes_of(facts: DistFacts, ids: set[int]) -> list[cst.CSTNode]:
+    """The function nodes (or module) with these ids, in source order."""
+    seen: set[int] = set()
+    found: list[cst.CSTNode] = []
+    for site in facts.sites:
+        key = id(site.function)
+        if key in ids and key not in seen:
+            seen.add(key)
+            found.append(site.function)
+    return found
 
 
 def site_of(context: FileContext, call: cst.Call) -> Site | None:
@@ -450,7 +484,10 @@ def rank_guarded(site: Site, facts: DistFacts) -> bool:
             # the test itself is not guarded by its own if
             if position + 1 < len(ancestors) and ancestors[position + 1] is node.test:
                 continue
-            if rank_test(node.test, site.scope):
+            known = facts.tests.get(id(node))
+            if known is None:
+                known = facts.tests[id(node)] = rank_test(node.test, site.scope)
+            if known:
                 return True
         elif isinstance(node, cst.BooleanOperation) and rank_test(node.left, site.scope):
             return True  # `is_main and torch.save(...)`
@@ -471,8 +508,8 @@ def last_binding(facts: DistFacts, site: Site, target: str) -> Binding | None:
     """The last assignment to ``target`` before the call in the same function (source
     order; an assignment the call is part of does not count)."""
     found: Binding | None = None
-    for binding in facts.bindings:
-        if binding.target != target or binding.function is not site.function:
+    for binding in facts.by_target.get(target, ()):
+        if binding.function is not site.function:
             continue
         inside = binding.value is site.node or any(n is binding.value for n in site.ancestors)
         if binding.order < site.order and not inside:
@@ -593,9 +630,7 @@ def wrapper_name(facts: DistFacts, site: Site, name: str) -> bool:
         if owner is None:
             return False
         values = [
-            b
-            for b in facts.bindings
-            if b.target == name and facts.class_of.get(id(b.function)) == owner
+            b for b in bindings_of(facts, name) if facts.class_of.get(id(b.function)) == owner
         ]
         return bool(values) and all(is_wrapper_call(b.value, b.scope) for b in values)
     if "." in name:
@@ -619,15 +654,14 @@ def device_in_scope(facts: DistFacts, site: Site) -> str | None:
             return "device"
         owner = facts.class_of.get(id(function))
         if owner is not None and any(
-            b.target == "self.device" and facts.class_of.get(id(b.function)) == owner
-            for b in facts.bindings
+            facts.class_of.get(id(b.function)) == owner for b in bindings_of(facts, "self.device")
         ):
             return "self.device"
     where = binding_scope(site.scope, "device")
     if (
         where is not None
         and where.parent is None  # a module-level name
-        and any(b.target == "device" and b.function is where.node for b in facts.bindings)
+        and any(b.function is where.node for b in bindings_of(facts, "device"))
     ):
         return "device"
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import libcst as cst
 
 from torchlint.analysis.distributed import (
@@ -195,6 +197,10 @@ class BackwardBypassesScaler(Rule):
         ),
     )
 
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.stops: dict[int, tuple[list, list]] = {}
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value != "backward":
@@ -210,15 +216,20 @@ class BackwardBypassesScaler(Rule):
         if backward is None or scaled_backward(backward) is not None:
             return
         name = dotted_name(receiver)
-        sites = facts.by_function.get(id(backward.function), [])
-        for site in sites:
-            if site.order <= backward.order:
-                continue
-            method, owner = site.method(), site.receiver()
+        found = self.stops.get(id(backward.function))
+        if found is None:  # the scaled backwards and steps of the function, in order
+            stops = [
+                site
+                for site in facts.by_function.get(id(backward.function), ())
+                if site.method() == "step" or scaled_backward(site) is not None
+            ]
+            found = self.stops[id(backward.function)] = ([s.order for s in stops], stops)
+        orders, stops = found
+        index = bisect.bisect_right(orders, backward.order)
+        for site in stops[index : index + 1]:
+            owner = site.receiver()
             if scaled_backward(site) is not None:
                 return  # a scaled backward comes first
-            if method != "step":
-                continue
             if owner not in scalers:
                 return  # another optimizer steps first (GAN-style alternation)
             if exclusive(site, backward) or site.loops() != backward.loops():

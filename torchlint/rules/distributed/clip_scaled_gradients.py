@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import (
+    Site,
     callee,
     dist_facts,
     exclusive,
@@ -26,6 +30,16 @@ CLIPS = frozenset(
         "torch.nn.utils.clip_grad.clip_grad_norm",
     }
 )
+
+
+@dataclass
+class _Events:
+    backwards: list[tuple[int, str, Site]] = field(default_factory=list)
+    unscales: dict[str, int] = field(default_factory=dict)  # first `unscale_` per scaler
+    handed: dict[str, list[int]] = field(default_factory=dict)  # calls a name is passed to
+    helpers: list[int] = field(default_factory=list)  # calls that may unscale
+    steps: dict[str, list[Site]] = field(default_factory=dict)
+    step_orders: dict[str, list[int]] = field(default_factory=dict)
 
 
 class ClipScaledGradients(Rule):
@@ -203,6 +217,10 @@ class ClipScaledGradients(Rule):
         ),
     )
 
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.events: dict[int, _Events] = {}
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         last = last_name(func)
@@ -214,37 +232,53 @@ class ClipScaledGradients(Rule):
         clip = facts.by_node.get(id(node))
         if clip is None:
             return
-        sites = facts.by_function.get(id(clip.function), [])
-        for backward in sites:
-            if backward.order >= clip.order:
-                break
-            scaler = scaled_backward(backward)
-            if scaler is None or exclusive(backward, clip):
-                continue
-            between = [s for s in sites if backward.order < s.order < clip.order]
-            if any(
-                s.receiver() == scaler and s.method() == "unscale_"
-                for s in sites
-                if s.order < clip.order
-            ) or any(dotted_name(a.value) == scaler for s in between for a in s.node.args):
-                return  # unscaled, or maybe by a helper
-            if any(self._may_unscale(facts, s) for s in between):
-                return
-            step = next(
-                (
-                    s
-                    for s in sites
-                    if s.order > clip.order
-                    and s.receiver() == scaler
-                    and s.method() == "step"
-                    and not exclusive(s, clip)
-                ),
-                None,
-            )
-            if step is None:
-                continue
-            self.report(node, fix=self._unscale(clip, scaler, step))
+        events = self.events.get(id(clip.function))
+        if events is None:
+            events = self.events[id(clip.function)] = self._events(facts, clip.function)
+        position = bisect.bisect_left(events.backwards, (clip.order,))
+        backward = next(
+            (
+                (order, scaler)
+                for order, scaler, site in reversed(events.backwards[:position])
+                if not exclusive(site, clip)
+            ),
+            None,
+        )
+        if backward is None:
             return
+        start, scaler = backward
+        if events.unscales.get(scaler, clip.order) < clip.order:
+            return  # unscaled before
+        for between in (events.handed.get(scaler, []), events.helpers):
+            index = bisect.bisect_right(between, start)
+            if index < len(between) and between[index] < clip.order:
+                return  # maybe unscaled by a helper
+        steps = events.steps.get(scaler, [])
+        index = bisect.bisect_right(events.step_orders.get(scaler, []), clip.order)
+        step = next((s for s in steps[index:] if not exclusive(s, clip)), None)
+        if step is not None:
+            self.report(node, fix=self._unscale(clip, scaler, step))
+
+    def _events(self, facts, function) -> _Events:
+        """What the clips of one function are checked against, in source order."""
+        events = _Events()
+        for site in facts.by_function.get(id(function), ()):
+            scaler = scaled_backward(site)
+            if scaler is not None:
+                events.backwards.append((site.order, scaler, site))
+            receiver, method = site.receiver(), site.method()
+            if method == "unscale_" and receiver is not None:
+                events.unscales.setdefault(receiver, site.order)
+            if method == "step" and receiver is not None:
+                events.steps.setdefault(receiver, []).append(site)
+                events.step_orders.setdefault(receiver, []).append(site.order)
+            for arg in site.node.args:
+                text = dotted_name(arg.value)
+                if text is not None:
+                    events.handed.setdefault(text, []).append(site.order)
+            if self._may_unscale(facts, site):
+                events.helpers.append(site.order)
+        return events
 
     def _may_unscale(self, facts, site) -> bool:
         """A same-file helper that unscales, or a ``self.`` method torchlint cannot find."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.devices import DATALOADER
-from torchlint.analysis.distributed import DistFacts, Site, dist_facts, iterated
+from torchlint.analysis.distributed import DistFacts, Site, bindings_of, dist_facts, iterated
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope, dotted_name, inner_children
 from torchlint.rules import calls
@@ -287,7 +287,7 @@ class DistributedSamplerNoSetEpoch(Rule):
     def _loader(
         self, facts: DistFacts, function: cst.CSTNode, site: Site, name: str
     ) -> tuple[str | None, bool, str] | None:
-        values = [b for b in facts.bindings if b.target == name and b.function is function]
+        values = bindings_of(facts, name, function)
         if len(values) != 1 or "." in name:
             return None
         targets = values[0].scope.binds(name)
@@ -306,7 +306,7 @@ class DistributedSamplerNoSetEpoch(Rule):
         sampler_name = dotted_name(sampler.value)
         if sampler_name is None or "." in sampler_name:
             return None
-        built = [b for b in facts.bindings if b.target == sampler_name and b.function is function]
+        built = bindings_of(facts, sampler_name, function)
         if len(built) != 1:
             return None
         value = built[0].value

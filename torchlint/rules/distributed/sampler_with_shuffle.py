@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.devices import DATALOADER, last_name
-from torchlint.analysis.distributed import dist_facts
+from torchlint.analysis.distributed import bindings_of, dist_facts
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
 from torchlint.rules import calls
@@ -183,9 +183,7 @@ class SamplerWithShuffle(Rule):
         site = facts.by_node.get(id(call))
         if site is None:
             return False
-        values = [
-            b.value for b in facts.bindings if b.target == name and b.function is site.function
-        ]
+        values = [b.value for b in bindings_of(facts, name, site.function)]
         if not values or isinstance(value, cst.Attribute):
             return False
         targets = self.context.scope.binds(name)
