@@ -42,7 +42,10 @@ class SaveOnEveryRank(Rule):
     `accelerator.is_main_process`, `is_master`), or calls a project function torchlint cannot
     see into; an earlier `if not is_main: return`; a decorator such as `@rank_zero_only`. A
     path that names the rank (`f"ckpt_rank{rank}.pt"`) writes one file per rank on purpose
-    and is not reported, nor is a save into a buffer read back in memory. Lightning modules
+    and is not reported, nor is a path that follows the items of a loop over data (each rank
+    writing the files of its share, `for path in files: torch.save(..., out / path.name)`;
+    a loop over `range`, such as epochs, does not count), nor a save into a buffer read back
+    in memory. Lightning modules
     and `accelerator.save(...)` are not reported: the trainer and `accelerate` write from one
     process for you.
 
