@@ -20,38 +20,59 @@ torch = pytest.importorskip("torch")
 REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "tests" / "fixtures" / "distributed"
 
-SPAWN = """
+# Started as `torchrun` starts a script: one process per rank, told its rank by the
+# environment (two processes side by side, not a parent that spawns them: one torch import
+# less per test).
+LAUNCH = """
 if __name__ == "__main__":
-    mp.spawn(main, args=(2, sys.argv[1], sys.argv[2]), nprocs=2)
+    main(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), sys.argv[1], sys.argv[2])
 """
 HEADER = """
 import json
+import os
 import sys
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 """
 
 
 def script(body: str) -> str:
-    return HEADER.lstrip() + textwrap.dedent(body) + SPAWN
+    return HEADER.lstrip() + textwrap.dedent(body) + LAUNCH
 
 
 def run(source: str, tmp_path: Path, env: dict[str, str] | None = None) -> Path:
-    """Run ``source`` as a two-rank job; returns the folder it wrote to."""
+    """Run ``source`` as a two-rank job (two processes, ``gloo``); returns the folder it
+    wrote to."""
     path = tmp_path / "job.py"
     path.write_text(source, encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     rendezvous = tmp_path / "rendezvous"
-    done = subprocess.run(
-        [sys.executable, str(path), str(rendezvous), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": "", **(env or {})},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, str(path), str(rendezvous), str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={
+                **os.environ,
+                "CUDA_VISIBLE_DEVICES": "",
+                "RANK": str(rank),
+                "WORLD_SIZE": "2",
+                **(env or {}),
+            },
+        )
+        for rank in (0, 1)
+    ]
+    try:
+        for process in ranks:
+            _, stderr = process.communicate(timeout=300)
+            assert process.returncode == 0, stderr[-3000:]
+    finally:  # a failed rank leaves the other waiting in a collective
+        for process in ranks:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     return out
 
 
