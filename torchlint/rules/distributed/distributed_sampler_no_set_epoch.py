@@ -6,6 +6,7 @@ import libcst as cst
 
 from torchlint.analysis.devices import DATALOADER
 from torchlint.analysis.distributed import DistFacts, Site, bindings_of, dist_facts, iterated
+from torchlint.analysis.flow import evaluation_named
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope, dotted_name, inner_children
 from torchlint.rules import calls
@@ -47,7 +48,9 @@ class DistributedSamplerNoSetEpoch(Rule):
     The rule reads one function: the sampler and the loader are built there (a sampler that
     may be `None`, `DistributedSampler(ds) if distributed else None`, counts), and the loader is
     iterated in a loop nested in another loop, directly or by a same-file function it is
-    passed to. Any `set_epoch` in the epoch loop, the loader or sampler handed to another
+    passed to. Evaluation data (a loader or sampler named `val`/`test`/`eval`, a helper
+    named `evaluate`/`validate`/...) is not reported: its order does not matter. Any
+    `set_epoch` in the epoch loop, the loader or sampler handed to another
     call in it (a callback may set the epoch), or a loader rebound to what
     `accelerator.prepare` returns (which sets the epoch itself) is not reported. A sampler
     from `**kwargs` or from another file is not seen.
@@ -160,6 +163,22 @@ class DistributedSamplerNoSetEpoch(Rule):
         Valid(
             """
             from torch.utils.data import DataLoader, DistributedSampler
+            def evaluate(model, loader):
+                for x, y in loader:
+                    model(x)
+            def main(model, val_set, test_set, epochs):
+                val_sampler = DistributedSampler(val_set)
+                val_loader = DataLoader(val_set, sampler=val_sampler)
+                loader = DataLoader(test_set, sampler=DistributedSampler(test_set))
+                for epoch in range(epochs):
+                    for x, y in val_loader:
+                        model(x)
+                    evaluate(model, loader)
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.data import DataLoader, DistributedSampler
             def main(train_set, epochs, callbacks):
                 sampler = DistributedSampler(train_set)
                 loader = DataLoader(train_set, sampler=sampler)
@@ -258,26 +277,27 @@ class DistributedSamplerNoSetEpoch(Rule):
         """(sampler name, may be None, loader name) of a loader with a shuffling distributed
         sampler that this loop iterates each time round without ``set_epoch``."""
         sites = _sites_in(facts, loop)
-        if not sites:
-            return None
-        function = sites[0].function
+        function = next(
+            (n for n in reversed(self.context.ancestors) if isinstance(n, cst.FunctionDef)),
+            self.context.module,
+        )
         if any(s.method() == "set_epoch" for s in sites):
             return None
         for inner in _inner_loops(loop):
             name = dotted_name(iterated(inner.iter))
             if name is not None:
-                found = self._loader(facts, function, sites[0], name)
+                found = self._loader(facts, function, name)
                 if found is not None and not self._handed_on(sites, found):
                     return found
         for site in sites:
             callee = _same_file(facts, site)
-            if callee is None:
-                continue
+            if callee is None or evaluation_named(callee.name.value):
+                continue  # the order of evaluation batches does not matter
             for position, arg in enumerate(site.node.args):
                 name = dotted_name(arg.value)
                 if name is None or arg.star:
                     continue
-                found = self._loader(facts, function, site, name)
+                found = self._loader(facts, function, name)
                 if found is None or not _iterates_parameter(callee, arg, position):
                     continue
                 if not self._handed_on([s for s in sites if s is not site], found):
@@ -285,10 +305,10 @@ class DistributedSamplerNoSetEpoch(Rule):
         return None
 
     def _loader(
-        self, facts: DistFacts, function: cst.CSTNode, site: Site, name: str
+        self, facts: DistFacts, function: cst.CSTNode, name: str
     ) -> tuple[str | None, bool, str] | None:
         values = bindings_of(facts, name, function)
-        if len(values) != 1 or "." in name:
+        if len(values) != 1 or "." in name or _evaluation(name):
             return None
         targets = values[0].scope.binds(name)
         if targets is None or len(targets) != 1:
@@ -304,7 +324,7 @@ class DistributedSamplerNoSetEpoch(Rule):
         if _shuffling_sampler(sampler.value, values[0].scope):
             return None, False, name
         sampler_name = dotted_name(sampler.value)
-        if sampler_name is None or "." in sampler_name:
+        if sampler_name is None or "." in sampler_name or _evaluation(sampler_name):
             return None
         built = bindings_of(facts, sampler_name, function)
         if len(built) != 1:
@@ -353,6 +373,12 @@ class DistributedSamplerNoSetEpoch(Rule):
             f"Call `{sampler}.set_epoch({epoch})` first in the epoch loop",
             InsertLine(first, text),
         )
+
+
+def _evaluation(name: str) -> bool:
+    """``val_loader``, ``test_sampler``: data for evaluation, whose order does not matter."""
+    lowered = name.lower()
+    return any(word in lowered for word in ("val", "test", "eval"))
 
 
 def _sites_in(facts: DistFacts, loop: cst.For) -> list[Site]:
