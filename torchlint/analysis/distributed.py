@@ -309,6 +309,17 @@ def mentions_attribute(node: cst.CSTNode, attribute: str) -> bool:
     return False
 
 
+def mentions_name(node: cst.CSTNode, name: str) -> bool:
+    """Does the dotted name ``name`` (``scaler``, ``self.scaler``) occur under ``node``?"""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Name, cst.Attribute)) and dotted_name(current) == name:
+            return True
+        stack.extend(current.children)
+    return False
+
+
 def _unconditional(site: Site) -> bool:
     """No ``if``/``try``/loop-``else`` between the call and its function's body."""
     for node in reversed(site.ancestors):

@@ -14,6 +14,7 @@ from torchlint.analysis.distributed import (
     dist_facts,
     exclusive,
     mentions_attribute,
+    mentions_name,
     scaled_backward,
 )
 from torchlint.diagnostics import Applicability
@@ -57,8 +58,10 @@ class ClipScaledGradients(Rule):
     intended and drifts. `scaler.unscale_(optimizer)` first divides the gradients back;
     `scaler.step` then knows they are unscaled and does not divide again.
 
-    An `unscale_` anywhere before the clip in the function, or the scaler handed to a helper
-    in between (`unscale_and_clip(scaler, optimizer)`), is taken as unscaling; a clip in a
+    An `unscale_` anywhere before the clip in the function, the scaler handed to a helper
+    in between (`unscale_and_clip(scaler, optimizer)`), a same-file helper that unscales or a
+    `self.` method torchlint cannot find called in between, is taken as unscaling; a
+    threshold that names the scaler (`max_norm * scaler.get_scale()`) is scaled on purpose; a clip in a
     branch that excludes the scaled backward is not reported.
 
     ## Example
@@ -172,6 +175,14 @@ class ClipScaledGradients(Rule):
         Valid(
             """
             import torch
+            scaler.scale(loss).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm * scaler.get_scale())
+            scaler.step(optimizer)
+            """
+        ),
+        Valid(
+            """
+            import torch
             class Trainer:
                 def unscale(self):
                     self.scaler.unscale_(self.optimizer)
@@ -249,6 +260,8 @@ class ClipScaledGradients(Rule):
         start, scaler = backward
         if events.unscales.get(scaler, clip.order) < clip.order:
             return  # unscaled before
+        if any(mentions_name(arg.value, scaler) for arg in node.args):
+            return  # a threshold scaled to match: `max_norm * scaler.get_scale()`
         for between in (events.handed.get(scaler, []), events.helpers):
             index = bisect.bisect_right(between, start)
             if index < len(between) and between[index] < clip.order:

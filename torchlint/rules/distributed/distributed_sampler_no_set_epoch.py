@@ -166,14 +166,18 @@ class DistributedSamplerNoSetEpoch(Rule):
             def evaluate(model, loader):
                 for x, y in loader:
                     model(x)
-            def main(model, val_set, test_set, epochs):
-                val_sampler = DistributedSampler(val_set)
-                val_loader = DataLoader(val_set, sampler=val_sampler)
-                loader = DataLoader(test_set, sampler=DistributedSampler(test_set))
+            def main(model, val_set, test_set, other_set, epochs):
+                sampler = DistributedSampler(val_set)
+                val_loader = DataLoader(val_set, sampler=sampler)
+                test_sampler = DistributedSampler(test_set)
+                loader = DataLoader(test_set, sampler=test_sampler)
+                other = DataLoader(other_set, sampler=DistributedSampler(other_set))
                 for epoch in range(epochs):
                     for x, y in val_loader:
                         model(x)
-                    evaluate(model, loader)
+                    for x, y in loader:
+                        model(x)
+                    evaluate(model, other)
             """
         ),
         Valid(
