@@ -61,8 +61,8 @@ class ClipScaledGradients(Rule):
     An `unscale_` anywhere before the clip in the function, the scaler handed to a helper
     in between (`unscale_and_clip(scaler, optimizer)`), a same-file helper that unscales or a
     `self.` method torchlint cannot find called in between, is taken as unscaling; a
-    threshold that names the scaler (`max_norm * scaler.get_scale()`) is scaled on purpose; a clip in a
-    branch that excludes the scaled backward is not reported.
+    threshold that names the scaler (`max_norm * scaler.get_scale()`) is scaled on purpose;
+    a clip in a branch that excludes the scaled backward is not reported.
 
     ## Example
     ```python
