@@ -676,3 +676,34 @@ def device_in_scope(facts: DistFacts, site: Site) -> str | None:
     ):
         return "device"
     return None
+
+
+def temporary(facts: DistFacts, site: Site, target: cst.BaseExpression) -> bool:
+    """Is the path a ``tempfile`` made by this process (``with NamedTemporaryFile() as tmp``,
+    ``folder = tempfile.mkdtemp()``), one file per process?"""
+    names: set[str] = set()
+    for node in site.ancestors:
+        if isinstance(node, cst.With):
+            for item in node.items:
+                if (
+                    isinstance(item.item, cst.Call)
+                    and (site.scope.qualified_name(item.item.func) or "").startswith("tempfile.")
+                    and item.asname is not None
+                    and isinstance(item.asname.name, cst.Name)
+                ):
+                    names.add(item.asname.name.value)
+    stack: list[cst.CSTNode] = [target]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            if node.value in names:
+                return True
+            binding = last_binding(facts, site, node.value)
+            if (
+                binding is not None
+                and isinstance(binding.value, cst.Call)
+                and (binding.scope.qualified_name(binding.value.func) or "").startswith("tempfile.")
+            ):
+                return True
+        stack.extend(node.children)
+    return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.checkpoints import TORCH_LOAD
+from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
 from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import device_in_scope, dist_facts, rank_guarded, runs_per_rank
 from torchlint.diagnostics import Applicability
@@ -56,7 +56,9 @@ class DistributedLoadDefaultDevice(Rule):
     checkpoints, which were saved from where the model lived: a load whose result goes to
     `load_state_dict`, or whose path or name says checkpoint (`ckpt`, `checkpoint`,
     `resume`, `pretrained`, `weights`, `state`, `model`, `.pth`); a file of preprocessed
-    data (`torch.load(args.data_path)`) is usually written from the CPU and is not reported. `TL703`
+    data (`torch.load(args.data_path)`) is usually written from the CPU and is not reported,
+    nor is a load that reads back what the same code just saved (a round trip through a
+    temporary file or buffer: the tensors come back to the device this process saved from). `TL703`
     (off by default) reports every `torch.load` without `map_location`.
 
     ## Example
@@ -169,6 +171,18 @@ class DistributedLoadDefaultDevice(Rule):
         ),
         Valid(
             """
+            import tempfile
+            import torch
+            import torch.distributed as dist
+            def main(model):
+                dist.init_process_group("gloo")
+                with tempfile.NamedTemporaryFile() as tmp:
+                    torch.save(model, tmp.name)
+                    model = torch.load(tmp.name, weights_only=False)
+            """
+        ),
+        Valid(
+            """
             import torch
             import torch.distributed as dist
             def main(args):
@@ -243,8 +257,8 @@ class DistributedLoadDefaultDevice(Rule):
         site = facts.by_node.get(id(node))
         if site is None or not runs_per_rank(facts, site) or rank_guarded(site, facts):
             return
-        if not self._checkpoint(facts, site):
-            return
+        if not self._checkpoint(facts, site) or id(node) in round_trips(self.context).loads:
+            return  # a round trip reads back what this process saved, on its own device
         device = device_in_scope(facts, site) or '"cpu"'
         new = calls.add_keyword(node, "map_location", device)
         self.report(

@@ -13,6 +13,7 @@ from torchlint.analysis.distributed import (
     rank_guarded,
     rank_test,
     runs_per_rank,
+    temporary,
 )
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
@@ -44,8 +45,8 @@ class SaveOnEveryRank(Rule):
     path that names the rank (`f"ckpt_rank{rank}.pt"`) writes one file per rank on purpose
     and is not reported, nor is a path that follows the items of a loop over data (each rank
     writing the files of its share, `for path in files: torch.save(..., out / path.name)`;
-    a loop over `range`, such as epochs, does not count), nor a save into a buffer read back
-    in memory. Lightning modules
+    a loop over `range`, such as epochs, does not count), nor a save into a `tempfile` (each
+    process gets its own) or into a buffer read back in memory. Lightning modules
     and `accelerator.save(...)` are not reported: the trainer and `accelerate` write from one
     process for you.
 
@@ -220,6 +221,19 @@ class SaveOnEveryRank(Rule):
         ),
         Valid(
             """
+            import tempfile
+            import torch
+            import torch.distributed as dist
+            def main(model):
+                dist.init_process_group("gloo")
+                with tempfile.NamedTemporaryFile() as tmp:
+                    torch.save(model, tmp.name)
+                folder = tempfile.mkdtemp()
+                torch.save(model.state_dict(), folder + "/model.pt")
+            """
+        ),
+        Valid(
+            """
             import os
             import torch
             import torch.distributed as dist
@@ -266,6 +280,8 @@ class SaveOnEveryRank(Rule):
             return  # a file per rank, or a path from a helper that may pick one
         if target is not None and self._per_item(facts, site, target.value):
             return
+        if target is not None and temporary(facts, site, target.value):
+            return  # a temporary file is this process's own
         self.report(node, fix=self._guard(site))
 
     def _per_item(self, facts, site, target: cst.BaseExpression) -> bool:
