@@ -1,0 +1,1 @@
+"""TL9: distributed and mixed-precision training."""
