@@ -164,12 +164,12 @@ class DeprecatedNameRule(Rule):
         qualified = self.qualified_name(node)
         if qualified is None or qualified not in self.names:
             return
-        if in_compat_branch(self.context.ancestors):
+        if in_compat_branch(self.context.ancestors, self.context):
             return  # the fallback for an older torch: the old name is used on purpose
         self.check_use(Use(node, qualified, use.call, use.decorator))
 
     def visit_Import(self, node: cst.Import) -> None:
-        if not self.report_imports or self._off or in_compat_branch(self.context.ancestors):
+        if not self.report_imports or self._off or in_compat_branch(self.context.ancestors, self.context):
             return
         for alias in node.names:
             full = dotted_name(alias.name)
@@ -194,7 +194,7 @@ class DeprecatedNameRule(Rule):
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._wanted.add(alias.asname.name.value)
-            if self.report_imports and not in_compat_branch(self.context.ancestors):
+            if self.report_imports and not in_compat_branch(self.context.ancestors, self.context):
                 if fix is None:
                     fix = self._import_fix(node, module)
                 self.report(alias, self.message(qualified), fix=fix)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
 from torchlint.rules import calls
@@ -296,6 +297,8 @@ class LegacyTensorConstructor(Rule):
         dtype, device = CONSTRUCTORS[qualified]
         if device is None and not (sizes_form(node) and self._garbage_may_be_read(node)):
             return  # data (`torch.LongTensor([[1, 2]])`), or sizes whose memory is set at once
+        if in_compat_branch(self.context.ancestors, self.context, node):
+            return  # written for another torch, on purpose
         self.report(node, SIZES if device is None else CUDA, fix=self._fix(node, dtype, device))
 
     def _garbage_may_be_read(self, node: cst.Call) -> bool:

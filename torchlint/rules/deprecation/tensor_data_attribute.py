@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.autograd import autograd_live
+from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
 from torchlint.names import SCOPE_TYPES
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
@@ -320,6 +321,8 @@ class TensorDataAttribute(Rule):
             return  # `p.data = t` swaps the whole tensor (a cast, a load); graphs keep the old
         if not autograd_live(self.context, ancestors):
             return  # set-up code, or under no_grad: no graph to corrupt
+        if in_compat_branch(ancestors, self.context, node):
+            return  # written for another torch, on purpose
         self.report(node, fix=self._suggestion(node, parent, inplace))
 
     def _parameter_loop_target(self, name: str) -> bool:
