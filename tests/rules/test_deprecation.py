@@ -136,8 +136,32 @@ def test_amp_decorator_without_parentheses_on_a_module_alias() -> None:
 
 def test_variable_with_other_arguments_has_no_fix() -> None:
     source = "import torch\nv = torch.autograd.Variable(t, requires_grad=flag)\n"
-    (diagnostic,) = found(source, "TL602")
+    (diagnostic,) = found(source, "TL613")
     assert diagnostic.fix is None
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        ("Variable(t)", "TL613"),
+        ("Variable(t, requires_grad=True)", "TL613"),
+        ("Variable(t, volatile=False)", "TL613"),
+        ("Variable(t, volatile=True)", "TL602"),
+        ("Variable(t, volatile=not train)", "TL602"),
+    ],
+)
+def test_variable_calls_are_reported_by_exactly_one_code(call: str, code: str) -> None:
+    """TL602 (on by default) takes `volatile=`, which torch ignores; TL613 (opt-in) the
+    wrappers that do what they say."""
+    source = f"from torch.autograd import Variable\nx = {call}\n"
+    result = lint(source, "ALL")
+    assert [d.code for d in result.diagnostics if d.code in ("TL602", "TL613")] == [code]
+
+
+def test_only_the_volatile_form_is_on_by_default() -> None:
+    from torchlint.registry import rule_by_code
+
+    assert rule_by_code("TL602").default and not rule_by_code("TL613").default
 
 
 def test_data_suggestions_are_display_only() -> None:

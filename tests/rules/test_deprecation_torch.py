@@ -21,7 +21,7 @@ from torchlint.rules.deprecation.nonpublic_api import PUBLIC
 from torchlint.rules.deprecation.removed_or_deprecated_function import TABLE
 from torchlint.rules.deprecation.set_default_tensor_type import SET_DEFAULT
 from torchlint.rules.deprecation.torchvision_deprecated_api import TO_TENSOR
-from torchlint.rules.deprecation.variable_api import VARIABLE
+from torchlint.rules.deprecation import VARIABLE
 
 torch = pytest.importorskip("torch")
 

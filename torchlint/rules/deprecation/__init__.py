@@ -36,7 +36,22 @@ class Use:
 
 OTHER_OBJECT = "a different object where the name is used as a value"
 
-# torch factories whose result is a fresh tensor nobody else holds (TL602: `Variable(f(...))`
+# `torch.autograd.Variable` (TL602 reports what it silently ignores, TL613 the no-op wrapper).
+VARIABLE = {"torch.autograd.Variable": None, "torch.autograd.variable.Variable": None}
+
+
+def ignored_volatile(call: cst.Call) -> cst.Arg | None:
+    """The ``volatile=`` argument of a ``Variable(...)`` call, unless it is literally
+    ``False`` (which torch ignores without a warning, as it would the plain call)."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "volatile":
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value == "False":
+                return None
+            return arg
+    return None
+
+# torch factories whose result is a fresh tensor nobody else holds (TL613: `Variable(f(...))`
 # is `f(...)`); TL604 adds the other functions that always return a tensor.
 FRESH_TENSOR_FACTORIES = frozenset(
     f"torch.{name}"
