@@ -239,7 +239,48 @@ def test_legacy_constructor_messages_name_the_misleading_form() -> None:
     source = "import torch\na = torch.Tensor(3, 4)\nb = torch.cuda.FloatTensor([1.0])\n"
     sizes, cuda = found(source, "TL608")
     assert "uninitialised memory" in sizes.message
-    assert "hard-codes the device" in cuda.message
+    assert "warn since torch 2.1" in cuda.message and "hard-code the device" in cuda.message
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ids = torch.LongTensor([0] * len(tokens))",
+        "ids = torch.LongTensor(tokens + [eos])",
+        "ids = torch.LongTensor([len(s) for s in seqs])",
+        "x = torch.Tensor(3, 4).cuda().fill_(0)",
+        "x = torch.FloatTensor(n).to(device).zero_()",
+        "x = torch.Tensor(n, m).normal_()",
+        "x = torch.Tensor(n, m)\nx.uniform_(-1, 1)",
+        "self.buf = torch.Tensor(n)\nself.buf.data.fill_(0)",
+        "w = torch.Tensor(n, m)\nnn.init.xavier_uniform_(w)",
+    ],
+)
+def test_legacy_constructor_data_and_initialised_sizes_are_not_reported(statement: str) -> None:
+    assert found(f"import torch\nimport torch.nn as nn\n{statement}\n", "TL608") == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ids = torch.LongTensor(len(tokens) * 2)",
+        "x = torch.Tensor(3, 4).cuda()",
+        "x = torch.Tensor(3, 4).cuda().sum()",
+        "x = torch.Tensor(n, m)\ny = x + 1\nx.zero_()",
+        "x = torch.Tensor(n, m)\nother.zero_()",
+        "x = torch.Tensor(n, m)\nx.resize_(2, 2)",
+        "w = torch.Tensor(n, m)\nnn.init.xavier_uniform_(v)",
+        "x = torch.cuda.LongTensor([0] * n)",
+        "x = torch.cuda.FloatTensor(1).fill_(0)",
+    ],
+)
+def test_legacy_constructor_sizes_read_uninitialised_are_reported(statement: str) -> None:
+    assert len(found(f"import torch\nimport torch.nn as nn\n{statement}\n", "TL608")) == 1
+
+
+def test_cuda_constructor_with_a_repeated_list_is_data_in_the_fix() -> None:
+    source = "import torch\nx = torch.cuda.LongTensor([0] * n)\n"
+    assert 'torch.tensor([0] * n, dtype=torch.int64, device="cuda")' in fixed(source, "TL608")
 
 
 # --- TL610 / TL612 ------------------------------------------------------------------------------
