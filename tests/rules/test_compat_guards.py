@@ -46,7 +46,7 @@ GUARDS = {
     ),
     "assigned flag": 'NEW_AMP = hasattr(torch, "amp")\nif not NEW_AMP:\n    y = {use}',
     "assigned version": (
-        'recent = version.parse(torch.__version__).release >= (2, 4)\ny = {use} if not recent else 0'
+        "recent = version.parse(torch.__version__).release >= (2, 4)\ny = {use} if not recent else 0"
     ),
 }
 
@@ -80,8 +80,16 @@ def test_the_same_use_without_a_guard_is_reported(code: str, shape: str) -> None
 
 @pytest.mark.parametrize(
     "name",
-    ["TORCH_GE_2_4", "_TORCH_GREATER_EQUAL_2_1", "is_torch2_available", "TH_LT_1_9"]
-    + ["IS_TORCH_2", "_PYTORCH_GE_1_13", "torch_version", "TORCH_AT_LEAST_2"],
+    [
+        "TORCH_GE_2_4",
+        "_TORCH_GREATER_EQUAL_2_1",
+        "is_torch2_available",
+        "TH_LT_1_9",
+        "IS_TORCH_2",
+        "_PYTORCH_GE_1_13",
+        "torch_version",
+        "TORCH_AT_LEAST_2",
+    ],
 )
 def test_version_flags(name: str) -> None:
     assert is_version_flag(name)

@@ -164,20 +164,51 @@ def test_only_the_volatile_form_is_on_by_default() -> None:
     assert rule_by_code("TL602").default and not rule_by_code("TL613").default
 
 
-def test_data_suggestions_are_display_only() -> None:
+def test_data_suggestion_is_display_only() -> None:
     source = """
-    loss.backward()
+    loss = model(x).sum()
     for p in model.parameters():
         p.data.add_(1.0)
         g = p.grad.data
         p.data = q
+    loss.backward()
     """
-    diagnostics = found(source, "TL603")
-    assert len(diagnostics) == 2  # `p.data = q` swaps the tensor: not reported
-    fixes = [d.fix for d in diagnostics]
-    assert fixes[0].applicability is Applicability.DISPLAY
-    assert fixes[0].edits[0].content == "p"
-    assert fixes[1].edits[0].content == "p.grad.detach()"
+    (diagnostic,) = found(source, "TL603")  # a read, a gradient and a swap are not reported
+    assert diagnostic.fix.applicability is Applicability.DISPLAY
+    assert diagnostic.fix.edits[0].content == "p"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the loss is assigned again after the change: that graph sees the new values
+        "loss = f(w)\nw.data.mul_(2)\nloss = f(w)\nloss.backward()",
+        # the change follows backward()
+        "loss = f(w)\nloss.backward()\nw.data.mul_(2)",
+        # another value is back-propagated, built after the change
+        "old = f(w)\nw.data.mul_(2)\nnew = f(w)\nnew.backward()",
+        # a read
+        "loss = f(w)\nv = w.data * 2\nloss.backward()",
+    ],
+)
+def test_data_without_a_pending_graph_is_not_reported(body: str) -> None:
+    source = "def step(w, f):\n" + textwrap.indent(body, "    ") + "\n"
+    assert found(source, "TL603") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "loss = f(w)\nw.data.mul_(2)\nloss.backward()",
+        "loss = f(w)\nw.data += 1\n(loss * 2).backward()",
+        "loss = f(w)\nw.data.mul_(2)\nscaler.scale(loss).backward()",
+        "out = f(w)\nw.data.mul_(2)\ntorch.autograd.grad(out, w)",
+        "w.data.mul_(2)\nloss.backward()",  # `loss` comes from the caller: built before
+    ],
+)
+def test_data_changed_while_a_graph_waits_is_reported(body: str) -> None:
+    source = "import torch\ndef step(w, f, loss, scaler):\n" + textwrap.indent(body, "    ") + "\n"
+    assert len(found(source, "TL603")) == 1
 
 
 def test_tensor_from_global_with_a_global_statement_is_not_provable() -> None:

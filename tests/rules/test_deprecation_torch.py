@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from torchlint.rules.deprecation import VARIABLE
 from torchlint.rules.deprecation.deprecated_amp_api import AMP
 from torchlint.rules.deprecation.deprecated_functional import FUNCTIONAL
 from torchlint.rules.deprecation.init_without_underscore import RENAMED
@@ -21,7 +22,6 @@ from torchlint.rules.deprecation.nonpublic_api import PUBLIC
 from torchlint.rules.deprecation.removed_or_deprecated_function import TABLE
 from torchlint.rules.deprecation.set_default_tensor_type import SET_DEFAULT
 from torchlint.rules.deprecation.torchvision_deprecated_api import TO_TENSOR
-from torchlint.rules.deprecation import VARIABLE
 
 torch = pytest.importorskip("torch")
 

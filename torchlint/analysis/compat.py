@@ -175,7 +175,9 @@ def _assigned_flags(context: FileContext) -> frozenset[str]:
         if isinstance(node, (cst.Assign, cst.AnnAssign)) and node.value is not None:
             if tests_version(node.value):
                 targets = (
-                    [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                    [t.target for t in node.targets]
+                    if isinstance(node, cst.Assign)
+                    else [node.target]
                 )
                 found.update(t.value for t in targets if isinstance(t, cst.Name))
             continue

@@ -51,6 +51,7 @@ def ignored_volatile(call: cst.Call) -> cst.Arg | None:
             return arg
     return None
 
+
 # torch factories whose result is a fresh tensor nobody else holds (TL613: `Variable(f(...))`
 # is `f(...)`); TL604 adds the other functions that always return a tensor.
 FRESH_TENSOR_FACTORIES = frozenset(
@@ -184,7 +185,11 @@ class DeprecatedNameRule(Rule):
         self.check_use(Use(node, qualified, use.call, use.decorator))
 
     def visit_Import(self, node: cst.Import) -> None:
-        if not self.report_imports or self._off or in_compat_branch(self.context.ancestors, self.context):
+        if (
+            not self.report_imports
+            or self._off
+            or in_compat_branch(self.context.ancestors, self.context)
+        ):
             return
         for alias in node.names:
             full = dotted_name(alias.name)

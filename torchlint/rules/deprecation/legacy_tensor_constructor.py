@@ -68,9 +68,7 @@ def _is_data(expr: cst.BaseExpression) -> bool:
     them with `*` / `+` (`[0] * n`, `ids + [eos]`)."""
     if isinstance(expr, (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp)):
         return True
-    if isinstance(expr, cst.BinaryOperation) and isinstance(
-        expr.operator, (cst.Multiply, cst.Add)
-    ):
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Multiply, cst.Add)):
         return _is_data(expr.left) or _is_data(expr.right)
     return False
 
@@ -449,9 +447,12 @@ class LegacyTensorConstructor(Rule):
             return False
         call = first.value
         func = call.func
-        if isinstance(func, cst.Attribute) and _initialiser(func.attr.value):
-            if dotted_name(func.value) in (target, f"{target}.data"):
-                return True
+        if (
+            isinstance(func, cst.Attribute)
+            and _initialiser(func.attr.value)
+            and dotted_name(func.value) in (target, f"{target}.data")
+        ):
+            return True
         qualified = self.qualified_name(func) or ""
         return (
             qualified.startswith(INIT_PREFIX)
