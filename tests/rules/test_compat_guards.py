@@ -31,8 +31,12 @@ USES = {
     "TL612": "torchvision.models.resnet18(pretrained=True)",
 }
 
+# The rules that report a bare reference to the old name, not only its calls.
+REFERENCED = {"TL601", "TL605", "TL606", "TL609", "TL610", "TL611"}
+
 GUARDS = {
     "flag ternary": "y = {use} if not TORCH_GE_2_4 else None",
+    "reference ternary": "Scaler = torch.amp.GradScaler if TORCH_GE_2_4 else {ref}",
     "flag ternary else": "y = None if _TORCH_GREATER_EQUAL_2_1 else {use}",
     "flag call": "y = None if is_torch2_available() else {use}",
     "getattr or": 'y = getattr(torch.amp, "GradScaler", None) or {use}',
@@ -69,13 +73,23 @@ def _codes(source: str, code: str) -> list[str]:
 @pytest.mark.parametrize("code", sorted(USES))
 @pytest.mark.parametrize("guard", sorted(GUARDS))
 def test_a_guarded_use_is_not_reported(code: str, guard: str) -> None:
-    assert _codes(GUARDS[guard].format(use=USES[code]), code) == []
+    use = USES[code]
+    reference = use.split("(", 1)[0]  # the bare name, for `A if FLAG else old_name`
+    if guard == "reference ternary" and code not in REFERENCED:
+        pytest.skip("the rule reports calls only")
+    assert _codes(GUARDS[guard].format(use=use, ref=reference), code) == []
 
 
 @pytest.mark.parametrize("code", sorted(USES))
 @pytest.mark.parametrize("shape", sorted(NOT_GUARDS))
 def test_the_same_use_without_a_guard_is_reported(code: str, shape: str) -> None:
     assert _codes(NOT_GUARDS[shape].format(use=USES[code]), code) == [code]
+
+
+@pytest.mark.parametrize("code", sorted(REFERENCED))
+def test_a_reference_outside_a_guard_is_reported(code: str) -> None:
+    reference = USES[code].split("(", 1)[0]
+    assert _codes(f"Scaler = torch.amp.GradScaler if use_amp else {reference}", code) == [code]
 
 
 @pytest.mark.parametrize(

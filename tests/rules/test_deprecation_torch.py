@@ -56,6 +56,8 @@ USES: dict[str, Callable[[Any], object]] = {
     "torch.symeig": lambda f: f(torch.eye(2)),
     "torch.matrix_rank": lambda f: f(torch.eye(2)),
     "torch.backends.cuda.sdp_kernel": lambda f: f(),
+    # the name is also a submodule, which `resolve` finds first: call the function itself
+    "torch.nn.utils.weight_norm": lambda f: torch.nn.utils.weight_norm(torch.nn.Linear(2, 2)),
     "torch.utils._pytree._register_pytree_node": lambda f: f(
         _Registered, lambda x: ([], None), lambda values, context: _Registered()
     ),

@@ -180,7 +180,7 @@ class DeprecatedNameRule(Rule):
         qualified = self.qualified_name(node)
         if qualified is None or qualified not in self.names:
             return
-        if in_compat_branch(self.context.ancestors, self.context):
+        if in_compat_branch(self.context.ancestors, self.context, node):
             return  # the fallback for an older torch: the old name is used on purpose
         self.check_use(Use(node, qualified, use.call, use.decorator))
 
