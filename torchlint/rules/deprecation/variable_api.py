@@ -72,6 +72,13 @@ class VariableApi(DeprecatedNameRule):
             """,
             fixed=None,
         ),
+        Invalid(
+            """
+            import torch.autograd
+            batches = [torch.autograd.Variable(b.cuda(), volatile=not train) for b in data]
+            """,
+            fixed=None,
+        ),
         Valid(
             """
             import torch

@@ -65,7 +65,7 @@ class VariableWrapper(DeprecatedNameRule):
     name = "variable-wrapper"
     default = False
     applies_to_tests = True
-    summary = "`torch.autograd.Variable` is deprecated: tensors support autograd directly"
+    summary = "`torch.autograd.Variable(t)` is a deprecated wrapper that only detaches `t`: use the tensor"
     fix_applicability = Applicability.SAFE
     names = VARIABLE
     report_imports = False
