@@ -48,6 +48,10 @@ GUARDS = {
         'if version.parse(torch.__version__) >= version.parse("2.4"):\n'
         "    pass\nelse:\n    y = {use}"
     ),
+    "early return": (
+        'def f():\n    if hasattr(torch, "amp"):\n        return None\n    y = {use}\n    return y'
+    ),
+    "early raise": "def f():\n    if TORCH_GE_2_4:\n        raise ValueError\n    return {use}",
     "assigned flag": 'NEW_AMP = hasattr(torch, "amp")\nif not NEW_AMP:\n    y = {use}',
     "assigned version": (
         "recent = version.parse(torch.__version__).release >= (2, 4)\ny = {use} if not recent else 0"
@@ -61,6 +65,10 @@ NOT_GUARDS = {
     "hasattr on the user's object": 'if not hasattr(model, "weight"):\n    y = {use}',
     "try body": "try:\n    y = {use}\nexcept ValueError:\n    pass",
     "getattr of the user's object": 'y = getattr(model, "scaler", None) or {use}',
+    "early return on another test": "def f():\n    if args.amp:\n        return None\n    return {use}",
+    "version test that does not leave": (
+        'def f():\n    if hasattr(torch, "amp"):\n        print()\n    return {use}'
+    ),
 }
 
 

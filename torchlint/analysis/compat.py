@@ -14,7 +14,9 @@ missing, and writes the choice in many ways:
 - a feature probe on a torch module: ``hasattr(torch, "outer")``,
   ``getattr(torch.amp, "GradScaler", None) is not None``, and the fallbacks a probe
   picks: ``getattr(torch.amp, "GradScaler", torch.cuda.amp.GradScaler)``,
-  ``getattr(torch.amp, "GradScaler", None) or torch.cuda.amp.GradScaler``.
+  ``getattr(torch.amp, "GradScaler", None) or torch.cuda.amp.GradScaler``;
+- the code after such an ``if`` whose branch always leaves (``if hasattr(torch, "amp"):
+  return torch.amp.GradScaler("cuda")`` then ``return torch.cuda.amp.GradScaler()``).
 
 Telling such code that the old name is deprecated is noise: it already knows. This is the
 one place every TL6 rule (and TL313) asks. The check looks at the ancestors of the node
@@ -104,6 +106,58 @@ def in_compat_branch(
             owner = ancestors[index - 1] if index > 0 else None
             if isinstance(owner, cst.Call) and _getattr_default(owner, ancestor):  # type: ignore[arg-type]
                 return True
+        elif (kind is cst.IndentedBlock or kind is cst.Module) and _after_version_exit(
+            ancestor.body,  # type: ignore[attr-defined]
+            child,
+            flags,
+        ):
+            return True
+    return False
+
+
+def in_try_attempt(ancestors: Sequence[cst.CSTNode], node: cst.CSTNode | None = None) -> bool:
+    """Inside the body of a ``try`` whose handler catches a missing import or attribute:
+    the attempt that falls back when the running torch lacks a name (right for a name torch
+    removed, whose use there is on purpose; a deprecated one still runs and warns)."""
+    chain = [*ancestors, node] if node is not None else list(ancestors)
+    for index, ancestor in enumerate(chain[:-1]):
+        if (
+            isinstance(ancestor, cst.Try)
+            and chain[index + 1] is ancestor.body
+            and any(_catches_fallback(handler.type) for handler in ancestor.handlers)
+        ):
+            return True
+    return False
+
+
+_EXITS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
+def _after_version_exit(
+    body: Sequence[cst.CSTNode], statement: cst.CSTNode, flags: frozenset[str]
+) -> bool:
+    """``statement`` follows, in the same block, an ``if`` that tests the version (no
+    ``else``) and whose branch always leaves: it is that test's implicit ``else``."""
+    for sibling in body:
+        if sibling is statement:
+            return False
+        if (
+            isinstance(sibling, cst.If)
+            and sibling.orelse is None
+            and _always_exits(sibling.body)
+            and tests_version(sibling.test, flags)
+        ):
+            return True
+    return False
+
+
+def _always_exits(block: cst.BaseSuite) -> bool:
+    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    if not statements:
+        return False
+    last = statements[-1]
+    if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return bool(last.body) and isinstance(last.body[-1], _EXITS)
     return False
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from torchlint.analysis.compat import in_try_attempt
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
@@ -111,7 +112,9 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
     Not reported: a use in the fallback branch for another torch (an `except ImportError`
     / `AttributeError` handler, a branch of an `if` or conditional expression that reads
     the torch version, a version flag such as `TORCH_GE_2_4`, or probes with `hasattr` /
-    `getattr`), where the old name is kept on purpose.
+    `getattr`, and the code after such an `if` that returns), where the old name is kept
+    on purpose; and a removed function tried in the body of a `try` whose handler catches
+    the `AttributeError` / `ImportError` it raises on current torch.
 
     ## Why is this bad?
     Removed functions fail with an `AttributeError` on current torch; deprecated ones warn
@@ -305,6 +308,46 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
         Valid(
             """
             import torch
+            def solve(A, B):
+                try:
+                    return torch.solve(B, A)[0]
+                except AttributeError:
+                    return torch.linalg.solve(A, B)
+            def outer(a, b):
+                if not hasattr(torch, "outer"):
+                    return torch.ger(a, b)
+                return torch.outer(a, b)
+            def outer_new_first(a, b):
+                if hasattr(torch, "outer"):
+                    return torch.outer(a, b)
+                return torch.ger(a, b)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            def outer(a, b, use_outer):
+                if use_outer:
+                    return torch.outer(a, b)
+                try:
+                    return torch.ger(a, b)
+                except AttributeError:
+                    return None
+            """,
+            fixed="""
+            import torch
+            def outer(a, b, use_outer):
+                if use_outer:
+                    return torch.outer(a, b)
+                try:
+                    return torch.outer(a, b)
+                except AttributeError:
+                    return None
+            """,
+        ),
+        Valid(
+            """
+            import torch
             try:
                 from torch.func import vmap
             except ImportError:
@@ -338,6 +381,11 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
             """
         ),
     )
+
+    def check_use(self, use: Use) -> None:
+        if TABLE[use.qualified].removed and in_try_attempt(self.context.ancestors, use.node):
+            return  # `try: torch.solve(...)` / `except AttributeError:`: the attempt, on purpose
+        super().check_use(use)
 
     def message(self, qualified: str) -> str:
         entry = TABLE[qualified]
