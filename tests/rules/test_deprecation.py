@@ -391,3 +391,15 @@ def test_a_public_alias_is_the_same_object_so_references_are_safe() -> None:
     source = "import torch\nfn = torch.utils.data._utils.collate.default_collate\n"
     (diagnostic,) = found(source, "TL611")
     assert diagnostic.fix.applicability is Applicability.SAFE
+
+
+def test_data_before_a_loop_that_builds_and_back_propagates_is_not_reported() -> None:
+    source = """
+    def step(params, losses):
+        for p in params:
+            p.data.add_(1.0)
+        for loss in losses:
+            loss.backward()
+        a, (b, loss) = f()
+    """
+    assert found(source, "TL603") == []

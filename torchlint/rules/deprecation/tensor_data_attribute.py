@@ -245,6 +245,11 @@ class TensorDataAttribute(Rule):
         ),
     )
 
+    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(context)
+        # function (or module) id -> what `_graph_events` found in it
+        self._order: dict[int, tuple[dict[int, int], dict[str, list[int]], list]] = {}
+
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value != "data":
             return
@@ -303,11 +308,6 @@ class TensorDataAttribute(Rule):
                     return True
         return False
 
-    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(context)
-        # function (or module) id -> what `_graph_events` found in it
-        self._order: dict[int, tuple[dict[int, int], dict[str, list[int]], list]] = {}
-
 
 def _receiver_keys(expr: cst.BaseExpression) -> set[str]:
     """The values a ``backward`` receiver is computed from: ``loss`` for ``loss``,
@@ -351,14 +351,12 @@ def _graph_events(root: cst.CSTNode, scope) -> tuple:  # type: ignore[no-untyped
                 [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             )
             for target in targets:
-                for element in (
-                    target.elements if isinstance(target, (cst.Tuple, cst.List)) else [target]
-                ):
-                    value = element.value if isinstance(element, cst.BaseElement) else element
-                    key = dotted_name(value)  # type: ignore[arg-type]
-                    if key is not None:
-                        # assigned once the value is computed: after the right-hand side
-                        assignments.setdefault(key, []).append(counter + _size(node))
+                for key in _target_keys(target):
+                    # assigned once the value is computed: after the right-hand side
+                    assignments.setdefault(key, []).append(counter + _size(node))
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            for name in _target_keys(node.target):
+                assignments.setdefault(name, []).append(counter)  # `for loss in losses:`
         elif isinstance(node, cst.Call):
             func = node.func
             if isinstance(func, cst.Attribute) and func.attr.value == "backward":
@@ -367,6 +365,16 @@ def _graph_events(root: cst.CSTNode, scope) -> tuple:  # type: ignore[no-untyped
                 backwards.append((counter, _receiver_keys(node.args[0].value)))
         stack.extend(reversed(list(iter_children(node))))
     return positions, assignments, backwards
+
+
+def _target_keys(target: cst.BaseExpression) -> list[str]:
+    """The names and attribute chains an assignment target binds (`a, self.b = ...`)."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [key for element in target.elements for key in _target_keys(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_keys(target.value)
+    key = dotted_name(target)
+    return [key] if key is not None else []
 
 
 def _size(node: cst.CSTNode) -> int:
