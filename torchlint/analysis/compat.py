@@ -85,7 +85,7 @@ def in_compat_branch(
     With ``context``, names the file assigns from such a test count as flags too; ``node``
     is the node itself when ``ancestors`` stop above it (a rule's visitor of that node).
     """
-    flags = _file_flags(context) if context is not None else frozenset()
+    flags = _LazyFlags(context)
     if node is not None:
         ancestors = [*ancestors, node]
     for index, ancestor in enumerate(ancestors):
@@ -97,10 +97,10 @@ def in_compat_branch(
             if child is ancestor.body and _catches_fallback(ancestor.type):  # type: ignore[attr-defined]
                 return True
         elif kind is cst.If or kind is cst.IfExp:
-            if child is not ancestor.test and tests_version(ancestor.test, flags):  # type: ignore[attr-defined]
+            if child is not ancestor.test and flags.test(ancestor.test):  # type: ignore[attr-defined]
                 return True
         elif kind is cst.BooleanOperation:
-            if child is ancestor.right and tests_version(ancestor.left, flags):  # type: ignore[attr-defined]
+            if child is ancestor.right and flags.test(ancestor.left):  # type: ignore[attr-defined]
                 return True
         elif kind is cst.Arg and isinstance(child, cst.BaseExpression):
             owner = ancestors[index - 1] if index > 0 else None
@@ -134,7 +134,7 @@ _EXITS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 
 
 def _after_version_exit(
-    body: Sequence[cst.CSTNode], statement: cst.CSTNode, flags: frozenset[str]
+    body: Sequence[cst.CSTNode], statement: cst.CSTNode, flags: _LazyFlags
 ) -> bool:
     """``statement`` follows, in the same block, an ``if`` that tests the version (no
     ``else``) and whose branch always leaves: it is that test's implicit ``else``."""
@@ -145,7 +145,7 @@ def _after_version_exit(
             isinstance(sibling, cst.If)
             and sibling.orelse is None
             and _always_exits(sibling.body)
-            and tests_version(sibling.test, flags)
+            and flags.test(sibling.test)
         ):
             return True
     return False
@@ -211,6 +211,26 @@ def _getattr_default(call: cst.Call, arg: cst.Arg) -> bool:
     )
 
 
+class _LazyFlags:
+    """Tests a condition by its words first; the flags the file assigns are looked for only
+    when that is not enough (once per file, and never for a file with no such test)."""
+
+    __slots__ = ("context", "flags")
+
+    def __init__(self, context: FileContext | None) -> None:
+        self.context = context
+        self.flags: frozenset[str] | None = None
+
+    def test(self, expr: cst.BaseExpression) -> bool:
+        if tests_version(expr):
+            return True
+        if self.context is None:
+            return False
+        if self.flags is None:
+            self.flags = _file_flags(self.context)
+        return bool(self.flags) and tests_version(expr, self.flags)
+
+
 def _file_flags(context: FileContext) -> frozenset[str]:
     return context.fact("compat.flags", _assigned_flags)
 
@@ -249,7 +269,7 @@ def under_version_test(
     """The node sits in a branch (not the test) of an ``if`` / conditional expression whose
     test reads the version, a version flag or a feature probe (``in_compat_branch`` without
     the exception handlers and fallbacks): code written for some torch versions only."""
-    flags = _file_flags(context) if context is not None else frozenset()
+    flags = _LazyFlags(context)
     if node is not None:
         ancestors = [*ancestors, node]
     for index, ancestor in enumerate(ancestors[:-1]):
@@ -257,7 +277,7 @@ def under_version_test(
         if (
             isinstance(ancestor, (cst.If, cst.IfExp))
             and child is not ancestor.test
-            and tests_version(ancestor.test, flags)
+            and flags.test(ancestor.test)
         ):
             return True
     return False
