@@ -17,9 +17,9 @@ class VariableApi(DeprecatedNameRule):
     Not reported any more: `Variable(t)` and `Variable(t, requires_grad=...)` without
     `volatile`, and `volatile=False`. They do what they always did (`t.detach()`, with
     `requires_grad` set) and warn about nothing, so rewriting them is a modernisation that
-    changes nothing for anyone: on projects no rule was tuned on, none of 17 such reports
-    was worth a change (strict labels). That rewrite, with its safe fix, is the opt-in
-    TL613 `variable-wrapper`.
+    changes nothing for anyone: on projects no rule was tuned on, none of the 17 labelled
+    reports of the earlier TL602 was worth a change (strict labels). That rewrite, with its
+    safe fix, is the opt-in TL613 `variable-wrapper`.
 
     ## Why is this bad?
     `volatile=True` used to turn autograd off for everything computed from the variable.

@@ -27,8 +27,8 @@ class VariableWrapper(DeprecatedNameRule):
     `isinstance(x, torch.Tensor)`.
 
     Off by default: a modernisation. These calls work, warn about nothing and keep working;
-    on projects no rule was tuned on, none of 17 reports was worth a change to their
-    maintainers (strict labels). Select it (`--select TL613`) to clean a code base up with
+    on projects no rule was tuned on, none of the 17 labelled reports of the earlier TL602
+    (which reported these) was worth a change to their maintainers (strict labels). Select it (`--select TL613`) to clean a code base up with
     its safe fix. The form that does change behaviour, `volatile=`, is TL602.
 
     ## Why is this bad?
