@@ -748,3 +748,38 @@ def test_the_import_roots_of_a_directory_are_worked_out_once_until_a_refresh(
         tmp_path,
         tmp_path / "src",
     ]
+
+
+def test_ddp_through_a_project_helper_silences_tl205(tmp_path: Path) -> None:
+    """yolov5-style: `smart_DDP` in a utility module wraps in DDP (imported under an alias);
+    the training script keeps DataParallel as the single-process fallback."""
+    helper = """\
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        def smart_DDP(model):
+            return DDP(model, device_ids=[0])
+
+        def other(model):
+            return model
+        """
+    summary = summarize(textwrap.dedent(helper))
+    assert summary.function("smart_DDP").builds_ddp
+    assert not summary.function("other").builds_ddp
+    script = """\
+        import torch
+        from utils.torch_utils import {name}
+
+        if torch.cuda.device_count() > 1:
+            model = torch.nn.DataParallel(model)
+        model = {name}(model)
+        """
+    write(
+        tmp_path,
+        {
+            "utils/__init__.py": "",
+            "utils/torch_utils.py": helper,
+            "train.py": script.format(name="smart_DDP"),
+            "other.py": script.format(name="other"),
+        },
+    )
+    assert check(tmp_path, "train.py", "other.py", codes=["TL205"]) == [("other.py", 5, "TL205")]

@@ -136,24 +136,79 @@ def test_amp_decorator_without_parentheses_on_a_module_alias() -> None:
 
 def test_variable_with_other_arguments_has_no_fix() -> None:
     source = "import torch\nv = torch.autograd.Variable(t, requires_grad=flag)\n"
-    (diagnostic,) = found(source, "TL602")
+    (diagnostic,) = found(source, "TL613")
     assert diagnostic.fix is None
 
 
-def test_data_suggestions_are_display_only() -> None:
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        ("Variable(t)", "TL613"),
+        ("Variable(t, requires_grad=True)", "TL613"),
+        ("Variable(t, volatile=False)", "TL613"),
+        ("Variable(t, volatile=True)", "TL602"),
+        ("Variable(t, volatile=not train)", "TL602"),
+    ],
+)
+def test_variable_calls_are_reported_by_exactly_one_code(call: str, code: str) -> None:
+    """TL602 (on by default) takes `volatile=`, which torch ignores; TL613 (opt-in) the
+    wrappers that do what they say."""
+    source = f"from torch.autograd import Variable\nx = {call}\n"
+    result = lint(source, "ALL")
+    assert [d.code for d in result.diagnostics if d.code in ("TL602", "TL613")] == [code]
+
+
+def test_only_the_volatile_form_is_on_by_default() -> None:
+    from torchlint.registry import rule_by_code
+
+    assert rule_by_code("TL602").default and not rule_by_code("TL613").default
+
+
+def test_data_suggestion_is_display_only() -> None:
     source = """
-    loss.backward()
+    loss = model(x).sum()
     for p in model.parameters():
         p.data.add_(1.0)
         g = p.grad.data
         p.data = q
+    loss.backward()
     """
-    diagnostics = found(source, "TL603")
-    assert len(diagnostics) == 2  # `p.data = q` swaps the tensor: not reported
-    fixes = [d.fix for d in diagnostics]
-    assert fixes[0].applicability is Applicability.DISPLAY
-    assert fixes[0].edits[0].content == "p"
-    assert fixes[1].edits[0].content == "p.grad.detach()"
+    (diagnostic,) = found(source, "TL603")  # a read, a gradient and a swap are not reported
+    assert diagnostic.fix.applicability is Applicability.DISPLAY
+    assert diagnostic.fix.edits[0].content == "p"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the loss is assigned again after the change: that graph sees the new values
+        "loss = f(w)\nw.data.mul_(2)\nloss = f(w)\nloss.backward()",
+        # the change follows backward()
+        "loss = f(w)\nloss.backward()\nw.data.mul_(2)",
+        # another value is back-propagated, built after the change
+        "old = f(w)\nw.data.mul_(2)\nnew = f(w)\nnew.backward()",
+        # a read
+        "loss = f(w)\nv = w.data * 2\nloss.backward()",
+    ],
+)
+def test_data_without_a_pending_graph_is_not_reported(body: str) -> None:
+    source = "def step(w, f):\n" + textwrap.indent(body, "    ") + "\n"
+    assert found(source, "TL603") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "loss = f(w)\nw.data.mul_(2)\nloss.backward()",
+        "loss = f(w)\nw.data += 1\n(loss * 2).backward()",
+        "loss = f(w)\nw.data.mul_(2)\nscaler.scale(loss).backward()",
+        "out = f(w)\nw.data.mul_(2)\ntorch.autograd.grad(out, w)",
+        "w.data.mul_(2)\nloss.backward()",  # `loss` comes from the caller: built before
+    ],
+)
+def test_data_changed_while_a_graph_waits_is_reported(body: str) -> None:
+    source = "import torch\ndef step(w, f, loss, scaler):\n" + textwrap.indent(body, "    ") + "\n"
+    assert len(found(source, "TL603")) == 1
 
 
 def test_tensor_from_global_with_a_global_statement_is_not_provable() -> None:
@@ -215,7 +270,48 @@ def test_legacy_constructor_messages_name_the_misleading_form() -> None:
     source = "import torch\na = torch.Tensor(3, 4)\nb = torch.cuda.FloatTensor([1.0])\n"
     sizes, cuda = found(source, "TL608")
     assert "uninitialised memory" in sizes.message
-    assert "hard-codes the device" in cuda.message
+    assert "warn since torch 2.1" in cuda.message and "hard-code the device" in cuda.message
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ids = torch.LongTensor([0] * len(tokens))",
+        "ids = torch.LongTensor(tokens + [eos])",
+        "ids = torch.LongTensor([len(s) for s in seqs])",
+        "x = torch.Tensor(3, 4).cuda().fill_(0)",
+        "x = torch.FloatTensor(n).to(device).zero_()",
+        "x = torch.Tensor(n, m).normal_()",
+        "x = torch.Tensor(n, m)\nx.uniform_(-1, 1)",
+        "self.buf = torch.Tensor(n)\nself.buf.data.fill_(0)",
+        "w = torch.Tensor(n, m)\nnn.init.xavier_uniform_(w)",
+    ],
+)
+def test_legacy_constructor_data_and_initialised_sizes_are_not_reported(statement: str) -> None:
+    assert found(f"import torch\nimport torch.nn as nn\n{statement}\n", "TL608") == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ids = torch.LongTensor(len(tokens) * 2)",
+        "x = torch.Tensor(3, 4).cuda()",
+        "x = torch.Tensor(3, 4).cuda().sum()",
+        "x = torch.Tensor(n, m)\ny = x + 1\nx.zero_()",
+        "x = torch.Tensor(n, m)\nother.zero_()",
+        "x = torch.Tensor(n, m)\nx.resize_(2, 2)",
+        "w = torch.Tensor(n, m)\nnn.init.xavier_uniform_(v)",
+        "x = torch.cuda.LongTensor([0] * n)",
+        "x = torch.cuda.FloatTensor(1).fill_(0)",
+    ],
+)
+def test_legacy_constructor_sizes_read_uninitialised_are_reported(statement: str) -> None:
+    assert len(found(f"import torch\nimport torch.nn as nn\n{statement}\n", "TL608")) == 1
+
+
+def test_cuda_constructor_with_a_repeated_list_is_data_in_the_fix() -> None:
+    source = "import torch\nx = torch.cuda.LongTensor([0] * n)\n"
+    assert 'torch.tensor([0] * n, dtype=torch.int64, device="cuda")' in fixed(source, "TL608")
 
 
 # --- TL610 / TL612 ------------------------------------------------------------------------------
@@ -295,3 +391,15 @@ def test_a_public_alias_is_the_same_object_so_references_are_safe() -> None:
     source = "import torch\nfn = torch.utils.data._utils.collate.default_collate\n"
     (diagnostic,) = found(source, "TL611")
     assert diagnostic.fix.applicability is Applicability.SAFE
+
+
+def test_data_before_a_loop_that_builds_and_back_propagates_is_not_reported() -> None:
+    source = """
+    def step(params, losses):
+        for p in params:
+            p.data.add_(1.0)
+        for loss in losses:
+            loss.backward()
+        a, (b, loss) = f()
+    """
+    assert found(source, "TL603") == []

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from torchlint.rules.deprecation import VARIABLE
 from torchlint.rules.deprecation.deprecated_amp_api import AMP
 from torchlint.rules.deprecation.deprecated_functional import FUNCTIONAL
 from torchlint.rules.deprecation.init_without_underscore import RENAMED
@@ -21,7 +22,6 @@ from torchlint.rules.deprecation.nonpublic_api import PUBLIC
 from torchlint.rules.deprecation.removed_or_deprecated_function import TABLE
 from torchlint.rules.deprecation.set_default_tensor_type import SET_DEFAULT
 from torchlint.rules.deprecation.torchvision_deprecated_api import TO_TENSOR
-from torchlint.rules.deprecation.variable_api import VARIABLE
 
 torch = pytest.importorskip("torch")
 
@@ -56,6 +56,8 @@ USES: dict[str, Callable[[Any], object]] = {
     "torch.symeig": lambda f: f(torch.eye(2)),
     "torch.matrix_rank": lambda f: f(torch.eye(2)),
     "torch.backends.cuda.sdp_kernel": lambda f: f(),
+    # the name is also a submodule, which `resolve` finds first: call the function itself
+    "torch.nn.utils.weight_norm": lambda f: torch.nn.utils.weight_norm(torch.nn.Linear(2, 2)),
     "torch.utils._pytree._register_pytree_node": lambda f: f(
         _Registered, lambda x: ([], None), lambda values, context: _Registered()
     ),

@@ -643,3 +643,18 @@ def test_create_then_move_in_an_inner_loop_is_reported() -> None:
             y = torch.ones(2).to(device)
     """
     assert lines(source, "TL203") == [4]
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "USE_DP = False\nUSE_DP = True",  # assigned twice: not a constant
+        "USE_DP = False\ndef enable():\n    global USE_DP\n    USE_DP = True",
+        "USE_DP = False\nfor USE_DP in (False, True):\n    pass",
+        "USE_DP = flag()",  # not a literal
+    ],
+)
+def test_data_parallel_behind_a_name_that_is_not_a_constant_is_reported(setup: str) -> None:
+    source = f"import torch.nn as nn\n{setup}\nif USE_DP:\n    model = nn.DataParallel(model)\n"
+    result = lint(source, "TL205")
+    assert [d.code for d in result.diagnostics] == ["TL205"]

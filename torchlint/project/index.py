@@ -606,6 +606,13 @@ class ProjectView:
             "cuda_gate", qualified, lambda: self.index.cuda_gate(self.path, qualified), False
         )
 
+    def builds_ddp(self, qualified: str | None) -> bool:
+        """``qualified`` is a project function that wraps a model in DDP or FSDP."""
+        if not qualified or self._cannot_hold(qualified, "ddp"):
+            return False
+        found = self._ask(lambda: self._function(qualified))
+        return bool(found and found.builds_ddp)
+
     def device_selector(self, qualified: str | None) -> bool:
         """``qualified`` is a project function that returns the device to use."""
         if not qualified or self._cannot_hold(qualified, "device_selector"):

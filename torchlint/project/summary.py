@@ -13,6 +13,7 @@ What it keeps, for each top-level function and class:
   wrapper under ``no_grad`` / ``inference_mode``) or only with CUDA (a skip when CUDA is
   missing); whether it selects a device (returns ``torch.device(...)`` or a device string
   chosen by ``torch.cuda.is_available()``); which parameters it leaves in eval mode;
+  whether it wraps a model in ``DistributedDataParallel`` / FSDP (``smart_DDP(model)``);
 - classes: their bases, and whether their behaviour depends on train/eval mode: directly
   (dropout, batch norm, reading ``self.training``) or through the classes and helpers they
   call (kept as references for the index to follow);
@@ -56,6 +57,7 @@ class FunctionSummary:
     build: Build
     # what it returns in eval mode on every return: -1 the value, i >= 0 item i of a tuple
     returns_eval: tuple[int, ...] = ()
+    builds_ddp: bool = False  # it wraps a model in DistributedDataParallel or FSDP
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,15 +154,18 @@ _CUDA_WORDS = (b"is_available", b"device_count")
 _DEVICE_WORDS = (b"cuda.", b"backends", b"accelerator")
 _LAYER_WORDS = (b"nn.", b"torch", b"Dropout", b"Norm", b"Linear", b"Conv", b"Sequential")
 _MODE_CALL = re.compile(rb"\.\s*(?:eval|train)\s*\(")
+_DDP_WORDS = (b"DistributedDataParallel", b"FullyShardedDataParallel", b"fully_shard")
+_DDP_WRAPPERS = frozenset(word.decode() for word in _DDP_WORDS)
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _TOP_LEVEL_DEFINITION = re.compile(rb"^(async[ \t]+def|def|class)[ \t]+(\w+)", re.MULTILINE)
 
 
-def _facts_in(region: bytes, device_file: bool) -> frozenset[str]:
+def _facts_in(region: bytes, device_file: bool, ddp_file: bool = False) -> frozenset[str]:
     """The facts a definition whose text is ``region`` may have, by the same word tests
     ``_Summarizer`` makes on it: "grad_off", "cuda_gate", "device_selector", "mode"
-    (leaves, returns or puts itself in eval mode). ``device_file``: the file says
-    "device" somewhere."""
+    (leaves, returns or puts itself in eval mode), "ddp" (wraps a model in DDP or FSDP).
+    ``device_file``: the file says "device" somewhere; ``ddp_file``: it names a DDP
+    wrapper somewhere (the import may be the only place: `DDP(model)` in the body)."""
     found = set()
     if any(word in region for word in _GRAD_WORDS):
         found.add("grad_off")
@@ -170,6 +175,8 @@ def _facts_in(region: bytes, device_file: bool) -> frozenset[str]:
         found.add("device_selector")
     if _MODE_CALL.search(region):
         found.add("mode")
+    if ddp_file:
+        found.add("ddp")
     return frozenset(found)
 
 
@@ -204,7 +211,10 @@ def definitions(text: bytes) -> Definitions:
         end = found[i + 1].start() if i + 1 < len(found) else len(text)
         regions.setdefault(name, []).append(text[match.start() : end])
     device_file = b"device" in text
-    facts = {name: _facts_in(b"\n".join(parts), device_file) for name, parts in regions.items()}
+    ddp_file = any(word in text for word in _DDP_WORDS)
+    facts = {
+        name: _facts_in(b"\n".join(parts), device_file, ddp_file) for name, parts in regions.items()
+    }
     return Definitions(frozenset(functions), frozenset(classes), facts)
 
 
@@ -323,7 +333,8 @@ class _Summarizer:
         self.tree = tree
         # The facts the file's words allow: the same tests as the index's byte gates.
         self.device_file = b"device" in text
-        self.file_facts = _facts_in(text, self.device_file)
+        self.ddp_file = any(word in text for word in _DDP_WORDS)
+        self.file_facts = _facts_in(text, self.device_file, self.ddp_file)
         self.cuda_words = "cuda_gate" in self.file_facts
         self.mode_calls = "mode" in self.file_facts  # also: no call sites without it
         self.lines = text.split(b"\n")
@@ -442,16 +453,19 @@ class _Summarizer:
         # of a project are none of these).
         region = b"\n".join(self.lines[node.lineno - 1 : node.end_lineno])
         builds = any(word in region for word in _LAYER_WORDS)
-        facts = _facts_in(region, self.device_file) if self.file_facts else frozenset()
+        facts = (
+            _facts_in(region, self.device_file, self.ddp_file) if self.file_facts else frozenset()
+        )
         grad = "grad_off" in facts
         cuda = "cuda_gate" in facts
         device = "device_selector" in facts
         mode = "mode" in facts
+        ddp = "ddp" in facts
         # One pass in order: the modes it leaves, what it returns, the calls it makes.
         shadowed = _locals(node) if mode else frozenset()
         tracker = _ModeTracker(self, shadowed, self.sites, returns=[])
         final = tracker.run(node.body) if mode else {}
-        parts = _Parts(node) if builds or grad or cuda or device else None
+        parts = _Parts(node) if builds or grad or cuda or device or ddp else None
         build = Build(opaque=True)  # builds nothing it could show: not a layer builder
         if parts is not None and builds:
             every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
@@ -466,7 +480,17 @@ class _Summarizer:
             leaves_eval=tuple(p for p in params if final.get(p) == "eval"),
             build=build,
             returns_eval=tracker.returned_eval() if mode else (),
+            builds_ddp=ddp and self._builds_ddp(parts),  # type: ignore[arg-type]
         )
+
+    def _builds_ddp(self, parts: _Parts) -> bool:
+        """It calls torch's ``DistributedDataParallel`` / FSDP (``smart_DDP(model)`` and
+        other project helpers that wrap a model for one process per GPU)."""
+        for call in parts.calls:
+            qualified = self.qualify(call.func) or ""
+            if qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in _DDP_WRAPPERS:
+                return True
+        return False
 
     def _grad_off_expr(self, node: ast.expr, bare_ok: bool) -> bool:
         if not isinstance(node, ast.Call):

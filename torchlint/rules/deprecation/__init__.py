@@ -36,7 +36,23 @@ class Use:
 
 OTHER_OBJECT = "a different object where the name is used as a value"
 
-# torch factories whose result is a fresh tensor nobody else holds (TL602: `Variable(f(...))`
+# `torch.autograd.Variable` (TL602 reports what it silently ignores, TL613 the no-op wrapper).
+VARIABLE = {"torch.autograd.Variable": None, "torch.autograd.variable.Variable": None}
+
+
+def ignored_volatile(call: cst.Call) -> cst.Arg | None:
+    """The ``volatile=`` argument of a ``Variable(...)`` call, unless it is literally
+    ``False`` (which torch ignores without a warning, as it would the plain call)."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "volatile":
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value == "False":
+                return None
+            return arg
+    return None
+
+
+# torch factories whose result is a fresh tensor nobody else holds (TL613: `Variable(f(...))`
 # is `f(...)`); TL604 adds the other functions that always return a tensor.
 FRESH_TENSOR_FACTORIES = frozenset(
     f"torch.{name}"
@@ -164,12 +180,16 @@ class DeprecatedNameRule(Rule):
         qualified = self.qualified_name(node)
         if qualified is None or qualified not in self.names:
             return
-        if in_compat_branch(self.context.ancestors):
+        if in_compat_branch(self.context.ancestors, self.context, node):
             return  # the fallback for an older torch: the old name is used on purpose
         self.check_use(Use(node, qualified, use.call, use.decorator))
 
     def visit_Import(self, node: cst.Import) -> None:
-        if not self.report_imports or self._off or in_compat_branch(self.context.ancestors):
+        if (
+            not self.report_imports
+            or self._off
+            or in_compat_branch(self.context.ancestors, self.context)
+        ):
             return
         for alias in node.names:
             full = dotted_name(alias.name)
@@ -194,7 +214,7 @@ class DeprecatedNameRule(Rule):
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._wanted.add(alias.asname.name.value)
-            if self.report_imports and not in_compat_branch(self.context.ancestors):
+            if self.report_imports and not in_compat_branch(self.context.ancestors, self.context):
                 if fix is None:
                     fix = self._import_fix(node, module)
                 self.report(alias, self.message(qualified), fix=fix, api=qualified)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.compat import in_compat_branch
 from torchlint.analysis.losses import LEGACY_REDUCTION_LOSSES
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
@@ -195,6 +196,8 @@ class LegacyReductionArgs(Rule):
         values = {arg.keyword.value: _literal(arg.value) for arg in legacy}  # type: ignore[union-attr]
         if all(known and value is None for known, value in values.values()):
             return  # explicit `None`s: torch takes `reduction=` as it is
+        if in_compat_branch(self.context.ancestors, self.context, node):
+            return  # written for another torch, on purpose
         self.report(legacy[0], fix=self._fix(node, legacy, values))
 
     def _fix(

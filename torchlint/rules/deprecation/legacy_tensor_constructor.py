@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
 from torchlint.rules import calls
@@ -35,13 +36,47 @@ for _type, _dtype in DTYPES.items():
 LAST_PARTS = frozenset(name.rsplit(".", 1)[-1] for name in CONSTRUCTORS)
 PARAMETER = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
 SIZES = "legacy constructor with sizes returns uninitialised memory: use `torch.empty(...)`"
-CUDA = "`torch.cuda.*Tensor` hard-codes the device: use `torch.tensor(...)` / `torch.empty(...)`"
+CUDA = (
+    "`torch.cuda.*Tensor` constructors warn since torch 2.1 and hard-code the device: "
+    "use `torch.tensor(..., device=)` / `torch.empty(..., device=)`"
+)
+# Methods that move or retype a tensor without reading its values: an initialiser may
+# still follow (`torch.Tensor(n).cuda().fill_(0)`, `.to(device).zero_()`).
+MOVES = frozenset(
+    {"cuda", "cpu", "to", "type", "float", "double", "half", "bfloat16", "long", "int"}
+    | {"short", "byte", "char", "bool", "pin_memory", "contiguous", "detach", "share_memory_"}
+    | {"requires_grad_", "view", "reshape", "resize_", "unsqueeze", "unsqueeze_", "squeeze_"}
+)
+# In-place methods that do not write every element: the memory stays uninitialised.
+NOT_INITIALISERS = frozenset(
+    {"resize_", "resize_as_", "requires_grad_", "share_memory_", "unsqueeze_", "squeeze_"}
+    | {"t_", "transpose_", "as_strided_", "retain_grad", "index_fill_", "index_copy_"}
+    | {"masked_fill_", "scatter_", "index_put_", "put_"}
+)
+# `torch.nn.init` functions that write every element of their first argument.
+INIT_PREFIX = "torch.nn.init."
 
 
 def _is_data_literal(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, (cst.List, cst.Tuple)) and not any(
         isinstance(element, cst.StarredElement) for element in expr.elements
     )
+
+
+def _is_data(expr: cst.BaseExpression) -> bool:
+    """A sequence of values: a list or tuple display, a comprehension, or one built from
+    them with `*` / `+` (`[0] * n`, `ids + [eos]`)."""
+    if isinstance(expr, (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp)):
+        return True
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Multiply, cst.Add)):
+        return _is_data(expr.left) or _is_data(expr.right)
+    return False
+
+
+def _initialiser(name: str) -> bool:
+    """`fill_`, `zero_`, `normal_`, `uniform_`, `copy_`...: an in-place method that writes
+    every element (torch names in-place methods with a trailing underscore)."""
+    return name.endswith("_") and not name.startswith("_") and name not in NOT_INITIALISERS
 
 
 # Calls and attributes whose value is a size: `len(x)`, `x.size(0)`, `x.numel()`, `x.shape`.
@@ -63,6 +98,8 @@ def _is_size(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Attribute):
         return expr.attr.value in _SIZE_ATTRIBUTES
     if isinstance(expr, cst.BinaryOperation):
+        if _is_data(expr):
+            return False  # `[0] * len(x)`: a list of values
         return _is_size(expr.left) or _is_size(expr.right)
     return False
 
@@ -90,22 +127,29 @@ class LegacyTensorConstructor(Rule):
     Reports the misleading forms of the legacy typed constructors (`torch.Tensor`,
     `torch.FloatTensor`, `torch.LongTensor`, ...): a call with sizes (`torch.Tensor(3, 4)`,
     `torch.FloatTensor(len(x))`, `torch.LongTensor(*shape)`), and any call of a
-    `torch.cuda.*Tensor` constructor. Type checks (`isinstance(x, torch.FloatTensor)`) and
-    annotations are not calls and are not reported.
+    `torch.cuda.*Tensor` constructor, which warns since torch 2.1. Type checks
+    (`isinstance(x, torch.FloatTensor)`) and annotations are not calls and are not reported.
 
-    A call with data (`torch.LongTensor([[1, 2]])`, `torch.Tensor(values)`) is not reported:
-    old-style, but it does what it says (on real code these were nearly all test fixtures
-    and constants, and nobody changes them). Nor are sizes whose memory is never read
-    uninitialised: `torch.Tensor()` / `torch.Tensor(0)` (empty), a call followed at once by
-    an in-place initialiser (`torch.Tensor(3, 4).uniform_(-1, 1)`), and
+    A call with data (`torch.LongTensor([[1, 2]])`, `torch.Tensor(values)`, and lists built
+    with `*`, `+` or a comprehension: `torch.LongTensor([0] * n)`, `[len(s) for s in b]`)
+    is not reported: old-style, but it does what it says and does not warn (on real code
+    these were nearly all test fixtures and constants, and nobody changes them). Nor are
+    sizes whose memory is never read uninitialised: `torch.Tensor()` / `torch.Tensor(0)`
+    (empty); an in-place initialiser later in the chain, after moves and casts
+    (`torch.Tensor(3, 4).uniform_(-1, 1)`, `.cuda().fill_(v)`, `.to(d).zero_()`); an
+    initialiser in the next statement on the name it is assigned to (`x = torch.Tensor(n)`
+    then `x.normal_()` or `nn.init.xavier_uniform_(x)`); and
     `nn.Parameter(torch.Tensor(n, m))`, the idiom of layers that initialise in place after.
+    Code in a branch for another torch (a version test or flag, `hasattr`, an `except
+    ImportError`) is not reported either.
 
     ## Why is this bad?
     The legacy constructors overload one call for two meanings: `torch.FloatTensor(3)` is
     an *uninitialized* tensor of size 3, `torch.FloatTensor([3])` is the value 3. Sizes give
     garbage memory that looks like data, and a size meant as a value silently becomes one.
     The `torch.cuda` variants hard-code the device, so the code fails on a machine without
-    CUDA. `torch.empty` / `torch.zeros` (sizes) and `torch.tensor(..., device=)` (data) say
+    CUDA, and since torch 2.1 they warn ("The torch.cuda.*DtypeTensor constructors are no
+    longer recommended"). `torch.empty` / `torch.zeros` (sizes) and `torch.tensor(..., device=)` (data) say
     which one is meant.
 
     ## Example
@@ -198,6 +242,33 @@ class LegacyTensorConstructor(Rule):
         Invalid(
             """
             import torch
+            hidden = torch.Tensor(layers, batch, size).cuda()
+            noise = torch.Tensor(batch, dim)
+            total = noise.sum()
+            noise.normal_(0, 1)
+            """,
+            fixed="""
+            import torch
+            hidden = torch.empty(layers, batch, size).cuda()
+            noise = torch.empty(batch, dim)
+            total = noise.sum()
+            noise.normal_(0, 1)
+            """,
+            count=2,
+        ),
+        Invalid(
+            """
+            import torch
+            check = torch.cuda.FloatTensor(1).fill_(0)
+            """,
+            fixed="""
+            import torch
+            check = torch.empty(1, dtype=torch.float32, device="cuda").fill_(0)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
             x = torch.Tensor(*shape)
             y = torch.cuda.LongTensor(ids)
             z = torch.cuda.FloatTensor(array, device=d)
@@ -224,6 +295,28 @@ class LegacyTensorConstructor(Rule):
             target = torch.LongTensor(1, 6, 5).fill_(0)
             w = torch.Tensor(3, 4).uniform_(-0.1, 0.1)
             self.weight = nn.Parameter(torch.Tensor(out_features, in_features))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            mask = torch.LongTensor([0] * len(tokens))
+            ids = torch.LongTensor(prefix + [eos_id])
+            lengths = torch.LongTensor([len(s) for s in batch])
+            hidden = torch.Tensor(layers, batch, size).cuda().fill_(0)
+            counts = torch.FloatTensor(n).to(device).zero_()
+            noise = torch.Tensor(batch, dim)
+            noise.normal_(0, 1)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            if TORCH_GE_2_1:
+                ids = torch.tensor(data, device="cuda")
+            else:
+                ids = torch.cuda.LongTensor(data)
+            buf = torch.cuda.FloatTensor(n) if not is_torch2_available() else None
             """
         ),
         Valid(
@@ -296,24 +389,77 @@ class LegacyTensorConstructor(Rule):
         dtype, device = CONSTRUCTORS[qualified]
         if device is None and not (sizes_form(node) and self._garbage_may_be_read(node)):
             return  # data (`torch.LongTensor([[1, 2]])`), or sizes whose memory is set at once
+        if in_compat_branch(self.context.ancestors, self.context, node):
+            return  # written for another torch, on purpose
         self.report(node, SIZES if device is None else CUDA, fix=self._fix(node, dtype, device))
 
     def _garbage_may_be_read(self, node: cst.Call) -> bool:
         """Not when nothing is uninitialised (`torch.Tensor(0)`, an empty placeholder), when
-        an in-place initialiser follows at once (`torch.Tensor(3, 4).uniform_(-1, 1)`), or
-        for `nn.Parameter(torch.Tensor(n, m))`, which layers initialise in place after."""
+        an in-place initialiser follows in the chain (`torch.Tensor(3, 4).uniform_(-1, 1)`,
+        `torch.LongTensor(n).cuda().fill_(0)`, `.to(d).zero_()`) or in the next statement on
+        the name it is assigned to (`x = torch.Tensor(n)` then `x.zero_()`), or for
+        `nn.Parameter(torch.Tensor(n, m))`, which layers initialise in place after."""
         args = node.args
         if len(args) == 1 and calls.int_literal(args[0].value) == 0:
             return False
         ancestors = self.context.ancestors
-        parent = ancestors[-1] if ancestors else None
-        if isinstance(parent, cst.Attribute) and parent.value is node:
-            return not parent.attr.value.endswith("_")
-        if isinstance(parent, cst.Arg) and len(ancestors) > 1:
-            owner = ancestors[-2]
+        current: cst.CSTNode = node
+        index = len(ancestors) - 1
+        while index >= 1:  # along `.cuda().fill_(v)`: moves, then an initialiser
+            parent, call = ancestors[index], ancestors[index - 1]
+            if not (
+                isinstance(parent, cst.Attribute)
+                and parent.value is current
+                and isinstance(call, cst.Call)
+                and call.func is parent
+            ):
+                break
+            name = parent.attr.value
+            if _initialiser(name) and name not in MOVES:
+                return False
+            if name not in MOVES:
+                return True  # `torch.Tensor(n).sum()`: read before any write
+            current, index = call, index - 2
+        parent = ancestors[index] if index >= 0 else None
+        if isinstance(parent, cst.Arg) and index >= 1:
+            owner = ancestors[index - 1]
             if isinstance(owner, cst.Call) and self.qualified_name(owner.func) in PARAMETER:
                 return False
+        if isinstance(parent, cst.Assign) and parent.value is current:
+            return not self._initialised_next(parent, ancestors[:index])
         return True
+
+    def _initialised_next(self, assign: cst.Assign, ancestors: list[cst.CSTNode]) -> bool:
+        """The statement after ``assign`` writes every element of what it assigned:
+        `x.fill_(0)`, `self.buf.data.normal_()`, `nn.init.xavier_uniform_(x)`."""
+        if len(assign.targets) != 1 or len(ancestors) < 2:
+            return False
+        target = dotted_name(assign.targets[0].target)
+        line, block = ancestors[-1], ancestors[-2]
+        body = getattr(block, "body", None)
+        if target is None or not isinstance(body, (list, tuple)) or line not in body:
+            return False
+        following = body[body.index(line) + 1 : body.index(line) + 2]
+        if not following or not isinstance(following[0], cst.SimpleStatementLine):
+            return False
+        first = following[0].body[0]
+        if not (isinstance(first, cst.Expr) and isinstance(first.value, cst.Call)):
+            return False
+        call = first.value
+        func = call.func
+        if (
+            isinstance(func, cst.Attribute)
+            and _initialiser(func.attr.value)
+            and dotted_name(func.value) in (target, f"{target}.data")
+        ):
+            return True
+        qualified = self.qualified_name(func) or ""
+        return (
+            qualified.startswith(INIT_PREFIX)
+            and qualified.endswith("_")
+            and bool(call.args)
+            and dotted_name(call.args[0].value) in (target, f"{target}.data")
+        )
 
     def _fix(self, node: cst.Call, dtype: str | None, device: str | None) -> PendingFix | None:
         if any(arg.keyword is not None or arg.star for arg in node.args):
@@ -326,7 +472,7 @@ class LegacyTensorConstructor(Rule):
         if torch is None:
             return None
         name, preamble = torch
-        if len(args) == 1 and _is_data_literal(args[0].value):
+        if len(args) == 1 and (_is_data_literal(args[0].value) or _is_data(args[0].value)):
             function = "tensor"
             dtype_text = f"{name}.{dtype}" if dtype else f"{name}.get_default_dtype()"
         elif not args or sizes_form(node):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from torchlint.analysis.compat import in_try_attempt
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
@@ -21,6 +22,7 @@ class Entry:
     removed: bool = False
     special: str | None = None  # a call rewrite of its own (see `_special`)
     note: str = ""  # appended to the message
+    caution: str = ""  # what the shown (display-only) replacement changes
 
 
 FUNCTORCH = ("vmap", "grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "functionalize")
@@ -55,6 +57,20 @@ TABLE: dict[str, Entry] = {
         version=(2, 2),
     ),
 }
+# Warns (FutureWarning) on every call; the replacement (torch 2.1) loads old checkpoints but
+# saves other keys, so it is shown, never applied.
+WEIGHT_NORM_CAUTION = (
+    "it loads checkpoints of the old one, but saves `weight_g` / `weight_v` as "
+    "`parametrizations.weight.original0` / `original1`: checkpoints written after the change "
+    "need the new keys"
+)
+for _module in ("torch.nn.utils", "torch.nn.utils.weight_norm"):
+    TABLE[f"{_module}.weight_norm"] = Entry(
+        "torch.nn.utils.parametrizations.weight_norm",
+        show="torch.nn.utils.parametrizations.weight_norm",
+        version=(2, 1),
+        caution=WEIGHT_NORM_CAUTION,
+    )
 for _name in FUNCTORCH:
     TABLE[f"functorch.{_name}"] = Entry(
         f"torch.func.{_name}", target=f"torch.func.{_name}", version=(2, 0)
@@ -82,16 +98,23 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
     `lstsq`) or deprecated (`torch.qr`, `cholesky`, `chain_matmul`, `ger`, `range`, `lu`,
     `lu_solve`, `triangular_solve`, `testing.assert_allclose`,
     `backends.cuda.sdp_kernel`, `nn.UpsamplingNearest2d`, `nn.UpsamplingBilinear2d`,
-    `utils._pytree._register_pytree_node`, and `functorch.vmap/grad/vjp/jvp/jacrev/jacfwd/
-    hessian/functionalize`), in calls, references and imports, through any alias.
+    `utils._pytree._register_pytree_node`, `nn.utils.weight_norm`, and
+    `functorch.vmap/grad/vjp/jvp/jacrev/jacfwd/hessian/functionalize`), in calls,
+    references and imports, through any alias.
 
-    Not reported: a use in the fallback branch for an older torch (an `except ImportError`
-    / `AttributeError` handler, or a branch of an `if` that reads the torch version or
-    probes with `hasattr`), where the old name is kept on purpose; and
-    `torch.nn.utils.weight_norm`, whose replacement stores other parameters
-    (`parametrizations.weight.original0/1` for `weight_g` / `weight_v`): switching changes
-    a model's checkpoint keys, a format decision the linter cannot make (on real code the
-    uses were model libraries that keep published checkpoints loading).
+    `torch.nn.utils.weight_norm` is reported although its replacement,
+    `torch.nn.utils.parametrizations.weight_norm`, saves other state-dict keys
+    (`parametrizations.weight.original0/1` for `weight_g` / `weight_v`): it warns
+    (`FutureWarning`) on every call on the torch releases a project supports, which is what
+    decides a report; what the change does to checkpoints decides only its fix, which is
+    shown and never applied.
+
+    Not reported: a use in the fallback branch for another torch (an `except ImportError`
+    / `AttributeError` handler, a branch of an `if` or conditional expression that reads
+    the torch version, a version flag such as `TORCH_GE_2_4`, or probes with `hasattr` /
+    `getattr`, and the code after such an `if` that returns), where the old name is kept
+    on purpose; and a removed function tried in the body of a `try` whose handler catches
+    the `AttributeError` / `ImportError` it raises on current torch.
 
     ## Why is this bad?
     Removed functions fail with an `AttributeError` on current torch; deprecated ones warn
@@ -126,7 +149,8 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
     and `torch.range` with integer-literal arguments (the end moves by one and float
     literals keep the floating dtype). Not exact, so only shown: `torch.range` with other
     arguments, `assert_allclose` -> `assert_close` (different tolerances), `lu`,
-    `_register_pytree_node`. Removed functions and the rest get no fix.
+    `_register_pytree_node`, and `weight_norm` -> `parametrizations.weight_norm` (torch 2.1;
+    it saves new checkpoint keys). Removed functions and the rest get no fix.
 
     ## References
     - https://pytorch.org/docs/stable/linalg.html
@@ -284,6 +308,46 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
         Valid(
             """
             import torch
+            def solve(A, B):
+                try:
+                    return torch.solve(B, A)[0]
+                except AttributeError:
+                    return torch.linalg.solve(A, B)
+            def outer(a, b):
+                if not hasattr(torch, "outer"):
+                    return torch.ger(a, b)
+                return torch.outer(a, b)
+            def outer_new_first(a, b):
+                if hasattr(torch, "outer"):
+                    return torch.outer(a, b)
+                return torch.ger(a, b)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            def outer(a, b, use_outer):
+                if use_outer:
+                    return torch.outer(a, b)
+                try:
+                    return torch.ger(a, b)
+                except AttributeError:
+                    return None
+            """,
+            fixed="""
+            import torch
+            def outer(a, b, use_outer):
+                if use_outer:
+                    return torch.outer(a, b)
+                try:
+                    return torch.outer(a, b)
+                except AttributeError:
+                    return None
+            """,
+        ),
+        Valid(
+            """
+            import torch
             try:
                 from torch.func import vmap
             except ImportError:
@@ -292,14 +356,36 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
                 torch.utils._pytree._register_pytree_node(cls, flatten, unflatten)
             """
         ),
+        Invalid(
+            """
+            import torch.nn as nn
+            conv = nn.utils.weight_norm(nn.Conv1d(4, 4, 3))
+            """,
+            fixed=None,
+        ),
         Valid(
             """
             import torch.nn as nn
-            from torch.nn.utils import weight_norm
+            from torch.nn.utils.parametrizations import weight_norm
             conv = weight_norm(nn.Conv1d(4, 4, 3))
             """
         ),
+        Valid(
+            """
+            import torch.nn as nn
+            if hasattr(nn.utils.parametrizations, "weight_norm"):
+                weight_norm = nn.utils.parametrizations.weight_norm
+            else:
+                weight_norm = nn.utils.weight_norm
+            norm = nn.utils.weight_norm if not TORCH_GE_2_1 else None
+            """
+        ),
     )
+
+    def check_use(self, use: Use) -> None:
+        if TABLE[use.qualified].removed and in_try_attempt(self.context.ancestors, use.node):
+            return  # `try: torch.solve(...)` / `except AttributeError:`: the attempt, on purpose
+        super().check_use(use)
 
     def message(self, qualified: str) -> str:
         entry = TABLE[qualified]
@@ -332,10 +418,12 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
             spelled = self.spell(use.node, entry.show)
             if spelled is None:
                 return None
+            caution = entry.caution or "not an exact equivalent"
             return self.fix(
                 Applicability.DISPLAY,
-                f"Consider `{entry.show}` (not an exact equivalent)",
+                f"Consider `{entry.show}` ({caution})",
                 Replace(use.node, spelled[0]),
+                preamble=spelled[1],
             )
         if entry.special is not None:
             return self._special(entry.special, use, call)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
 from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
 from torchlint.rules import calls
@@ -220,6 +221,8 @@ class TensorFromTensor(Rule):
             isinstance(value, cst.Name) and self._tensor_name(value.value)
         ):
             return
+        if in_compat_branch(self.context.ancestors, self.context, node):
+            return  # written for another torch, on purpose
         fix = None
         if len(args) == 1:
             text = atom(value, self.context.code_for(value)) + ".clone().detach()"

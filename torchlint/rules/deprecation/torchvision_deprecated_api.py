@@ -227,7 +227,7 @@ class TorchvisionDeprecatedApi(DeprecatedNameRule):
                 calls.is_true(first.value) or calls.is_false(first.value)
             ):
                 legacy = [first]  # `resnet50(True)`: the old first parameter was `pretrained`
-        if not legacy or in_compat_branch(self.context.ancestors):
+        if not legacy or in_compat_branch(self.context.ancestors, self.context, node):
             return
         self.report(
             legacy[0],

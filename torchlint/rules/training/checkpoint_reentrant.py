@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.versions import under_version_check
+from torchlint.analysis.compat import under_version_test
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -163,7 +163,7 @@ class CheckpointReentrant(Rule):
             return
         if calls.keyword(node, "use_reentrant") is not None:
             return
-        if under_version_check(self.context.ancestors):
+        if under_version_test(self.context.ancestors, self.context, node):
             return  # the branch for a torch without `use_reentrant`, on purpose
         fix = None
         if self.context.settings.supports(USE_REENTRANT_SINCE):
