@@ -332,16 +332,21 @@ def _lint_batch(git_dir: Path, name: str, batch: list[Change]) -> Iterator[Event
             key = f"{change.commit}/{change.path}"
             before_file = roots["before"] / key
             after_file = roots["after"] / key
-            if not (before_file.is_file() and after_file.is_file()):
-                continue
+            after = linted["after"].get(key, [])
+            if not (before_file.is_file() and after_file.is_file()) or _unparsed(after):
+                continue  # an after version that does not parse hides every diagnostic
             yield from events_of(
                 name,
                 change,
                 linted["before"].get(key, []),
-                linted["after"].get(key, []),
+                after,
                 before_file.read_text("utf-8", "replace"),
                 after_file.read_text("utf-8", "replace"),
             )
+
+
+def _unparsed(diagnostics: list[tuple[str, int]]) -> bool:
+    return any(code == "TL000" for code, _ in diagnostics)
 
 
 def summarize(events: Iterable[Event]) -> str:

@@ -88,6 +88,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     source = source.replace("def legacy(path):\n    return torch.load(path)\n\n\n", "")
     shas["refactor"] = _commit(repo, source, "Remove the legacy loader")
     shas["docs"] = _commit(repo, "hello\n", "Docs", name="README.md")
+    broken = source.replace("weights_only=True)", "weights_only=True, async=True)")
+    shas["broken"] = _commit(repo, broken, "A keyword argument Python 3.7 made a syntax error")
     return repo, shas
 
 
@@ -103,6 +105,8 @@ def test_a_fix_on_the_line_and_a_fix_two_lines_above_both_count(repo, tmp_path) 
     assert (shas["weights_only"], "TL701", 16) in events
     # model.eval() two lines above the flagged `with torch.no_grad():` (line 26): TL301 fixed.
     assert (shas["eval"], "TL301", 26) in events
+    # An after version that does not parse hides its diagnostics: nothing was fixed there.
+    assert not any(commit == shas["broken"] for commit, _, _ in events)
     # Deleting the function that held a diagnostic is a refactor, not a fix.
     assert not any(commit == shas["refactor"] for commit, _, _ in events)
     assert {row["subject"] for row in rows} == {
@@ -126,8 +130,8 @@ def test_only_commits_that_touch_pytorch_are_read(repo) -> None:
     path, shas = repo
     commits = [sha for sha, _ in history.touching_commits(path / ".git", None)]
     assert shas["docs"] not in commits
-    assert commits[:3] == [shas["refactor"], shas["eval"], shas["weights_only"]]
-    assert [sha for sha, _ in history.touching_commits(path / ".git", 1)] == [shas["refactor"]]
+    assert commits == [shas["broken"], shas["refactor"], shas["eval"], shas["weights_only"]]
+    assert [sha for sha, _ in history.touching_commits(path / ".git", 1)] == [shas["broken"]]
 
 
 def test_lines_map_through_insertions_and_changes() -> None:
