@@ -1,0 +1,73 @@
+"""What the gradient-accumulation rules (TL316, TL317) read from one training loop: which
+statements of its body run on every iteration, where it calls ``backward`` and where it
+steps an optimizer. Syntactic and local to the loop: nothing is guessed across calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from torchlint.analysis.flow import model_named, optimizer_named
+from torchlint.names import dotted_name, iter_children
+
+_BOUNDARIES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def every_iteration(block: cst.BaseSuite) -> Iterator[cst.BaseStatement]:
+    """The statements of a loop body that run on every iteration (``with`` bodies included),
+    in order; an ``if``/``try``/loop is yielded itself, its contents not."""
+    if not isinstance(block, cst.IndentedBlock):
+        if isinstance(block, cst.SimpleStatementSuite):
+            yield cst.SimpleStatementLine(body=block.body)
+        return
+    for statement in block.body:
+        if isinstance(statement, cst.With):
+            yield from every_iteration(statement.body)
+        else:
+            yield statement
+
+
+def method_calls(node: cst.CSTNode, method: str) -> Iterator[cst.Call]:
+    """Calls ``<x>.<method>(...)`` anywhere in ``node``, not inside nested functions."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, _BOUNDARIES):
+            continue
+        if (
+            isinstance(current, cst.Call)
+            and isinstance(current.func, cst.Attribute)
+            and current.func.attr.value == method
+        ):
+            yield current
+        stack.extend(iter_children(current))
+
+
+def is_simple(statement: cst.CSTNode) -> bool:
+    """A statement without branches of its own: what it calls, it calls every time."""
+    return isinstance(statement, cst.SimpleStatementLine)
+
+
+def stepped_optimizer(call: cst.Call) -> str | None:
+    """``optimizer`` for ``optimizer.step()`` and ``scaler.step(optimizer)``; None for a
+    scheduler or anything not named like an optimizer."""
+    receiver = dotted_name(call.func.value) if isinstance(call.func, cst.Attribute) else None
+    if receiver is not None and optimizer_named(receiver):
+        return receiver
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if receiver is not None and "scaler" in receiver.lower() and positional:
+        argument = dotted_name(positional[0].value)
+        if argument is not None and optimizer_named(argument):
+            return argument
+    return None
+
+
+def optimizer_steps(node: cst.CSTNode) -> list[str]:
+    return [name for call in method_calls(node, "step") if (name := stepped_optimizer(call))]
+
+
+def clears(call: cst.Call, optimizers: set[str]) -> bool:
+    """``call`` (a ``zero_grad``) clears the gradients one of ``optimizers`` steps with."""
+    receiver = dotted_name(call.func.value) if isinstance(call.func, cst.Attribute) else None
+    return receiver is not None and (receiver in optimizers or model_named(receiver))
