@@ -13,6 +13,7 @@ from tests.helpers import lint as lint_file
 def lint(source: str, code: str):
     return lint_file(source, code).diagnostics
 
+
 # Project-MONAI/MONAI, monai/networks/blocks/crossattention.py (CrossAttentionBlock, trimmed;
 # Apache-2.0). The flash-attention path passes the module's rate in eval mode too, while the
 # other path uses `nn.Dropout` (`self.drop_weights`), which follows the mode.
@@ -137,9 +138,9 @@ def test_accumulation_with_the_test_before_backward_is_not_reported() -> None:
 
 
 def test_zero_grad_every_micro_batch_is_reported_once_moved_out_of_the_step() -> None:
-    wiped = ACCUMULATION.replace(
-        "            optimizer.zero_grad()\n", ""
-    ).replace("        loss = criterion", "        optimizer.zero_grad()\n        loss = criterion")
+    wiped = ACCUMULATION.replace("            optimizer.zero_grad()\n", "").replace(
+        "        loss = criterion", "        optimizer.zero_grad()\n        loss = criterion"
+    )
     found = lint(wiped, "TL317")
     assert [(d.code, d.start.line) for d in found] == [("TL317", 5)]
     assert lint(ACCUMULATION, "TL317") == []

@@ -50,7 +50,9 @@ class CudaBoolDevice(Rule):
         "Checked in test code too: a test that moves its data to `cuda:1` fails on one-GPU "
         "runners or checks another device than it means to."
     )
-    summary = "`.cuda(True)` passes a bool as the device (`True` is `cuda:1`): use `non_blocking=True`"
+    summary = (
+        "`.cuda(True)` passes a bool as the device (`True` is `cuda:1`): use `non_blocking=True`"
+    )
     fix_applicability = Applicability.UNSAFE
     requires = (".cuda(",)
     examples = (

@@ -84,9 +84,7 @@ def _rebinds(node: cst.CSTNode, name: str) -> bool:
         targets: list[cst.CSTNode] = []
         if isinstance(current, cst.Assign):
             targets = [t.target for t in current.targets]
-        elif isinstance(current, (cst.AugAssign, cst.AnnAssign, cst.NamedExpr)):
-            targets = [current.target]
-        elif isinstance(current, cst.For):
+        elif isinstance(current, (cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.For)):
             targets = [current.target]
         for target in targets:
             for sub in [target, *_names_in(target)]:

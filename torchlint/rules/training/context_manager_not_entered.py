@@ -25,10 +25,19 @@ NO_ARGUMENT = frozenset(
     }
 )
 # These need a device type: no fix for the class itself.
-NEEDS_ARGUMENT = frozenset({"torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast"})
+NEEDS_ARGUMENT = frozenset(
+    {"torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast"}
+)
 CONTEXT_MANAGERS = NO_ARGUMENT | NEEDS_ARGUMENT
 # `with pytest.raises(...)`, `self.assertRaises(...)`: a construction there is the test.
-_EXPECTING = ("raises", "assertRaises", "assertRaisesRegex", "warns", "assertWarns", "deprecated_call")
+_EXPECTING = (
+    "raises",
+    "assertRaises",
+    "assertRaisesRegex",
+    "warns",
+    "assertWarns",
+    "deprecated_call",
+)
 
 _CLASS_MESSAGE = (
     "`with {name}:` uses the class, not an instance: it raises `TypeError` instead of "
