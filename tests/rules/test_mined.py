@@ -158,3 +158,35 @@ def test_cuda_true_is_device_one() -> None:
     assert [(d.code, d.start.line) for d in lint(source, "TL207")] == [("TL207", 1)]
     assert fix(source, "TL207").source == "x = x.cuda(non_blocking=True)\ny = y.cuda(1)\n"
     assert fix(source, "TL207", unsafe=False).source == source
+
+
+SEEDED_WORKERS = textwrap.dedent(
+    """
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader
+
+
+    def worker_init_fn(worker_id):
+        np.random.seed(SEED + worker_id)
+
+
+    loader = DataLoader(dataset, batch_size=32, num_workers=4, worker_init_fn=worker_init_fn)
+    """
+)
+
+
+def test_worker_seed_from_the_id_repeats_every_epoch() -> None:
+    assert [(d.code, d.start.line) for d in lint(SEEDED_WORKERS, "TL804")] == [("TL804", 8)]
+
+
+def test_worker_seed_from_torch_or_a_local_is_not_reported() -> None:
+    from_torch = SEEDED_WORKERS.replace("SEED + worker_id", "torch.initial_seed() % 2**32")
+    assert lint(from_torch, "TL804") == []
+    local = SEEDED_WORKERS.replace(
+        "    np.random.seed(SEED + worker_id)",
+        "    seed = base_seed()\n    np.random.seed(seed + worker_id)",
+    )
+    assert lint(local, "TL804") == []
+    persistent = SEEDED_WORKERS.replace("num_workers=4,", "num_workers=4, persistent_workers=True,")
+    assert lint(persistent, "TL804") == []
