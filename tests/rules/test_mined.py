@@ -190,3 +190,38 @@ def test_worker_seed_from_torch_or_a_local_is_not_reported() -> None:
     assert lint(local, "TL804") == []
     persistent = SEEDED_WORKERS.replace("num_workers=4,", "num_workers=4, persistent_workers=True,")
     assert lint(persistent, "TL804") == []
+
+
+# pytorch/opacus, examples/cifar10.py before 3c466279b8 "Remove redundant zero_grads (#96)"
+# (train loop, trimmed; Apache-2.0). The maintainers moved `zero_grad()` into the step branch,
+# but with the DP optimizer's `virtual_step()` keeping the clipped gradients, the old code was
+# redundant rather than wrong: TL317 must not report it. Without `virtual_step` it is the bug.
+OPACUS_CIFAR10 = textwrap.dedent(
+    """
+    def train(args, model, train_loader, optimizer, epoch, device):
+        model.train()
+        criterion = nn.CrossEntropyLoss()
+        for i, (images, target) in enumerate(tqdm(train_loader)):
+            images = images.to(device)
+            target = target.to(device)
+            output = model(images)
+            loss = criterion(output, target)
+
+            # compute gradient and do SGD step
+            optimizer.zero_grad()
+            loss.backward()
+
+            # make sure we take a step after processing the last mini-batch in the
+            # epoch to ensure we start the next epoch with a clean state
+            if ((i + 1) % args.n_accumulation_steps == 0) or ((i + 1) == len(train_loader)):
+                optimizer.step()
+            else:
+                optimizer.virtual_step()
+    """
+)
+
+
+def test_opacus_virtual_step_is_not_an_accumulation_wipe() -> None:
+    assert lint(OPACUS_CIFAR10, "TL317") == []
+    plain = OPACUS_CIFAR10.replace("        else:\n            optimizer.virtual_step()\n", "")
+    assert [(d.code, d.start.line) for d in lint(plain, "TL317")] == [("TL317", 12)]

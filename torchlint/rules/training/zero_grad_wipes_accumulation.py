@@ -5,33 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rules.base import Invalid, Rule, Valid
-from torchlint.rules.training._accumulation import (
-    clears,
-    every_iteration,
-    is_simple,
-    method_calls,
-    optimizer_steps,
-)
+from torchlint.rules.training._accumulation import accumulating, clears, method_calls
 from torchlint.rules.training._common import calls_method
-
-_ACCUMULATION_WORDS = ("accum", "grad_steps", "update_freq", "update_every")
-
-
-def _accumulation_test(test: cst.BaseExpression) -> bool:
-    """The ``if`` reads like an accumulation cadence: a ``%`` or a name about accumulation."""
-    stack: list[cst.CSTNode] = [test]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo):
-            return True
-        if isinstance(node, cst.Name) and any(w in node.value.lower() for w in _ACCUMULATION_WORDS):
-            return True
-        if isinstance(node, cst.Attribute) and any(
-            w in node.attr.value.lower() for w in _ACCUMULATION_WORDS
-        ):
-            return True
-        stack.extend(node.children)
-    return False
 
 
 class ZeroGradWipesAccumulation(Rule):
@@ -46,6 +21,9 @@ class ZeroGradWipesAccumulation(Rule):
     run every iteration (not under an `if`), the optimizer is stepped in the loop only under
     the cadence test, and the `zero_grad()` clears that optimizer (same name) or a model.
     A `zero_grad()` inside the stepping `if` is the correct form and is not reported.
+    Neither is a loop whose stepping `if` has an `else` that calls the same optimizer
+    (Opacus's `else: optimizer.virtual_step()`): that optimizer keeps the accumulated
+    gradients itself, and clearing `.grad` every micro-batch is redundant, not wrong.
 
     ## Why is this bad?
     Accumulation means letting `backward()` add the gradients of `n` micro-batches into
@@ -178,6 +156,18 @@ class ZeroGradWipesAccumulation(Rule):
         ),
         Valid(
             """
+            for i, (images, target) in enumerate(train_loader):
+                loss = criterion(model(images), target)
+                optimizer.zero_grad()
+                loss.backward()
+                if ((i + 1) % args.n_accumulation_steps == 0) or ((i + 1) == len(train_loader)):
+                    optimizer.step()
+                else:
+                    optimizer.virtual_step()
+            """
+        ),
+        Valid(
+            """
             for i, batch in enumerate(loader):
                 if i % accumulation_steps == 0:
                     optimizer.zero_grad()
@@ -197,21 +187,10 @@ class ZeroGradWipesAccumulation(Rule):
     def _check(self, node: cst.For | cst.While) -> None:
         if not calls_method(self.context.source, "backward"):
             return
-        statements = list(every_iteration(node.body))
-        simple = [s for s in statements if is_simple(s)]
-        if not any(next(method_calls(s, "backward"), None) for s in simple):
+        found = accumulating(node)
+        if found is None:
             return
-        if any(optimizer_steps(s) for s in simple):
-            return  # steps every iteration: no accumulation here
-        stepped: set[str] = set()
-        for statement in statements:
-            if isinstance(statement, cst.If) and _accumulation_test(statement.test):
-                if next(method_calls(statement.body, "backward"), None) is None:
-                    stepped.update(optimizer_steps(statement.body))
-            elif not is_simple(statement) and optimizer_steps(statement):
-                return  # stepped somewhere else too (a nested loop, another branch)
-        if not stepped:
-            return
+        simple, stepped = found
         for statement in simple:
             for call in method_calls(statement, "zero_grad"):
                 if clears(call, stepped):
