@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.diagnostics import Applicability
+from torchlint.names import iter_children
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 # Context managers that act only when entered; each works with no argument, so `with X:`
@@ -48,6 +49,72 @@ _STATEMENT_MESSAGE = (
 )
 
 
+_FACTORY_MESSAGE = (
+    "`{name}()` hands out a context manager that is thrown away here: it never takes effect; "
+    "use it as `with {name}():`"
+)
+_NULL = frozenset({"contextlib.nullcontext"})
+_CONTEXTMANAGER = frozenset({"contextlib.contextmanager"})
+
+
+def _factories(context) -> set[tuple[int | None, str]]:
+    """The functions of the file (``(None, name)`` at module level, ``(id(class), name)``
+    for methods) that return only ``no_grad()``/``autocast(...)``-like objects (or
+    ``nullcontext()``), or that are ``@contextmanager`` generators entering one."""
+    scope = context.module_scope
+    found: set[tuple[int | None, str]] = set()
+    seen: dict[tuple[int | None, str], int] = {}
+    candidates: list[tuple[int | None, cst.FunctionDef]] = []
+    for statement in context.module.body:
+        if isinstance(statement, cst.FunctionDef):
+            candidates.append((None, statement))
+        elif isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
+            for member in statement.body.body:
+                if isinstance(member, cst.FunctionDef):
+                    candidates.append((id(statement), member))
+    for owner, function in candidates:
+        key = (owner, function.name.value)
+        seen[key] = seen.get(key, 0) + 1
+        if _hands_out_context(function, scope):
+            found.add(key)
+    return {key for key in found if seen[key] == 1}
+
+
+def _hands_out_context(function: cst.FunctionDef, scope) -> bool:
+    returns: list[cst.BaseExpression | None] = []
+    entered = False
+    generator = False
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Return):
+            returns.append(node.value)
+        elif isinstance(node, (cst.Yield, cst.Await)):
+            generator = True
+        elif isinstance(node, cst.With):
+            entered = entered or any(
+                isinstance(item.item, cst.Call)
+                and scope.qualified_name(item.item.func) in CONTEXT_MANAGERS
+                for item in node.items
+            )
+        stack.extend(iter_children(node))
+    decorators = [scope.qualified_name(d.decorator) for d in function.decorators]
+    if generator:
+        return decorators == ["contextlib.contextmanager"] and entered
+    if decorators or not returns:
+        return False
+    kinds = []
+    for value in returns:
+        if not isinstance(value, cst.Call):
+            return False
+        kinds.append(scope.qualified_name(value.func))
+    return all(k in CONTEXT_MANAGERS | _NULL for k in kinds) and any(
+        k in CONTEXT_MANAGERS for k in kinds
+    )
+
+
 def _last_name(func: cst.BaseExpression) -> str | None:
     if isinstance(func, cst.Name):
         return func.value
@@ -64,7 +131,10 @@ class ContextManagerNotEntered(Rule):
     - `with torch.no_grad:` (also `inference_mode`, `enable_grad`, `autocast`): the class
       itself in a `with`, without the call;
     - `torch.no_grad()` (also `inference_mode()`, `enable_grad()`, `autocast(...)`) as a
-      statement of its own: an object created and thrown away.
+      statement of its own: an object created and thrown away;
+    - the same for a function of the file that only hands one out: every `return` gives such
+      an object (or `contextlib.nullcontext()`), or it is a `@contextmanager` generator that
+      enters one (`self.maybe_autocast()` as a statement).
 
     Names are resolved through imports (`from torch import no_grad`). A statement inside
     `try:` or inside `with pytest.raises(...)` / `self.assertRaises(...)` is left alone: it
@@ -178,6 +248,52 @@ class ContextManagerNotEntered(Rule):
             """,
             fixed=None,
         ),
+        Invalid(
+            """
+            import contextlib
+            import torch
+            class Trainer:
+                def autocast_ctx(self):
+                    if self.amp:
+                        return torch.autocast("cuda", dtype=torch.bfloat16)
+                    return contextlib.nullcontext()
+                def step(self, batch):
+                    self.autocast_ctx()
+                    return self.model(batch)
+            @contextlib.contextmanager
+            def evaluating(model):
+                model.eval()
+                with torch.no_grad():
+                    yield
+                model.train()
+            evaluating(model)
+            """,
+            fixed=None,
+            count=2,
+        ),
+        Valid(
+            """
+            import contextlib
+            import torch
+            def maybe_autocast(enabled):
+                if enabled:
+                    return torch.autocast("cuda")
+                return None
+            @contextlib.contextmanager
+            def timer():
+                yield
+            def ctx():
+                return torch.no_grad()
+            def ctx():
+                return open("log")
+            class T:
+                def run(self):
+                    with self.autocast_ctx():
+                        maybe_autocast(True)
+                        timer()
+                        ctx()
+            """
+        ),
         Valid(
             """
             import torch
@@ -252,14 +368,32 @@ class ContextManagerNotEntered(Rule):
         call = node.value
         if not isinstance(call, cst.Call):
             return
-        if _last_name(call.func) not in ("no_grad", "inference_mode", "enable_grad", "autocast"):
-            return
-        if self.qualified_name(call.func) not in CONTEXT_MANAGERS:
-            return
-        if self._probing():
-            return
         name = cst.Module([]).code_for_node(call.func)
-        self.report(call, _STATEMENT_MESSAGE.format(name=name))
+        if _last_name(call.func) in ("no_grad", "inference_mode", "enable_grad", "autocast"):
+            if self.qualified_name(call.func) in CONTEXT_MANAGERS and not self._probing():
+                self.report(call, _STATEMENT_MESSAGE.format(name=name))
+            return
+        if self._is_factory(call.func) and not self._probing():
+            self.report(call, _FACTORY_MESSAGE.format(name=name))
+
+    def _is_factory(self, func: cst.BaseExpression) -> bool:
+        """``func`` names a function of this file that only hands out a grad-mode or
+        autocast context manager (returns one, or is a ``@contextmanager`` around one)."""
+        factories = self.context.fact("TL314-factories", _factories)
+        if not factories:
+            return False
+        if isinstance(func, cst.Name):
+            return (None, func.value) in factories
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+        ):
+            cls = next(
+                (a for a in reversed(self.context.ancestors) if isinstance(a, cst.ClassDef)), None
+            )
+            return cls is not None and (id(cls), func.attr.value) in factories
+        return False
 
     def _probing(self) -> bool:
         """Inside ``try:`` or ``with pytest.raises(...)``: creating the object is the point."""
