@@ -16,12 +16,14 @@ class CudaBoolDevice(Rule):
     `Tensor.cuda` and `Module.cuda` take the device.
 
     ## Why is this bad?
-    The first parameter of `.cuda()` is the device, and a bool is an int: `.cuda(True)` moves
-    the tensor or model to `cuda:1` (`False` to `cuda:0`). The call was almost always meant
-    as `.cuda(non_blocking=True)` (old code wrote `.cuda(async=True)`). On a one-GPU
-    machine it raises `invalid device ordinal`; on a multi-GPU one the data silently lands on
-    another GPU than the model (`Expected all tensors to be on the same device`), or, in a
-    process that picked its GPU with `torch.cuda.set_device(rank)`, every process uses GPU 1.
+    The first parameter of `.cuda()` is the device, not the `non_blocking` flag the call was
+    almost always meant to set (old code wrote `.cuda(async=True)`). What a bool does there
+    depends on the release: older PyTorch read it as an int, so `.cuda(True)` moved the
+    tensor or model to `cuda:1` (`False` to `cuda:0`): `invalid device ordinal` on a one-GPU
+    machine, data on another GPU than the model on a multi-GPU one, or every process on GPU 1
+    after `torch.cuda.set_device(rank)`. Recent PyTorch (checked on 2.13) rejects it:
+    `TypeError: cuda(): argument 'device' (position 1) must be torch.device, not bool`, so the
+    line breaks on upgrade. Either way the copy is not asynchronous.
 
     ## Example
     ```python
@@ -34,8 +36,8 @@ class CudaBoolDevice(Rule):
     ```
 
     ## Fix safety
-    Unsafe: the tensor moves to the current CUDA device instead of `cuda:1`, which is what
-    the code meant, but a program that happened to rely on GPU 1 changes. The fix writes
+    Unsafe: on older PyTorch the tensor moves to the current CUDA device instead of `cuda:1`,
+    which is what the code meant, but a program that happened to rely on GPU 1 changes. The fix writes
     `non_blocking=<the bool>` (with `False`, simply `.cuda()`).
 
     ## References
