@@ -12,6 +12,7 @@ rule on, and count a diagnostic as *fixed by the maintainers* when
   refactor that deleted the code is not a fix. Such events are counted apart, as "deleted".
 
     python ecosystem/history.py --repo GIT_DIR [--repo GIT_DIR ...] [--max-commits N] --tsv OUT
+        [--select CODES] [--pattern REGEX]   # a few rules, the commits that change their shapes
 
 Prints, per code, the commits and diagnostics fixed; the TSV has one row per event
 (``repo, commit, subject, path, code, line``; the line is before the commit) for reading by
@@ -99,9 +100,12 @@ def resolve_git_dir(path: Path) -> Path:
     sys.exit(f"{path}: not a git repository")
 
 
-def touching_commits(git_dir: Path, max_commits: int | None) -> list[tuple[str, str]]:
-    """(sha, subject) of non-merge commits whose Python diff touches PyTorch APIs, newest first."""
-    args = ["log", "--no-merges", "--format=%H%x00%s", f"-G{TORCH_PATTERN}"]
+def touching_commits(
+    git_dir: Path, max_commits: int | None, pattern: str = TORCH_PATTERN
+) -> list[tuple[str, str]]:
+    """(sha, subject) of non-merge commits whose Python diff touches PyTorch APIs (a changed
+    line matches ``pattern``), newest first."""
+    args = ["log", "--no-merges", "--format=%H%x00%s", f"-G{pattern}"]
     if max_commits:
         args.append(f"--max-count={max_commits}")
     out = git(git_dir, *args, "--", "*.py")
@@ -266,15 +270,15 @@ def _event(repo: str, change: Change, code: str, line: int, *, deleted: bool) ->
     return Event(repo, change.commit, change.subject, change.path, code, line, deleted)
 
 
-def lint_tree(root: Path) -> dict[str, list[tuple[str, int]]]:
-    """Every rule's diagnostics of the Python files under ``root``, by relative path."""
+def lint_tree(root: Path, select: str = "ALL") -> dict[str, list[tuple[str, int]]]:
+    """The selected rules' diagnostics of the Python files under ``root``, by relative path."""
     command = [
         sys.executable,
         "-m",
         "torchlint",
         "check",
         "--select",
-        "ALL",
+        select,
         "--no-cache",
         "--exit-zero",
         "-q",
@@ -298,18 +302,24 @@ def _write(path: Path, data: bytes | None) -> bool:
     return True
 
 
-def history(git_dir: Path, name: str, max_commits: int | None) -> Iterator[Event]:
-    commits = touching_commits(git_dir, max_commits)
+def history(
+    git_dir: Path,
+    name: str,
+    max_commits: int | None,
+    select: str = "ALL",
+    pattern: str = TORCH_PATTERN,
+) -> Iterator[Event]:
+    commits = touching_commits(git_dir, max_commits, pattern)
     for start in range(0, len(commits), COMMITS_PER_RUN):
         batch = [
             c
             for sha, subject in commits[start : start + COMMITS_PER_RUN]
             for c in changes(git_dir, sha, subject)
         ]
-        yield from _lint_batch(git_dir, name, batch)
+        yield from _lint_batch(git_dir, name, batch, select)
 
 
-def _lint_batch(git_dir: Path, name: str, batch: list[Change]) -> Iterator[Event]:
+def _lint_batch(git_dir: Path, name: str, batch: list[Change], select: str) -> Iterator[Event]:
     with tempfile.TemporaryDirectory(prefix="torchlint-history-") as scratch:
         roots = {}
         for side, ref in (("before", "{}^"), ("after", "{}")):
@@ -327,7 +337,7 @@ def _lint_batch(git_dir: Path, name: str, batch: list[Change]) -> Iterator[Event
                     root / change.commit / change.path,
                     git_bytes(git_dir, "show", f"{ref.format(change.commit)}:{change.path}"),
                 )
-        linted = {side: lint_tree(root) for side, root in roots.items()}
+        linted = {side: lint_tree(root, select) for side, root in roots.items()}
         for change in batch:
             key = f"{change.commit}/{change.path}"
             before_file = roots["before"] / key
@@ -383,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         help="newest N commits touching PyTorch APIs, per repository",
     )
     parser.add_argument("--tsv", type=Path, required=True, help="one row per event")
+    parser.add_argument("--select", default="ALL", help="the rules to lint with (default: ALL)")
+    parser.add_argument(
+        "--pattern",
+        default=TORCH_PATTERN,
+        help="the commits read: a changed line matches this (git log -G)",
+    )
     args = parser.parse_args(argv)
     events: list[Event] = []
     for repo in args.repo:
@@ -390,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         name = repo.resolve().name
         if name in ("repo", ".git"):
             name = repo.resolve().parent.name
-        found = list(history(git_dir, name, args.max_commits))
+        found = list(history(git_dir, name, args.max_commits, args.select, args.pattern))
         print(f"{name}: {sum(not e.deleted for e in found)} fixed", file=sys.stderr)
         events.extend(found)
     with args.tsv.open("w", newline="", encoding="utf-8") as handle:

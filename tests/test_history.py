@@ -198,3 +198,14 @@ def test_no_more_fixes_of_a_code_than_the_file_lost() -> None:
     before = [("TL701", 16), ("TL701", 20)]
     after = [("TL701", 20), ("TL701", 30)]  # reported elsewhere after the edit
     assert list(history.events_of("proj", change, before, after, TRAIN, edited)) == []
+
+
+def test_a_selection_and_a_pattern_narrow_what_is_read(repo, tmp_path, capsys) -> None:
+    path, shas = repo
+    out = tmp_path / "events.tsv"
+    history.main(["--repo", str(path), "--tsv", str(out), "--select", "TL301", "--pattern", "eval"])
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert [(row["commit"], row["code"]) for row in rows] == [(shas["eval"], "TL301")]
+    read = [sha for sha, _ in history.touching_commits(path / ".git", None, "eval")]
+    assert read == [shas["eval"], shas["init"]]
