@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import pickle
+import random
 import sys
 from io import StringIO
 from pathlib import Path
 
 import pytest
 
-from torchlint import engine
+from torchlint import engine, fixer
 from torchlint.analysis import device_names
 from torchlint.config import build_settings
+from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from torchlint.positions import ELLIPSIS, EXCERPT, SHOWN_LINE
 from torchlint.registry import selected_rules
 from torchlint.report.text import write_full
@@ -96,6 +98,99 @@ def test_a_scope_s_statements_are_listed_once(monkeypatch) -> None:
     fixes = [d.fix.edits[0].content for d in result.diagnostics if d.fix is not None]
     assert fixes == ["torch.zeros(1).to(device)"] * 80  # the device in scope is reused
     assert len(listed) <= 3
+
+
+# --- the fixer: thousands of fixes in one pass --------------------------------------------------
+
+
+def _fix_calls(n: int) -> int:
+    source, settings = _scope(n), build_settings(None, select=["TL201"])
+    rules = selected_rules(settings.selected_codes)
+    count = 0
+
+    def profile(frame, event, arg) -> None:
+        nonlocal count
+        if event == "call":
+            count += 1
+
+    fixer._fix_source("gen.py", _scope(2), settings, rules, unsafe=True, only=None)
+    sys.setprofile(profile)
+    try:
+        fixed = fixer._fix_source("gen.py", source, settings, rules, unsafe=True, only=None)
+    finally:
+        sys.setprofile(None)
+    assert fixed.fixed == n
+    return count
+
+
+def test_fixing_n_calls_costs_linear_work() -> None:
+    """Each fix's offset was mapped through all the pass's edits, and each fix compared
+    with all those chosen before it: quadratic in the fixes of a file."""
+    assert _fix_calls(200) / _fix_calls(100) <= GROWTH
+
+
+def test_choosing_n_fixes_compares_each_with_its_neighbours(monkeypatch) -> None:
+    compared: list[object] = []
+    real = fixer._overlaps
+    monkeypatch.setattr(fixer, "_overlaps", lambda e, span: compared.append(e) or real(e, span))
+    location = Location(1, 1)
+    found = [
+        Diagnostic(
+            "a.py", location, location, "TL201", "n", "m",
+            Fix(Applicability.SAFE, (Edit(10 * i, 10 * i + 4, "x"),), "fix"), 10 * i,
+        )
+        for i in range(500)
+    ]  # fmt: skip
+    assert len(fixer._non_overlapping(found)) == 500
+    assert len(compared) <= 2 * 500
+
+
+def _random_edits(rng: random.Random, overlapping: bool) -> list[Edit]:
+    edits, position = [], 0
+    for _ in range(rng.randint(0, 8)):
+        start = position + rng.randint(0, 3)
+        end = start + rng.choice((0, 0, 1, 2, 5))
+        edits.append(Edit(start, end, "x" * rng.randint(0, 4)))
+        position = end if not overlapping else max(0, start - 2)
+    rng.shuffle(edits)
+    return edits
+
+
+@pytest.mark.parametrize("overlapping", [False, True])
+def test_offset_map_agrees_with_map_offset(overlapping: bool) -> None:
+    rng = random.Random(35)
+    for _ in range(400):
+        edits = _random_edits(rng, overlapping)
+        moved = fixer.OffsetMap(edits)
+        for offset in range(0, 45):
+            for end in (False, True):
+                assert moved.map(offset, end=end) == fixer.map_offset(offset, edits, end=end)
+
+
+def _quadratic_non_overlapping(diagnostics):
+    """The old choice, every edit against every chosen range: what the fast one must match."""
+    chosen, taken = [], []
+    for d in sorted(diagnostics, key=lambda d: (d.start_offset, d.code)):
+        if any(fixer._overlaps(e, span) for e in d.fix.edits for span in taken):
+            continue
+        chosen.append(d)
+        taken.extend((e.start, e.end) for e in d.fix.edits)
+    return chosen
+
+
+def test_non_overlapping_choice_is_unchanged() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        found = []
+        for index in range(rng.randint(0, 12)):
+            edits = tuple(_random_edits(rng, rng.random() < 0.2)[:3]) or (Edit(0, 0, "x"),)
+            start = min(e.start for e in edits)
+            fix = Fix(Applicability.SAFE, edits, "fix")
+            location = Location(1, 1)
+            found.append(
+                Diagnostic("a.py", location, location, f"TL{index:03}", "n", "m", fix, start)
+            )
+        assert fixer._non_overlapping(found) == _quadratic_non_overlapping(found)
 
 
 # --- diagnostics keep spans and an excerpt, never copies of long lines -----------------------
