@@ -2,7 +2,8 @@
 
 Generates inputs of the shapes that code generators, exported models and long scripts
 produce, each at a size N and at 2N, and runs every mode on both in a fresh subprocess,
-timed from outside with its peak memory (``ru_maxrss`` from ``wait4``):
+measured from outside: CPU seconds (user + system, steadier than the wall clock on a busy
+machine) and peak memory (``ru_maxrss``), both from ``wait4``:
 
 ========================  =====================================================  ============
 input                     what it is                                             N (scale 1)
@@ -14,6 +15,7 @@ input                     what it is                                            
 ``nested-brackets``       300 statements of N nested lists                       45 deep
 ``nested-blocks``         30 copies of N nested ``if``/``for``/``def`` blocks    24 deep
 ``tensor-table``          a dict literal of N ``torch.tensor([...])`` rows       1,000 rows
+``no-grad-blocks``        one function of N ``with torch.no_grad():`` blocks     500 blocks
 ``many-files``            N small training files in one directory                500 files
 ``notebook``              a notebook of N code cells                             250 cells
 ========================  =====================================================  ============
@@ -153,6 +155,13 @@ def tensor_table(n: int) -> dict[str, str]:
     return {"table.py": HEADER + "STATE = {\n" + "".join(rows) + "}\n"}
 
 
+def no_grad_blocks(n: int) -> dict[str, str]:
+    blocks = "".join(
+        f"    with torch.no_grad():\n        out{i} = model(batches[{i}])\n" for i in range(n)
+    )
+    return {"evaluate.py": HEADER + "def evaluate(model, batches):\n" + blocks}
+
+
 SMALL_FILE = """import torch
 from torch.utils.data import DataLoader
 
@@ -197,6 +206,7 @@ INPUTS = (
     Input("nested-brackets", nested_brackets, 45, "deep", limit=95),
     Input("nested-blocks", nested_blocks, 24, "deep", limit=47),
     Input("tensor-table", tensor_table, 1000, "rows"),
+    Input("no-grad-blocks", no_grad_blocks, 500, "blocks"),
     Input("many-files", many_files, 500, "files"),
     Input("notebook", notebook, 250, "cells"),
 )
@@ -265,7 +275,7 @@ def _lsp(path: Path, text: str, settings: object) -> None:
 
 @dataclass
 class Run:
-    seconds: float
+    seconds: float  # CPU (user + system); the wall clock's for a run stopped at the timeout
     mb: float
     failed: str = ""  # "time", "memory" or the exit status
 
@@ -278,7 +288,7 @@ class Run:
 
 
 def measure(command: list[str], cwd: Path, timeout: float, memory_mb: int) -> Run:
-    """Wall seconds and peak resident MB of ``command``, killed past the caps."""
+    """CPU seconds and peak resident MB of ``command``, killed past the caps."""
 
     def limit() -> None:
         cap = memory_mb * 2**20
@@ -303,14 +313,15 @@ def measure(command: list[str], cwd: Path, timeout: float, memory_mb: int) -> Ru
         err.seek(0)
         stderr = err.read().decode(errors="replace")
     mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime  # steadier than the wall clock on a busy machine
     if seconds >= timeout:
         return Run(timeout, mb, "time")
     if "MemoryError" in stderr or code in (-9, 137):
-        return Run(seconds, memory_mb, "memory")
+        return Run(cpu, memory_mb, "memory")
     if code not in (0, 1):
         print(f"  ! exit {code}: {stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return Run(seconds, mb, f"exit {code}")
-    return Run(seconds, mb)
+        return Run(cpu, mb, f"exit {code}")
+    return Run(cpu, mb)
 
 
 class Suite:
