@@ -15,7 +15,7 @@ input                     what it is                                            
 ``nested-brackets``       300 statements of N nested lists                       45 deep
 ``nested-blocks``         30 copies of N nested ``if``/``for``/``def`` blocks    24 deep
 ``tensor-table``          a dict literal of N ``torch.tensor([...])`` rows       1,000 rows
-``no-grad-blocks``        one function of N ``with torch.no_grad():`` blocks     500 blocks
+``no-grad-blocks``        one function of N ``with torch.no_grad():`` blocks     1,500 blocks
 ``many-files``            N small training files in one directory                500 files
 ``notebook``              a notebook of N code cells                             250 cells
 ========================  =====================================================  ============
@@ -206,7 +206,7 @@ INPUTS = (
     Input("nested-brackets", nested_brackets, 45, "deep", limit=95),
     Input("nested-blocks", nested_blocks, 24, "deep", limit=47),
     Input("tensor-table", tensor_table, 1000, "rows"),
-    Input("no-grad-blocks", no_grad_blocks, 500, "blocks"),
+    Input("no-grad-blocks", no_grad_blocks, 1500, "blocks"),
     Input("many-files", many_files, 500, "files"),
     Input("notebook", notebook, 250, "cells"),
 )
