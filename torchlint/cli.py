@@ -28,7 +28,7 @@ from torchlint.config import (
 )
 from torchlint.discovery import Discovery, discover
 from torchlint.registry import all_rules, rule_by_code
-from torchlint.report import FORMATS
+from torchlint.report import FORMATS, github, sarif
 from torchlint.runner import FileOutcome, Mode, RunResult, process_stdin, run, unsafe_fix_count
 from torchlint.sourcefile import SourceError, decode_source
 
@@ -367,8 +367,12 @@ def _write_diagnostics(result: RunResult, options: dict[str, Any], diff: bool, o
             for code, count in rows:
                 marker = "[*]" if code in fixable else "   "
                 out.write(f"{count:>6}  {code}  {marker} {names[code]}\n")
+    elif options["output_format"] == "sarif" and result.too_large:
+        sarif.write_sarif(diagnostics, out, color, result.unsafe_fixes, result.too_large)
     else:
         FORMATS[options["output_format"]](diagnostics, out, color, result.unsafe_fixes)
+        if options["output_format"] == "github":
+            github.write_not_checked(result.too_large, out)
     out.flush()
 
 
@@ -407,8 +411,21 @@ def _summary(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool)
             summary.append(f"({hidden} {more}fixable with {command}.)")
     elif not result.errors and not diff:
         summary.append("All checks passed!")
+    not_checked = not_checked_note(result)
+    if not_checked and summary and summary[-1] == "All checks passed!":
+        summary[-1] += f" ({not_checked})"
+    elif not_checked:  # the last line says so: a pass must not read as a full one
+        result.notes.append(f"({not_checked}.)")
     for line in summary + result.notes:
         click.echo(line, err=True)
+
+
+def not_checked_note(result: RunResult) -> str:
+    """``1 file not checked: larger than max-file-size``, or '' when every file was."""
+    count = len(result.too_large)
+    if not count:
+        return ""
+    return f"{count} file{'s' if count != 1 else ''} not checked: larger than max-file-size"
 
 
 def _finish(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) -> NoReturn:

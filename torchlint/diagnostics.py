@@ -70,7 +70,10 @@ class Diagnostic:
     start_offset: int = 0
     end_offset: int = 0
     cell: int | None = field(default=None, compare=False)
-    source_line: str = field(default="", compare=False)  # the text of the start line, for display
+    # What the `full` format shows of the start line (an excerpt of a long line: see
+    # `LineIndex.shown_line`), and how many columns of the line it leaves out at its start.
+    source_line: str = field(default="", compare=False)
+    line_shift: int = field(default=0, compare=False)
 
     @property
     def sort_key(self) -> tuple[str, int, int, int, str]:

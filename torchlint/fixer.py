@@ -3,6 +3,9 @@ verified to parse. Where imports go is fix_imports.py's job."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -164,12 +167,13 @@ def _fixpoint(
                 return run
             result = lint_source(path, text, settings, rules, module=module)
             after = {identity_of(d) for d in result.diagnostics}
-            failed = [d for d in chosen if map_identity(identity_of(d), stages) in after]
+            maps = [OffsetMap(edits) for edits in stages]
+            failed = [d for d in chosen if map_identity(identity_of(d), maps) in after]
             if failed:  # roll those back and redo the pass without them
                 run.broken.update(identity_of(d) for d in failed)
                 chosen = [d for d in chosen if d not in failed]
                 continue
-            run.broken = {map_identity(identity, stages) for identity in run.broken}
+            run.broken = {map_identity(identity, maps) for identity in run.broken}
             run.source, run.result = text, result
             run.fixed_codes.update(d.code for d in chosen)
             errors.extend(e for e in result.errors if e not in errors)
@@ -192,8 +196,9 @@ def apply_fixes(
     text = apply_edits(source, edits)
     module = parse_module(text)
     stages = [edits]
+    moved = OffsetMap(edits)
     requests = [
-        (line, map_offset(d.fix.edits[0].start, edits))  # type: ignore[union-attr]
+        (line, moved.map(d.fix.edits[0].start))  # type: ignore[union-attr]
         for d in chosen
         for line in d.fix.preamble  # type: ignore[union-attr]
     ]
@@ -233,23 +238,73 @@ def map_offset(offset: int, edits: Sequence[Edit], *, end: bool = False) -> int:
     return offset + shift
 
 
-def map_identity(identity: Identity, stages: Sequence[Sequence[Edit]]) -> Identity:
+class OffsetMap:
+    """``map_offset`` for one set of edits, asked many times: sorted once, then each offset
+    found by bisection (a pass with thousands of fixes maps thousands of offsets; a scan
+    of all the edits for each was quadratic). Edits whose ends are out of order (two
+    edits of one fix that overlap) are mapped by ``map_offset`` itself."""
+
+    def __init__(self, edits: Sequence[Edit]) -> None:
+        self.edits = sorted(edits, key=lambda e: (e.start, e.end))
+        self.ends = [edit.end for edit in self.edits]
+        self.ordered = all(a <= b for a, b in itertools.pairwise(self.ends))
+        deltas = (len(edit.content) - (edit.end - edit.start) for edit in self.edits)
+        self.shifts = list(itertools.accumulate(deltas, initial=0))
+
+    def map(self, offset: int, *, end: bool = False) -> int:
+        if not self.ordered:
+            return map_offset(offset, self.edits, end=end)
+        # The edits that end before ``offset`` (or at it) shift it; `map_offset` stops at
+        # the first other one, which holds ``offset`` or lies after it.
+        first = bisect.bisect_left(self.ends, offset)
+        stop = bisect.bisect_right(self.ends, offset)
+        if end:  # text inserted exactly here goes before the end of a span
+            for index in range(first, stop):
+                edit = self.edits[index]
+                if edit.start == edit.end == offset:
+                    stop = index
+                    break
+        shift = self.shifts[stop]
+        if stop < len(self.edits):
+            edit = self.edits[stop]
+            if edit.start < offset:
+                return edit.start + shift + (len(edit.content) if end else 0)
+        return offset + shift
+
+
+def map_identity(identity: Identity, stages: Sequence[Sequence[Edit] | OffsetMap]) -> Identity:
     code, start, end = identity
     for edits in stages:
-        start, end = map_offset(start, edits), map_offset(end, edits, end=True)
+        moved = edits if isinstance(edits, OffsetMap) else OffsetMap(edits)
+        start, end = moved.map(start), moved.map(end, end=True)
     return code, start, end
 
 
 def _non_overlapping(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Pick fixes in position order; one that touches an already chosen range waits."""
+    """Pick fixes in position order; one that touches an already chosen range waits.
+
+    Only the chosen ranges that start within the longest one's length of an edit can touch
+    it: they are found by bisection, so thousands of fixes are not each compared with all
+    the others."""
     chosen: list[Diagnostic] = []
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []  # sorted
+    longest = 0
     for diagnostic in sorted(diagnostics, key=lambda d: (d.start_offset, d.code)):
         edits = diagnostic.fix.edits  # type: ignore[union-attr]
-        if any(_overlaps(e, span) for e in edits for span in taken):
+        if any(
+            _overlaps(e, span)
+            for e in edits
+            for span in taken[
+                bisect.bisect_left(taken, (e.start - longest, -1)) : bisect.bisect_right(
+                    taken, (e.end, sys.maxsize)
+                )
+            ]
+        ):
             continue
         chosen.append(diagnostic)
-        taken.extend((e.start, e.end) for e in edits)
+        for e in edits:
+            bisect.insort(taken, (e.start, e.end))
+            longest = max(longest, e.end - e.start)
     return chosen
 
 

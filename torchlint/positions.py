@@ -146,6 +146,14 @@ def placed_spans(
     return {key: (begin + start, end + start) for key, (begin, end) in state.spans.items()}
 
 
+# Lines longer than this are shown as an excerpt of ``EXCERPT`` characters around the
+# column, ``EXCERPT_BEFORE`` of them before it.
+SHOWN_LINE = 1000
+EXCERPT = 240
+EXCERPT_BEFORE = 80
+ELLIPSIS = "..."
+
+
 class LineIndex:
     """Converts character offsets to 1-based (line, column) pairs."""
 
@@ -166,3 +174,30 @@ class LineIndex:
 
     def line_start(self, line: int) -> int:
         return self.starts[line - 1]
+
+    def shown_line(self, source: str, line: int, column: int) -> tuple[str, int]:
+        """What the ``full`` format shows of a 1-based line, and the columns it leaves out
+        at the start: the line itself, or around ``column`` an excerpt of a line longer
+        than ``SHOWN_LINE`` (``...`` marks what is left out).
+
+        A diagnostic keeps this, never the whole line: on a generated line of a megabyte
+        with thousands of findings, a copy each would take gigabytes (and print them).
+        """
+        if line > len(self.starts):
+            return "", 0
+        start = self.starts[line - 1]
+        end = self.starts[line] if line < len(self.starts) else len(source)
+        if end - start <= SHOWN_LINE + 2:  # `+ 2`: the line ending
+            return source[start:end].rstrip("\r\n"), 0
+        while end > start and source[end - 1] in "\r\n":
+            end -= 1
+        if end - start <= SHOWN_LINE:
+            return source[start:end], 0
+        first = max(0, min(column - 1 - EXCERPT_BEFORE, end - start - EXCERPT))
+        last = min(end - start, first + EXCERPT)
+        text = source[start + first : start + last]
+        if last < end - start:
+            text += ELLIPSIS
+        if first == 0:
+            return text, 0
+        return ELLIPSIS + text, first - len(ELLIPSIS)

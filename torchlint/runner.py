@@ -57,6 +57,7 @@ class FileOutcome:
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
     dependencies: tuple[tuple[str, str, str], ...] = ()  # what it read of other files
     timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
+    too_large: bool = False  # not checked: larger than `max-file-size`
 
 
 @dataclass
@@ -70,9 +71,12 @@ class RunResult:
     adds_runtime: bool = False
     unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
     timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
+    too_large: list[str] = field(default_factory=list)  # paths not checked: over `max-file-size`
 
     def add(self, outcome: FileOutcome) -> None:
         self.diagnostics.extend(outcome.diagnostics)
+        if outcome.too_large:
+            self.too_large.append(outcome.path)
         self.errors.extend(outcome.errors)
         self.warnings.extend(outcome.warnings)
         self.fixed += outcome.fixed
@@ -177,7 +181,8 @@ def process_source(
 
 
 def _too_large(outcome: FileOutcome, size: int, settings: Settings, what: str = "") -> FileOutcome:
-    """The file is not checked (`max-file-size`): one warning says so."""
+    """The file is not checked (`max-file-size`): one warning says so, and the summary."""
+    outcome.too_large = True
     outcome.warnings.append(
         f"{outcome.path}: not checked: {size / 1024:,.0f} KiB{what} is more than "
         f"`max-file-size` ({settings.max_file_size:,} KiB); exclude the file, or raise the limit"

@@ -178,10 +178,12 @@ def _unused(
         start = lines.line_start(directive.line) + directive.column
         end = start + len(directive.comment)
         message = f"Unused `noqa` directive ({'; '.join(parts)})"
+        start_location = Location(*lines.line_col(start))
+        shown, shift = lines.shown_line(source, start_location.line, start_location.column)
         out.append(
             Diagnostic(
                 path=path,
-                start=Location(*lines.line_col(start)),
+                start=start_location,
                 end=Location(*lines.line_col(end)),
                 code=UNUSED_NOQA_CODE,
                 name="unused-noqa",
@@ -191,7 +193,8 @@ def _unused(
                 ),
                 start_offset=start,
                 end_offset=end,
-                source_line=lines.line_text(source, directive.line),
+                source_line=shown,
+                line_shift=shift,
             )
         )
     return out

@@ -113,21 +113,50 @@ def _bindings(context: FileContext, scope: Scope) -> dict[str, list[Binding]]:
     return cache[key]
 
 
+def _statement_indexes(context: FileContext, scope: Scope) -> dict[int, int]:
+    """Index of each statement of ``scope``'s body, by id (cached per scope: a scope with
+    many calls looks its statements up once each, not once per call)."""
+    cache = context.fact("device_names.statement_indexes", lambda _: {})
+    key = id(scope.node)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = {
+            id(statement): index for index, statement in enumerate(_body(scope.node))
+        }
+    return found
+
+
 def _statement_index(context: FileContext, scope: Scope) -> int | None:
     """Index, in ``scope``'s body, of the statement holding the node being visited; None
     when that node is in a nested scope (which runs later, when everything is bound)."""
-    body = _body(scope.node)
+    indexes = _statement_indexes(context, scope)
     chain = context.ancestors
     for position, node in enumerate(chain):
         if node is scope.node:
             for later in chain[position + 1 :]:
                 if isinstance(later, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
                     return None
-                for index, statement in enumerate(body):
-                    if later is statement:
-                        return index
+                index = indexes.get(id(later))
+                if index is not None:
+                    return index
             return None
     return None
+
+
+def _device_names(context: FileContext, scope: Scope) -> tuple[str, ...]:
+    """The names of ``scope`` (``device`` aside) that every binding makes a device, in
+    source order (cached per scope: a scope with many names and many calls reads its
+    bindings once, not once per call)."""
+    cache = context.fact("device_names.device_names", lambda _: {})
+    key = id(scope.node)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = tuple(
+            name
+            for name, bindings in _bindings(context, scope).items()
+            if name != "device" and all(binding.device for binding in bindings)
+        )
+    return found
 
 
 def holds_device(context: FileContext, name: str, *, bound_before: bool = False) -> bool:
@@ -162,11 +191,9 @@ def device_in_scope(context: FileContext) -> str | None:
     first = True
     while scope is not None:
         if not (scope.is_class and not first):
-            for name in _bindings(context, scope):
-                if (
-                    name != "device"
-                    and binding_scope(context.scope, name) is scope
-                    and holds_device(context, name, bound_before=True)
+            for name in _device_names(context, scope):
+                if binding_scope(context.scope, name) is scope and holds_device(
+                    context, name, bound_before=True
                 ):
                     return name
         first = False

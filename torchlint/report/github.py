@@ -35,3 +35,12 @@ def write_github(
             f"::{LEVEL} title={title},file={_escape_property(d.path)}"
             f"{',' if where else ''}{where}::{_escape_data(message)}\n"
         )
+
+
+def write_not_checked(paths: Sequence[str], out: TextIO) -> None:
+    """A warning annotation on each file not checked (larger than ``max-file-size``): in
+    the pull request, a skipped file must not look like a clean one."""
+    for path in paths:
+        title = _escape_property("torchlint (not checked)")
+        message = "not checked: the file is larger than max-file-size"
+        out.write(f"::warning title={title},file={_escape_property(path)}::{message}\n")

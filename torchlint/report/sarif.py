@@ -168,14 +168,36 @@ def _result(d: Diagnostic, index: dict[str, int], base: Path) -> dict[str, Any]:
     return result
 
 
-def to_sarif(diagnostics: Sequence[Diagnostic], base: Path | None = None) -> dict[str, Any]:
+def _not_checked(paths: Sequence[str], base: Path) -> list[dict[str, Any]]:
+    """SARIF's place for what the tool could not do: one ``toolExecutionNotifications``
+    entry (a warning) per file not checked because it is larger than ``max-file-size``."""
+    return [
+        {
+            "level": "warning",
+            "message": {"text": "not checked: the file is larger than max-file-size"},
+            "descriptor": {"id": "max-file-size"},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": artifact_uri(path, base), "uriBaseId": SRCROOT}
+                    }
+                }
+            ],
+        }
+        for path in paths
+    ]
+
+
+def to_sarif(
+    diagnostics: Sequence[Diagnostic], base: Path | None = None, not_checked: Sequence[str] = ()
+) -> dict[str, Any]:
     from torchlint.registry import all_rules
 
     base = base or Path.cwd()
     rules = list(all_rules())
     index = {rule.code: position for position, rule in enumerate(rules)}
     root_uri = base.resolve().as_uri().rstrip("/") + "/"
-    return {
+    sarif = {
         "$schema": SCHEMA,
         "version": VERSION,
         "runs": [
@@ -195,10 +217,22 @@ def to_sarif(diagnostics: Sequence[Diagnostic], base: Path | None = None) -> dic
             }
         ],
     }
+    if not_checked:  # only then: the output of a run that checked everything is unchanged
+        sarif["runs"][0]["invocations"] = [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": _not_checked(not_checked, base),
+            }
+        ]
+    return sarif
 
 
 def write_sarif(
-    diagnostics: Sequence[Diagnostic], out: TextIO, color: bool, unsafe: bool = False
+    diagnostics: Sequence[Diagnostic],
+    out: TextIO,
+    color: bool,
+    unsafe: bool = False,
+    not_checked: Sequence[str] = (),
 ) -> None:
-    json.dump(to_sarif(diagnostics), out, indent=2, ensure_ascii=False)
+    json.dump(to_sarif(diagnostics, not_checked=not_checked), out, indent=2, ensure_ascii=False)
     out.write("\n")

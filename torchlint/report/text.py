@@ -41,12 +41,13 @@ def write_full(
         if line:
             number = str(d.start.line)
             gutter = " " * len(number)
+            column = d.start.column - d.line_shift  # in the excerpt of a long line
             width = (
-                d.end.column - d.start.column
+                min(d.end.column - d.start.column, len(line) - column + 1)
                 if d.end.line == d.start.line
-                else len(line) - d.start.column + 1
+                else len(line) - column + 1
             )
-            carets = " " * (d.start.column - 1) + "^" * max(width, 1)
+            carets = " " * (column - 1) + "^" * max(width, 1)
             bar = _style("|", color, fg="blue")
             out.write(f"{gutter} {bar}\n")
             out.write(f"{_style(number, color, fg='blue')} {bar} {line}\n")

@@ -28,6 +28,10 @@ class Positions:
         self.text = text
         self.encoding = encoding
         self.lines = LineIndex(text)
+        # Columns count as code units when the text is ASCII (or units are code points):
+        # then a position needs no copy of its line (a long line with thousands of
+        # findings would be copied once per finding).
+        self._plain = encoding == types.PositionEncodingKind.Utf32 or text.isascii()
 
     def line_text(self, line: int) -> str:
         """The 1-based line's text without its ending ('' past the end)."""
@@ -36,9 +40,20 @@ class Positions:
     def position(self, location: Location) -> types.Position:
         """An engine location (clamped to the text) as an LSP position."""
         line = min(max(location.line, 1), len(self.lines.starts))
+        if self._plain:
+            return types.Position(line - 1, min(max(location.column - 1, 0), self._length(line)))
         text = self.line_text(line)
         column = min(max(location.column - 1, 0), len(text))
         return types.Position(line - 1, _units(text[:column], self.encoding))
+
+    def _length(self, line: int) -> int:
+        """The 1-based line's length without its ending, without copying it."""
+        starts = self.lines.starts
+        start = starts[line - 1]
+        end = starts[line] if line < len(starts) else len(self.text)
+        while end > start and self.text[end - 1] in "\r\n":
+            end -= 1
+        return end - start
 
     def position_at(self, offset: int) -> types.Position:
         return self.position(Location(*self.lines.line_col(max(0, min(offset, len(self.text))))))

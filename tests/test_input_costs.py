@@ -1,0 +1,324 @@
+"""Cost that grows with the input, not with its square (DESIGN.md, Performance).
+
+No test here is timed: each counts the work (how often a scope's facts are read, how many
+times the source is searched, how many Python calls a run makes) or the size of what a
+diagnostic keeps, at a size N and at 2N. ``benchmarks/stress.py`` measures the time.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from torchlint import engine, fixer
+from torchlint.analysis import device_names
+from torchlint.config import build_settings
+from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from torchlint.positions import ELLIPSIS, EXCERPT, SHOWN_LINE
+from torchlint.registry import selected_rules
+from torchlint.report.text import write_full
+
+GROWTH = 2.3  # doubling an input at most doubles the work (DESIGN.md), with room to spare
+
+
+def _lint(source: str, select: str):
+    chosen = build_settings(None, select=[select])
+    rules = selected_rules(chosen.selected_codes)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20000))
+    try:  # in this thread (`lint_source` uses a thread of its own): the counts see it all
+        return engine._lint_source("gen.py", source, chosen, rules, None)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _calls(source: str, select: str) -> int:
+    """How many Python functions one lint of ``source`` calls: the work, without a clock."""
+    _lint(_scope(2), select)  # one-time work (imports, per-class tables) is not the input's
+    count = 0
+
+    def profile(frame, event, arg) -> None:
+        nonlocal count
+        if event == "call":
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        _lint(source, select)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def _scope(n: int, head: str = "") -> str:
+    return "import torch\n" + head + "".join(f"x{i} = torch.zeros(1).cuda()\n" for i in range(n))
+
+
+# --- TL201 (and the device fixes): per-scope facts once per scope --------------------------
+
+
+def test_calls_in_one_scope_cost_linear_work() -> None:
+    """Every rule on a scope of N `.cuda()` calls, then 2N: TL201's fix looked for a device
+    among all the scope's names once per call (quadratic in the calls of one scope)."""
+    small, large = _calls(_scope(100), "ALL"), _calls(_scope(200), "ALL")
+    assert large / small <= GROWTH
+
+
+def test_a_scope_s_names_are_read_once_not_once_per_call(monkeypatch) -> None:
+    asked: list[str] = []
+    real = device_names.holds_device
+
+    def counting(context, name, **kwargs):
+        asked.append(name)
+        return real(context, name, **kwargs)
+
+    monkeypatch.setattr(device_names, "holds_device", counting)
+    result = _lint(_scope(80), "TL201")
+    assert len(result.diagnostics) == 80
+    assert len(asked) <= 2 * 80  # `device`, and only the names that hold a device
+
+
+def test_a_scope_s_statements_are_listed_once(monkeypatch) -> None:
+    """With a device in scope, each fix asks where the call stands among the statements."""
+    listed: list[object] = []
+    real = device_names._body
+
+    def counting(node):
+        listed.append(node)
+        return real(node)
+
+    monkeypatch.setattr(device_names, "_body", counting)
+    result = _lint(_scope(80, head='device = torch.device("cuda")\n'), "TL201")
+    fixes = [d.fix.edits[0].content for d in result.diagnostics if d.fix is not None]
+    assert fixes == ["torch.zeros(1).to(device)"] * 80  # the device in scope is reused
+    assert len(listed) <= 3
+
+
+# --- the fixer: thousands of fixes in one pass --------------------------------------------------
+
+
+def _fix_calls(n: int) -> int:
+    source, settings = _scope(n), build_settings(None, select=["TL201"])
+    rules = selected_rules(settings.selected_codes)
+    count = 0
+
+    def profile(frame, event, arg) -> None:
+        nonlocal count
+        if event == "call":
+            count += 1
+
+    fixer._fix_source("gen.py", _scope(2), settings, rules, unsafe=True, only=None)
+    sys.setprofile(profile)
+    try:
+        fixed = fixer._fix_source("gen.py", source, settings, rules, unsafe=True, only=None)
+    finally:
+        sys.setprofile(None)
+    assert fixed.fixed == n
+    return count
+
+
+def test_fixing_n_calls_costs_linear_work() -> None:
+    """Each fix's offset was mapped through all the pass's edits, and each fix compared
+    with all those chosen before it: quadratic in the fixes of a file."""
+    assert _fix_calls(200) / _fix_calls(100) <= GROWTH
+
+
+def test_choosing_n_fixes_compares_each_with_its_neighbours(monkeypatch) -> None:
+    compared: list[object] = []
+    real = fixer._overlaps
+    monkeypatch.setattr(fixer, "_overlaps", lambda e, span: compared.append(e) or real(e, span))
+    location = Location(1, 1)
+    found = [
+        Diagnostic(
+            "a.py", location, location, "TL201", "n", "m",
+            Fix(Applicability.SAFE, (Edit(10 * i, 10 * i + 4, "x"),), "fix"), 10 * i,
+        )
+        for i in range(500)
+    ]  # fmt: skip
+    assert len(fixer._non_overlapping(found)) == 500
+    assert len(compared) <= 2 * 500
+
+
+def _random_edits(rng: random.Random, overlapping: bool) -> list[Edit]:
+    edits, position = [], 0
+    for _ in range(rng.randint(0, 8)):
+        start = position + rng.randint(0, 3)
+        end = start + rng.choice((0, 0, 1, 2, 5))
+        edits.append(Edit(start, end, "x" * rng.randint(0, 4)))
+        position = end if not overlapping else max(0, start - 2)
+    rng.shuffle(edits)
+    return edits
+
+
+@pytest.mark.parametrize("overlapping", [False, True])
+def test_offset_map_agrees_with_map_offset(overlapping: bool) -> None:
+    rng = random.Random(35)
+    for _ in range(400):
+        edits = _random_edits(rng, overlapping)
+        moved = fixer.OffsetMap(edits)
+        for offset in range(0, 45):
+            for end in (False, True):
+                assert moved.map(offset, end=end) == fixer.map_offset(offset, edits, end=end)
+
+
+def _quadratic_non_overlapping(diagnostics):
+    """The old choice, every edit against every chosen range: what the fast one must match."""
+    chosen, taken = [], []
+    for d in sorted(diagnostics, key=lambda d: (d.start_offset, d.code)):
+        if any(fixer._overlaps(e, span) for e in d.fix.edits for span in taken):
+            continue
+        chosen.append(d)
+        taken.extend((e.start, e.end) for e in d.fix.edits)
+    return chosen
+
+
+def test_non_overlapping_choice_is_unchanged() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        found = []
+        for index in range(rng.randint(0, 12)):
+            edits = tuple(_random_edits(rng, rng.random() < 0.2)[:3]) or (Edit(0, 0, "x"),)
+            start = min(e.start for e in edits)
+            fix = Fix(Applicability.SAFE, edits, "fix")
+            location = Location(1, 1)
+            found.append(
+                Diagnostic("a.py", location, location, f"TL{index:03}", "n", "m", fix, start)
+            )
+        assert fixer._non_overlapping(found) == _quadratic_non_overlapping(found)
+
+
+# --- diagnostics keep spans and an excerpt, never copies of long lines -----------------------
+
+
+def _one_line(n: int) -> str:
+    return "import torch\nt = [" + ", ".join(["torch.zeros(1).cuda()"] * n) + "]\n"
+
+
+def test_what_diagnostics_keep_grows_with_their_number_not_with_their_line() -> None:
+    """N findings on one line of N calls, then 2N: each diagnostic kept a copy of the line
+    (17 GB for 20,000 calls); the pickled result is what a worker sends and the cache keeps."""
+    small = _lint(_one_line(150), "TL201").diagnostics
+    large = _lint(_one_line(300), "TL201").diagnostics
+    assert len(large) == 2 * len(small) == 300
+    assert len(pickle.dumps(large)) / len(pickle.dumps(small)) <= GROWTH
+    assert max(len(d.source_line) for d in large) <= EXCERPT + 2 * len(ELLIPSIS)
+
+
+def test_full_output_grows_with_the_findings_not_with_their_line() -> None:
+    outputs = []
+    for n in (150, 300):
+        out = StringIO()
+        write_full(_lint(_one_line(n), "TL201").diagnostics, out, color=False)
+        outputs.append(len(out.getvalue()))
+    assert outputs[1] / outputs[0] <= GROWTH
+
+
+def test_a_long_line_shows_an_excerpt_with_the_caret_on_the_finding() -> None:
+    source = "import torch\nt = [" + "0, " * 2000 + "x.cuda()]\n"
+    (diagnostic,) = _lint(source, "TL201").diagnostics
+    out = StringIO()
+    write_full([diagnostic], out, color=False)
+    lines = out.getvalue().splitlines()
+    shown = lines[2].split(" | ", 1)[1]
+    carets = lines[3].split(" | ", 1)[1]
+    assert shown.startswith(ELLIPSIS) and not shown.endswith(ELLIPSIS)
+    column = carets.index("^")
+    assert shown[column : column + 4] == "cuda" and carets.count("^") == 4
+    assert len(shown) < SHOWN_LINE
+
+
+def test_short_lines_are_shown_whole() -> None:
+    (diagnostic,) = _lint("import torch\nx = batch.cuda()\n", "TL201").diagnostics
+    assert diagnostic.source_line == "x = batch.cuda()" and diagnostic.line_shift == 0
+
+
+# --- locating findings: the source is searched a bounded number of times ---------------------
+
+
+def test_placing_many_statements_stops_searching_the_source(monkeypatch) -> None:
+    """Each statement with a finding was found by searching the whole source: thousands of
+    them in a large file made that quadratic. Past a budget the module is generated once."""
+    source = _scope(60)
+    expected = _lint(source, "TL201").diagnostics
+    searches: list[object] = []
+    real = engine.placed_spans
+
+    def counting(*args, **kwargs):
+        searches.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "placed_spans", counting)
+    monkeypatch.setattr(engine, "_PLACE_BUDGET", 10 * len(source))
+    found = _lint(source, "TL201").diagnostics
+    assert len(searches) <= 10
+    assert [(d.start, d.end, d.fix) for d in found] == [(d.start, d.end, d.fix) for d in expected]
+
+
+# --- the language server: a position needs no copy of its line -------------------------------
+
+
+def test_lsp_positions_of_an_ascii_text_copy_no_line(monkeypatch) -> None:
+    pytest.importorskip("lsprotocol")
+    from torchlint.diagnostics import Location
+    from torchlint.positions import LineIndex
+    from torchlint.server.positions import Positions
+
+    copies: list[int] = []
+    real = LineIndex.line_text
+    monkeypatch.setattr(
+        LineIndex, "line_text", lambda self, s, line: copies.append(line) or real(self, s, line)
+    )
+    positions = Positions("x = 1\r\ny = [" + "1, " * 100 + "]\n")
+    assert positions.position(Location(2, 9)).character == 8
+    assert positions.position(Location(2, 10_000)).character == len("y = [" + "1, " * 100 + "]")
+    assert positions.position(Location(1, 99)).character == 5  # not the "\r"
+    assert copies == []
+    assert Positions("é = 1\n").position(Location(1, 3)).character == 2  # UTF-16 still counts
+
+
+# --- the summary says when files were not checked --------------------------------------------
+
+LOADER = "import torch\nloader = torch.utils.data.DataLoader(ds)\n"
+
+
+@pytest.fixture
+def over_the_limit(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nmax-file-size = 1\n")
+    (tmp_path / "big.py").write_text(LOADER + "# padding\n" * 200)  # about 2 KiB
+    return tmp_path
+
+
+def test_a_pass_with_a_file_not_checked_says_so(over_the_limit: Path, run_cli) -> None:
+    done = run_cli("check", ".")
+    assert done.returncode == 0  # documented: a file over the limit is not an error
+    assert done.stderr.decode().splitlines()[-1] == (
+        "All checks passed! (1 file not checked: larger than max-file-size)"
+    )
+
+
+def test_findings_with_a_file_not_checked_end_with_it(over_the_limit: Path, run_cli) -> None:
+    (over_the_limit / "small.py").write_text(LOADER)
+    done = run_cli("check", "--output-format", "json", ".")
+    assert done.returncode == 1
+    assert [d["filename"] for d in json.loads(done.stdout)] == ["small.py"]
+    assert done.stderr.decode().splitlines()[-1] == (
+        "(1 file not checked: larger than max-file-size.)"
+    )
+
+
+def test_sarif_and_github_name_the_file_not_checked(over_the_limit: Path, run_cli) -> None:
+    sarif = json.loads(run_cli("check", "--output-format", "sarif", ".").stdout)
+    (notification,) = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert notification["level"] == "warning"
+    assert notification["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "big.py"
+    github = run_cli("check", "--output-format", "github", ".").stdout.decode()
+    assert github.startswith("::warning title=torchlint (not checked),file=big.py::")
+    (over_the_limit / "pyproject.toml").write_text("[tool.torchlint]\n")
+    clean = json.loads(run_cli("check", "--output-format", "sarif", ".").stdout)
+    assert "invocations" not in clean["runs"][0]
