@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.device_names import device_expression
 from torchlint.analysis.devices import cuda_guarded
+from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -93,7 +93,8 @@ class HardcodedCuda(Rule):
             fixed="""
             import torch
             from torchlint.runtime import best_device
-            model = Net().to(best_device())
+            device = best_device()
+            model = Net().to(device)
             """,
         ),
         Invalid(
@@ -104,7 +105,8 @@ class HardcodedCuda(Rule):
             fixed="""
             from torchlint.runtime import best_device
             def step(x, y):
-                return x.to(best_device(), non_blocking=True), y.to(best_device())
+                device = best_device()
+                return x.to(device, non_blocking=True), y.to(device)
             """,
             count=2,
         ),
@@ -191,9 +193,10 @@ class HardcodedCuda(Rule):
             fixed="""
             import torch
             from torchlint.runtime import best_device
+            device = best_device()
             if not torch.cuda.is_available():
                 print("no GPU, continuing anyway")
-            x = batch.to(best_device())
+            x = batch.to(device)
             """,
         ),
         Valid(
@@ -321,10 +324,10 @@ class HardcodedCuda(Rule):
     def _fix(self, node: cst.Call, func: cst.Attribute):
         if calls.positional(node) or calls.keyword(node, "device") is not None:
             return None  # an explicit device index: the intent is one particular GPU
-        device = device_expression(self.context)
+        device = scope_device(self.context)
         if device is None:
             return None
-        text, preamble = device
+        text = device.text
         first = cst.Arg(
             cst.parse_expression(text),
             comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
@@ -336,7 +339,8 @@ class HardcodedCuda(Rule):
         )
         return self.fix(
             Applicability.UNSAFE,
-            f"Use `.to({text})`",
+            f"Use `.to({text})` ({device.origin})",
             Replace(node, new),
-            preamble=preamble,
+            *device.edits,
+            preamble=device.preamble,
         )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.device_names import device_expression
 from torchlint.analysis.devices import (
     cuda_guarded,
     cuda_literal,
     used_as_value,
 )
+from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -109,7 +109,8 @@ class HardcodedDeviceString(Rule):
             fixed="""
             import torch as th
             from torchlint.runtime import best_device
-            mask = th.ones(8, dtype=th.bool, device=best_device())
+            device = best_device()
+            mask = th.ones(8, dtype=th.bool, device=device)
             """,
         ),
         Invalid(
@@ -118,9 +119,9 @@ class HardcodedDeviceString(Rule):
                 return model(x.to("cuda", non_blocking=True)), x.to(device='cuda')
             """,
             fixed="""
-            from torchlint.runtime import best_device
             def step(model, x):
-                return model(x.to(best_device(), non_blocking=True)), x.to(device=best_device())
+                device = next(model.parameters()).device
+                return model(x.to(device, non_blocking=True)), x.to(device=device)
             """,
             count=2,
         ),
@@ -291,13 +292,13 @@ class HardcodedDeviceString(Rule):
             return None  # a particular GPU: replacing it would change which one
         if self.qualified_name(node.func) == "torch.device" and len(node.args) > 1:
             return None  # torch.device("cuda", index)
-        device = device_expression(self.context)
+        device = scope_device(self.context)
         if device is None:
             return None
-        text, preamble = device
         return self.fix(
             Applicability.UNSAFE,
-            f"Use `{text}`",
-            Replace(literal, text),
-            preamble=preamble,
+            f"Use `{device.text}` ({device.origin})",
+            Replace(literal, device.text),
+            *device.edits,
+            preamble=device.preamble,
         )

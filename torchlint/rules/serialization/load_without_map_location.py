@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Valid
@@ -147,8 +148,20 @@ class LoadWithoutMapLocation(TorchLoadRule):
             return
         if calls.argument(node, "map_location", MAP_LOCATION_INDEX) is not None:
             return
-        new = calls.add_keyword(node, "map_location", '"cpu"')
-        self.report(
-            node,
-            fix=self.fix(Applicability.SAFE, 'Add `map_location="cpu"`', Replace(node, new)),
+        self.report(node, fix=self._fix(node))
+
+    def _fix(self, node: cst.Call):
+        """``map_location=<the device in scope>``, else ``"cpu"``: never a device the code does
+        not use."""
+        device = scope_device(self.context, select=False)
+        if device is None:
+            new = calls.add_keyword(node, "map_location", '"cpu"')
+            return self.fix(Applicability.SAFE, 'Add `map_location="cpu"`', Replace(node, new))
+        new = calls.add_keyword(node, "map_location", device.text)
+        return self.fix(
+            Applicability.SAFE,
+            f"Add `map_location={device.text}` ({device.origin})",
+            Replace(node, new),
+            *device.edits,
+            preamble=device.preamble,
         )
