@@ -3,8 +3,9 @@
 A small project of the usual shape (a script that takes ``--device``, helpers that have no
 device of their own, a notebook that picks one in a cell) is fixed with ``--unsafe-fixes``,
 then the fixed training and evaluation run a few steps on the CPU with ``TORCHLINT_DEVICE``
-set to something else (``meta``): ``best_device()`` would pick that, so the script's choice
-wins only if the fixes used it. Both fix styles: the runtime helpers and plain PyTorch.
+set to something else (``meta``) and torch claiming a GPU: ``best_device()`` and the
+plain-PyTorch selection would pick those, so the script's choice wins only if the fixes used
+it. Both fix styles: the runtime helpers and plain PyTorch.
 """
 
 from __future__ import annotations
@@ -43,11 +44,19 @@ def _fixed_project(tmp_path: Path, run_cli, helpers: bool) -> Path:
     return root
 
 
+# A stand-in for a GPU machine run with `--device cpu`: torch says CUDA is there, so a
+# plain-PyTorch selection (`"cuda" if torch.cuda.is_available() else "cpu"`) picks it.
+FAKE_GPU = "import torch\ntorch.cuda.is_available = lambda: True\n"
+
+
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
+    site = root / "fake_gpu"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(FAKE_GPU, encoding="utf-8")
     environment = {
         **os.environ,
         "TORCHLINT_DEVICE": "meta",  # what best_device() would pick: the script must win
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(site), str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.run(
         [sys.executable, *args], cwd=root, capture_output=True, text=True, env=environment,
