@@ -72,7 +72,12 @@ class DeprecatedAmpApi(DeprecatedNameRule):
     Safe: this is the rewrite torch's own deprecation message gives. Positional arguments
     of `autocast` become keywords, since `torch.amp.autocast(device_type, dtype, enabled)`
     orders them differently; `GradScaler` gets the device as its new first argument;
-    `custom_fwd` / `custom_bwd` get `device_type="cuda"`. Offered only with a
+    `custom_fwd` / `custom_bwd` get `device_type="cuda"`. Where the code has a device in
+    scope (a `device` variable or parameter, `self.device`, `args.device`, the device of a
+    model the function is given: see TL201), `autocast` and `GradScaler` take its type
+    instead, `torch.amp.autocast(device.type, ...)`, so that a run on the CPU uses CPU
+    autocast; that fix is unsafe, since the old call did nothing (with a warning) on a
+    machine without CUDA. Offered only with a
     `target-version` of 2.4 or newer and where `torch` can be referenced (an `import torch`
     is added when the name is free). An import statement is reported but never rewritten;
     bare references (not calls) are reported without a fix.

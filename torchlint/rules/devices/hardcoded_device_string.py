@@ -57,7 +57,7 @@ class HardcodedDeviceString(Rule):
     from torchlint.runtime import best_device
 
     device = torch.device(best_device())
-    mask = torch.ones(8, device=best_device())
+    mask = torch.ones(8, device=device)
     ```
 
     Opt-in (`extend-select = ["TL202"]`): measured on real projects (library code,
@@ -70,12 +70,21 @@ class HardcodedDeviceString(Rule):
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
     failing. `"cuda:N"` with an index other than 0, and `torch.device("cuda", N)`, name one
-    particular GPU: they are reported without a fix. Where a device is already in scope
-    (a parameter called `device`, or a name bound only to `torch.device(...)` or
-    `best_device()`), the fix uses it. With `runtime-helpers = false` the fix
-    writes `device` and adds a module-level
-    `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` (only when the
-    name `device` is free).
+    particular GPU: they are reported without a fix. Where the literal is the one binding of
+    a device (`device = torch.device("cuda")`) or a parameter default, it becomes
+    `best_device()` in place. Elsewhere the fix uses the device the code already chose (`torchlint/analysis/scope_device.py`),
+    in this order: a device in scope (a name bound to `torch.device(...)`, `best_device()`
+    or a device selector such as `get_device(args.device)`, a parameter `device`,
+    `self.device` in a class that sets it, `args.device` in a script with a `--device`
+    option); in a function given a model that it does not move, the model's device, bound
+    once at its top (`device = next(model.parameters()).device`); the callers' device, when
+    every call of the (module-level) function in the file has one: the function gets a
+    `device` parameter and each call passes its own. Only where the code has no device at
+    all does it select one, once: `device = best_device()` at the top of the function that
+    uses it (or once after the imports, for module-level code), never one call per tensor.
+    With `runtime-helpers = false` that line is
+    `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")`, in the same
+    place. No fix where the name `device` is taken for something else in that function.
 
     ## References
     - https://pytorch.org/docs/stable/notes/cuda.html#best-practices

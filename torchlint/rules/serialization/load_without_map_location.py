@@ -38,7 +38,11 @@ class LoadWithoutMapLocation(TorchLoadRule):
     ## Fix safety
     Safe for the usual use, restoring a `state_dict`: `load_state_dict` copies the values
     into the model's parameters wherever they live. Code that uses the loaded tensors
-    directly gets them on the CPU instead of the saving device.
+    directly gets them on the CPU instead of the saving device. Where the code has a device
+    in scope (a `device` variable or parameter, `self.device`, `args.device`, the device of
+    a model the function is given: see TL201), the fix maps onto it,
+    `map_location=device`, so the loaded tensors meet the inputs where they are; `"cpu"`
+    only where there is none.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.load.html
