@@ -35,6 +35,8 @@ CASES = [
     "result = some_function_name(argument_one)[index].method_call(argument_two, argument_three, "
     "arg4)\n",
     'state = torch.load(os.path.join(args.output_dir, "checkpoint_best.pth"), map_location=device)\n',
+    "def f():\n    training_images = torch.randn(8, 3, 128, 128).to(device) # images are "
+    "normalized from 0 to 1\n",
     "class A:\n    def f(self):\n        self.encoder = build_encoder(self.config.hidden_size, "
     "self.config.layers).to(self.device)\n",
 ]

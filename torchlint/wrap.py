@@ -7,8 +7,10 @@ at the last bracket whose opening part fits (a "right-hand split"), put the cont
 indented line if they fit, else one element per line with a trailing comma; a bare tuple on
 the right of ``=`` or ``return``, and the names of ``from m import a, b``, get the
 parentheses the formatter adds. Only lines that are new (a fix wrote them) and too long are
-touched; a line with a comment (inside its brackets, or a `# noqa` at its end that must stay
-on the line it is about), or that the formatter could not shorten either, is left as it is.
+touched; a trailing comment ends the last line, as the formatter puts it. A line with a
+comment inside its brackets, or a suppression (`# noqa`) or type comment at its end that
+must stay on the line it is about, or that the formatter could not shorten either, is left as
+it is.
 
 The line length comes from the project: ``line-length`` of ``[tool.ruff]`` (or ``ruff.toml``)
 or ``[tool.black]``, else 88, the default of both.
@@ -17,6 +19,7 @@ or ``[tool.black]``, else 88, the default of both.
 from __future__ import annotations
 
 import io
+import re
 import sys
 import tokenize
 from functools import lru_cache
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from torchlint.config import Settings
 
 DEFAULT_LINE_LENGTH = 88
+# Trailing comments that speak about their own line: a wrapped statement would move them.
+_PRAGMA = re.compile(r"noqa|type:|pragma|pylint:|pyright:|fmt:|torchlint:|isort:", re.I)
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = frozenset(_OPENERS.values())
 _SKIPPED = frozenset(
@@ -153,10 +158,10 @@ def _wrap(
     tokens: list[_Token], lines: list[str], limit: int, unit: str, newline: str
 ) -> str | None:
     """The wrapped text of one logical line (from its first token to its last), or None."""
-    if any(t.type == tokenize.COMMENT for t in tokens):
-        # inside the brackets, where would it go? At the end, a suppression comment or a
-        # type comment must stay on the line it is about.
-        return None
+    if any(t.type == tokenize.COMMENT for t in tokens[:-1]):
+        return None  # a comment inside the brackets: where would it go?
+    if tokens[-1].type == tokenize.COMMENT and _PRAGMA.search(tokens[-1].string):
+        return None  # a suppression or type comment must stay on the line it is about
     if any(t.type == tokenize.STRING and t.start[0] != t.end[0] for t in tokens):
         return None  # a string over several lines keeps its layout
     if any(t.type == tokenize.OP and t.string == ";" for t in tokens):
@@ -228,6 +233,8 @@ class _Renderer:
 
     def _gap(self, a: _Token, b: _Token) -> str:
         synthetic = a.start[0] == 0 or b.start[0] == 0
+        if b.type == tokenize.COMMENT:
+            return "  "  # as the formatter writes a trailing comment
         if not synthetic and a.end[0] == b.start[0]:
             return self.lines[a.end[0] - 1][a.end[1] : b.start[1]]
         if b.string in _CLOSERS or b.string in (",", ":"):
