@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.checkpoint_loads import crossing_load
+from torchlint.analysis.devices import cuda_guarded
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
@@ -152,7 +154,15 @@ class LoadWithoutMapLocation(TorchLoadRule):
             return
         if calls.argument(node, "map_location", MAP_LOCATION_INDEX) is not None:
             return
-        self.report(node, fix=self._fix(node))
+        evidence = crossing_load(self.context, node)
+        if evidence is None or cuda_guarded(self.context, node):
+            return
+        message = (
+            "`torch.load` without `map_location` puts each tensor back on the device it was "
+            f"saved from: {evidence.checkpoint}, and {evidence.portable}; a checkpoint saved "
+            "on a GPU then fails to load where that GPU is missing"
+        )
+        self.report(node, message, fix=self._fix(node))
 
     def _fix(self, node: cst.Call):
         """``map_location=<the device in scope>``, else ``"cpu"``: never a device the code does
