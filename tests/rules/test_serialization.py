@@ -37,8 +37,7 @@ def test_weights_only_and_map_location_fixes_combine() -> None:
         "example.py", source, settings, selected_rules(settings.selected_codes), unsafe=True
     )
     assert outcome.source == (
-        "import torch\n"
-        'state = torch.load(checkpoint_path, weights_only=True, map_location="cpu")\n'
+        'import torch\nstate = torch.load(checkpoint_path, weights_only=True, map_location="cpu")\n'
     )
 
 
