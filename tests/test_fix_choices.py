@@ -98,7 +98,7 @@ def test_finding_5_map_location_is_the_device_in_scope() -> None:
     )
     fixed = fix(source, "TL703").source
     assert "torch.load(path, weights_only=True, map_location=device)" in fixed
-    bare = "import torch\nstate = torch.load(path, weights_only=True)\n"
+    bare = "import torch\nstate = torch.load(checkpoint_path, weights_only=True)\n"
     assert 'map_location="cpu"' in fix(bare, "TL703").source
 
 

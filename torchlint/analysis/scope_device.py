@@ -463,7 +463,8 @@ def _model_device(context: FileContext, function: cst.FunctionDef) -> ScopeDevic
 
 def _calls_by_name(context: FileContext) -> dict[str, list[tuple[cst.CSTNode, bool]]]:
     """Every use of a module-level function's name: (the node, whether it is a plain call
-    ``f(...)`` with no ``*``/``**``), and the top-level statement it is in."""
+    ``f(...)`` with no ``*``/``**``, the top-level statement it is in); a call's own name
+    is not listed again as a bare use."""
 
     def compute(context: FileContext) -> dict:
         functions = {s.name.value for s in context.module.body if isinstance(s, cst.FunctionDef)}
@@ -476,9 +477,8 @@ def _calls_by_name(context: FileContext) -> dict[str, list[tuple[cst.CSTNode, bo
                         uses[name].append((node, not calls.has_star_args(node), top))
                 elif isinstance(node, cst.Name) and node.value in uses:
                     uses[node.value].append((node, False, top))
-        # every call's func Name was counted as a bare use too: drop those
         for name, found in uses.items():
-            funcs = {id(n.func) for n, plain, _ in found if isinstance(n, cst.Call)}
+            funcs = {id(n.func) for n, _, _ in found if isinstance(n, cst.Call)}
             uses[name] = [u for u in found if id(u[0]) not in funcs]
         return uses
 
@@ -499,10 +499,10 @@ def _caller_device(context: FileContext, function: cst.FunctionDef) -> ScopeDevi
         or not _free_in(function, "device")
     ):
         return None
-    if context.module_scope.bindings.get(function.name.value, []).__len__() != 1:
-        return None
+    if len(context.module_scope.bindings.get(function.name.value, [])) != 1:
+        return None  # rebound or defined twice: which one do the calls reach?
     uses = _calls_by_name(context).get(function.name.value, [])
-    sites = [(node, top) for node, plain, top in uses if node is not function.name]
+    sites = [(node, top) for node, _, top in uses if node is not function.name]
     if not sites or any(
         not isinstance(node, cst.Call) or calls.has_star_args(node) for node, _ in sites
     ):
