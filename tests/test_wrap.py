@@ -68,6 +68,12 @@ def test_only_new_lines_are_wrapped() -> None:
     assert wrap_edits(long, "", 88) != []
 
 
+def test_a_comment_on_the_line_above_does_not_stop_the_wrap() -> None:
+    source = "def f():\n    # load it\n    x = f(" + ", ".join(f"a{i}" for i in range(30)) + ")\n"
+    wrapped = apply_edits(source, wrap_edits(source, "", 88))
+    assert wrapped.startswith("def f():\n    # load it\n    x = f(\n        a0,\n")
+
+
 def test_lines_with_a_comment_are_left_alone() -> None:
     args = ", ".join(f"a{i}" for i in range(30))
     for source in (f"x = f({args})  # noqa: TL101\n", f"x = f(  # why\n    {args}\n)\n"):

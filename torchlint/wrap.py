@@ -146,8 +146,8 @@ def _logical_lines(text: str) -> list[list[_Token]]:
                 found.append(current)
             current = []
             continue
-        if token.type in _SKIPPED:
-            continue
+        if token.type in _SKIPPED or (token.type == tokenize.COMMENT and not current):
+            continue  # a comment on a line of its own belongs to no statement
         current.append(_Token(token.string, token.start, token.end, token.type))
     if current:
         found.append(current)
