@@ -62,6 +62,8 @@ def test_finding_3_plain_pytorch_selection_goes_where_it_is_used_never_shadowed(
         "    loader = DataLoader(dataset, batch_size=32, shuffle=True, drop_last=True, "
         "pin_memory=False)\n"
         "    return load(loader)\n"
+        'if __name__ == "__main__":\n'
+        "    main(None)\n"
     )
     fixed = fix_all(source, ["TL201", "TL101"], **{"runtime-helpers": False}).source
     # no module-level selection that main's own `device` would shadow
@@ -158,6 +160,8 @@ def test_the_caller_passes_its_device_only_when_every_caller_can() -> None:
         "    probe(1)\n"
         "def other():\n"
         "    probe(2)\n"
+        'if __name__ == "__main__":\n'
+        "    main()\n"
     )
     fixed = fix(source, "TL201").source
     assert "def probe(n):\n    device = best_device()\n" in fixed  # other() has none
@@ -165,6 +169,8 @@ def test_the_caller_passes_its_device_only_when_every_caller_can() -> None:
     only_main = source.replace("def other():\n    probe(2)\n", "")
     fixed = fix(only_main, "TL201").source
     assert "def probe(n, device):" in fixed and "probe(1, device=device)" in fixed
+    library = only_main.replace('if __name__ == "__main__":\n    main()\n', "")
+    assert "def probe(n):\n    device = best_device()\n" in fix(library, "TL201").source
 
 
 def test_a_function_used_other_than_by_calls_keeps_its_signature() -> None:

@@ -13,7 +13,9 @@ CPU after the fix. So a fix that needs a device (TL201, TL202, TL601's device ty
    move it, the model's device, bound once at the top of the function
    (``device = next(model.parameters()).device``);
 3. the device of the callers: when every call of the (module-level) function in this file has
-   a device in scope, the function gets a ``device`` parameter and each call passes its own;
+   a device in scope, the function gets a ``device`` parameter and each call passes its own
+   (in a script, or for a private ``_function``: a library's public function may have
+   callers in other files);
 4. only where the code has no device at all, the best device, bound once: ``device =
    best_device()`` (or the plain-PyTorch selection) at the top of the function that uses it,
    or once after the imports for module-level code, never one call per tensor.
@@ -489,6 +491,8 @@ def _caller_device(context: FileContext, function: cst.FunctionDef) -> ScopeDevi
     """Step 3: a ``device`` parameter, passed by every caller in the file from its own."""
     if function not in context.module.body or function.decorators:
         return None
+    if "__main__" not in context.source and not function.name.value.startswith("_"):
+        return None  # a library function: callers in other files would miss the parameter
     params = function.params
     if (
         params.star_arg is not cst.MaybeSentinel.DEFAULT

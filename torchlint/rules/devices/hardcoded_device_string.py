@@ -78,8 +78,8 @@ class HardcodedDeviceString(Rule):
     `self.device` in a class that sets it, `args.device` in a script with a `--device`
     option); in a function given a model that it does not move, the model's device, bound
     once at its top (`device = next(model.parameters()).device`); the callers' device, when
-    every call of the (module-level) function in the file has one: the function gets a
-    `device` parameter and each call passes its own. Only where the code has no device at
+    every call of the (module-level) function in the file has one, in a script or for a
+    `_private` function: the function gets a `device` parameter and each call passes its own. Only where the code has no device at
     all does it select one, once: `device = best_device()` at the top of the function that
     uses it (or once after the imports, for module-level code), never one call per tensor.
     With `runtime-helpers = false` that line is
