@@ -10,7 +10,9 @@ Every Python file of the corpus is copied, then fixed as ``torchlint fix --selec
 - ``not-stable``: a second fix would change it (``fix --diff`` would print something);
 - ``diagnostic-left``: ``check`` afterwards reports other findings than ``fix`` said remain,
   or, for some rule, more than were found before minus those fixed;
-- ``crash``: an internal error.
+- ``crash``: an internal error;
+- ``too-long``: a line the fixes wrote is longer than the project's line length (ruff's or
+  black's ``line-length``, else 88) and was not in the file before (one count per line).
 
 Prints the counts and each failure; exits 1 if anything failed. ``tests/test_fix_corpus.py``
 runs the same checks on a small corpus of its own.
@@ -27,7 +29,7 @@ import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from torchlint.config import Settings, build_settings
@@ -36,8 +38,9 @@ from torchlint.engine import lint_source
 from torchlint.fixer import fix_source
 from torchlint.registry import selected_rules
 from torchlint.sourcefile import SourceError, read_source, write_source
+from torchlint.wrap import line_length
 
-KINDS = ("does-not-compile", "not-stable", "diagnostic-left", "crash")
+KINDS = ("does-not-compile", "not-stable", "diagnostic-left", "crash", "too-long")
 
 
 @dataclass
@@ -82,6 +85,10 @@ def check_file(copy: Path, display: str, settings: Settings) -> FileReport:
         return report
     write_source(source, first.source)
     written = read_source(copy).text
+    limit, old_lines = line_length(settings), set(source.text.splitlines())
+    for number, line in enumerate(written.splitlines(), 1):
+        if len(line) > limit and line not in old_lines:
+            report.failures.append(("too-long", f"line {number}: {len(line)} > {limit}"))
     if _compiles(source.text, display) and not _compiles(written, display):
         report.failures.append(("does-not-compile", "the fixed file does not compile"))
         return report
@@ -119,7 +126,8 @@ def _work(relative: str) -> FileReport:
 
 def run(corpus: Path, files: Iterable[Path], jobs: int) -> list[FileReport]:
     """Copy ``files`` (under ``corpus``) to a temporary tree and check each."""
-    settings = build_settings(None, select=["ALL"], unsafe_fixes=True)
+    # rooted at the corpus: its formatter settings give the line length fixes keep to
+    settings = replace(build_settings(None, select=["ALL"], unsafe_fixes=True), root=corpus)
     with tempfile.TemporaryDirectory(prefix="torchlint-fix-corpus-") as temporary:
         copy_root = Path(temporary)
         relatives = []

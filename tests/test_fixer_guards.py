@@ -38,8 +38,9 @@ def test_overlapping_fixes_are_applied_one_at_a_time() -> None:
 
 
 def test_a_fix_that_would_nest_too_deeply_for_python_is_refused() -> None:
-    # 199 levels parse; `.to(best_device())` would add the 200th.
-    source = "import torch\nx = " + "(" * 199 + "y.cuda()" + ")" * 199 + "\n"
+    # 199 levels parse; `.to(best_device())` would add the 200th (`device` is taken, so the
+    # selection goes inline).
+    source = "import torch\ndevice = 0\nx = " + "(" * 199 + "y.cuda()" + ")" * 199 + "\n"
     ast.parse(source)
     outcome = fix(source, "TL201")
     assert outcome.fixed == 0

@@ -383,7 +383,7 @@ def test_fix_round_trip_touches_only_code_cell_sources(cwd: Path) -> None:
     sources = ["".join(cell["source"]) for cell in new["cells"]]
     assert sources[1].endswith(
         "import torch\nfrom torchlint.runtime import best_device, make_loader\n"
-        "from torchvision import datasets, transforms"
+        "from torchvision import datasets, transforms\ndevice = best_device()"
     )
     assert sources[1].startswith(
         "%load_ext autoreload\n%autoreload 2\n!pip install -q torchvision\n"
@@ -391,7 +391,7 @@ def test_fix_round_trip_touches_only_code_cell_sources(cwd: Path) -> None:
     assert sources[3].startswith("%%time\n")  # a cell magic stays first in its cell
     assert "loader = make_loader(dataset, batch_size=64, shuffle=True)\n" in sources[3]
     assert sources[4].startswith(
-        "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).to(best_device())\n"
+        "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).to(device)\n"
     )
     assert "model?\nfiles = !ls data\n" in sources[4]
     assert sources[5] == "".join(

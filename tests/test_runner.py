@@ -89,7 +89,8 @@ probs = torch.softmax(logits)
 FIXED = """\
 import torch
 from torchlint.runtime import best_device
-net = model.to(best_device())
+device = best_device()
+net = model.to(device)
 x = torch.load('a.pt', weights_only=True)
 probs = torch.softmax(logits)
 """
@@ -130,7 +131,7 @@ def test_fix_writes_the_file_and_reports_what_remains(tmp_path: Path) -> None:
     outcome = process_source("a.py", _source(path, FIXABLE), _settings(), FIX)
     assert path.read_text() == FIXED == outcome.fixed_source
     assert (outcome.fixed, outcome.adds_runtime, outcome.diff) == (2, True, "")
-    assert _codes(outcome.diagnostics) == [("a.py", 5, "TL404")]
+    assert _codes(outcome.diagnostics) == [("a.py", 6, "TL404")]
     assert outcome.errors == outcome.warnings == []
 
 

@@ -17,6 +17,7 @@ from torchlint.diagnostics import Diagnostic, Edit
 from torchlint.engine import FileResult, guarded, lint_source, python_rejects
 from torchlint.fix_imports import import_edits, name_uses, unused_import_edits
 from torchlint.parsing import parse_module
+from torchlint.wrap import line_length, wrap_edits
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
@@ -141,6 +142,7 @@ def _fixpoint(
 ) -> _Pass:
     run = _Pass(source, lint_source(path, source, settings, rules))
     errors = list(run.result.errors)
+    limit = line_length(settings)
 
     def fixable() -> list[Diagnostic]:
         return [
@@ -156,7 +158,7 @@ def _fixpoint(
         chosen = _non_overlapping(fixable())
         while chosen:
             try:
-                text, module, stages = apply_fixes(run.source, chosen)
+                text, module, stages = apply_fixes(run.source, chosen, limit)
             except (cst.ParserSyntaxError, RecursionError, SyntaxError, MemoryError) as error:
                 codes = ", ".join(sorted({d.code for d in chosen}))
                 run.error = (
@@ -187,11 +189,11 @@ def _fixpoint(
 
 
 def apply_fixes(
-    source: str, chosen: Sequence[Diagnostic]
+    source: str, chosen: Sequence[Diagnostic], limit: int | None = None
 ) -> tuple[str, cst.Module, list[list[Edit]]]:
     """``source`` with the ``chosen`` fixes, the imports they need and without the imports
-    they left unused, parsed and checked; also the edit stages that led there (to map
-    positions)."""
+    they left unused, the lines they made longer than ``limit`` wrapped (wrap.py), parsed
+    and checked; also the edit stages that led there (to map positions)."""
     edits = [e for d in chosen for e in d.fix.edits]  # type: ignore[union-attr]
     text = apply_edits(source, edits)
     module = parse_module(text)
@@ -206,6 +208,9 @@ def apply_fixes(
         text, module = _stage(text, module, import_edits(text, module, requests), stages)
     removed = unused_import_edits(text, module, name_uses(source), name_uses(text))
     text, module = _stage(text, module, removed, stages)
+    if limit is not None:
+        wrapped = wrap_edits(text, source, limit, module.default_indent, module.default_newline)
+        text, module = _stage(text, module, wrapped, stages)
     too_deep = python_rejects(text)  # libcst accepts more nesting than Python
     if too_deep is not None:
         raise too_deep

@@ -250,7 +250,8 @@ def test_cuda_fix_keeps_other_keywords() -> None:
     source = "y = x.cuda(non_blocking=True, memory_format=fmt)\n"
     assert fix(source, "TL201").source == (
         "from torchlint.runtime import best_device\n"
-        "y = x.to(best_device(), non_blocking=True, memory_format=fmt)\n"
+        "device = best_device()\n"
+        "y = x.to(device, non_blocking=True, memory_format=fmt)\n"
     )
 
 
@@ -539,11 +540,17 @@ def test_device_name_rebound_to_something_else_is_not_reused() -> None:
     source = (
         "import torch\n"
         'device = torch.device("cuda")\n'
-        "device = args.device\n"
+        "device = len(devices)\n"
         "def f(x):\n"
         "    return x.cuda()\n"
     )
-    assert "x.to(best_device())" in fix(source, "TL201").source
+    fixed = fix(source, "TL201").source
+    assert "def f(x):\n    device = best_device()\n    return x.to(device)\n" in fixed
+
+
+def test_device_from_the_command_line_is_reused() -> None:
+    source = "import torch\ndevice = args.device\ndef f(x):\n    return x.cuda()\n"
+    assert "    return x.to(device)\n" in fix(source, "TL201").source
 
 
 def test_device_fix_in_a_nested_function_uses_the_enclosing_parameter() -> None:

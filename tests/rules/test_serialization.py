@@ -31,13 +31,13 @@ def test_load_fix_keeps_block_indentation() -> None:
 
 
 def test_weights_only_and_map_location_fixes_combine() -> None:
-    source = "import torch\nstate = torch.load(path)\n"
+    source = "import torch\nstate = torch.load(checkpoint_path)\n"
     settings = settings_for(None, select=["TL701", "TL703"])
     outcome = fix_source(
         "example.py", source, settings, selected_rules(settings.selected_codes), unsafe=True
     )
     assert outcome.source == (
-        'import torch\nstate = torch.load(path, weights_only=True, map_location="cpu")\n'
+        'import torch\nstate = torch.load(checkpoint_path, weights_only=True, map_location="cpu")\n'
     )
 
 

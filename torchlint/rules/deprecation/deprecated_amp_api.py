@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
@@ -71,7 +72,12 @@ class DeprecatedAmpApi(DeprecatedNameRule):
     Safe: this is the rewrite torch's own deprecation message gives. Positional arguments
     of `autocast` become keywords, since `torch.amp.autocast(device_type, dtype, enabled)`
     orders them differently; `GradScaler` gets the device as its new first argument;
-    `custom_fwd` / `custom_bwd` get `device_type="cuda"`. Offered only with a
+    `custom_fwd` / `custom_bwd` get `device_type="cuda"`. Where the code has a device in
+    scope (a `device` variable or parameter, `self.device`, `args.device`, the device of a
+    model the function is given: see TL201), `autocast` and `GradScaler` take its type
+    instead, `torch.amp.autocast(device.type, ...)`, so that a run on the CPU uses CPU
+    autocast; that fix is unsafe, since the old call did nothing (with a warning) on a
+    machine without CUDA. Offered only with a
     `target-version` of 2.4 or newer and where `torch` can be referenced (an `import torch`
     is added when the name is free). An import statement is reported but never rewritten;
     bare references (not calls) are reported without a fix.
@@ -301,9 +307,22 @@ class DeprecatedAmpApi(DeprecatedNameRule):
                 as_keyword(arg, OLD_AUTOCAST_PARAMS[index]) if index < len(positional) else arg
                 for index, arg in enumerate(args)
             ]
-        new = prepend_arg(
-            call.with_changes(func=cst.parse_expression(func), args=args), f'"{device}"'
-        )
+        func_node = cst.parse_expression(func)
+        in_scope = scope_device(self.context, select=False) if device == "cuda" else None
+        if in_scope is not None:
+            # The code's own device: on a machine without CUDA, autocast now runs there
+            # (the old call warned and did nothing), so the fix changes behaviour.
+            type_text = in_scope.type_text
+            extra = ("import torch",) if type_text.startswith("torch.") else ()
+            new = prepend_arg(call.with_changes(func=func_node, args=args), type_text)
+            return self.fix(
+                Applicability.UNSAFE,
+                f"Use `torch.amp.{kind}({type_text}, ...)` ({in_scope.origin})",
+                Replace(call, new),
+                *in_scope.edits,
+                preamble=(*preamble, *extra, *in_scope.preamble),
+            )
+        new = prepend_arg(call.with_changes(func=func_node, args=args), f'"{device}"')
         return self._fix(kind, device, Replace(call, new), preamble)
 
     def _fix(self, kind: str, device: str, edit: Replace, preamble: tuple[str, ...]):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.device_names import device_expression
 from torchlint.analysis.devices import cuda_guarded
+from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -49,9 +49,10 @@ class HardcodedCuda(Rule):
     ```python
     from torchlint.runtime import best_device
 
-    model = Net().to(best_device())
+    device = best_device()
+    model = Net().to(device)
     for x, y in loader:
-        x, y = x.to(best_device(), non_blocking=True), y.to(best_device(), non_blocking=True)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
     ```
 
     Opt-in (`extend-select = ["TL201"]`): measured on real projects (library code,
@@ -64,13 +65,20 @@ class HardcodedCuda(Rule):
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device (MPS or the CPU)
     instead of failing. `non_blocking=` and other keywords are kept. `.cuda(i)` with an
-    explicit device index is reported without a fix. Where a device is already in scope
-    (a parameter called `device`, or a name bound only to `torch.device(...)` or
-    `best_device()`, bound before the call), the fix moves to it: `.to(device)`, so the
-    model and its batches stay on one device. With `runtime-helpers = false` the fix
-    writes `.to(device)` and adds a module-level
-    `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` (only when the
-    name `device` is free).
+    explicit device index is reported without a fix. So that a model and its batches stay
+    on one device, and a script run with `--device cpu` still runs on the CPU, the fix uses the device the code already chose (`torchlint/analysis/scope_device.py`),
+    in this order: a device in scope (a name bound to `torch.device(...)`, `best_device()`
+    or a device selector such as `get_device(args.device)`, a parameter `device`,
+    `self.device` in a class that sets it, `args.device` in a script with a `--device`
+    option); in a function given a model that it does not move, the model's device, bound
+    once at its top (`device = next(model.parameters()).device`); the callers' device, when
+    every call of the (module-level) function in the file has one, in a script or for a
+    `_private` function: the function gets a `device` parameter and each call passes its own. Only where the code has no device at
+    all does it select one, once: `device = best_device()` at the top of the function that
+    uses it (or once after the imports, for module-level code), never one call per tensor.
+    With `runtime-helpers = false` that line is
+    `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")`, in the same
+    place. No fix where the name `device` is taken for something else in that function.
 
     ## References
     - https://pytorch.org/docs/stable/notes/cuda.html#best-practices
@@ -93,7 +101,8 @@ class HardcodedCuda(Rule):
             fixed="""
             import torch
             from torchlint.runtime import best_device
-            model = Net().to(best_device())
+            device = best_device()
+            model = Net().to(device)
             """,
         ),
         Invalid(
@@ -104,7 +113,8 @@ class HardcodedCuda(Rule):
             fixed="""
             from torchlint.runtime import best_device
             def step(x, y):
-                return x.to(best_device(), non_blocking=True), y.to(best_device())
+                device = best_device()
+                return x.to(device, non_blocking=True), y.to(device)
             """,
             count=2,
         ),
@@ -191,9 +201,10 @@ class HardcodedCuda(Rule):
             fixed="""
             import torch
             from torchlint.runtime import best_device
+            device = best_device()
             if not torch.cuda.is_available():
                 print("no GPU, continuing anyway")
-            x = batch.to(best_device())
+            x = batch.to(device)
             """,
         ),
         Valid(
@@ -321,10 +332,10 @@ class HardcodedCuda(Rule):
     def _fix(self, node: cst.Call, func: cst.Attribute):
         if calls.positional(node) or calls.keyword(node, "device") is not None:
             return None  # an explicit device index: the intent is one particular GPU
-        device = device_expression(self.context)
+        device = scope_device(self.context)
         if device is None:
             return None
-        text, preamble = device
+        text = device.text
         first = cst.Arg(
             cst.parse_expression(text),
             comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
@@ -336,7 +347,8 @@ class HardcodedCuda(Rule):
         )
         return self.fix(
             Applicability.UNSAFE,
-            f"Use `.to({text})`",
+            f"Use `.to({text})` ({device.origin})",
             Replace(node, new),
-            preamble=preamble,
+            *device.edits,
+            preamble=device.preamble,
         )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.device_names import device_expression
 from torchlint.analysis.devices import (
     cuda_guarded,
     cuda_literal,
     used_as_value,
 )
+from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -57,7 +57,7 @@ class HardcodedDeviceString(Rule):
     from torchlint.runtime import best_device
 
     device = torch.device(best_device())
-    mask = torch.ones(8, device=best_device())
+    mask = torch.ones(8, device=device)
     ```
 
     Opt-in (`extend-select = ["TL202"]`): measured on real projects (library code,
@@ -70,12 +70,21 @@ class HardcodedDeviceString(Rule):
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
     failing. `"cuda:N"` with an index other than 0, and `torch.device("cuda", N)`, name one
-    particular GPU: they are reported without a fix. Where a device is already in scope
-    (a parameter called `device`, or a name bound only to `torch.device(...)` or
-    `best_device()`), the fix uses it. With `runtime-helpers = false` the fix
-    writes `device` and adds a module-level
-    `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` (only when the
-    name `device` is free).
+    particular GPU: they are reported without a fix. Where the literal is the one binding of
+    a device (`device = torch.device("cuda")`) or a parameter default, it becomes
+    `best_device()` in place. Elsewhere the fix uses the device the code already chose (`torchlint/analysis/scope_device.py`),
+    in this order: a device in scope (a name bound to `torch.device(...)`, `best_device()`
+    or a device selector such as `get_device(args.device)`, a parameter `device`,
+    `self.device` in a class that sets it, `args.device` in a script with a `--device`
+    option); in a function given a model that it does not move, the model's device, bound
+    once at its top (`device = next(model.parameters()).device`); the callers' device, when
+    every call of the (module-level) function in the file has one, in a script or for a
+    `_private` function: the function gets a `device` parameter and each call passes its own. Only where the code has no device at
+    all does it select one, once: `device = best_device()` at the top of the function that
+    uses it (or once after the imports, for module-level code), never one call per tensor.
+    With `runtime-helpers = false` that line is
+    `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")`, in the same
+    place. No fix where the name `device` is taken for something else in that function.
 
     ## References
     - https://pytorch.org/docs/stable/notes/cuda.html#best-practices
@@ -109,7 +118,8 @@ class HardcodedDeviceString(Rule):
             fixed="""
             import torch as th
             from torchlint.runtime import best_device
-            mask = th.ones(8, dtype=th.bool, device=best_device())
+            device = best_device()
+            mask = th.ones(8, dtype=th.bool, device=device)
             """,
         ),
         Invalid(
@@ -118,9 +128,9 @@ class HardcodedDeviceString(Rule):
                 return model(x.to("cuda", non_blocking=True)), x.to(device='cuda')
             """,
             fixed="""
-            from torchlint.runtime import best_device
             def step(model, x):
-                return model(x.to(best_device(), non_blocking=True)), x.to(device=best_device())
+                device = next(model.parameters()).device
+                return model(x.to(device, non_blocking=True)), x.to(device=device)
             """,
             count=2,
         ),
@@ -291,13 +301,13 @@ class HardcodedDeviceString(Rule):
             return None  # a particular GPU: replacing it would change which one
         if self.qualified_name(node.func) == "torch.device" and len(node.args) > 1:
             return None  # torch.device("cuda", index)
-        device = device_expression(self.context)
+        device = scope_device(self.context)
         if device is None:
             return None
-        text, preamble = device
         return self.fix(
             Applicability.UNSAFE,
-            f"Use `{text}`",
-            Replace(literal, text),
-            preamble=preamble,
+            f"Use `{device.text}` ({device.origin})",
+            Replace(literal, device.text),
+            *device.edits,
+            preamble=device.preamble,
         )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
+from torchlint.analysis.loaded_objects import object_use
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -18,6 +19,13 @@ MAP_LOCATION_INDEX = 1
 PICKLE_MODULE_INDEX = 2
 WEIGHTS_ONLY_SINCE = (1, 13)
 WEIGHTS_ONLY_DEFAULT_SINCE = (2, 6)  # torch.load's weights_only defaults to True from here
+
+
+WHOLE_OBJECT = (
+    "{use} uses the loaded object as a model or other pickled object, which "
+    "`weights_only=True` refuses: save its `state_dict()` and load that into a new instance, "
+    "or allow its classes with `torch.serialization.add_safe_globals`"
+)
 
 
 SERIALIZATION_MODULES = frozenset({"torch", "torch.serialization"})
@@ -98,6 +106,10 @@ class LoadNotWeightsOnly(TorchLoadRule):
     custom classes) now raises; such files need `torch.serialization.add_safe_globals` or a
     switch to saving `state_dict()`. No fix is offered when `pickle_module` is given (the
     two do not combine) or when the target torch version predates `weights_only` (1.13).
+    Nor where the loaded object is used as a model or another arbitrary object (called,
+    `.eval()`, any attribute a dict does not have): `weights_only=True` would make that
+    load fail, so the message says what to do instead (save a `state_dict`, or allow the
+    classes with `torch.serialization.add_safe_globals`).
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.load.html
@@ -121,6 +133,32 @@ class LoadNotWeightsOnly(TorchLoadRule):
             fixed="""
             import torch
             state = torch.load("checkpoint.pt", weights_only=True)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            model = torch.load("model.pt")
+            predictions = model(x)
+            encoder = torch.load("encoder.pt").eval()
+            """,
+            fixed=None,
+            count=2,
+        ),
+        Invalid(
+            """
+            import torch
+            def restore(model, path):
+                checkpoint = torch.load(path)
+                model.load_state_dict(checkpoint["model"])
+                return checkpoint.get("epoch", 0)
+            """,
+            fixed="""
+            import torch
+            def restore(model, path):
+                checkpoint = torch.load(path, weights_only=True)
+                model.load_state_dict(checkpoint["model"])
+                return checkpoint.get("epoch", 0)
             """,
         ),
         Invalid(
@@ -286,6 +324,10 @@ class LoadNotWeightsOnly(TorchLoadRule):
         if flag is None and self._safe_by_default():
             return
         if id(node) in round_trips(self.context).loads:
+            return
+        use = object_use(self.context, node)
+        if use is not None:  # a whole pickled object: `weights_only=True` would fail to load it
+            self.report(node, f"{self.summary}; {WHOLE_OBJECT.format(use=use)}")
             return
         self.report(node, fix=self._fix(node, flag))
 
