@@ -262,19 +262,36 @@ def _bind_target(
         _bind_target(context, scope, target.value, None, index, found)
 
 
+def _device_names(context: FileContext, scope: Scope) -> list[tuple[str, list[_Binding]]]:
+    """The names of ``scope`` whose every binding holds a device, `device` and device-named
+    ones first (worked out once per scope: a scope of N calls is not read N times)."""
+    cache = context.fact("scope_device.device_names", lambda _: {})
+    key = id(scope.node)
+    if key not in cache:
+        bindings = _device_bindings(context, scope)
+        names = [name for name, found in bindings.items() if all(b.kind for b in found)]
+        names.sort(key=lambda n: (n != "device", not _DEVICE_NAME.fullmatch(n)))
+        cache[key] = [(name, bindings[name]) for name in names]
+    return cache[key]
+
+
 def _statement_index(context: FileContext, scope: Scope) -> int | None:
     """Index in ``scope``'s body of the statement holding the visited node; None when the
     node is in a nested function (which runs later, when everything is bound)."""
-    body = _body(scope.node)
+    positions = context.fact("scope_device.positions", lambda _: {})
+    key = id(scope.node)
+    if key not in positions:
+        positions[key] = {id(statement): i for i, statement in enumerate(_body(scope.node))}
+    body = positions[key]
     chain = context.ancestors
     for position, node in enumerate(chain):
         if node is scope.node:
             for later in chain[position + 1 :]:
                 if isinstance(later, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
                     return None
-                for index, statement in enumerate(body):
-                    if later is statement:
-                        return index
+                index = body.get(id(later))
+                if index is not None:
+                    return index
             return None
     return None
 
@@ -286,11 +303,8 @@ def _named(context: FileContext) -> ScopeDevice | None:
     here = context.scope
     while scope is not None:
         if not (scope.is_class and not first):
-            bindings = _device_bindings(context, scope)
-            names = sorted(bindings, key=lambda n: (n != "device", not _DEVICE_NAME.fullmatch(n)))
-            for name in names:
-                found = bindings[name]
-                if not all(b.kind for b in found) or _shadowed(here, scope, name):
+            for name, found in _device_names(context, scope):
+                if _shadowed(here, scope, name):
                     continue
                 if scope is here:
                     index = _statement_index(context, scope)

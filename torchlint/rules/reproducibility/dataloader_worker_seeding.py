@@ -86,7 +86,9 @@ class DataloaderWorkerSeeding(Rule):
             import torch
             from torch.utils.data import DataLoader
             torch.manual_seed(0)
-            loader = DataLoader(dataset, shuffle=True, num_workers=4, generator=torch.Generator().manual_seed(0))
+            loader = DataLoader(
+                dataset, shuffle=True, num_workers=4, generator=torch.Generator().manual_seed(0)
+            )
             """,
         ),
         Invalid(
@@ -137,7 +139,9 @@ class DataloaderWorkerSeeding(Rule):
             import torch
             import torch.utils.data as tud
             L.seed_everything(7)
-            train = tud.DataLoader(train_set, 64, True, num_workers=4, generator=torch.Generator().manual_seed(7))
+            train = tud.DataLoader(
+                train_set, 64, True, num_workers=4, generator=torch.Generator().manual_seed(7)
+            )
             val = tud.DataLoader(val_set, 64, num_workers=4, generator=torch.Generator().manual_seed(7))
             """,
             count=2,

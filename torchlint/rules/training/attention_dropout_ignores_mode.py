@@ -106,7 +106,9 @@ class AttentionDropoutIgnoresMode(Rule):
             import torch.nn.functional as F
             class Attention(nn.Module):
                 def forward(self, q, k, v):
-                    return F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+                    return F.scaled_dot_product_attention(
+                        q, k, v, dropout_p=self.dropout if self.training else 0.0
+                    )
             """,
         ),
         Invalid(
@@ -144,7 +146,11 @@ class AttentionDropoutIgnoresMode(Rule):
                 def forward(self, x):
                     q, k, v = self.qkv(x).chunk(3, dim=-1)
                     x = F.scaled_dot_product_attention(
-                        query=q, key=k, value=v, dropout_p=self.attn_drop.p if self.training else 0.0, is_causal=True
+                        query=q,
+                        key=k,
+                        value=v,
+                        dropout_p=self.attn_drop.p if self.training else 0.0,
+                        is_causal=True,
                     )
                     return x
             """,
