@@ -161,3 +161,85 @@ def fetches_published_weights(context: FileContext) -> bool:
     return context.fact(
         "checkpoints.published_weights", lambda c: bool(_PUBLISHED_WEIGHTS.search(c.source))
     )
+
+
+# --- loads of a whole pickled model ----------------------------------------------------------
+
+# What only a module has: calling one of these on what `torch.load` returned means the file
+# holds a whole pickled model, which `weights_only=True` refuses to load.
+_MODULE_ONLY = frozenset(
+    {
+        "eval",
+        "train",
+        "parameters",
+        "named_parameters",
+        "modules",
+        "named_modules",
+        "children",
+        "forward",
+        "state_dict",
+        "requires_grad_",
+        "zero_grad",
+        "half",
+    }
+)
+# Calls that return the module they are called on (`torch.load(p).to(device).eval()`).
+_PASS_THROUGH = frozenset({"to", "cuda", "cpu", "float", "double", "half"})
+
+
+def whole_model_loads(context: FileContext) -> frozenset[int]:
+    """The ``torch.load`` calls whose result is used as a module in the same function: called
+    (``model(x)``), or given a module-only method (``.eval()``, ``.parameters()``,
+    ``.state_dict()``), directly or through the name it is assigned to. Such a file holds a
+    pickled model, and ``weights_only=True`` would refuse it."""
+    return context.fact("checkpoints.whole_model_loads", _scan_whole_models)
+
+
+def _load_inside(scope: Scope, expr: cst.BaseExpression) -> cst.Call | None:
+    """The ``torch.load`` call ``expr`` is, possibly behind ``.to(...)`` / ``.cuda()``."""
+    while isinstance(expr, cst.Call):
+        if _serialization_call(scope, expr) == "load":
+            return expr
+        func = expr.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _PASS_THROUGH:
+            return None
+        expr = func.value
+    return None
+
+
+def _scan_whole_models(context: FileContext) -> frozenset[int]:
+    if "load" not in context.source:
+        return frozenset()
+    scope = context.module_scope
+    found: set[int] = set()
+    # per function node: name -> the load calls assigned to it; and the names used as modules
+    assigned: dict[int, dict[str, list[int]]] = {}
+    used: dict[int, set[str]] = {}
+    stack: list[tuple[cst.CSTNode, int]] = [(context.module, id(context.module))]
+    while stack:
+        node, owner = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            owner = id(node)
+        if isinstance(node, cst.Assign) and len(node.targets) == 1:
+            target = node.targets[0].target
+            load = _load_inside(scope, node.value)
+            if isinstance(target, cst.Name) and load is not None:
+                assigned.setdefault(owner, {}).setdefault(target.value, []).append(id(load))
+        elif isinstance(node, cst.Call):
+            func = node.func
+            subject: cst.BaseExpression | None = None
+            if isinstance(func, cst.Attribute) and func.attr.value in _MODULE_ONLY:
+                subject = func.value
+            elif not isinstance(func, cst.Attribute):
+                subject = func
+            if subject is not None:
+                load = _load_inside(scope, subject)
+                if load is not None and load is not node:
+                    found.add(id(load))
+                elif isinstance(subject, cst.Name):
+                    used.setdefault(owner, set()).add(subject.value)
+        stack.extend((child, owner) for child in inner_children(node))
+    for owner, names in assigned.items():
+        for name in used.get(owner, ()):
+            found.update(names.get(name, ()))
+    return frozenset(found)

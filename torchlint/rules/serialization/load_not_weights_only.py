@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
+from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips, whole_model_loads
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -18,6 +18,10 @@ MAP_LOCATION_INDEX = 1
 PICKLE_MODULE_INDEX = 2
 WEIGHTS_ONLY_SINCE = (1, 13)
 WEIGHTS_ONLY_DEFAULT_SINCE = (2, 6)  # torch.load's weights_only defaults to True from here
+WHOLE_MODEL = (
+    "`torch.load` of a whole pickled model can run arbitrary code from the file, and "
+    "`weights_only=True` would refuse it: save the model's `state_dict()` and load that instead"
+)
 
 
 SERIALIZATION_MODULES = frozenset({"torch", "torch.serialization"})
@@ -77,11 +81,19 @@ class LoadNotWeightsOnly(TorchLoadRule):
       A path from the command line, a download or a function parameter is always reported,
       whatever `map_location` says.
 
-    Opt-in (`extend-select = ["TL701"]`): on the ecosystem check about half of what it reported
-    was a project loading its own checkpoints or a weights file shipped inside its package
-    (a path built from `__file__`), which a maintainer would not change; and from torch 2.6
-    the default is already safe. Turn it on where the code supports torch older than 2.6 and
-    loads files users hand it.
+    On by default where the project may run on torch older than 2.6: a `target-version`
+    below 2.6 (from torch 2.4 the missing argument also gives a `FutureWarning`), or none at
+    all. An unknown `target-version` counts as old: most projects declare no torch lower bound
+    (5 of the 11 ecosystem projects, and every script without a `pyproject.toml`), and those
+    scripts run on whatever torch is installed, often older than 2.6; of the projects that
+    declare one, 5 of 7 support torch below 2.6. Declare `torch>=2.6` (or set
+    `target-version`) and only an explicit `weights_only=False` is reported.
+
+    Where the loaded object is used as a whole model in the same function (`model =
+    torch.load(path)` then `model.eval()` or `model(x)`), the message says so:
+    `weights_only=True` would refuse that file, so the change to make is saving the model's
+    `state_dict()` (or allow-listing its classes with
+    `torch.serialization.add_safe_globals`).
 
     ## Example
     ```python
@@ -108,7 +120,6 @@ class LoadNotWeightsOnly(TorchLoadRule):
     code = "TL701"
     name = "load-not-weights-only"
     applies_to_tests = True
-    default = False
     summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
     fix_applicability = Applicability.UNSAFE
     requires = ("load",)
@@ -287,7 +298,8 @@ class LoadNotWeightsOnly(TorchLoadRule):
             return
         if id(node) in round_trips(self.context).loads:
             return
-        self.report(node, fix=self._fix(node, flag))
+        message = WHOLE_MODEL if id(node) in whole_model_loads(self.context) else None
+        self.report(node, message, fix=self._fix(node, flag))
 
     def _safe_by_default(self) -> bool:
         """True when every torch the project supports defaults to ``weights_only=True``."""
