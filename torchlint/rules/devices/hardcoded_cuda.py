@@ -11,7 +11,6 @@ from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
-
 # The examples below that have no device selection are reported only in strict mode.
 STRICT = {"portability": "strict"}
 
