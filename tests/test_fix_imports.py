@@ -27,27 +27,28 @@ KEEP_BEST = (
 def test_runtime_imports_are_one_sorted_line_merged_into_the_existing_one() -> None:
     source = (
         "import torch\n"
-        "from torch.utils.data import DataLoader\n"
+        "from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\n"
         "from torchlint.runtime import seed_everything\n"
         "seed_everything(0)\n"
-        "loader = DataLoader(ds)\n" + VALIDATE
+        "loader = DataLoader(ImageFolder(d))\n" + VALIDATE
     )
     outcome = fix_all(source, ["TL101", "TL301"])
     assert outcome.source == (
         "from torchlint.runtime import evaluating, make_loader, seed_everything\n"
         "seed_everything(0)\n"
-        "loader = make_loader(ds)\n" + VALIDATE.replace("torch.no_grad()", "evaluating(model)")
+        "loader = make_loader(ImageFolder(d))\n"
+        + VALIDATE.replace("torch.no_grad()", "evaluating(model)")
     )
 
 
 def test_names_of_one_pass_share_one_new_line() -> None:
     source = (
-        "import torch\nfrom torch.utils.data import DataLoader\nloader = DataLoader(ds)\n"
+        "import torch\nfrom torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\nloader = DataLoader(ImageFolder(d))\n"
         + VALIDATE
     )
     outcome = fix_all(source, ["TL101", "TL301"])
     assert outcome.source.startswith(
-        "from torchlint.runtime import evaluating, make_loader\nloader = make_loader(ds)\n"
+        "from torchlint.runtime import evaluating, make_loader\nloader = make_loader(ImageFolder(d))\n"
     )
 
 
@@ -66,13 +67,15 @@ def test_a_new_section_is_set_apart_by_a_blank_line() -> None:
 def test_import_guard_is_left_whole() -> None:
     guard = "try:\n    import apex\nexcept ImportError:\n    apex = None\n"
     source = (
-        "import torch\n" + guard + "from torch.utils.data import DataLoader\n"
-        "loader = DataLoader(ds, pin_memory=torch.cuda.is_available())\n"
+        "import torch\n"
+        + guard
+        + "from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\n"
+        "loader = DataLoader(ImageFolder(d), pin_memory=torch.cuda.is_available())\n"
     )
     outcome = fix_all(source, ["TL101"])
     assert outcome.source == (
         "import torch\nfrom torchlint.runtime import make_loader\n" + guard + "loader = "
-        "make_loader(ds, pin_memory=torch.cuda.is_available())\n"
+        "make_loader(ImageFolder(d), pin_memory=torch.cuda.is_available())\n"
     )
     guarded = "try:\n    import torch\nexcept ImportError:\n    torch = None\n"
     source = guarded + "best_acc = 0\n" + KEEP_BEST
@@ -86,8 +89,8 @@ def test_file_that_imports_torch_in_functions_gets_the_import_there() -> None:
         "def main():\n"
         '    """Train."""\n'
         "    import torch\n"
-        "    from torch.utils.data import DataLoader\n"
-        "    loader = DataLoader(ds)\n"
+        "    from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\n"
+        "    loader = DataLoader(ImageFolder(d))\n"
         "    return torch.zeros(1), loader\n"
     )
     outcome = fix_all(source, ["TL101"])
@@ -98,21 +101,21 @@ def test_file_that_imports_torch_in_functions_gets_the_import_there() -> None:
         '    """Train."""\n'
         "    import torch\n"
         "    from torchlint.runtime import make_loader\n"
-        "    loader = make_loader(ds)\n"
+        "    loader = make_loader(ImageFolder(d))\n"
         "    return torch.zeros(1), loader\n"
     )
 
 
 def test_import_still_used_elsewhere_stays() -> None:
     source = (
-        "from torch.utils.data import DataLoader\n"
-        "loader = DataLoader(ds)\n"
+        "from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\n"
+        "loader = DataLoader(ImageFolder(d))\n"
         "def make(ds) -> DataLoader:\n"
         "    return other\n"
     )
     outcome = fix_all(source, ["TL101"])
     assert outcome.source.startswith(
-        "from torch.utils.data import DataLoader\nfrom torchlint.runtime import make_loader\n"
+        "from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\nfrom torchlint.runtime import make_loader\n"
     )
 
 
@@ -130,6 +133,6 @@ def test_one_name_of_an_import_line_is_dropped() -> None:
 
 
 def test_import_that_was_unused_before_is_not_touched() -> None:
-    source = "import numpy\nfrom torch.utils.data import DataLoader\nloader = DataLoader(ds)\n"
+    source = "import numpy\nfrom torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\nloader = DataLoader(ImageFolder(d))\n"
     outcome = fix_all(source, ["TL101"])
     assert outcome.source.startswith("import numpy\n")

@@ -89,3 +89,90 @@ def test_device_options_are_a_device_selection() -> None:
         )
         [(_, message)] = messages(source, "TL201")
         assert f"`{option}` option" in message
+
+
+# --- TL301 ---------------------------------------------------------------------------------
+
+EVALUATE = (
+    "import torch\n"
+    "from torch import nn\n"
+    "def evaluate(model, x):\n"
+    "    with torch.no_grad():\n"
+    "        return model(x)\n"
+)
+
+
+def test_missing_eval_needs_a_known_mode_dependent_class() -> None:
+    assert messages(EVALUATE, "TL301") == []  # no caller: the class is not known
+    for built, reported in (
+        ("nn.Sequential(nn.Linear(2, 2), nn.Dropout())", True),
+        ("nn.Sequential(nn.Linear(2, 2), nn.ReLU())", False),  # no mode-dependent layer
+        ("torchvision.models.resnet18()", True),
+        ("torchvision.models.vit_b_16()", False),  # dropout 0 by default
+        ("torch.hub.load('repo', 'model')", False),  # a class it cannot see
+        ("Net()", False),  # not defined here
+    ):
+        source = "import torchvision\n" + EVALUATE + f"evaluate({built}, x)\n"
+        assert bool(messages(source, "TL301")) is reported, built
+
+
+def test_a_class_of_the_file_that_reads_its_mode_is_known() -> None:
+    source = EVALUATE + (
+        "class Noisy(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x + torch.randn_like(x) if self.training else x\n"
+        "class Wrapper(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.inner = Noisy()\n"
+        "def main(x):\n"
+        "    net = Wrapper().to('cpu')\n"
+        "    return evaluate(net, x)\n"
+    )
+    assert [line for line, _ in messages(source, "TL301")] == [4]
+    quiet = source.replace("if self.training else x", "")
+    assert messages(quiet, "TL301") == []
+
+
+# --- TL101 ---------------------------------------------------------------------------------
+
+LOADER = (
+    "import cv2\n"
+    "from torch.utils.data import DataLoader, Dataset\n"
+    "class Frames(Dataset):\n"
+    "    def __getitem__(self, index):\n"
+    "        return READ\n"
+    "loader = DataLoader(Frames(), batch_size=8)\n"
+)
+
+
+def test_workers_only_where_per_item_work_is_visible() -> None:
+    [(line, message)] = messages(LOADER.replace("READ", "cv2.imread(self.paths[index])"), "TL101")
+    assert line == 6 and "`__getitem__` of `Frames` calls `cv2.imread`" in message
+    assert messages(LOADER.replace("READ", "self.items[index]"), "TL101") == []
+    assert messages(LOADER.replace("READ", "self.transform(self.items[index])"), "TL101") == []
+
+
+def test_one_batch_and_unseen_datasets_are_not_reported() -> None:
+    source = LOADER.replace("READ", "cv2.imread(self.paths[index])")
+    one_batch = source.replace(
+        "loader = DataLoader(Frames(), batch_size=8)",
+        "x = next(iter(DataLoader(Frames(), batch_size=8)))",
+    )
+    assert messages(one_batch, "TL101") == []
+    unseen = source.replace("DataLoader(Frames()", "DataLoader(frames")
+    assert messages(unseen, "TL101") == []
+
+
+def test_transforms_count_only_in_a_training_loader() -> None:
+    source = (
+        "from torch.utils.data import DataLoader\n"
+        "from torchvision import datasets, transforms\n"
+        "data = datasets.CIFAR10('.', train=True, transform=transforms.ToTensor())\n"
+        "loader = DataLoader(data, batch_size=64)\n"
+        "for x, y in loader:\n"
+        "    loss(model(x), y).backward()\n"
+    )
+    assert [line for line, _ in messages(source, "TL101")] == [4]
+    assert messages(source.replace("train=True", "train=False"), "TL101") == []
+    assert messages(source.replace(".backward()", ".item()"), "TL101") == []

@@ -370,6 +370,7 @@ WRAPPERS = frozenset(
 class PerItemWork(NamedTuple):
     reason: str  # what the message says: "`__getitem__` of `Pngs` calls `Image.open`"
     needs_training: bool = False  # only transforms: worth workers in a training loop
+    train_split: bool = False  # built with `train=True`
 
 
 def per_item_work(context: FileContext, expr: cst.BaseExpression) -> PerItemWork | None:
@@ -429,7 +430,12 @@ def _call_work(
     if last in TRANSFORMED_DATASETS:
         transform = calls.argument(call, "transform", TRANSFORM_INDEX.get(last))
         if transform is not None and not _is_none(transform.value):
-            return PerItemWork(f"`{last}` applies its transform per item", needs_training=True)
+            train = calls.keyword(call, "train")
+            return PerItemWork(
+                f"`{last}` applies its transform per item",
+                needs_training=True,
+                train_split=train is not None and calls.is_true(train.value),
+            )
     return None
 
 

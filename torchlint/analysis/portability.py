@@ -168,6 +168,13 @@ def _other_device(scope, expr: cst.BaseExpression) -> bool:
     return False
 
 
+def _device_text(expr: cst.BaseExpression) -> str:
+    literal = calls.string_literal(expr)
+    if literal is None and isinstance(expr, cst.Call) and expr.args:
+        literal = calls.string_literal(expr.args[0].value)
+    return f'"{literal}"'
+
+
 def _says_device(name: str) -> bool:
     lowered = name.lower()
     return "device" in lowered or lowered in ("dev", "accelerator")
@@ -198,8 +205,9 @@ def _evidence(scope, node: cst.CSTNode) -> DeviceSelection | None:
             return DeviceSelection(node, "`best_device()`")
         return None
     if isinstance(node, cst.IfExp):
-        if _other_device(scope, node.body) or _other_device(scope, node.orelse):
-            return DeviceSelection(node, "a device chosen by a condition")
+        for branch in (node.orelse, node.body):
+            if _other_device(scope, branch):
+                return DeviceSelection(node, f"a `{_device_text(branch)}` alternative")
         return None
     if isinstance(node, cst.Param):
         default = node.default

@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from torchlint.analysis.datasets import per_item_work
+from torchlint.analysis.datasets import PerItemWork, per_item_work
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -403,7 +403,7 @@ class DataloaderNoWorkers(Rule):
         work = per_item_work(self.context, dataset.value)
         if work is None:
             return  # no per-item work in sight: in memory, tokenized up front, or unseen
-        if work.needs_training and not self._training_loader(node, dataset.value):
+        if work.needs_training and not self._training_loader(node, work):
             return  # transforms only: worth workers in a training loop, not a test pass
         if self._one_batch():
             return  # `next(iter(DataLoader(...)))`: one batch, no workers to amortise
@@ -412,17 +412,12 @@ class DataloaderNoWorkers(Rule):
         lead = EXPLICIT_ZERO if workers is not None else self.summary
         self.report(node, f"{lead}: {work.reason}", fix=self._fix(node, workers))
 
-    def _training_loader(self, node: cst.Call, dataset: cst.BaseExpression) -> bool:
-        """A loader that shuffles (or over `train=True` data) in a file that trains."""
+    def _training_loader(self, node: cst.Call, work: PerItemWork) -> bool:
+        """A loader that shuffles, or over `train=True` data, in a file that trains."""
         if ".backward(" not in self.context.source:
             return False
         shuffle = calls.argument(node, "shuffle", SHUFFLE_INDEX)
-        if shuffle is not None and calls.is_true(shuffle.value):
-            return True
-        if isinstance(dataset, cst.Call):
-            train = calls.keyword(dataset, "train")
-            return train is not None and calls.is_true(train.value)
-        return False
+        return work.train_split or (shuffle is not None and calls.is_true(shuffle.value))
 
     def _one_batch(self) -> bool:
         """The loader is built only to draw one batch: ``next(iter(DataLoader(...)))``."""

@@ -83,10 +83,10 @@ class LoadNotWeightsOnly(TorchLoadRule):
 
     On by default where the project may run on torch older than 2.6: a `target-version`
     below 2.6 (from torch 2.4 the missing argument also gives a `FutureWarning`), or none at
-    all. An unknown `target-version` counts as old: most projects declare no torch lower bound
-    (5 of the 11 ecosystem projects, and every script without a `pyproject.toml`), and those
-    scripts run on whatever torch is installed, often older than 2.6; of the projects that
-    declare one, 5 of 7 support torch below 2.6. Declare `torch>=2.6` (or set
+    all. An unknown `target-version` counts as old: many projects declare no torch lower bound
+    torchlint reads (6 of the 11 ecosystem projects, half of them scripts written for torch
+    1.x), and such code runs on whatever torch is installed; of the 6 ecosystem projects
+    that declare one anywhere, 4 support torch below 2.6. Declare `torch>=2.6` (or set
     `target-version`) and only an explicit `weights_only=False` is reported.
 
     Where the loaded object is used as a whole model in the same function (`model =
