@@ -287,8 +287,8 @@ def test_read_only_file_reports_what_it_still_has(tmp_path: Path, run_cli) -> No
     """The fix (which adds an import, shifting lines) was not written: report the file."""
     path = tmp_path / "frozen.py"
     source = (
-        "from torch.utils.data import DataLoader\n"
-        "loader = DataLoader(ds, batch_size=8)\n"
+        "import torchvision; from torch.utils.data import DataLoader\n"
+        "loader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=8)\n"
         "x = x.cuda()\n"
     )
     path.write_text(source)

@@ -48,7 +48,7 @@ def training_notebook() -> dict[str, Any]:
                 "%autoreload 2\n",
                 "!pip install -q torchvision\n",
                 "import torch\n",
-                "from torch.utils.data import DataLoader\n",
+                "import torchvision; from torch.utils.data import DataLoader\n",
                 "from torchvision import datasets, transforms",
             ],
             outputs=[
@@ -178,7 +178,8 @@ def test_check_reports_cells_and_cell_relative_lines(cwd: Path) -> None:
     done = invoke("check", "--output-format", "concise", "train.ipynb")
     assert done.exit_code == 1
     assert done.stdout.splitlines() == [
-        "train.ipynb:cell 4:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process",
+        "train.ipynb:cell 4:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process"
+        ": `ImageFolder` reads and decodes a file per item",
         "train.ipynb:cell 5:1:75: TL201 `.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`",
     ]
 
@@ -251,7 +252,9 @@ def test_directories_include_notebooks_but_not_checkpoints(cwd: Path) -> None:
 )
 def test_bad_notebooks_are_one_clear_error(cwd: Path, content: str, message: str) -> None:
     (cwd / "nb.ipynb").write_text(content)
-    (cwd / "ok.py").write_text("from torch.utils.data import DataLoader\nDataLoader(d)\n")
+    (cwd / "ok.py").write_text(
+        "import torchvision; from torch.utils.data import DataLoader\nDataLoader(torchvision.datasets.ImageFolder(d))\n"
+    )
     done = invoke("check", "--output-format", "concise", "nb.ipynb", "ok.py")
     assert done.exit_code == 2
     assert message in done.stderr

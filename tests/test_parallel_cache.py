@@ -23,7 +23,7 @@ from torchlint.runner import Mode, run
 
 TRAINING = """\
 import torch
-from torch.utils.data import DataLoader
+import torchvision; from torch.utils.data import DataLoader
 
 model = torch.load("model{n}.pt")
 loader = DataLoader(dataset, batch_size={n})

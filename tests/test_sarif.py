@@ -24,8 +24,8 @@ from torchlint.report.sarif import artifact_uri, to_sarif, write_sarif
 
 SOURCE = (
     "import torch\n"
-    "from torch.utils.data import DataLoader\n"
-    "loader = DataLoader(ds, batch_size=2)\n"
+    "import torchvision; from torch.utils.data import DataLoader\n"
+    "loader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
     "y = torch.log(1 + x)  # ünïcode before: columns count code points\n"
     "z = 'é' + str(torch.log(1 + x))\n"
 )
@@ -257,6 +257,7 @@ def test_github_format_from_the_cli(project: Path) -> None:
     assert lines[1] == (
         "::error title=torchlint (TL101),file=pkg dir/train.py,line=3,col=10,endLine=3,endColumn=38::"
         "TL101 `DataLoader` without `num_workers` loads every batch in the main process"
+        ": `ImageFolder` reads and decodes a file per item"
     )
     assert len(lines) == 4 and all(line.startswith("::error ") for line in lines)
 

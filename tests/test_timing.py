@@ -15,7 +15,7 @@ TRAINING = (
     "    model.eval()\n"
     "    for x in loader:\n"
     "        model(x)\n"
-    "loader = torch.utils.data.DataLoader(ds)\n"
+    "loader = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(ds))\n"
 )
 TIMED = {"TORCHLINT_TIMING": "1"}
 

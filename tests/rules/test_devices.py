@@ -11,7 +11,6 @@ from tests.helpers import fix, lint, settings_for
 from torchlint.analysis import devices
 from torchlint.engine import FileContext
 
-
 # The guards are read the same in every file; strict portability reports CUDA-only code too,
 # so these tests need no device selection of their own.
 STRICT = {"portability": "strict"}

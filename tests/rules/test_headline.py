@@ -75,7 +75,7 @@ def test_stopping_without_cuda_is_not_a_device_selection() -> None:
     )
     helper = source.replace("to_gpu_batch", "prepare")
     assert messages(helper, "TL201") == []
-    selecting = helper.replace("sys.exit('needs a GPU')", "print('CPU it is')")
+    selecting = helper.replace("sys.exit('needs a GPU')", "torch.set_default_device('cpu')")
     assert [line for line, _ in messages(selecting, "TL201")] == [3, 7]
 
 
@@ -175,4 +175,36 @@ def test_transforms_count_only_in_a_training_loader() -> None:
     )
     assert [line for line, _ in messages(source, "TL101")] == [4]
     assert messages(source.replace("train=True", "train=False"), "TL101") == []
-    assert messages(source.replace(".backward()", ".item()"), "TL101") == []
+    assert [
+        line
+        for line, _ in messages(
+            source.replace("train=True", "train=False").replace(
+                "batch_size=64", "batch_size=64, shuffle=True"
+            ),
+            "TL101",
+        )
+    ] == [4]
+
+
+def test_an_availability_check_that_picks_nothing_is_no_device_selection() -> None:
+    source = (
+        "import torch\n"
+        "if torch.cuda.is_available():\n"
+        "    log.append('max mem')\n"
+        "model = Net().cuda()\n"
+    )
+    assert messages(source, "TL201") == []
+    assert [
+        line
+        for line, _ in messages(
+            source.replace("log.append('max mem')", "model = model.cuda()"), "TL201"
+        )
+    ] == [4]
+    assert (
+        messages(
+            "import tensorrt\n"
+            + source.replace("log.append('max mem')", "x = 1\nelse:\n    y = 2"),
+            "TL201",
+        )
+        == []
+    )

@@ -397,10 +397,22 @@ def _work_of(
     if found is None:
         return None
     values, owner = found
-    works = [_work_of(context, value, owner, depth + 1) for value in values]
-    if not works or any(work is None for work in works):
-        return None  # a binding that shows no work: not sure
-    return works[0]
+    return _some_work(context, values, owner, depth)
+
+
+def _some_work(
+    context: FileContext, values: list[cst.BaseExpression], scope: Scope, depth: int
+) -> PerItemWork | None:
+    """The work of the first binding that shows some, unless another binding is surely in
+    memory (`TensorDataset` here, `ImageFolder` there: the cheap one may be the one used)."""
+    found = None
+    for value in values:
+        work = _work_of(context, value, scope, depth + 1)
+        if work is not None:
+            found = found or work
+        elif _kinds_of(context, value, scope, depth + 1) == {DatasetKind.IN_MEMORY}:
+            return None
+    return found
 
 
 def _call_work(
@@ -453,11 +465,7 @@ def _returned_work(
                 return None
             values.append(node.value)
         stack.extend(iter_children(node))
-    scope = Scope(function, context.module_scope)
-    works = [_work_of(context, value, scope, depth + 1) for value in values]
-    if not works or any(work is None for work in works):
-        return None
-    return works[0]
+    return _some_work(context, values, Scope(function, context.module_scope), depth)
 
 
 def _class_work(context: FileContext, classdef: cst.ClassDef) -> PerItemWork | None:

@@ -16,6 +16,7 @@ for a hard-coded CUDA use that no guard covers, so most files never pay for the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,10 @@ DEVICE_OPTIONS = frozenset(
     }
 )
 _OPTION_CALLS = frozenset({"add_argument", "option", "Option", "argument"})
+# Imports of libraries that run on NVIDIA GPUs only.
+_CUDA_ONLY_LIBRARIES = re.compile(
+    r"^\s*(?:import|from)\s+(?:tensorrt|torch_tensorrt|pycuda|cupy|cuda|apex)\b", re.MULTILINE
+)
 _EXITS = frozenset({"exit", "_exit", "skip", "skipTest", "fail"})
 _SKIPS = frozenset({"skipIf", "skipif", "skipUnless"})
 
@@ -93,6 +98,8 @@ def selection_note(context: FileContext) -> str | None:
 
 
 def _find(context: FileContext) -> DeviceSelection | None:
+    if _CUDA_ONLY_LIBRARIES.search(context.source):
+        return None  # TensorRT, CUDA bindings, CuPy: the file runs on CUDA or not at all
     scope = context.module_scope
     stack: list[cst.CSTNode] = [context.module]
     while stack:
@@ -100,7 +107,10 @@ def _find(context: FileContext) -> DeviceSelection | None:
         found = _evidence(scope, node)
         if found is not None:
             return found
-        stack.extend(_children(scope, node))  # last first: they come off in source order
+        children = _children(scope, node)
+        if isinstance(node, cst.If) and not _if_chooses(context.module, node):
+            children = [child for child in children if child is not node.test]
+        stack.extend(children)  # last first: they come off in source order
     return None
 
 
@@ -116,6 +126,15 @@ def _children(scope, node: cst.CSTNode):
     if isinstance(node, cst.If) and _stops_without_cuda(scope, node):
         return [child for child in inner_children(node) if child is not node.test]
     return inner_children(node)
+
+
+def _if_chooses(module: cst.Module, node: cst.If) -> bool:
+    """``if <... is_available() ...>:`` picks a device only when it has another branch or
+    places something in its body; ``if torch.cuda.is_available(): log(memory)`` does not."""
+    if node.orelse is not None:
+        return True
+    body = module.code_for_node(node.body)
+    return any(word in body for word in ("cuda", ".to(", "device"))
 
 
 def _stops_without_cuda(scope, node: cst.If) -> bool:

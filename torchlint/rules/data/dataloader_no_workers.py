@@ -31,8 +31,8 @@ class DataloaderNoWorkers(Rule):
     - a file-backed torchvision or torchaudio dataset (`ImageFolder`, `CocoDetection`,
       `torchaudio.datasets.*`, ...), or a class of this file derived from one;
     - a torchvision dataset held in memory (`MNIST`, `CIFAR10`, ...) with a `transform`,
-      in a training loader (it shuffles, or reads `train=True` data, in a file that calls
-      `.backward()`): the transform runs per item, every epoch.
+      in a training loader (it shuffles, or reads `train=True` data): the transform runs per
+      item, every epoch.
 
     `Subset(...)` and `ConcatDataset([...])` are looked through, and a name is followed to
     what it is assigned (in this file, also through a function that returns it).
@@ -413,9 +413,8 @@ class DataloaderNoWorkers(Rule):
         self.report(node, f"{lead}: {work.reason}", fix=self._fix(node, workers))
 
     def _training_loader(self, node: cst.Call, work: PerItemWork) -> bool:
-        """A loader that shuffles, or over `train=True` data, in a file that trains."""
-        if ".backward(" not in self.context.source:
-            return False
+        """A loader that shuffles, or over `train=True` data: a training loader (a test set
+        read once for a score is not worth workers)."""
         shuffle = calls.argument(node, "shuffle", SHUFFLE_INDEX)
         return work.train_split or (shuffle is not None and calls.is_true(shuffle.value))
 
