@@ -19,7 +19,7 @@ import torchvision; from torch.utils.data import DataLoader
 
 loader = DataLoader(torchvision.datasets.ImageFolder(ds))  # noqa: E501
 x = torch.log(1 + y)  # type: ignore[arg-type]
-both = DataLoader(torch.log(1 + y))
+both = DataLoader(torchvision.datasets.ImageFolder(torch.log(1 + y)))
 s = torch.log(1 + y) + len("""
 doc""")
 q = torch.log(1 + y) + \\
@@ -31,7 +31,7 @@ import torchvision; from torch.utils.data import DataLoader
 
 loader = DataLoader(torchvision.datasets.ImageFolder(ds))  # noqa: E501, TL101
 x = torch.log(1 + y)  # type: ignore[arg-type]  # noqa: TL405
-both = DataLoader(torch.log(1 + y))  # noqa: TL101, TL405
+both = DataLoader(torchvision.datasets.ImageFolder(torch.log(1 + y)))  # noqa: TL101, TL405
 s = torch.log(1 + y) + len("""
 doc""")
 q = torch.log(1 + y) + \\

@@ -123,7 +123,7 @@ def test_other_rules_fixes_are_kept() -> None:
     )
     rules = [r for r in all_rules() if r.code == "TL101"] + [_Stubborn]
     outcome = fix_source("mixed.py", source, settings, rules, unsafe=True)
-    assert "make_loader(torchvision.datasets.ImageFolder(ds, batch_size=2)" in outcome.source
+    assert "make_loader(torchvision.datasets.ImageFolder(ds), batch_size=2)" in outcome.source
     assert "model.train()" not in outcome.source
     assert outcome.fixed == 1
 

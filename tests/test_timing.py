@@ -10,7 +10,7 @@ import pytest
 from torchlint import timing
 
 TRAINING = (
-    "import torch\n"
+    "import torch, torchvision\n"
     "def evaluate(model, loader):\n"
     "    model.eval()\n"
     "    for x in loader:\n"
