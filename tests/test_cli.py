@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-BAD = "from torch.utils.data import DataLoader\nloader = DataLoader(ds, batch_size=2)\n"
-CLEAN = "from torch.utils.data import DataLoader\nloader = DataLoader(ds, num_workers=2)\n"
+BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
+CLEAN = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), num_workers=2)\n"
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -28,7 +28,8 @@ def test_concise_output_and_exit_code(tmp_path: Path, run_cli) -> None:
     done = run_cli("check", "--output-format", "concise", "a.py")
     assert done.returncode == 1
     assert done.stdout.decode() == (
-        "a.py:2:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process\n"
+        "a.py:2:10: TL101 `DataLoader` without `num_workers` loads every batch in the main "
+        "process: `ImageFolder` reads and decodes a file per item\n"
     )
     assert "Found 1 error." in done.stderr.decode()
 
@@ -49,8 +50,10 @@ def test_marker_means_torchlint_fix_fixes_it(tmp_path: Path, run_cli) -> None:
 def test_full_output_shows_source_and_caret(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "a.py", BAD)
     out = run_cli("check", "a.py").stdout.decode()
-    assert "2 | loader = DataLoader(ds, batch_size=2)" in out
-    assert "  |          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^ TL101" in out
+    assert "2 | loader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)" in out
+    assert (
+        "  |          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ TL101" in out
+    )
     assert "= help: Use `make_loader(...)`" in out
 
 
@@ -78,7 +81,7 @@ def test_exit_zero_and_quiet(tmp_path: Path, run_cli) -> None:
 
 
 def test_statistics(tmp_path: Path, run_cli) -> None:
-    write(tmp_path / "a.py", BAD + "loader2 = DataLoader(ds)\n")
+    write(tmp_path / "a.py", BAD + "loader2 = DataLoader(torchvision.datasets.ImageFolder(ds))\n")
     out = run_cli("check", "--statistics", "a.py").stdout.decode()
     assert out.split() == ["2", "TL101", "dataloader-no-workers"]  # an unsafe fix: no [*]
     out = run_cli("check", "--statistics", "--unsafe-fixes", "a.py").stdout.decode()
@@ -99,13 +102,13 @@ def test_json_format(tmp_path: Path, run_cli) -> None:
     data = json.loads(run_cli("check", "--output-format", "json", "a.py").stdout)
     assert data[0]["code"] == "TL101"
     assert data[0]["location"] == {"row": 2, "column": 10}
-    assert data[0]["end_location"] == {"row": 2, "column": 38}
+    assert data[0]["end_location"] == {"row": 2, "column": 72}
     assert data[0]["fix"]["applicability"] == "unsafe"
     assert data[0]["filename"] == "a.py"
 
 
 def test_json_lines_format(tmp_path: Path, run_cli) -> None:
-    write(tmp_path / "a.py", BAD + "loader2 = DataLoader(ds)\n")
+    write(tmp_path / "a.py", BAD + "loader2 = DataLoader(torchvision.datasets.ImageFolder(ds))\n")
     lines = run_cli("check", "--output-format", "json-lines", "a.py").stdout.decode().splitlines()
     assert [json.loads(line)["location"]["row"] for line in lines] == [2, 3]
 
@@ -114,7 +117,7 @@ def test_github_format(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "a.py", BAD)
     out = run_cli("check", "--output-format", "github", "a.py").stdout.decode()
     assert out.startswith(
-        "::error title=torchlint (TL101),file=a.py,line=2,col=10,endLine=2,endColumn=38::TL101 "
+        "::error title=torchlint (TL101),file=a.py,line=2,col=10,endLine=2,endColumn=72::TL101 "
     )
 
 

@@ -12,7 +12,7 @@ from torchlint.config import ConfigError, Settings, build_settings
 from torchlint.report import FORMATS
 from torchlint.torch_versions import KNOWN_RELEASES, declared_torch, lower_bound
 
-BAD = "from torch.utils.data import DataLoader\nloader = DataLoader(ds, batch_size=2)\n"
+BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
 # TL304's fix is display-only: a hint, never applied, never "fixable".
 NO_ZERO_GRAD = """\
 import torch
@@ -267,7 +267,7 @@ def test_no_placeholder_reaches_a_user(run_cli, tmp_path: Path) -> None:
 
 # --- max-file-size ----------------------------------------------------------------------------
 
-LOADER = "import torch\nloader = torch.utils.data.DataLoader(ds)\n"
+LOADER = "import torch, torchvision\nloader = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(ds))\n"
 
 
 def test_files_over_max_file_size_are_not_checked_and_say_so(tmp_path: Path, run_cli) -> None:
@@ -279,7 +279,7 @@ def test_files_over_max_file_size_are_not_checked_and_say_so(tmp_path: Path, run
         assert done.returncode == 1
         assert done.stdout.decode().splitlines() == [
             "small.py:2:10: TL101 `DataLoader` without `num_workers` loads every batch in the "
-            "main process"
+            "main process: `ImageFolder` reads and decodes a file per item"
         ]
         warning = (
             "torchlint: warning: big.py: not checked: 2 KiB is more than `max-file-size` (1 KiB)"

@@ -67,10 +67,10 @@ def test_the_most_specific_selector_wins(options: dict, expected: set[str]) -> N
 def test_settings_validate_their_selectors() -> None:
     assert Settings(select=("TL1",), extend_select=("ALL",), ignore=("TL101",))
     for field in ("select", "extend_select", "ignore"):
-        with pytest.raises(ConfigError, match="unknown rule selector `TL9`"):
-            Settings(**{field: ("TL9",)})
-    with pytest.raises(ConfigError, match=r"unknown rule selector `TL9` in x\.toml"):
-        Settings(per_file_ignores=(("*.py", ("TL101", "TL9")),), config_file=Path("x.toml"))
+        with pytest.raises(ConfigError, match="unknown rule selector `TL99`"):
+            Settings(**{field: ("TL99",)})
+    with pytest.raises(ConfigError, match=r"unknown rule selector `TL99` in x\.toml"):
+        Settings(per_file_ignores=(("*.py", ("TL101", "TL99")),), config_file=Path("x.toml"))
 
 
 @pytest.mark.parametrize("selector", ["ALL", "TL", "TL1", "TL10", "TL101"])
@@ -82,7 +82,7 @@ def test_valid_selectors(selector: str) -> None:
     ("selector", "message"),
     [
         ("", "empty rule selector"),
-        ("TL9", "unknown rule selector `TL9` (did you mean `TL309`?)"),
+        ("TL99", "unknown rule selector `TL99` (did you mean `TL309`?)"),
         ("TL1011", "unknown rule selector `TL1011` (did you mean `TL101`?)"),
         ("TL1O1", "unknown rule selector `TL1O1` (did you mean `TL101`?)"),
         ("all", "unknown rule selector `all` (codes are upper case: `ALL`)"),
@@ -321,8 +321,8 @@ def test_unknown_selectors_of_the_options_are_not_blamed_on_the_file(tmp_path: P
     (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")
     for option in ("select", "extend_select", "ignore"):
         with pytest.raises(ConfigError) as error:
-            build_settings(tmp_path / "pyproject.toml", **{option: ["TL9"]})
-        assert str(error.value) == "unknown rule selector `TL9` (did you mean `TL309`?)"
+            build_settings(tmp_path / "pyproject.toml", **{option: ["TL99"]})
+        assert str(error.value) == "unknown rule selector `TL99` (did you mean `TL309`?)"
 
 
 # --- merging the file and the options ----------------------------------------------------------

@@ -9,8 +9,14 @@ from pathlib import Path
 
 from tests.helpers import fix
 
-BAD = "from torch.utils.data import DataLoader\nloader = DataLoader(ds, batch_size=2)\n"
-FIXED = "from torchlint.runtime import make_loader\nloader = make_loader(ds, batch_size=2)\n"
+BAD = (
+    "from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\n"
+    "loader = DataLoader(ImageFolder(d), batch_size=2)\n"
+)
+FIXED = (
+    "from torchlint.runtime import make_loader\nfrom torchvision.datasets import ImageFolder\n"
+    "loader = make_loader(ImageFolder(d), batch_size=2)\n"
+)
 
 
 def test_unsafe_fix_needs_the_flag(tmp_path: Path, run_cli) -> None:
@@ -49,9 +55,10 @@ def test_diff_shows_exactly_what_fix_writes(tmp_path: Path, run_cli) -> None:
     assert patch.startswith("--- a/a.py\n+++ b/a.py\n")
     assert patch.endswith(
         "-from torch.utils.data import DataLoader\n"
-        "-loader = DataLoader(ds, batch_size=2)\n"
         "+from torchlint.runtime import make_loader\n"
-        "+loader = make_loader(ds, batch_size=2)\n"
+        " from torchvision.datasets import ImageFolder\n"
+        "-loader = DataLoader(ImageFolder(d), batch_size=2)\n"
+        "+loader = make_loader(ImageFolder(d), batch_size=2)\n"
     )
     run_cli("fix", "--unsafe-fixes", "a.py")
     assert target.read_text() == FIXED
@@ -69,7 +76,7 @@ def test_fixing_twice_changes_nothing(tmp_path: Path, run_cli) -> None:
 
 
 def test_imports_added_once_for_many_fixes() -> None:
-    source = BAD + "other = DataLoader(ds)\n"
+    source = BAD + "other = DataLoader(ImageFolder(d))\n"
     outcome = fix(source, "TL101")
     assert outcome.source.count("from torchlint.runtime import make_loader") == 1
     assert outcome.fixed == 2
@@ -82,11 +89,15 @@ def test_existing_import_is_reused() -> None:
 
 
 def test_import_goes_after_docstring_and_future() -> None:
-    source = '"""Doc."""\nfrom __future__ import annotations\n\nimport torch\nx = torch.utils.data.DataLoader(ds)\n'
+    source = (
+        '"""Doc."""\nfrom __future__ import annotations\n\nimport torch\nimport torchvision\n'
+        "x = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(d))\n"
+    )
     outcome = fix(source, "TL101")
     assert outcome.source == (
-        '"""Doc."""\nfrom __future__ import annotations\n\n'
-        "from torchlint.runtime import make_loader\nx = make_loader(ds)\n"
+        '"""Doc."""\nfrom __future__ import annotations\n\nimport torchvision\n'
+        "from torchlint.runtime import make_loader\n"
+        "x = make_loader(torchvision.datasets.ImageFolder(d))\n"
     )
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from tests.helpers import fix, fix_all, lint
 
+# These snippets select no device of their own: strict portability reports their CUDA uses.
+STRICT = {"portability": "strict"}
+
 SCRIPT = """\
 import argparse
 import torch
@@ -37,7 +40,7 @@ def main():
 
 
 def test_finding_1_a_helper_uses_the_device_of_the_model_it_is_given() -> None:
-    fixed = fix(SCRIPT, "TL201").source
+    fixed = fix(SCRIPT, "TL201", **STRICT).source
     assert "def evaluate(model, loader):\n    device = next(model.parameters()).device\n" in fixed
     assert "images = images.to(device, non_blocking=True)" in fixed
     assert "best_device" not in fixed
@@ -45,7 +48,7 @@ def test_finding_1_a_helper_uses_the_device_of_the_model_it_is_given() -> None:
 
 def test_finding_2_the_best_device_is_selected_once_per_function() -> None:
     source = "def step(x, y):\n    return x.cuda(), y.cuda()\n"
-    fixed = fix(source, "TL201").source
+    fixed = fix(source, "TL201", **STRICT).source
     assert fixed.count("best_device()") == 1
     assert (
         "def step(x, y):\n    device = best_device()\n    return x.to(device), y.to(device)\n"
@@ -55,17 +58,18 @@ def test_finding_2_the_best_device_is_selected_once_per_function() -> None:
 
 def test_finding_3_plain_pytorch_selection_goes_where_it_is_used_never_shadowed() -> None:
     source = (
-        "import os\nimport torch\nfrom torch.utils.data import DataLoader\n\n"
+        "import os\nimport torch\nfrom torch.utils.data import DataLoader\n"
+        "from torchvision.datasets import ImageFolder\n\n"
         "def load(x):\n    return x.cuda()\n\n"
-        "def main(dataset):\n"
+        "def main(root):\n"
         '    device = torch.device("cpu")\n'
-        "    loader = DataLoader(dataset, batch_size=32, shuffle=True, drop_last=True, "
+        "    loader = DataLoader(ImageFolder(root), batch_size=32, shuffle=True, drop_last=True, "
         "pin_memory=False)\n"
         "    return load(loader)\n"
         'if __name__ == "__main__":\n'
         "    main(None)\n"
     )
-    fixed = fix_all(source, ["TL201", "TL101"], **{"runtime-helpers": False}).source
+    fixed = fix_all(source, ["TL201", "TL101"], **{"runtime-helpers": False}, **STRICT).source
     # no module-level selection that main's own `device` would shadow
     assert not any(line.startswith("device =") for line in fixed.splitlines()), fixed
     # the helper gets main's device from its only caller
@@ -120,7 +124,7 @@ def test_finding_6_no_weights_only_fix_for_a_whole_pickled_model() -> None:
 
 def test_a_device_variable_in_scope_comes_first() -> None:
     source = "def train(model, loader, device):\n    for x, y in loader:\n        model(x.cuda())\n"
-    assert "model(x.to(device))" in fix(source, "TL201").source
+    assert "model(x.to(device))" in fix(source, "TL201", **STRICT).source
 
 
 def test_self_device_and_args_device_are_devices_in_scope() -> None:
@@ -132,7 +136,7 @@ def test_self_device_and_args_device_are_devices_in_scope() -> None:
         "    def step(self, x):\n"
         "        return x.cuda()\n"
     )
-    assert "return x.to(self.device)" in fix(source, "TL201").source
+    assert "return x.to(self.device)" in fix(source, "TL201", **STRICT).source
     script = (
         "import argparse\n"
         'parser.add_argument("--device", default="cuda")\n'
@@ -140,12 +144,12 @@ def test_self_device_and_args_device_are_devices_in_scope() -> None:
         "    print(args.device)\n"
         "    return x.cuda()\n"
     )
-    assert "return x.to(args.device)" in fix(script, "TL201").source
+    assert "return x.to(args.device)" in fix(script, "TL201", **STRICT).source
 
 
 def test_a_model_that_the_function_moves_is_not_a_device_source() -> None:
     source = "def setup(model, x):\n    model.cuda()\n    return x.cuda()\n"
-    fixed = fix(source, "TL201").source
+    fixed = fix(source, "TL201", **STRICT).source
     assert "next(model.parameters())" not in fixed
     assert "device = best_device()" in fixed
 
@@ -163,14 +167,14 @@ def test_the_caller_passes_its_device_only_when_every_caller_can() -> None:
         'if __name__ == "__main__":\n'
         "    main()\n"
     )
-    fixed = fix(source, "TL201").source
+    fixed = fix(source, "TL201", **STRICT).source
     assert "def probe(n):\n    device = best_device()\n" in fixed  # other() has none
     assert "probe(1)\n" in fixed and "probe(2)\n" in fixed
     only_main = source.replace("def other():\n    probe(2)\n", "")
-    fixed = fix(only_main, "TL201").source
+    fixed = fix(only_main, "TL201", **STRICT).source
     assert "def probe(n, device):" in fixed and "probe(1, device=device)" in fixed
     library = only_main.replace('if __name__ == "__main__":\n    main()\n', "")
-    assert "def probe(n):\n    device = best_device()\n" in fix(library, "TL201").source
+    assert "def probe(n):\n    device = best_device()\n" in fix(library, "TL201", **STRICT).source
 
 
 def test_a_function_used_other_than_by_calls_keeps_its_signature() -> None:
@@ -183,18 +187,34 @@ def test_a_function_used_other_than_by_calls_keeps_its_signature() -> None:
         "    probe(1)\n"
         "    callbacks = [probe]\n"
     )
-    fixed = fix(source, "TL201").source
+    fixed = fix(source, "TL201", **STRICT).source
     assert "def probe(n):\n    device = best_device()\n" in fixed
 
 
 def test_module_level_code_selects_once_after_the_imports() -> None:
     source = "import torch\nx = a.cuda()\ny = b.cuda()\n"
-    fixed = fix(source, "TL201").source
+    fixed = fix(source, "TL201", **STRICT).source
     assert fixed.count("best_device()") == 1
     assert fixed.endswith("device = best_device()\nx = a.to(device)\ny = b.to(device)\n")
 
 
 def test_a_device_bound_later_in_the_function_is_not_used() -> None:
     source = 'import torch\ndef f(x):\n    y = x.cuda()\n    device = torch.device("cpu")\n'
-    fixed = fix(source, "TL201").source
+    fixed = fix(source, "TL201", **STRICT).source
     assert "y = x.to(device)" not in fixed  # `device` is unbound there
+
+
+def test_module_level_script_code_uses_its_parsed_device_option() -> None:
+    """Finding 1 at module level: once `args = parser.parse_args()` has run, `args.device` is
+    the script's device; before it, nothing is parsed yet and a device is selected."""
+    options = (
+        "parser = argparse.ArgumentParser()\n"
+        'parser.add_argument("--device", default="cuda")\n'
+        "args = parser.parse_args()\n"
+        "model = Net().to(args.device)\n"
+    )
+    after = "import argparse\nimport torch\n" + options + "x = batch.cuda()\n"
+    assert fix(after, "TL201").source.endswith("x = batch.to(args.device)\n")
+    before = "import argparse\nimport torch\nx = batch.cuda()\n" + options
+    fixed = fix(before, "TL201").source
+    assert "x = batch.to(device)\n" in fixed and "device = best_device()\n" in fixed

@@ -13,7 +13,13 @@ VALIDATE = (
     "def main(loader):\n"
     "    model = Net()\n"
     "    validate(model, loader)\n"
+    "class Net:\n"  # a model whose behaviour depends on its mode (TL301 needs to know)
+    "    def forward(self, x):\n"
+    "        return x if self.training else -x\n"
 )
+# A dataset that reads a file per item (TL101 reports only visible per-item work); it needs
+# no import, so the imports the fixes write are the only ones in play.
+FILES = "class Files:\n    def __getitem__(self, index):\n        return open(index).read()\n"
 KEEP_BEST = (
     "for epoch in range(10):\n"
     "    acc = evaluate(model)\n"
@@ -30,24 +36,27 @@ def test_runtime_imports_are_one_sorted_line_merged_into_the_existing_one() -> N
         "from torch.utils.data import DataLoader\n"
         "from torchlint.runtime import seed_everything\n"
         "seed_everything(0)\n"
-        "loader = DataLoader(ds)\n" + VALIDATE
+        "loader = DataLoader(Files())\n" + VALIDATE + FILES
     )
     outcome = fix_all(source, ["TL101", "TL301"])
     assert outcome.source == (
         "from torchlint.runtime import evaluating, make_loader, seed_everything\n"
         "seed_everything(0)\n"
-        "loader = make_loader(ds)\n" + VALIDATE.replace("torch.no_grad()", "evaluating(model)")
+        "loader = make_loader(Files())\n"
+        + VALIDATE.replace("torch.no_grad()", "evaluating(model)")
+        + FILES
     )
 
 
 def test_names_of_one_pass_share_one_new_line() -> None:
     source = (
-        "import torch\nfrom torch.utils.data import DataLoader\nloader = DataLoader(ds)\n"
+        "import torch\nfrom torch.utils.data import DataLoader\nloader = DataLoader(Files())\n"
         + VALIDATE
+        + FILES
     )
     outcome = fix_all(source, ["TL101", "TL301"])
     assert outcome.source.startswith(
-        "from torchlint.runtime import evaluating, make_loader\nloader = make_loader(ds)\n"
+        "from torchlint.runtime import evaluating, make_loader\nloader = make_loader(Files())\n"
     )
 
 
@@ -67,12 +76,12 @@ def test_import_guard_is_left_whole() -> None:
     guard = "try:\n    import apex\nexcept ImportError:\n    apex = None\n"
     source = (
         "import torch\n" + guard + "from torch.utils.data import DataLoader\n"
-        "loader = DataLoader(ds, pin_memory=torch.cuda.is_available())\n"
+        "loader = DataLoader(Files(), pin_memory=torch.cuda.is_available())\n" + FILES
     )
     outcome = fix_all(source, ["TL101"])
     assert outcome.source == (
         "import torch\nfrom torchlint.runtime import make_loader\n" + guard + "loader = "
-        "make_loader(ds, pin_memory=torch.cuda.is_available())\n"
+        "make_loader(Files(), pin_memory=torch.cuda.is_available())\n" + FILES
     )
     guarded = "try:\n    import torch\nexcept ImportError:\n    torch = None\n"
     source = guarded + "best_acc = 0\n" + KEEP_BEST
@@ -87,8 +96,8 @@ def test_file_that_imports_torch_in_functions_gets_the_import_there() -> None:
         '    """Train."""\n'
         "    import torch\n"
         "    from torch.utils.data import DataLoader\n"
-        "    loader = DataLoader(ds)\n"
-        "    return torch.zeros(1), loader\n"
+        "    loader = DataLoader(Files())\n"
+        "    return torch.zeros(1), loader\n" + FILES
     )
     outcome = fix_all(source, ["TL101"])
     assert outcome.source == (
@@ -98,17 +107,17 @@ def test_file_that_imports_torch_in_functions_gets_the_import_there() -> None:
         '    """Train."""\n'
         "    import torch\n"
         "    from torchlint.runtime import make_loader\n"
-        "    loader = make_loader(ds)\n"
-        "    return torch.zeros(1), loader\n"
+        "    loader = make_loader(Files())\n"
+        "    return torch.zeros(1), loader\n" + FILES
     )
 
 
 def test_import_still_used_elsewhere_stays() -> None:
     source = (
         "from torch.utils.data import DataLoader\n"
-        "loader = DataLoader(ds)\n"
+        "loader = DataLoader(Files())\n"
         "def make(ds) -> DataLoader:\n"
-        "    return other\n"
+        "    return other\n" + FILES
     )
     outcome = fix_all(source, ["TL101"])
     assert outcome.source.startswith(
@@ -120,7 +129,8 @@ def test_one_name_of_an_import_line_is_dropped() -> None:
     source = (
         "from torch.utils.data import DataLoader, Dataset\n"
         "class D(Dataset):\n"
-        "    pass\n"
+        "    def __getitem__(self, index):\n"
+        "        return open(index).read()\n"
         "loader = DataLoader(D())\n"
     )
     outcome = fix_all(source, ["TL101"])
@@ -130,6 +140,9 @@ def test_one_name_of_an_import_line_is_dropped() -> None:
 
 
 def test_import_that_was_unused_before_is_not_touched() -> None:
-    source = "import numpy\nfrom torch.utils.data import DataLoader\nloader = DataLoader(ds)\n"
+    source = (
+        "import numpy\nfrom torch.utils.data import DataLoader\nloader = DataLoader(Files())\n"
+        + FILES
+    )
     outcome = fix_all(source, ["TL101"])
     assert outcome.source.startswith("import numpy\n")

@@ -17,9 +17,9 @@ from torchlint.rules.base import Replace, Rule
 # TL101 (unsafe: make_loader) and TL102 (safe: pin_memory) both rewrite the same call.
 SHARED_CALL = """\
 import torch
-from torch.utils.data import DataLoader
+import torchvision; from torch.utils.data import DataLoader
 
-loader = DataLoader(data, batch_size=2)
+loader = DataLoader(torchvision.datasets.ImageFolder(data), batch_size=2)
 for x in loader:
     x = x.to("cuda")
 """
@@ -33,14 +33,16 @@ def test_overlapping_fixes_are_applied_one_at_a_time() -> None:
     assert [d.code for d in _non_overlapping(found)] == ["TL101"]
     outcome = fix_source("example.py", SHARED_CALL, settings, rules, unsafe=True)
     assert outcome.fixed == 1  # what `fix` reports is what it did
-    assert "make_loader(data, batch_size=2)" in outcome.source
+    assert "make_loader(torchvision.datasets.ImageFolder(data), batch_size=2)" in outcome.source
     assert outcome.remaining == []
 
 
 def test_a_fix_that_would_nest_too_deeply_for_python_is_refused() -> None:
     # 199 levels parse; `.to(best_device())` would add the 200th (`device` is taken, so the
-    # selection goes inline).
-    source = "import torch\ndevice = 0\nx = " + "(" * 199 + "y.cuda()" + ")" * 199 + "\n"
+    # selection goes inline; `DEVICE = 'cpu'` makes the file one that runs without CUDA).
+    source = (
+        "import torch\ndevice = 0\nx = " + "(" * 199 + "y.cuda()" + ")" * 199 + "\nDEVICE = 'cpu'\n"
+    )
     ast.parse(source)
     outcome = fix(source, "TL201")
     assert outcome.fixed == 0
@@ -87,7 +89,7 @@ def test_edits_are_applied_in_order_and_an_overlapping_one_of_a_fix_is_dropped()
 
 
 def test_code_too_deep_for_python_is_reported_and_left_alone() -> None:
-    source = "import torch\nx = " + "(" * 300 + "y.cuda()" + ")" * 300 + "\n"
+    source = "import torch\nx = " + "(" * 300 + "y.cuda()" + ")" * 300 + "\nDEVICE = 'cpu'\n"
     outcome = fix(source, "TL201", select=["TL000", "TL201"])
     assert (outcome.source, outcome.fixed, outcome.errors) == (source, 0, [])
     assert [d.code for d in outcome.remaining] == ["TL000"]

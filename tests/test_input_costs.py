@@ -28,7 +28,8 @@ GROWTH = 2.3  # doubling an input at most doubles the work (DESIGN.md), with roo
 
 
 def _lint(source: str, select: str):
-    chosen = build_settings(None, select=[select])
+    # Strict portability: the generated scopes select no device, and TL201 must still fire.
+    chosen = build_settings(None, select=[select], table={"portability": "strict"})
     rules = selected_rules(chosen.selected_codes)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20000))
@@ -104,7 +105,8 @@ def test_a_scope_s_statements_are_listed_once(monkeypatch) -> None:
 
 
 def _fix_calls(n: int) -> int:
-    source, settings = _scope(n), build_settings(None, select=["TL201"])
+    strict = {"portability": "strict"}
+    source, settings = _scope(n), build_settings(None, select=["TL201"], table=strict)
     rules = selected_rules(settings.selected_codes)
     count = 0
 
@@ -284,13 +286,13 @@ def test_lsp_positions_of_an_ascii_text_copy_no_line(monkeypatch) -> None:
 
 # --- the summary says when files were not checked --------------------------------------------
 
-LOADER = "import torch\nloader = torch.utils.data.DataLoader(ds)\n"
+REPORTED = "import torch\nstate = torch.load(path)\n"  # TL701, on by default
 
 
 @pytest.fixture
 def over_the_limit(tmp_path: Path) -> Path:
     (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nmax-file-size = 1\n")
-    (tmp_path / "big.py").write_text(LOADER + "# padding\n" * 200)  # about 2 KiB
+    (tmp_path / "big.py").write_text(REPORTED + "# padding\n" * 200)  # about 2 KiB
     return tmp_path
 
 
@@ -303,7 +305,7 @@ def test_a_pass_with_a_file_not_checked_says_so(over_the_limit: Path, run_cli) -
 
 
 def test_findings_with_a_file_not_checked_end_with_it(over_the_limit: Path, run_cli) -> None:
-    (over_the_limit / "small.py").write_text(LOADER)
+    (over_the_limit / "small.py").write_text(REPORTED)
     done = run_cli("check", "--output-format", "json", ".")
     assert done.returncode == 1
     assert [d["filename"] for d in json.loads(done.stdout)] == ["small.py"]

@@ -89,7 +89,7 @@ def training_notebook() -> dict[str, Any]:
                 "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).cuda()\n",
                 "model?\n",
                 "files = !ls data\n",
-                "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)",
+                "optimizer = torch.optim.SGD(model.parameters(), lr=0.1); device = 'cpu'",
             ],
             count=3,
         ),
@@ -178,8 +178,11 @@ def test_check_reports_cells_and_cell_relative_lines(cwd: Path) -> None:
     done = invoke("check", "--output-format", "concise", "train.ipynb")
     assert done.exit_code == 1
     assert done.stdout.splitlines() == [
-        "train.ipynb:cell 4:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process",
-        "train.ipynb:cell 5:1:75: TL201 `.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`",
+        "train.ipynb:cell 4:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process"
+        ": `MNIST` applies its transform per item",
+        "train.ipynb:cell 5:1:75: TL201 `.cuda()` fails on machines without CUDA, and this file"
+        " selects a device at line 16 (`device` set to another device): move to the selected"
+        " device with `.to(...)`",
     ]
 
 
@@ -203,8 +206,10 @@ def test_full_format_shows_the_cell_line(cwd: Path) -> None:
 
 def test_names_imported_in_an_earlier_cell_resolve(cwd: Path) -> None:
     notebook = training_notebook()
-    notebook["cells"][1]["source"] = ["import torch.utils.data as tud"]
-    notebook["cells"][3]["source"] = ["loader = tud.DataLoader(dataset)"]
+    notebook["cells"][1]["source"] = ["import torch.utils.data as tud, torchvision"]
+    notebook["cells"][3]["source"] = [
+        "loader = tud.DataLoader(torchvision.datasets.ImageFolder(r))"
+    ]
     write_notebook(cwd / "nb.ipynb", notebook)
     out = invoke("check", "--output-format", "concise", "nb.ipynb").stdout
     assert out.startswith("nb.ipynb:cell 4:1:10: TL101")
@@ -251,7 +256,9 @@ def test_directories_include_notebooks_but_not_checkpoints(cwd: Path) -> None:
 )
 def test_bad_notebooks_are_one_clear_error(cwd: Path, content: str, message: str) -> None:
     (cwd / "nb.ipynb").write_text(content)
-    (cwd / "ok.py").write_text("from torch.utils.data import DataLoader\nDataLoader(d)\n")
+    (cwd / "ok.py").write_text(
+        "import torchvision; from torch.utils.data import DataLoader\nDataLoader(torchvision.datasets.ImageFolder(d))\n"
+    )
     done = invoke("check", "--output-format", "concise", "nb.ipynb", "ok.py")
     assert done.exit_code == 2
     assert message in done.stderr

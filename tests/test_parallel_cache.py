@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 model = torch.load("model{n}.pt")
 loader = DataLoader(dataset, batch_size={n})
-net = model.cuda()
+net = model.cuda(); DEVICE = "cpu"
 probs = torch.softmax(logits)
 """
 
@@ -53,7 +53,7 @@ def notebook(n: int) -> str:
         "id": f"c{n}",
         "metadata": {},
         "outputs": [],
-        "source": ["import torch\n", f"m = torch.load('w{n}.pt')\n", "m.cuda()\n"],
+        "source": ["import torch\n", f"m = torch.load('w{n}.pt')\n", "m.cuda(); d = 'cpu'\n"],
     }
     return json.dumps(
         {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1
@@ -227,7 +227,7 @@ def test_same_shown_path_in_two_directories_is_two_cache_entries(tmp_path: Path)
     )
     for name in ("sub1", "sub2"):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "a.py").write_text("import torch\nx = x.cuda()\n")
+        (tmp_path / name / "a.py").write_text("import torch\nx = x.cuda()\nDEVICE = 'cpu'\n")
     assert cli(tmp_path / "sub1", "check", "a.py").returncode == 0
     second = cli(tmp_path / "sub2", "check", "--output-format", "concise", "a.py")
     assert second.returncode == 1, second.stderr

@@ -108,6 +108,9 @@ def test_diagnostics_and_fixes_are_located_as_from_the_whole_module(rule, monkey
         if not isinstance(example, Invalid):
             continue
         source = example.code  # dedented by `Invalid`
+        if example.settings:  # e.g. `portability = "strict"`: what makes it report
+            settings = build_settings(None, select=["ALL"], table=dict(example.settings))
+            rules = selected_rules(settings.selected_codes)
         fast = lint_source("example.py", source, settings, rules)
         full = lint_source("example.py", source, settings, rules, locate=_full_module)
         assert fast.diagnostics == full.diagnostics

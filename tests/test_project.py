@@ -154,6 +154,10 @@ def test_caller_in_another_file_that_sets_eval_silences_tl301(tmp_path: Path) ->
         def evaluate(model, loader):
             with torch.no_grad():
                 return [model(x) for x in loader]
+
+        def smoke_test(loader):
+            model = torch.nn.Sequential(torch.nn.Dropout())  # a known class
+            return evaluate(model, loader)
     """
     write(
         tmp_path,
@@ -190,17 +194,17 @@ def test_helper_in_another_file_that_leaves_eval_is_an_eval(tmp_path: Path) -> N
                     model.train()
             """,
             "run.py": """\
-                import torch
+                import torch, torchvision
                 from helpers import freeze, restoring
 
                 def a(x):
-                    model = torch.load("a.pt")
+                    model = torchvision.models.resnet18()
                     freeze(model)
                     with torch.no_grad():
                         return model(x)
 
                 def b(x):
-                    model = torch.load("b.pt")
+                    model = torchvision.models.resnet18()
                     restoring(model)
                     with torch.no_grad():
                         return model(x)
@@ -276,12 +280,14 @@ def test_import_cycle_does_not_hang(tmp_path: Path) -> None:
                 def go(x):
                     model = Net()
                     other_model = Other()
+                    dropout_model = torch.nn.Dropout()
                     with torch.no_grad():
-                        return model(x), other_model(x)
+                        return model(x), other_model(x), dropout_model(x)
             """,
         },
     )
-    assert check(tmp_path, "run.py") == [("run.py", 8, "TL301")]
+    # Net and Other are of classes it cannot resolve: only the known one is reported
+    assert check(tmp_path, "run.py") == [("run.py", 9, "TL301")]
 
 
 def test_syntax_error_in_imported_file_is_skipped(tmp_path: Path) -> None:
@@ -360,7 +366,7 @@ def test_cuda_gate_decorator_from_test_helpers(tmp_path: Path) -> None:
                 def two(model):
                     return model.cuda()
 
-                def three(model):
+                def three(model, device="cpu"):  # runs without CUDA too
                     return model.cuda()
             """,
         },
@@ -498,7 +504,9 @@ def test_cache_sees_a_new_caller_that_sets_eval(tmp_path: Path) -> None:
         tmp_path,
         {
             "engine.py": "import torch\n\ndef evaluate(model, loader):\n"
-            "    with torch.no_grad():\n        return [model(x) for x in loader]\n",
+            "    with torch.no_grad():\n        return [model(x) for x in loader]\n"
+            "\ndef smoke_test(loader):\n"
+            "    return evaluate(torch.nn.Sequential(torch.nn.Dropout()), loader)\n",
         },
     )
     settings = build_settings(None, select=["TL301"])
@@ -560,7 +568,7 @@ def test_loader_and_class_that_return_models_in_eval_mode(tmp_path: Path) -> Non
                             self.eval()
             """,
             "run.py": """\
-                import torch
+                import torch, torchvision
                 from helpers import load, load_pair, Frozen
 
                 def one(x):
@@ -579,7 +587,7 @@ def test_loader_and_class_that_return_models_in_eval_mode(tmp_path: Path) -> Non
                         return net(x)
 
                 def four(x):
-                    model = torch.load("c.pt")
+                    model = torchvision.models.resnet18()  # a known class, with batch norm
                     with torch.no_grad():
                         return model(x)
             """,

@@ -11,7 +11,7 @@ from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
 from torchlint.registry import all_rules
 
 SELECT = ["TL201", "TL203", "TL701"]
-CUDA_IN_TEST = "import torch\nx = torch.zeros(3).cuda()\ny = torch.load('f.pt')\n"
+CUDA_IN_TEST = "import torch\nx = torch.zeros(3).cuda()\ny = torch.load('f.pt')\nDEVICE = 'cpu'\n"
 
 
 @pytest.mark.parametrize(

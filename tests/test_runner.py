@@ -85,6 +85,7 @@ import torch
 net = model.cuda()
 x = torch.load('a.pt')
 probs = torch.softmax(logits)
+DEVICE = "cpu"
 """
 FIXED = """\
 import torch
@@ -93,6 +94,7 @@ device = best_device()
 net = model.to(device)
 x = torch.load('a.pt', weights_only=True)
 probs = torch.softmax(logits)
+DEVICE = "cpu"
 """
 UNFIXABLE = "import torch\nprobs = torch.softmax(logits)\n"
 FIX = Mode(fix=True, unsafe=True)

@@ -24,8 +24,8 @@ from torchlint.report.sarif import artifact_uri, to_sarif, write_sarif
 
 SOURCE = (
     "import torch\n"
-    "from torch.utils.data import DataLoader\n"
-    "loader = DataLoader(ds, batch_size=2)\n"
+    "import torchvision; from torch.utils.data import DataLoader\n"
+    "loader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
     "y = torch.log(1 + x)  # ünïcode before: columns count code points\n"
     "z = 'é' + str(torch.log(1 + x))\n"
 )
@@ -156,7 +156,7 @@ def test_sarif_structure_and_results(project: Path) -> None:
     assert workers["level"] == "error"
     location = workers["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "pkg%20dir/train.py"
-    assert location["region"] == {"startLine": 3, "startColumn": 10, "endLine": 3, "endColumn": 38}
+    assert location["region"] == {"startLine": 3, "startColumn": 10, "endLine": 3, "endColumn": 72}
     assert "DataLoader without num_workers" in workers["message"]["text"]
     # the unsafe fix needs an import: the replacement is there, the import is named
     fix = workers["fixes"][0]
@@ -255,8 +255,9 @@ def test_github_format_from_the_cli(project: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("::error title=torchlint (TL000),file=broken.py,line=1,col=")
     assert lines[1] == (
-        "::error title=torchlint (TL101),file=pkg dir/train.py,line=3,col=10,endLine=3,endColumn=38::"
+        "::error title=torchlint (TL101),file=pkg dir/train.py,line=3,col=10,endLine=3,endColumn=72::"
         "TL101 `DataLoader` without `num_workers` loads every batch in the main process"
+        ": `ImageFolder` reads and decodes a file per item"
     )
     assert len(lines) == 4 and all(line.startswith("::error ") for line in lines)
 

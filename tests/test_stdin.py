@@ -13,8 +13,8 @@ import pytest
 
 SOURCE = (
     "import torch\n"
-    "from torch.utils.data import DataLoader\n"
-    "loader = DataLoader(ds)\n"
+    "import torchvision; from torch.utils.data import DataLoader\n"
+    "loader = DataLoader(torchvision.datasets.ImageFolder(ds))\n"
     "y = torch.log(1 + x)\n"
 )
 SAFE_FIXED = SOURCE.replace("torch.log(1 + x)", "torch.log1p(x)")
@@ -37,7 +37,8 @@ def test_check_reads_stdin_and_names_it(run_cli) -> None:
     )
     assert done.returncode == 1
     assert done.stdout.decode().splitlines() == [
-        "src/model.py:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process",
+        "src/model.py:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process"
+        ": `ImageFolder` reads and decodes a file per item",
         "src/model.py:4:5: TL405 [*] `torch.log(1 + x)` loses precision for small `x`: use `torch.log1p(x)`",
     ]
     assert "Found 2 errors." in done.stderr.decode()
@@ -62,7 +63,10 @@ def test_fix_unsafe_and_clean_exit_zero(run_cli) -> None:
     done = lint(run_cli, "fix", "--unsafe-fixes", "--stdin-filename", "a.py", stdin=SOURCE)
     assert done.returncode == 0
     out = done.stdout.decode()
-    assert "loader = make_loader(ds)" in out and "from torchlint.runtime import make_loader" in out
+    assert (
+        "loader = make_loader(torchvision.datasets.ImageFolder(ds)" in out
+        and "from torchlint.runtime import make_loader" in out
+    )
     # already clean input comes back unchanged, exit 0
     again = lint(run_cli, "fix", "--unsafe-fixes", "--stdin-filename", "a.py", stdin=out)
     assert again.returncode == 0 and again.stdout.decode() == out

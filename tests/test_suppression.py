@@ -12,18 +12,20 @@ from torchlint.registry import all_rules
 from torchlint.suppression import parse_noqa
 
 CUDA = "import torch\nx = x.cuda(){comment}\ny = y.cuda()\n"
+# `portability = "strict"`: TL201 reports CUDA-only code too, so one line makes a diagnostic.
+STRICT = {"portability": "strict"}
 LOADER = """\
-import torch
+import torch, torchvision
 from torch.utils.data import DataLoader
 loader = DataLoader({comment}
-    data,
+    torchvision.datasets.ImageFolder(root),
     batch_size=2,
 )
 """
 
 
 def _codes(source: str, *select: str, **table) -> list[tuple[int, str]]:
-    result = lint(source, select[0], select=list(select), **table)
+    result = lint(source, select[0], select=list(select), **{**STRICT, **table})
     assert not result.errors, result.errors
     return [(d.start.line, d.code) for d in result.diagnostics]
 
@@ -63,7 +65,7 @@ def test_noqa_on_the_first_line_of_a_multi_line_statement() -> None:
 
 
 def test_noqa_on_a_later_line_of_the_statement_does_not_suppress() -> None:
-    source = LOADER.replace("    data,\n", "    data,  # noqa: TL101\n").format(comment="")
+    source = LOADER.replace("(root),\n", "(root),  # noqa: TL101\n").format(comment="")
     assert _codes(source, "TL101") == [(3, "TL101")]
 
 
@@ -72,14 +74,14 @@ def test_noqa_for_an_ignored_code_is_not_unused() -> None:
     source = LOADER.format(comment="  # noqa: TL101")
     select = ["TL101", "TL001"]
     assert _codes(source, *select, ignore=["TL101"]) == []
-    outcome = fix(source, "TL001", select=select, ignore=["TL101"])
+    outcome = fix(source, "TL001", select=select, ignore=["TL101"], **STRICT)
     assert outcome.source == source and outcome.fixed == 0
 
 
 def test_unused_noqa_is_reported_and_removed() -> None:
     source = CUDA.format(comment="  # noqa: TL101")
     assert _codes(source, "TL201", "TL001", "TL101") == [(2, "TL201"), (2, "TL001"), (3, "TL201")]
-    outcome = fix(source, "TL001", select=["TL201", "TL001", "TL101"])
+    outcome = fix(source, "TL001", select=["TL201", "TL001", "TL101"], **STRICT)
     assert outcome.source == CUDA.format(comment="")
 
 
@@ -92,7 +94,7 @@ def test_directive_names_another_tools_code_only() -> None:
     source = CUDA.format(comment="  # noqa: E501")
     codes = ["TL201", "TL001"]
     rules = [r for r in all_rules() if r.code in codes]
-    result = lint_source("example.py", source, settings_for(None, select=codes), rules)
+    result = lint_source("example.py", source, settings_for(None, select=codes, **STRICT), rules)
     assert [(d.start.line, d.code) for d in result.diagnostics] == [(2, "TL201"), (3, "TL201")]
 
 
@@ -179,11 +181,11 @@ def test_a_directive_naming_tl001_is_not_itself_unused() -> None:
 )
 def test_unused_directive_message_and_fix(source: str, message: str, fixed: str) -> None:
     select = ["TL201", "TL101", "TL001"]
-    result = lint(source, "TL001", select=select)
+    result = lint(source, "TL001", select=select, **STRICT)
     assert [d.message for d in result.diagnostics if d.code == "TL001"] == [
         f"Unused `noqa` directive ({message})"
     ]
-    outcome = fix(source, "TL001", select=select)
+    outcome = fix(source, "TL001", select=select, **STRICT)
     assert outcome.source == fixed
 
 

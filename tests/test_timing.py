@@ -10,12 +10,12 @@ import pytest
 from torchlint import timing
 
 TRAINING = (
-    "import torch\n"
+    "import torch, torchvision\n"
     "def evaluate(model, loader):\n"
     "    model.eval()\n"
     "    for x in loader:\n"
     "        model(x)\n"
-    "loader = torch.utils.data.DataLoader(ds)\n"
+    "loader = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(ds))\n"
 )
 TIMED = {"TORCHLINT_TIMING": "1"}
 

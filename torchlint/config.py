@@ -45,6 +45,7 @@ KNOWN_KEYS = frozenset(
         "cache-dir",
         "test-code",
         "max-file-size",
+        "portability",
     }
 )
 DEFAULT_MAX_FILE_SIZE = 1024  # KiB
@@ -81,6 +82,9 @@ class Settings:
     # Larger files (in KiB) are not checked, with a warning: libcst's tree of a generated
     # data table can take gigabytes. 0: no limit.
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    # "strict": every hard-coded CUDA use is reported (TL201/TL202), not only in code that
+    # also selects another device
+    portability: str = "auto"
     root: Path = field(default_factory=Path.cwd, compare=False)
     config_file: Path | None = field(default=None, compare=False)
     # enabled_codes by path: asked for each file by the engine and again by the
@@ -190,6 +194,7 @@ class Settings:
                 self.max_target_version,
                 tuple((name, r.lower, r.upper) for name, r in self.package_ranges),
                 self.test_code,
+                self.portability,
             )
         )
 
@@ -459,6 +464,9 @@ def build_settings(
             f"{where}: `max-file-size` must be a whole number of KiB (0: no limit), "
             f"not {max_file_size!r}"
         )
+    portability = table.get("portability", "auto")
+    if portability not in ("auto", "strict"):
+        raise ConfigError(f'{where}: `portability` must be "auto" or "strict", not {portability!r}')
     # As in ruff, `--select` replaces the file's whole selection (select, extend-select and
     # ignore); per-file-ignores still apply.
     file_extend = () if cli_select is not None else _str_list(table, "extend-select", where)
@@ -487,6 +495,7 @@ def build_settings(
         cache_dir=cache_dir,
         test_code=DEFAULT_TEST_CODE if test_code is None else test_code,
         max_file_size=max_file_size,
+        portability=portability,
         root=root,
         config_file=config_path,
     )

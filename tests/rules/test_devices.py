@@ -11,9 +11,13 @@ from tests.helpers import fix, lint, settings_for
 from torchlint.analysis import devices
 from torchlint.engine import FileContext
 
+# The guards are read the same in every file; strict portability reports CUDA-only code too,
+# so these tests need no device selection of their own.
+STRICT = {"portability": "strict"}
+
 
 def lines(source: str, code: str, **table) -> list[int]:
-    result = lint(textwrap.dedent(source).lstrip("\n"), code, **table)
+    result = lint(textwrap.dedent(source).lstrip("\n"), code, **{**STRICT, **table})
     assert not result.errors, result.errors
     return [d.start.line for d in result.diagnostics if d.code == code]
 
@@ -248,7 +252,7 @@ def test_cuda_guarded_helper_directly() -> None:
 
 def test_cuda_fix_keeps_other_keywords() -> None:
     source = "y = x.cuda(non_blocking=True, memory_format=fmt)\n"
-    assert fix(source, "TL201").source == (
+    assert fix(source, "TL201", **STRICT).source == (
         "from torchlint.runtime import best_device\n"
         "device = best_device()\n"
         "y = x.to(device, non_blocking=True, memory_format=fmt)\n"
@@ -257,7 +261,7 @@ def test_cuda_fix_keeps_other_keywords() -> None:
 
 def test_cuda_fix_is_not_offered_when_best_device_is_taken() -> None:
     source = "def best_device():\n    return 0\ny = x.cuda()\n"
-    assert fix(source, "TL201").fixed == 0
+    assert fix(source, "TL201", **STRICT).fixed == 0
 
 
 def test_inline_device_line_is_reused_by_later_fixes() -> None:
@@ -266,13 +270,13 @@ def test_inline_device_line_is_reused_by_later_fixes() -> None:
         'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
         "y = x.cuda()\n"
     )
-    outcome = fix(source, "TL201", runtime_helpers=False)
+    outcome = fix(source, "TL201", runtime_helpers=False, **STRICT)
     assert outcome.source == source.replace("x.cuda()", "x.to(device)")
 
 
 def test_inline_fix_needs_a_free_torch_name_at_module_level() -> None:
     source = "torch = None\ny = x.cuda()\n"
-    assert fix(source, "TL201", runtime_helpers=False).fixed == 0
+    assert fix(source, "TL201", runtime_helpers=False, **STRICT).fixed == 0
 
 
 def test_torch_tensor_cuda_method_reference_is_not_reported() -> None:
@@ -533,7 +537,7 @@ def test_device_bound_after_the_call_is_not_reused() -> None:
         "x = batch.cuda()\n"
         'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
     )
-    assert "x = batch.to(best_device())" in fix(source, "TL201").source
+    assert "x = batch.to(best_device())" in fix(source, "TL201", **STRICT).source
 
 
 def test_device_name_rebound_to_something_else_is_not_reused() -> None:
@@ -544,18 +548,18 @@ def test_device_name_rebound_to_something_else_is_not_reused() -> None:
         "def f(x):\n"
         "    return x.cuda()\n"
     )
-    fixed = fix(source, "TL201").source
+    fixed = fix(source, "TL201", **STRICT).source
     assert "def f(x):\n    device = best_device()\n    return x.to(device)\n" in fixed
 
 
 def test_device_from_the_command_line_is_reused() -> None:
     source = "import torch\ndevice = args.device\ndef f(x):\n    return x.cuda()\n"
-    assert "    return x.to(device)\n" in fix(source, "TL201").source
+    assert "    return x.to(device)\n" in fix(source, "TL201", **STRICT).source
 
 
 def test_device_fix_in_a_nested_function_uses_the_enclosing_parameter() -> None:
     source = "def outer(device):\n    def inner(x):\n        return x.cuda()\n    return inner\n"
-    assert "x.to(device)" in fix(source, "TL201").source
+    assert "x.to(device)" in fix(source, "TL201", **STRICT).source
 
 
 # --- TL202: torch.device as a value ----------------------------------------------------------

@@ -46,7 +46,7 @@ def test_the_broken_script_shows_every_bug(broken: dict[str, bool]) -> None:
         "snapshot_kept": False,  # TL310
         "frozen": False,  # TL312
         "checkpointed_layer_trained": True,  # (TL313 matters once the layer before is frozen)
-        "deterministic": False,  # TL301 + TL308
+        "deterministic": False,  # TL308 (F.dropout ignores eval(): TL301 stays silent)
         "no_graph": False,  # TL303
     }
 

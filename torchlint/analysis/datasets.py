@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
@@ -289,3 +289,264 @@ def _does_work(method: cst.FunctionDef) -> bool:
                 return True
         stack.extend(iter_children(node))
     return not returns
+
+
+# --- visible per-item work: what makes workers worth it ----------------------------------------
+
+# Calls that read or decode a file: in `__getitem__`, every item costs a read.
+FILE_READERS = {
+    "open": "open",
+    "io.open": "open",
+    "PIL.Image.open": "Image.open",
+    "cv2.imread": "cv2.imread",
+    "cv2.imdecode": "cv2.imdecode",
+    "cv2.VideoCapture": "cv2.VideoCapture",
+    "torchaudio.load": "torchaudio.load",
+    "numpy.load": "np.load",
+    "numpy.fromfile": "np.fromfile",
+    "numpy.loadtxt": "np.loadtxt",
+    "numpy.genfromtxt": "np.genfromtxt",
+    "torch.load": "torch.load",
+    "torchvision.io.read_image": "read_image",
+    "torchvision.io.decode_image": "decode_image",
+    "torchvision.io.read_file": "read_file",
+    "torchvision.io.read_video": "read_video",
+    "torchvision.io.decode_jpeg": "decode_jpeg",
+    "torchvision.datasets.folder.default_loader": "default_loader",
+    "torchvision.datasets.folder.pil_loader": "pil_loader",
+    "imageio.imread": "imageio.imread",
+    "imageio.v2.imread": "imageio.imread",
+    "imageio.v3.imread": "imageio.imread",
+    "skimage.io.imread": "skimage.io.imread",
+    "soundfile.read": "soundfile.read",
+    "librosa.load": "librosa.load",
+    "h5py.File": "h5py.File",
+    "pandas.read_csv": "pd.read_csv",
+    "pandas.read_parquet": "pd.read_parquet",
+    "scipy.io.loadmat": "loadmat",
+    "scipy.io.wavfile.read": "wavfile.read",
+    "nibabel.load": "nib.load",
+    "SimpleITK.ReadImage": "sitk.ReadImage",
+    "pydicom.dcmread": "dcmread",
+    "tifffile.imread": "tifffile.imread",
+    "decord.VideoReader": "VideoReader",
+}
+# torchvision datasets that read (and decode) one file per item.
+FILE_DATASETS = frozenset(
+    {
+        "ImageFolder", "DatasetFolder", "CocoDetection", "CocoCaptions", "VOCSegmentation",
+        "VOCDetection", "Cityscapes", "CelebA", "ImageNet", "Places365", "LSUN",
+        "Flowers102", "Food101", "StanfordCars", "OxfordIIITPet", "Caltech101", "Caltech256",
+        "SBDataset", "Kitti", "WIDERFace", "LFWPeople", "LFWPairs", "INaturalist", "DTD",
+        "FGVCAircraft", "GTSRB", "Country211", "SUN397", "Kinetics", "UCF101", "HMDB51",
+        "Omniglot", "EuroSAT", "ImageNette",
+    }
+)  # fmt: skip
+# torchvision datasets held in memory: work per item only through their transforms.
+TRANSFORMED_DATASETS = frozenset(
+    {
+        "MNIST", "FashionMNIST", "KMNIST", "EMNIST", "QMNIST", "CIFAR10", "CIFAR100",
+        "SVHN", "STL10", "USPS", "SEMEION",
+    }
+)  # fmt: skip
+TRANSFORM_INDEX = {
+    "MNIST": 2,
+    "FashionMNIST": 2,
+    "KMNIST": 2,
+    "QMNIST": 2,
+    "CIFAR10": 2,
+    "CIFAR100": 2,
+}
+WRAPPERS = frozenset(
+    {
+        "torch.utils.data.Subset",
+        "torch.utils.data.dataset.Subset",
+        "torch.utils.data.ConcatDataset",
+        "torch.utils.data.dataset.ConcatDataset",
+    }
+)
+
+
+class PerItemWork(NamedTuple):
+    reason: str  # what the message says: "`__getitem__` of `Pngs` calls `Image.open`"
+    needs_training: bool = False  # only transforms: worth workers in a training loop
+    train_split: bool = False  # built with `train=True`
+
+
+def per_item_work(context: FileContext, expr: cst.BaseExpression) -> PerItemWork | None:
+    """The per-item work this file shows for a DataLoader's dataset (at the node being
+    visited), or None when it shows none: a dataset it cannot see, in memory, or from
+    another library (a Hugging Face dataset is tokenized up front)."""
+    return _work_of(context, expr, context.scope, 0)
+
+
+def _work_of(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int
+) -> PerItemWork | None:
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(expr, cst.Call):
+        return _call_work(context, expr, scope, depth)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        for element in expr.elements:
+            found = _work_of(context, element.value, scope, depth + 1)
+            if found is not None:
+                return found
+        return None
+    found = _assigned(context, expr, scope)
+    if found is None:
+        return None
+    values, owner = found
+    return _some_work(context, values, owner, depth)
+
+
+def _some_work(
+    context: FileContext, values: list[cst.BaseExpression], scope: Scope, depth: int
+) -> PerItemWork | None:
+    """The work of the first binding that shows some, unless another binding is surely in
+    memory (`TensorDataset` here, `ImageFolder` there: the cheap one may be the one used)."""
+    found = None
+    for value in values:
+        work = _work_of(context, value, scope, depth + 1)
+        if work is not None:
+            found = found or work
+        elif _kinds_of(context, value, scope, depth + 1) == {DatasetKind.IN_MEMORY}:
+            return None
+    return found
+
+
+def _call_work(
+    context: FileContext, call: cst.Call, scope: Scope, depth: int
+) -> PerItemWork | None:
+    func = call.func
+    if isinstance(func, cst.Name):
+        local = _local_classes(context).get(func.value)
+        if local is not None and scope.resolve(func.value) is None:
+            return _class_work(context, local)
+        function = _module_functions(context).get(func.value)
+        if function is not None and scope.resolve(func.value) is None:
+            return _returned_work(context, function, depth)
+    qualified = scope.qualified_name(func)
+    if qualified is None:
+        return None
+    if qualified in WRAPPERS:
+        inner = call.args[0].value if call.args and not call.args[0].star else None
+        return _work_of(context, inner, scope, depth + 1) if inner is not None else None
+    last = qualified.rsplit(".", 1)[-1]
+    if qualified.startswith("torchaudio.datasets."):
+        return PerItemWork(f"`{last}` loads an audio file per item")
+    if not qualified.startswith("torchvision.datasets."):
+        return None
+    if last in FILE_DATASETS:
+        return PerItemWork(f"`{last}` reads and decodes a file per item")
+    if last in TRANSFORMED_DATASETS:
+        transform = calls.argument(call, "transform", TRANSFORM_INDEX.get(last))
+        if transform is not None and not _is_none(transform.value):
+            train = calls.keyword(call, "train")
+            return PerItemWork(
+                f"`{last}` applies its transform per item",
+                needs_training=True,
+                train_split=train is not None and calls.is_true(train.value),
+            )
+    return None
+
+
+def _returned_work(
+    context: FileContext, function: cst.FunctionDef, depth: int
+) -> PerItemWork | None:
+    values: list[cst.BaseExpression] = []
+    stack: list[cst.CSTNode] = list(iter_children(function.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, SCOPE_TYPES):
+            continue
+        if isinstance(node, cst.Return):
+            if node.value is None:
+                return None
+            values.append(node.value)
+        stack.extend(iter_children(node))
+    return _some_work(context, values, Scope(function, context.module_scope), depth)
+
+
+def _class_work(context: FileContext, classdef: cst.ClassDef) -> PerItemWork | None:
+    """A same-file dataset class whose ``__getitem__`` (or a method of the class it calls
+    as ``self.name(...)``) reads a file; or a subclass of a file-reading dataset."""
+    cache: dict[int, PerItemWork | None] = context.fact("datasets.class_work", lambda _: {})
+    key = id(classdef)
+    if key not in cache:
+        cache[key] = None  # a cycle of bases: no work shown
+        cache[key] = _read_class_work(context, classdef)
+    return cache[key]
+
+
+def _read_class_work(context: FileContext, classdef: cst.ClassDef) -> PerItemWork | None:
+    scope = context.module_scope
+    name = classdef.name.value
+    getitem = calls.class_method(classdef, "__getitem__")
+    if getitem is not None:
+        methods = [getitem]
+        for called in _self_calls(getitem):
+            method = calls.class_method(classdef, called)
+            if method is not None and method is not getitem:
+                methods.append(method)
+        for method in methods:
+            reader = _reads_file(scope, method)
+            if reader is not None:
+                return PerItemWork(f"`__getitem__` of `{name}` calls `{reader}`")
+    for base in classdef.bases:
+        if base.keyword is not None:
+            continue
+        value = base.value
+        local = _local_classes(context).get(value.value) if isinstance(value, cst.Name) else None
+        if local is not None and local is not classdef:
+            found = _class_work(context, local)
+            if found is not None and getitem is None:
+                return found
+            continue
+        qualified = scope.qualified_name(value)
+        if qualified and qualified.startswith("torchvision.datasets.") and getitem is None:
+            last = qualified.rsplit(".", 1)[-1]
+            if last in FILE_DATASETS:
+                return PerItemWork(f"`{name}` is a `{last}`: it reads and decodes a file per item")
+    return None
+
+
+_OPEN = (None, "open", "builtins.open")
+
+
+def _self_calls(method: cst.FunctionDef) -> set[str]:
+    found: set[str] = set()
+    stack: list[cst.CSTNode] = [method.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            func = node.func
+            if (
+                isinstance(func, cst.Attribute)
+                and isinstance(func.value, cst.Name)
+                and func.value.value == "self"
+            ):
+                found.add(func.attr.value)
+        stack.extend(iter_children(node))
+    return found
+
+
+def _reads_file(scope: Scope, method: cst.FunctionDef) -> str | None:
+    """The first file-reading call in ``method`` (its display name), or None."""
+    stack: list[cst.CSTNode] = [method.body]
+    inner = Scope(method, scope)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            func = node.func
+            qualified = inner.qualified_name(func)
+            if isinstance(func, cst.Name) and func.value == "open" and qualified in _OPEN:
+                return "open"
+            if qualified is not None and qualified in FILE_READERS:
+                return FILE_READERS[qualified]
+        stack.extend(iter_children(node))
+    return None
+
+
+def _is_none(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"

@@ -19,9 +19,10 @@ from torchlint.analysis.flow import (
     ClassInfo,
     Flow,
     FunctionInfo,
+    _argument_for,
     unwrap_self_returning,
 )
-from torchlint.names import iter_children
+from torchlint.names import dotted_name, iter_children
 
 # Layers whose mode matters only with an argument: dropout for recurrent layers and
 # attention (default 0), running statistics for instance norm (default off).
@@ -212,6 +213,203 @@ class ModeSensitivity:
                 return False
             stack.extend(iter_children(node))
         return True
+
+
+# --- the opposite question: is the model's class known, and does its behaviour depend on the
+# mode? (TL301 reports only then: a model of a class it cannot see may have no dropout or
+# batch norm at all, or be put in eval mode by code it cannot see.)
+
+_SENSITIVE, _NEUTRAL, _UNKNOWN = "sensitive", "neutral", "unknown"
+# Wrappers whose mode is the mode of what they wrap.
+_WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel"})
+# torchvision's classification and detection builders: every one has batch norm, dropout or
+# stochastic depth, except the plain vision transformers (dropout 0 by default).
+_TORCHVISION_MODELS = "torchvision.models."
+_TORCHVISION_INSENSITIVE = ("vit_",)
+_MAX_SENSITIVE_DEPTH = 8  # two steps a caller (the name, then its value)
+
+
+class KnownSensitivity:
+    """Answers whether a model's class is known and its behaviour depends on train/eval:
+    built in this file from such layers, a class of this file or of the project (its
+    summary) with dropout, batch norm or a `self.training` read, a torchvision model
+    builder, or `from_pretrained` (a transformers / diffusers model, with dropout)."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self._classes: dict[int, bool] = {}
+        self._values: dict[tuple[tuple[str, int], str], list[cst.BaseExpression]] | None = None
+
+    def sensitive(self, function: FunctionInfo, name: str, depth: int = 0) -> bool:
+        """Every object ``name`` holds here is of a known class whose behaviour depends on
+        the mode: assigned in this file, or passed in by every same-file caller."""
+        return self._name(function, name, depth, frozenset()) == _SENSITIVE
+
+    def _name(self, function: FunctionInfo, name: str, depth: int, seen: frozenset) -> str:
+        flow = self.flow
+        if depth > _MAX_SENSITIVE_DEPTH or (id(function), name) in seen:
+            return _NEUTRAL if (id(function), name) in seen else _UNKNOWN
+        seen = seen | {(id(function), name)}
+        root = name.split(".", 1)[0]
+        if root in function.params and root != "self" and "." not in name:
+            return self._from_callers(function, name, depth, seen)
+        if self._values is None:
+            self._values = {}
+            for owner, target, value in flow._raw_assign:
+                self._values.setdefault((flow.owner(owner, target), target), []).append(value)
+        values = self._values.get((flow.owner(function, name), name))
+        if not values:
+            return _UNKNOWN
+        return self._all(self._value(function, v, depth, seen) for v in values)
+
+    def _from_callers(self, function: FunctionInfo, name: str, depth: int, seen) -> str:
+        callers = self.flow.callers_of(function)
+        if not callers:
+            return _UNKNOWN
+        answers = []
+        for caller, site in callers:
+            call = site.node
+            if not isinstance(call, cst.Call):
+                return _UNKNOWN
+            value = _argument_for(function, name, call, site.name.startswith("self."))
+            if value is None:
+                return _UNKNOWN
+            answers.append(self._value(caller, value, depth + 1, seen))
+        return self._all(answers)
+
+    @staticmethod
+    def _all(answers) -> str:
+        found = _NEUTRAL
+        for answer in answers:
+            if answer == _UNKNOWN:
+                return _UNKNOWN
+            if answer == _SENSITIVE:
+                found = _SENSITIVE
+        return found
+
+    def _value(self, function: FunctionInfo, value: cst.BaseExpression, depth: int, seen) -> str:
+        value = unwrap_self_returning(value)
+        name = dotted_name(value)
+        if name is not None:
+            return self._name(function, name, depth + 1, seen)
+        if not isinstance(value, cst.Call):
+            return _UNKNOWN
+        func = value.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained":
+            return _SENSITIVE
+        if isinstance(func, cst.Name) and func.value in self.flow.classes:
+            classes = self.flow.classes[func.value]
+            if len(classes) == 1 and classes[0].module_like:
+                return _SENSITIVE if self._class_sensitive(classes[0]) else _UNKNOWN
+            return _UNKNOWN
+        defs = self.flow.module_defs.get(func.value) if isinstance(func, cst.Name) else None
+        if defs and len(defs) == 1 and function.scope.resolve(func.value) is None:
+            scope = self.flow.module_info.scope
+            return _SENSITIVE if self._helper_sensitive(defs[0], scope) else _UNKNOWN
+        qualified = function.scope.qualified_name(func)
+        if qualified is None:
+            return _UNKNOWN
+        if qualified.startswith(_TORCHVISION_MODELS):
+            last = qualified.rsplit(".", 1)[-1]
+            if last[:1].islower() and not last.startswith(_TORCHVISION_INSENSITIVE):
+                return _SENSITIVE
+            return _UNKNOWN
+        if qualified.startswith("torch.nn."):
+            last = qualified.rsplit(".", 1)[-1]
+            if last in _WRAPPERS or last in _CONTAINERS:
+                inner = [self._value(function, a.value, depth + 1, seen) for a in value.args]
+                return _SENSITIVE if _SENSITIVE in inner else _UNKNOWN
+            if last[:1].isupper() and _torch_layer_sensitive(last, value):
+                return _SENSITIVE
+            return _UNKNOWN
+        project = self.flow.project
+        if project is not None and project.mode(qualified) == "sensitive":
+            return _SENSITIVE
+        return _UNKNOWN
+
+    def _class_sensitive(self, info: ClassInfo) -> bool:
+        """A same-file module class (or one of its bases) builds a mode-dependent layer,
+        calls a class that does, or reads ``self.training``."""
+        key = id(info)
+        if key not in self._classes:
+            self._classes[key] = False  # recursion: not proven
+            self._classes[key] = self._scan_class(info)
+        return self._classes[key]
+
+    def _scan_class(self, info: ClassInfo) -> bool:
+        flow = self.flow
+        scope = flow.module_info.scope
+        for base in info.node.bases:
+            value = base.value
+            if isinstance(value, cst.Name) and value.value in flow.classes:
+                others = flow.classes[value.value]
+                if len(others) == 1 and self._class_sensitive(others[0]):
+                    return True
+                continue
+            qualified = scope.qualified_name(value)
+            project = flow.project
+            if qualified and project is not None and project.mode(qualified) == "sensitive":
+                return True
+        return self._builds_sensitive(info.node.body, scope)
+
+    def _helper_sensitive(self, helper: FunctionInfo, scope) -> bool:
+        key = id(helper)
+        if key not in self._classes:
+            self._classes[key] = False  # recursion: not proven
+            self._classes[key] = self._builds_sensitive(helper.node.body, scope)
+        return self._classes[key]
+
+    def _builds_sensitive(self, body: cst.CSTNode, scope) -> bool:
+        flow = self.flow
+        stack: list[cst.CSTNode] = [body]
+        while stack:
+            node = stack.pop()
+            if (
+                isinstance(node, cst.Attribute)
+                and node.attr.value == "training"
+                and isinstance(node.value, cst.Name)
+                and node.value.value == "self"
+            ):
+                return True
+            if isinstance(node, cst.Call):
+                func = node.func
+                if isinstance(func, cst.Name) and func.value in flow.classes:
+                    classes = flow.classes[func.value]
+                    if len(classes) == 1 and self._class_sensitive(classes[0]):
+                        return True
+                elif isinstance(func, cst.Name) and len(flow.module_defs.get(func.value, ())) == 1:
+                    if self._helper_sensitive(flow.module_defs[func.value][0], scope):
+                        return True  # `conv_block(...)`: a same-file layer builder
+                else:
+                    qualified = scope.qualified_name(func)
+                    if qualified is not None and qualified.startswith("torch.nn."):
+                        last = qualified.rsplit(".", 1)[-1]
+                        if (
+                            last[:1].isupper()
+                            and last not in _WRAPPERS
+                            and _torch_layer_sensitive(last, node)
+                        ):
+                            return True
+                    elif qualified is not None and qualified.startswith(_TORCHVISION_MODELS):
+                        last = qualified.rsplit(".", 1)[-1]
+                        if last[:1].islower() and not last.startswith(_TORCHVISION_INSENSITIVE):
+                            return True
+                    elif (
+                        qualified is not None
+                        and flow.project is not None
+                        and flow.project.mode(qualified) == "sensitive"
+                    ):
+                        return True
+            stack.extend(iter_children(node))
+        return False
+
+
+def known_sensitivity(flow: Flow) -> KnownSensitivity:
+    """The per-file instance, kept on the flow so it is computed at most once."""
+    found = flow.extras.get("known_sensitivity")
+    if found is None:
+        found = flow.extras["known_sensitivity"] = KnownSensitivity(flow)
+    return found
 
 
 def mode_sensitivity(flow: Flow) -> ModeSensitivity:

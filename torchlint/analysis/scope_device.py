@@ -334,8 +334,8 @@ def _attribute_device(context: FileContext) -> ScopeDevice | None:
     scope: Scope | None = context.scope
     while scope is not None and not isinstance(scope.node, cst.FunctionDef):
         scope = scope.parent
-    if scope is None:
-        return None
+    if scope is None:  # module-level code of a script: its option, once parsed above here
+        return _option_device(context, context.module_scope, ordered=True)
     function = scope.node
     assert isinstance(function, cst.FunctionDef)
     params = function.params.params
@@ -353,11 +353,23 @@ def _attribute_device(context: FileContext) -> ScopeDevice | None:
         ]
         if kinds and all(kinds):
             return ScopeDevice("self.device", min(kinds), origin="`self.device`")
-    if '"--device"' in context.source or "'--device'" in context.source:
-        for name in sorted(_OPTIONS):
-            targets = scope.binds(name)
-            if targets is not None and f"{name}.device" in context.source:
-                return ScopeDevice(f"{name}.device", ANY, origin=f"`{name}.device`")
+    return _option_device(context, scope)
+
+
+def _option_device(context: FileContext, scope: Scope, ordered: bool = False) -> ScopeDevice | None:
+    """``args.device`` in a script with a ``--device`` option; ``ordered``: only where the
+    options were parsed in an earlier statement of ``scope`` (module-level code runs in order)."""
+    if '"--device"' not in context.source and "'--device'" not in context.source:
+        return None
+    for name in sorted(_OPTIONS):
+        if scope.binds(name) is None or f"{name}.device" not in context.source:
+            continue
+        if ordered:
+            here = _statement_index(context, scope)
+            bound = _device_bindings(context, scope).get(name, [])
+            if here is not None and not any(0 <= b.statement < here for b in bound):
+                continue
+        return ScopeDevice(f"{name}.device", ANY, origin=f"`{name}.device`")
     return None
 
 

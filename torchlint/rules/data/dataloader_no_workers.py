@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from torchlint.analysis.datasets import DatasetKind, dataset_kind
+from torchlint.analysis.datasets import PerItemWork, per_item_work
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -17,28 +17,34 @@ INLINE_WORKERS = "min(8, os.cpu_count() or 1)"
 EXPLICIT_ZERO = "`num_workers=0` loads every batch in the main process"
 # `num_workers=` set to anything but a literal 0 somewhere in the file.
 WORKERS_ELSEWHERE = re.compile(r"\bnum_workers\s*=\s*(?!0\s*[,)\n])")
-# In memory, workers only add copies; over a stream, each worker would replay it.
-QUIET_KINDS = frozenset({DatasetKind.IN_MEMORY, DatasetKind.ITERABLE})
+SHUFFLE_INDEX = 2
 
 
 class DataloaderNoWorkers(Rule):
     """
     ## What it does
-    Reports a `DataLoader` built without `num_workers`, or with `num_workers=0`, over a
-    dataset that does work per item: a `Dataset` subclass whose `__getitem__` computes
-    (reads a file, applies a transform), a torchvision/torchaudio dataset, or a dataset it
-    cannot see.
+    Reports a `DataLoader` built without `num_workers`, or with `num_workers=0`, where the
+    per-item work is visible, and names it:
+    - a `Dataset` of this file whose `__getitem__` (or a method of the class it calls)
+      opens, reads or decodes a file: `open`, PIL's `Image.open`, `cv2.imread`,
+      `torchaudio.load`, `np.load`, `read_image`, `h5py.File`, `pd.read_csv`, ...;
+    - a file-backed torchvision or torchaudio dataset (`ImageFolder`, `CocoDetection`,
+      `torchaudio.datasets.*`, ...), or a class of this file derived from one;
+    - a torchvision dataset held in memory (`MNIST`, `CIFAR10`, ...) with a `transform`,
+      in a training loader (it shuffles, or reads `train=True` data): the transform runs per
+      item, every epoch.
 
-    Not reported over data already in memory: a `TensorDataset`, a list, tuple, `range` or
-    tensor, a `Dataset` of this file whose `__getitem__` only indexes what it stores
-    (`return self.data[i]`), or what a function of this file returns when every `return`
-    gives one of those. Workers there add start-up and inter-process copies and no
-    speed (measured: a 20k-row `TensorDataset`, 3 epochs, 0.15 s with no workers, 1.52 s with
-    one). Nor over an iterable-style dataset (`IterableDataset`, a DataPipe, a streaming
-    Hugging Face dataset): each worker would replay the whole stream unless the dataset
-    shards itself with `get_worker_info()`, so the worker count is the author's call.
-    Nor an explicit `num_workers=0` in a file that gives other loaders workers: the author
-    chose 0 for this one (a small validation set, a notebook cell that must run anywhere).
+    `Subset(...)` and `ConcatDataset([...])` are looked through, and a name is followed to
+    what it is assigned (in this file, also through a function that returns it).
+
+    Not reported (measured on real projects, these were rarely worth a change): a dataset
+    it cannot see (a parameter, a class of another package), data already in memory
+    (`TensorDataset`, lists, tensors, a dataset that only indexes what it holds), a Hugging
+    Face `datasets` object (tokenized up front), an iterable-style dataset (each worker
+    would replay the stream), a loader used for one batch (`next(iter(DataLoader(...)))`),
+    a loader whose arguments come from `**kwargs`, a transform-only dataset outside a
+    training loop (a test set read once for a score), or an explicit `num_workers=0` in a
+    file that gives other loaders workers (the author chose 0 for this one).
 
     ## Why is this bad?
     With no workers every batch is loaded and transformed in the training process itself,
@@ -84,35 +90,45 @@ class DataloaderNoWorkers(Rule):
         Invalid(
             """
             from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            dataset = ImageFolder("data/train")
             loader = DataLoader(dataset, batch_size=32, shuffle=True)
             """,
             fixed="""
             from torchlint.runtime import make_loader
+            from torchvision.datasets import ImageFolder
+            dataset = ImageFolder("data/train")
             loader = make_loader(dataset, batch_size=32, shuffle=True)
             """,
         ),
         Invalid(
             """
             import torch.utils.data as tud
+            import torchvision
+            dataset = torchvision.datasets.ImageFolder(root)
             loader = tud.DataLoader(dataset, batch_size=8, num_workers=0)
             """,
             fixed="""
+            import torchvision
             from torchlint.runtime import make_loader
+            dataset = torchvision.datasets.ImageFolder(root)
             loader = make_loader(dataset, batch_size=8)
             """,
         ),
         Invalid(
             """
             import torch
+            import torchaudio
             loader = torch.utils.data.DataLoader(
-                dataset,
+                torchaudio.datasets.SPEECHCOMMANDS(root, download=True),
                 batch_size=8,
             )
             """,
             fixed="""
+            import torchaudio
             from torchlint.runtime import make_loader
             loader = make_loader(
-                dataset,
+                torchaudio.datasets.SPEECHCOMMANDS(root, download=True),
                 batch_size=8,
             )
             """,
@@ -120,12 +136,16 @@ class DataloaderNoWorkers(Rule):
         Invalid(
             """
             from torch.utils.data import DataLoader as DL
+            from torchvision.datasets import ImageFolder
+            dataset = ImageFolder(root)
             loader = DL(dataset, 16)
             """,
             fixed="""
             import os
 
             from torch.utils.data import DataLoader as DL
+            from torchvision.datasets import ImageFolder
+            dataset = ImageFolder(root)
             loader = DL(dataset, 16, num_workers=min(8, os.cpu_count() or 1))
             """,
             settings={"runtime-helpers": False},
@@ -133,6 +153,8 @@ class DataloaderNoWorkers(Rule):
         Invalid(
             """
             from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            dataset = ImageFolder(root)
             def make_loader():
                 return DataLoader(dataset, num_workers=0)
             """,
@@ -144,12 +166,16 @@ class DataloaderNoWorkers(Rule):
             from torchvision import datasets, transforms
             train_set = datasets.MNIST(".", transform=transforms.ToTensor())
             loader = DataLoader(train_set, batch_size=64, shuffle=True)
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
             """,
             fixed="""
             from torchlint.runtime import make_loader
             from torchvision import datasets, transforms
             train_set = datasets.MNIST(".", transform=transforms.ToTensor())
             loader = make_loader(train_set, batch_size=64, shuffle=True)
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
             """,
         ),
         Invalid(
@@ -177,6 +203,29 @@ class DataloaderNoWorkers(Rule):
                 def __getitem__(self, index):
                     return Image.open(self.paths[index])
             loader = make_loader(Images(paths), batch_size=8)
+            """,
+        ),
+        Invalid(
+            """
+            import cv2
+            from torch.utils.data import DataLoader, Dataset, Subset
+            class Frames(Dataset):
+                def load(self, path):
+                    return cv2.imread(path)
+                def __getitem__(self, index):
+                    return self.load(self.paths[index])
+            loader = DataLoader(Subset(Frames(), range(100)), batch_size=8)
+            """,
+            fixed="""
+            import cv2
+            from torch.utils.data import Dataset, Subset
+            from torchlint.runtime import make_loader
+            class Frames(Dataset):
+                def load(self, path):
+                    return cv2.imread(path)
+                def __getitem__(self, index):
+                    return self.load(self.paths[index])
+            loader = make_loader(Subset(Frames(), range(100)), batch_size=8)
             """,
         ),
         Valid(
@@ -296,6 +345,50 @@ class DataloaderNoWorkers(Rule):
             loader = DataLoader(dataset, num_workers=args.workers)
             """
         ),
+        Valid(
+            """
+            from torch.utils.data import DataLoader
+            # a dataset it cannot see: no per-item work in sight
+            loader = DataLoader(dataset, batch_size=32, shuffle=True)
+            """
+        ),
+        Valid(
+            """
+            from datasets import load_dataset
+            from torch.utils.data import DataLoader
+            # a Hugging Face dataset: tokenized up front, indexing is cheap
+            train = load_dataset("imdb", split="train").map(tokenize, batched=True)
+            loader = DataLoader(train, batch_size=16, shuffle=True)
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            # one batch, to look at it: no workers to amortise
+            images, labels = next(iter(DataLoader(ImageFolder(root), batch_size=16)))
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch.utils.data import ConcatDataset, DataLoader, Subset, TensorDataset
+            data = TensorDataset(torch.randn(100, 3))
+            a = DataLoader(Subset(data, range(50)), batch_size=10)
+            b = DataLoader(ConcatDataset([data, data]), batch_size=10)
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+            # transforms only, and not a training loader: read once for a score
+            test_set = datasets.CIFAR10(".", train=False, transform=transforms.ToTensor())
+            loader = DataLoader(test_set, batch_size=256)
+            for x, y in train_loader:
+                loss_fn(model(x), y).backward()
+            """
+        ),
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -305,12 +398,40 @@ class DataloaderNoWorkers(Rule):
         if workers is not None and calls.int_literal(workers.value) != 0:
             return
         dataset = calls.argument(node, "dataset", 0)
-        if dataset is not None and dataset_kind(self.context, dataset.value) in QUIET_KINDS:
+        if dataset is None or dataset.star:
             return
+        work = per_item_work(self.context, dataset.value)
+        if work is None:
+            return  # no per-item work in sight: in memory, tokenized up front, or unseen
+        if work.needs_training and not self._training_loader(node, work):
+            return  # transforms only: worth workers in a training loop, not a test pass
+        if self._one_batch():
+            return  # `next(iter(DataLoader(...)))`: one batch, no workers to amortise
         if workers is not None and WORKERS_ELSEWHERE.search(self.context.source):
             return  # 0 here, workers elsewhere in the file: the author chose 0 for this one
-        message = EXPLICIT_ZERO if workers is not None else None
-        self.report(node, message, fix=self._fix(node, workers))
+        lead = EXPLICIT_ZERO if workers is not None else self.summary
+        self.report(node, f"{lead}: {work.reason}", fix=self._fix(node, workers))
+
+    def _training_loader(self, node: cst.Call, work: PerItemWork) -> bool:
+        """A loader that shuffles, or over `train=True` data: a training loader (a test set
+        read once for a score is not worth workers)."""
+        shuffle = calls.argument(node, "shuffle", SHUFFLE_INDEX)
+        return work.train_split or (shuffle is not None and calls.is_true(shuffle.value))
+
+    def _one_batch(self) -> bool:
+        """The loader is built only to draw one batch: ``next(iter(DataLoader(...)))``."""
+        ancestors = self.context.ancestors
+        if len(ancestors) < 4:
+            return False
+        outer, inner = ancestors[-4], ancestors[-2]
+        return (
+            isinstance(inner, cst.Call)
+            and isinstance(inner.func, cst.Name)
+            and inner.func.value == "iter"
+            and isinstance(outer, cst.Call)
+            and isinstance(outer.func, cst.Name)
+            and outer.func.value == "next"
+        )
 
     def _fix(self, node: cst.Call, workers: cst.Arg | None):
         if workers is not None and workers.keyword is None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.devices import cuda_guarded
+from torchlint.analysis.portability import selection_note
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
+
+# The examples below that have no device selection are reported only in strict mode.
+STRICT = {"portability": "strict"}
 
 
 class HardcodedCuda(Rule):
@@ -55,12 +59,17 @@ class HardcodedCuda(Rule):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
     ```
 
-    Opt-in (`extend-select = ["TL201"]`): measured on real projects (library code,
-    examples and scripts, tests aside), most hard-coded CUDA is there on purpose, in code
-    written for a GPU: weight-conversion and inference scripts for models that need one,
-    GPU benchmarks, fp16 paths, NCCL-only distributed helpers, TensorRT runners. Only
-    2 of 4 sampled reports were worth a change, below the 80% a default rule must reach.
-    Turn it on for code that must also run on machines without CUDA.
+    Reported only in code that also runs without CUDA: a file that selects its device
+    (`torch.cuda.is_available()` other than to stop without CUDA, `torch.device("cuda" if
+    ... else "cpu")`, a `--device` / `--cpu` / `--no-cuda` option, a `device="cpu"`
+    parameter, MPS, XPU or `torch.accelerator`, `best_device()`). There an unguarded
+    `.cuda()` breaks a path the code supports, and the message names the evidence (`this
+    file selects a device at line 12`). Code with no such path is written for a GPU on
+    purpose (weight-conversion and inference scripts for models that need one, GPU
+    benchmarks, fp16 paths, NCCL-only helpers, TensorRT runners: measured on real projects,
+    most hard-coded CUDA is of that kind) and is not reported. A project that wants every
+    file to run anywhere sets `portability = "strict"` in `[tool.torchlint]`: then every
+    unguarded use is reported.
 
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device (MPS or the CPU)
@@ -91,7 +100,6 @@ class HardcodedCuda(Rule):
     summary = "`.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`"
     fix_applicability = Applicability.UNSAFE
     requires = ("cuda",)
-    default = False
     examples = (
         Invalid(
             """
@@ -104,6 +112,7 @@ class HardcodedCuda(Rule):
             device = best_device()
             model = Net().to(device)
             """,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -117,6 +126,7 @@ class HardcodedCuda(Rule):
                 return x.to(device, non_blocking=True), y.to(device)
             """,
             count=2,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -130,7 +140,7 @@ class HardcodedCuda(Rule):
             x = torch.ones(3)
             x = x.to(device)
             """,
-            settings={"runtime-helpers": False},
+            settings={**STRICT, "runtime-helpers": False},
         ),
         Invalid(
             """
@@ -143,13 +153,14 @@ class HardcodedCuda(Rule):
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             x = batch.to(device)
             """,
-            settings={"runtime-helpers": False},
+            settings={**STRICT, "runtime-helpers": False},
         ),
         Invalid(
             """
             x = batch.cuda(1)
             """,
             fixed=None,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -157,7 +168,7 @@ class HardcodedCuda(Rule):
                 return batch.cuda()
             """,
             fixed=None,
-            settings={"runtime-helpers": False},
+            settings={**STRICT, "runtime-helpers": False},
         ),
         Invalid(
             """
@@ -171,6 +182,7 @@ class HardcodedCuda(Rule):
                     loss = model(x.to(device, non_blocking=True), y.to(device))
             """,
             count=2,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -190,6 +202,7 @@ class HardcodedCuda(Rule):
                 return model(batch.to(dev))
             """,
             count=2,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -206,6 +219,7 @@ class HardcodedCuda(Rule):
                 print("no GPU, continuing anyway")
             x = batch.to(device)
             """,
+            settings=STRICT,
         ),
         Valid(
             """
@@ -314,6 +328,70 @@ class HardcodedCuda(Rule):
                 return x.cuda(**kwargs)
             """
         ),
+        Invalid(
+            """
+            import argparse
+            import torch
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--device", default="cuda")
+            args = parser.parse_args()
+            model = Net().to(args.device)
+            for x, y in loader:
+                loss = model(x.cuda())
+            """,
+            fixed="""
+            import argparse
+            import torch
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--device", default="cuda")
+            args = parser.parse_args()
+            model = Net().to(args.device)
+            for x, y in loader:
+                loss = model(x.to(args.device))
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            def build(device="cpu"):
+                return Net().to(device)
+            def warm_up(model):
+                return model(torch.ones(1).cuda())
+            """,
+            fixed="""
+            import torch
+            def build(device="cpu"):
+                return Net().to(device)
+            def warm_up(model):
+                device = next(model.parameters()).device
+                return model(torch.ones(1).to(device))
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            # written for a GPU: nothing in this file selects another device
+            model = Net().cuda().half()
+            images = torch.randn(64, 3, 224, 224).cuda()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            if not torch.cuda.is_available():
+                raise SystemExit("this benchmark needs a GPU")
+            assert torch.cuda.is_available()
+            model = Net().cuda()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def fp16_step(model, x):
+                # `"cpu"` only as where results go back to: not a device choice
+                return model(x.cuda().half()).to("cpu")
+            """
+        ),
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -327,7 +405,16 @@ class HardcodedCuda(Rule):
             return  # `torch.Tensor.cuda(x)`: a reference to the method, not a move
         if cuda_guarded(self.context, node):
             return
-        self.report(func.attr, fix=self._fix(node, func))
+        message = None
+        if self.context.settings.portability != "strict":
+            note = selection_note(self.context)
+            if note is None:
+                return  # written for CUDA only: nothing here runs without it
+            message = (
+                f"`.cuda()` fails on machines without CUDA, and {note}: move to the "
+                "selected device with `.to(...)`"
+            )
+        self.report(func.attr, message, fix=self._fix(node, func))
 
     def _fix(self, node: cst.Call, func: cst.Attribute):
         if calls.positional(node) or calls.keyword(node, "device") is not None:

@@ -9,6 +9,7 @@ from torchlint.analysis.devices import (
     cuda_literal,
     used_as_value,
 )
+from torchlint.analysis.portability import selection_note
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules import calls
@@ -16,6 +17,10 @@ from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 # torch namespaces whose calls are about CUDA by definition: a "cuda" there is not a choice.
 CUDA_NAMESPACES = ("torch.cuda.", "torch.backends.cuda.", "torch.backends.cudnn.")
+
+
+# The examples below that have no device selection are reported only in strict mode.
+STRICT = {"portability": "strict"}
 
 
 class HardcodedDeviceString(Rule):
@@ -60,12 +65,11 @@ class HardcodedDeviceString(Rule):
     mask = torch.ones(8, device=device)
     ```
 
-    Opt-in (`extend-select = ["TL202"]`): measured on real projects (library code,
-    examples and scripts, tests aside), most hard-coded CUDA is there on purpose, in code
-    written for a GPU: weight-conversion and inference scripts for models that need one,
-    GPU benchmarks, fp16 paths, NCCL-only distributed helpers, TensorRT runners. Only
-    3 of 8 sampled reports were worth a change, below the 80% a default rule must reach.
-    Turn it on for code that must also run on machines without CUDA.
+    Reported only in code that also runs without CUDA, as TL201: a file that selects its
+    device (`torch.cuda.is_available()`, a `"cpu"` alternative, a `--device` / `--cpu`
+    option, a `device="cpu"` parameter, MPS, XPU, `torch.accelerator`, `best_device()`).
+    The message names that evidence. Code written for CUDA only is not reported;
+    `portability = "strict"` in `[tool.torchlint]` reports every unguarded use.
 
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
@@ -97,7 +101,6 @@ class HardcodedDeviceString(Rule):
     summary = 'Hard-coded `"cuda"` device fails on machines without CUDA; select the device once'
     fix_applicability = Applicability.UNSAFE
     requires = ("cuda",)
-    default = False
     examples = (
         Invalid(
             """
@@ -109,6 +112,7 @@ class HardcodedDeviceString(Rule):
             from torchlint.runtime import best_device
             device = torch.device(best_device())
             """,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -121,6 +125,7 @@ class HardcodedDeviceString(Rule):
             device = best_device()
             mask = th.ones(8, dtype=th.bool, device=device)
             """,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -133,6 +138,7 @@ class HardcodedDeviceString(Rule):
                 return model(x.to(device, non_blocking=True)), x.to(device=device)
             """,
             count=2,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -144,7 +150,7 @@ class HardcodedDeviceString(Rule):
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             x = torch.zeros(3).to(device)
             """,
-            settings={"runtime-helpers": False},
+            settings={**STRICT, "runtime-helpers": False},
         ),
         Invalid(
             """
@@ -154,6 +160,7 @@ class HardcodedDeviceString(Rule):
             """,
             fixed=None,
             count=2,
+            settings=STRICT,
         ),
         Invalid(
             """
@@ -171,6 +178,7 @@ class HardcodedDeviceString(Rule):
                 return x.to(device) * mask
             """,
             count=2,
+            settings=STRICT,
         ),
         Valid(
             """
@@ -251,6 +259,28 @@ class HardcodedDeviceString(Rule):
                 assert torch.ones(1, device="cuda").is_cuda
             """
         ),
+        Invalid(
+            """
+            import torch
+            use_mps = torch.backends.mps.is_available()
+            mask = torch.ones(8, device="cuda")
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            device = best_device()
+            use_mps = torch.backends.mps.is_available()
+            mask = torch.ones(8, device=device)
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            # a GPU-only conversion script: nothing here selects another device
+            state = torch.load(path, map_location="cuda")
+            mask = torch.ones(8, device="cuda")
+            """
+        ),
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -259,8 +289,17 @@ class HardcodedDeviceString(Rule):
             return
         if cuda_guarded(self.context, node):
             return
+        message = None
+        if self.context.settings.portability != "strict":
+            note = selection_note(self.context)
+            if note is None:
+                return  # written for CUDA only: nothing here runs without it
+            message = (
+                f'Hard-coded `"cuda"` fails on machines without CUDA, and {note}: '
+                "use the selected device"
+            )
         literal = literal_arg.value
-        self.report(literal, fix=self._fix(node, literal))
+        self.report(literal, message, fix=self._fix(node, literal))
 
     def _literal_arg(self, node: cst.Call) -> cst.Arg | None:
         """The argument holding a CUDA string in one of the places this rule watches."""

@@ -85,11 +85,19 @@ class LoadNotWeightsOnly(TorchLoadRule):
       A path from the command line, a download or a function parameter is always reported,
       whatever `map_location` says.
 
-    Opt-in (`extend-select = ["TL701"]`): on the ecosystem check about half of what it reported
-    was a project loading its own checkpoints or a weights file shipped inside its package
-    (a path built from `__file__`), which a maintainer would not change; and from torch 2.6
-    the default is already safe. Turn it on where the code supports torch older than 2.6 and
-    loads files users hand it.
+    On by default where the project may run on torch older than 2.6: a `target-version`
+    below 2.6 (from torch 2.4 the missing argument also gives a `FutureWarning`), or none at
+    all. An unknown `target-version` counts as old: many projects declare no torch lower bound
+    torchlint reads (6 of the 11 ecosystem projects, half of them scripts written for torch
+    1.x), and such code runs on whatever torch is installed; of the 6 ecosystem projects
+    that declare one anywhere, 4 support torch below 2.6. Declare `torch>=2.6` (or set
+    `target-version`) and only an explicit `weights_only=False` is reported.
+
+    Where the loaded object is used as a whole model in the same function (`model =
+    torch.load(path)` then `model.eval()` or `model(x)`), the message says so:
+    `weights_only=True` would refuse that file, so the change to make is saving the model's
+    `state_dict()` (or allow-listing its classes with
+    `torch.serialization.add_safe_globals`).
 
     ## Example
     ```python
@@ -120,7 +128,6 @@ class LoadNotWeightsOnly(TorchLoadRule):
     code = "TL701"
     name = "load-not-weights-only"
     applies_to_tests = True
-    default = False
     summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
     fix_applicability = Applicability.UNSAFE
     requires = ("load",)

@@ -13,7 +13,7 @@ from torchlint.analysis.flow import (
     evaluation_named,
     flow_of,
 )
-from torchlint.analysis.mode_sensitivity import mode_sensitivity
+from torchlint.analysis.mode_sensitivity import known_sensitivity, mode_sensitivity
 from torchlint.diagnostics import Applicability
 from torchlint.names import is_docstring
 from torchlint.rules.base import InsertLine, Invalid, PendingFix, Replace, Rule, Valid
@@ -76,6 +76,8 @@ def _unevaluated(flow: Flow, function: FunctionInfo, inside) -> list[str]:
             continue
         if _evaluated_by_other_files(flow, function, event.name):
             continue
+        if not known_sensitivity(flow).sensitive(function, event.name):
+            continue  # a class it cannot see: maybe no dropout or batch norm at all
         names.append(event.name)
     return names
 
@@ -129,10 +131,16 @@ class MissingEval(Rule):
     evaluation function whose callers in other files switch the model to eval first is not
     reported.
 
-    Off by default (`extend-select = ["TL301"]` turns it on, e.g. for training scripts): on
-    the ecosystem check (11 real projects) most of its remaining reports are models whose
-    mode is decided where no file of the project shows it (a library's caller, a
-    submodule of a model held by another object, a third-party loader).
+    Reported only where the model's class is known and its behaviour depends on the mode:
+    built in this file (a class of the file with dropout, batch norm, a `self.training`
+    read or a layer of its own that has one; `nn.Sequential(..., nn.Dropout())`), a class
+    of the project that does (its summary, see "Project-wide facts"), a torchvision model
+    builder (`resnet18()`), or `from_pretrained(...)` (trained afterwards). A parameter's
+    class is the one every same-file caller passes. A model of a class it cannot see
+    (`torch.hub.load`, `timm.create_model`, a whole model from `torch.load`, a parameter no
+    caller in the file passes, a class of another package) is not reported: it may have no
+    dropout or batch norm at all, and on real projects most such reports were models whose
+    mode is decided where no file of the project shows it.
 
     ## Why is this bad?
     `no_grad` only stops autograd from recording; it does not change the model's mode.
@@ -174,7 +182,6 @@ class MissingEval(Rule):
     code = "TL301"
     name = "missing-eval"
     applies_to_tests = False
-    default = False
     summary = "Model called under `no_grad` without `model.eval()`: dropout and batch norm still act as in training"
     fix_applicability = Applicability.UNSAFE
     requires = ("no_grad", "inference_mode")
@@ -182,16 +189,18 @@ class MissingEval(Rule):
         Invalid(
             """
             import torch
+            from torch import nn
             def validate(model, loader):
                 with torch.no_grad():
                     for x, y in loader:
                         out = model(x)
 
             def main(loader):
-                model = Net()
+                model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.2))
                 validate(model, loader)
             """,
             fixed="""
+            from torch import nn
             from torchlint.runtime import evaluating
             def validate(model, loader):
                 with evaluating(model):
@@ -199,21 +208,29 @@ class MissingEval(Rule):
                         out = model(x)
 
             def main(loader):
-                model = Net()
+                model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.2))
                 validate(model, loader)
             """,
         ),
         Invalid(
             """
             import torch
+            import torchvision
             class Trainer:
+                def __init__(self):
+                    self.model = torchvision.models.resnet18()
+
                 def validate(self, batch):
                     with torch.inference_mode():
                         return self.model(batch)
             """,
             fixed="""
             import torch
+            import torchvision
             class Trainer:
+                def __init__(self):
+                    self.model = torchvision.models.resnet18()
+
                 def validate(self, batch):
                     self.model.eval()
                     with torch.inference_mode():
@@ -244,7 +261,11 @@ class MissingEval(Rule):
         Invalid(
             """
             import torch
+            from torchvision.models import resnet50
             class Runner:
+                def __init__(self):
+                    self.model = resnet50(weights="DEFAULT")
+
                 @torch.no_grad()
                 def predict(self, x):
                     return self.model(x)
@@ -254,6 +275,16 @@ class MissingEval(Rule):
         Invalid(
             """
             import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 2)
+                    self.bn = nn.BatchNorm1d(8)
+
+                def forward(self, x):
+                    return self.fc(self.bn(x))
+
             def train(model, loader, optimizer):
                 model.train()
                 for x, y in loader:
@@ -262,9 +293,21 @@ class MissingEval(Rule):
                     optimizer.step()
                 with torch.no_grad():
                     score = model(x)
+
+            train(Net(), loader, optimizer)
             """,
             fixed="""
+            from torch import nn
             from torchlint.runtime import evaluating
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 2)
+                    self.bn = nn.BatchNorm1d(8)
+
+                def forward(self, x):
+                    return self.fc(self.bn(x))
+
             def train(model, loader, optimizer):
                 model.train()
                 for x, y in loader:
@@ -273,41 +316,66 @@ class MissingEval(Rule):
                     optimizer.step()
                 with evaluating(model):
                     score = model(x)
+
+            train(Net(), loader, optimizer)
             """,
         ),
         Invalid(
             """
             from torch import no_grad
-            student_model, teacher_model = load_models()
+            from transformers import AutoModel
+            model = AutoModel.from_pretrained("bert-base-uncased")
+            model.train()
+            for batch in loader:
+                model(**batch).loss.backward()
+                optimizer.step()
             with no_grad():
-                gap = student_model(x) - teacher_model(x)
+                features = model(ids)
             """,
             fixed="""
             from torchlint.runtime import evaluating
-            student_model, teacher_model = load_models()
-            with evaluating(student_model, teacher_model):
-                gap = student_model(x) - teacher_model(x)
+            from transformers import AutoModel
+            model = AutoModel.from_pretrained("bert-base-uncased")
+            model.train()
+            for batch in loader:
+                model(**batch).loss.backward()
+                optimizer.step()
+            with evaluating(model):
+                features = model(ids)
             """,
         ),
         Invalid(
             """
             import torch
+            from torch import nn
+            class Tagger(nn.Module):
+                def forward(self, x):
+                    return x if self.training else x.round()
+
             def evaluate(model, loader):
-                # named for evaluation: it owns the mode, though no caller is in this file
                 with torch.no_grad():
                     return [model(x) for x, _ in loader]
+
+            evaluate(Tagger(), loader)
             """,
             fixed="""
+            from torch import nn
             from torchlint.runtime import evaluating
+            class Tagger(nn.Module):
+                def forward(self, x):
+                    return x if self.training else x.round()
+
             def evaluate(model, loader):
-                # named for evaluation: it owns the mode, though no caller is in this file
                 with evaluating(model):
                     return [model(x) for x, _ in loader]
+
+            evaluate(Tagger(), loader)
             """,
         ),
         Invalid(
             """
             import torch
+            import torchvision.models as models
             def compare(model, x):
                 model.eval()
                 with torch.no_grad():
@@ -316,9 +384,12 @@ class MissingEval(Rule):
                 with torch.no_grad():
                     after = model(x)
                 return before, after
+
+            compare(models.resnet18(), x)
             """,
             fixed="""
             import torch
+            import torchvision.models as models
             from torchlint.runtime import evaluating
             def compare(model, x):
                 model.eval()
@@ -328,11 +399,14 @@ class MissingEval(Rule):
                 with evaluating(model):
                     after = model(x)
                 return before, after
+
+            compare(models.resnet18(), x)
             """,
         ),
         Invalid(
             """
             import torch
+            from torch import nn
             def evaluate(net, x):
                 net.eval()
                 with torch.no_grad():
@@ -344,9 +418,12 @@ class MissingEval(Rule):
                 evaluate(model, x)
                 with torch.no_grad():
                     return model(x)
+
+            report(nn.Sequential(nn.Linear(4, 4), nn.Dropout()), x)
             """,
             fixed="""
             import torch
+            from torch import nn
             from torchlint.runtime import evaluating
             def evaluate(net, x):
                 net.eval()
@@ -359,12 +436,15 @@ class MissingEval(Rule):
                 evaluate(model, x)
                 with evaluating(model):
                     return model(x)
+
+            report(nn.Sequential(nn.Linear(4, 4), nn.Dropout()), x)
             """,
         ),
         Invalid(
             """
             import functools
             import torch
+            from torch import nn
             def inference(fn):
                 @functools.wraps(fn)
                 def wrapper(*args, **kwargs):
@@ -375,8 +455,28 @@ class MissingEval(Rule):
             @inference
             def predict(model, x):
                 return model(x)
+
+            predict(nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)), x)
             """,
             fixed=None,
+        ),
+        Valid(
+            """
+            from torch import no_grad
+            student_model, teacher_model = load_models()
+            with no_grad():
+                # models of a class it cannot see: perhaps no dropout or batch norm at all
+                gap = student_model(x) - teacher_model(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def evaluate(model, loader):
+                # no caller in this file: the model's class is not known
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+            """
         ),
         Valid(
             """

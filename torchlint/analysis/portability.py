@@ -1,0 +1,241 @@
+"""Does this code also run without CUDA? The evidence that a file selects its device.
+
+A hard-coded `.cuda()` or `"cuda"` is a mistake only where the code supports another device:
+in a GPU benchmark, a weight-conversion script for a model that needs a GPU or an NCCL
+helper it is the point (measured on real projects, most hard-coded CUDA is of that kind). The
+code says it supports another device when it *selects* one: it asks
+`torch.cuda.is_available()` (other than to stop without CUDA), builds
+`torch.device("cuda" if ... else "cpu")`, offers a `--device` / `--cpu` / `--no-cuda`
+option or a `device="cpu"` parameter, asks for MPS, XPU or `torch.accelerator`, or calls
+`best_device()`. Then an unguarded hard-coded CUDA use breaks a path the code supports.
+
+``device_selection(context)`` gives the first such evidence (its node and a short text);
+``evidence_line`` places it (only when a diagnostic needs the line). Both are asked only
+for a hard-coded CUDA use that no guard covers, so most files never pay for the walk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.names import dotted_name, inner_children
+from torchlint.positions import LineIndex, node_spans
+from torchlint.rules import calls
+
+if TYPE_CHECKING:
+    from torchlint.engine import FileContext
+
+AVAILABILITY = "torch.cuda.is_available"
+# Namespaces that exist to find or use a device other than CUDA.
+OTHER_DEVICE_PREFIXES = (
+    "torch.backends.mps.",
+    "torch.mps.",
+    "torch.xpu.",
+    "torch.accelerator.",
+)
+BEST_DEVICE = frozenset({"torchlint.runtime.best_device", "torchlint.runtime.device.best_device"})
+OTHER_DEVICES = frozenset({"cpu", "mps", "xpu"})
+# Command-line options that choose the device, or switch CUDA on or off.
+DEVICE_OPTIONS = frozenset(
+    {
+        "--device",
+        "--cpu",
+        "--use-cpu",
+        "--use_cpu",
+        "--no-cuda",
+        "--no_cuda",
+        "--disable-cuda",
+        "--disable_cuda",
+        "--cuda",
+        "--use-cuda",
+        "--use_cuda",
+        "--accelerator",
+    }
+)
+_OPTION_CALLS = frozenset({"add_argument", "option", "Option", "argument"})
+# Imports of libraries that run on NVIDIA GPUs only.
+_CUDA_ONLY_LIBRARIES = re.compile(
+    r"^\s*(?:import|from)\s+(?:tensorrt|torch_tensorrt|pycuda|cupy|cuda|apex)\b", re.MULTILINE
+)
+_EXITS = frozenset({"exit", "_exit", "skip", "skipTest", "fail"})
+_SKIPS = frozenset({"skipIf", "skipif", "skipUnless"})
+
+
+@dataclass(frozen=True)
+class DeviceSelection:
+    node: cst.CSTNode
+    what: str  # how the file selects it, for the message
+
+
+def device_selection(context: FileContext) -> DeviceSelection | None:
+    """The first place (in source order) where this file selects a device other than CUDA,
+    or None: the file is written for CUDA only."""
+    return context.fact("portability.device_selection", _find)
+
+
+def evidence_line(context: FileContext, selection: DeviceSelection) -> int:
+    """The 1-based line of the evidence (located once, only when asked)."""
+
+    def locate(context: FileContext) -> int:
+        span = node_spans(context.module, [selection.node]).get(id(selection.node))
+        return LineIndex(context.source).line_col(span[0])[0] if span else 0
+
+    return context.fact("portability.evidence_line", locate)
+
+
+def selection_note(context: FileContext) -> str | None:
+    """``this file selects a device at line 12 (`torch.cuda.is_available()`)``, or None."""
+    selection = device_selection(context)
+    if selection is None:
+        return None
+    line = evidence_line(context, selection)
+    where = f" at line {line}" if line else ""
+    return f"this file selects a device{where} ({selection.what})"
+
+
+def _find(context: FileContext) -> DeviceSelection | None:
+    if _CUDA_ONLY_LIBRARIES.search(context.source):
+        return None  # TensorRT, CUDA bindings, CuPy: the file runs on CUDA or not at all
+    scope = context.module_scope
+    stack: list[cst.CSTNode] = [context.module]
+    while stack:
+        node = stack.pop()
+        found = _evidence(scope, node)
+        if found is not None:
+            return found
+        children = _children(scope, node)
+        if isinstance(node, cst.If) and not _if_chooses(context.module, node):
+            children = [child for child in children if child is not node.test]
+        stack.extend(children)  # last first: they come off in source order
+    return None
+
+
+def _children(scope, node: cst.CSTNode):
+    """The children to search: not an `assert`'s test, a decorator (a skip marker) or the
+    test of `if not torch.cuda.is_available(): <stop>` (those make code CUDA-only)."""
+    if isinstance(node, cst.Assert):
+        return ()
+    if isinstance(node, cst.Decorator):
+        return ()
+    if isinstance(node, cst.Call) and _last_name(node.func) in _SKIPS:
+        return ()
+    if isinstance(node, cst.If) and _stops_without_cuda(scope, node):
+        return [child for child in inner_children(node) if child is not node.test]
+    return inner_children(node)
+
+
+def _if_chooses(module: cst.Module, node: cst.If) -> bool:
+    """``if <... is_available() ...>:`` picks a device only when it has another branch or
+    places something in its body; ``if torch.cuda.is_available(): log(memory)`` does not."""
+    if node.orelse is not None:
+        return True
+    body = module.code_for_node(node.body)
+    return any(word in body for word in ("cuda", ".to(", "device"))
+
+
+def _stops_without_cuda(scope, node: cst.If) -> bool:
+    test = node.test
+    if not (isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)):
+        return False
+    if not _is_call_to(scope, test.expression, AVAILABILITY):
+        return False
+    smalls: list[cst.BaseSmallStatement] = []
+    if isinstance(node.body, cst.SimpleStatementSuite):
+        smalls.extend(node.body.body)
+    else:
+        for statement in node.body.body:
+            if isinstance(statement, cst.SimpleStatementLine):
+                smalls.extend(statement.body)
+    for small in smalls:
+        if isinstance(small, (cst.Raise, cst.Return)):
+            return True
+        if (
+            isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Call)
+            and _last_name(small.value.func) in _EXITS
+        ):
+            return True
+    return False
+
+
+def _last_name(func: cst.BaseExpression) -> str | None:
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else None
+
+
+def _is_call_to(scope, expr: cst.BaseExpression, qualified: str) -> bool:
+    return isinstance(expr, cst.Call) and scope.qualified_name(expr.func) == qualified
+
+
+def _other_device(scope, expr: cst.BaseExpression) -> bool:
+    """``"cpu"`` / ``"mps"`` / ``"xpu"``, or ``torch.device`` of one."""
+    literal = calls.string_literal(expr)
+    if literal is not None:
+        return literal.split(":", 1)[0] in OTHER_DEVICES
+    if isinstance(expr, cst.Call) and expr.args:
+        first = calls.string_literal(expr.args[0].value)
+        return (
+            first is not None
+            and first in OTHER_DEVICES
+            and scope.qualified_name(expr.func) == "torch.device"
+        )
+    return False
+
+
+def _device_text(expr: cst.BaseExpression) -> str:
+    literal = calls.string_literal(expr)
+    if literal is None and isinstance(expr, cst.Call) and expr.args:
+        literal = calls.string_literal(expr.args[0].value)
+    return f'"{literal}"'
+
+
+def _says_device(name: str) -> bool:
+    lowered = name.lower()
+    return "device" in lowered or lowered in ("dev", "accelerator")
+
+
+def _evidence(scope, node: cst.CSTNode) -> DeviceSelection | None:
+    if isinstance(node, cst.Call):
+        func = node.func
+        last = _last_name(func)
+        if last in _OPTION_CALLS:
+            for arg in node.args:
+                option = calls.string_literal(arg.value) if arg.keyword is None else None
+                if option is not None and option.lower() in DEVICE_OPTIONS:
+                    return DeviceSelection(node, f"a `{option}` option")
+            return None
+        if last not in ("is_available", "best_device"):
+            text = dotted_name(func) or ""
+            if not any(word in text for word in ("mps", "xpu", "accelerator")):
+                return None
+        qualified = scope.qualified_name(func)
+        if qualified is None:
+            return None
+        if qualified == AVAILABILITY:
+            return DeviceSelection(node, "`torch.cuda.is_available()`")
+        if qualified.startswith(OTHER_DEVICE_PREFIXES):
+            return DeviceSelection(node, f"`{qualified}()`")
+        if qualified in BEST_DEVICE:
+            return DeviceSelection(node, "`best_device()`")
+        return None
+    if isinstance(node, cst.IfExp):
+        for branch in (node.orelse, node.body):
+            if _other_device(scope, branch):
+                return DeviceSelection(node, f"a `{_device_text(branch)}` alternative")
+        return None
+    if isinstance(node, cst.Param):
+        default = node.default
+        if default is not None and _says_device(node.name.value) and _other_device(scope, default):
+            return DeviceSelection(node, f"a `{node.name.value}` parameter")
+        return None
+    if isinstance(node, cst.Assign) and _other_device(scope, node.value):
+        for target in node.targets:
+            last = _last_name(target.target)
+            if last is not None and _says_device(last):
+                return DeviceSelection(node, f"`{last}` set to another device")
+    return None
