@@ -26,7 +26,7 @@ def cache(tmp_path: Path) -> Cache:
 
 @pytest.fixture
 def diagnostic() -> Diagnostic:
-    [found] = lint("import torch\nx = x.cuda()\n", "TL201").diagnostics
+    [found] = lint("import torch\nx = x.cuda()\n", "TL201", portability="strict").diagnostics
     assert found.fix is not None
     return found
 

@@ -49,7 +49,7 @@ def test_show_settings_names_the_file_the_rules_and_the_target(tmp_path: Path, r
     assert 'extend-select = ["TL306"]' in out  # the command line is merged in
     assert "runtime-helpers = true" in out
     selected = next(line for line in out.splitlines() if line.startswith("Selected rules"))
-    assert "TL306" in selected and "TL101" not in selected and "TL205" in selected
+    assert "TL306" in selected and "TL101" not in selected and "TL204" in selected
     assert (
         'target-version = "2.4"  # from `torch>=2.4,<3` in [project.dependencies] of '
         f"{tmp_path.resolve() / 'pyproject.toml'}" in out
@@ -218,6 +218,7 @@ def test_rule_command_suggests_a_near_code_or_name(run_cli) -> None:
 def test_every_format_calls_every_diagnostic_an_error(tmp_path: Path, run_cli) -> None:
     """TL304's display-only fix is a hint: it is an error like any other, and not fixable."""
     write(tmp_path / "train.py", NO_ZERO_GRAD)
+    write(tmp_path / "pyproject.toml", '[tool.torchlint]\nextend-select = ["TL304"]\n')
     github = run_cli("check", "--output-format", "github", "train.py")
     assert github.stdout.decode().startswith("::error title=torchlint (TL304)")
     stderr = github.stderr.decode()

@@ -36,7 +36,7 @@ def test_fixed_script_runs_on_cpu(tmp_path: Path, run_cli, helpers: bool) -> Non
     assert broken.returncode != 0  # .cuda() on a machine without CUDA
 
     # a script meant to run anywhere: every hard-coded CUDA use is reported
-    table = '[tool.torchlint]\nportability = "strict"\n'
+    table = '[tool.torchlint]\nextend-select = ["TL201", "TL301"]\nportability = "strict"\n'
     if not helpers:
         table += "runtime-helpers = false\n"
     (tmp_path / "pyproject.toml").write_text(table)

@@ -26,8 +26,8 @@ from torchlint.config import build_settings
 from torchlint.runner import Mode, process_file
 from torchlint.sourcefile import SourceError, read_source, write_source
 
-LOAD = "import torch\nstate = torch.load(path)\n"
-LOAD_FIXED = 'import torch\nstate = torch.load(path, map_location="cpu")\n'
+LOAD = "import torch\nstate = torch.load(checkpoint)\n"
+LOAD_FIXED = 'import torch\nstate = torch.load(checkpoint, map_location="cpu")\n'
 TL703 = ("--select", "TL703", "--no-cache")  # a safe fix that touches one call
 
 
@@ -53,11 +53,13 @@ def test_crlf_file_keeps_crlf(tmp_path: Path, run_cli) -> None:
 
 
 def test_mixed_newlines_survive_a_fix(tmp_path: Path, run_cli) -> None:
-    source = "import torch\nx = 1\r\nstate = torch.load(path)\r\ny = 2\n\nz = 3\r\n"
+    source = "import torch\nx = 1\r\nstate = torch.load(checkpoint)\r\ny = 2\n\nz = 3\r\n"
     path = tmp_path / "mixed.py"
     path.write_bytes(source.encode())
     _assert_clean_exit(run_cli("fix", *TL703, "mixed.py"), (0,))
-    expected = source.replace("torch.load(path)", 'torch.load(path, map_location="cpu")')
+    expected = source.replace(
+        "torch.load(checkpoint)", 'torch.load(checkpoint, map_location="cpu")'
+    )
     assert path.read_bytes() == expected.encode()  # every other line ending as it was
 
 
@@ -105,7 +107,10 @@ def test_fix_that_cannot_be_encoded_is_not_written(tmp_path: Path) -> None:
 
 
 def test_tab_indentation(tmp_path: Path, run_cli) -> None:
-    source = "import torch\n\n\ndef load(path):\n\tif path:\n\t\treturn torch.load(\n\t\t\tpath,\n\t\t)\n"
+    source = (
+        "import torch\n\n\ndef load(checkpoint):\n\tif checkpoint:\n"
+        "\t\treturn torch.load(\n\t\t\tcheckpoint,\n\t\t)\n"
+    )
     path = tmp_path / "tabs.py"
     path.write_text(source)
     _assert_clean_exit(run_cli("fix", *TL703, "tabs.py"), (0,))
@@ -118,16 +123,20 @@ def test_tab_indentation(tmp_path: Path, run_cli) -> None:
 
 def test_very_long_line(tmp_path: Path, run_cli) -> None:
     numbers = ", ".join(str(i) for i in range(20_000))  # a ~110,000-character line
-    source = f"import torch\ntable = [{numbers}]\nstate = torch.load(path); other = [{numbers}]\n"
+    source = (
+        f"import torch\ntable = [{numbers}]\nstate = torch.load(checkpoint); other = [{numbers}]\n"
+    )
     path = tmp_path / "long.py"
     path.write_text(source)
     _assert_clean_exit(run_cli("fix", *TL703, "long.py"), (0,))
-    assert path.read_text() == source.replace("load(path)", 'load(path, map_location="cpu")')
+    assert path.read_text() == source.replace(
+        "load(checkpoint)", 'load(checkpoint, map_location="cpu")'
+    )
 
 
 def test_fifty_thousand_lines(tmp_path: Path, run_cli) -> None:
     body = "".join(f"x{i} = {i}\n" for i in range(49_998))
-    source = f"import torch\n{body}state = torch.load(path)\n"
+    source = f"import torch\n{body}state = torch.load(checkpoint)\n"
     path = tmp_path / "big.py"
     path.write_text(source)
     assert source.count("\n") == 50_000
@@ -136,7 +145,9 @@ def test_fifty_thousand_lines(tmp_path: Path, run_cli) -> None:
     )
     assert "big.py:50000:9: TL703" in text
     _assert_clean_exit(run_cli("fix", *TL703, "big.py"), (0,))
-    assert path.read_text() == source.replace("load(path)", 'load(path, map_location="cpu")')
+    assert path.read_text() == source.replace(
+        "load(checkpoint)", 'load(checkpoint, map_location="cpu")'
+    )
 
 
 # --- nesting deep enough to trip recursion limits -----------------------------------------
@@ -363,14 +374,14 @@ from torch.autograd import Variable
 # file {index}: {padding}
 
 
-def train_{index}(model, x, y):
+def train_{index}(f, x, y):
     a = torch.log(1 + x)
     b = torch.exp(x) - 1
     v = Variable(x)
     t = torch.zeros(3, 4).to("cpu")
-    loss = F.cross_entropy(F.softmax(model(x), dim=1), y)
+    loss = F.cross_entropy(F.softmax(f(x), dim=1), y)
     with torch.cuda.amp.autocast():
-        out = model(v)
+        out = f(v)
     return loss, a, b, t, out  # noqa: TL101
 """
 

@@ -9,7 +9,7 @@ SOURCE = (
     "import torch\n"
     "from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\n"
     "model = torch.nn.DataParallel(net)\n"
-    "state = torch.load('w.pt', weights_only=True)\n"
+    "state = torch.load(args.checkpoint, weights_only=True)\n"
     "loader = DataLoader(ImageFolder(d), batch_size=2)\n"
 )
 CONFIG = (
@@ -53,4 +53,4 @@ def test_fix_applies_fixes_of_the_selected_rules_only(tmp_path: Path, run_cli) -
     run_cli("fix", "--unsafe-fixes", "--select", "TL101", "a.py")
     fixed = target.read_text()
     assert "make_loader(ImageFolder(d), batch_size=2)" in fixed
-    assert "torch.load('w.pt', weights_only=True)" in fixed
+    assert "torch.load(args.checkpoint, weights_only=True)" in fixed

@@ -13,7 +13,7 @@ pytest.importorskip("flake8")
 
 REPO = Path(__file__).resolve().parents[1]
 BAD = "import torch\n\nmodel = torch.nn.Linear(2, 2).cuda()\n"
-OPT_IN = '[tool.torchlint]\nextend-select = ["TL201"]\n'  # TL201 is opt-in
+OPT_IN = '[tool.torchlint]\nextend-select = ["TL201"]\nportability = "strict"\n'  # TL201 is opt-in
 
 
 def flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

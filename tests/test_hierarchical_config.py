@@ -34,10 +34,11 @@ TREE = {
     "tools/run.py": CUDA_AND_SCALER,
     "tools/load.py": LOADER,
     "scratch/s.py": CUDA_AND_SCALER,  # excluded by the root's config
-    # Project A: torch>=2.1 (no fix to torch.amp, which needs 2.4), strict portability.
+    # Project A: torch>=2.1 (no fix to torch.amp, which needs 2.4), TL201 opted in, strict.
     "pkg_a/pyproject.toml": (
         '[project]\nname = "a"\ndependencies = ["torch>=2.1"]\n\n'
-        '[tool.torchlint]\nportability = "strict"\nextend-exclude = ["generated"]\n'
+        '[tool.torchlint]\nextend-select = ["TL201"]\nportability = "strict"\n'
+        'extend-exclude = ["generated"]\n'
     ),
     "pkg_a/src/a1.py": CUDA_AND_SCALER,
     "pkg_a/src/a2.py": LOADER,
@@ -132,10 +133,10 @@ def test_every_way_of_running_gives_every_file_the_same_findings(mono: Path) -> 
     expected = _by_file(from_root)
     # What each project's config decides, read from the findings themselves.
     codes = {name: sorted({f[3] for f in found}) for name, found in expected.items()}
-    assert codes["pkg_a/src/a1.py"] == ["TL201", "TL601"]  # A reports every CUDA use (strict)
+    assert codes["pkg_a/src/a1.py"] == ["TL201", "TL601"]  # A opts in to TL201 (strict)
     assert codes["pkg_a/notebooks/explore.ipynb"] == ["TL201", "TL601"]  # a notebook too
     assert codes["pkg_b/b1.py"] == ["TL601"]  # B selects TL1 and TL6 only
-    assert codes["tools/run.py"] == ["TL601"]  # the root: no device selected, no TL201
+    assert codes["tools/run.py"] == ["TL601"]  # the root: TL201 stays opt-in
     fixes = {name: {f[4] for f in found if f[3] == "TL601"} for name, found in expected.items()}
     assert fixes["pkg_a/src/a1.py"] == {None}  # torch>=2.1: torch.amp.GradScaler is 2.4
     assert fixes["pkg_b/b1.py"] == {"safe"}  # target-version 2.4
@@ -216,7 +217,7 @@ def test_show_settings_shows_the_named_files_settings(mono: Path) -> None:
 def test_the_command_line_applies_on_top_of_each_files_settings(mono: Path) -> None:
     found = torchlint(".", "--no-cache", "--ignore", "TL601", "--target-version", "2.4", cwd=mono)
     codes = {f[3] for f in found}
-    assert "TL601" not in codes and "TL201" in codes  # A's own strict portability stays
+    assert "TL601" not in codes and "TL201" in codes  # A's own opt-in stays
     resolver = Resolver(Overrides(target_version="2.4"), cwd=mono)
     assert resolver.for_file(mono / "pkg_a/src/a1.py").target_version == (2, 4)
     assert "TL201" in resolver.for_file(mono / "pkg_a/src/a1.py").selected_codes

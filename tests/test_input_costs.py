@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from torchlint import engine, fixer
-from torchlint.analysis import device_names
+from torchlint.analysis import scope_device
 from torchlint.config import build_settings
 from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from torchlint.positions import ELLIPSIS, EXCERPT, SHOWN_LINE
@@ -72,29 +72,39 @@ def test_calls_in_one_scope_cost_linear_work() -> None:
 
 
 def test_a_scope_s_names_are_read_once_not_once_per_call(monkeypatch) -> None:
-    asked: list[str] = []
-    real = device_names.holds_device
+    """The device fixes look for a device among a scope's bindings: read once per scope."""
+    bound: list[object] = []
+    real = scope_device._bind_target
 
-    def counting(context, name, **kwargs):
-        asked.append(name)
-        return real(context, name, **kwargs)
+    def counting(*args, **kwargs):
+        bound.append(args[2])
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(device_names, "holds_device", counting)
+    read: list[object] = []
+    real_bindings = scope_device._device_bindings
+
+    def reading(context, scope):
+        read.append(scope)
+        return real_bindings(context, scope)
+
+    monkeypatch.setattr(scope_device, "_bind_target", counting)
+    monkeypatch.setattr(scope_device, "_device_bindings", reading)
     result = _lint(_scope(80), "TL201")
     assert len(result.diagnostics) == 80
-    assert len(asked) <= 2 * 80  # `device`, and only the names that hold a device
+    assert len(bound) <= 2 * 80  # each binding once, not once per call
+    assert len(read) <= 4  # and the names that hold a device are picked once per scope
 
 
 def test_a_scope_s_statements_are_listed_once(monkeypatch) -> None:
     """With a device in scope, each fix asks where the call stands among the statements."""
     listed: list[object] = []
-    real = device_names._body
+    real = scope_device._body
 
     def counting(node):
         listed.append(node)
         return real(node)
 
-    monkeypatch.setattr(device_names, "_body", counting)
+    monkeypatch.setattr(scope_device, "_body", counting)
     result = _lint(_scope(80, head='device = torch.device("cuda")\n'), "TL201")
     fixes = [d.fix.edits[0].content for d in result.diagnostics if d.fix is not None]
     assert fixes == ["torch.zeros(1).to(device)"] * 80  # the device in scope is reused
@@ -286,7 +296,7 @@ def test_lsp_positions_of_an_ascii_text_copy_no_line(monkeypatch) -> None:
 
 # --- the summary says when files were not checked --------------------------------------------
 
-REPORTED = "import torch\nstate = torch.load(path)\n"  # TL701, on by default
+REPORTED = "import torch.nn.functional as F\ny = F.softmax(x)\n"  # TL404, on by default
 
 
 @pytest.fixture

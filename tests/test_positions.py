@@ -102,15 +102,13 @@ def test_diagnostics_and_fixes_are_located_as_from_the_whole_module(rule, monkey
         return placed[-1] and engine_placed_spans(*args, **kwargs)
 
     monkeypatch.setattr(engine, "placed_spans", recording)
-    settings = build_settings(None, select=["ALL"])
-    rules = selected_rules(settings.selected_codes)
     for example in rule.examples:
         if not isinstance(example, Invalid):
             continue
         source = example.code  # dedented by `Invalid`
-        if example.settings:  # e.g. `portability = "strict"`: what makes it report
-            settings = build_settings(None, select=["ALL"], table=dict(example.settings))
-            rules = selected_rules(settings.selected_codes)
+        # each example's own table (e.g. `portability = "strict"`): what makes it report
+        settings = build_settings(None, select=["ALL"], table=dict(example.settings))
+        rules = selected_rules(settings.selected_codes)
         fast = lint_source("example.py", source, settings, rules)
         full = lint_source("example.py", source, settings, rules, locate=_full_module)
         assert fast.diagnostics == full.diagnostics

@@ -15,7 +15,6 @@ import libcst as cst
 
 from torchlint.analysis.devices import (
     BINDING_NODES,
-    best_device_expression,
     bound_names,
     is_best_device_call,
 )
@@ -143,22 +142,6 @@ def _statement_index(context: FileContext, scope: Scope) -> int | None:
     return None
 
 
-def _device_names(context: FileContext, scope: Scope) -> tuple[str, ...]:
-    """The names of ``scope`` (``device`` aside) that every binding makes a device, in
-    source order (cached per scope: a scope with many names and many calls reads its
-    bindings once, not once per call)."""
-    cache = context.fact("device_names.device_names", lambda _: {})
-    key = id(scope.node)
-    found = cache.get(key)
-    if found is None:
-        found = cache[key] = tuple(
-            name
-            for name, bindings in _bindings(context, scope).items()
-            if name != "device" and all(binding.device for binding in bindings)
-        )
-    return found
-
-
 def holds_device(context: FileContext, name: str, *, bound_before: bool = False) -> bool:
     """Does ``name``, read at the node being visited, surely hold a device?
 
@@ -177,37 +160,3 @@ def holds_device(context: FileContext, name: str, *, bound_before: bool = False)
         return True
     here = _statement_index(context, scope)
     return here is None or bindings[0].statement < here
-
-
-def device_in_scope(context: FileContext) -> str | None:
-    """A name holding a device that code at the node being visited can use, or None.
-
-    ``device`` first (a parameter of that name, or bound to ``torch.device(...)`` /
-    ``best_device()``), then any other such name, innermost scope first, in source order.
-    """
-    if holds_device(context, "device", bound_before=True):
-        return "device"
-    scope: Scope | None = context.scope
-    first = True
-    while scope is not None:
-        if not (scope.is_class and not first):
-            for name in _device_names(context, scope):
-                if binding_scope(context.scope, name) is scope and holds_device(
-                    context, name, bound_before=True
-                ):
-                    return name
-        first = False
-        scope = scope.parent
-    return None
-
-
-def device_expression(context: FileContext) -> tuple[str, tuple[str, ...]] | None:
-    """What a device fix writes at the node being visited, and the preamble it needs.
-
-    The device already in scope when there is one (so a model and its batches stay on the
-    same device), else ``best_device()`` or the inline ``device`` line.
-    """
-    name = device_in_scope(context)
-    if name is not None:
-        return name, ()
-    return best_device_expression(context)

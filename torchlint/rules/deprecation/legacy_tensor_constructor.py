@@ -164,6 +164,10 @@ class LegacyTensorConstructor(Rule):
     ids = torch.tensor([1, 2, 3], dtype=torch.int64, device="cuda")
     ```
 
+    Opt-in (`extend-select = ["TL608"]`): on the 11 projects no rule was tuned on
+    (round 2026-12, strict labels per LABELLING.md), 1 of 2 sampled reports were worth a
+    change, below the 90 % a default rule must reach: a tensor passed as data was read as sizes (and 0 of 5 on the tuning projects).
+
     ## Fix safety
     Unsafe, and offered only when the arguments show which meaning is used: sizes become
     `torch.empty(sizes, dtype=...)` (still uninitialized: use `torch.zeros` if you relied
@@ -178,6 +182,7 @@ class LegacyTensorConstructor(Rule):
 
     code = "TL608"
     name = "legacy-tensor-constructor"
+    default = False
     applies_to_tests = True
     summary = "legacy tensor constructor: use `torch.tensor(...)` or `torch.empty(...)`"
     fix_applicability = Applicability.UNSAFE

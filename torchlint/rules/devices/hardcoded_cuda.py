@@ -71,6 +71,10 @@ class HardcodedCuda(Rule):
     file to run anywhere sets `portability = "strict"` in `[tool.torchlint]`: then every
     unguarded use is reported.
 
+    Opt-in (`extend-select = ["TL201"]`): on the 11 projects no rule was tuned on
+    (round 2026-12, strict labels per LABELLING.md), 5 of 11 sampled reports were worth a
+    change, below the 90 % a default rule must reach: most sit in CUDA-only distributed launchers (NCCL, `DataParallel`) that check `torch.cuda.is_available()` for another purpose, or move objects that hold no tensors (a loss module).
+
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device (MPS or the CPU)
     instead of failing. `non_blocking=` and other keywords are kept. `.cuda(i)` with an
@@ -96,6 +100,7 @@ class HardcodedCuda(Rule):
 
     code = "TL201"
     name = "hardcoded-cuda"
+    default = False
     applies_to_tests = False
     summary = "`.cuda()` fails on machines without CUDA; move to a selected device with `.to(...)`"
     fix_applicability = Applicability.UNSAFE

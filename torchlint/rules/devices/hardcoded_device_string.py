@@ -71,6 +71,10 @@ class HardcodedDeviceString(Rule):
     The message names that evidence. Code written for CUDA only is not reported;
     `portability = "strict"` in `[tool.torchlint]` reports every unguarded use.
 
+    Opt-in (`extend-select = ["TL202"]`): on the 11 projects no rule was tuned on
+    (round 2026-12, strict labels per LABELLING.md), 0 of 1 sampled reports were worth a
+    change, below the 90 % a default rule must reach: the one sampled report, like the 9 of 12 labelled false on the tuning projects, sits in code written for CUDA (NCCL recipes, GPU notebooks, capability-guarded kernels).
+
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
     failing. `"cuda:N"` with an index other than 0, and `torch.device("cuda", N)`, name one
@@ -97,6 +101,7 @@ class HardcodedDeviceString(Rule):
 
     code = "TL202"
     name = "hardcoded-device-string"
+    default = False
     applies_to_tests = False
     summary = 'Hard-coded `"cuda"` device fails on machines without CUDA; select the device once'
     fix_applicability = Applicability.UNSAFE

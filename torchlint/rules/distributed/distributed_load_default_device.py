@@ -77,6 +77,10 @@ class DistributedLoadDefaultDevice(Rule):
         state = torch.load("checkpoint.pt", weights_only=True, map_location=device)
     ```
 
+    Opt-in (`extend-select = ["TL907"]`): on the 11 projects no rule was tuned on
+    (round 2026-12, strict labels per LABELLING.md), 0 of 4 sampled reports were worth a
+    change, below the 90 % a default rule must reach: in each, the unmapped load runs only with one process per node, and the per-rank branch already maps to the rank's GPU.
+
     ## Fix safety
     Unsafe: the loaded tensors land on the device in scope (a `device` parameter or local,
     `self.device`, a module-level `device`) or, when there is none, on the CPU, which is not
@@ -95,7 +99,7 @@ class DistributedLoadDefaultDevice(Rule):
         "saving device (usually GPU 0)"
     )
     applies_to_tests = False
-    default = True
+    default = False
     fix_applicability = Applicability.UNSAFE
     requires = (
         "init_process_group",

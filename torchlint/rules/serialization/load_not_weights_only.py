@@ -85,7 +85,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
       A path from the command line, a download or a function parameter is always reported,
       whatever `map_location` says.
 
-    On by default where the project may run on torch older than 2.6: a `target-version`
+    Reported where the project may run on torch older than 2.6: a `target-version`
     below 2.6 (from torch 2.4 the missing argument also gives a `FutureWarning`), or none at
     all. An unknown `target-version` counts as old: many projects declare no torch lower bound
     torchlint reads (6 of the 11 ecosystem projects, half of them scripts written for torch
@@ -109,6 +109,10 @@ class LoadNotWeightsOnly(TorchLoadRule):
     state = torch.load("checkpoint.pt", weights_only=True)
     ```
 
+    Opt-in (`extend-select = ["TL701"]`): on the 11 projects no rule was tuned on
+    (round 2026-12, strict labels per LABELLING.md), 3 of 16 sampled reports were worth a
+    change, below the 90 % a default rule must reach: most resume a checkpoint that the same script writes, or run on a torch that has no `weights_only`; the true ones load a checkpoint the user supplies or downloads.
+
     ## Fix safety
     Unsafe: loading a file that holds arbitrary Python objects (a whole pickled model,
     custom classes) now raises; such files need `torch.serialization.add_safe_globals` or a
@@ -127,6 +131,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
 
     code = "TL701"
     name = "load-not-weights-only"
+    default = False
     applies_to_tests = True
     summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
     fix_applicability = Applicability.UNSAFE

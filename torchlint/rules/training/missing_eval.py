@@ -167,6 +167,11 @@ class MissingEval(Rule):
     decorator). Without the runtime (`runtime-helpers = false`) the fix inserts
     `model.eval()` before the block.
 
+    Opt-in (`extend-select = ["TL301"]`): It fired on none of the 11 projects no rule
+    was tuned on (round 2026-12); on the tuning projects, 1 of its 3 reports was worth a
+    change under the strict question (the others: a submodule whose parent was switched
+    to eval just before, and a class whose only dropout is 0).
+
     ## Fix safety
     Unsafe: the outputs change (that is the point), and `evaluating` uses
     `torch.inference_mode()`, whose tensors cannot be used by autograd later. A decorated
@@ -181,6 +186,7 @@ class MissingEval(Rule):
 
     code = "TL301"
     name = "missing-eval"
+    default = False
     applies_to_tests = False
     summary = "Model called under `no_grad` without `model.eval()`: dropout and batch norm still act as in training"
     fix_applicability = Applicability.UNSAFE

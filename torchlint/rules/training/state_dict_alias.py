@@ -121,6 +121,10 @@ class StateDictAlias(Rule):
     best = copy.deepcopy(model.state_dict())
     ```
 
+    Opt-in (`extend-select = ["TL310"]`): on the 11 projects no rule was tuned on
+    (round 2026-12, strict labels per LABELLING.md), 0 of 2 sampled reports were worth a
+    change, below the 90 % a default rule must reach: the state dict was read or saved at once, before any further step could change it.
+
     ## Fix safety
     Safe: the snapshot holds exactly the values the alias held at that moment; it costs one
     copy of the weights in memory.
@@ -132,6 +136,7 @@ class StateDictAlias(Rule):
 
     code = "TL310"
     name = "state-dict-alias"
+    default = False
     applies_to_tests = False
     summary = "`state_dict()` kept without a copy: later training steps overwrite it"
     fix_applicability = Applicability.SAFE
