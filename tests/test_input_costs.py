@@ -334,3 +334,50 @@ def test_sarif_and_github_name_the_file_not_checked(over_the_limit: Path, run_cl
     (over_the_limit / "pyproject.toml").write_text("[tool.torchlint]\n")
     clean = json.loads(run_cli("check", "--output-format", "sarif", ".").stdout)
     assert "invocations" not in clean["runs"][0]
+
+
+# --- TL301: the mode before each `no_grad` block, worked out once per function ------------
+
+
+def _no_grad_blocks(n: int) -> str:
+    head = (
+        "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.drop = nn.Dropout(0.5)\n\n"
+        "    def forward(self, x):\n        return self.drop(x)\n\n\ndef run(x):\n    model = Net()\n"
+    )
+    return head + "".join(f"    with torch.no_grad():\n        y{i} = model(x)\n" for i in range(n))
+
+
+def _flow_lines(source: str) -> int:
+    """How many lines of the training-loop index and of TL301 run for one lint of ``source``
+    (the walk over a function's events is a loop of plain statements: no call to count)."""
+    from torchlint.analysis import flow
+    from torchlint.rules.training import missing_eval
+
+    files = {flow.__file__, missing_eval.__file__}
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def tracer(frame, event, arg):
+        return local if frame.f_code.co_filename in files else None
+
+    sys.settrace(tracer)
+    try:
+        result = _lint(source, "TL301")
+    finally:
+        sys.settrace(None)
+    assert len(result.diagnostics) == source.count("no_grad")
+    return count
+
+
+def test_the_mode_before_each_no_grad_block_costs_linear_work() -> None:
+    """Each block asked for the mode by walking the function's events up to it: quadratic in
+    the blocks of one function."""
+    _flow_lines(_no_grad_blocks(2))  # one-time work
+    small, large = _flow_lines(_no_grad_blocks(150)), _flow_lines(_no_grad_blocks(300))
+    assert large / small <= GROWTH, (small, large)

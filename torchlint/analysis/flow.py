@@ -405,6 +405,7 @@ class Flow:
         self._top: dict[int, list[Event]] = {}
         self.truncated: set[int] = set()
         self._permanent: dict[tuple[Owner, str], bool] = {}
+        self._mode_prefixes: dict[tuple[int, str], list[str | None]] = {}
         self._raw_assign: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_receiver: list[tuple[FunctionInfo, str]] = []
         self._raw_module_receiver: list[tuple[FunctionInfo, str]] = []
@@ -661,6 +662,33 @@ class Flow:
 
     # -- modes ----------------------------------------------------------------------------
 
+    def _modes(self, function: FunctionInfo, name: str) -> list[str | None]:
+        """``name``'s mode after each prefix of ``expanded(function)`` (entry ``i``: after the
+        first ``i`` events), worked out once per function and name: a function with many
+        ``no_grad`` blocks asks at each of them, and must not walk its events each time."""
+        key = (id(function), name)
+        found = self._mode_prefixes.get(key)
+        if found is not None:
+            return found
+        mode: str | None = None
+        found = [mode]
+        for event in self.expanded(function):
+            kind = event.kind
+            if kind in ("backward", "step"):
+                if mode == "train":
+                    mode = None  # a training step ran since: the train() is stale
+            elif kind in _MODE_KINDS and covers(event.name, name):
+                if kind == "train":
+                    restores = event.site is not None or mode in ("eval", "restored")
+                    mode = "restored" if restores else "train"
+                elif kind == "pretrained":
+                    mode = "loaded"  # eval, until a train() that starts training on purpose
+                else:
+                    mode = "eval"
+            found.append(mode)
+        self._mode_prefixes[key] = found
+        return found
+
     def evaluated_before(
         self,
         function: FunctionInfo,
@@ -680,22 +708,9 @@ class Flow:
         # explicit train() on purpose (as in update_bn) with no training step since. A
         # train() that undoes an earlier eval(), or ends a helper such as an evaluate()
         # that restores the mode, leaves the model training again.
-        mode: str | None = None
-        for event in self.expanded(function)[:upto]:
-            kind = event.kind
-            if kind in ("backward", "step"):
-                if mode == "train":
-                    mode = None  # a training step ran since: the train() is stale
-                continue
-            if kind not in _MODE_KINDS or not covers(event.name, name):
-                continue
-            if kind == "train":
-                restores = event.site is not None or mode in ("eval", "restored")
-                mode = "restored" if restores else "train"
-            elif kind == "pretrained":
-                mode = "loaded"  # eval, until a train() that starts training on purpose
-            else:
-                mode = "eval"
+        modes = self._modes(function, name)
+        events = len(modes) - 1
+        mode = modes[min(upto if upto >= 0 else max(0, events + upto), events)]
         if mode is not None:
             return mode != "restored"
         if self.permanently_eval(function, name):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Iterable
+
 import libcst as cst
 
 from torchlint.analysis.flow import (
@@ -9,6 +12,7 @@ from torchlint.analysis.flow import (
     UNKNOWN,
     Flow,
     FunctionInfo,
+    WithBlock,
     covers,
     evaluation_named,
     flow_of,
@@ -60,13 +64,17 @@ def _caller_decides(flow: Flow, function: FunctionInfo, name: str, depth: int = 
     )
 
 
-def _unevaluated(flow: Flow, function: FunctionInfo, inside) -> list[str]:
-    """Model-like names called where ``inside(event)`` holds without an earlier eval()."""
+def _unevaluated(
+    flow: Flow, function: FunctionInfo, positions: Iterable[int] | None = None
+) -> list[str]:
+    """Model-like names called at ``positions`` of the function's events (all of them by
+    default) without an earlier eval()."""
     names: list[str] = []
     events = flow.expanded(function)
     sensitivity = mode_sensitivity(flow)
-    for position, event in enumerate(events):
-        if event.kind != "model" or event.name == UNKNOWN or not inside(event):
+    for position in range(len(events)) if positions is None else positions:
+        event = events[position]
+        if event.kind != "model" or event.name == UNKNOWN:
             continue
         if event.name in names or _caller_decides(flow, function, event.name):
             continue
@@ -80,6 +88,41 @@ def _unevaluated(flow: Flow, function: FunctionInfo, inside) -> list[str]:
             continue  # a class it cannot see: maybe no dropout or batch norm at all
         names.append(event.name)
     return names
+
+
+def _positions_in(flow: Flow, function: FunctionInfo, block: WithBlock) -> list[int]:
+    """The positions of the function's events inside ``block``, in order (its events sorted
+    by index once per function: a function of many blocks is not walked once per block)."""
+    table = flow.extras.setdefault("missing_eval.by_index", {})
+    entry = table.get(id(function))
+    if entry is None:
+        events = flow.expanded(function)
+        order = sorted(range(len(events)), key=lambda position: events[position].index)
+        entry = table[id(function)] = ([events[p].index for p in order], order)
+    indexes, order = entry
+    first, last = bisect_right(indexes, block.start), bisect_right(indexes, block.end)
+    return sorted(order[first:last])
+
+
+def _nested_off_blocks(flow: Flow, function: FunctionInfo) -> set[int]:
+    """The grad-off blocks that start inside another one of the function (the outer one is
+    reported): one sweep by start, not one scan of every block per block."""
+    table = flow.extras.setdefault("missing_eval.nested", {})
+    found = table.get(id(function))
+    if found is None:
+        found = table[id(function)] = set()
+        blocks = sorted((b for b in function.withs if b.off_items), key=lambda b: b.start)
+        reach = None  # the furthest end among blocks that start before the current start
+        position = 0
+        while position < len(blocks):
+            start = blocks[position].start
+            group = [b for b in blocks[position:] if b.start == start]
+            if reach is not None and reach >= start:
+                found.update(id(b) for b in group)
+            ends = max(b.end for b in group)
+            reach = ends if reach is None else max(reach, ends)
+            position += len(group)
+    return found
 
 
 def _evaluated_by_other_files(flow: Flow, function: FunctionInfo, name: str) -> bool:
@@ -686,12 +729,9 @@ class MissingEval(Rule):
         function = block.function
         if is_framework_hook(function) or flow.runs_without_grad(function, depth=0):
             return  # a no_grad decorator (reported on the def) or the framework did it
-        if any(
-            other is not block and other.off_items and other.contains(block.start)
-            for other in function.withs
-        ):
+        if id(block) in _nested_off_blocks(flow, function):
             return  # the outer no_grad block is the one reported
-        names = _unevaluated(flow, function, lambda e: block.contains(e.index))
+        names = _unevaluated(flow, function, _positions_in(flow, function, block))
         if names:
             self.report(node, self._message(names), self._with_fix(node, block, names, function))
 
@@ -707,7 +747,7 @@ class MissingEval(Rule):
             return
         if any(e.kind == "scoped_eval" for e in function.events):
             return  # @evaluating(...)
-        names = _unevaluated(flow, function, lambda e: True)
+        names = _unevaluated(flow, function)
         if names:
             self.report(node, self._message(names), self._def_fix(node, function, names))
 
