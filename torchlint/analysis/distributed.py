@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.names import SCOPE_TYPES, Scope, binding_scope, dotted_name, inner_children
+from torchlint.names import SCOPE_TYPES, Scope, dotted_name, inner_children
 from torchlint.rules import calls
 
 if TYPE_CHECKING:
@@ -648,34 +648,6 @@ def wrapper_name(facts: DistFacts, site: Site, name: str) -> bool:
         return False
     binding = last_binding(facts, site, name)
     return binding is not None and is_wrapper_call(binding.value, binding.scope)
-
-
-def device_in_scope(facts: DistFacts, site: Site) -> str | None:
-    """The text naming the device the code around the call works on: a parameter or earlier
-    local ``device``, ``self.device`` set by the class, a module-level ``device``; None when
-    there is none (callers fall back to ``"cpu"``). The general helper will live in
-    ``analysis``; this one is kept small on purpose."""
-    function = site.function
-    if isinstance(function, cst.FunctionDef):
-        params = function.params
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            if param.name.value == "device":
-                return "device"
-        if last_binding(facts, site, "device") is not None:
-            return "device"
-        owner = facts.class_of.get(id(function))
-        if owner is not None and any(
-            facts.class_of.get(id(b.function)) == owner for b in bindings_of(facts, "self.device")
-        ):
-            return "self.device"
-    where = binding_scope(site.scope, "device")
-    if (
-        where is not None
-        and where.parent is None  # a module-level name
-        and any(b.function is where.node for b in bindings_of(facts, "device"))
-    ):
-        return "device"
-    return None
 
 
 def temporary(facts: DistFacts, site: Site, target: cst.BaseExpression) -> bool:

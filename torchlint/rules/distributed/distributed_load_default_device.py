@@ -6,7 +6,8 @@ import libcst as cst
 
 from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
 from torchlint.analysis.devices import last_name
-from torchlint.analysis.distributed import device_in_scope, dist_facts, rank_guarded, runs_per_rank
+from torchlint.analysis.distributed import dist_facts, rank_guarded, runs_per_rank
+from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
 from torchlint.rules import calls
@@ -141,7 +142,8 @@ class DistributedLoadDefaultDevice(Rule):
             import torch
             from torch.nn.parallel import DistributedDataParallel as DDP
             def resume(model, path):
-                model.load_state_dict(torch.load(path, map_location="cpu"))
+                device = next(model.parameters()).device
+                model.load_state_dict(torch.load(path, map_location=device))
             def main(model, path):
                 model = DDP(model)
                 resume(model, path)
@@ -263,9 +265,18 @@ class DistributedLoadDefaultDevice(Rule):
             return
         if not self._checkpoint(facts, site) or id(node) in round_trips(self.context).loads:
             return  # a round trip reads back what this process saved, on its own device
-        device = device_in_scope(facts, site) or '"cpu"'
+        found = scope_device(self.context, select=False)  # the rank's device, as TL703 asks
+        device = '"cpu"' if found is None else found.text
         new = calls.add_keyword(node, "map_location", device)
+        edits = () if found is None else found.edits
+        preamble = () if found is None else found.preamble
         self.report(
             node,
-            fix=self.fix(Applicability.UNSAFE, f"Add `map_location={device}`", Replace(node, new)),
+            fix=self.fix(
+                Applicability.UNSAFE,
+                f"Add `map_location={device}`",
+                Replace(node, new),
+                *edits,
+                preamble=preamble,
+            ),
         )
