@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from torchlint import engine, fixer
-from torchlint.analysis import scope_device
+from torchlint.analysis import device_names, scope_device
 from torchlint.config import build_settings
 from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from torchlint.positions import ELLIPSIS, EXCERPT, SHOWN_LINE
@@ -98,13 +98,13 @@ def test_a_scope_s_names_are_read_once_not_once_per_call(monkeypatch) -> None:
 def test_a_scope_s_statements_are_listed_once(monkeypatch) -> None:
     """With a device in scope, each fix asks where the call stands among the statements."""
     listed: list[object] = []
-    real = scope_device._body
+    real = device_names.scope_body
 
     def counting(node):
         listed.append(node)
         return real(node)
 
-    monkeypatch.setattr(scope_device, "_body", counting)
+    monkeypatch.setattr(device_names, "scope_body", counting)
     result = _lint(_scope(80, head='device = torch.device("cuda")\n'), "TL201")
     fixes = [d.fix.edits[0].content for d in result.diagnostics if d.fix is not None]
     assert fixes == ["torch.zeros(1).to(device)"] * 80  # the device in scope is reused

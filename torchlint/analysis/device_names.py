@@ -49,7 +49,7 @@ def _is_device_value(
     )
 
 
-def _body(node: cst.CSTNode) -> list[cst.CSTNode]:
+def scope_body(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The statements of a scope's body (a module, or a def's or class's block)."""
     if isinstance(node, cst.Module):
         return list(node.body)
@@ -75,7 +75,7 @@ def _scope_bindings(scope: Scope, project: ProjectView | None) -> dict[str, list
                 found.setdefault(star.name.value, []).append(Binding(False, -1))
     # Without `:=` in the file, expressions bind nothing: the walk skips them.
     fields_of = child_fields if scope.walrus else statement_fields
-    for index, statement in enumerate(_body(root)):
+    for index, statement in enumerate(scope_body(root)):
         stack: list[cst.CSTNode] = [statement]
         while stack:
             node = stack.pop()
@@ -120,12 +120,12 @@ def _statement_indexes(context: FileContext, scope: Scope) -> dict[int, int]:
     found = cache.get(key)
     if found is None:
         found = cache[key] = {
-            id(statement): index for index, statement in enumerate(_body(scope.node))
+            id(statement): index for index, statement in enumerate(scope_body(scope.node))
         }
     return found
 
 
-def _statement_index(context: FileContext, scope: Scope) -> int | None:
+def statement_index(context: FileContext, scope: Scope) -> int | None:
     """Index, in ``scope``'s body, of the statement holding the node being visited; None
     when that node is in a nested scope (which runs later, when everything is bound)."""
     indexes = _statement_indexes(context, scope)
@@ -158,5 +158,5 @@ def holds_device(context: FileContext, name: str, *, bound_before: bool = False)
         return True
     if scope is not context.scope:
         return True
-    here = _statement_index(context, scope)
+    here = statement_index(context, scope)
     return here is None or bindings[0].statement < here

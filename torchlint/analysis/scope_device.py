@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.analysis.device_names import scope_body, statement_index
 from torchlint.analysis.devices import (
     BEST_DEVICE,
     INLINE_DEVICE,
@@ -183,15 +184,6 @@ class _Binding:
     statement: int  # index in the scope body; -1 for a parameter
 
 
-def _body(node: cst.CSTNode) -> list[cst.CSTNode]:
-    if isinstance(node, cst.Module):
-        return list(node.body)
-    body = getattr(node, "body", None)
-    if isinstance(body, cst.IndentedBlock):
-        return list(body.body)
-    return [body] if isinstance(body, cst.CSTNode) else []
-
-
 def _device_bindings(context: FileContext, scope: Scope) -> dict[str, list[_Binding]]:
     """The bindings in ``scope`` of the names that may hold a device (cached per scope)."""
     cache = context.fact("scope_device.bindings", lambda _: {})
@@ -216,7 +208,7 @@ def _device_bindings(context: FileContext, scope: Scope) -> dict[str, list[_Bind
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 found.setdefault(star.name.value, []).append(_Binding(0, -1))
-    for index, statement in enumerate(_body(root)):
+    for index, statement in enumerate(scope_body(root)):
         for node in _walk(statement):
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
                 found.setdefault(node.name.value, []).append(_Binding(0, index))
@@ -275,27 +267,6 @@ def _device_names(context: FileContext, scope: Scope) -> list[tuple[str, list[_B
     return cache[key]
 
 
-def _statement_index(context: FileContext, scope: Scope) -> int | None:
-    """Index in ``scope``'s body of the statement holding the visited node; None when the
-    node is in a nested function (which runs later, when everything is bound)."""
-    positions = context.fact("scope_device.positions", lambda _: {})
-    key = id(scope.node)
-    if key not in positions:
-        positions[key] = {id(statement): i for i, statement in enumerate(_body(scope.node))}
-    body = positions[key]
-    chain = context.ancestors
-    for position, node in enumerate(chain):
-        if node is scope.node:
-            for later in chain[position + 1 :]:
-                if isinstance(later, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                    return None
-                index = body.get(id(later))
-                if index is not None:
-                    return index
-            return None
-    return None
-
-
 def _named(context: FileContext) -> ScopeDevice | None:
     """Step 1: a name, a parameter or an attribute holding the code's device."""
     scope: Scope | None = context.scope
@@ -307,7 +278,7 @@ def _named(context: FileContext) -> ScopeDevice | None:
                 if _shadowed(here, scope, name):
                     continue
                 if scope is here:
-                    index = _statement_index(context, scope)
+                    index = statement_index(context, scope)
                     if index is not None and found[0].statement >= index:
                         continue
                 kind = min(b.kind for b in found)
@@ -365,7 +336,7 @@ def _option_device(context: FileContext, scope: Scope, ordered: bool = False) ->
         if scope.binds(name) is None or f"{name}.device" not in context.source:
             continue
         if ordered:
-            here = _statement_index(context, scope)
+            here = statement_index(context, scope)
             bound = _device_bindings(context, scope).get(name, [])
             if here is not None and not any(0 <= b.statement < here for b in bound):
                 continue
@@ -560,7 +531,7 @@ def _device_at(context: FileContext, call: cst.Call, top: cst.CSTNode) -> str | 
     level), bound before the call's statement."""
     if isinstance(top, cst.FunctionDef):
         scope = Scope(top, context.module_scope)
-        body = _body(top)
+        body = scope_body(top)
         index = next((i for i, s in enumerate(body) if _inside(s, call)), None)
         if index is None:
             return None  # in a nested function or a class: not followed
