@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.analysis.checkpoints import TORCH_SAVE
+from torchlint.analysis.loaded_objects import assigned_name, enclosing_body
 from torchlint.names import dotted_name, iter_children
 from torchlint.rules import calls
 
@@ -161,14 +162,9 @@ def _used_as_checkpoint(
         key = _key(parent)
         if key in CHECKPOINT_KEYS:
             return f"the loaded object is indexed for {key!r}", key
-    if not (isinstance(parent, cst.Assign) and parent.value is load and len(parent.targets) == 1):
-        return None
-    target = parent.targets[0].target
-    if not isinstance(target, cst.Name):
-        return None
-    name = target.value
-    body = _scope_body(context)
-    if body is None:
+    name = assigned_name(load, parent)
+    body = enclosing_body(context)
+    if name is None or body is None:
         return None
     best: tuple[str, str | None] | None = None
     stack: list[cst.CSTNode] = [body]
@@ -224,15 +220,6 @@ def _key(subscript: cst.Subscript) -> str | None:
     if not isinstance(index, cst.Index):
         return None
     return calls.string_literal(index.value)
-
-
-def _scope_body(context: FileContext) -> cst.CSTNode | None:
-    for node in reversed(context.ancestors):
-        if isinstance(node, cst.FunctionDef):
-            return node.body
-        if isinstance(node, (cst.ClassDef, cst.Lambda)):
-            return None
-    return context.module
 
 
 def _path_evidence(context: FileContext, source: cst.BaseExpression) -> tuple[str, bool] | None:

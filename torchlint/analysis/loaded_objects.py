@@ -43,14 +43,9 @@ def object_use(context: FileContext, load: cst.Call) -> str | None:
     if isinstance(parent, cst.Attribute) and parent.value is load:
         words = _attribute_words(parent, chain[-2] if len(chain) > 1 else None)
         return None if words is None else words.replace("`.", "`torch.load(...).", 1)
-    if not (isinstance(parent, cst.Assign) and parent.value is load and len(parent.targets) == 1):
-        return None
-    target = parent.targets[0].target
-    if not isinstance(target, cst.Name):
-        return None
-    name = target.value
-    body = _scope_body(context)
-    if body is None:
+    name = assigned_name(load, parent)
+    body = enclosing_body(context)
+    if name is None or body is None:
         return None
     stack: list[tuple[cst.CSTNode, cst.CSTNode | None]] = [(body, None)]
     while stack:
@@ -79,8 +74,17 @@ def _attribute_words(attribute: cst.Attribute, above: cst.CSTNode | None) -> str
     return f"`.{attr}`"
 
 
-def _scope_body(context: FileContext) -> cst.CSTNode | None:
-    """The body of the innermost function (or the module) around the visited node."""
+def assigned_name(value: cst.BaseExpression, parent: cst.CSTNode | None) -> str | None:
+    """The plain name ``value`` is assigned to (``name = value``), or None."""
+    if not (isinstance(parent, cst.Assign) and parent.value is value and len(parent.targets) == 1):
+        return None
+    target = parent.targets[0].target
+    return target.value if isinstance(target, cst.Name) else None
+
+
+def enclosing_body(context: FileContext) -> cst.CSTNode | None:
+    """The body of the innermost function (or the module) around the visited node; None in a
+    class body or a lambda."""
     for node in reversed(context.ancestors):
         if isinstance(node, cst.FunctionDef):
             return node.body
