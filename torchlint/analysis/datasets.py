@@ -194,9 +194,8 @@ def _module_functions(context: FileContext) -> dict[str, cst.FunctionDef]:
     return context.fact("datasets.module_functions", collect)
 
 
-def _returned_kind(context: FileContext, function: cst.FunctionDef, depth: int) -> DatasetKind:
-    """In memory only when every ``return`` of a same-file function returns data in memory
-    (``return TensorDataset(x, y)``, a list); anything else may do work per item."""
+def _return_values(function: cst.FunctionDef) -> list[cst.BaseExpression] | None:
+    """What the function's own ``return`` statements return; None when one returns nothing."""
     values: list[cst.BaseExpression] = []
     stack: list[cst.CSTNode] = list(iter_children(function.body))
     while stack:
@@ -205,9 +204,18 @@ def _returned_kind(context: FileContext, function: cst.FunctionDef, depth: int) 
             continue
         if isinstance(node, cst.Return):
             if node.value is None:
-                return DatasetKind.PER_ITEM
+                return None
             values.append(node.value)
         stack.extend(iter_children(node))
+    return values
+
+
+def _returned_kind(context: FileContext, function: cst.FunctionDef, depth: int) -> DatasetKind:
+    """In memory only when every ``return`` of a same-file function returns data in memory
+    (``return TensorDataset(x, y)``, a list); anything else may do work per item."""
+    values = _return_values(function)
+    if values is None:
+        return DatasetKind.PER_ITEM
     scope = Scope(function, context.module_scope)
     kinds = set()
     for value in values:
@@ -454,17 +462,9 @@ def _call_work(
 def _returned_work(
     context: FileContext, function: cst.FunctionDef, depth: int
 ) -> PerItemWork | None:
-    values: list[cst.BaseExpression] = []
-    stack: list[cst.CSTNode] = list(iter_children(function.body))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, SCOPE_TYPES):
-            continue
-        if isinstance(node, cst.Return):
-            if node.value is None:
-                return None
-            values.append(node.value)
-        stack.extend(iter_children(node))
+    values = _return_values(function)
+    if values is None:
+        return None
     return _some_work(context, values, Scope(function, context.module_scope), depth)
 
 
