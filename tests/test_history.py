@@ -75,6 +75,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     _git(repo, "init", "-q")
     _git(repo, "config", "user.email", "test@torchlint.invalid")
     _git(repo, "config", "user.name", "test")
+    (repo / "requirements.txt").write_text("torch>=2.1\n")  # a range TL701 reports on
+    _git(repo, "add", "requirements.txt")
     shas = {"init": _commit(repo, TRAIN, "Initial training script")}
     source = TRAIN.replace(
         "def load(path):\n    return torch.load(path)",

@@ -53,7 +53,10 @@ def test_api_rules_check_tests_and_portability_rules_do_not() -> None:
 def test_test_code_skips_rules_that_do_not_apply() -> None:
     def codes(path: str) -> list[str]:
         return sorted(
-            d.code for d in lint(CUDA_IN_TEST, None, path=path, select=SELECT).diagnostics
+            d.code
+            for d in lint(
+                CUDA_IN_TEST, None, path=path, select=SELECT, target_version="2.1"
+            ).diagnostics
         )
 
     assert codes("train.py") == ["TL201", "TL203", "TL701"]
@@ -61,21 +64,35 @@ def test_test_code_skips_rules_that_do_not_apply() -> None:
 
 
 def test_test_code_is_configurable() -> None:
-    found = lint(CUDA_IN_TEST, None, path="tests/test_train.py", test_code=[], select=SELECT)
+    found = lint(
+        CUDA_IN_TEST,
+        None,
+        path="tests/test_train.py",
+        test_code=[],
+        select=SELECT,
+        target_version="2.1",
+    )
     assert sorted(d.code for d in found.diagnostics) == ["TL201", "TL203", "TL701"]
-    found = lint(CUDA_IN_TEST, None, path="checks/train.py", test_code=["checks/"], select=SELECT)
+    found = lint(
+        CUDA_IN_TEST,
+        None,
+        path="checks/train.py",
+        test_code=["checks/"],
+        select=SELECT,
+        target_version="2.1",
+    )
     assert [d.code for d in found.diagnostics] == ["TL701"]
 
 
 def test_noqa_for_a_rule_skipped_in_tests_is_not_unused() -> None:
     source = "import torch\nx = torch.zeros(3).cuda()  # noqa: TL201\n"
-    found = lint(source, None, path="tests/test_train.py", select=SELECT)
+    found = lint(source, None, path="tests/test_train.py", select=SELECT, target_version="2.1")
     assert found.diagnostics == []
 
 
 def test_cli_reads_test_code_from_the_config(tmp_path: Path, run_cli) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.torchlint]\nselect = ["TL201", "TL203", "TL701"]\ntest-code = ["checks/"]\n'
+        '[tool.torchlint]\nselect = ["TL201", "TL203", "TL701"]\ntest-code = ["checks/"]\ntarget-version = "2.1"\n'
     )
     for folder in ("checks", "tests"):
         (tmp_path / folder).mkdir()

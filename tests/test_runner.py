@@ -101,7 +101,8 @@ FIX = Mode(fix=True, unsafe=True)
 
 
 def _settings(**table: object) -> Settings:
-    return build_settings(None, table={"select": CODES, **table})
+    # a declared torch range before 2.6: TL701 reports a missing `weights_only`
+    return build_settings(None, table={"select": CODES, "target-version": "2.1", **table})
 
 
 def _codes(diagnostics: list[Diagnostic]) -> list[tuple[str, int, str]]:
@@ -353,7 +354,9 @@ def test_run_collects_every_file_in_order(tmp_path: Path) -> None:
 
 
 def test_run_fix_counts_and_diffs(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(f"[tool.torchlint]\nselect = {CODES!r}\n")
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.torchlint]\nselect = {CODES!r}\ntarget-version = "2.1"\n'
+    )
     for name in ("a.py", "b.py"):
         (tmp_path / name).write_text(FIXABLE)
     settings = build_settings(tmp_path / "pyproject.toml")

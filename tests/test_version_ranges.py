@@ -179,13 +179,14 @@ def test_torchvision_and_torch_load_follow_their_ranges(tmp_path: Path) -> None:
     write(tmp_path / "requirements.txt", "torch>=2.0\n")  # torchvision 0.15 follows torch 2.0
     assert _codes(tmp_path, vision) == [("TL612", True)]
     load = "import torch\nstate = torch.load(path)\n"
-    write(tmp_path / "torchlint.toml", 'extend-select = ["TL701"]\n')  # opt-in
     write(tmp_path / "requirements.txt", "torch>=1.8,<1.13\n")
     assert _codes(tmp_path, load) == []  # no `weights_only` on any supported torch
     write(tmp_path / "requirements.txt", "torch>=1.12\n")
-    assert _codes(tmp_path, load) == [("TL701", False)]
+    assert _codes(tmp_path, load) == []  # ...nor on the oldest: nothing to pass there
     write(tmp_path / "requirements.txt", "torch>=1.13\n")
     assert _codes(tmp_path, load) == [("TL701", True)]
+    write(tmp_path / "requirements.txt", "torch>=2.6\n")
+    assert _codes(tmp_path, load) == []  # safe by default on every supported torch
 
 
 def test_an_import_of_a_removed_module_caps_the_range(tmp_path: Path) -> None:

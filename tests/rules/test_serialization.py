@@ -23,7 +23,7 @@ def test_load_fix_keeps_block_indentation() -> None:
         "            map_location='cpu',\n"
         "        )\n"
     )
-    fixed = fix(source, "TL701").source
+    fixed = fix(source, "TL701", target_version="2.1").source
     assert fixed == source.replace(
         "            map_location='cpu',\n",
         "            map_location='cpu',\n            weights_only=True,\n",
@@ -32,7 +32,7 @@ def test_load_fix_keeps_block_indentation() -> None:
 
 def test_weights_only_and_map_location_fixes_combine() -> None:
     source = "import torch\nstate = torch.load(checkpoint_path)\n"
-    settings = settings_for(None, select=["TL701", "TL703"])
+    settings = settings_for(None, select=["TL701", "TL703"], target_version="2.1")
     outcome = fix_source(
         "example.py", source, settings, selected_rules(settings.selected_codes), unsafe=True
     )
@@ -43,18 +43,18 @@ def test_weights_only_and_map_location_fixes_combine() -> None:
 
 def test_load_alias_imported_later_in_a_function() -> None:
     source = "def restore(path):\n    from torch import load\n    return load(path)\n"
-    assert codes(source, "TL701") == [(3, "TL701")]
+    assert codes(source, "TL701", target_version="2.1") == [(3, "TL701")]
 
 
 def test_load_positional_pickle_module_gets_no_fix() -> None:
     source = "import torch, dill\nstate = torch.load(path, None, dill)\n"
-    result = lint(source, "TL701")
+    result = lint(source, "TL701", target_version="2.1")
     assert [d.fix for d in result.diagnostics] == [None]
 
 
 def test_load_star_args_reported_without_fix() -> None:
     source = "import torch\nstate = torch.load(*args)\n"
-    result = lint(source, "TL701")
+    result = lint(source, "TL701", target_version="2.1")
     assert [d.fix for d in result.diagnostics] == [None]
 
 
@@ -110,6 +110,17 @@ def test_target_version_before_2_6_keeps_reporting_a_missing_weights_only() -> N
     assert codes(source, "TL701", target_version="2.7") == []
 
 
+def test_a_missing_weights_only_follows_the_declared_range() -> None:
+    """No declared range: a current torch (safe default); a floor before 1.13: nothing to
+    pass. An explicit value is a choice, whatever the range."""
+    source = "import torch\nstate = torch.load(path)\n"
+    assert codes(source, "TL701") == []
+    assert codes(source, "TL701", target_version="1.12") == []
+    assert codes(source, "TL701", target_version="1.13") == [(2, "TL701")]
+    explicit = "import torch\nstate = torch.load(path, weights_only=False)\n"
+    assert codes(explicit, "TL701", target_version="2.1") == []
+
+
 def test_a_save_in_a_nested_function_counts_for_the_enclosing_one() -> None:
     source = (
         "import torch\n"
@@ -120,7 +131,7 @@ def test_a_save_in_a_nested_function_counts_for_the_enclosing_one() -> None:
         "    run(save_engine)\n"
         "    state = torch.load(fp)\n"
     )
-    assert codes(source, "TL701") == []
+    assert codes(source, "TL701", target_version="2.1") == []
 
 
 def test_only_a_save_before_the_load_in_the_same_function_counts() -> None:
@@ -134,7 +145,7 @@ def test_only_a_save_before_the_load_in_the_same_function_counts() -> None:
         "    state = torch.load(path)\n"
         "    torch.save(state, path)\n"
     )
-    assert codes(source, "TL701") == [(3, "TL701"), (7, "TL701")]
+    assert codes(source, "TL701", target_version="2.1") == [(3, "TL701"), (7, "TL701")]
 
 
 def test_a_literal_path_loaded_but_saved_by_another_file_is_reported() -> None:
@@ -145,7 +156,7 @@ def test_a_literal_path_loaded_but_saved_by_another_file_is_reported() -> None:
         "torch.save(state, path)\n"
         "again = torch.load(f'{path}')\n"
     )
-    assert codes(source, "TL701") == [(2, "TL701"), (5, "TL701")]
+    assert codes(source, "TL701", target_version="2.1") == [(2, "TL701"), (5, "TL701")]
 
 
 def test_whole_model_saved_to_a_buffer_that_is_not_read_back_is_reported() -> None:

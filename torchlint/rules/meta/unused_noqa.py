@@ -3,7 +3,7 @@
 from torchlint.diagnostics import Applicability
 from torchlint.rules.base import Invalid, Rule, Valid
 
-ALL = {"select": ["ALL"]}
+ALL = {"select": ["ALL"], "target-version": "2.1"}  # 2.1: TL701 reports a missing weights_only
 
 
 class UnusedNoqa(Rule):

