@@ -224,6 +224,23 @@ def test_a_broken_cell_is_tl000_and_the_other_cells_are_still_linted(cwd: Path) 
     assert lines[2].startswith("nb.ipynb:cell 10:1:")
 
 
+def test_shell_command_cells_are_not_syntax_errors(cwd: Path) -> None:
+    """`ls /content` runs in IPython (automagic); `$ docker run ...` and `docker-compose up`
+    are shown for a terminal. A Python cell that does not parse is still TL000."""
+    notebook = training_notebook()
+    notebook["cells"] += [
+        code(["ls /content/checkpoints/"]),
+        code(["$ docker run -it --rm image \\\n", "    --gpus all"]),
+        code(["docker-compose up"]),
+        code(["cd $HOME/project && ls"]),
+        code(["print 'done'"]),
+        code(["x = model(batch"]),
+    ]
+    write_notebook(cwd / "nb.ipynb", notebook)
+    lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
+    assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 14", "cell 15"]
+
+
 def test_non_python_notebooks_and_cells_are_skipped(cwd: Path) -> None:
     notebook = training_notebook()
     notebook["metadata"] = {

@@ -6,8 +6,10 @@ with a boundary statement (a bare name at column 0) after each cell. Being a sta
 ends the run of leading imports, so the imports a fix needs go after the leading imports
 (and magics) of the first code cell, never into a later one. If that module does not parse, each cell is linted on
 its own instead, so one broken cell does not hide the others. Markdown and raw cells,
-cells run by a non-Python cell magic (``%%bash``, ``%%writefile``...) and notebooks whose
-kernel language is not Python are skipped.
+cells run by a non-Python cell magic (``%%bash``, ``%%writefile``...), cells of shell
+commands that do not parse as Python (``ls /content``, ``$ docker run ...``: IPython
+automagic, or commands shown for a terminal) and notebooks whose kernel language is not
+Python are skipped.
 
 **Locations.** ``Diagnostic.cell`` is the 1-based index of the cell among *all* cells of
 the notebook (markdown included), which is the number VS Code shows and the index into
@@ -242,8 +244,10 @@ def parse_notebook(text: str) -> Notebook:
         else:
             raise NotebookError(f"cell {position}: `source` is not text")
         magic = _cell_magic(source)
-        lint = node.value.get("cell_type") == "code" and (
-            magic is None or magic in PYTHON_CELL_MAGICS
+        lint = (
+            node.value.get("cell_type") == "code"
+            and (magic is None or magic in PYTHON_CELL_MAGICS)
+            and not is_shell_cell(source)
         )
         cells.append(Cell(position, source, source_node, lint))
     ensure_ascii = text.isascii() and bool(_HIGH_ESCAPE.search(text))
@@ -260,6 +264,41 @@ def read_notebook(path: str, text: str) -> Notebook:
 
 
 # --- IPython syntax ------------------------------------------------------------------------
+
+# A shell command line: an optional `$ ` prompt, a command word (`ls`, `docker-compose`,
+# `./run.sh`), whitespace, then an argument that cannot continue a Python expression.
+_SHELL_LINE = re.compile(
+    r"^[ \t]*(?:\$[ \t]+)?[A-Za-z_.~/][\w.~/-]*(?:[ \t]+[\w\-$~/.\"':@{&|;<>]\S*)+[ \t]*\\?$"
+)
+# Words that start Python (or Python 2) statements: a line starting with one is code.
+_PYTHON_WORDS = frozenset(
+    {*__import__("keyword").kwlist, *__import__("keyword").softkwlist, "print", "exec"}
+)
+
+
+def is_shell_cell(source: str) -> bool:
+    """A code cell of shell commands (`ls /content`, `$ docker run ...`, `cd efs`): IPython
+    runs the first kind as automagic, and tutorials show the others for a terminal. Every
+    line must look like a command and the cell must not parse as Python; such a cell is
+    not linted (its syntax error is not the notebook's)."""
+    lines = [
+        line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        return False
+    continued = False
+    for line in lines:
+        if not continued:  # a line after a trailing backslash continues the command
+            if not _SHELL_LINE.match(line):
+                return False
+            if line.strip().removeprefix("$").split(None, 1)[0] in _PYTHON_WORDS:
+                return False
+        continued = line.rstrip().endswith("\\")
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return True
+    return False
 
 
 def _is_magic(line: str) -> bool:

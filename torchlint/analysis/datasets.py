@@ -194,7 +194,7 @@ def _module_functions(context: FileContext) -> dict[str, cst.FunctionDef]:
     return context.fact("datasets.module_functions", collect)
 
 
-def _return_values(function: cst.FunctionDef) -> list[cst.BaseExpression] | None:
+def return_values(function: cst.FunctionDef) -> list[cst.BaseExpression] | None:
     """What the function's own ``return`` statements return; None when one returns nothing."""
     values: list[cst.BaseExpression] = []
     stack: list[cst.CSTNode] = list(iter_children(function.body))
@@ -213,7 +213,7 @@ def _return_values(function: cst.FunctionDef) -> list[cst.BaseExpression] | None
 def _returned_kind(context: FileContext, function: cst.FunctionDef, depth: int) -> DatasetKind:
     """In memory only when every ``return`` of a same-file function returns data in memory
     (``return TensorDataset(x, y)``, a list); anything else may do work per item."""
-    values = _return_values(function)
+    values = return_values(function)
     if values is None:
         return DatasetKind.PER_ITEM
     scope = Scope(function, context.module_scope)
@@ -462,7 +462,7 @@ def _call_work(
 def _returned_work(
     context: FileContext, function: cst.FunctionDef, depth: int
 ) -> PerItemWork | None:
-    values = _return_values(function)
+    values = return_values(function)
     if values is None:
         return None
     return _some_work(context, values, Scope(function, context.module_scope), depth)

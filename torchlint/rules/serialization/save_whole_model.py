@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.analysis.checkpoints import TORCH_SAVE, round_trips
+from torchlint.analysis.datasets import return_values
 from torchlint.analysis.flow import model_named
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
@@ -195,6 +196,40 @@ class SaveWholeModel(Rule):
         Valid(
             """
             import torch
+            def convert_weights(checkpoint):
+                result = dict()
+                result["state_dict"] = {k: v for k, v in checkpoint.items()}
+                return result
+            def merge(checkpoint):
+                return {"meta": {}, "state_dict": convert_weights(checkpoint)}
+            converted_model = convert_weights(torch.load(src, weights_only=True))
+            torch.save(converted_model, dst)
+            merged_model = merge(converted_model)
+            torch.save(merged_model, dst)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            def build_model():
+                model = nn.Linear(2, 2)
+                return model
+            def pick(flag):
+                if flag:
+                    return {}
+                return build_model()
+            model = build_model()
+            torch.save(model, "model.pt")
+            picked_model = pick(flag)
+            torch.save(picked_model, "model.pt")
+            """,
+            fixed=None,
+            count=2,
+        ),
+        Valid(
+            """
+            import torch
             def export(model: dict, path):
                 torch.save(model, path)
             """
@@ -312,17 +347,44 @@ class SaveWholeModel(Rule):
         qualified = self.qualified_name(func)
         return qualified is not None and is_model_constructor(qualified)
 
-    def _not_model(self, value: cst.BaseExpression) -> bool:
-        """Values that are certainly not a module: literals, containers, state dicts."""
+    def _not_model(self, value: cst.BaseExpression, depth: int = 0) -> bool:
+        """Values that are certainly not a module: literals, containers, state dicts, and
+        what a same-file function returns when each of its returns is one of those
+        (`converted = convert_weights(ckpt)` in a conversion script)."""
         if isinstance(value, _NOT_MODEL_VALUES):
             return True
         if isinstance(value, cst.Call):
             func = dotted_name(value.func) or ""
-            return "state_dict" in self.context.code_for(value) or func.rsplit(".", 1)[-1] in {
+            if "state_dict" in self.context.code_for(value) or func.rsplit(".", 1)[-1] in {
                 "dict",
                 "OrderedDict",
-            }
+            }:
+                return True
+            return depth < 2 and self._returns_no_model(func, depth)
         return False
+
+    def _returns_no_model(self, name: str, depth: int) -> bool:
+        """Whether the module-level function ``name`` returns only values that are not a
+        module (a returned name counts by every value it is assigned in the function)."""
+        function = next(
+            (
+                statement
+                for statement in self.context.module.body
+                if isinstance(statement, cst.FunctionDef) and statement.name.value == name
+            ),
+            None,
+        )
+        values = None if function is None else return_values(function)
+        if not values:
+            return False
+        for value in values:
+            if isinstance(value, cst.Name):
+                assigned = calls.assigned_values(function, value.value)
+                if not assigned or not all(self._not_model(v, depth + 1) for v in assigned):
+                    return False
+            elif not self._not_model(value, depth + 1):
+                return False
+        return True
 
     def _local_modules(self) -> frozenset[str]:
         return self.context.fact(
