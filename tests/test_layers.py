@@ -141,12 +141,14 @@ def _as_module(path: str) -> str:
 
 
 def layer_of(module: str) -> int | None:
-    """The index (0 at the bottom) of the layer that holds ``module``: the longest path wins."""
+    """The index (0 at the bottom) of the layer that holds ``module``: a file holds itself, a
+    folder (``rules/``) everything under it; the longest path wins."""
     best: tuple[int, int] | None = None
     for index, (_, paths) in enumerate(layers()):
         for path in paths:
             prefix = _as_module(path)
-            covers = module == prefix or module.startswith(prefix + ".")
+            folder = path.endswith("/")
+            covers = module == prefix or (folder and module.startswith(prefix + "."))
             if covers and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), index)
     return None if best is None else best[1]
