@@ -22,6 +22,7 @@ from torchlint import timing
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope
 from torchlint.positions import node_spans
+from torchlint.project import view_for
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
@@ -188,6 +189,4 @@ class FileContext:
 
 
 def _project_view(context: FileContext) -> ProjectView | None:
-    from torchlint.project import view_for
-
     return view_for(context.path)
