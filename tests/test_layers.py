@@ -220,14 +220,22 @@ def test_the_settings_do_not_import_the_rules() -> None:
 
 
 def test_the_runtime_module_stands_apart() -> None:
-    """``torchlint.runtime`` is imported by users' training code: none of the linter."""
+    """``torchlint.runtime`` is imported by users' training code (it imports torch): it
+    imports none of the linter, and the linter does not import it."""
+    runtime = _imports_of(("torchlint.runtime",))
     outside = {
         target
-        for arrows in _imports_of(("torchlint.runtime",)).values()
+        for arrows in runtime.values()
         for target in arrows
         if not target.startswith("torchlint.runtime")
     }
     assert outside <= {"torchlint"}, outside
+    users = sorted(
+        module
+        for module, arrows in package_graph().items()
+        if module not in runtime and any(t.startswith("torchlint.runtime") for t in arrows)
+    )
+    assert not users, users
 
 
 def test_the_reading_sees_every_kind_of_import() -> None:
