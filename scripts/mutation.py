@@ -57,6 +57,12 @@ MODULE_TESTS: dict[str, list[str]] = {
         "tests/test_rule_examples.py",
         "tests/test_collector.py",  # the cycles a file leaves (FileContext.release)
     ],
+    # FileContext: the rule interface the engine builds for each file
+    "context": [
+        "tests/test_engine.py",
+        "tests/test_rule_examples.py",
+        "tests/test_collector.py",  # the cycles a file leaves (FileContext.release)
+    ],
     "names": ["tests/test_names.py", "tests/test_rule_examples.py"],
     "runner": ["tests/test_runner.py"],
 }

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# The settings select among the rules the registry hands them when it is imported
+# (``config.use_rules``): tests that build settings without linting need it too.
+import torchlint.registry  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 
 

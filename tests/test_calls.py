@@ -7,7 +7,7 @@ import ast
 import libcst as cst
 import pytest
 
-from torchlint.rules.calls import string_literal
+from torchlint.calls import string_literal
 
 LITERALS = [
     '"cuda"',

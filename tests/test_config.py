@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from torchlint import config, registry
-from torchlint.analysis.roles import DEFAULT_TEST_CODE
 from torchlint.config import (
     ConfigError,
     Settings,
@@ -20,6 +19,7 @@ from torchlint.config import (
     parse_target_version,
     validate_selector,
 )
+from torchlint.roles import DEFAULT_TEST_CODE
 
 ALL = frozenset(registry.all_codes())
 DEFAULT = frozenset(r.code for r in registry.all_rules() if r.default)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import lint
-from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
 from torchlint.registry import all_rules
+from torchlint.roles import DEFAULT_TEST_CODE, is_test_code
 
 SELECT = ["TL201", "TL203", "TL701"]
 CUDA_IN_TEST = "import torch\nx = torch.zeros(3).cuda()\ny = torch.load('f.pt')\nDEVICE = 'cpu'\n"

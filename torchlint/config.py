@@ -13,16 +13,16 @@ import fnmatch
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from torchlint import registry, torch_versions
-from torchlint.analysis.roles import DEFAULT_TEST_CODE, is_test_code
+from torchlint import torch_versions
 from torchlint.dependencies import declares_torchlint
 from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, relative_to_root
+from torchlint.roles import DEFAULT_TEST_CODE, is_test_code
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,6 +50,34 @@ KNOWN_KEYS = frozenset(
 )
 DEFAULT_MAX_FILE_SIZE = 1024  # KiB
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?$")
+
+
+class RuleCatalogue(Protocol):
+    """What the settings ask of the rules: ``torchlint.registry`` answers."""
+
+    def all_rules(self) -> Sequence[Any]: ...  # rule classes: code, name, default
+
+    def all_codes(self) -> frozenset[str]: ...
+
+    def codes_not_for_tests(self) -> tuple[str, ...]: ...
+
+
+_CATALOGUE: list[RuleCatalogue] = []
+
+
+def use_rules(catalogue: RuleCatalogue) -> None:
+    """Hand the settings the rules to select from and validate against.
+
+    The registry calls it when it is imported. The settings sit below the rules (every rule
+    reads them), so they cannot import the registry themselves: that would be a circle.
+    """
+    _CATALOGUE[:] = [catalogue]
+
+
+def _rules() -> RuleCatalogue:
+    if not _CATALOGUE:
+        raise RuntimeError("the settings know no rules yet: import torchlint.registry first")
+    return _CATALOGUE[0]
 
 
 class ConfigError(Exception):
@@ -130,13 +158,13 @@ class Settings:
             if _path_matches(path, pattern, self.root):
                 ignored.extend(codes)
         if self.is_test_code(path):
-            ignored.extend(registry.codes_not_for_tests())
+            ignored.extend(_rules().codes_not_for_tests())
         if not ignored:
             return self.selected_codes
         return _cached_minus(self.selected_codes, tuple(ignored))
 
     def is_test_code(self, path: str) -> bool:
-        """Whether ``path`` is test code by the ``test-code`` patterns (see analysis/roles)."""
+        """Whether ``path`` is test code by the ``test-code`` patterns (see roles.py)."""
         return bool(self.test_code) and is_test_code(
             relative_to_root(path, self.root), self.test_code
         )
@@ -234,17 +262,17 @@ def validate_selector(selector: str, where: Path | None = None) -> None:
     if not selector:
         raise ConfigError(f"empty rule selector{origin}")
     if _SELECTOR.fullmatch(selector) and any(
-        selector == "ALL" or code.startswith(selector) for code in registry.all_codes()
+        selector == "ALL" or code.startswith(selector) for code in _rules().all_codes()
     ):
         return
     hint = ""
-    named = next((r for r in registry.all_rules() if r.name == selector.lower()), None)
+    named = next((r for r in _rules().all_rules() if r.name == selector.lower()), None)
     if named is not None:
         hint = f" (`{named.name}` is the name of {named.code}: use the code)"
     elif selector != selector.upper() and _SELECTOR.fullmatch(selector.upper()):
         hint = f" (codes are upper case: `{selector.upper()}`)"
     else:
-        hint = did_you_mean(selector.upper(), registry.all_codes())
+        hint = did_you_mean(selector.upper(), _rules().all_codes())
     raise ConfigError(f"unknown rule selector `{selector}`{origin}{hint}")
 
 
@@ -274,7 +302,7 @@ def _resolve_selection(
     select: tuple[str, ...] | None, extend_select: tuple[str, ...], ignore: tuple[str, ...]
 ) -> frozenset[str]:
     enabled = set()
-    for rule in registry.all_rules():
+    for rule in _rules().all_rules():
         code = rule.code
         positives = [
             _specificity(s) for s in (*(select or ()), *extend_select) if _matches(s, code)

@@ -18,9 +18,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
 
 from torchlint import timing
+from torchlint.context import (
+    FileContext,
+    InsertAfter,
+    InsertBefore,
+    InsertLine,
+    Locate,
+    Pending,
+    PendingFix,
+    Replace,
+)
 from torchlint.deepstack import call_deep
 from torchlint.diagnostics import Diagnostic, Edit, Fix, Location
 from torchlint.names import (
@@ -32,16 +41,14 @@ from torchlint.names import (
 )
 from torchlint.parsing import parse_module
 from torchlint.positions import LineIndex, node_spans, placed_spans
-from torchlint.rules.base import InsertAfter, InsertBefore, InsertLine, PendingFix, Replace, Rule
+from torchlint.rules.base import Rule
 from torchlint.suppression import apply_suppressions
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
-    from torchlint.project.index import ProjectView
 
 SYNTAX_ERROR_CODE = "TL000"
 T = TypeVar("T")
-Locate = Callable[[cst.Module, Sequence[cst.CSTNode]], dict[int, tuple[int, int]]]
 _SCOPE_TYPES = frozenset(SCOPE_TYPES)
 
 
@@ -50,115 +57,6 @@ class FileResult:
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # internal errors, one line each
-
-
-@dataclass
-class _Pending:
-    rule: Rule
-    node: cst.CSTNode
-    message: str
-    fix: PendingFix | None
-    ancestors: tuple[cst.CSTNode, ...]  # of the node being visited when it was reported
-
-
-class FileContext:
-    """What a rule can see of the file being linted."""
-
-    def __init__(
-        self,
-        path: str,
-        source: str,
-        module: cst.Module,
-        settings: Settings,
-        locate: Locate = node_spans,
-    ) -> None:
-        self.path = path
-        self.locate = locate
-        self.source = source
-        self.module = module
-        self.settings = settings
-        # Without ``:=`` in the text no expression binds a name: the binding scans skip them.
-        self.module_scope = Scope(module, None, walrus=":=" in source)
-        self.scope = self.module_scope
-        self.ancestors: list[cst.CSTNode] = []
-        self.pending: list[_Pending] = []
-        self._facts: dict[str, Any] = {}
-        self._releases: list[Callable[[], None]] = []
-
-    def add(self, rule: Rule, node: cst.CSTNode, message: str, fix: PendingFix | None) -> None:
-        self.pending.append(_Pending(rule, node, message, fix, tuple(self.ancestors)))
-
-    @property
-    def parent(self) -> cst.CSTNode | None:
-        """The parent of the node being visited."""
-        return self.ancestors[-1] if self.ancestors else None
-
-    @property
-    def project(self) -> ProjectView | None:
-        """This file's view of the other files of its project (``torchlint.project``), or
-        None outside any project: rules ask it, they never open another file."""
-        return self.fact("project", _project_view)
-
-    def fact(self, name: str, compute: Callable[[FileContext], Any]) -> Any:
-        """A per-file fact computed once on first use, shared by all rules."""
-        if name not in self._facts:
-            if timing.TIMER is None:
-                self._facts[name] = compute(self)
-            else:  # per analysis, not per class: `tl401-uses:<id>` is `tl401-uses`
-                label = f"analysis {name.split(':', 1)[0]}"
-                self._facts[name] = timing.TIMER.measure(label, compute, self)
-        return self._facts[name]
-
-    def on_release(self, release: Callable[[], None]) -> None:
-        """Have ``release`` called when the file is done (see ``release``)."""
-        self._releases.append(release)
-
-    def release(self) -> None:
-        """Break the reference cycles the file's analysis made, once its diagnostics are
-        out: a pending report points at its rule and the rule at this context, the flow's
-        functions and loops at each other. Without cycles the file's tree is freed the
-        moment it is let go, instead of waiting for the garbage collector, which visits
-        every node first."""
-        for release in self._releases:
-            release()
-        self._releases.clear()
-        self._facts.clear()
-        self.pending.clear()
-
-    def indents(self, ancestors: Sequence[cst.CSTNode] | None = None) -> tuple[str, ...]:
-        """The indentation of the blocks enclosing the node being visited, or enclosing a
-        node whose ``ancestors`` a rule kept (to render it after the walk has moved on)."""
-        default = self.module.default_indent
-        return tuple(
-            default if node.indent is None else node.indent
-            for node in (self.ancestors if ancestors is None else ancestors)
-            if isinstance(node, cst.IndentedBlock)
-        )
-
-    def code_for(self, node: cst.CSTNode, indents: Sequence[str] = ()) -> str:
-        """Source text of ``node``, rendered at the given block indentation.
-
-        ``module.code_for_node`` renders continuation lines of a multi-line node as if its
-        statement were at column 0; inside a block that loses the block's indentation. This
-        is the one place that renders nodes for fixes: rules pass ``indents()`` (plus
-        ``default_indent`` per level they move code into a new block).
-        """
-        if not indents:
-            return self.module.code_for_node(node)
-        state = CodegenState(
-            default_indent=self.module.default_indent,
-            default_newline=self.module.default_newline,
-        )
-        for indent in indents:
-            state.increase_indent(indent)
-        node._codegen(state)
-        return "".join(state.tokens)
-
-
-def _project_view(context: FileContext) -> ProjectView | None:
-    from torchlint.project import view_for
-
-    return view_for(context.path)
 
 
 def _active_rules(rules: Sequence[type[Rule]], source: str) -> list[type[Rule]]:
@@ -712,7 +610,7 @@ def _place_all(
     return found if all(id(node) in found for node in nodes) else None
 
 
-def _located_nodes(pending: list[_Pending]) -> list[cst.CSTNode]:
+def _located_nodes(pending: list[Pending]) -> list[cst.CSTNode]:
     """The nodes whose offsets the diagnostics and their fixes need."""
     nodes = []
     for item in pending:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from functools import cache
 
+from torchlint import config
 from torchlint.rules.base import Rule
 
 
@@ -48,3 +50,7 @@ def selected_rules(codes: frozenset[str]) -> list[type[Rule]]:
 def codes_not_for_tests() -> tuple[str, ...]:
     """Codes of the rules that are not checked in test code (``Rule.applies_to_tests``)."""
     return tuple(rule.code for rule in all_rules() if not rule.applies_to_tests)
+
+
+# The settings select and validate codes against these answers (``config.use_rules``).
+config.use_rules(sys.modules[__name__])

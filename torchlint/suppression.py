@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from torchlint.positions import LineIndex
+from torchlint.registry import all_codes
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
@@ -155,8 +156,6 @@ def _suppressed(diagnostic: Diagnostic, line: Noqa | None, file_level: list[Noqa
 def _unused(
     path: str, source: str, directives: list[Noqa], settings: Settings, enabled: frozenset[str]
 ) -> list[Diagnostic]:
-    from torchlint.registry import all_codes
-
     known = all_codes()
     lines = LineIndex(source)
     out = []

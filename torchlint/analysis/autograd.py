@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.analysis.flow import GRAD_OFF, SET_GRAD_ENABLED
+from torchlint import calls
 from torchlint.names import Scope, dotted_name, iter_children, statement_fields
-from torchlint.rules import calls
+from torchlint.vocabulary import GRAD_OFF, SET_GRAD_ENABLED
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
     from torchlint.project.index import ProjectView
 
 # The last names of GRAD_OFF and SET_GRAD_ENABLED: a file without them switches nothing off.

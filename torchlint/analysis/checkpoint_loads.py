@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_SAVE
 from torchlint.analysis.loaded_objects import assigned_name, enclosing_body
 from torchlint.names import dotted_name, iter_children
-from torchlint.rules import calls
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 # Keys of a training checkpoint or a state dict wrapper.
 CHECKPOINT_KEYS = frozenset(

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.names import Scope, inner_children
-from torchlint.rules import calls
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 TORCH_LOAD = frozenset({"torch.load", "torch.serialization.load"})
 TORCH_SAVE = frozenset({"torch.save", "torch.serialization.save"})

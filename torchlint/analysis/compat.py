@@ -35,7 +35,7 @@ import libcst as cst
 from torchlint.names import dotted_name, iter_children
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 # Exceptions a fallback for a missing name is written against.
 _FALLBACK_EXCEPTIONS = frozenset(

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.names import iter_children, statement_fields
-from torchlint.rules import calls
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 _UNKNOWN = object()
 

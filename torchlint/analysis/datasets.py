@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
-from torchlint.rules import calls
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 
 class DatasetKind(enum.Enum):

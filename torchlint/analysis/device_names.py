@@ -21,7 +21,7 @@ from torchlint.analysis.devices import (
 from torchlint.names import Scope, binding_scope, child_fields, iter_children, statement_fields
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
     from torchlint.project.index import ProjectView
 
 # Nodes whose names belong to another scope (or to a comprehension of their own).

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.names import (
     SCOPE_TYPES,
     Scope,
@@ -24,13 +25,12 @@ from torchlint.names import (
     iter_children,
     statement_fields,
 )
-from torchlint.rules import calls
+from torchlint.vocabulary import DATALOADER, DDP_WRAPPERS
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
     from torchlint.project.index import ProjectView
 
-DATALOADER = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
 COLLATE_FN_INDEX = 6
 PIN_MEMORY_INDEX = 7
 
@@ -657,11 +657,6 @@ def moves_to_cuda(context: FileContext) -> bool:
 
 # --- does this file set up distributed training? ---------------------------------------------
 
-# torch's DDP and FSDP wrappers, under any of their module paths (they are re-exported).
-DISTRIBUTED_WRAPPERS = frozenset(
-    {"DistributedDataParallel", "FullyShardedDataParallel", "fully_shard"}
-)
-
 
 def sets_up_distributed(context: FileContext) -> bool:
     """Does this file wrap a model in ``DistributedDataParallel`` or FSDP (any alias)?
@@ -669,7 +664,7 @@ def sets_up_distributed(context: FileContext) -> bool:
     Such a file has chosen DDP already; a ``DataParallel`` next to it is the
     single-process fallback, not the file's way to use several GPUs.
     """
-    if not any(wrapper in context.source for wrapper in DISTRIBUTED_WRAPPERS):
+    if not any(wrapper in context.source for wrapper in DDP_WRAPPERS):
         return False  # no name can resolve to one
     for node, scope in _walk_with_scopes(context):
         if not isinstance(node, cst.Call):
@@ -677,7 +672,7 @@ def sets_up_distributed(context: FileContext) -> bool:
         qualified = scope.qualified_name(node.func)
         if qualified is None or not qualified.startswith("torch."):
             continue
-        if qualified.rsplit(".", 1)[1] in DISTRIBUTED_WRAPPERS:
+        if qualified.rsplit(".", 1)[1] in DDP_WRAPPERS:
             return True
     return False
 

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.names import SCOPE_TYPES, Scope, dotted_name, inner_children
-from torchlint.rules import calls
+from torchlint.vocabulary import DDP_WRAPPERS, GRAD_SCALERS, MODULE_WRAPPERS
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 SETUP_CALLS = frozenset(
     {
@@ -38,20 +39,6 @@ SETUP_CALLS = frozenset(
         "torch.distributed.distributed_c10d.init_process_group",
         "accelerate.Accelerator",
         "accelerate.accelerator.Accelerator",
-    }
-)
-# torch's wrappers under any of their module paths (they are re-exported).
-DDP_WRAPPERS = frozenset({"DistributedDataParallel", "FullyShardedDataParallel", "fully_shard"})
-STATE_DICT_WRAPPERS = frozenset({"DistributedDataParallel", "DataParallel"})
-GRAD_SCALERS = frozenset(
-    {
-        "torch.GradScaler",
-        "torch.amp.GradScaler",
-        "torch.amp.grad_scaler.GradScaler",
-        "torch.cuda.amp.GradScaler",
-        "torch.cuda.amp.grad_scaler.GradScaler",
-        "torch.cpu.amp.GradScaler",
-        "torch.cpu.amp.grad_scaler.GradScaler",
     }
 )
 # Words in a name that say "the rank" or "the main process".
@@ -628,7 +615,7 @@ def is_wrapper_call(expr: cst.BaseExpression, scope: Scope) -> bool:
     return (
         qualified is not None
         and qualified.startswith("torch.")
-        and qualified.rsplit(".", 1)[1] in STATE_DICT_WRAPPERS
+        and qualified.rsplit(".", 1)[1] in MODULE_WRAPPERS
     )
 
 

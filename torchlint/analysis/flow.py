@@ -38,9 +38,16 @@ from torchlint.names import (
     is_node_type,
     iter_children,
 )
+from torchlint.vocabulary import (
+    ENABLE_GRAD,
+    GRAD_OFF,
+    LIGHTNING_BASES,
+    MODULE_BASES,
+    SET_GRAD_ENABLED,
+)
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
     from torchlint.project.index import ProjectView
 
 MAX_DEPTH = 3
@@ -50,26 +57,6 @@ MAX_EVENTS = 1000
 (a missing ``train()`` or ``zero_grad()`` must not turn into a report)."""
 UNKNOWN = "*"
 
-GRAD_OFF = frozenset(
-    {
-        "torch.no_grad",
-        "torch.autograd.no_grad",
-        "torch.autograd.grad_mode.no_grad",
-        "torch.inference_mode",
-        "torch.autograd.inference_mode",
-        "torch.autograd.grad_mode.inference_mode",
-    }
-)
-SET_GRAD_ENABLED = frozenset(
-    {
-        "torch.set_grad_enabled",
-        "torch.autograd.set_grad_enabled",
-        "torch.autograd.grad_mode.set_grad_enabled",
-    }
-)
-ENABLE_GRAD = frozenset(
-    {"torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad"}
-)
 EVALUATING = frozenset({"torchlint.runtime.evaluating", "torchlint.runtime.modes.evaluating"})
 AUTOGRAD_PREFIXES = (
     "torch.autograd.grad",
@@ -153,9 +140,6 @@ TRACED = frozenset(
         "torch.jit.optimize_for_inference",
     }
 )
-# nn.Module subclasses that other libraries' models derive from (diffusers, transformers).
-MODULE_BASES = frozenset({"ModelMixin", "PreTrainedModel"})
-LIGHTNING_BASES = ("pytorch_lightning.", "lightning.", "lightning_fabric.")
 # Methods the training framework calls in eval mode under no_grad (Lightning's hooks).
 FRAMEWORK_EVAL_HOOKS = frozenset({"validation_step", "test_step", "predict_step"})
 FRAMEWORK_EVAL_PREFIXES = (

@@ -21,7 +21,7 @@ import libcst as cst
 from torchlint.names import iter_children
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 # What a state dict or a checkpoint dict (a dict, an OrderedDict) is asked for.
 MAPPING_ATTRIBUTES = frozenset(

@@ -23,12 +23,11 @@ from torchlint.analysis.flow import (
     unwrap_self_returning,
 )
 from torchlint.names import dotted_name, iter_children
+from torchlint.vocabulary import MODULE_WRAPPERS, NN_CONTAINERS, RECURRENT_DROPOUT_POSITION
 
 # Layers whose mode matters only with an argument: dropout for recurrent layers and
 # attention (default 0), running statistics for instance norm (default off).
 _RECURRENT = frozenset({"RNN", "LSTM", "GRU", "MultiheadAttention"})
-_RECURRENT_DROPOUT_POSITION = {"RNN": 6, "LSTM": 5, "GRU": 5, "MultiheadAttention": 2}
-_CONTAINERS = frozenset({"Module", "Sequential", "ModuleList", "ModuleDict"})
 _BUILTINS = frozenset(
     {
         "super",
@@ -81,11 +80,11 @@ def _is_zero_or_false(expr: cst.BaseExpression | None) -> bool:
 
 def _torch_layer_sensitive(last: str, call: cst.Call) -> bool:
     """A ``torch.nn.<last>(...)`` construction behaves differently in train and eval."""
-    if last in _CONTAINERS:
+    if last in NN_CONTAINERS:
         return False  # what they hold is checked on its own
     if last in _RECURRENT:
         positional = [a for a in call.args if a.keyword is None]
-        if any(a.star for a in call.args) or len(positional) > _RECURRENT_DROPOUT_POSITION[last]:
+        if any(a.star for a in call.args) or len(positional) > RECURRENT_DROPOUT_POSITION[last]:
             return True
         return not _is_zero_or_false(_keyword(call, "dropout"))
     if last.startswith("InstanceNorm") or last.startswith("LazyInstanceNorm"):
@@ -220,8 +219,6 @@ class ModeSensitivity:
 # batch norm at all, or be put in eval mode by code it cannot see.)
 
 _SENSITIVE, _NEUTRAL, _UNKNOWN = "sensitive", "neutral", "unknown"
-# Wrappers whose mode is the mode of what they wrap.
-_WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel"})
 # torchvision's classification and detection builders: every one has batch norm, dropout or
 # stochastic depth, except the plain vision transformers (dropout 0 by default).
 _TORCHVISION_MODELS = "torchvision.models."
@@ -316,7 +313,7 @@ class KnownSensitivity:
             return _UNKNOWN
         if qualified.startswith("torch.nn."):
             last = qualified.rsplit(".", 1)[-1]
-            if last in _WRAPPERS or last in _CONTAINERS:
+            if last in MODULE_WRAPPERS or last in NN_CONTAINERS:
                 inner = [self._value(function, a.value, depth + 1, seen) for a in value.args]
                 return _SENSITIVE if _SENSITIVE in inner else _UNKNOWN
             if last[:1].isupper() and _torch_layer_sensitive(last, value):
@@ -386,7 +383,7 @@ class KnownSensitivity:
                         last = qualified.rsplit(".", 1)[-1]
                         if (
                             last[:1].isupper()
-                            and last not in _WRAPPERS
+                            and last not in MODULE_WRAPPERS
                             and _torch_layer_sensitive(last, node)
                         ):
                             return True

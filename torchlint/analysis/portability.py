@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.names import dotted_name, inner_children
 from torchlint.positions import LineIndex, node_spans
-from torchlint.rules import calls
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 AVAILABILITY = "torch.cuda.is_available"
 # Namespaces that exist to find or use a device other than CUDA.

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.device_names import scope_body, statement_index
 from torchlint.analysis.devices import (
     BEST_DEVICE,
@@ -41,12 +41,8 @@ from torchlint.analysis.devices import (
     is_best_device_call,
     last_name,
 )
+from torchlint.context import FileContext, InsertLine, NodeEdit, Replace
 from torchlint.names import Scope, is_docstring, iter_children
-from torchlint.rules import calls
-from torchlint.rules.base import InsertLine, NodeEdit, Replace
-
-if TYPE_CHECKING:
-    from torchlint.engine import FileContext
 
 ANY, TORCH = 1, 2  # a device of some kind (a string or a torch.device); surely a torch.device
 _SELECTOR = re.compile(

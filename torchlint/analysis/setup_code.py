@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from torchlint.rules import calls
+from torchlint import calls
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 # Functions that run once per object or per program.
 ONCE_FUNCTIONS = frozenset(

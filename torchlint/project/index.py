@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 from torchlint import cache as _cache
 from torchlint import timing
-from torchlint.analysis.flow import LIGHTNING_BASES, MODULE_BASES
 from torchlint.project import summary as _summary
 from torchlint.project.summary import (
     UNPARSABLE,
@@ -44,6 +43,7 @@ from torchlint.project.summary import (
     summarize,
 )
 from torchlint.realpaths import real_path
+from torchlint.vocabulary import LIGHTNING_BASES, MODULE_BASES
 
 T = TypeVar("T")
 Dependencies = tuple[tuple[str, str, str], ...]

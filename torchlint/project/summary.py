@@ -27,7 +27,15 @@ import ast
 import re
 from dataclasses import dataclass
 
-from torchlint.analysis.flow import GRAD_OFF, LIGHTNING_BASES, MODULE_BASES, SET_GRAD_ENABLED
+from torchlint.vocabulary import (
+    DDP_WRAPPERS,
+    GRAD_OFF,
+    LIGHTNING_BASES,
+    MODULE_BASES,
+    NN_CONTAINERS,
+    RECURRENT_DROPOUT_POSITION,
+    SET_GRAD_ENABLED,
+)
 
 # --- the summary -----------------------------------------------------------------------------
 
@@ -114,8 +122,6 @@ _BUILTINS = frozenset(
         "TypeError", "NotImplementedError", "RuntimeError",
     }
 )  # fmt: skip
-_CONTAINERS = frozenset({"Module", "Sequential", "ModuleList", "ModuleDict"})
-_RECURRENT_DROPOUT_POSITION = {"RNN": 6, "LSTM": 5, "GRU": 5, "MultiheadAttention": 2}
 _SKIP_CALLS = frozenset({"skip", "skipTest", "SkipTest"})
 _SKIP_IF = frozenset({"skipIf", "skipif"})
 _SKIP_UNLESS = frozenset({"skipUnless"})
@@ -154,8 +160,7 @@ _CUDA_WORDS = (b"is_available", b"device_count")
 _DEVICE_WORDS = (b"cuda.", b"backends", b"accelerator")
 _LAYER_WORDS = (b"nn.", b"torch", b"Dropout", b"Norm", b"Linear", b"Conv", b"Sequential")
 _MODE_CALL = re.compile(rb"\.\s*(?:eval|train)\s*\(")
-_DDP_WORDS = (b"DistributedDataParallel", b"FullyShardedDataParallel", b"fully_shard")
-_DDP_WRAPPERS = frozenset(word.decode() for word in _DDP_WORDS)
+_DDP_WORDS = tuple(sorted(word.encode() for word in DDP_WRAPPERS))
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _TOP_LEVEL_DEFINITION = re.compile(rb"^(async[ \t]+def|def|class)[ \t]+(\w+)", re.MULTILINE)
 
@@ -488,7 +493,7 @@ class _Summarizer:
         other project helpers that wrap a model for one process per GPU)."""
         for call in parts.calls:
             qualified = self.qualify(call.func) or ""
-            if qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in _DDP_WRAPPERS:
+            if qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in DDP_WRAPPERS:
                 return True
         return False
 
@@ -730,13 +735,13 @@ def _own_nodes(function: ast.AST):
 
 def _layer_sensitive(last: str, call: ast.Call) -> bool:
     """A ``torch.nn.<last>(...)`` construction behaves differently in train and eval."""
-    if last in _CONTAINERS:
+    if last in NN_CONTAINERS:
         return False
-    if last in _RECURRENT_DROPOUT_POSITION:
+    if last in RECURRENT_DROPOUT_POSITION:
         starred = any(isinstance(a, ast.Starred) for a in call.args) or any(
             k.arg is None for k in call.keywords
         )
-        if starred or len(call.args) > _RECURRENT_DROPOUT_POSITION[last]:
+        if starred or len(call.args) > RECURRENT_DROPOUT_POSITION[last]:
             return True
         value = _keyword(call, "dropout")
         return value is not None and not _literal_false(value)

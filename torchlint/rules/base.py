@@ -11,15 +11,35 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
 
 from torchlint.analysis import api_versions
+from torchlint.context import (
+    FileContext,
+    InsertAfter,
+    InsertBefore,
+    InsertLine,
+    NodeEdit,
+    PendingFix,
+    Replace,
+)
 from torchlint.diagnostics import Applicability
 
-if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+# The edits a fix asks for are part of the rule interface (``torchlint.context``); rules
+# import them from here, with the rest of what a rule is written against.
+__all__ = [
+    "InsertAfter",
+    "InsertBefore",
+    "InsertLine",
+    "Invalid",
+    "NodeEdit",
+    "PendingFix",
+    "Replace",
+    "Rule",
+    "Valid",
+]
 
 
 @dataclass(frozen=True)
@@ -63,47 +83,6 @@ _TEST_CODE_SKIPPED = (
     "CUDA-only tests behind skip markers, models put in a chosen mode), and the cost it "
     "warns about never reaches users."
 )
-
-
-# --- Edits a rule asks for, expressed on nodes; the engine turns them into offsets. ---
-
-
-@dataclass(frozen=True)
-class Replace:
-    node: cst.CSTNode
-    new: cst.CSTNode | str
-
-
-@dataclass(frozen=True)
-class InsertBefore:
-    node: cst.CSTNode
-    text: str
-
-
-@dataclass(frozen=True)
-class InsertAfter:
-    node: cst.CSTNode
-    text: str
-
-
-@dataclass(frozen=True)
-class InsertLine:
-    """Insert ``text`` as whole line(s) above ``statement``, at its indentation."""
-
-    statement: cst.CSTNode
-    text: str
-
-
-NodeEdit = Replace | InsertBefore | InsertAfter | InsertLine
-
-
-@dataclass(frozen=True)
-class PendingFix:
-    applicability: Applicability
-    message: str
-    edits: tuple[NodeEdit, ...]
-    preamble: tuple[str, ...] = ()  # module-level lines (imports first) the fix needs
-    indents: tuple[str, ...] = ()  # the enclosing blocks' indentation, to render new nodes in place
 
 
 class Rule:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.names import SCOPE_TYPES, Scope, binding_scope, iter_children
-from torchlint.rules import calls
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 # Exact types, tested with `type(node) in`: `isinstance` on libcst classes goes through ABCMeta.

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.checkpoints import fetches_published_weights
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope, iter_children
-from torchlint.rules import calls
 from torchlint.rules.architecture._common import enclosing_method, init_attributes, self_name
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
+from torchlint.vocabulary import SEQUENTIAL
 
 # qualified name -> (the BatchNorm dimensionality it pairs with, positional index of ``bias``)
 LAYERS = {
@@ -22,7 +23,6 @@ BATCHNORMS = {
     **{f"torch.nn.BatchNorm{n}d": n for n in (1, 2, 3)},
     **{f"torch.nn.modules.batchnorm.BatchNorm{n}d": n for n in (1, 2, 3)},
 }
-SEQUENTIAL = frozenset({"torch.nn.Sequential", "torch.nn.modules.container.Sequential"})
 
 
 class BiasBeforeBatchnorm(Rule):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.calls import class_method
 from torchlint.names import iter_children
 from torchlint.rules.architecture._common import enclosing_method
 from torchlint.rules.base import Invalid, Rule, Valid
-from torchlint.rules.calls import class_method
+from torchlint.vocabulary import SEQUENTIAL
 
 LAYERS = frozenset(
     {
@@ -26,7 +27,6 @@ LAYERS = frozenset(
         "torch.nn.modules.linear.Linear",
     }
 )
-SEQUENTIAL = frozenset({"torch.nn.Sequential", "torch.nn.modules.container.Sequential"})
 MIN_LAYERS = 20
 # calls that join a block's input back in (residual add, dense concatenation)
 SKIP_CALLS = frozenset({"add", "add_", "cat", "concat", "concatenate"})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope
-from torchlint.rules import calls
 from torchlint.rules.architecture._common import (
     SIGMOID,
     Activation,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
-from torchlint.rules.data.dataloader_no_workers import DATALOADER, NUM_WORKERS_INDEX
+from torchlint.rules.data.dataloader_no_workers import NUM_WORKERS_INDEX
+from torchlint.vocabulary import DATALOADER
 
 
 def literal_workers(node: cst.Call) -> int | None:

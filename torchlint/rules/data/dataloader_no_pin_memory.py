@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.devices import DATALOADER, PIN_MEMORY_INDEX, moves_to_cuda
+from torchlint import calls
+from torchlint.analysis.devices import PIN_MEMORY_INDEX, moves_to_cuda
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
+from torchlint.vocabulary import DATALOADER
 
 
 class DataloaderNoPinMemory(Rule):

@@ -6,12 +6,12 @@ import re
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.datasets import PerItemWork, per_item_work
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
+from torchlint.vocabulary import DATALOADER
 
-DATALOADER = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
 NUM_WORKERS_INDEX = 5
 INLINE_WORKERS = "min(8, os.cpu_count() or 1)"
 EXPLICIT_ZERO = "`num_workers=0` loads every batch in the main process"

@@ -6,12 +6,12 @@ import re
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.datasets import is_iterable_dataset
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
-from torchlint.rules.data.dataloader_no_workers import DATALOADER
+from torchlint.vocabulary import DATALOADER
 
 SHUFFLE_INDEX = 2
 SAMPLER_INDEX = 3

@@ -21,7 +21,7 @@ from torchlint.names import dotted_name, iter_children
 from torchlint.rules.base import PendingFix, Replace, Rule
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.compat import in_compat_branch
 from torchlint.analysis.losses import LEGACY_REDUCTION_LOSSES
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
 
 LOSS_CLASSES = [

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Rule, Valid
 from torchlint.rules.deprecation import module_alias
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 DTYPES = {
     "FloatTensor": "float32",

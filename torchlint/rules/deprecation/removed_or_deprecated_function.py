@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.compat import in_try_attempt
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
 from torchlint.rules.deprecation import DeprecatedNameRule, Use
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from torchlint import calls
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
 from torchlint.rules.deprecation import DeprecatedNameRule, Use
 

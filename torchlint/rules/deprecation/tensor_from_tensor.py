@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
 from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 from torchlint.rules.deprecation import FRESH_TENSOR_FACTORIES, atom
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 TORCH_TENSOR = frozenset({"torch.tensor"})
 # torch functions that always return one tensor.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.compat import in_compat_branch
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, PendingFix, Replace, Valid
 from torchlint.rules.deprecation import DeprecatedNameRule, Use, as_keyword, module_alias, spell
 

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.device_names import holds_device
 from torchlint.analysis.devices import is_device_like
 from torchlint.analysis.setup_code import runs_once
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 # Factories that allocate and fill a new tensor on the CPU when given no `device=`.
 FACTORIES = frozenset(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 

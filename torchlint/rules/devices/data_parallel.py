@@ -10,15 +10,7 @@ from torchlint.analysis.constants import in_dead_branch
 from torchlint.analysis.devices import sets_up_distributed
 from torchlint.names import iter_children
 from torchlint.rules.base import Invalid, Rule, Valid
-
-DATA_PARALLEL = frozenset(
-    {
-        "torch.nn.DataParallel",
-        "torch.nn.parallel.DataParallel",
-        "torch.nn.parallel.data_parallel.DataParallel",
-    }
-)
-
+from torchlint.vocabulary import DATA_PARALLEL
 
 _ALIAS = re.compile(r"\bDataParallel\s+as\s+(\w+)")
 # Words of a class name (or a base's) that say its job is data parallelism: a training

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.devices import (
     cuda_guarded,
     cuda_literal,
@@ -12,7 +13,6 @@ from torchlint.analysis.devices import (
 from torchlint.analysis.portability import selection_note
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 # torch namespaces whose calls are about CUDA by definition: a "cuda" there is not a choice.

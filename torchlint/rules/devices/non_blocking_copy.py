@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.devices import is_device_like, loop_loader, target_names
 from torchlint.diagnostics import Applicability
 from torchlint.names import SCOPE_TYPES
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 

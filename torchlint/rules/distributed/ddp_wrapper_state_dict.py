@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_SAVE
 from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import Site, dist_facts, wrapper_name
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name, inner_children
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 SAVED_OBJECT_INDEX = 0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
 from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import dist_facts, rank_guarded, runs_per_rank
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 MAP_LOCATION_INDEX = 1

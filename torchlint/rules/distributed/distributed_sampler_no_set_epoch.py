@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.devices import DATALOADER
 from torchlint.analysis.distributed import DistFacts, Site, bindings_of, dist_facts, iterated
 from torchlint.analysis.flow import evaluation_named
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope, dotted_name, inner_children
-from torchlint.rules import calls
 from torchlint.rules.base import InsertLine, Invalid, Rule, Valid
+from torchlint.vocabulary import DISTRIBUTED_SAMPLER
 
-DISTRIBUTED_SAMPLER = frozenset(
-    {
-        "torch.utils.data.DistributedSampler",
-        "torch.utils.data.distributed.DistributedSampler",
-    }
-)
 SAMPLER_SHUFFLE_INDEX = 3
 LOADER_SAMPLER_INDEX = 3
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.devices import DATALOADER, last_name
 from torchlint.analysis.distributed import bindings_of, dist_facts
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 SHUFFLE_INDEX = 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_SAVE, round_trips
 from torchlint.analysis.devices import last_name, target_names
 from torchlint.analysis.distributed import (
@@ -16,7 +17,6 @@ from torchlint.analysis.distributed import (
     temporary,
 )
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 SAVE_TARGET_INDEX = 1

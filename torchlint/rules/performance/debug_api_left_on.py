@@ -6,7 +6,7 @@ from pathlib import PurePath
 
 import libcst as cst
 
-from torchlint.rules import calls
+from torchlint import calls
 from torchlint.rules.base import Invalid, Rule, Valid
 
 SET_ANOMALY = frozenset(

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.diagnostics import Applicability
 from torchlint.names import Scope
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 from torchlint.rules.data.dataloader_no_persistent_workers import literal_workers
-from torchlint.rules.data.dataloader_no_workers import DATALOADER
 from torchlint.rules.reproducibility.missing_seed import NOT_LITERAL, seed_value, seeding_call
+from torchlint.vocabulary import DATALOADER
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 WORKER_INIT_FN_INDEX = 10
 GENERATOR_INDEX = 12

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import InsertLine, Invalid, Rule, Valid
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 TORCH_SEEDERS = frozenset(
     {

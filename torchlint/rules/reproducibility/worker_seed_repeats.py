@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.analysis.devices import DATALOADER
+from torchlint import calls
 from torchlint.names import iter_children
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Rule, Valid
+from torchlint.vocabulary import DATALOADER
 
 WORKER_INIT_FN_INDEX = 10
 SEEDING = frozenset({"numpy.random.seed", "random.seed"})

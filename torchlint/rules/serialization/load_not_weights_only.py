@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
 from torchlint.analysis.loaded_objects import object_use
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 MAP_LOCATION_INDEX = 1
 PICKLE_MODULE_INDEX = 2

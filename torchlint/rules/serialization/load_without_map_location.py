@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.checkpoint_loads import crossing_load
 from torchlint.analysis.devices import cuda_guarded
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Valid
 from torchlint.rules.serialization.load_not_weights_only import MAP_LOCATION_INDEX, TorchLoadRule
 

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_SAVE, round_trips
 from torchlint.analysis.datasets import return_values
 from torchlint.analysis.flow import model_named
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 from torchlint.rules.serialization.load_not_weights_only import SERIALIZATION_MODULES
 
 if TYPE_CHECKING:
-    from torchlint.engine import FileContext
+    from torchlint.context import FileContext
 
 LIGHTNING_MODULES = frozenset(
     {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.diagnostics import Applicability
 from torchlint.names import iter_children
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 from torchlint.rules.training._accumulation import (
     every_iteration,

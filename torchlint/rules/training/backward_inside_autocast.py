@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.rules import calls
+from torchlint import calls
 from torchlint.rules.base import Invalid, Rule, Valid
 
 AUTOCAST = frozenset(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.compat import under_version_test
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 CHECKPOINT = frozenset({"torch.utils.checkpoint.checkpoint"})

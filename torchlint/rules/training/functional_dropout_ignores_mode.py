@@ -6,9 +6,9 @@ import itertools
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.flow import flow_of
 from torchlint.diagnostics import Applicability
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 DROPOUTS = frozenset(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.flow import Flow, FunctionInfo, flow_of
-from torchlint.engine import FileContext
+from torchlint.context import FileContext
 from torchlint.names import dotted_name, iter_children
 from torchlint.rules.base import Invalid, Rule, Valid
 from torchlint.rules.training._common import (

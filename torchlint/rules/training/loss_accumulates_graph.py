@@ -5,8 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.flow import Flow, FunctionInfo, flow_of
+from torchlint.context import FileContext
 from torchlint.diagnostics import Applicability
-from torchlint.engine import FileContext
 from torchlint.names import dotted_name, iter_children
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 from torchlint.rules.training._common import (

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 import libcst as cst
 
 from torchlint.analysis.flow import (
-    GRAD_OFF,
     UNKNOWN,
     Flow,
     FunctionInfo,
@@ -22,6 +21,7 @@ from torchlint.diagnostics import Applicability
 from torchlint.names import is_docstring
 from torchlint.rules.base import InsertLine, Invalid, PendingFix, Replace, Rule, Valid
 from torchlint.rules.training._common import is_framework_hook
+from torchlint.vocabulary import GRAD_OFF
 
 EVALUATING = "torchlint.runtime.evaluating"
 PREAMBLE = "from torchlint.runtime import evaluating"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.flow import UNKNOWN, flow_of
+from torchlint.context import FileContext
 from torchlint.diagnostics import Applicability
-from torchlint.engine import FileContext
 from torchlint.rules.base import InsertLine, Invalid, Rule, Valid
 from torchlint.rules.training._common import calls_method, first_statement
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.context import FileContext
 from torchlint.diagnostics import Applicability
-from torchlint.engine import FileContext
 from torchlint.names import iter_children
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.flow import flow_of
-from torchlint.engine import FileContext
+from torchlint.context import FileContext
 from torchlint.rules.base import Invalid, Rule, Valid
 from torchlint.rules.training._common import calls_method
 

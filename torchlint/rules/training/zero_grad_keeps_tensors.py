@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.flow import flow_of
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 from torchlint.rules.training._common import function_node
 
