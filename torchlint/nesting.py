@@ -15,10 +15,10 @@ file that this estimate finds too deep is read by :mod:`tokenize`, which decides
 from __future__ import annotations
 
 import io
-import itertools
 import re
 import tokenize
 from array import array
+from itertools import accumulate
 
 DEFAULT_MAX_NESTING = 40  # brackets
 
@@ -46,7 +46,7 @@ def estimated_depth(source: str) -> int:
     only those (exact for every file :mod:`tokenize` reads the same way)."""
     code = _NOT_CODE.sub("", source).encode("utf-8", "surrogatepass")
     signs = array("b", code.translate(_SIGNS, _NOT_BRACKETS))
-    return max(itertools.accumulate(signs), default=0)
+    return max(accumulate(signs), default=0)
 
 
 def tokenized_depth(source: str) -> int | None:
