@@ -422,6 +422,19 @@ def test_a_file_at_max_nesting_is_checked(tmp_path: Path, run_cli) -> None:
     assert b"not checked" not in done.stderr
 
 
+def test_a_file_too_deep_for_python_is_still_a_syntax_error(tmp_path: Path, run_cli) -> None:
+    """Past CPython's 200 brackets the file is invalid, not skipped: TL000, found without
+    libcst, fails the run."""
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")
+    (tmp_path / "deep.py").write_text(_nested(250))
+    done = run_cli("check", ".")
+    assert (
+        done.returncode == 1
+        and b"deep.py:3:205: TL000 SyntaxError: too many nested parentheses" in done.stdout
+    )
+    assert b"not checked" not in done.stderr
+
+
 def test_json_sarif_and_github_name_the_file_nested_too_deeply(nested_too_deeply, run_cli) -> None:
     (nested_too_deeply / "small.py").write_text(REPORTED)
     done = run_cli("check", "--output-format", "json", ".")

@@ -24,7 +24,7 @@ from torchlint.cache import content_digest
 from torchlint.config import Resolver, Settings
 from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
 from torchlint.diagnostics import Diagnostic
-from torchlint.engine import lint_source
+from torchlint.engine import lint_source, python_rejects
 from torchlint.fixer import fix_source
 from torchlint.interrupts import deferred_interrupts, ignore_interrupts
 from torchlint.nesting import too_deep
@@ -149,9 +149,10 @@ def process_source(
     if limit and notebook and code > limit:
         return _too_large(outcome, code, settings, " of code")
     # Checked before the parse: libcst's memory grows with the depth (torchlint/nesting.py).
+    # Code too deep for Python itself is TL000, which the engine finds without libcst.
     for text in parts.modules:
         depth = timing.measure("read: nesting check", too_deep, text, settings.max_nesting)
-        if depth is not None:
+        if depth is not None and python_rejects(text) is None:
             return _too_deep(outcome, depth, settings)
     rules = selected_rules(settings.selected_codes)
     for index, text in enumerate(parts.modules):
