@@ -12,7 +12,8 @@ input                     what it is                                            
 ``line-diagnostics``      one line, a list of N ``torch.zeros(1).cuda()``        2,500 calls
 ``big-file``              copies of ``examples/train_bad.py`` up to N KiB        128 KiB
 ``long-line``             one line ``w = torch.tensor([...]).cuda()`` of N KB    128 KB
-``nested-brackets``       300 statements of N nested lists                       45 deep
+``nested-brackets``       300 statements of N nested lists (up to max-nesting)   19 deep
+``nested-too-deep``       the same, deeper than max-nesting: not parsed          45 deep
 ``nested-blocks``         30 copies of N nested ``if``/``for``/``def`` blocks    24 deep
 ``tensor-table``          a dict literal of N ``torch.tensor([...])`` rows       1,000 rows
 ``no-grad-blocks``        one function of N ``with torch.no_grad():`` blocks     1,500 blocks
@@ -20,8 +21,9 @@ input                     what it is                                            
 ``notebook``              a notebook of N code cells                             250 cells
 ========================  =====================================================  ============
 
-``--scale K`` multiplies every N by K (the nesting depths stop below the parser's limits:
-200 brackets, 100 blocks; the big file and the long line below ``max-file-size``).
+``--scale K`` multiplies every N by K (the nesting depths stop below the limits: 40
+brackets (``max-nesting``; past it, 200: CPython's), 100 blocks; the big file and the long
+line below ``max-file-size``).
 ``--scale 4`` reaches 10,000 calls in one scope, 10,000 diagnostics on one line, a 1 MiB
 file (2N), 1 MB lines (2N), 2,000 files and a 1,000-cell notebook; ``--scale 20`` the
 10,000 small files.
@@ -129,6 +131,11 @@ def nested_brackets(depth: int) -> dict[str, str]:
     return {"nested.py": HEADER + statement * 300}
 
 
+def nested_too_deep(depth: int) -> dict[str, str]:
+    """Past ``max-nesting`` (40): what the check costs on a file it keeps from the parser."""
+    return nested_brackets(max(depth, 41))
+
+
 def nested_blocks(depth: int) -> dict[str, str]:
     depth = min(depth, 95)  # CPython refuses 100 levels of indentation
     lines = []
@@ -203,7 +210,8 @@ INPUTS = (
     Input("line-diagnostics", line_diagnostics, 2500, "calls"),
     Input("big-file", big_file, 128, "KiB", limit=512),
     Input("long-line", long_line, 128, "KB", limit=512),
-    Input("nested-brackets", nested_brackets, 45, "deep", limit=95),
+    Input("nested-brackets", nested_brackets, 19, "deep", limit=19),  # 2N + 1: max-nesting
+    Input("nested-too-deep", nested_too_deep, 45, "deep", limit=95),
     Input("nested-blocks", nested_blocks, 24, "deep", limit=47),
     Input("tensor-table", tensor_table, 1000, "rows"),
     Input("no-grad-blocks", no_grad_blocks, 1500, "blocks"),

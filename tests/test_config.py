@@ -300,6 +300,8 @@ BAD_TABLES = [
     ({"max-file-size": -1}, "`max-file-size` must be a whole number of KiB (0: no limit), not -1"),
     ({"max-file-size": 1.5}, "`max-file-size` must be a whole number"),
     ({"max-file-size": True}, "`max-file-size` must be a whole number"),
+    ({"max-nesting": -1}, "`max-nesting` must be a whole number of brackets (0: no limit), not -1"),
+    ({"max-nesting": "40"}, "`max-nesting` must be a whole number"),
     ({"target-version": "9.9"}, "`target-version` '9.9' is not a torch release"),
 ]
 

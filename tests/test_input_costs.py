@@ -11,15 +11,17 @@ import json
 import pickle
 import random
 import sys
+import tokenize
 from io import StringIO
 from pathlib import Path
 
 import pytest
 
-from torchlint import engine, fixer
+from torchlint import engine, fixer, nesting
 from torchlint.analysis import device_names, scope_device
 from torchlint.config import build_settings
 from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from torchlint.nesting import DEFAULT_MAX_NESTING
 from torchlint.positions import ELLIPSIS, EXCERPT, SHOWN_LINE
 from torchlint.registry import selected_rules
 from torchlint.report.text import write_full
@@ -380,4 +382,180 @@ def test_the_mode_before_each_no_grad_block_costs_linear_work() -> None:
     the blocks of one function."""
     _flow_lines(_no_grad_blocks(2))  # one-time work
     small, large = _flow_lines(_no_grad_blocks(150)), _flow_lines(_no_grad_blocks(300))
+    assert large / small <= GROWTH, (small, large)
+
+
+# --- brackets nested deeper than max-nesting: not parsed, and said so -------------------------
+
+
+def _nested(depth: int) -> str:
+    return REPORTED + "x = " + "[" * depth + "1" + "]" * depth + "\n"
+
+
+@pytest.fixture
+def nested_too_deeply(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")  # the default max-nesting
+    (tmp_path / "deep.py").write_text(_nested(DEFAULT_MAX_NESTING + 1))
+    return tmp_path
+
+
+def test_a_file_nested_deeper_than_max_nesting_is_not_checked(nested_too_deeply, run_cli) -> None:
+    for _ in range(2):  # the second run reads the cache: the file is still not checked
+        done = run_cli("check", ".")
+        assert done.returncode == 0  # as for max-file-size: the limit is not an error
+        lines = done.stderr.decode().splitlines()
+        assert lines[0] == (
+            "torchlint: warning: deep.py: not checked: brackets nested 41 deep, more than "
+            "`max-nesting` (40), where the parser's memory grows with the depth; exclude the "
+            "file, or raise the limit"
+        )
+        assert lines[-1] == (
+            "All checks passed! (1 file not checked: nested deeper than 40 brackets)"
+        )
+
+
+def test_a_file_at_max_nesting_is_checked(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")
+    (tmp_path / "deep.py").write_text(_nested(DEFAULT_MAX_NESTING))
+    done = run_cli("check", ".")
+    assert done.returncode == 1 and b"deep.py:2:5: TL404" in done.stdout
+    assert b"not checked" not in done.stderr
+
+
+def test_a_file_too_deep_for_python_is_still_a_syntax_error(tmp_path: Path, run_cli) -> None:
+    """Past CPython's 200 brackets the file is invalid, not skipped: TL000, found without
+    libcst, fails the run."""
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")
+    (tmp_path / "deep.py").write_text(_nested(250))
+    done = run_cli("check", ".")
+    assert (
+        done.returncode == 1
+        and b"deep.py:3:205: TL000 SyntaxError: too many nested parentheses" in done.stdout
+    )
+    assert b"not checked" not in done.stderr
+
+
+def test_json_sarif_and_github_name_the_file_nested_too_deeply(nested_too_deeply, run_cli) -> None:
+    (nested_too_deeply / "small.py").write_text(REPORTED)
+    done = run_cli("check", "--output-format", "json", ".")
+    assert [d["filename"] for d in json.loads(done.stdout)] == ["small.py"]
+    assert done.stderr.decode().splitlines()[-1] == (
+        "(1 file not checked: nested deeper than 40 brackets.)"
+    )
+    sarif = json.loads(run_cli("check", "--output-format", "sarif", ".").stdout)
+    (notification,) = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert notification["descriptor"] == {"id": "max-nesting"}
+    assert (
+        notification["message"]["text"] == "not checked: the file is nested deeper than 40 brackets"
+    )
+    assert notification["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "deep.py"
+    github = run_cli("check", "--output-format", "github", ".").stdout.decode().splitlines()
+    assert github[-1] == (
+        "::warning title=torchlint (not checked),file=deep.py::"
+        "not checked: the file is nested deeper than 40 brackets"
+    )
+
+
+def test_files_skipped_for_both_reasons_are_counted_apart(nested_too_deeply, run_cli) -> None:
+    (nested_too_deeply / "pyproject.toml").write_text("[tool.torchlint]\nmax-file-size = 1\n")
+    (nested_too_deeply / "big.py").write_text(REPORTED + "# padding\n" * 200)
+    done = run_cli("check", ".")
+    assert done.stderr.decode().splitlines()[-1] == (
+        "All checks passed! (2 files not checked: 1 larger than max-file-size, "
+        "1 nested deeper than 40 brackets)"
+    )
+    sarif = json.loads(run_cli("check", "--output-format", "sarif", ".").stdout)
+    notifications = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [n["descriptor"]["id"] for n in notifications] == ["max-file-size", "max-nesting"]
+
+
+@pytest.mark.parametrize(("limit", "checked"), [(0, True), (41, True), (20, False)])
+def test_max_nesting_is_a_setting(tmp_path: Path, run_cli, limit: int, checked: bool) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.torchlint]\nmax-nesting = {limit}\n")
+    (tmp_path / "deep.py").write_text(_nested(DEFAULT_MAX_NESTING + 1))
+    done = run_cli("check", ".")
+    assert (b"deep.py:2:5: TL404" in done.stdout) is checked
+    assert (b"not checked" in done.stderr) is not checked
+
+
+NOT_CODE = [  # (source, its bracket depth): what is in strings and comments does not count
+    ('x = "(((((("\n', 0),
+    ("x = 1  # ((((((\n", 0),
+    ("x = '''\n((( \\''' ((\n'''\n", 0),
+    ('x = """a "" ((( \\""" [[\n"""\n', 0),
+    ('x = f"{y!r} ((((" + rb")))" + r"\\"(("\n', 0),
+    ("x = [b']]]', {'(': 1}]  # ]]]\n", 2),
+    ("x = ('#', ((1)))\n", 3),
+    ("x = '\\\n((('\n", 0),  # a backslash-newline inside a string
+]
+
+
+@pytest.mark.parametrize(("source", "depth"), NOT_CODE)
+def test_brackets_in_strings_and_comments_do_not_count(source: str, depth: int) -> None:
+    assert nesting.estimated_depth(source) == depth
+    assert nesting.tokenized_depth(source) == depth
+
+
+def test_brackets_in_strings_do_not_make_a_file_too_deep() -> None:
+    inside = "x = " + "(" * 3 + repr("(" * 100) + ")" * 3 + "  # " + "[" * 100 + "\n"
+    assert nesting.too_deep(inside, 40) is None
+    assert nesting.too_deep(_nested(41), 40) == 41
+    assert nesting.too_deep(_nested(41), 0) is None  # 0: no limit
+
+
+def test_a_file_nested_too_deeply_is_never_parsed(monkeypatch) -> None:
+    from torchlint import runner
+    from torchlint.sourcefile import decode_source
+
+    def parse(*args, **kwargs):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(runner, "lint_source", parse)
+    monkeypatch.setattr(runner, "fix_source", parse)
+    source = decode_source(_nested(41).encode(), Path("deep.py"))
+    for mode in (runner.Mode(), runner.Mode(fix=True, write=False)):
+        outcome = runner.process_source("deep.py", source, build_settings(None), mode)
+        assert outcome.not_checked is not None and outcome.not_checked.setting == "max-nesting"
+
+
+def _nesting_work(source: str, monkeypatch) -> int:
+    """Characters lexed, brackets summed and tokens read by one nesting check."""
+    work = 0
+    lexer, real_accumulate, real_tokens = (
+        nesting._NOT_CODE,
+        nesting.accumulate,
+        tokenize.generate_tokens,
+    )
+
+    class Lexer:
+        def sub(self, replacement, text):
+            nonlocal work
+            work += len(text)
+            return lexer.sub(replacement, text)
+
+    def accumulate(values):
+        nonlocal work
+        work += len(values)
+        return real_accumulate(values)
+
+    def generate_tokens(readline):
+        nonlocal work
+        for token in real_tokens(readline):
+            work += 1
+            yield token
+
+    with monkeypatch.context() as patch:
+        patch.setattr(nesting, "_NOT_CODE", Lexer())
+        patch.setattr(nesting, "accumulate", accumulate)
+        patch.setattr(tokenize, "generate_tokens", generate_tokens)
+        assert nesting.too_deep(source, 40) == 62  # 60 lists, a dict, a tuple
+    return work
+
+
+def test_the_nesting_check_costs_linear_work(monkeypatch) -> None:
+    """Each character is lexed once and each bracket summed once; only a file found too deep
+    is tokenized, once."""
+    statement = "x = " + "[" * 60 + "f'(', '[', {1: (2,)}" + "]" * 60 + "  # ]]\n"
+    small = _nesting_work(statement * 150, monkeypatch)
+    large = _nesting_work(statement * 300, monkeypatch)
     assert large / small <= GROWTH, (small, large)

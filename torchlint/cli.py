@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TextIO
 
 import click
 
-from torchlint import __version__, collector, timing
+from torchlint import __version__, collector, not_checked, timing
 from torchlint.cache import Cache, cache_directory
 from torchlint.cache import clean as clean_cache
 from torchlint.config import (
@@ -367,12 +367,12 @@ def _write_diagnostics(result: RunResult, options: dict[str, Any], diff: bool, o
             for code, count in rows:
                 marker = "[*]" if code in fixable else "   "
                 out.write(f"{count:>6}  {code}  {marker} {names[code]}\n")
-    elif options["output_format"] == "sarif" and result.too_large:
-        sarif.write_sarif(diagnostics, out, color, result.unsafe_fixes, result.too_large)
+    elif options["output_format"] == "sarif" and result.not_checked:
+        sarif.write_sarif(diagnostics, out, color, result.unsafe_fixes, result.not_checked)
     else:
         FORMATS[options["output_format"]](diagnostics, out, color, result.unsafe_fixes)
         if options["output_format"] == "github":
-            github.write_not_checked(result.too_large, out)
+            github.write_not_checked(result.not_checked, out)
     out.flush()
 
 
@@ -411,21 +411,18 @@ def _summary(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool)
             summary.append(f"({hidden} {more}fixable with {command}.)")
     elif not result.errors and not diff:
         summary.append("All checks passed!")
-    not_checked = not_checked_note(result)
-    if not_checked and summary and summary[-1] == "All checks passed!":
-        summary[-1] += f" ({not_checked})"
-    elif not_checked:  # the last line says so: a pass must not read as a full one
-        result.notes.append(f"({not_checked}.)")
+    skipped = not_checked_note(result)
+    if skipped and summary and summary[-1] == "All checks passed!":
+        summary[-1] += f" ({skipped})"
+    elif skipped:  # the last line says so: a pass must not read as a full one
+        result.notes.append(f"({skipped}.)")
     for line in summary + result.notes:
         click.echo(line, err=True)
 
 
 def not_checked_note(result: RunResult) -> str:
     """``1 file not checked: larger than max-file-size``, or '' when every file was."""
-    count = len(result.too_large)
-    if not count:
-        return ""
-    return f"{count} file{'s' if count != 1 else ''} not checked: larger than max-file-size"
+    return not_checked.note(result.not_checked)
 
 
 def _finish(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) -> NoReturn:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from torchlint import torch_versions
 from torchlint.dependencies import declares_torchlint
 from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, relative_to_root
+from torchlint.nesting import DEFAULT_MAX_NESTING
 from torchlint.roles import DEFAULT_TEST_CODE, is_test_code
 
 if sys.version_info >= (3, 11):
@@ -45,6 +46,7 @@ KNOWN_KEYS = frozenset(
         "cache-dir",
         "test-code",
         "max-file-size",
+        "max-nesting",
         "portability",
     }
 )
@@ -110,6 +112,9 @@ class Settings:
     # Larger files (in KiB) are not checked, with a warning: libcst's tree of a generated
     # data table can take gigabytes. 0: no limit.
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    # Files whose brackets nest deeper are not checked, with a warning: libcst's parse
+    # memory grows with the depth (torchlint/nesting.py). 0: no limit.
+    max_nesting: int = DEFAULT_MAX_NESTING
     # "strict": every hard-coded CUDA use is reported (TL201/TL202), not only in code that
     # also selects another device
     portability: str = "auto"
@@ -223,6 +228,9 @@ class Settings:
                 tuple((name, r.lower, r.upper) for name, r in self.package_ranges),
                 self.test_code,
                 self.portability,
+                # a lower limit skips files a cached result says were checked
+                self.max_file_size,
+                self.max_nesting,
             )
         )
 
@@ -492,6 +500,12 @@ def build_settings(
             f"{where}: `max-file-size` must be a whole number of KiB (0: no limit), "
             f"not {max_file_size!r}"
         )
+    max_nesting = table.get("max-nesting", DEFAULT_MAX_NESTING)
+    if type(max_nesting) is not int or max_nesting < 0:
+        raise ConfigError(
+            f"{where}: `max-nesting` must be a whole number of brackets (0: no limit), "
+            f"not {max_nesting!r}"
+        )
     portability = table.get("portability", "auto")
     if portability not in ("auto", "strict"):
         raise ConfigError(f'{where}: `portability` must be "auto" or "strict", not {portability!r}')
@@ -523,6 +537,7 @@ def build_settings(
         cache_dir=cache_dir,
         test_code=DEFAULT_TEST_CODE if test_code is None else test_code,
         max_file_size=max_file_size,
+        max_nesting=max_nesting,
         portability=portability,
         root=root,
         config_file=config_path,

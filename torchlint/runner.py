@@ -24,9 +24,11 @@ from torchlint.cache import content_digest
 from torchlint.config import Resolver, Settings
 from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
 from torchlint.diagnostics import Diagnostic
-from torchlint.engine import lint_source
+from torchlint.engine import lint_source, python_rejects
 from torchlint.fixer import fix_source
 from torchlint.interrupts import deferred_interrupts, ignore_interrupts
+from torchlint.nesting import too_deep
+from torchlint.not_checked import NotChecked, larger_than_max_file_size, nested_too_deeply
 from torchlint.notebook import NotebookError, NotebookSource, is_notebook
 from torchlint.project import using
 from torchlint.project.index import ProjectIndex
@@ -57,7 +59,7 @@ class FileOutcome:
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
     dependencies: tuple[tuple[str, str, str], ...] = ()  # what it read of other files
     timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
-    too_large: bool = False  # not checked: larger than `max-file-size`
+    not_checked: NotChecked | None = None  # skipped: `max-file-size` or `max-nesting`
 
 
 @dataclass
@@ -71,12 +73,12 @@ class RunResult:
     adds_runtime: bool = False
     unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
     timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
-    too_large: list[str] = field(default_factory=list)  # paths not checked: over `max-file-size`
+    not_checked: list[NotChecked] = field(default_factory=list)  # skipped: over a limit
 
     def add(self, outcome: FileOutcome) -> None:
         self.diagnostics.extend(outcome.diagnostics)
-        if outcome.too_large:
-            self.too_large.append(outcome.path)
+        if outcome.not_checked is not None:
+            self.not_checked.append(outcome.not_checked)
         self.errors.extend(outcome.errors)
         self.warnings.extend(outcome.warnings)
         self.fixed += outcome.fixed
@@ -146,6 +148,12 @@ def process_source(
     code = sum(len(text.encode("utf-8", "surrogateescape")) for text in parts.modules)
     if limit and notebook and code > limit:
         return _too_large(outcome, code, settings, " of code")
+    # Checked before the parse: libcst's memory grows with the depth (torchlint/nesting.py).
+    # Code too deep for Python itself is TL000, which the engine finds without libcst.
+    for text in parts.modules:
+        depth = timing.measure("read: nesting check", too_deep, text, settings.max_nesting)
+        if depth is not None and python_rejects(text) is None:
+            return _too_deep(outcome, depth, settings)
     rules = selected_rules(settings.selected_codes)
     for index, text in enumerate(parts.modules):
         if not mode.fix:
@@ -182,10 +190,21 @@ def process_source(
 
 def _too_large(outcome: FileOutcome, size: int, settings: Settings, what: str = "") -> FileOutcome:
     """The file is not checked (`max-file-size`): one warning says so, and the summary."""
-    outcome.too_large = True
+    outcome.not_checked = larger_than_max_file_size(outcome.path)
     outcome.warnings.append(
         f"{outcome.path}: not checked: {size / 1024:,.0f} KiB{what} is more than "
         f"`max-file-size` ({settings.max_file_size:,} KiB); exclude the file, or raise the limit"
+    )
+    return outcome
+
+
+def _too_deep(outcome: FileOutcome, depth: int, settings: Settings) -> FileOutcome:
+    """The file is not parsed (`max-nesting`): libcst's memory would grow with the depth."""
+    outcome.not_checked = nested_too_deeply(outcome.path, settings.max_nesting)
+    outcome.warnings.append(
+        f"{outcome.path}: not checked: brackets nested {depth:,} deep, more than `max-nesting` "
+        f"({settings.max_nesting:,}), where the parser's memory grows with the depth; exclude "
+        "the file, or raise the limit"
     )
     return outcome
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from torchlint.diagnostics import Diagnostic
+from torchlint.not_checked import NotChecked
 from torchlint.report.severity import LEVEL
 
 
@@ -37,10 +38,10 @@ def write_github(
         )
 
 
-def write_not_checked(paths: Sequence[str], out: TextIO) -> None:
-    """A warning annotation on each file not checked (larger than ``max-file-size``): in
-    the pull request, a skipped file must not look like a clean one."""
-    for path in paths:
-        title = _escape_property("torchlint (not checked)")
-        message = "not checked: the file is larger than max-file-size"
-        out.write(f"::warning title={title},file={_escape_property(path)}::{message}\n")
+def write_not_checked(skipped: Sequence[NotChecked], out: TextIO) -> None:
+    """A warning annotation on each file not checked (over ``max-file-size`` or
+    ``max-nesting``): in the pull request, a skipped file must not look like a clean one."""
+    title = _escape_property("torchlint (not checked)")
+    for item in skipped:
+        message = _escape_data(f"not checked: the file is {item.reason}")
+        out.write(f"::warning title={title},file={_escape_property(item.path)}::{message}\n")

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from torchlint import __version__
 from torchlint.diagnostics import Applicability, Diagnostic, Edit
+from torchlint.not_checked import NotChecked
 from torchlint.report.rule_docs import rule_url
 from torchlint.report.severity import LEVEL
 
@@ -168,28 +169,34 @@ def _result(d: Diagnostic, index: dict[str, int], base: Path) -> dict[str, Any]:
     return result
 
 
-def _not_checked(paths: Sequence[str], base: Path) -> list[dict[str, Any]]:
+def _not_checked(skipped: Sequence[NotChecked], base: Path) -> list[dict[str, Any]]:
     """SARIF's place for what the tool could not do: one ``toolExecutionNotifications``
-    entry (a warning) per file not checked because it is larger than ``max-file-size``."""
+    entry (a warning) per file not checked because it is over a limit (``max-file-size``,
+    ``max-nesting``: the descriptor names it)."""
     return [
         {
             "level": "warning",
-            "message": {"text": "not checked: the file is larger than max-file-size"},
-            "descriptor": {"id": "max-file-size"},
+            "message": {"text": f"not checked: the file is {item.reason}"},
+            "descriptor": {"id": item.setting},
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": artifact_uri(path, base), "uriBaseId": SRCROOT}
+                        "artifactLocation": {
+                            "uri": artifact_uri(item.path, base),
+                            "uriBaseId": SRCROOT,
+                        }
                     }
                 }
             ],
         }
-        for path in paths
+        for item in skipped
     ]
 
 
 def to_sarif(
-    diagnostics: Sequence[Diagnostic], base: Path | None = None, not_checked: Sequence[str] = ()
+    diagnostics: Sequence[Diagnostic],
+    base: Path | None = None,
+    not_checked: Sequence[NotChecked] = (),
 ) -> dict[str, Any]:
     from torchlint.registry import all_rules
 
@@ -232,7 +239,7 @@ def write_sarif(
     out: TextIO,
     color: bool,
     unsafe: bool = False,
-    not_checked: Sequence[str] = (),
+    not_checked: Sequence[NotChecked] = (),
 ) -> None:
     json.dump(to_sarif(diagnostics, not_checked=not_checked), out, indent=2, ensure_ascii=False)
     out.write("\n")

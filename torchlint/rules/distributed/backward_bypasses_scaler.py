@@ -13,6 +13,7 @@ from torchlint.analysis.distributed import (
     last_binding,
     scaled_backward,
 )
+from torchlint.analysis.scaler_events import scaler_events
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name, inner_children
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -197,10 +198,6 @@ class BackwardBypassesScaler(Rule):
         ),
     )
 
-    def __init__(self, context) -> None:
-        super().__init__(context)
-        self.stops: dict[int, tuple[list, list]] = {}
-
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value != "backward":
@@ -216,17 +213,9 @@ class BackwardBypassesScaler(Rule):
         if backward is None or scaled_backward(backward) is not None:
             return
         name = dotted_name(receiver)
-        found = self.stops.get(id(backward.function))
-        if found is None:  # the scaled backwards and steps of the function, in order
-            stops = [
-                site
-                for site in facts.by_function.get(id(backward.function), ())
-                if site.method() == "step" or scaled_backward(site) is not None
-            ]
-            found = self.stops[id(backward.function)] = ([s.order for s in stops], stops)
-        orders, stops = found
-        index = bisect.bisect_right(orders, backward.order)
-        for site in stops[index : index + 1]:
+        events = scaler_events(self.context, backward.function)
+        index = bisect.bisect_right(events.stop_orders, backward.order)
+        for site in events.stops[index : index + 1]:
             owner = site.receiver()
             if scaled_backward(site) is not None:
                 return  # a scaled backward comes first

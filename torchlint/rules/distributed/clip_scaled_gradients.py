@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 
 import libcst as cst
 
 from torchlint.analysis.devices import last_name
 from torchlint.analysis.distributed import (
-    Site,
-    callee,
     dist_facts,
     exclusive,
-    mentions_attribute,
     mentions_name,
-    scaled_backward,
 )
+from torchlint.analysis.scaler_events import scaler_events
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
 from torchlint.rules.base import InsertLine, Invalid, Rule, Valid
@@ -31,16 +27,6 @@ CLIPS = frozenset(
         "torch.nn.utils.clip_grad.clip_grad_norm",
     }
 )
-
-
-@dataclass
-class _Events:
-    backwards: list[tuple[int, str, Site]] = field(default_factory=list)
-    unscales: dict[str, int] = field(default_factory=dict)  # first `unscale_` per scaler
-    handed: dict[str, list[int]] = field(default_factory=dict)  # calls a name is passed to
-    helpers: list[int] = field(default_factory=list)  # calls that may unscale
-    steps: dict[str, list[Site]] = field(default_factory=dict)
-    step_orders: dict[str, list[int]] = field(default_factory=dict)
 
 
 class ClipScaledGradients(Rule):
@@ -228,10 +214,6 @@ class ClipScaledGradients(Rule):
         ),
     )
 
-    def __init__(self, context) -> None:
-        super().__init__(context)
-        self.events: dict[int, _Events] = {}
-
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         last = last_name(func)
@@ -243,9 +225,7 @@ class ClipScaledGradients(Rule):
         clip = facts.by_node.get(id(node))
         if clip is None:
             return
-        events = self.events.get(id(clip.function))
-        if events is None:
-            events = self.events[id(clip.function)] = self._events(facts, clip.function)
+        events = scaler_events(self.context, clip.function)
         position = bisect.bisect_left(events.backwards, (clip.order,))
         backward = next(
             (
@@ -271,39 +251,6 @@ class ClipScaledGradients(Rule):
         step = next((s for s in steps[index:] if not exclusive(s, clip)), None)
         if step is not None:
             self.report(node, fix=self._unscale(clip, scaler, step))
-
-    def _events(self, facts, function) -> _Events:
-        """What the clips of one function are checked against, in source order."""
-        events = _Events()
-        for site in facts.by_function.get(id(function), ()):
-            scaler = scaled_backward(site)
-            if scaler is not None:
-                events.backwards.append((site.order, scaler, site))
-            receiver, method = site.receiver(), site.method()
-            if method == "unscale_" and receiver is not None:
-                events.unscales.setdefault(receiver, site.order)
-            if method == "step" and receiver is not None:
-                events.steps.setdefault(receiver, []).append(site)
-                events.step_orders.setdefault(receiver, []).append(site.order)
-            for arg in site.node.args:
-                text = dotted_name(arg.value)
-                if text is not None:
-                    events.handed.setdefault(text, []).append(site.order)
-            if self._may_unscale(facts, site):
-                events.helpers.append(site.order)
-        return events
-
-    def _may_unscale(self, facts, site) -> bool:
-        """A same-file helper that unscales, or a ``self.`` method torchlint cannot find."""
-        func = site.node.func
-        found = callee(facts, site)
-        if found is not None:
-            return mentions_attribute(found, "unscale_")
-        return (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value == "self"
-        )
 
     def _unscale(self, clip, scaler, step):
         line = clip.line()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.analysis.distributed import dist_facts, grad_scalers
+from torchlint.analysis.scaler_events import scaler_events, scaler_updates
 from torchlint.diagnostics import Applicability
-from torchlint.names import dotted_name
 from torchlint.rules.base import InsertAfter, Invalid, Rule, Valid
 
 
@@ -164,11 +164,6 @@ class ScalerStepWithoutUpdate(Rule):
         ),
     )
 
-    def __init__(self, context) -> None:
-        super().__init__(context)
-        self.updated: set[str | None] | None = None
-        self.handed: dict[int, set[str | None]] = {}
-
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value != "step":
@@ -180,18 +175,9 @@ class ScalerStepWithoutUpdate(Rule):
         scaler = site.receiver()
         if scaler is None or scaler not in grad_scalers(self.context) or not site.loops():
             return
-        if self.updated is None:  # anywhere in the file: a helper method may update it
-            self.updated = {s.receiver() for s in facts.sites if s.method() == "update"}
-        if scaler in self.updated:
+        if scaler in scaler_updates(self.context):  # anywhere: a helper method may update it
             return
-        handed = self.handed.get(id(site.function))
-        if handed is None:
-            handed = self.handed[id(site.function)] = {
-                dotted_name(arg.value)
-                for other in facts.by_function.get(id(site.function), ())
-                for arg in other.node.args
-            }
-        if scaler in handed:
+        if scaler in scaler_events(self.context, site.function).handed:
             return  # a helper may update it
         fix = None
         statement = site.statement()

@@ -1,4 +1,5 @@
-"""Helpers shared by the TL3 rules (no rules here): where code sits, and how to move it."""
+"""Helpers shared by the TL3 rules (no rules here, but a base of some): where code sits,
+and how to move it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from functools import cache
 
 import libcst as cst
 
+from torchlint.analysis.accumulation import accumulating_loop
 from torchlint.analysis.flow import FRAMEWORK_EVAL_HOOKS, FRAMEWORK_EVAL_PREFIXES, FunctionInfo
 from torchlint.analysis.losses import FUNCTIONAL_LOSSES
 from torchlint.names import Scope, dotted_name
+from torchlint.rules.base import Rule
 
 LOOPS = (cst.For, cst.While)
 _BOUNDARIES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -25,6 +28,28 @@ def calls_method(source: str, *names: str) -> bool:
     """``source`` contains a call ``x.<name>(`` for one of ``names`` (whitespace and line
     continuations allowed): a cheap, exact test before building the flow index."""
     return any(_method_call(name).search(source) for name in names)
+
+
+class AccumulatingLoopRule(Rule):
+    """A rule about what runs on every micro-batch of a loop that accumulates gradients
+    (TL317, TL318): ``check_loop`` gets the loop's every-iteration simple statements and
+    the optimizers it steps under its cadence test (``analysis.accumulation``)."""
+
+    def visit_For(self, node: cst.For) -> None:
+        self._loop(node)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._loop(node)
+
+    def _loop(self, node: cst.For | cst.While) -> None:
+        if not calls_method(self.context.source, "backward"):
+            return
+        found = accumulating_loop(self.context, node)
+        if found is not None:
+            self.check_loop(*found)
+
+    def check_loop(self, every_iteration: list[cst.BaseStatement], stepped: set[str]) -> None:
+        raise NotImplementedError
 
 
 def has_training_step(context) -> bool:

@@ -5,15 +5,10 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint import calls
+from torchlint.analysis.accumulation import steps_after_backward
 from torchlint.diagnostics import Applicability
 from torchlint.names import iter_children
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
-from torchlint.rules.training._accumulation import (
-    every_iteration,
-    is_simple,
-    method_calls,
-    optimizer_steps,
-)
 from torchlint.rules.training._common import calls_method
 
 
@@ -293,21 +288,10 @@ class AccumulationStepOffByOne(Rule):
         index = _counter_from_zero(self.context.scope, node)
         if index is None or _rebinds(node.body, index):
             return
-        backward_seen = False
-        for statement in every_iteration(node.body):
-            if is_simple(statement) and next(method_calls(statement, "backward"), None):
-                backward_seen = True
-                continue
-            if not backward_seen or not isinstance(statement, cst.If):
-                continue
+        for statement in steps_after_backward(node):
             modulo = _modulo_is_zero(statement.test, index)
-            if modulo is None:
-                continue
-            if next(method_calls(statement.body, "backward"), None) is not None:
-                continue
-            if not optimizer_steps(statement.body):
-                continue
-            self._report(modulo)
+            if modulo is not None:
+                self._report(modulo)
 
     def _report(self, modulo: cst.BinaryOperation) -> None:
         shifted = modulo.with_changes(

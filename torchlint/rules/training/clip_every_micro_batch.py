@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.accumulation import method_calls
 from torchlint.names import iter_children
-from torchlint.rules.base import Invalid, Rule, Valid
-from torchlint.rules.training._accumulation import accumulating, method_calls
-from torchlint.rules.training._common import calls_method
+from torchlint.rules.base import Invalid, Valid
+from torchlint.rules.training._common import AccumulatingLoopRule
 
 CLIPPING = frozenset(
     {
@@ -19,7 +19,7 @@ CLIPPING = frozenset(
 )
 
 
-class ClipEveryMicroBatch(Rule):
+class ClipEveryMicroBatch(AccumulatingLoopRule):
     """
     ## What it does
     Reports gradient clipping (`torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`) and
@@ -155,21 +155,8 @@ class ClipEveryMicroBatch(Rule):
         ),
     )
 
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._check(node)
-
-    def _check(self, node: cst.For | cst.While) -> None:
-        source = self.context.source
-        if not calls_method(source, "backward"):
-            return
-        found = accumulating(node)
-        if found is None:
-            return
-        simple, _ = found
-        for statement in simple:
+    def check_loop(self, every_iteration: list[cst.BaseStatement], stepped: set[str]) -> None:
+        for statement in every_iteration:
             for call in method_calls(statement, "unscale_"):
                 self.report(call)
             for call in self._clipping_calls(statement):

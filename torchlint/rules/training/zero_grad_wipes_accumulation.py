@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.rules.base import Invalid, Rule, Valid
-from torchlint.rules.training._accumulation import accumulating, clears, method_calls
-from torchlint.rules.training._common import calls_method
+from torchlint.analysis.accumulation import clears, method_calls
+from torchlint.rules.base import Invalid, Valid
+from torchlint.rules.training._common import AccumulatingLoopRule
 
 
-class ZeroGradWipesAccumulation(Rule):
+class ZeroGradWipesAccumulation(AccumulatingLoopRule):
     """
     ## What it does
     Reports `optimizer.zero_grad()` (or `model.zero_grad()`) that runs on every iteration of
@@ -178,20 +178,8 @@ class ZeroGradWipesAccumulation(Rule):
         ),
     )
 
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._check(node)
-
-    def _check(self, node: cst.For | cst.While) -> None:
-        if not calls_method(self.context.source, "backward"):
-            return
-        found = accumulating(node)
-        if found is None:
-            return
-        simple, stepped = found
-        for statement in simple:
+    def check_loop(self, every_iteration: list[cst.BaseStatement], stepped: set[str]) -> None:
+        for statement in every_iteration:
             for call in method_calls(statement, "zero_grad"):
                 if clears(call, stepped):
                     self.report(call)

@@ -1,15 +1,19 @@
-"""What the gradient-accumulation rules (TL316, TL317) read from one training loop: which
-statements of its body run on every iteration, where it calls ``backward`` and where it
-steps an optimizer. Syntactic and local to the loop: nothing is guessed across calls."""
+"""What the gradient-accumulation rules (TL316, TL317, TL318) read from one training loop:
+which statements of its body run on every iteration, where it calls ``backward`` and where
+it steps an optimizer. Syntactic and local to the loop: nothing is guessed across calls."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from torchlint.analysis.flow import model_named, optimizer_named
 from torchlint.names import dotted_name, iter_children
+
+if TYPE_CHECKING:
+    from torchlint.context import FileContext
 
 _BOUNDARIES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
@@ -47,6 +51,29 @@ def method_calls(node: cst.CSTNode, method: str) -> Iterator[cst.Call]:
 def is_simple(statement: cst.CSTNode) -> bool:
     """A statement without branches of its own: what it calls, it calls every time."""
     return isinstance(statement, cst.SimpleStatementLine)
+
+
+def calls_backward(node: cst.CSTNode) -> bool:
+    return next(method_calls(node, "backward"), None) is not None
+
+
+def stepping_branch(statement: cst.If) -> list[str] | None:
+    """The optimizers an ``if`` steps; None when it calls ``backward()`` itself (a GAN that
+    trains its generator every ``n`` critic steps is no accumulation)."""
+    if calls_backward(statement.body):
+        return None
+    return optimizer_steps(statement.body)
+
+
+def steps_after_backward(loop: cst.For | cst.While) -> Iterator[cst.If]:
+    """The ``if``s of a loop body that step an optimizer (and call no ``backward()``), run
+    every iteration after a statement that calls ``backward()`` every iteration."""
+    backward_seen = False
+    for statement in every_iteration(loop.body):
+        if is_simple(statement) and calls_backward(statement):
+            backward_seen = True
+        elif backward_seen and isinstance(statement, cst.If) and stepping_branch(statement):
+            yield statement
 
 
 def stepped_optimizer(call: cst.Call) -> str | None:
@@ -93,22 +120,33 @@ def accumulation_test(test: cst.BaseExpression) -> bool:
     return False
 
 
-def accumulating(loop: cst.For | cst.While) -> tuple[list[cst.BaseStatement], set[str]] | None:
+Accumulation = tuple[list[cst.BaseStatement], set[str]]
+
+
+def accumulating_loop(context: FileContext, loop: cst.For | cst.While) -> Accumulation | None:
+    """``accumulating(loop)``, worked out once per loop for all the rules that ask."""
+    known: dict[int, Accumulation | None] = context.fact("accumulation.loops", lambda _: {})
+    if id(loop) not in known:
+        known[id(loop)] = accumulating(loop)
+    return known[id(loop)]
+
+
+def accumulating(loop: cst.For | cst.While) -> Accumulation | None:
     """For a loop that accumulates gradients, its every-iteration simple statements and the
     optimizers it steps: ``backward()`` runs every iteration, and the optimizers are stepped
     only under a cadence ``if`` (one that calls no ``backward()`` itself). None otherwise."""
     statements = list(every_iteration(loop.body))
     simple = [s for s in statements if is_simple(s)]
-    if not any(next(method_calls(s, "backward"), None) for s in simple):
+    if not any(calls_backward(s) for s in simple):
         return None
     if any(optimizer_steps(s) for s in simple):
         return None  # steps every iteration: no accumulation here
     stepped: set[str] = set()
     for statement in statements:
         if isinstance(statement, cst.If) and accumulation_test(statement.test):
-            if next(method_calls(statement.body, "backward"), None) is not None:
+            optimizers = stepping_branch(statement)
+            if optimizers is None:
                 continue
-            optimizers = optimizer_steps(statement.body)
             if statement.orelse is not None and _calls_on(statement.orelse, optimizers):
                 return None  # `else: optimizer.virtual_step()`: the optimizer accumulates
             stepped.update(optimizers)

@@ -1,0 +1,45 @@
+"""Files a run leaves unchecked on purpose, and why: every output format and the summary
+name them, so that a skipped file never reads as a clean one."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+TOO_LARGE = "larger than max-file-size"
+
+
+@dataclass(frozen=True)
+class NotChecked:
+    path: str
+    setting: str  # the setting that skipped it: "max-file-size" or "max-nesting"
+    reason: str  # after "the file is": "larger than max-file-size"
+
+
+def larger_than_max_file_size(path: str) -> NotChecked:
+    return NotChecked(path, "max-file-size", TOO_LARGE)
+
+
+def nested_too_deeply(path: str, limit: int) -> NotChecked:
+    return NotChecked(path, "max-nesting", nested_reason(limit))
+
+
+def nested_reason(limit: int) -> str:
+    return f"nested deeper than {limit:,} brackets"
+
+
+def note(skipped: Sequence[NotChecked]) -> str:
+    """``1 file not checked: larger than max-file-size``; with several reasons, each with
+    its count (``2 files not checked: 1 larger than max-file-size, 1 nested deeper than 40
+    brackets``); '' when every file was checked."""
+    if not skipped:
+        return ""
+    count = len(skipped)
+    reasons = Counter(item.reason for item in skipped)
+    said = (
+        next(iter(reasons))
+        if len(reasons) == 1
+        else ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+    )
+    return f"{count} file{'s' if count != 1 else ''} not checked: {said}"
