@@ -86,7 +86,7 @@ def _unevaluated(
             continue
         if not known_sensitivity(flow).sensitive(function, event.name):
             continue  # a class it cannot see: maybe no dropout or batch norm at all
-        if event.site is None and _reads_only_shape(function, event.node):
+        if event.site is None and _reads_only_shape(flow, function, event.node):
             continue  # `backbone(torch.zeros(1, 3, 224, 224)).shape[1]`: no mode changes it
         names.append(event.name)
     return names
@@ -96,21 +96,34 @@ _SHAPE_ATTRIBUTES = frozenset({"shape", "ndim"})
 _SHAPE_METHODS = frozenset({"size", "dim"})
 
 
-def _reads_only_shape(function: FunctionInfo, call: cst.CSTNode) -> bool:
+def _parents_and_names(
+    flow: Flow, function: FunctionInfo
+) -> tuple[dict[int, cst.CSTNode], dict[str, list[cst.Name]]]:
+    """Each node's parent in ``function`` and its ``Name`` nodes by spelling: one walk per
+    function, however many of its blocks are asked about."""
+    table = flow.extras.setdefault("missing_eval.parents", {})
+    found = table.get(id(function))
+    if found is None:
+        parents: dict[int, cst.CSTNode] = {}
+        names: dict[str, list[cst.Name]] = {}
+        stack: list[cst.CSTNode] = [function.node]
+        while stack:
+            node = stack.pop()
+            for child in node.children:
+                parents[id(child)] = node
+                stack.append(child)
+            if isinstance(node, cst.Name):
+                names.setdefault(node.value, []).append(node)
+        found = table[id(function)] = (parents, names)
+    return found
+
+
+def _reads_only_shape(flow: Flow, function: FunctionInfo, call: cst.CSTNode) -> bool:
     """The model's output is only measured (``.shape``, ``.size()``, ``.ndim``,
     ``len(...)``), directly or through the one name it is assigned to: a dummy input run
     to find an output size, which neither mode changes."""
-    parents: dict[int, cst.CSTNode] = {}
-    loads: dict[str, list[cst.Name]] = {}
+    parents, loads = _parents_and_names(flow, function)
     target: str | None = None
-    stack: list[cst.CSTNode] = [function.node]
-    while stack:
-        node = stack.pop()
-        for child in node.children:
-            parents[id(child)] = node
-            stack.append(child)
-        if isinstance(node, cst.Name):
-            loads.setdefault(node.value, []).append(node)
 
     def measured(node: cst.CSTNode) -> bool:
         parent = parents.get(id(node))
