@@ -1017,3 +1017,28 @@ def test_tl301_dropout_whose_rate_defaults_to_zero() -> None:
     assert check("Head(8)") == []
     assert check("Head(8, dropout=0.2)") == [(20, "TL301")]
     assert check("Head(8)", block="Block(dim, 0.1)") == [(20, "TL301")]
+
+
+def test_tl301_a_function_given_its_model_is_reported_only_when_no_caller_sets_eval() -> None:
+    source = """
+        import torch
+        from torch import nn
+        def evaluate(model, x):
+            with torch.no_grad():
+                return model(x)
+
+        def main(x, optimizer):
+            model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+            model(x).sum().backward()
+            optimizer.step()
+            FIRST
+            evaluate(model, x)
+            SECOND
+            evaluate(model, x)
+        """
+    both = source.replace("FIRST", "pass").replace("SECOND", "pass")
+    assert codes(both, "TL301") == [(5, "TL301")]
+    one = source.replace("FIRST", "pass").replace("SECOND", "model.eval()")
+    assert codes(one, "TL301") == []  # a caller chose the mode: the function leaves it to them
+    unknown = both.replace("nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))", "make_model()")
+    assert codes(unknown, "TL301") == []  # a class it cannot see
