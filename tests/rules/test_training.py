@@ -956,7 +956,11 @@ def test_tl301_a_module_built_around_the_model_switches_it() -> None:
     held = "critic = Critic(model).train()"
     assert codes(_trained(hold=held, switch="critic.eval()"), "TL301") == []
     assert codes(_trained(hold=held), "TL301") == [(17, "TL301")]
-    assert codes(_trained(hold=held, switch="critic.train()"), "TL301") == []  # on purpose
+    # a holder's train() is not a mode chosen for the evaluation (`trainer.train()`)
+    assert codes(_trained(hold=held, switch="critic.train()"), "TL301") == [(17, "TL301")]
+    assert codes(_trained(hold=held, switch="critic.train(False)"), "TL301") == []
+    trainer = "trainer = Trainer(model=model)"
+    assert codes(_trained(hold=trainer, switch="trainer.train()"), "TL301") == [(17, "TL301")]
     outer = "critic = Critic(model)\n        judge = Judge(critic)"
     assert codes(_trained(hold=outer, switch="judge.eval()"), "TL301") == []
     for copy in ("ema = EMA(model)", "ema = ModelEma(model)", "ema = AveragedModel(model)"):

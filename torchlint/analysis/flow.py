@@ -681,7 +681,7 @@ class Flow:
                 if mode == "train":
                     mode = None  # a training step ran since: the train() is stale
             elif kind in _MODE_KINDS and (
-                covers(event.name, name) or (event.name in holders and kind != "pretrained")
+                covers(event.name, name) or (event.name in holders and kind in _HOLDER_KINDS)
             ):
                 if kind == "train":
                     restores = event.site is not None or mode in ("eval", "restored")
@@ -697,7 +697,7 @@ class Flow:
     def holders(self, function: FunctionInfo, name: str) -> set[str]:
         """The names of modules built around ``name`` (or a module it is part of) in this
         file: ``disc = Discriminator(backbone)`` makes ``backbone`` a submodule of
-        ``disc``, so ``disc.eval()`` / ``disc.train()`` switch it too. A construction that
+        ``disc``, so ``disc.eval()`` switches it too. A construction that
         copies its argument (``AveragedModel``, an EMA, ``deepcopy``) holds a copy, not
         the object, and does not count."""
         if name == UNKNOWN:
@@ -831,6 +831,10 @@ class Flow:
 
 
 _MODE_KINDS = frozenset({"eval", "scoped_eval", "mode", "pretrained", "train"})
+# What a holder's switch tells of what it holds: its eval() reaches it; its train() is not
+# read as train mode on purpose (``trainer.train()`` runs a training, it does not choose a
+# mode for an evaluation).
+_HOLDER_KINDS = frozenset({"eval", "scoped_eval", "mode"})
 
 
 def _has_scheduler(kinds: set[str]) -> bool:
