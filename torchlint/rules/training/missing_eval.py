@@ -296,16 +296,17 @@ class MissingEval(Rule):
 
     On by default in this narrow form. It no longer reports, each a family of false
     reports read on real projects (the strict question of LABELLING.md): a model held by
-    another module whose mode was switched (`disc = Discriminator(backbone)` then
+    another module that was switched to eval (`disc = Discriminator(backbone)` then
     `disc.eval()`: `backbone` is its submodule; an EMA or `AveragedModel` holds a copy and
     does not count); a class whose only dropout takes its rate from an `__init__`
     parameter that defaults to 0 (`nn.Dropout(dropout)`, `dropout=0.0`) where the
-    construction does not set it (a class of another file of the project: never, as its
-    callers cannot be seen); a model run only to measure its output (`.shape`, `.size()`,
-    `len(...)`: a dummy input that finds a layer size). `model.train(False)` counts as
-    `eval()`. On the 22 tuning projects this took it from 3 reports to 1 (the one left:
-    a script whose model adds noise in train mode when its `--noise_tau` option is set,
-    and computes a validation loss without `eval()`).
+    construction does not set it (a class of another file of the project is then not
+    reported even where the construction sets a rate: its summary does not keep which
+    parameter switches the dropout on); a model run only to measure its output
+    (`.shape`, `.size()`, `len(...)`: a dummy input that finds a layer size).
+    `model.train(False)` counts as `eval()`. On the 22 tuning projects this took it from 3
+    reports to 1 (the one left: a script whose model adds noise in train mode when its
+    `--noise_tau` option is set, and computes a validation loss without `eval()`).
 
     ## Fix safety
     Unsafe: the outputs change (that is the point), and `evaluating` uses
