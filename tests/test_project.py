@@ -791,3 +791,37 @@ def test_ddp_through_a_project_helper_silences_tl205(tmp_path: Path) -> None:
         },
     )
     assert check(tmp_path, "train.py", "other.py", codes=["TL205"]) == [("other.py", 5, "TL205")]
+
+
+def test_project_class_whose_dropout_rate_defaults_to_zero_is_not_known_sensitive(
+    tmp_path: Path,
+) -> None:
+    """A class of another file whose only dropout takes an ``__init__`` rate that defaults
+    to 0 acts the same in both modes unless its callers set one, which its summary cannot
+    see: TL301 stays silent on it (and reports a class with a set rate)."""
+    layers = """\
+        from torch import nn
+
+        class Block(nn.Module):
+            def __init__(self, dim, dropout=0.0):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.drop = DROP
+    """
+    run_py = """\
+        import torch
+        from .layers import Block
+
+        def main(loader, optimizer):
+            model = Block(8)
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+            with torch.no_grad():
+                return model(x)
+    """
+    files = {"pkg/__init__.py": "", "pkg/run.py": run_py}
+    write(tmp_path, {**files, "pkg/layers.py": layers.replace("DROP", "nn.Dropout(dropout)")})
+    assert check(tmp_path, "pkg/run.py", codes=["TL301"]) == []
+    write(tmp_path, {**files, "pkg/layers.py": layers.replace("DROP", "nn.Dropout(0.1)")})
+    assert check(tmp_path, "pkg/run.py", codes=["TL301"]) == [("pkg/run.py", 9, "TL301")]

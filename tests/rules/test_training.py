@@ -909,3 +909,140 @@ def test_tl301_submodules_of_a_diffusers_model_follow_it() -> None:
         """
     assert codes(source, "TL301") == []
     assert codes(source.replace("(ModelMixin)", "(Base)"), "TL301") == [(16, "TL301")]
+
+
+# A script that trains a model with dropout and batch norm, then evaluates it: the shape TL301
+# reports by default. The tests below change one thing of it each.
+_TRAINED_THEN_EVALUATED = """
+    import torch
+    from torch import nn
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+            self.bn = nn.BatchNorm1d(4)
+
+    def main(loader, optimizer):
+        model = Net()
+        HOLD
+        for x in loader:
+            model(x).sum().backward()
+            optimizer.step()
+        SWITCH
+        with torch.no_grad():
+            z = USE
+        return z
+    """
+
+
+def _trained(hold: str = "pass", switch: str = "pass", use: str = "model(x)") -> str:
+    return (
+        _TRAINED_THEN_EVALUATED.replace("HOLD", hold).replace("SWITCH", switch).replace("USE", use)
+    )
+
+
+def test_tl301_the_trained_model_is_reported() -> None:
+    assert codes(_trained(), "TL301") == [(17, "TL301")]
+    assert codes(_trained(switch="model.eval()"), "TL301") == []
+    assert codes(_trained(switch="model.train(False)"), "TL301") == []
+    assert codes(_trained(switch="model.train(mode=False)"), "TL301") == []
+    # the parent's eval() reaches its submodule
+    assert codes(_trained(switch="model.eval()", use="model.encoder(x)"), "TL301") == []
+
+
+def test_tl301_a_module_built_around_the_model_switches_it() -> None:
+    """``critic = Critic(model)`` keeps ``model`` as a submodule: ``critic.eval()`` is an
+    ``eval()`` of ``model`` too; an EMA or an averaged copy holds a copy, not the model."""
+    held = "critic = Critic(model).train()"
+    assert codes(_trained(hold=held, switch="critic.eval()"), "TL301") == []
+    assert codes(_trained(hold=held), "TL301") == [(17, "TL301")]
+    # a holder's train() is not a mode chosen for the evaluation (`trainer.train()`)
+    assert codes(_trained(hold=held, switch="critic.train()"), "TL301") == [(17, "TL301")]
+    assert codes(_trained(hold=held, switch="critic.train(False)"), "TL301") == []
+    trainer = "trainer = Trainer(model=model)"
+    assert codes(_trained(hold=trainer, switch="trainer.train()"), "TL301") == [(17, "TL301")]
+    outer = "critic = Critic(model)\n        judge = Judge(critic)"
+    assert codes(_trained(hold=outer, switch="judge.eval()"), "TL301") == []
+    for copy in ("ema = EMA(model)", "ema = ModelEma(model)", "ema = AveragedModel(model)"):
+        assert codes(_trained(hold=copy, switch="ema.eval()"), "TL301") == [(17, "TL301")]
+    assert codes(_trained(hold="c = build(model)", switch="c.eval()"), "TL301") == [(17, "TL301")]
+
+
+def test_tl301_a_model_run_only_to_measure_its_output() -> None:
+    assert codes(_trained(use="model(x).shape[1]"), "TL301") == []
+    assert codes(_trained(use="model(x).size(1)"), "TL301") == []
+    assert codes(_trained(use="len(model(x))"), "TL301") == []
+    assert codes(_trained(use="model(x).argmax(1)"), "TL301") == [(17, "TL301")]
+    measured = _trained().replace("return z", "return z.shape[1]")
+    assert codes(measured, "TL301") == []
+    used = _trained().replace("return z", "return z.shape[1], z.sum()")
+    assert codes(used, "TL301") == [(17, "TL301")]
+
+
+def test_tl301_dropout_whose_rate_defaults_to_zero() -> None:
+    """``nn.Dropout(dropout)`` with ``dropout=0.0``: the class depends on its mode only where
+    the construction sets a rate."""
+    source = """
+        import torch
+        from torch import nn
+        class Block(nn.Module):
+            def __init__(self, dim, dropout=0.0):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.drop = DROP
+
+        class Head(nn.Module):
+            def __init__(self, dim, dropout=0.0):
+                super().__init__()
+                self.block = BLOCK
+
+        def main(loader, optimizer):
+            model = BUILD
+            for x in loader:
+                model(x).sum().backward()
+                optimizer.step()
+            with torch.no_grad():
+                return model(x)
+        """
+
+    def check(build: str, drop: str = "nn.Dropout(dropout)", block: str = "Block(dim, dropout)"):
+        text = source.replace("BUILD", build).replace("DROP", drop).replace("BLOCK", block)
+        return codes(text, "TL301")
+
+    assert check("Block(8)") == []
+    assert check("Block(8, dropout=0.3)") == [(20, "TL301")]
+    assert check("Block(8, 0.3)") == [(20, "TL301")]
+    assert check("Block(8, **config)") == [(20, "TL301")]
+    assert check("Block(8)", drop="nn.Dropout(p=dropout)") == []
+    assert check("Block(8)", drop="nn.Dropout(dropout) if dropout > 0 else nn.Identity()") == []
+    assert check("Block(8)", drop="nn.Dropout(0.1)") == [(20, "TL301")]
+    assert check("Block(8)", drop="nn.LSTM(dim, dim, dropout=dropout)") == []
+    # through a class that passes its own rate on, or a set one
+    assert check("Head(8)") == []
+    assert check("Head(8, dropout=0.2)") == [(20, "TL301")]
+    assert check("Head(8)", block="Block(dim, 0.1)") == [(20, "TL301")]
+
+
+def test_tl301_a_function_given_its_model_is_reported_only_when_no_caller_sets_eval() -> None:
+    source = """
+        import torch
+        from torch import nn
+        def evaluate(model, x):
+            with torch.no_grad():
+                return model(x)
+
+        def main(x, optimizer):
+            model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+            model(x).sum().backward()
+            optimizer.step()
+            FIRST
+            evaluate(model, x)
+            SECOND
+            evaluate(model, x)
+        """
+    both = source.replace("FIRST", "pass").replace("SECOND", "pass")
+    assert codes(both, "TL301") == [(5, "TL301")]
+    one = source.replace("FIRST", "pass").replace("SECOND", "model.eval()")
+    assert codes(one, "TL301") == []  # a caller chose the mode: the function leaves it to them
+    unknown = both.replace("nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))", "make_model()")
+    assert codes(unknown, "TL301") == []  # a class it cannot see

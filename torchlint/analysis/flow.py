@@ -23,6 +23,7 @@ that cannot be mapped becomes ``*`` (unknown), and each rule decides which way u
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -390,6 +391,7 @@ class Flow:
         self.truncated: set[int] = set()
         self._permanent: dict[tuple[Owner, str], bool] = {}
         self._mode_prefixes: dict[tuple[int, str], list[str | None]] = {}
+        self._holders: dict[tuple[Owner, str], set[str]] | None = None
         self._raw_assign: list[tuple[FunctionInfo, str, cst.BaseExpression]] = []
         self._raw_receiver: list[tuple[FunctionInfo, str]] = []
         self._raw_module_receiver: list[tuple[FunctionInfo, str]] = []
@@ -656,12 +658,15 @@ class Flow:
             return found
         mode: str | None = None
         found = [mode]
+        holders = self.holders(function, name)
         for event in self.expanded(function):
             kind = event.kind
             if kind in ("backward", "step"):
                 if mode == "train":
                     mode = None  # a training step ran since: the train() is stale
-            elif kind in _MODE_KINDS and covers(event.name, name):
+            elif kind in _MODE_KINDS and (
+                covers(event.name, name) or (event.name in holders and kind in _HOLDER_KINDS)
+            ):
                 if kind == "train":
                     restores = event.site is not None or mode in ("eval", "restored")
                     mode = "restored" if restores else "train"
@@ -671,6 +676,36 @@ class Flow:
                     mode = "eval"
             found.append(mode)
         self._mode_prefixes[key] = found
+        return found
+
+    def holders(self, function: FunctionInfo, name: str) -> set[str]:
+        """The names of modules built around ``name`` (or a module it is part of) in this
+        file: ``disc = Discriminator(backbone)`` makes ``backbone`` a submodule of
+        ``disc``, so ``disc.eval()`` switches it too. A construction that
+        copies its argument (``AveragedModel``, an EMA, ``deepcopy``) holds a copy, not
+        the object, and does not count."""
+        if name == UNKNOWN:
+            return set()
+        if self._holders is None:
+            self._holders = {}
+            for owner, target, value in self._raw_assign:
+                value = unwrap_self_returning(value)
+                if not isinstance(value, cst.Call) or not _constructs_holder(value.func):
+                    continue
+                for arg in value.args:
+                    held = dotted_name(arg.value)
+                    if held is not None and not arg.star and held != target:
+                        key = (self.owner(owner, held), held)
+                        self._holders.setdefault(key, set()).add(target)
+        found: set[str] = set()
+        parts = name.split(".")
+        pending = [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+        while pending:  # a holder's holder switches it too
+            held = pending.pop()
+            for holder in self._holders.get((self.owner(function, held), held), ()):
+                if holder not in found:
+                    found.add(holder)
+                    pending.append(holder)
         return found
 
     def evaluated_before(
@@ -780,6 +815,10 @@ class Flow:
 
 
 _MODE_KINDS = frozenset({"eval", "scoped_eval", "mode", "pretrained", "train"})
+# What a holder's switch tells of what it holds: its eval() reaches it; its train() is not
+# read as train mode on purpose (``trainer.train()`` runs a training, it does not choose a
+# mode for an evaluation).
+_HOLDER_KINDS = frozenset({"eval", "scoped_eval", "mode"})
 
 
 def _has_scheduler(kinds: set[str]) -> bool:
@@ -1272,6 +1311,20 @@ def _target_names(target: cst.CSTNode, out: list[str]) -> None:
 
 
 # --- classification (after the walk, when every assignment is known) --------------------
+
+
+# Constructions that keep a copy of the module they are given, not the module itself:
+# ``AveragedModel``, ``EMA``, ``ModelEma``, ``ExponentialMovingAverage``.
+_COPYING_HOLDER = re.compile(r"Averag|EMA|Ema(?![a-z])")
+
+
+def _constructs_holder(func: cst.BaseExpression) -> bool:
+    """``Wrapper(...)`` / ``nn.DataParallel(...)``: a class (by its spelling) that may keep
+    its arguments as submodules; not an EMA or averaged copy."""
+    last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+    if not isinstance(last, str) or not last[:1].isupper():
+        return False
+    return _COPYING_HOLDER.search(last) is None
 
 
 def unwrap_self_returning(value: cst.BaseExpression) -> cst.BaseExpression:

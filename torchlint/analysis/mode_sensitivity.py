@@ -92,6 +92,83 @@ def _torch_layer_sensitive(last: str, call: cst.Call) -> bool:
     return last in MODE_SENSITIVE_NN
 
 
+def _rate_parameter(last: str, call: cst.Call, zero_params: frozenset[str]) -> str | None:
+    """The parameter of the enclosing ``__init__`` (default 0) that a dropout layer takes
+    its rate from (``nn.Dropout(dropout)``, ``nn.LSTM(..., dropout=dropout)``): the layer
+    acts only when a caller passes a rate."""
+    if not zero_params:
+        return None
+    if "Dropout" in last:
+        value = _keyword(call, "p")
+        if value is None:
+            positional = [a for a in call.args if a.keyword is None]
+            value = positional[0].value if positional and not positional[0].star else None
+    elif last in _RECURRENT:
+        value = _keyword(call, "dropout")
+    else:
+        return None
+    if isinstance(value, cst.Name) and value.value in zero_params:
+        return value.value
+    return None
+
+
+def zero_default_params(function: cst.FunctionDef | None) -> dict[str, int]:
+    """The parameters of ``function`` whose default is ``0``, ``0.0``, ``None`` or ``False``
+    (a dropout rate off unless a caller sets it), with their positions (``self`` is 0)."""
+    if function is None:
+        return {}
+    found: dict[str, int] = {}
+    for position, param in enumerate(function.params.params):
+        if param.default is not None and _is_zero_or_false(param.default):
+            found[param.name.value] = position
+    for param in function.params.kwonly_params:
+        if param.default is not None and _is_zero_or_false(param.default):
+            found[param.name.value] = -1
+    return found
+
+
+def _init_of(info: ClassInfo) -> cst.FunctionDef | None:
+    body = info.node.body
+    for statement in body.body if isinstance(body, cst.IndentedBlock) else ():
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == "__init__":
+            return statement
+    return None
+
+
+def passes_any(call: cst.Call, params: dict[str, int]) -> bool:
+    """``call`` of a class may set one of its ``__init__`` ``params`` (by keyword, by
+    position, or through ``*args`` / ``**kwargs``)."""
+    positional = 0
+    for arg in call.args:
+        if arg.star:
+            return True
+        if arg.keyword is not None:
+            if arg.keyword.value in params:
+                return True
+        else:
+            positional += 1
+    # positions count ``self`` as 0: the call's first argument is position 1
+    return any(0 < position <= positional for position in params.values())
+
+
+def _passed_for(call: cst.Call, params: dict[str, int]) -> list[cst.BaseExpression] | None:
+    """The values ``call`` passes for ``params``; None when a ``*args`` / ``**kwargs`` hides
+    them."""
+    values: list[cst.BaseExpression] = []
+    positional = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.keyword.value in params:
+                values.append(arg.value)
+        else:
+            positional += 1
+            if positional in params.values():
+                values.append(arg.value)
+    return values
+
+
 class ModeSensitivity:
     """Answers, once per class, whether a same-file module class may depend on its mode."""
 
@@ -236,6 +313,8 @@ class KnownSensitivity:
         self.flow = flow
         self._classes: dict[int, bool] = {}
         self._values: dict[tuple[tuple[str, int], str], list[cst.BaseExpression]] | None = None
+        # a class's ``__init__`` parameters that alone turn its dropout on (default 0)
+        self._gates: dict[int, dict[str, int]] = {}
 
     def sensitive(self, function: FunctionInfo, name: str, depth: int = 0) -> bool:
         """Every object ``name`` holds here is of a known class whose behaviour depends on
@@ -297,7 +376,11 @@ class KnownSensitivity:
         if isinstance(func, cst.Name) and func.value in self.flow.classes:
             classes = self.flow.classes[func.value]
             if len(classes) == 1 and classes[0].module_like:
-                return _SENSITIVE if self._class_sensitive(classes[0]) else _UNKNOWN
+                if self._class_sensitive(classes[0]):
+                    return _SENSITIVE
+                gates = self._gates.get(id(classes[0]))
+                # dropout whose rate defaults to 0: it acts only when this call sets it
+                return _SENSITIVE if gates and passes_any(value, gates) else _UNKNOWN
             return _UNKNOWN
         defs = self.flow.module_defs.get(func.value) if isinstance(func, cst.Name) else None
         if defs and len(defs) == 1 and function.scope.resolve(func.value) is None:
@@ -347,7 +430,13 @@ class KnownSensitivity:
             project = flow.project
             if qualified and project is not None and project.mode(qualified) == "sensitive":
                 return True
-        return self._builds_sensitive(info.node.body, scope)
+        zero = zero_default_params(_init_of(info))
+        gates: set[str] = set()
+        if self._builds_sensitive(info.node.body, scope, frozenset(zero), gates):
+            return True
+        if gates:
+            self._gates[id(info)] = {name: zero[name] for name in gates}
+        return False
 
     def _helper_sensitive(self, helper: FunctionInfo, scope) -> bool:
         key = id(helper)
@@ -356,7 +445,15 @@ class KnownSensitivity:
             self._classes[key] = self._builds_sensitive(helper.node.body, scope)
         return self._classes[key]
 
-    def _builds_sensitive(self, body: cst.CSTNode, scope) -> bool:
+    def _builds_sensitive(
+        self,
+        body: cst.CSTNode,
+        scope,
+        zero_params: frozenset[str] = frozenset(),
+        gates: set[str] | None = None,
+    ) -> bool:
+        """``body`` surely depends on the mode; a dropout whose rate is one of
+        ``zero_params`` (off by default) is only noted in ``gates``."""
         flow = self.flow
         stack: list[cst.CSTNode] = [body]
         while stack:
@@ -374,6 +471,16 @@ class KnownSensitivity:
                     classes = flow.classes[func.value]
                     if len(classes) == 1 and self._class_sensitive(classes[0]):
                         return True
+                    inner = self._gates.get(id(classes[0])) if len(classes) == 1 else None
+                    if inner and passes_any(node, inner):
+                        # `Block(dropout=dropout)`: this class's own rate, or a set one
+                        passed = _passed_for(node, inner)
+                        if passed is None or not all(
+                            isinstance(v, cst.Name) and v.value in zero_params for v in passed
+                        ):
+                            return True
+                        if gates is not None:
+                            gates.update(v.value for v in passed)  # type: ignore[union-attr]
                 elif isinstance(func, cst.Name) and len(flow.module_defs.get(func.value, ())) == 1:
                     if self._helper_sensitive(flow.module_defs[func.value][0], scope):
                         return True  # `conv_block(...)`: a same-file layer builder
@@ -386,7 +493,11 @@ class KnownSensitivity:
                             and last not in MODULE_WRAPPERS
                             and _torch_layer_sensitive(last, node)
                         ):
-                            return True
+                            gate = _rate_parameter(last, node, zero_params)
+                            if gate is None:
+                                return True
+                            if gates is not None:
+                                gates.add(gate)
                     elif qualified is not None and qualified.startswith(_TORCHVISION_MODELS):
                         last = qualified.rsplit(".", 1)[-1]
                         if last[:1].islower() and not last.startswith(_TORCHVISION_INSENSITIVE):

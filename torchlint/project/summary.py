@@ -475,7 +475,7 @@ class _Summarizer:
         if parts is not None and builds:
             every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
             local = frozenset(parts.stores | {a.arg for a in every if a is not None})
-            build = self._build(parts, local)
+            build = self._build(parts, local, _zero_defaults(node))
         return FunctionSummary(
             name=node.name,
             params=params,
@@ -618,7 +618,15 @@ class _Summarizer:
 
     def _class(self, node: ast.ClassDef) -> ClassSummary:
         bases = tuple(self.qualify(base) or "" for base in node.bases)
-        build = self._build(_Parts(node), frozenset())
+        init = next(
+            (
+                statement
+                for statement in node.body
+                if isinstance(statement, ast.FunctionDef) and statement.name == "__init__"
+            ),
+            None,
+        )
+        build = self._build(_Parts(node), frozenset(), _zero_defaults(init))
         opaque = build.opaque
         refs = list(build.refs)
         for qualified in bases:
@@ -640,8 +648,12 @@ class _Summarizer:
         build = Build(build.sensitive, opaque, tuple(refs))
         return ClassSummary(node.name, bases, build, evals_itself)
 
-    def _build(self, parts: _Parts, shadowed: frozenset[str]) -> Build:
-        """What a body calls, as ``ModeSensitivity._call_ok`` reads a same-file class."""
+    def _build(
+        self, parts: _Parts, shadowed: frozenset[str], zero: frozenset[str] = frozenset()
+    ) -> Build:
+        """What a body calls, as ``ModeSensitivity._call_ok`` reads a same-file class. A
+        dropout whose rate is one of ``zero`` (a parameter whose default is 0) acts only
+        when a caller sets it, which the summary cannot see: it proves nothing."""
         if parts.training:
             return Build(sensitive=True)
         sensitive = opaque = False
@@ -658,7 +670,11 @@ class _Summarizer:
                     return Build(sensitive=True)
             elif qualified.startswith("torch.nn."):
                 last = qualified.rsplit(".", 1)[-1]
-                if last[:1].isupper() and _layer_sensitive(last, node):
+                if (
+                    last[:1].isupper()
+                    and _layer_sensitive(last, node)
+                    and not _rate_from(last, node, zero)
+                ):
                     return Build(sensitive=True)
             elif qualified.startswith("torch."):
                 continue
@@ -731,6 +747,35 @@ def _own_nodes(function: ast.AST):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
         stack.extend(ast.iter_child_nodes(node))
+
+
+def _zero_defaults(function: ast.FunctionDef | ast.AsyncFunctionDef | None) -> frozenset[str]:
+    """Parameters whose default is ``0``, ``0.0``, ``None`` or ``False``."""
+    if function is None:
+        return frozenset()
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs = list(
+        zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True)
+    )
+    kwonly = zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    pairs += [(a, d) for a, d in kwonly if d is not None]
+    return frozenset(a.arg for a, d in pairs if _literal_false(d))
+
+
+def _rate_from(last: str, call: ast.Call, zero: frozenset[str]) -> bool:
+    """A dropout layer (or a recurrent layer's ``dropout=``) whose rate is one of ``zero``."""
+    if not zero:
+        return False
+    if "Dropout" in last:
+        value = _keyword(call, "p")
+        if value is None and call.args and not isinstance(call.args[0], ast.Starred):
+            value = call.args[0]
+    elif last in _RECURRENT_DROPOUT_POSITION:
+        value = _keyword(call, "dropout")
+    else:
+        return False
+    return isinstance(value, ast.Name) and value.id in zero
 
 
 def _layer_sensitive(last: str, call: ast.Call) -> bool:
