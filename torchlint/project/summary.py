@@ -771,7 +771,7 @@ def _rate_from(last: str, call: ast.Call, zero: frozenset[str]) -> bool:
         value = _keyword(call, "p")
         if value is None and call.args and not isinstance(call.args[0], ast.Starred):
             value = call.args[0]
-    elif last in _RECURRENT_DROPOUT_POSITION:
+    elif last in RECURRENT_DROPOUT_POSITION:
         value = _keyword(call, "dropout")
     else:
         return False
