@@ -13,6 +13,24 @@ from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 # The examples below that have no device selection are reported only in strict mode.
 STRICT = {"portability": "strict"}
+# Loss keywords that take a tensor: a loss built with one of them has a buffer to move.
+_TENSOR_KEYWORDS = frozenset({"weight", "pos_weight"})
+
+
+def _holds_no_tensors(scope, receiver: cst.BaseExpression) -> bool:
+    """``nn.CrossEntropyLoss()`` / ``nn.MSELoss(reduction="sum")``: a torch loss built
+    without a weight has no parameters or buffers, so ``.cuda()`` on it moves nothing and
+    cannot fail. A positional argument (the weight of ``CrossEntropyLoss``) or
+    ``**kwargs`` may be a tensor: then it is a move like any other."""
+    if not isinstance(receiver, cst.Call):
+        return False
+    qualified = scope.qualified_name(receiver.func)
+    if qualified is None or not qualified.startswith("torch.nn.") or not qualified.endswith("Loss"):
+        return False
+    return all(
+        arg.keyword is not None and arg.keyword.value not in _TENSOR_KEYWORDS
+        for arg in receiver.args
+    )
 
 
 class HardcodedCuda(Rule):
@@ -389,6 +407,123 @@ class HardcodedCuda(Rule):
             model = Net().cuda()
             """
         ),
+        Invalid(
+            """
+            import torch
+            cuda = True if torch.cuda.is_available() else False
+            if cuda:
+                generator.cuda()
+            def sample_z(n):
+                return torch.randn(n, 10).cuda()
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            cuda = True if torch.cuda.is_available() else False
+            if cuda:
+                generator.cuda()
+            def sample_z(n):
+                device = best_device()
+                return torch.randn(n, 10).to(device)
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            ok = True if torch.cuda.is_available() else False
+            if ok:
+                model.cuda()
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.distributed as dist
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend)
+            model = Net().cuda()
+            """,
+            fixed="""
+            import torch
+            import torch.distributed as dist
+            from torchlint.runtime import best_device
+            device = best_device()
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend)
+            model = Net().to(device)
+            """,
+        ),
+        Valid(
+            """
+            import argparse
+            import torch
+            import torch.distributed as dist
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--gpu", default=None, type=int)
+            parser.add_argument("--dist-backend", default="nccl")
+            def main_worker(gpu, args):
+                if torch.cuda.is_available():
+                    torch.cuda.manual_seed_all(args.seed)
+                dist.init_process_group(backend=args.dist_backend)
+                model = Net().cuda()
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn as tnn
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            criterion = tnn.CrossEntropyLoss(label_smoothing=0.1).cuda(args.gpu)
+            for images, target in loader:
+                if args.gpu is not None:
+                    images = images.cuda(args.gpu, non_blocking=True)
+                if args.gpu_id >= 0:
+                    target = target.cuda(args.gpu_id)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            criterion = nn.CrossEntropyLoss(weight=class_weights).cuda()
+            balanced = nn.BCEWithLogitsLoss(**loss_args).cuda()
+            if args.device is not None:
+                images = images.cuda()
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            criterion = nn.CrossEntropyLoss(weight=class_weights).to(device)
+            balanced = nn.BCEWithLogitsLoss(**loss_args).to(device)
+            if args.device is not None:
+                images = images.to(device)
+            """,
+            count=3,
+        ),
+        Valid(
+            """
+            import torch
+            def verify(net, dtype, device="cpu"):
+                x = torch.rand(1, 3, 8, 8, dtype=dtype, device=device)
+                if dtype == torch.float16:
+                    # fp16 runs on a GPU only
+                    return net.cuda()(x.cuda())
+                return net(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from monai.utils.module import optional_import
+            trt, trt_imported = optional_import("tensorrt")
+            def make_tensor(d):
+                return torch.tensor(d).cuda()
+            if trt_imported and torch.cuda.is_available():
+                engine = build()
+            """
+        ),
         Valid(
             """
             import torch
@@ -408,6 +543,8 @@ class HardcodedCuda(Rule):
         receiver = self.qualified_name(func.value)
         if receiver is not None and receiver.startswith("torch"):
             return  # `torch.Tensor.cuda(x)`: a reference to the method, not a move
+        if _holds_no_tensors(self.context.scope, func.value):
+            return  # `nn.CrossEntropyLoss().cuda()`: nothing to move, nothing fails
         if cuda_guarded(self.context, node):
             return
         message = None
