@@ -1,6 +1,7 @@
 """A new user's training script: the default rules report the mistakes of the README's first
-paragraph that is on by default (a loader without workers over a file-reading dataset); the
-others are one `extend-select` away, and that line reports them too. Its correct twin gets nothing either way."""
+paragraph that are on by default (a loader without workers over a file-reading dataset, a
+`.cuda()` in a script that selects its device from `--device`); the others are one
+`extend-select` away, and that line reports them too. Its correct twin gets nothing either way."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from torchlint.cli import main
 PROJECTS = Path(__file__).parent / "fixtures" / "new_user"
 
 
-OPT_IN = ["--extend-select", "TL201,TL301,TL701,TL703"]
+OPT_IN = ["--extend-select", "TL301,TL701,TL703"]
 
 
 def check(
@@ -33,6 +34,7 @@ def check(
 def test_the_default_mistakes_are_reported_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert check("mistakes", monkeypatch) == [
         (71, "TL101"),  # PngFolder.__getitem__ decodes a PNG per item
+        (72, "TL201"),  # .cuda() in a script that selects its device from --device
     ]
 
 
@@ -40,7 +42,7 @@ def test_the_opt_in_mistakes_are_one_line_away(monkeypatch: pytest.MonkeyPatch) 
     assert check("mistakes", monkeypatch, OPT_IN) == [
         (54, "TL301"),  # Net has batch norm and dropout; main() trains, then evaluates
         (71, "TL101"),
-        (72, "TL201"),  # .cuda() in a script that selects its device from --device
+        (72, "TL201"),
         (74, "TL701"),  # torch.load(args.resume) with torch>=2.1 declared
         (74, "TL703"),  # ...and without map_location, in a script that runs without CUDA
     ]
