@@ -181,6 +181,27 @@ def test_printing_the_availability_selects_nothing() -> None:
     assert len(messages(source.replace("print(", "use_it("), "TL201")) == 1
 
 
+def test_ddp_on_one_gpu_and_an_import_under_the_check_select_no_device() -> None:
+    source = (
+        "import torch\n"
+        "from torch.nn.parallel import DistributedDataParallel as DDP\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "def run_ddp(rank, model):\n"
+        "    model.cuda()\n"
+        "    return DDP(model, device_ids=[rank])\n"
+    )
+    assert messages(source, "TL201") == []
+    assert len(messages(source.replace("device_ids=[rank]", "device_ids=None"), "TL201")) == 1
+    imported = (
+        "import torch\n"
+        "if torch.cuda.is_available():\n"
+        "    from torch._inductor import cudagraph_trees\n"
+        "x = inputs.cuda()\n"
+    )
+    assert messages(imported, "TL201") == []
+    assert len(messages(imported.replace("from torch._inductor ", "y = x.cuda()  #"), "TL201")) == 1
+
+
 # --- TL301 ---------------------------------------------------------------------------------
 
 EVALUATE = (

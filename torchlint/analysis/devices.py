@@ -344,6 +344,14 @@ def _cuda_only_call(expr: cst.BaseExpression | None, scope: Scope) -> bool:
     if qualified == "torch.distributed.init_process_group":  # the NCCL backend is CUDA-only
         backend = calls.argument(expr, "backend", 0)
         return backend is not None and calls.string_literal(backend.value) == "nccl"
+    if (
+        qualified is not None
+        and qualified.startswith("torch.")
+        and qualified.endswith(".DistributedDataParallel")
+    ):  # `device_ids=[rank]` is for a module on one GPU: DDP raises for a CPU module
+        device_ids = calls.argument(expr, "device_ids", 1)
+        value = device_ids.value if device_ids is not None else None
+        return isinstance(value, (cst.List, cst.Tuple)) and bool(value.elements)
     return qualified is not None and qualified in CUDA_ONLY_CALLS
 
 
@@ -548,7 +556,7 @@ def _needs_cuda(context: FileContext, function: cst.FunctionDef) -> bool:
         cache[key] = any(
             isinstance(statement, cst.SimpleStatementLine)
             and any(
-                isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign))
+                isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign, cst.Return))
                 and _cuda_only_call(small.value, context.scope)
                 for small in statement.body
             )

@@ -151,11 +151,23 @@ def _children(scope, node: cst.CSTNode):
 
 def _if_chooses(module: cst.Module, node: cst.If) -> bool:
     """``if <... is_available() ...>:`` picks a device only when it has another branch or
-    places something in its body; ``if torch.cuda.is_available(): log(memory)`` does not."""
+    places something in its body; ``if torch.cuda.is_available(): log(memory)`` and an
+    import under the check do not."""
     if node.orelse is not None:
         return True
-    body = module.code_for_node(node.body)
+    statements = node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body]
+    body = "".join(
+        module.code_for_node(statement)
+        for statement in statements
+        if not _only_imports(statement)  # `from torch._inductor import cudagraph_trees`
+    )
     return any(word in body for word in ("cuda", ".to(", "device"))
+
+
+def _only_imports(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and all(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
+    )
 
 
 def _stops_without_cuda(scope, node: cst.If) -> bool:

@@ -59,7 +59,9 @@ class HardcodedCuda(Rule):
     `def to_gpu(x)`), inside `with torch.cuda.device(...)`, or after
     `torch.cuda.set_device(...)`, `torch.cuda.synchronize()` or
     `dist.init_process_group("nccl")` in the same block, or in a function that calls
-    such a function unconditionally (a GPU benchmark that ends in `torch.cuda.synchronize()`).
+    such a function unconditionally (a GPU benchmark that ends in `torch.cuda.synchronize()`,
+    a helper that returns `DistributedDataParallel(model, device_ids=[rank])`, which
+    raises for a module that is not on one GPU).
     The skip decorators include `pytest.mark.skipif(torch.cuda.device_count() < 1, ...)`,
     keywords that ask for a GPU (`@RunIf(min_cuda_gpus=1)`), any decorator whose name says
     CUDA/GPU (`@requires_gpu`), decorators of the same file whose body skips or returns
