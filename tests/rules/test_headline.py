@@ -91,6 +91,117 @@ def test_device_options_are_a_device_selection() -> None:
         assert f"`{option}` option" in message
 
 
+LAUNCHER = (
+    "import torch\n"
+    "import torch.distributed as dist\n"
+    "def main_worker(gpu, args):\n"
+    "    if torch.cuda.is_available():\n"
+    "        torch.cuda.manual_seed_all(args.seed)\n"
+    "    dist.init_process_group(backend='nccl')\n"
+    "def build():\n"
+    "    return Net().cuda()\n"
+)
+
+
+def test_an_nccl_only_launcher_selects_no_device_by_asking_for_cuda() -> None:
+    assert messages(LAUNCHER, "TL201") == []
+    # a CPU fallback backend makes the same availability check a device selection
+    fallback = LAUNCHER.replace("backend='nccl'", "backend='nccl' if ok else 'gloo'")
+    assert [line for line, _ in messages(fallback, "TL201")] == [8]
+    # ...and so does stronger evidence than the availability check in an NCCL launcher
+    optioned = LAUNCHER + "parser.add_argument('--device', default='cpu')\n"
+    [(line, message)] = messages(optioned, "TL201")
+    assert line == 8 and "`--device` option" in message
+
+
+def test_a_gpu_index_the_user_gave_guards_the_move() -> None:
+    source = (
+        "import torch\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "if args.gpu is not None:\n"
+        "    images = images.cuda(args.gpu)\n"
+        "if gpu_id >= 0:\n"
+        "    target = target.cuda(gpu_id)\n"
+        "if args.gpu is None:\n"
+        "    pass\n"
+        "else:\n"
+        "    model = model.cuda(args.gpu)\n"
+    )
+    assert messages(source, "TL201") == []
+    unguarded = (
+        source.replace("args.gpu is not None", "args.rank is not None")
+        .replace("gpu_id >= 0", "gpu_id < 0")
+        .replace("args.gpu is None", "args.gpu is not None")
+    )
+    assert [line for line, _ in messages(unguarded, "TL201")] == [4, 6, 10]
+
+
+def test_a_loss_without_a_weight_has_nothing_to_move() -> None:
+    source = (
+        "import torch\n"
+        "from torch import nn\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "a = nn.CrossEntropyLoss().cuda()\n"
+        "b = torch.nn.MSELoss(reduction='sum').cuda(args.gpu)\n"
+        "c = nn.CrossEntropyLoss(weights).cuda()\n"
+        "d = nn.BCEWithLogitsLoss(pos_weight=w).cuda()\n"
+        "e = nn.NLLLoss(**kwargs).cuda()\n"
+        "f = MyLoss().cuda()\n"
+    )
+    assert [line for line, _ in messages(source, "TL201")] == [6, 7, 8, 9]
+
+
+def test_half_precision_branches_and_lazy_tensorrt_are_written_for_a_gpu() -> None:
+    half = (
+        "import torch\n"
+        "def verify(net, x, dtype, device='cpu'):\n"
+        "    if dtype == torch.float16:\n"
+        "        return net.cuda()(x.cuda())\n"
+        "    return net.to(device)(x)\n"
+    )
+    assert messages(half, "TL201") == []
+    assert len(messages(half.replace("torch.float16", "torch.float32"), "TL201")) == 2
+    lazy = (
+        "import torch\n"
+        "trt, found = optional_import('tensorrt')\n"
+        "def make_tensor(d):\n"
+        "    return torch.tensor(d).cuda()\n"
+        "if found and torch.cuda.is_available():\n"
+        "    engine = build()\n"
+        "else:\n"
+        "    engine = None\n"
+    )
+    assert messages(lazy, "TL201") == []
+    assert len(messages(lazy.replace("'tensorrt'", "'onnxruntime'"), "TL201")) == 1
+
+
+def test_printing_the_availability_selects_nothing() -> None:
+    source = "import torch\nprint('CUDA:', torch.cuda.is_available())\nmodel = Net().cuda()\n"
+    assert messages(source, "TL201") == []
+    assert len(messages(source.replace("print(", "use_it("), "TL201")) == 1
+
+
+def test_ddp_on_one_gpu_and_an_import_under_the_check_select_no_device() -> None:
+    source = (
+        "import torch\n"
+        "from torch.nn.parallel import DistributedDataParallel as DDP\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "def run_ddp(rank, model):\n"
+        "    model.cuda()\n"
+        "    return DDP(model, device_ids=[rank])\n"
+    )
+    assert messages(source, "TL201") == []
+    assert len(messages(source.replace("device_ids=[rank]", "device_ids=None"), "TL201")) == 1
+    imported = (
+        "import torch\n"
+        "if torch.cuda.is_available():\n"
+        "    from torch._inductor import cudagraph_trees\n"
+        "x = inputs.cuda()\n"
+    )
+    assert messages(imported, "TL201") == []
+    assert len(messages(imported.replace("from torch._inductor ", "y = x.cuda()  #"), "TL201")) == 1
+
+
 # --- TL301 ---------------------------------------------------------------------------------
 
 EVALUATE = (

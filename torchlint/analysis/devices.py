@@ -219,6 +219,12 @@ def _implies_cuda(
         return (left or right) if conjunction else (left and right)
     if isinstance(expr, cst.Call):
         return when and _is_call_to(expr, scope, AVAILABILITY)
+    if isinstance(expr, cst.IfExp):  # `True if torch.cuda.is_available() else False`
+        if calls.is_true(expr.body) and calls.is_false(expr.orelse):
+            return _implies_cuda(expr.test, when, scope, flags)
+        if calls.is_false(expr.body) and calls.is_true(expr.orelse):
+            return _implies_cuda(expr.test, not when, scope, flags)
+        return False
     if isinstance(expr, cst.Comparison):
         return _comparison_implies_cuda(expr, when, scope)
     polarity = _flag_polarity(expr, flags)
@@ -226,11 +232,17 @@ def _implies_cuda(
 
 
 def _comparison_implies_cuda(expr: cst.Comparison, when: bool, scope: Scope) -> bool:
-    """``device == "cuda"``, ``"cuda" in str(d)``, ``d.type != "cpu"``, ``device_count() > 0``."""
+    """``device == "cuda"``, ``"cuda" in str(d)``, ``d.type != "cpu"``, ``device_count() > 0``,
+    ``args.gpu is not None`` (a GPU index the user gave), ``dtype == torch.float16``."""
     if len(expr.comparisons) != 1:
         return False
     target = expr.comparisons[0]
     operator, left, right = target.operator, expr.left, target.comparator
+    gpu_index = _gpu_index_test(operator, left, right)
+    if gpu_index is not None:
+        return when == gpu_index
+    if _half_precision_test(operator, left, right, scope):
+        return when
     if _is_call_to(left, scope, DEVICE_COUNT):
         if isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual, cst.NotEqual)):
             return when  # device_count() > 0
@@ -251,6 +263,45 @@ def _comparison_implies_cuda(expr: cst.Comparison, when: bool, scope: Scope) -> 
     if literal == "cpu":
         return not when if equal else (when if unequal else False)
     return False
+
+
+def _gpu_index_test(
+    operator: cst.BaseCompOp, left: cst.BaseExpression, right: cst.BaseExpression
+) -> bool | None:
+    """``args.gpu is not None`` / ``gpu_id >= 0`` (True: a GPU was asked for), ``args.gpu is
+    None`` / ``gpu_id < 0`` (False), else None. Only for a name that says GPU or CUDA: such a
+    value is a CUDA ordinal (``--gpu 0``), set only when the run uses that GPU."""
+    name = dotted_name(left)
+    if name is None:
+        return None
+    last = name.rsplit(".", 1)[-1].lower()
+    if ("gpu" not in last and "cuda" not in last) or last.startswith(_NEGATIVE_FLAG):
+        return None
+    if isinstance(right, cst.Name) and right.value == "None":
+        if isinstance(operator, (cst.IsNot, cst.NotEqual)):
+            return True
+        if isinstance(operator, (cst.Is, cst.Equal)):
+            return False
+        return None
+    if isinstance(right, cst.Integer) and int(right.value) == 0:
+        if isinstance(operator, cst.GreaterThanEqual):
+            return True
+        if isinstance(operator, cst.LessThan):
+            return False
+    return None
+
+
+_HALF = frozenset({"torch.float16", "torch.half"})
+
+
+def _half_precision_test(
+    operator: cst.BaseCompOp, left: cst.BaseExpression, right: cst.BaseExpression, scope: Scope
+) -> bool:
+    """``dtype == torch.float16``: a half-precision branch, written for a GPU (half
+    precision kernels are a CUDA feature; such branches say so: "fp16 only on GPU")."""
+    if not isinstance(operator, (cst.Equal, cst.Is)):
+        return False
+    return any(scope.qualified_name(side) in _HALF for side in (left, right))
 
 
 def _false_only_with_a_gpu(operator: cst.BaseCompOp, bound: cst.BaseExpression) -> bool:
@@ -293,6 +344,14 @@ def _cuda_only_call(expr: cst.BaseExpression | None, scope: Scope) -> bool:
     if qualified == "torch.distributed.init_process_group":  # the NCCL backend is CUDA-only
         backend = calls.argument(expr, "backend", 0)
         return backend is not None and calls.string_literal(backend.value) == "nccl"
+    if (
+        qualified is not None
+        and qualified.startswith("torch.")
+        and qualified.endswith(".DistributedDataParallel")
+    ):  # `device_ids=[rank]` is for a module on one GPU: DDP raises for a CPU module
+        device_ids = calls.argument(expr, "device_ids", 1)
+        value = device_ids.value if device_ids is not None else None
+        return isinstance(value, (cst.List, cst.Tuple)) and bool(value.elements)
     return qualified is not None and qualified in CUDA_ONLY_CALLS
 
 
@@ -497,7 +556,7 @@ def _needs_cuda(context: FileContext, function: cst.FunctionDef) -> bool:
         cache[key] = any(
             isinstance(statement, cst.SimpleStatementLine)
             and any(
-                isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign))
+                isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign, cst.Return))
                 and _cuda_only_call(small.value, context.scope)
                 for small in statement.body
             )

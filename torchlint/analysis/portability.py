@@ -59,8 +59,15 @@ DEVICE_OPTIONS = frozenset(
 _OPTION_CALLS = frozenset({"add_argument", "option", "Option", "argument"})
 # Imports of libraries that run on NVIDIA GPUs only.
 _CUDA_ONLY_LIBRARIES = re.compile(
-    r"^\s*(?:import|from)\s+(?:tensorrt|torch_tensorrt|pycuda|cupy|cuda|apex)\b", re.MULTILINE
+    r"^\s*(?:import|from)\s+(?:tensorrt|torch_tensorrt|pycuda|cupy|cuda|apex)\b"
+    # ...also imported lazily: `optional_import("tensorrt")`, `importlib.import_module(...)`
+    r"|\b(?:optional_import|import_module|try_import|__import__)\(\s*"
+    r"[\"'](?:tensorrt|torch_tensorrt|pycuda|cupy|cuda\.\w+)[\"'.]",
+    re.MULTILINE,
 )
+# A hard-coded NCCL backend: `init_process_group("nccl")`, `backend = "nccl"`, or a
+# `--dist-backend` option whose default is "nccl". Such a file's distributed path is CUDA-only.
+_NCCL = re.compile(r"""["']nccl["']""")
 _EXITS = frozenset({"exit", "_exit", "skip", "skipTest", "fail"})
 _SKIPS = frozenset({"skipIf", "skipif", "skipUnless"})
 
@@ -101,10 +108,11 @@ def _find(context: FileContext) -> DeviceSelection | None:
     if _CUDA_ONLY_LIBRARIES.search(context.source):
         return None  # TensorRT, CUDA bindings, CuPy: the file runs on CUDA or not at all
     scope = context.module_scope
+    nccl = _hard_codes_nccl(context.source)
     stack: list[cst.CSTNode] = [context.module]
     while stack:
         node = stack.pop()
-        found = _evidence(scope, node)
+        found = _evidence(scope, node, nccl)
         if found is not None:
             return found
         children = _children(scope, node)
@@ -114,6 +122,19 @@ def _find(context: FileContext) -> DeviceSelection | None:
     return None
 
 
+def _hard_codes_nccl(source: str) -> bool:
+    """The file names the NCCL backend and no other (`"gloo"`, `"mpi"`): a CUDA-only
+    distributed launcher (`dist.init_process_group("nccl")`, `--dist-backend nccl`,
+    `torch.cuda.set_device(args.gpu)`). Its `torch.cuda.is_available()` asks whether
+    to spawn, count or log GPUs, not which device to run on."""
+    return _NCCL.search(source) is not None and _OTHER_BACKEND.search(source) is None
+
+
+_OTHER_BACKEND = re.compile(r"""["'](?:gloo|mpi|xccl|ccl|hccl)["']""")
+# Calls that only show a value: `print(torch.cuda.is_available())` chooses nothing.
+_SHOWS = frozenset({"print", "info", "debug", "warning", "warn", "log", "write", "echo"})
+
+
 def _children(scope, node: cst.CSTNode):
     """The children to search: not an `assert`'s test, a decorator (a skip marker) or the
     test of `if not torch.cuda.is_available(): <stop>` (those make code CUDA-only)."""
@@ -121,7 +142,7 @@ def _children(scope, node: cst.CSTNode):
         return ()
     if isinstance(node, cst.Decorator):
         return ()
-    if isinstance(node, cst.Call) and _last_name(node.func) in _SKIPS:
+    if isinstance(node, cst.Call) and _last_name(node.func) in (*_SKIPS, *_SHOWS):
         return ()
     if isinstance(node, cst.If) and _stops_without_cuda(scope, node):
         return [child for child in inner_children(node) if child is not node.test]
@@ -130,11 +151,23 @@ def _children(scope, node: cst.CSTNode):
 
 def _if_chooses(module: cst.Module, node: cst.If) -> bool:
     """``if <... is_available() ...>:`` picks a device only when it has another branch or
-    places something in its body; ``if torch.cuda.is_available(): log(memory)`` does not."""
+    places something in its body; ``if torch.cuda.is_available(): log(memory)`` and an
+    import under the check do not."""
     if node.orelse is not None:
         return True
-    body = module.code_for_node(node.body)
+    statements = node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body]
+    body = "".join(
+        module.code_for_node(statement)
+        for statement in statements
+        if not _only_imports(statement)  # `from torch._inductor import cudagraph_trees`
+    )
     return any(word in body for word in ("cuda", ".to(", "device"))
+
+
+def _only_imports(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and all(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
+    )
 
 
 def _stops_without_cuda(scope, node: cst.If) -> bool:
@@ -199,7 +232,7 @@ def _says_device(name: str) -> bool:
     return "device" in lowered or lowered in ("dev", "accelerator")
 
 
-def _evidence(scope, node: cst.CSTNode) -> DeviceSelection | None:
+def _evidence(scope, node: cst.CSTNode, nccl: bool) -> DeviceSelection | None:
     if isinstance(node, cst.Call):
         func = node.func
         last = _last_name(func)
@@ -217,6 +250,8 @@ def _evidence(scope, node: cst.CSTNode) -> DeviceSelection | None:
         if qualified is None:
             return None
         if qualified == AVAILABILITY:
+            if nccl:
+                return None  # an NCCL-only launcher asks for other reasons
             return DeviceSelection(node, "`torch.cuda.is_available()`")
         if qualified.startswith(OTHER_DEVICE_PREFIXES):
             return DeviceSelection(node, f"`{qualified}()`")

@@ -74,6 +74,11 @@ class HardcodedDeviceString(Rule):
     Opt-in (`extend-select = ["TL202"]`): on the 11 projects no rule was tuned on
     (round 2026-12, strict labels per LABELLING.md), 0 of 1 sampled reports were worth a
     change, below the 90 % a default rule must reach: the one sampled report, like the 9 of 12 labelled false on the tuning projects, sits in code written for CUDA (NCCL recipes, GPU notebooks, capability-guarded kernels).
+    It shares TL201's evidence and guards, and like TL201 no longer reports: a CUDA-only
+    NCCL launcher's `torch.cuda.is_available()` as evidence (a file that names the NCCL
+    backend and no other; DeiT's and MAE's `synchronize_between_processes`), code under a
+    GPU index the user gave (`if args.gpu is not None:`), a half-precision branch (`if
+    dtype == torch.float16:`), or a file that imports TensorRT or CUDA bindings lazily.
 
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
@@ -284,6 +289,57 @@ class HardcodedDeviceString(Rule):
             # a GPU-only conversion script: nothing here selects another device
             state = torch.load(path, map_location="cuda")
             mask = torch.ones(8, device="cuda")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            import torch.distributed as dist
+            def synchronize_between_processes(count, total):
+                if not dist.is_initialized():
+                    return
+                t = torch.tensor([count, total], device="cuda")
+                dist.all_reduce(t)
+            def log_memory(msg):
+                if torch.cuda.is_available():
+                    msg += f" {torch.cuda.max_memory_allocated()}"
+                print(msg)
+            def init_distributed_mode(args):
+                args.dist_backend = "nccl"
+                dist.init_process_group(backend=args.dist_backend)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.distributed as dist
+            def synchronize_between_processes(count, total):
+                t = torch.tensor([count, total], device="cuda")
+                dist.all_reduce(t)
+            def init_distributed_mode(args):
+                backend = "nccl" if torch.cuda.is_available() else "gloo"
+                dist.init_process_group(backend=backend)
+            """,
+            fixed="""
+            import torch
+            import torch.distributed as dist
+            from torchlint.runtime import best_device
+            def synchronize_between_processes(count, total):
+                device = best_device()
+                t = torch.tensor([count, total], device=device)
+                dist.all_reduce(t)
+            def init_distributed_mode(args):
+                backend = "nccl" if torch.cuda.is_available() else "gloo"
+                dist.init_process_group(backend=backend)
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            if args.gpu is not None:
+                loc = torch.device("cuda:0")
+                checkpoint = torch.load(args.resume, map_location=loc)
             """
         ),
     )
