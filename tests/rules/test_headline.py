@@ -136,6 +136,34 @@ def test_a_gpu_index_the_user_gave_guards_the_move() -> None:
     assert [line for line, _ in messages(unguarded, "TL201")] == [4, 6, 10]
 
 
+def test_a_gpu_count_and_an_nccl_backend_guard_the_move() -> None:
+    source = (
+        "import torch\n"
+        "import torch.distributed as dist\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "if cfg.NUM_GPUS > 0:\n"
+        "    model = model.cuda(cfg.gpu_id)\n"
+        "if args.n_gpu == 0:\n"
+        "    pass\n"
+        "else:\n"
+        "    inputs = inputs.cuda()\n"
+        "if dist.get_backend() == dist.Backend.NCCL:\n"
+        "    tensor = tensor.cuda()\n"
+        "if backend != 'nccl':\n"
+        "    pass\n"
+        "else:\n"
+        "    flat = flat.cuda()\n"
+    )
+    assert messages(source, "TL201") == []
+    unguarded = (
+        source.replace("cfg.NUM_GPUS > 0", "cfg.NUM_WORKERS > 0")
+        .replace("args.n_gpu == 0", "args.n_gpu == 1")
+        .replace("== dist.Backend.NCCL", "== dist.Backend.GLOO")
+        .replace("!= 'nccl'", "!= 'gloo'")
+    )
+    assert [line for line, _ in messages(unguarded, "TL201")] == [5, 9, 11, 15]
+
+
 def test_a_loss_without_a_weight_has_nothing_to_move() -> None:
     source = (
         "import torch\n"

@@ -233,12 +233,15 @@ def _implies_cuda(
 
 def _comparison_implies_cuda(expr: cst.Comparison, when: bool, scope: Scope) -> bool:
     """``device == "cuda"``, ``"cuda" in str(d)``, ``d.type != "cpu"``, ``device_count() > 0``,
-    ``args.gpu is not None`` (a GPU index the user gave), ``dtype == torch.float16``."""
+    ``args.gpu is not None`` (a GPU index the user gave), ``cfg.NUM_GPUS > 0`` (a GPU count),
+    ``get_backend() == "nccl"``, ``dtype == torch.float16``."""
     if len(expr.comparisons) != 1:
         return False
     target = expr.comparisons[0]
     operator, left, right = target.operator, expr.left, target.comparator
     gpu_index = _gpu_index_test(operator, left, right)
+    if gpu_index is None:
+        gpu_index = _nccl_test(operator, left, right)
     if gpu_index is not None:
         return when == gpu_index
     if _half_precision_test(operator, left, right, scope):
@@ -288,6 +291,34 @@ def _gpu_index_test(
             return True
         if isinstance(operator, cst.LessThan):
             return False
+    if ("gpus" in last or last.startswith(("n_gpu", "ngpu", "num_gpu"))) and isinstance(
+        right, cst.Integer
+    ):  # a GPU count: `cfg.NUM_GPUS > 0`, `n_gpu >= 1` (True), `args.ngpu == 0` (False)
+        bound = int(right.value)
+        if isinstance(operator, cst.GreaterThan) and bound >= 0:
+            return True
+        if isinstance(operator, cst.GreaterThanEqual) and bound >= 1:
+            return True
+        if isinstance(operator, cst.NotEqual) and bound == 0:
+            return True
+        if _false_only_with_a_gpu(operator, right):
+            return False
+    return None
+
+
+def _nccl_test(operator: cst.BaseCompOp, left: cst.BaseExpression, right: cst.BaseExpression):
+    """``get_backend() == "nccl"`` / ``== dist.Backend.NCCL`` (True: the processes talk over
+    NCCL, which only moves CUDA tensors), ``!= "nccl"`` (False), else None."""
+    for side in (left, right):
+        literal = calls.string_literal(side)
+        name = dotted_name(side)
+        if (literal is not None and literal.lower() == "nccl") or (
+            name is not None and name.rsplit(".", 1)[-1] == "NCCL"
+        ):
+            if isinstance(operator, (cst.Equal, cst.Is)):
+                return True
+            if isinstance(operator, (cst.NotEqual, cst.IsNot)):
+                return False
     return None
 
 
