@@ -164,6 +164,27 @@ def test_a_gpu_count_and_an_nccl_backend_guard_the_move() -> None:
     assert [line for line, _ in messages(unguarded, "TL201")] == [5, 9, 11, 15]
 
 
+def test_an_integer_device_and_a_ddp_subclass_with_device_ids_are_cuda_only() -> None:
+    source = (
+        "import torch\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "if cuda_device != -1:\n"
+        "    embedder = embedder.cuda(cuda_device)\n"
+        "if args.device == -1:\n"
+        "    pass\n"
+        "else:\n"
+        "    tokens = tokens.cuda(args.device)\n"
+        "wrapped = MMDistributedDataParallel(model.cuda(), device_ids=[local_rank])\n"
+    )
+    assert messages(source, "TL201") == []
+    unguarded = (
+        source.replace("cuda_device != -1", "cuda_device != 1")
+        .replace("args.device == -1", "args.device == 0")
+        .replace("device_ids=[local_rank]", "find_unused_parameters=True")
+    )
+    assert [line for line, _ in messages(unguarded, "TL201")] == [4, 8, 9]
+
+
 def test_a_loss_without_a_weight_has_nothing_to_move() -> None:
     source = (
         "import torch\n"

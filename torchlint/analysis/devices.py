@@ -278,6 +278,18 @@ def _gpu_index_test(
     if name is None:
         return None
     last = name.rsplit(".", 1)[-1].lower()
+    if "device" in last and _integer(right) in (-1, 0):
+        # an integer device is a CUDA ordinal: `cuda_device != -1`, `device >= 0` (True)
+        bound = _integer(right)
+        if isinstance(operator, (cst.NotEqual, cst.IsNot, cst.GreaterThan)) and bound == -1:
+            return True
+        if isinstance(operator, cst.GreaterThanEqual) and bound == 0:
+            return True
+        if isinstance(operator, (cst.Equal, cst.Is)) and bound == -1:
+            return False
+        if isinstance(operator, cst.LessThan) and bound == 0:
+            return False
+        return None
     if ("gpu" not in last and "cuda" not in last) or last.startswith(_NEGATIVE_FLAG):
         return None
     if isinstance(right, cst.Name) and right.value == "None":
@@ -303,6 +315,19 @@ def _gpu_index_test(
             return True
         if _false_only_with_a_gpu(operator, right):
             return False
+    return None
+
+
+def _integer(expr: cst.BaseExpression) -> int | None:
+    """The value of an integer literal, negative ones (``-1``) included."""
+    if isinstance(expr, cst.Integer):
+        return int(expr.value)
+    if (
+        isinstance(expr, cst.UnaryOperation)
+        and isinstance(expr.operator, cst.Minus)
+        and isinstance(expr.expression, cst.Integer)
+    ):
+        return -int(expr.expression.value)
     return None
 
 
@@ -375,11 +400,11 @@ def _cuda_only_call(expr: cst.BaseExpression | None, scope: Scope) -> bool:
     if qualified == "torch.distributed.init_process_group":  # the NCCL backend is CUDA-only
         backend = calls.argument(expr, "backend", 0)
         return backend is not None and calls.string_literal(backend.value) == "nccl"
-    if (
-        qualified is not None
-        and qualified.startswith("torch.")
-        and qualified.endswith(".DistributedDataParallel")
-    ):  # `device_ids=[rank]` is for a module on one GPU: DDP raises for a CPU module
+    callee = qualified or dotted_name(expr.func) or ""
+    if callee.endswith(
+        "DistributedDataParallel"
+    ):  # `device_ids=[rank]` is for a module on one GPU: DDP raises for a CPU module (as do
+        # its subclasses, `MMDistributedDataParallel`)
         device_ids = calls.argument(expr, "device_ids", 1)
         value = device_ids.value if device_ids is not None else None
         return isinstance(value, (cst.List, cst.Tuple)) and bool(value.elements)
@@ -654,8 +679,8 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
             ):
                 return True
         elif isinstance(parent, cst.Call):
-            if _marks_gate_on_cuda(context, parent, flags):
-                return True
+            if _marks_gate_on_cuda(context, parent, flags) or _cuda_only_call(parent, scope):
+                return True  # ... or an argument of `DistributedDataParallel(..., device_ids=)`
         elif (
             isinstance(parent, cst.With)
             and child is parent.body
