@@ -2,8 +2,9 @@
 
 `model.eval()` only changes dropout, batch norm (and the few layers that read
 `self.training`). A model built in this file from layers that have no such behaviour
-(`nn.Linear`, `nn.Conv2d`, `nn.LSTM` without dropout, `nn.InstanceNorm2d` without running
-statistics) gives the same outputs in both modes, so a missing `eval()` changes nothing.
+(`nn.Linear`, `nn.Conv2d`, `nn.LSTM` without dropout) gives the same outputs in both modes,
+so a missing `eval()` changes nothing. Instance norm does not count either, even with running
+statistics: which statistics a generator samples with is the author's choice.
 A class or layer builder imported from another file of the project is read from that
 file's summary (``context.project``, followed through the project's imports); anything else
 this file cannot see (a class of another package, a helper passed in) counts as
@@ -88,7 +89,10 @@ def _torch_layer_sensitive(last: str, call: cst.Call) -> bool:
             return True
         return not _is_zero_or_false(_keyword(call, "dropout"))
     if last.startswith("InstanceNorm") or last.startswith("LazyInstanceNorm"):
-        return not _is_zero_or_false(_keyword(call, "track_running_stats"))
+        # even with `track_running_stats=True`: normalising each sample by its own statistics
+        # at test time (train mode) is a common, deliberate choice for generators (StarGAN's
+        # samples degrade with the running statistics), so its mode is the author's call
+        return False
     return last in MODE_SENSITIVE_NN
 
 

@@ -791,8 +791,7 @@ def _layer_sensitive(last: str, call: ast.Call) -> bool:
         value = _keyword(call, "dropout")
         return value is not None and not _literal_false(value)
     if last.startswith(("InstanceNorm", "LazyInstanceNorm")):
-        value = _keyword(call, "track_running_stats")
-        return value is not None and not _literal_false(value)
+        return False  # its statistics at test time are the author's call (mode_sensitivity)
     return last in _SENSITIVE_LAYERS
 
 

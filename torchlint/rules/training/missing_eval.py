@@ -248,7 +248,11 @@ class MissingEval(Rule):
     - a model from `from_pretrained(...)` (returned in eval mode), switched to eval before
       it is stored on `self`, or traced / scripted with `torch.jit` is not in train mode;
     - a model built in this file only from layers without dropout or batch norm
-      (`nn.Linear`, `nn.LSTM` without dropout, ...) gives the same outputs in both modes.
+      (`nn.Linear`, `nn.LSTM` without dropout, ...) gives the same outputs in both modes;
+      instance norm counts as such a layer even with `track_running_stats=True`: sampling
+      a generator with each sample's own statistics (train mode) is a deliberate choice
+      (StarGAN's samples degrade with the running statistics; 4 of 8 false reports on the
+      projects of round 2026-12-07a were this).
 
     Other files of the project are read too (see "Project-wide facts" in the README): a
     class imported from the project is a model when it is an `nn.Module` subclass, and needs
