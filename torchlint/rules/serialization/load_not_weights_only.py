@@ -73,7 +73,9 @@ class LoadNotWeightsOnly(TorchLoadRule):
     `True` in torch 2.6; saying it explicitly keeps the code safe on older versions and makes
     the intent clear.
 
-    Any explicit value is taken as a deliberate choice: `weights_only=False` (most often
+    A load in a function that allow-lists classes for the weights-only unpickler
+    (`torch.serialization.safe_globals`, `add_safe_globals`) is written for the 2.6 default
+    on purpose and is not reported. Any explicit value is taken as a deliberate choice: `weights_only=False` (most often
     written because the file holds more than tensors) or `weights_only=args.trusted`.
 
     Not reported:
@@ -260,6 +262,21 @@ class LoadNotWeightsOnly(TorchLoadRule):
         ),
         Valid(
             """
+            from contextlib import nullcontext
+            import numpy as np
+            import torch
+            def load_cavs(path):
+                if hasattr(torch.serialization, "safe_globals"):
+                    context = torch.serialization.safe_globals([np.ndarray])
+                else:
+                    context = nullcontext()
+                with context:
+                    return torch.load(path)
+            """,
+            settings={"target-version": "2.1"},
+        ),
+        Valid(
+            """
             import torch
             state = torch.load(path)
             """,
@@ -331,7 +348,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
             return
         if calls.keyword(node, "weights_only") is not None:
             return  # an explicit value is a choice
-        if not self._missing_flag_matters():
+        if not self._missing_flag_matters() or self._allow_lists_globals():
             return
         if id(node) in round_trips(self.context).loads:
             return
@@ -340,6 +357,16 @@ class LoadNotWeightsOnly(TorchLoadRule):
             self.report(node, f"{self.summary}; {WHOLE_OBJECT.format(use=use)}")
             return
         self.report(node, fix=self._fix(node))
+
+    def _allow_lists_globals(self) -> bool:
+        """The enclosing function (or the module) allow-lists classes for the weights-only
+        unpickler (`torch.serialization.safe_globals` / `add_safe_globals`): the load was
+        written for the torch 2.6 default, deliberately, on every version it handles."""
+        function = next(
+            (a for a in reversed(self.context.ancestors) if isinstance(a, cst.FunctionDef)),
+            self.context.module,
+        )
+        return "safe_globals" in self.context.code_for(function)
 
     def _missing_flag_matters(self) -> bool:
         """Whether a missing ``weights_only`` is worth a change on the declared torch range.
