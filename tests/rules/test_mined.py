@@ -363,3 +363,60 @@ def test_loss_kept_in_a_logging_record_is_reported_and_detached() -> None:
     assert lint(fixed.source, "TL305") == []
     as_number = LOGGED_RECORDS.replace('"loss": loss}', '"loss": loss.item()}')
     assert lint(as_number, "TL305") == []
+
+
+# kornia/kornia, test/color/test_zca.py before b8819dda6 "[Fix] Minor update improvements to
+# zca ..." (trimmed; Apache-2.0). The maintainers wrote `expected = expected.to(device)`;
+# `expected` is arithmetic on torch operations in both branches.
+KORNIA_ZCA = textwrap.dedent(
+    """
+    import torch
+
+
+    class TestZCA:
+        def test_zca_unbiased(self, unbiased, device):
+            data = torch.tensor([[0, 1], [1, 0], [-1, 0], [0, -1]], dtype=torch.float32).to(device)
+
+            if unbiased:
+                expected = torch.sqrt(1.5 * torch.abs(data)) * torch.sign(data)
+            else:
+                expected = torch.sqrt(2 * torch.abs(data)) * torch.sign(data)
+
+            expected.to(device)
+
+            zca = kornia.color.ZCAWhitening(unbiased=unbiased).fit(data)
+            actual = zca(data)
+            assert_allclose(actual, expected)
+    """
+)
+
+# kornia/kornia, test/augmentation/test_augmentation.py before d5a551f94 "fix augmentation gpu
+# tests" (trimmed; Apache-2.0).
+KORNIA_VFLIP = textwrap.dedent(
+    """
+    import torch
+
+
+    class TestRandomVerticalFlip:
+        def test_random_vflip(self, device):
+            f = RandomVerticalFlip(p=1.0, return_transform=True)
+            input = torch.tensor([[0., 0., 0.],
+                                  [0., 0., 0.],
+                                  [0., 1., 1.]])  # 3 x 3
+            input.to(device)
+            expected = torch.tensor([[0., 1., 1.],
+                                     [0., 0., 0.],
+                                     [0., 0., 0.]])  # 3 x 3
+            assert_allclose(f(input)[0], expected)
+    """
+)
+
+
+def test_kornia_discarded_moves_are_reported_and_fixed_as_the_maintainers_did() -> None:
+    assert [(d.code, d.start.line) for d in lint(KORNIA_ZCA, "TL204")] == [("TL204", 14)]
+    assert [(d.code, d.start.line) for d in lint(KORNIA_VFLIP, "TL204")] == [("TL204", 11)]
+    fixed = fix(KORNIA_ZCA, "TL204", unsafe=False)
+    assert "        expected = expected.to(device)\n" in fixed.source
+    assert lint(fixed.source, "TL204") == []
+    fixed = fix(KORNIA_VFLIP, "TL204", unsafe=False)
+    assert "        input = input.to(device)\n" in fixed.source

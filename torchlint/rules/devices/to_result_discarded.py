@@ -85,7 +85,8 @@ class ToResultDiscarded(Rule):
     Reports an expression statement `x.to(...)`, `x.cuda()` or `x.cpu()` whose result is
     thrown away, when `x` is surely a tensor: every binding of `x` in the function (or
     module) is a `torch` factory or operation (`x = torch.zeros(...)`,
-    `x = torch.cat(...)`) or the loop target of a `DataLoader` with the default collate.
+    `x = torch.cat(...)`), arithmetic on one (`x = torch.sqrt(a) * torch.sign(a)`), or the
+    loop target of a `DataLoader` with the default collate.
 
     In the `forward` of an `nn.Module` subclass, an argument of `forward` counts too, and
     there the casts `x.float()`, `x.half()`, `x.double()`, `x.bfloat16()` and
@@ -319,6 +320,37 @@ class ToResultDiscarded(Rule):
                     batch = wrap(batch)
                 batch.to(device)
                 model.to(device)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            def expected(data, unbiased):
+                if unbiased:
+                    out = torch.sqrt(1.5 * torch.abs(data)) * torch.sign(data)
+                else:
+                    out = 2 * torch.abs(data)
+                out.to(device)
+                return out
+            """,
+            fixed="""
+            import torch
+            def expected(data, unbiased):
+                if unbiased:
+                    out = torch.sqrt(1.5 * torch.abs(data)) * torch.sign(data)
+                else:
+                    out = 2 * torch.abs(data)
+                out = out.to(device)
+                return out
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            def scaled(data, flag):
+                out = torch.abs(data) if flag else data
+                out.to(device)
+                return out
             """
         ),
         Valid(
