@@ -265,6 +265,11 @@ def test_grad_added_after_backward_or_with_zeros_kept_is_not_reported() -> None:
         "                p.grad += g\n",
     )
     assert lint(guarded, "TL319") == []
+    checked = MANUAL_ACCUMULATION.replace(
+        "            p.grad += g\n",
+        "            if p.grad is not None:\n                p.grad += g\n",
+    )
+    assert lint(checked, "TL319") == []
 
 
 def test_grad_update_needs_a_loop_over_parameters() -> None:
@@ -297,7 +302,7 @@ def test_cast_of_a_forward_argument_is_reported_and_fixed() -> None:
 def test_forward_argument_that_may_be_a_batch_object_is_not_reported() -> None:
     """PyG's ``Data.to`` and transformers' ``BatchEncoding.to`` move in place: an argument
     read with an attribute a tensor lacks is not surely a tensor."""
-    batch = FORWARD_CAST.replace("x.view(x.size(0), -1)", "x.pixel_values")
+    batch = FORWARD_CAST.replace("x.view(x.size(0), -1)", "x.view(x.size(0), -1), x.pixel_mask")
     assert lint(batch, "TL204") == []
     module = FORWARD_CAST.replace("def forward(self, x):", "def forward(self, x: nn.Module):")
     assert lint(module, "TL204") == []
