@@ -425,3 +425,39 @@ def test_kornia_discarded_moves_are_reported_and_fixed_as_the_maintainers_did() 
     assert lint(fixed.source, "TL204") == []
     fixed = fix(KORNIA_VFLIP, "TL204", unsafe=False)
     assert "        input = input.to(device)\n" in fixed.source
+
+
+# huggingface/diffusers, examples/dreambooth/train_dreambooth_flux.py before 71f34fc5a4
+# "[Flux LoRA] fix issues in flux lora scripts" (trimmed; Apache-2.0). The text encoder was
+# wrapped for DDP by `accelerator.prepare` in another function, so `text_encoder.dtype` raised
+# when training distributed. The maintainers' fix branches on `hasattr(text_encoder, "module")`.
+DIFFUSERS_T5_EMBEDS = textwrap.dedent(
+    """
+    import torch
+
+
+    def _encode_prompt_with_t5(text_encoder, tokenizer, prompt=None, device=None):
+        text_input_ids = tokenizer(prompt, return_tensors="pt").input_ids
+        prompt_embeds = text_encoder(text_input_ids.to(device))[0]
+
+        dtype = text_encoder.dtype
+        return prompt_embeds.to(dtype=dtype, device=device)
+    """
+)
+
+
+def test_diffusers_wrap_in_another_function_is_out_of_reach() -> None:
+    """Not caught: the wrap is not in the function (TL909 follows local assignments only)."""
+    assert lint(DIFFUSERS_T5_EMBEDS, "TL909") == []
+    wrapped_here = DIFFUSERS_T5_EMBEDS.replace(
+        "    text_input_ids = tokenizer",
+        "    text_encoder = torch.nn.parallel.DistributedDataParallel(text_encoder)\n"
+        "    text_input_ids = tokenizer",
+    )
+    assert [(d.code, d.start.line) for d in lint(wrapped_here, "TL909")] == [("TL909", 10)]
+    fixed = wrapped_here.replace(
+        "    dtype = text_encoder.dtype\n",
+        '    if hasattr(text_encoder, "module"):\n        dtype = text_encoder.module.dtype\n'
+        "    else:\n        dtype = text_encoder.dtype\n",
+    )
+    assert lint(fixed, "TL909") == []
