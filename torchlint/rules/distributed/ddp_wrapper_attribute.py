@@ -35,6 +35,25 @@ def _names_in(target: cst.CSTNode) -> list[str]:
     return []
 
 
+def _type_tested(body: Sequence[cst.CSTNode]) -> set[str]:
+    """Names the code asks about (``hasattr(model, "module")``, ``isinstance(model, DDP)``,
+    ``getattr(model, ...)``): it knows the name may hold a wrapper and branches on it."""
+    found: set[str] = set()
+    stack: list[cst.CSTNode] = list(body)
+    while stack:
+        current = stack.pop()
+        if (
+            isinstance(current, cst.Call)
+            and isinstance(current.func, cst.Name)
+            and current.func.value in ("hasattr", "isinstance", "getattr")
+            and current.args
+            and isinstance(current.args[0].value, cst.Name)
+        ):
+            found.add(current.args[0].value.value)
+        stack.extend(iter_children(current))
+    return found
+
+
 class DdpWrapperAttribute(Rule):
     """
     ## What it does
@@ -54,7 +73,9 @@ class DdpWrapperAttribute(Rule):
     `model_without_ddp = model.module`).
 
     Not reported: private names (`model._foo`), attributes the function assigns on the
-    wrapper itself (`model.stride = 4` then `model.stride`), wrappers made by another
+    wrapper itself (`model.stride = 4` then `model.stride`), names the function tests with
+    `hasattr` / `isinstance` / `getattr` (it branches on what the name holds, as diffusers'
+    fix `dtype = m.module.dtype if hasattr(m, "module") else m.dtype` does), wrappers made by another
     function or a subclass of the wrapper (which may forward attributes), and
     `FullyShardedDataParallel` / `torch.compile` results, which forward unknown attributes
     to the wrapped model. An attribute that a newer torch adds to `nn.Module` or the wrappers
@@ -179,6 +200,20 @@ class DdpWrapperAttribute(Rule):
         ),
         Valid(
             """
+            import torch
+            def encode(text_encoder, ids, distributed):
+                if distributed:
+                    text_encoder = torch.nn.parallel.DistributedDataParallel(text_encoder)
+                embeds = text_encoder(ids)[0]
+                if hasattr(text_encoder, "module"):
+                    dtype = text_encoder.module.dtype
+                else:
+                    dtype = text_encoder.dtype
+                return embeds.to(dtype=dtype)
+            """
+        ),
+        Valid(
+            """
             class DataParallel:
                 pass
             def main(model):
@@ -201,11 +236,13 @@ class DdpWrapperAttribute(Rule):
     )
 
     def visit_Module(self, node: cst.Module) -> None:
+        self._tested = _type_tested(node.body)
         self._block(node.body, {}, self.context.scope, self._assigned_attributes(node.body))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
         scope = Scope(node, self.context.scope)  # the function's own imports count
+        self._tested = _type_tested(body)
         self._block(body, {}, scope, self._assigned_attributes(body))
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -312,6 +349,7 @@ class DdpWrapperAttribute(Rule):
                 isinstance(current, cst.Attribute)
                 and isinstance(current.value, cst.Name)
                 and state.get(current.value.value)
+                and current.value.value not in self._tested
             ):
                 self._check_read(current, assigned)
             stack.extend(iter_children(current))
