@@ -82,6 +82,10 @@ class DdpWrapperAttribute(Rule):
     may be missing from torchlint's list (torch 2.13's names), which errs towards reporting
     it; none is known.
 
+    Opt-in (`extend-select = ["TL909"]`) until the held-out measurement: on the 22
+    tuning projects and the installed torch sources it reports nothing, so no real-code
+    evidence backs it yet.
+
     ## Example
     ```python
     model = DistributedDataParallel(model, device_ids=[rank])
@@ -101,9 +105,6 @@ class DdpWrapperAttribute(Rule):
     No fix: where the wrapping is conditional, `model.module` would fail on the path that
     does not wrap; the bare model has to be kept where the wrapper is made.
 
-    ## Default
-    Opt-in until the held-out measurement: on the 22 tuning projects and the installed
-    torch sources it reports nothing, so no real-code evidence backs it yet.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.parallel.DistributedDataParallel.html

@@ -122,6 +122,11 @@ class GradUpdateAfterZeroGrad(Rule):
     with `TypeError: unsupported operand type(s) for +=: 'NoneType' and 'Tensor'` or
     `AttributeError: 'NoneType' object has no attribute 'add_'`.
 
+    Opt-in (`extend-select = ["TL319"]`) until the held-out measurement: the shape is a
+    crash on torch >= 2.0 wherever it runs, but neither the 22 tuning projects nor the
+    installed torch sources contain it, so there is no evidence yet of how it behaves on
+    real code.
+
     ## Example
     ```python
     optimizer.zero_grad()
@@ -147,10 +152,6 @@ class GradUpdateAfterZeroGrad(Rule):
     No fix: whether the gradient should start from zeros (`set_to_none=False`) or from the
     first update (`p.grad = g`) is the author's choice.
 
-    ## Default
-    Opt-in until the held-out measurement: the shape is a crash on torch >= 2.0 wherever it
-    runs, but neither the 22 tuning projects nor the installed torch sources contain it, so
-    there is no evidence yet of how it behaves on real code.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.optim.Optimizer.zero_grad.html
