@@ -82,7 +82,7 @@ def test_valid_selectors(selector: str) -> None:
     ("selector", "message"),
     [
         ("", "empty rule selector"),
-        ("TL99", "unknown rule selector `TL99` (did you mean `TL309`?)"),
+        ("TL99", "unknown rule selector `TL99` (did you mean `TL909`?)"),
         ("TL1011", "unknown rule selector `TL1011` (did you mean `TL101`?)"),
         ("TL1O1", "unknown rule selector `TL1O1` (did you mean `TL101`?)"),
         ("all", "unknown rule selector `all` (codes are upper case: `ALL`)"),
@@ -324,7 +324,7 @@ def test_unknown_selectors_of_the_options_are_not_blamed_on_the_file(tmp_path: P
     for option in ("select", "extend_select", "ignore"):
         with pytest.raises(ConfigError) as error:
             build_settings(tmp_path / "pyproject.toml", **{option: ["TL99"]})
-        assert str(error.value) == "unknown rule selector `TL99` (did you mean `TL309`?)"
+        assert str(error.value) == "unknown rule selector `TL99` (did you mean `TL909`?)"
 
 
 # --- merging the file and the options ----------------------------------------------------------

@@ -225,3 +225,239 @@ def test_opacus_virtual_step_is_not_an_accumulation_wipe() -> None:
     assert lint(OPACUS_CIFAR10, "TL317") == []
     plain = OPACUS_CIFAR10.replace("        else:\n            optimizer.virtual_step()\n", "")
     assert [(d.code, d.start.line) for d in lint(plain, "TL317")] == [("TL317", 12)]
+
+
+# Pattern 15: `zero_grad()` sets gradients to None (torch >= 2.0), so adding into them by
+# hand before any `backward()` raises. The shape of manual accumulation of
+# `torch.autograd.grad` results, as written for torch < 2.0.
+MANUAL_ACCUMULATION = textwrap.dedent(
+    """
+    import torch
+
+
+    def train_step(model, optimizer, criterion, micro_batches):
+        optimizer.zero_grad()
+        for x, y in micro_batches:
+            loss = criterion(model(x), y)
+            grads = torch.autograd.grad(loss, list(model.parameters()))
+            for p, g in zip(model.parameters(), grads):
+                p.grad += g
+        optimizer.step()
+    """
+)
+
+
+def test_grad_added_after_zero_grad_is_reported() -> None:
+    assert [(d.code, d.start.line) for d in lint(MANUAL_ACCUMULATION, "TL319")] == [("TL319", 11)]
+
+
+def test_grad_added_after_backward_or_with_zeros_kept_is_not_reported() -> None:
+    after_backward = MANUAL_ACCUMULATION.replace(
+        "        grads = torch.autograd.grad(loss, list(model.parameters()))\n",
+        "        loss.backward()\n        grads = noise(model)\n",
+    )
+    assert lint(after_backward, "TL319") == []
+    kept = MANUAL_ACCUMULATION.replace("zero_grad()", "zero_grad(set_to_none=False)")
+    assert lint(kept, "TL319") == []
+    guarded = MANUAL_ACCUMULATION.replace(
+        "            p.grad += g\n",
+        "            if p.grad is None:\n                p.grad = g\n            else:\n"
+        "                p.grad += g\n",
+    )
+    assert lint(guarded, "TL319") == []
+    checked = MANUAL_ACCUMULATION.replace(
+        "            p.grad += g\n",
+        "            if p.grad is not None:\n                p.grad += g\n",
+    )
+    assert lint(checked, "TL319") == []
+
+
+def test_grad_update_needs_a_loop_over_parameters() -> None:
+    """``zip(buffers, grads)`` is not known to hold the cleared parameters."""
+    other = MANUAL_ACCUMULATION.replace("zip(model.parameters(), grads)", "zip(buffers, grads)")
+    assert lint(other, "TL319") == []
+
+
+# Pattern 5: a discarded `.to()` / cast of a `forward` argument.
+FORWARD_CAST = textwrap.dedent(
+    """
+    import torch.nn as nn
+
+
+    class Classifier(nn.Module):
+        def forward(self, x):
+            x.float()
+            return self.fc(x.view(x.size(0), -1))
+    """
+)
+
+
+def test_cast_of_a_forward_argument_is_reported_and_fixed() -> None:
+    assert [(d.code, d.start.line) for d in lint(FORWARD_CAST, "TL204")] == [("TL204", 7)]
+    fixed = fix(FORWARD_CAST, "TL204", unsafe=False)
+    assert "        x = x.float()\n" in fixed.source
+    assert lint(fixed.source, "TL204") == []
+
+
+def test_forward_argument_that_may_be_a_batch_object_is_not_reported() -> None:
+    """PyG's ``Data.to`` and transformers' ``BatchEncoding.to`` move in place: an argument
+    read with an attribute a tensor lacks is not surely a tensor."""
+    batch = FORWARD_CAST.replace("x.view(x.size(0), -1)", "x.view(x.size(0), -1), x.pixel_mask")
+    assert lint(batch, "TL204") == []
+    module = FORWARD_CAST.replace("def forward(self, x):", "def forward(self, x: nn.Module):")
+    assert lint(module, "TL204") == []
+    no_evidence = FORWARD_CAST.replace("self.fc(x.view(x.size(0), -1))", "self.fc(x)")
+    assert lint(no_evidence, "TL204") == []
+    not_forward = FORWARD_CAST.replace("def forward(", "def predict(")
+    assert lint(not_forward, "TL204") == []
+
+
+# Pattern 8: an attribute of the model read through its DDP / DataParallel wrapper.
+WRAPPED = textwrap.dedent(
+    """
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+
+    def main(args, model, loader):
+        if args.distributed:
+            model = DDP(model, device_ids=[args.gpu])
+        for images, targets in loader:
+            loss = model(images, targets)
+            loss.backward()
+        print(model.num_classes)
+    """
+)
+
+
+def test_model_attribute_read_through_the_wrapper_is_reported() -> None:
+    assert [(d.code, d.start.line) for d in lint(WRAPPED, "TL909")] == [("TL909", 12)]
+
+
+def test_model_attribute_read_through_module_is_not_reported() -> None:
+    unwrapped = WRAPPED.replace("print(model.num_classes)", "print(model.module.num_classes)")
+    assert lint(unwrapped, "TL909") == []
+    api = WRAPPED.replace("print(model.num_classes)", "model.eval()\n    model.no_sync()")
+    assert lint(api, "TL909") == []
+    rebound = WRAPPED.replace(
+        "    print(model.num_classes)", "    model = model.module\n    print(model.num_classes)"
+    )
+    assert lint(rebound, "TL909") == []
+
+
+# Pattern 11: a logging record that keeps the loss with its graph.
+LOGGED_RECORDS = textwrap.dedent(
+    """
+    def train(model, loader, optimizer, criterion):
+        history = []
+        for step, (x, y) in enumerate(loader):
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            history.append({"step": step, "loss": loss})
+        return history
+    """
+)
+
+
+def test_loss_kept_in_a_logging_record_is_reported_and_detached() -> None:
+    assert [(d.code, d.start.line) for d in lint(LOGGED_RECORDS, "TL305")] == [("TL305", 9)]
+    fixed = fix(LOGGED_RECORDS, "TL305", unsafe=False)
+    assert 'history.append({"step": step, "loss": loss.detach()})' in fixed.source
+    assert lint(fixed.source, "TL305") == []
+    as_number = LOGGED_RECORDS.replace('"loss": loss}', '"loss": loss.item()}')
+    assert lint(as_number, "TL305") == []
+
+
+# kornia/kornia, test/color/test_zca.py before b8819dda6 "[Fix] Minor update improvements to
+# zca ..." (trimmed; Apache-2.0). The maintainers wrote `expected = expected.to(device)`;
+# `expected` is arithmetic on torch operations in both branches.
+KORNIA_ZCA = textwrap.dedent(
+    """
+    import torch
+
+
+    class TestZCA:
+        def test_zca_unbiased(self, unbiased, device):
+            data = torch.tensor([[0, 1], [1, 0], [-1, 0], [0, -1]], dtype=torch.float32).to(device)
+
+            if unbiased:
+                expected = torch.sqrt(1.5 * torch.abs(data)) * torch.sign(data)
+            else:
+                expected = torch.sqrt(2 * torch.abs(data)) * torch.sign(data)
+
+            expected.to(device)
+
+            zca = kornia.color.ZCAWhitening(unbiased=unbiased).fit(data)
+            actual = zca(data)
+            assert_allclose(actual, expected)
+    """
+)
+
+# kornia/kornia, test/augmentation/test_augmentation.py before d5a551f94 "fix augmentation gpu
+# tests" (trimmed; Apache-2.0).
+KORNIA_VFLIP = textwrap.dedent(
+    """
+    import torch
+
+
+    class TestRandomVerticalFlip:
+        def test_random_vflip(self, device):
+            f = RandomVerticalFlip(p=1.0, return_transform=True)
+            input = torch.tensor([[0., 0., 0.],
+                                  [0., 0., 0.],
+                                  [0., 1., 1.]])  # 3 x 3
+            input.to(device)
+            expected = torch.tensor([[0., 1., 1.],
+                                     [0., 0., 0.],
+                                     [0., 0., 0.]])  # 3 x 3
+            assert_allclose(f(input)[0], expected)
+    """
+)
+
+
+def test_kornia_discarded_moves_are_reported_and_fixed_as_the_maintainers_did() -> None:
+    assert [(d.code, d.start.line) for d in lint(KORNIA_ZCA, "TL204")] == [("TL204", 14)]
+    assert [(d.code, d.start.line) for d in lint(KORNIA_VFLIP, "TL204")] == [("TL204", 11)]
+    fixed = fix(KORNIA_ZCA, "TL204", unsafe=False)
+    assert "        expected = expected.to(device)\n" in fixed.source
+    assert lint(fixed.source, "TL204") == []
+    fixed = fix(KORNIA_VFLIP, "TL204", unsafe=False)
+    assert "        input = input.to(device)\n" in fixed.source
+
+
+# huggingface/diffusers, examples/dreambooth/train_dreambooth_flux.py before 71f34fc5a4
+# "[Flux LoRA] fix issues in flux lora scripts" (trimmed; Apache-2.0). The text encoder was
+# wrapped for DDP by `accelerator.prepare` in another function, so `text_encoder.dtype` raised
+# when training distributed. The maintainers' fix branches on `hasattr(text_encoder, "module")`.
+DIFFUSERS_T5_EMBEDS = textwrap.dedent(
+    """
+    import torch
+
+
+    def _encode_prompt_with_t5(text_encoder, tokenizer, prompt=None, device=None):
+        text_input_ids = tokenizer(prompt, return_tensors="pt").input_ids
+        prompt_embeds = text_encoder(text_input_ids.to(device))[0]
+
+        dtype = text_encoder.dtype
+        return prompt_embeds.to(dtype=dtype, device=device)
+    """
+)
+
+
+def test_diffusers_wrap_in_another_function_is_out_of_reach() -> None:
+    """Not caught: the wrap is not in the function (TL909 follows local assignments only)."""
+    assert lint(DIFFUSERS_T5_EMBEDS, "TL909") == []
+    wrapped_here = DIFFUSERS_T5_EMBEDS.replace(
+        "    text_input_ids = tokenizer",
+        "    text_encoder = torch.nn.parallel.DistributedDataParallel(text_encoder)\n"
+        "    text_input_ids = tokenizer",
+    )
+    assert [(d.code, d.start.line) for d in lint(wrapped_here, "TL909")] == [("TL909", 10)]
+    fixed = wrapped_here.replace(
+        "    dtype = text_encoder.dtype\n",
+        '    if hasattr(text_encoder, "module"):\n        dtype = text_encoder.module.dtype\n'
+        "    else:\n        dtype = text_encoder.dtype\n",
+    )
+    assert lint(fixed, "TL909") == []

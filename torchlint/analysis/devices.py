@@ -982,8 +982,18 @@ _NOT_TENSOR = frozenset(
 _NOT_TENSOR_PREFIXES = ("get_", "set_", "is_", "are_", "has_", "use_", "can_")
 
 
+_ARITHMETIC = (
+    cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo, cst.Power,
+    cst.MatrixMultiply,
+)  # fmt: skip
+
+
 def _tensor_source(scope: Scope, value: cst.BaseExpression) -> bool:
-    """A call to a QN ``torch.<op>`` (one level: not ``torch.nn.*``) that returns a tensor."""
+    """A call to a QN ``torch.<op>`` (one level: not ``torch.nn.*``) that returns a tensor,
+    or arithmetic with one as an operand (``torch.sqrt(x) * torch.sign(x)``: a tensor's
+    arithmetic gives a tensor or raises)."""
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, _ARITHMETIC):
+        return _tensor_source(scope, value.left) or _tensor_source(scope, value.right)
     if not isinstance(value, cst.Call):
         return False
     qualified = scope.qualified_name(value.func)

@@ -143,4 +143,10 @@ def tensor_names(expr: cst.BaseExpression) -> set[str]:
             stack.append(node.value)
         elif isinstance(node, (cst.Tuple, cst.List)):
             stack.extend(element.value for element in node.elements)
+        elif isinstance(node, (cst.GeneratorExp, cst.ListComp)):  # `sum(l for _, l in parts)`
+            stack.append(node.elt)
+            loop: cst.CompFor | None = node.for_in
+            while loop is not None:
+                stack.append(loop.iter)
+                loop = loop.inner_for_in
     return found

@@ -99,6 +99,16 @@ def _target_names(target: cst.CSTNode) -> set[str]:
     return names
 
 
+def _items(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """What ``value`` keeps: its elements for a dict, list or tuple display (a logging
+    record such as ``{"loss": loss, "step": i}``), else the value itself."""
+    if isinstance(value, cst.Dict):
+        return [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return [e.value for e in value.elements if isinstance(e, cst.Element)]
+    return [value]
+
+
 def _detaches(value: cst.BaseExpression | None) -> bool:
     """``loss = loss.item()`` and the like: the name no longer holds a graph."""
     if not isinstance(value, cst.Call):
@@ -114,8 +124,10 @@ class LossAccumulatesGraph(Rule):
     ## What it does
     Reports `total += loss` or `losses.append(loss)` in a loop, where `loss` is the tensor
     `.backward()` is called on (or a loss function's result in a training loop) and is not
-    reduced to a number with `.item()`, `.detach()` or `float()`. Several losses summed
-    before one `backward()` (`total.backward()`) are not reported.
+    reduced to a number with `.item()`, `.detach()` or `float()`. A logging record that
+    holds the loss counts too: `history.append({"loss": loss, "step": i})`,
+    `records += [(epoch, loss)]`, `logs["train"].append((loss, acc))`. Several losses
+    summed before one `backward()` (`total.backward()`) are not reported.
 
     ## Why is this bad?
     `loss` is attached to its step's autograd graph. Adding it to a running total (or
@@ -241,6 +253,28 @@ class LossAccumulatesGraph(Rule):
                 epoch_loss = epoch_loss + loss.detach() * x.shape[0]
             """,
         ),
+        Invalid(
+            """
+            class Trainer:
+                def fit(self, loader):
+                    for step, (x, y) in enumerate(loader):
+                        self.optimizer.zero_grad()
+                        loss = self.criterion(self.model(x), y)
+                        loss.backward()
+                        self.optimizer.step()
+                        self.history["train"].append({"step": step, "loss": loss})
+            """,
+            fixed="""
+            class Trainer:
+                def fit(self, loader):
+                    for step, (x, y) in enumerate(loader):
+                        self.optimizer.zero_grad()
+                        loss = self.criterion(self.model(x), y)
+                        loss.backward()
+                        self.optimizer.step()
+                        self.history["train"].append({"step": step, "loss": loss.detach()})
+            """,
+        ),
         Valid(
             """
             total = 0.0
@@ -250,6 +284,30 @@ class LossAccumulatesGraph(Rule):
                 loss.backward()
                 optimizer.step()
                 total += loss.item()
+            """
+        ),
+        Valid(
+            """
+            records = []
+            for step, (x, y) in enumerate(loader):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                records.append({"step": step, "loss": loss.item()})
+                records += [(step, float(loss))]
+            """
+        ),
+        Valid(
+            """
+            for x, y in loader:
+                optimizer.zero_grad()
+                parts = []
+                for head in heads:
+                    parts.append((head.name, criterion(head(x), y)))
+                total = sum(p for _, p in parts)
+                total.backward()
+                optimizer.step()
             """
         ),
         Valid(
@@ -373,19 +431,20 @@ class LossAccumulatesGraph(Rule):
             event_loops = next(e.loops for e in function.events if e.node is call)
             if any(info is not None and info in event_loops for info in infos):
                 backward_names |= names
-        targets: list[cst.BaseExpression]
-        if is_loss_call(scope, value) and self._in_training_loop(flow, function, infos):
-            targets = [value]
-        elif (
-            isinstance(value, cst.BinaryOperation)
-            and is_loss_call(scope, value.left)
-            and self._in_training_loop(flow, function, infos)
-        ):
-            targets = [value.left]
-        else:
-            targets = _bare(value, backward_names)
-            if not targets:
-                return
+        targets: list[cst.BaseExpression] = []
+        for item in _items(value):
+            if is_loss_call(scope, item) and self._in_training_loop(flow, function, infos):
+                targets.append(item)
+            elif (
+                isinstance(item, cst.BinaryOperation)
+                and is_loss_call(scope, item.left)
+                and self._in_training_loop(flow, function, infos)
+            ):
+                targets.append(item.left)
+            else:
+                targets.extend(_bare(item, backward_names))
+        if not targets:
+            return
         innermost = loops[0]
         for target in targets:
             name = dotted_name(target)
