@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import calls
 from torchlint.analysis.flow import flow_of
 from torchlint.names import dotted_name, iter_children
-from torchlint.rules import calls
 from torchlint.rules.base import Invalid, Rule, Valid
 
 SET_TO_NONE_INDEX = 0
