@@ -98,6 +98,15 @@ def test_each_declaration_format_gives_its_range(tmp_path: Path, kind: str) -> N
     assert (settings.target_version, settings.max_target_version) == ((2, 1), (2, 2))
 
 
+def test_a_poetry_constraint_with_spaces_after_the_operators(tmp_path: Path) -> None:
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.poetry]\nname = "p"\n[tool.poetry.dependencies]\ntorch = ">=1.10.1, < 1.13.0"\n',
+    )
+    torch = declared_ranges(tmp_path)["torch"]
+    assert (torch.lower, torch.upper) == ((1, 10), (1, 12))
+
+
 def test_an_exact_pin_is_both_ends(tmp_path: Path) -> None:
     write(
         tmp_path / "setup.py",

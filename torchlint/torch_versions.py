@@ -267,7 +267,8 @@ def _poetry_range(constraint: str) -> tuple[Version | None, Version | None]:
     ranges = []
     for part in constraint.split("||"):
         specs = []
-        for token in re.split(r"[,\s]+(?=[<>=!~^\d*])", part.strip()):
+        part = re.sub(r"([<>=!~^]=?)\s+", r"\1", part.strip())  # `< 1.13.0` is one token
+        for token in re.split(r"[,\s]+(?=[<>=!~^\d*])", part):
             token = token.strip()
             number = re.match(r"^[\^~]?=?\s*v?(\d+)(?:\.(\d+))?", token)
             if token.startswith("^") and number:

@@ -142,17 +142,9 @@ def _init_of(info: ClassInfo) -> cst.FunctionDef | None:
 def passes_any(call: cst.Call, params: dict[str, int]) -> bool:
     """``call`` of a class may set one of its ``__init__`` ``params`` (by keyword, by
     position, or through ``*args`` / ``**kwargs``)."""
-    positional = 0
-    for arg in call.args:
-        if arg.star:
-            return True
-        if arg.keyword is not None:
-            if arg.keyword.value in params:
-                return True
-        else:
-            positional += 1
     # positions count ``self`` as 0: the call's first argument is position 1
-    return any(0 < position <= positional for position in params.values())
+    values = _passed_for(call, params)
+    return values is None or bool(values)
 
 
 def _passed_for(call: cst.Call, params: dict[str, int]) -> list[cst.BaseExpression] | None:

@@ -162,11 +162,8 @@ class SoftmaxImplicitDim(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute):
-            last = func.attr.value
-        elif isinstance(func, cst.Name):
-            last = func.value
-        else:
+        last = calls.callee_name(node)
+        if last is None:
             return
         if "oft" not in last and not isinstance(func, cst.Name):
             return  # an attribute chain spells the function's own name: cheap pre-check

@@ -259,11 +259,8 @@ class SaveOnEveryRank(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute):
-            last = func.attr.value
-        elif isinstance(func, cst.Name):
-            last = func.value
-        else:
+        last = calls.callee_name(node)
+        if last is None:
             return
         if last == "save_pretrained":
             if not isinstance(func, cst.Attribute) or calls.has_star_args(node):

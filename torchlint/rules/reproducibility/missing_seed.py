@@ -44,11 +44,8 @@ NOT_LITERAL = object()  # a seeding call whose seed is not an integer literal
 def seeding_call(rule: Rule, node: cst.Call) -> bool:
     """True for a call that seeds torch's global generator (or a helper that surely does)."""
     func = node.func
-    if isinstance(func, cst.Attribute):
-        last = func.attr.value
-    elif isinstance(func, cst.Name):
-        last = func.value
-    else:
+    last = calls.callee_name(node)
+    if last is None:
         return False
     if last in SEED_HELPERS:
         return True

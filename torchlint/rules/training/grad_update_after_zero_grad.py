@@ -338,11 +338,8 @@ class GradUpdateAfterZeroGrad(Rule):
 
     def _may_backward(self, call: cst.Call, backward_functions: set[str]) -> bool:
         func = call.func
-        if isinstance(func, cst.Attribute):
-            last = func.attr.value
-        elif isinstance(func, cst.Name):
-            last = func.value
-        else:
+        last = calls.callee_name(call)
+        if last is None:
             return False
         return "backward" in last or last in backward_functions
 
