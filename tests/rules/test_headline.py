@@ -185,6 +185,13 @@ def test_an_integer_device_and_a_ddp_subclass_with_device_ids_are_cuda_only() ->
     assert [line for line, _ in messages(unguarded, "TL201")] == [4, 8, 9]
 
 
+def test_a_bare_availability_check_shows_the_value_and_selects_nothing() -> None:
+    source = "import torch\ntorch.cuda.is_available()\nmodel = model.cuda()\n"
+    assert messages(source, "TL201") == []
+    chosen = source.replace("torch.cuda.is_available()", "ok = torch.cuda.is_available()")
+    assert [line for line, _ in messages(chosen, "TL201")] == [3]
+
+
 def test_a_loss_without_a_weight_has_nothing_to_move() -> None:
     source = (
         "import torch\n"

@@ -163,7 +163,7 @@ def test_whole_model_saved_to_a_buffer_that_is_not_read_back_is_reported() -> No
     source = (
         "import io\n"
         "import torch\n"
-        "def clone(model, path):\n"
+        "def clone(model: torch.nn.Module, path):\n"
         "    buffer = io.BytesIO()\n"
         "    torch.save(model, buffer)\n"
         "    torch.save(model, path)\n"

@@ -144,6 +144,12 @@ def _children(scope, node: cst.CSTNode):
         return ()
     if isinstance(node, cst.Call) and _last_name(node.func) in (*_SKIPS, *_SHOWS):
         return ()
+    if (
+        isinstance(node, cst.Expr)
+        and isinstance(node.value, cst.Call)
+        and _last_name(node.value.func) == "is_available"
+    ):
+        return ()  # a bare `torch.cuda.is_available()` (a notebook cell shows the value)
     if isinstance(node, cst.If) and _stops_without_cuda(scope, node):
         return [child for child in inner_children(node) if child is not node.test]
     return inner_children(node)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint import calls
-from torchlint.analysis.checkpoints import TORCH_SAVE, round_trips
+from torchlint.analysis.checkpoints import TORCH_LOAD, TORCH_SAVE, round_trips
 from torchlint.analysis.datasets import return_values
 from torchlint.analysis.flow import model_named
 from torchlint.diagnostics import Applicability
@@ -81,6 +81,12 @@ class SaveWholeModel(Rule):
     Reports `torch.save(m, ...)` where `m` is a model (an `nn.Module`): named `model`, `net`,
     `network`, `*_model` or `*_net`, annotated as an `nn.Module`, or assigned from an
     `nn.Module` constructor in the same function.
+
+    A function parameter counts only by its annotation, never by its name (`def
+    save_to_file(path, model)` is handed state dicts as often as models), and a value
+    from `torch.load` or from a same-file function that returns only dicts is not a model
+    (conversion scripts re-save checkpoint dicts): on the projects of round 2026-12-07c
+    all 9 labelled reports were such dicts.
 
     Not reported for a clone in memory: the model saved into an `io.BytesIO` and loaded
     back from it in the same function (`copy.deepcopy` does not work on every module). No
@@ -161,10 +167,21 @@ class SaveWholeModel(Rule):
             """
             import io
             import torch
-            def upload(model, hub):
+            from torch import nn
+            def upload(model: nn.Module, hub):
                 with io.BytesIO() as buffer:
                     torch.save(model, buffer)
                     hub.put(buffer.getvalue())
+            """
+        ),
+        Valid(
+            """
+            import torch
+            def save_to_file(file_name, model, dtype):
+                torch.save(model, file_name)  # callers pass a state dict
+            crt_net = torch.load(src, weights_only=True)
+            crt_net = {k.replace("module.", ""): v for k, v in crt_net.items()}
+            torch.save(crt_net, dst)
             """
         ),
         Valid(
@@ -297,11 +314,15 @@ class SaveWholeModel(Rule):
         if text.endswith(".module"):  # `model.module`: the model inside DataParallel/DDP
             text = text[: -len(".module")]
         parts = text.split(".")
+        by_name = model_named(text)
         if len(parts) == 1:
             annotation = self._annotation(text)
             if annotation is not None:
                 return annotation
             values = self._values_of_name(text)
+            # a parameter's name says nothing of what callers pass (`save_to_file(path,
+            # model=state_dict)`): only what is assigned to it in the function counts
+            by_name = by_name and not self._is_parameter(text)
         elif len(parts) == 2 and parts[0] == "self":
             cls = next(
                 (a for a in reversed(self.context.ancestors) if isinstance(a, cst.ClassDef)), None
@@ -311,10 +332,20 @@ class SaveWholeModel(Rule):
             values = []
         if any(self._not_model(value) for value in values):
             return False
-        if model_named(text):
+        if by_name:
             return True
         return any(
             isinstance(value, cst.Call) and self._constructs_model(value) for value in values
+        )
+
+    def _is_parameter(self, name: str) -> bool:
+        node = self.context.scope.node
+        if not isinstance(node, cst.FunctionDef):
+            return False
+        params = node.params
+        return any(
+            param.name.value == name
+            for param in (*params.posonly_params, *params.params, *params.kwonly_params)
         )
 
     def _values_of_name(self, name: str) -> list[cst.BaseExpression]:
@@ -360,6 +391,8 @@ class SaveWholeModel(Rule):
                 "OrderedDict",
             }:
                 return True
+            if self.qualified_name(value.func) in TORCH_LOAD:
+                return True  # a loaded file re-saved: a checkpoint dict far more often than not
             return depth < 2 and self._returns_no_model(func, depth)
         return False
 
