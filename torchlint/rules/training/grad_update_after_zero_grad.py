@@ -337,7 +337,6 @@ class GradUpdateAfterZeroGrad(Rule):
         return flow.is_optimizer(function, receiver) or flow.is_model(function, receiver)
 
     def _may_backward(self, call: cst.Call, backward_functions: set[str]) -> bool:
-        func = call.func
         last = calls.callee_name(call)
         if last is None:
             return False
