@@ -9,6 +9,8 @@ qualified name that resolves at the place of the fix (keeping the user's aliases
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -122,6 +124,9 @@ class DeprecatedNameRule(Rule):
 
     names: ClassVar[Mapping[str, Any]] = {}
     report_imports: ClassVar[bool] = True
+    # False where only a call warns (a class constructed, a function called): then a type
+    # annotation and an import whose name the file never uses change nothing at run time
+    references_warn: ClassVar[bool] = True
     same_object: ClassVar[bool] = False  # the replacement is the same object (an alias)
     _last_parts: ClassVar[frozenset[str]] = frozenset()
 
@@ -182,6 +187,10 @@ class DeprecatedNameRule(Rule):
             return
         if in_compat_branch(self.context.ancestors, self.context, node):
             return  # the fallback for an older torch: the old name is used on purpose
+        if not self.references_warn and any(
+            isinstance(a, cst.Annotation) for a in self.context.ancestors
+        ):
+            return  # `-> amp.GradScaler` names the class and warns about nothing
         self.check_use(Use(node, qualified, use.call, use.decorator))
 
     def visit_Import(self, node: cst.Import) -> None:
@@ -214,10 +223,20 @@ class DeprecatedNameRule(Rule):
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._wanted.add(alias.asname.name.value)
-            if self.report_imports and not in_compat_branch(self.context.ancestors, self.context):
+            if (
+                self.report_imports
+                and not in_compat_branch(self.context.ancestors, self.context)
+                and (self.references_warn or self._used_elsewhere(alias))
+            ):
                 if fix is None:
                     fix = self._import_fix(node, module)
                 self.report(alias, self.message(qualified), fix=fix, api=qualified)
+
+    def _used_elsewhere(self, alias: cst.ImportAlias) -> bool:
+        """The name an import binds appears in the file beyond the import (by text: a
+        mention in a string or comment counts, which errs towards reporting)."""
+        bound = alias.evaluated_alias or alias.evaluated_name
+        return len(re.findall(rf"\b{re.escape(bound)}\b", self.context.source)) > 1
 
     # --- rewriting ``from old import x`` to ``from new import x`` ---
 
