@@ -10,7 +10,6 @@ qualified name that resolves at the place of the fix (keeping the user's aliases
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
