@@ -241,6 +241,17 @@ def test_shell_command_cells_are_not_syntax_errors(cwd: Path) -> None:
     assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 14", "cell 15"]
 
 
+def test_a_percent_continuation_in_brackets_is_python_not_a_magic(cwd: Path) -> None:
+    notebook = training_notebook()
+    notebook["cells"] += [
+        code(["print(\n", '    "%d examples in %.2f minutes"\n', "    % (n, minutes)\n", ")"]),
+        code(["if not ready:\n", "    os.makedirs(path)\n", "    !wget https://x/y.zip -O y.zip"]),
+    ]
+    write_notebook(cwd / "nb.ipynb", notebook)
+    lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
+    assert not [line for line in lines if " TL000 " in line]
+
+
 def test_non_python_notebooks_and_cells_are_skipped(cwd: Path) -> None:
     notebook = training_notebook()
     notebook["metadata"] = {

@@ -328,7 +328,15 @@ def _string_interior_lines(text: str) -> set[int]:
 
 
 def mask_magics(source: str, counter: list[int], originals: dict[int, str]) -> str:
-    """``source`` with IPython-only lines replaced by numbered placeholders (recorded)."""
+    """``source`` with IPython-only lines replaced by numbered placeholders (recorded).
+    A cell that parses as Python has none: a line starting with ``%`` there continues an
+    expression (``"%d items"\n    % (n,)`` inside brackets)."""
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        pass
+    else:
+        return source
     lines = source.splitlines(keepends=True)
     masked: list[str] = []
     replaced: dict[int, int] = {}  # 0-based line -> placeholder number
