@@ -19,7 +19,10 @@ class CheckpointReentrant(Rule):
     Reports `torch.utils.checkpoint.checkpoint(...)` without an explicit `use_reentrant`
     argument. A call in a branch of an `if` that tests the torch version
     (`if is_torch_version(">=", "1.11.0"): ... else: ...`) is the fallback for releases
-    that have no `use_reentrant`, written on purpose: it is not reported.
+    that have no `use_reentrant`, written on purpose: it is not reported. Nor is any call
+    in a project whose declared torch range starts before 1.11, which has no
+    `use_reentrant` to pass (on the projects of round 2026-12-07c, maintainers would not
+    break their declared floor for it).
 
     ## Why is this bad?
     The old default, the reentrant implementation, gives the checkpointed layers no
@@ -45,7 +48,7 @@ class CheckpointReentrant(Rule):
     ## Fix safety
     Unsafe: the non-reentrant implementation computes gradients in cases where the
     reentrant one silently produced none, and it handles random state and hooks
-    differently. No fix when the target torch version is older than 1.11.
+    differently.
 
     ## References
     - https://pytorch.org/docs/stable/checkpoint.html
@@ -105,12 +108,11 @@ class CheckpointReentrant(Rule):
                     return x
             """,
         ),
-        Invalid(
+        Valid(
             """
             from torch.utils.checkpoint import checkpoint
             out = checkpoint(block, x)
             """,
-            fixed=None,
             settings={"target-version": "1.10"},
         ),
         Valid(
@@ -165,8 +167,8 @@ class CheckpointReentrant(Rule):
             return
         if under_version_test(self.context.ancestors, self.context, node):
             return  # the branch for a torch without `use_reentrant`, on purpose
-        fix = None
-        if self.context.settings.supports(USE_REENTRANT_SINCE):
-            new = calls.add_keyword(node, "use_reentrant", "False")
-            fix = self.fix(Applicability.UNSAFE, "Pass `use_reentrant=False`", Replace(node, new))
+        if not self.context.settings.supports(USE_REENTRANT_SINCE):
+            return  # the oldest supported torch has no `use_reentrant`: nothing to pass
+        new = calls.add_keyword(node, "use_reentrant", "False")
+        fix = self.fix(Applicability.UNSAFE, "Pass `use_reentrant=False`", Replace(node, new))
         self.report(node, fix=fix)
