@@ -26,10 +26,6 @@ class Entry:
 
 
 FUNCTORCH = ("vmap", "grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "functionalize")
-UPSAMPLING = {
-    "UpsamplingNearest2d": (("mode", '"nearest"'),),
-    "UpsamplingBilinear2d": (("mode", '"bilinear"'), ("align_corners", "True")),
-}
 TABLE: dict[str, Entry] = {
     "torch.solve": Entry("torch.linalg.solve(A, B)", removed=True, note="arguments swapped"),
     "torch.symeig": Entry("torch.linalg.eigh", removed=True),
@@ -75,13 +71,6 @@ for _name in FUNCTORCH:
     TABLE[f"functorch.{_name}"] = Entry(
         f"torch.func.{_name}", target=f"torch.func.{_name}", version=(2, 0)
     )
-for _module in ("torch.nn", "torch.nn.modules", "torch.nn.modules.upsampling"):
-    for _class in UPSAMPLING:
-        TABLE[f"{_module}.{_class}"] = Entry(
-            "nn.Upsample(..., " + ", ".join(f"{k}={v}" for k, v in UPSAMPLING[_class]) + ")",
-            version=(0, 0),
-            special=_class,
-        )
 
 
 def _signed_int(expr: cst.BaseExpression) -> int | None:
@@ -97,10 +86,12 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
     Reports functions that torch removed (`torch.solve`, `symeig`, `matrix_rank`,
     `lstsq`) or deprecated (`torch.qr`, `cholesky`, `chain_matmul`, `ger`, `range`, `lu`,
     `lu_solve`, `triangular_solve`, `testing.assert_allclose`,
-    `backends.cuda.sdp_kernel`, `nn.UpsamplingNearest2d`, `nn.UpsamplingBilinear2d`,
+    `backends.cuda.sdp_kernel`,
     `utils._pytree._register_pytree_node`, `nn.utils.weight_norm`, and
     `functorch.vmap/grad/vjp/jvp/jacrev/jacfwd/hessian/functionalize`), in calls,
-    references and imports, through any alias.
+    references and imports, through any alias. `nn.UpsamplingNearest2d` and
+    `nn.UpsamplingBilinear2d` are deprecated in the documentation only: they neither warn
+    nor go away, so they are not reported.
 
     `torch.nn.utils.weight_norm` is reported although its replacement,
     `torch.nn.utils.parametrizations.weight_norm`, saves other state-dict keys
@@ -145,7 +136,6 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
     replacement: `ger` -> `outer`, `functorch.X` -> `torch.func.X` (imports included),
     `chain_matmul(a, b, ...)` -> `linalg.multi_dot([a, b, ...])`, `qr(A[, some])` ->
     `linalg.qr(A[, mode=])`, `cholesky(A[, upper])` -> `linalg.cholesky(A)[.mH]`,
-    `nn.UpsamplingNearest2d(...)` / `UpsamplingBilinear2d(...)` -> `nn.Upsample(..., mode=)`,
     and `torch.range` with integer-literal arguments (the end moves by one and float
     literals keep the floating dtype). Not exact, so only shown: `torch.range` with other
     arguments, `assert_allclose` -> `assert_close` (different tolerances), `lu`,
@@ -220,15 +210,11 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
             """,
             count=3,
         ),
-        Invalid(
+        Valid(
             """
             import torch.nn as nn
-            up = nn.UpsamplingBilinear2d(scale_factor=2)
-            """,
-            fixed="""
-            import torch.nn as nn
-            up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
-            """,
+            up = nn.UpsamplingBilinear2d(scale_factor=2)  # deprecated in the docs only
+            """
         ),
         Invalid(
             """
@@ -473,17 +459,6 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
             return self._safe("torch.linalg.cholesky", call, text, spelled)
         if kind == "range":
             return self._range(use, call, positional, keywords)
-        if kind in UPSAMPLING:
-            implied = UPSAMPLING[kind]
-            if len(positional) > 2 or any(calls.keyword(call, key) for key, _ in implied):
-                return None
-            spelled = self.spell(use.node, use.qualified.rsplit(".", 1)[0] + ".Upsample")
-            if spelled is None:
-                return None
-            new = call.with_changes(func=cst.parse_expression(spelled[0]))
-            for key, value in implied:
-                new = calls.add_keyword(new, key, value)
-            return self._safe("nn.Upsample", call, new, spelled)
         return None
 
     def _range(
