@@ -44,6 +44,7 @@ GUARDS = {
     "getattr test": 'if getattr(torch.amp, "GradScaler", None) is None:\n    y = {use}',
     "hasattr": 'if hasattr(torch, "amp"):\n    pass\nelse:\n    y = {use}',
     "try except tuple": "try:\n    import torch.amp\nexcept (ImportError, AttributeError):\n    y = {use}",
+    "keyword fallback": "try:\n    y = build(weights=None)\nexcept TypeError:\n    y = {use}",
     "version.parse": (
         'if version.parse(torch.__version__) >= version.parse("2.4"):\n'
         "    pass\nelse:\n    y = {use}"

@@ -4,7 +4,8 @@ A project that supports several torch releases keeps the old spelling where the 
 missing, and writes the choice in many ways:
 
 - ``try: from torch.amp import GradScaler`` / ``except ImportError: from torch.cuda.amp
-  import GradScaler`` (any handler for ``ImportError`` / ``AttributeError``, bare included);
+  import GradScaler`` (any handler for ``ImportError`` / ``AttributeError``, bare included;
+  ``TypeError`` for a keyword the older release lacks);
 - an ``if`` or a conditional expression whose test reads the version:
   ``if Version(torch.__version__) < Version("1.8"): outer = torch.ger``,
   ``if version.parse(torch.__version__) >= ...``, ``is_torch_version("<", "2.2")``;
@@ -37,9 +38,11 @@ from torchlint.names import dotted_name, iter_children
 if TYPE_CHECKING:
     from torchlint.context import FileContext
 
-# Exceptions a fallback for a missing name is written against.
+# Exceptions a fallback for a missing name is written against (`TypeError`: a keyword the
+# older release lacks, `models.inception_v3(weights=...)` before torchvision 0.13).
 _FALLBACK_EXCEPTIONS = frozenset(
-    {"ImportError", "ModuleNotFoundError", "AttributeError", "Exception", "BaseException"}
+    {"ImportError", "ModuleNotFoundError", "AttributeError", "TypeError"}
+    | {"Exception", "BaseException"}
 )
 # Parts of names that test the running torch: `torch.__version__`, `Version(...)`,
 # `is_torch_version(...)`, `TORCH_VERSION`, `_TORCH_GREATER_EQUAL_2_0`, `packaging.version`.
