@@ -232,10 +232,13 @@ class DeprecatedNameRule(Rule):
                 self.report(alias, self.message(qualified), fix=fix, api=qualified)
 
     def _used_elsewhere(self, alias: cst.ImportAlias) -> bool:
-        """The name an import binds appears in the file beyond the import (by text: a
-        mention in a string or comment counts, which errs towards reporting)."""
+        """The name an import binds is read somewhere in the file (a name node beyond the
+        import's own; a mention in a string or comment is not a use)."""
         bound = alias.evaluated_alias or alias.evaluated_name
-        return len(re.findall(rf"\b{re.escape(bound)}\b", self.context.source)) > 1
+        if len(re.findall(rf"\b{re.escape(bound)}\b", self.context.source)) < 2:
+            return False  # cheap: the text never mentions it again
+        names = self.context.fact("deprecation.name-counts", _name_counts)
+        return names.get(bound, 0) > 1
 
     # --- rewriting ``from old import x`` to ``from new import x`` ---
 
@@ -370,6 +373,19 @@ def module_alias(
     if import_if_free and scope.can_use(module, module):
         return module, (f"import {module}",)
     return None
+
+
+def _name_counts(context: FileContext) -> dict[str, int]:
+    """How many name nodes spell each name in the file (imports included)."""
+    counts: dict[str, int] = {}
+    stack: list[cst.CSTNode] = [context.module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            counts[node.value] = counts.get(node.value, 0) + 1
+        else:
+            stack.extend(iter_children(node))
+    return counts
 
 
 def _value_names(context: FileContext) -> frozenset[str]:
