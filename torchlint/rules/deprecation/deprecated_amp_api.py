@@ -227,7 +227,7 @@ class DeprecatedAmpApi(DeprecatedNameRule):
             from torch.cuda import amp
             from torch.cuda.amp import autocast  # imported, never used: nothing warns
             def make_scaler(enabled) -> amp.GradScaler:
-                """The scaler for training under autocast."""
+                "The scaler for training under autocast."
                 scaler: Optional[amp.GradScaler] = None
                 return scaler
             """
