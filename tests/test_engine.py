@@ -647,8 +647,8 @@ def placed(monkeypatch):
     found = []
     real = engine._place
 
-    def recording(context, nodes):
-        found.append(real(context, nodes))
+    def recording(context):
+        found.append(real(context))
         return found[-1]
 
     monkeypatch.setattr(engine, "_place", recording)
