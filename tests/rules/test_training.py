@@ -13,7 +13,7 @@ from tests.helpers import fix, lint, settings_for
 from torchlint.analysis import flow as flow_module
 from torchlint.analysis.flow import MAX_DEPTH, Flow, build_flow
 from torchlint.engine import FileContext, lint_source
-from torchlint.names import iter_children
+from torchlint.names import Scope, iter_children
 from torchlint.registry import all_rules
 from torchlint.rules.base import Rule
 
@@ -1034,3 +1034,60 @@ def test_tl301_submodules_of_a_diffusers_model_follow_it() -> None:
         """
     assert codes(source, "TL301") == []
     assert codes(source.replace("(ModelMixin)", "(Base)"), "TL301") == [(16, "TL301")]
+
+
+def test_tl314_reads_a_functions_expressions_only_when_they_can_change_the_answer(
+    monkeypatch,
+) -> None:
+    """Which functions hand out a context manager is decided from the decorators and the
+    ``return`` and ``with`` statements: a body's expressions are searched (for ``yield``)
+    only for a function that would otherwise be one."""
+    from torchlint.rules.training import context_manager_not_entered as tl314
+
+    entered: list[cst.CSTNode] = []
+    real = tl314.iter_children
+
+    def spy(node: cst.CSTNode, fields=None):
+        entered.append(node)
+        return real(node, fields)
+
+    monkeypatch.setattr(tl314, "iter_children", spy)
+    source = textwrap.dedent(
+        """
+        import contextlib
+        import torch
+
+        def plain(x):
+            if x:
+                return [g(v) for v in x]
+
+        @contextlib.contextmanager
+        def generator(x):
+            with open(x):
+                yield [g(v) for v in x]
+
+        @torch.no_grad()
+        def decorated(x):
+            return torch.no_grad()
+
+        def factory():
+            return torch.no_grad()
+        """
+    )
+    module = cst.parse_module(source)
+    scope = Scope(module, None)
+    answers = {
+        f.name.value: tl314._hands_out_context(f, scope)
+        for f in module.body
+        if isinstance(f, cst.FunctionDef)
+    }
+    assert answers == {"plain": False, "generator": False, "decorated": False, "factory": True}
+    searched = {id(node) for node in entered if isinstance(node, cst.BaseExpression)}
+    factory = module.body[-1]
+    stack: list[cst.CSTNode] = [factory.body]
+    in_factory: set[int] = set()
+    while stack:
+        node = stack.pop()
+        in_factory.add(id(node))
+        stack.extend(iter_children(node))
+    assert searched and searched <= in_factory
