@@ -340,6 +340,16 @@ def test_a_rule_run_after_the_walk_that_crashes_is_one_error_and_stops_there() -
     assert messages(result) == ["name a", "name b", "name c"]
 
 
+def test_a_rule_run_after_the_walk_cannot_want_only_some_names() -> None:
+    """Its visits are kept in walk order; a filter on names would need a table of its own."""
+
+    class SomeNamesLater(ReportSomeNames):
+        after_walk = "flow"
+
+    (error,) = lint_source("example.py", "a\n", ALL, [SomeNamesLater]).errors
+    assert "TypeError: SomeNamesLater: after_walk with names_visited" in error
+
+
 def test_after_walk_names_an_index_the_engine_knows() -> None:
     class Unknown(_Fake):
         after_walk = "nothing"
