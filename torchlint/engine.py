@@ -581,9 +581,6 @@ class _Walker:
                     entry[1](node)
                 except Exception as error:  # noqa: BLE001 - crash isolation is the point
                     self._crashed(entry[0], error)
-        self.later.clear()
-        ancestors.clear()
-        context.scope = context.module_scope
 
     def _crashed(self, rule: Rule, error: Exception) -> None:
         """Report a rule's crash and take all its visitors out of the tables."""

@@ -93,6 +93,9 @@ def _built_during_lint(path: Path, monkeypatch, alone: bool = False) -> list[tup
         record = context.fact(flow_module.WALK_RECORD, flow_module._no_record)
         assert record is not None and record.done
         flow = real(context)
+        # The functions' and classes' scopes are the walk's: their names are read once.
+        for function in flow.functions[1:]:
+            assert function.scope is record.scopes[id(function.node)]
         own = None
         if alone:
             fresh = FileContext(context.path, context.source, context.module, context.settings)
