@@ -277,6 +277,90 @@ def test_a_crashing_rule_is_one_error_and_the_others_go_on() -> None:
     assert messages(result) == ["name a", "name b", "name c"]
 
 
+# --- rules run after the walk (after_walk) -------------------------------------------------------
+
+
+class Where(_Fake):
+    """Reports, at each call and on leaving each def, the ancestors and the scope it sees."""
+
+    def _where(self) -> str:
+        context = self.context
+        path = ".".join(type(node).__name__ for node in context.ancestors)
+        return f"{path} in {type(context.scope.node).__name__} under {type(context.parent)}"
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.report(node, f"call {self._where()}")
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.report(node.name, f"left {self._where()}")
+
+
+class WhereLater(Where):
+    after_walk = "flow"
+
+
+def test_a_rule_run_after_the_walk_sees_what_it_saw_during_it(monkeypatch) -> None:
+    source = (
+        "f(a)\n"
+        "def g(x=h()):\n"
+        "    with k():\n"
+        "        m(lambda: n(x))\n"
+        "class C:\n"
+        "    def p(self):\n"
+        "        return q()\n"
+    )
+    ran_after = []
+    real = engine._Walker._replay
+    monkeypatch.setattr(engine._Walker, "_replay", lambda self: ran_after.append(1) or real(self))
+    during, after = lint(source, Where), lint(source, WhereLater)
+    assert during.errors == after.errors == []
+    assert len(messages(during)) == 8  # six calls, two defs
+    assert messages(after) == messages(during)
+    assert ran_after == [1]  # the second lint only
+
+
+class CrashLater(_Fake):
+    name = "crashy-later"
+    after_walk = "flow"
+    calls = 0
+
+    def visit_Name(self, node: cst.Name) -> None:
+        CrashLater.calls += 1
+        raise ValueError(f"bad {node.value}")
+
+
+def test_a_rule_run_after_the_walk_that_crashes_is_one_error_and_stops_there() -> None:
+    CrashLater.calls = 0
+    result = lint("a + b + c\n", CrashLater, ReportNames)
+    line = CrashLater.visit_Name.__code__.co_firstlineno + 2
+    assert result.errors == [
+        f"example.py: internal error in TL703 (crashy-later): ValueError: bad a [test_engine.py:{line}]"
+    ]
+    assert CrashLater.calls == 1
+    assert messages(result) == ["name a", "name b", "name c"]
+
+
+def test_a_rule_run_after_the_walk_cannot_want_only_some_names() -> None:
+    """Its visits are kept in walk order; a filter on names would need a table of its own."""
+
+    class SomeNamesLater(ReportSomeNames):
+        after_walk = "flow"
+
+    (error,) = lint_source("example.py", "a\n", ALL, [SomeNamesLater]).errors
+    assert "TypeError: SomeNamesLater: after_walk with names_visited" in error
+
+
+def test_after_walk_names_an_index_the_engine_knows() -> None:
+    class Unknown(_Fake):
+        after_walk = "nothing"
+
+        def visit_Name(self, node: cst.Name) -> None:
+            pass
+
+    (error,) = lint_source("example.py", "a\n", ALL, [Unknown]).errors
+    assert "internal error: ValueError: no whole-file index 'nothing'" in error
+
+
 class ReportSomeNames(_Fake):
     """Wants the names ``a`` and, once it has seen ``import x as alias``, ``alias``."""
 
@@ -647,8 +731,8 @@ def placed(monkeypatch):
     found = []
     real = engine._place
 
-    def recording(context, nodes):
-        found.append(real(context, nodes))
+    def recording(context):
+        found.append(real(context))
         return found[-1]
 
     monkeypatch.setattr(engine, "_place", recording)

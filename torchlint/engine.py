@@ -363,6 +363,16 @@ def _visitors(rule_type: type[Rule]) -> tuple[tuple[bool, type, str], ...]:
     return found
 
 
+def _walk_record(index: str) -> Callable[[FileContext], Any]:
+    """What records the walk for the whole-file index a rule's ``after_walk`` names (imported
+    late: the analyses import the engine's types)."""
+    if index == "flow":
+        from torchlint.analysis.flow import WalkRecord
+
+        return WalkRecord
+    raise ValueError(f"no whole-file index {index!r}")
+
+
 def _timed(timer: timing.Timer, label: str, method: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda node: timer.measure(label, method, node)
 
@@ -370,49 +380,105 @@ def _timed(timer: timing.Timer, label: str, method: Callable[[Any], Any]) -> Cal
 _Visitors = list[tuple[Rule, Callable[[Any], Any]]]
 # The visit_Name visitors that want only some names, with the names they want.
 _NameVisitors = list[tuple[Container[str], tuple[Rule, Callable[[Any], Any]]]]
-# A node type's visitors, child fields, whether it opens a scope, its leave_ visitors, and
-# (names only) the visitors that want some of them.
-_Plan = tuple[_Visitors | None, tuple[str, ...], bool, _Visitors | None, _NameVisitors | None]
+# A node type's visitors, child fields, whether it opens a scope, its leave_ visitors,
+# (names only) the visitors that want some of them, and the visit_ and leave_ visitors of
+# the rules that run after the walk (``Rule.after_walk``).
+_Plan = tuple[
+    _Visitors | None,
+    tuple[str, ...],
+    bool,
+    _Visitors | None,
+    _NameVisitors | None,
+    _Visitors | None,
+    _Visitors | None,
+]
+# A visit kept for after the walk: the visitors, the node, its ancestors and scope then.
+_Later = tuple[_Visitors, cst.CSTNode, tuple[cst.CSTNode, ...], Scope]
 
 
 class _Walker:
-    """Walks the CST once, calling each rule's visitors; crashes disable only that rule."""
+    """Walks the CST once, calling each rule's visitors; crashes disable only that rule.
+
+    A rule that reads a whole-file index (``Rule.after_walk``, the training-loop index) has
+    its visits kept, with the ancestors and scope of each, and replayed after the walk: the
+    index is built from what this walk saw (``analysis.flow.WalkRecord``) instead of a
+    second walk of the file, and is complete by the time such a rule asks for it.
+    """
 
     def __init__(self, context: FileContext, rules: Sequence[type[Rule]], result: FileResult):
         self.context = context
         self.result = result
         self.visit: dict[type, _Visitors] = {}
         self.leave: dict[type, _Visitors] = {}
+        self.visit_later: dict[type, _Visitors] = {}
+        self.leave_later: dict[type, _Visitors] = {}
         self.some_names: _NameVisitors = []
         self.plans: dict[type, _Plan] = {}
+        self.later: list[_Later] = []
+        self.crashed: set[int] = set()  # rules (by id) that crashed: their kept visits are skipped
         # Node types with nothing to do (no visitors, no children, no scope): not entered.
         # Names and literals are half of all nodes, and most have nothing to do.
         self.idle: set[type] = set()
+        self.record: Any = None  # what the walk records for the indexes (one kind for now)
         timer = timing.TIMER
         for rule_type in rules:
             label = f"rule {rule_type.code} ({rule_type.name})"
             rule = rule_type(context) if timer is None else timer.measure(label, rule_type, context)
+            later = getattr(rule_type, "after_walk", None)
+            if later is not None and self.record is None:
+                self.record = _walk_record(later)(context)
+                for node_type in self.record.node_types:
+                    self.visit.setdefault(node_type, []).append((self.record, self.record.enter))
+                    self.leave.setdefault(node_type, []).append((self.record, self.record.leave))
             for leaving, node_type, attr in _visitors(rule_type):
                 method = getattr(rule, attr)
                 if timer is not None:
                     method = _timed(timer, label, method)
                 wanted = rule.names_visited() if attr == "visit_Name" else None
-                if wanted is not None:
+                if later is not None:
+                    if wanted is not None:
+                        raise TypeError(f"{rule_type.__name__}: after_walk with names_visited")
+                    table = self.leave_later if leaving else self.visit_later
+                    table.setdefault(node_type, []).append((rule, method))
+                elif wanted is not None:
                     self.some_names.append((wanted, (rule, method)))
                 else:
                     table = self.leave if leaving else self.visit
                     table.setdefault(node_type, []).append((rule, method))
 
     def run(self) -> None:
-        """Walk the module (timed as the engine's own share: the visitors time themselves)."""
+        """Walk the module (timed as the engine's own share: the visitors time themselves),
+        then run the visits kept for after it."""
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, 20000))
         try:
-            self._walk(self.context.module)
-        except RecursionError:
-            self.result.errors.append(f"{self.context.path}: {NESTED_TOO_DEEPLY}")
+            try:
+                self._walk(self.context.module)
+                if self.record is not None and id(self.record) not in self.crashed:
+                    self.record.complete()
+            except RecursionError:
+                self.result.errors.append(f"{self.context.path}: {NESTED_TOO_DEEPLY}")
+            if self.later:
+                self._replay()
         finally:
             sys.setrecursionlimit(limit)
+
+    def _replay(self) -> None:
+        """The kept visits, in the order of the walk, each seeing the ancestors and scope it
+        would have seen during the walk."""
+        context = self.context
+        ancestors = context.ancestors
+        crashed = self.crashed
+        for visitors, node, above, scope in self.later:
+            ancestors[:] = above
+            context.scope = scope
+            for entry in visitors:
+                if id(entry[0]) in crashed:
+                    continue
+                try:
+                    entry[1](node)
+                except Exception as error:  # noqa: BLE001 - crash isolation is the point
+                    self._crashed(entry[0], error)
 
     def _crashed(self, rule: Rule, error: Exception) -> None:
         """Report a rule's crash and take all its visitors out of the tables."""
@@ -422,7 +488,8 @@ class _Walker:
             f"{type(error).__name__}: {error} "
             f"[{where.filename.rsplit('/', 1)[-1]}:{where.lineno}]"
         )
-        for table in (self.visit, self.leave):
+        self.crashed.add(id(rule))
+        for table in (self.visit, self.leave, self.visit_later, self.leave_later):
             for node_type, entries in table.items():
                 # New lists: a loop over the old one (in progress) is left undisturbed.
                 table[node_type] = [entry for entry in entries if entry[0] is not rule]
@@ -438,15 +505,19 @@ class _Walker:
             node_type in _SCOPE_TYPES,
             self.leave.get(node_type),
             (self.some_names or None) if node_type is cst.Name else None,
+            self.visit_later.get(node_type),
+            self.leave_later.get(node_type),
         )
         if not any(plan):
             self.idle.add(node_type)
         return plan
 
     def _walk(self, node: cst.CSTNode) -> None:
-        visitors, fields, is_scope, leavers, some_names = self.plans.get(type(node)) or self._plan(
+        visitors, fields, is_scope, leavers, some_names, later, leave_later = self.plans.get(
             type(node)
-        )
+        ) or self._plan(type(node))
+        if later:
+            self.later.append((later, node, tuple(self.context.ancestors), self.context.scope))
         if visitors:
             for entry in visitors:
                 try:
@@ -465,6 +536,8 @@ class _Walker:
             context = self.context
             if is_scope:
                 context.scope = Scope(node, context.scope)
+                if self.record is not None:
+                    self.record.scoped(node, context.scope)
             ancestors = context.ancestors
             ancestors.append(node)
             idle = self.idle
@@ -490,6 +563,9 @@ class _Walker:
                     entry[1](node)
                 except Exception as error:  # noqa: BLE001 - crash isolation is the point
                     self._crashed(entry[0], error)
+        if leave_later:
+            context = self.context
+            self.later.append((leave_later, node, tuple(context.ancestors), context.scope))
 
 
 def _resolve(context: FileContext) -> list[Diagnostic]:
@@ -529,7 +605,7 @@ def _spans(context: FileContext, nodes: list[cst.CSTNode]) -> dict[int, tuple[in
     """The offsets of ``nodes``: by default from the statements they were reported in
     (``_place``), else from generating the whole module."""
     if context.locate is node_spans:
-        found = _place(context, nodes)
+        found = _place(context)
         if found is not None:
             return found
     return context.locate(context.module, nodes)
@@ -538,7 +614,7 @@ def _spans(context: FileContext, nodes: list[cst.CSTNode]) -> dict[int, tuple[in
 _BODIES = (cst.Module, cst.IndentedBlock)
 
 
-def _place(context: FileContext, nodes: list[cst.CSTNode]) -> dict[int, tuple[int, int]] | None:
+def _place(context: FileContext) -> dict[int, tuple[int, int]] | None:
     """Offsets from generating only the statements the nodes are in: for each node, the
     innermost statement around it (of a module's or a block's body) whose text is found once
     in the source, else the next one out. A fix's node may be a top-level statement of its
@@ -563,7 +639,7 @@ def _place(context: FileContext, nodes: list[cst.CSTNode]) -> dict[int, tuple[in
         return placed[key]
 
     try:
-        return _place_all(context, spans_of, top, found, nodes)
+        return _place_all(context, spans_of, top, found)
     except _OverBudget:
         return None
 
@@ -582,8 +658,8 @@ def _place_all(
     spans_of: Callable[[cst.CSTNode, Sequence[cst.CSTNode]], dict | None],
     top: set[int],
     found: dict[int, tuple[int, int]],
-    nodes: list[cst.CSTNode],
 ) -> dict[int, tuple[int, int]] | None:
+    """Every node a report or its fix needs (``_located_nodes``) is found, or None."""
     for pending in context.pending:
         wanted = [pending.node]
         if pending.fix is not None:
@@ -607,7 +683,7 @@ def _place_all(
                     break
             else:
                 return None
-    return found if all(id(node) in found for node in nodes) else None
+    return found
 
 
 def _located_nodes(pending: list[Pending]) -> list[cst.CSTNode]:

@@ -13,7 +13,9 @@ from tests.helpers import fix, lint, settings_for
 from torchlint.analysis import flow as flow_module
 from torchlint.analysis.flow import MAX_DEPTH, Flow, build_flow
 from torchlint.engine import FileContext, lint_source
+from torchlint.names import Scope, iter_children
 from torchlint.registry import all_rules
+from torchlint.rules.base import Rule
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "training"
 TL3 = [r.code for r in all_rules() if r.code.startswith("TL3")]
@@ -75,6 +77,132 @@ def test_the_flow_walk_enters_every_node_type_it_handles() -> None:
         ("backward", "loss"),
         ("step", "opt"),
     ]
+
+
+# --- one walk: the index from what the engine's walk recorded ----------------------------------
+
+
+def _built_during_lint(path: Path, monkeypatch, alone: bool = False) -> list[tuple]:
+    """For each index the TL3 rules had built while linting ``path`` (each from what the
+    engine's walk recorded): the module, the index's signature and, with ``alone``, the
+    signature of the index built by a walk of its own (all read before the file is let go)."""
+    built = []
+    real = flow_module.build_flow
+
+    def recording(context: FileContext) -> Flow:
+        record = context.fact(flow_module.WALK_RECORD, flow_module._no_record)
+        assert record is not None and record.done
+        flow = real(context)
+        # The functions' and classes' scopes are the walk's: their names are read once.
+        for function in flow.functions[1:]:
+            assert function.scope is record.scopes[id(function.node)]
+        own = None
+        if alone:
+            fresh = FileContext(context.path, context.source, context.module, context.settings)
+            own = _signature(real(fresh))
+        built.append((context.module, _signature(flow), own))
+        return flow
+
+    monkeypatch.setattr(flow_module, "build_flow", recording)
+    assert not lint_all_tl3(path).errors
+    return built
+
+
+def _event_signature(e, loops: tuple) -> tuple:
+    callee = id(e.callee.node) if e.callee else 0
+    fields = (e.kind, e.name, id(e.node), e.index, loops, e.grad, e.guards, e.branches, e.arg)
+    return (*fields, e.closure, e.qualified, callee)
+
+
+def _signature(flow: Flow) -> list:
+    """Everything the rules read of the index, with nodes by identity (the same tree)."""
+
+    def loops(found) -> tuple:
+        return tuple((loop.start, loop.end, loop.targets, id(loop.node)) for loop in found)
+
+    functions = [
+        (
+            f.name,
+            id(f.node),
+            f.start,
+            f.end,
+            f.grad,
+            tuple(f.params),
+            tuple(sorted(f.nested)),
+            loops(f.loops),
+            tuple((w.start, w.end, w.grad, len(w.off_items), id(w.node)) for w in f.withs),
+            tuple(_event_signature(e, loops(e.loops)) for e in f.events),
+        )
+        for f in flow.functions
+    ]
+    classes = sorted(
+        (name, [(c.is_module, c.is_lightning, c.owns_layers, sorted(c.methods)) for c in infos])
+        for name, infos in flow.classes.items()
+    )
+    evidence = sorted(
+        (kind, str(owner) if kind == "module" else "", name, sorted(found))
+        for (kind, owner), names in flow.evidence.items()
+        for name, found in names.items()
+    )
+    return [functions, classes, evidence, len(flow._raw_assign), len(flow._raw_annotation)]
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.py")), ids=lambda p: p.name)
+def test_the_index_from_the_walk_is_the_index_from_a_walk_of_its_own(path, monkeypatch) -> None:
+    built = _built_during_lint(path, monkeypatch, alone=True)
+    assert built
+    for _, from_the_walk, alone in built:
+        assert from_the_walk == alone
+
+
+def test_a_training_script_is_walked_once(monkeypatch) -> None:
+    """The index enters only the nodes it handles and their children: below any other
+    node, the engine's walk has listed the handled nodes already."""
+    walked: list[cst.CSTNode] = []
+    real = flow_module._Builder.walk
+
+    def spy(self, node: cst.CSTNode, state) -> None:
+        walked.append(node)
+        real(self, node, state)
+
+    monkeypatch.setattr(flow_module._Builder, "walk", spy)
+    ((module, signature, _),) = _built_during_lint(FIXTURES / "cifar_clean.py", monkeypatch)
+    parents: dict[int, cst.CSTNode] = {}
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        for child in iter_children(node):
+            parents[id(child)] = node
+            stack.append(child)
+    entered = (*flow_module._HANDLERS, cst.Module)
+    deeper = [
+        node
+        for node in walked
+        if not isinstance(node, entered) and not isinstance(parents[id(node)], entered)
+    ]
+    assert len(walked) > 100 and len(signature[0]) > 3  # functions
+    assert deeper == []
+
+
+def test_an_index_asked_for_during_the_walk_is_built_by_a_walk_of_its_own(monkeypatch) -> None:
+    """A rule without ``after_walk`` that asks mid-walk gets the whole index all the same."""
+    seen = []
+
+    class AsksNow(Rule):
+        code = "TL302"
+        name = "asks-now"
+        summary = "asks for the index during the walk"
+
+        def visit_Call(self, node: cst.Call) -> None:
+            seen.append(len(flow_module.flow_of(self.context).functions))
+
+    class AsksLater(AsksNow):
+        after_walk = "flow"
+
+    source = "f()\ndef g():\n    pass\ndef h():\n    pass\n"
+    settings = settings_for(None, select=["TL302"])
+    assert not lint_source("train.py", source, settings, [AsksNow, AsksLater]).errors
+    assert seen == [3, 3]
 
 
 def test_index_methods_nested_functions_and_module_body() -> None:
@@ -1047,3 +1175,77 @@ def test_tl301_a_function_given_its_model_is_reported_only_when_no_caller_sets_e
     assert codes(one, "TL301") == []  # a caller chose the mode: the function leaves it to them
     unknown = both.replace("nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))", "make_model()")
     assert codes(unknown, "TL301") == []  # a class it cannot see
+
+
+def test_tl314_reads_a_functions_expressions_only_when_they_can_change_the_answer(
+    monkeypatch,
+) -> None:
+    """Which functions hand out a context manager is decided from the decorators and the
+    ``return`` and ``with`` statements: a body's expressions are searched (for ``yield``)
+    only for a function that would otherwise be one."""
+    from torchlint.rules.training import context_manager_not_entered as tl314
+
+    entered: list[cst.CSTNode] = []
+    real = tl314.iter_children
+
+    def spy(node: cst.CSTNode, fields=None):
+        entered.append(node)
+        return real(node, fields)
+
+    monkeypatch.setattr(tl314, "iter_children", spy)
+    source = textwrap.dedent(
+        """
+        import contextlib
+        import functools
+        import torch
+
+        def plain(x):
+            if x:
+                return [g(v) for v in x]
+
+        @contextlib.contextmanager
+        def entering_none(x):
+            with open(x):
+                yield [g(v) for v in x]
+
+        @torch.no_grad()
+        def decorated(x):
+            return torch.no_grad()
+
+        @functools.cache
+        def decorated_generator():
+            with torch.no_grad():
+                yield
+
+        def generator(x):
+            yield x
+            return torch.no_grad()
+
+        def factory():
+            return torch.no_grad()
+        """
+    )
+    module = cst.parse_module(source)
+    scope = Scope(module, None)
+    answers = {
+        f.name.value: tl314._hands_out_context(f, scope)
+        for f in module.body
+        if isinstance(f, cst.FunctionDef)
+    }
+    assert answers == {
+        "plain": False,
+        "entering_none": False,
+        "decorated": False,
+        "decorated_generator": False,
+        "generator": False,
+        "factory": True,
+    }
+    # Only the two whose statements would make them factories had their expressions read.
+    searched = {id(node) for node in entered if isinstance(node, cst.BaseExpression)}
+    stack: list[cst.CSTNode] = [f.body for f in module.body[-2:]]
+    candidates: set[int] = set()
+    while stack:
+        node = stack.pop()
+        candidates.add(id(node))
+        stack.extend(iter_children(node))
+    assert searched and searched <= candidates

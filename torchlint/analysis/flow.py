@@ -1,7 +1,8 @@
 """Function- and loop-level facts for the training-loop rules (TL3xx).
 
-``build_flow`` walks a module once (through ``context.fact("flow", build_flow)``, so only
-files that a TL3 rule cares about pay for it) and indexes:
+``build_flow`` indexes a module (through ``context.fact("flow", build_flow)``, so only
+files that a TL3 rule cares about pay for it); after the engine's walk it reads what that
+walk recorded (``WalkRecord``) rather than walking the file a second time. It indexes:
 
 - every function (methods by ``self.name``, nested functions by name, the module body as a
   pseudo-function ``<module>``) and the same-file call graph between them;
@@ -872,11 +873,14 @@ _TRACKED_MODES = frozenset({"eval", "pretrained", "train", "mode", "bind"})
 
 
 class _Builder:
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Flow, record: WalkRecord | None = None) -> None:
         self.flow = flow
         self.index = 0
         # (function id, name) -> "eval" / "pretrained" while that is its last mode event
         self.modes: dict[tuple[int, str], str] = {}
+        # From the engine's walk: the handled nodes below each node, and the scopes it made.
+        self.below = record.below if record is not None else None
+        self.scopes = record.scopes if record is not None else {}
 
     # Nodes the walk handles get increasing indices in source order (pre-order); an event's
     # index orders it, and a loop's or with block's [start, end] contains its events'.
@@ -891,9 +895,15 @@ class _Builder:
 
     def children(self, node: cst.CSTNode, state: _State) -> None:
         """Walk the children of ``node``; opaque ones (a third of them are names) are not
-        even entered."""
+        even entered. With the engine's record, only the children of the module and of
+        handled nodes are looked at: below any other node, the handled nodes are known."""
         walk = self.walk
         node_type = type(node)
+        below = self.below
+        if below is not None and node_type not in _ENTERED:
+            for inner in below.get(id(node), ()):
+                walk(inner, state)
+            return
         fields = _FIELDS_BY_TYPE.get(node_type)
         if fields is None:
             fields = child_fields(node_type)
@@ -941,7 +951,9 @@ class _Builder:
         flow = self.flow
         parent = state.function
         is_method = state.cls is not None
-        scope = Scope(node, state.scope)
+        scope = self.scopes.get(id(node))
+        if scope is None:
+            scope = Scope(node, state.scope)
         info = FunctionInfo(
             node,
             node.name.value,
@@ -988,7 +1000,7 @@ class _Builder:
                             )
                         )
         inner = _State(info, scope, None, (), info.grad, ())
-        self.children(node.params, state)
+        self.walk(node.params, state)
         self.walk(node.body, inner)
         info.end = self.index
 
@@ -998,7 +1010,9 @@ class _Builder:
         self._walk_all(node.decorators, state)
         self._walk_all(node.bases, state)
         self._walk_all(node.keywords, state)
-        scope = Scope(node, state.scope)
+        scope = self.scopes.get(id(node))
+        if scope is None:
+            scope = Scope(node, state.scope)
         self.walk(
             node.body,
             _State(
@@ -1236,6 +1250,58 @@ _HANDLERS = {
     for name, method in vars(_Builder).items()
     if name.startswith("_") and name[1:2].isupper() and hasattr(cst, name[1:])
 }
+# Nodes whose children the builder looks at itself (with the engine's record).
+_ENTERED = frozenset({*_HANDLERS, cst.Module})
+
+
+class WalkRecord:
+    """What the engine's walk saw of a file, for the index (a rule with
+    ``after_walk = "flow"`` asks for the index only after the walk): the handled nodes
+    below each child of a handled node (or of the module), in the order of the walk, and
+    the scopes the walk made. The builder reads it instead of walking the file again."""
+
+    code = "flow"
+    name = "training-loop index"
+    node_types = frozenset(_HANDLERS)
+
+    def __init__(self, context: FileContext) -> None:
+        self.ancestors = context.ancestors
+        self.below: dict[int, list[cst.CSTNode]] = {}
+        self.scopes: dict[int, Scope] = {}
+        self.depths = [0]  # where the handled nodes around the one visited are in ancestors
+        self.done = False
+        context.fact(WALK_RECORD, lambda _: self)
+
+    def enter(self, node: cst.CSTNode) -> None:
+        """``node`` is listed below the child of the nearest handled node around it."""
+        ancestors = self.ancestors
+        depth = self.depths[-1] + 1
+        via = ancestors[depth] if len(ancestors) > depth else node
+        listed = self.below.get(id(via))
+        if listed is None:
+            self.below[id(via)] = [node]
+        else:
+            listed.append(node)
+        self.depths.append(len(ancestors))
+
+    def leave(self, node: cst.CSTNode) -> None:
+        self.depths.pop()
+
+    def scoped(self, node: cst.CSTNode, scope: Scope) -> None:
+        self.scopes[id(node)] = scope
+
+    def complete(self) -> None:
+        """The walk went through the whole file: the record can stand in for a walk."""
+        self.done = True
+
+
+WALK_RECORD = "flow.walk"
+
+
+def _no_record(context: FileContext) -> WalkRecord | None:
+    return None
+
+
 # Nodes that hold no call, loop or assignment worth a look.
 _OPAQUE = frozenset(
     {
@@ -1538,7 +1604,8 @@ def build_flow(context: FileContext) -> Flow:
     """The flow index of ``context``'s module (use as ``context.fact("flow", build_flow)``)."""
     flow = Flow(context.module, context.module_scope)
     flow.project = context.project
-    builder = _Builder(flow)
+    record = context.fact(WALK_RECORD, _no_record)
+    builder = _Builder(flow, record if record is not None and record.done else None)
     module_info = flow.module_info
     builder.walk(context.module, _State(module_info, module_info.scope, None))
     module_info.end = builder.index

@@ -141,6 +141,7 @@ class ToResultDiscarded(Rule):
     """
 
     code = "TL204"
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     name = "to-result-discarded"
     applies_to_tests = True
     summary = "`Tensor.to()` returns a new tensor; the result of this call is discarded"

@@ -92,6 +92,7 @@ class AttentionDropoutIgnoresMode(Rule):
     )
     fix_applicability = Applicability.SAFE
     requires = ("scaled_dot_product_attention",)
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

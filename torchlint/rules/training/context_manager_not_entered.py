@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.diagnostics import Applicability
-from torchlint.names import iter_children
+from torchlint.names import iter_children, statement_fields
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
 
 # Context managers that act only when entered; each works with no argument, so `with X:`
@@ -81,38 +81,63 @@ def _factories(context) -> set[tuple[int | None, str]]:
 
 
 def _hands_out_context(function: cst.FunctionDef, scope) -> bool:
-    returns: list[cst.BaseExpression | None] = []
-    entered = False
-    generator = False
-    stack: list[cst.CSTNode] = [function.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(node, cst.Return):
-            returns.append(node.value)
-        elif isinstance(node, (cst.Yield, cst.Await)):
-            generator = True
-        elif isinstance(node, cst.With):
-            entered = entered or any(
-                isinstance(item.item, cst.Call)
-                and scope.qualified_name(item.item.func) in CONTEXT_MANAGERS
-                for item in node.items
-            )
-        stack.extend(iter_children(node))
+    """The decorators first, then the ``return`` and ``with`` statements (statements only);
+    the expressions are searched for ``yield`` only when that can still change the answer."""
     decorators = [scope.qualified_name(d.decorator) for d in function.decorators]
-    if generator:
-        return decorators == ["contextlib.contextmanager"] and entered
-    if decorators or not returns:
+    if decorators and decorators != ["contextlib.contextmanager"]:
+        return False
+    returns, entered = _returns_and_withs(function, scope)
+    if decorators:  # a @contextmanager generator entering one
+        return entered and _is_generator(function)
+    if not returns:
         return False
     kinds = []
     for value in returns:
         if not isinstance(value, cst.Call):
             return False
         kinds.append(scope.qualified_name(value.func))
-    return all(k in CONTEXT_MANAGERS | _NULL for k in kinds) and any(
-        k in CONTEXT_MANAGERS for k in kinds
+    return (
+        all(k in CONTEXT_MANAGERS | _NULL for k in kinds)
+        and any(k in CONTEXT_MANAGERS for k in kinds)
+        and not _is_generator(function)  # a generator's return value is not what it hands out
     )
+
+
+def _returns_and_withs(
+    function: cst.FunctionDef, scope
+) -> tuple[list[cst.BaseExpression | None], bool]:
+    """The values the function's own ``return`` statements give, and whether one of its
+    ``with`` statements enters a grad-mode or autocast context manager (statements are
+    never inside expressions: those are not entered)."""
+    returns: list[cst.BaseExpression | None] = []
+    entered = False
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(node, cst.Return):
+            returns.append(node.value)
+        elif isinstance(node, cst.With):
+            entered = entered or any(
+                isinstance(item.item, cst.Call)
+                and scope.qualified_name(item.item.func) in CONTEXT_MANAGERS
+                for item in node.items
+            )
+        stack.extend(iter_children(node, statement_fields))
+    return returns, entered
+
+
+def _is_generator(function: cst.FunctionDef) -> bool:
+    """A ``yield`` or ``await`` in the function's own body (not in a nested scope)."""
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Yield, cst.Await)):
+            return True
+        if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            stack.extend(iter_children(node))
+    return False
 
 
 def _last_name(func: cst.BaseExpression) -> str | None:

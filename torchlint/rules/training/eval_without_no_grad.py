@@ -133,6 +133,7 @@ class EvalWithoutNoGrad(Rule):
     summary = "Model called in eval mode with autograd on: the graph is built for nothing"
     fix_applicability = Applicability.UNSAFE
     requires = ("eval", "train")
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

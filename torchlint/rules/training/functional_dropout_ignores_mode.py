@@ -80,6 +80,7 @@ class FunctionalDropoutIgnoresMode(Rule):
     summary = "`F.dropout` without `training=self.training` ignores `model.eval()`"
     fix_applicability = Applicability.SAFE
     requires = ("dropout",)
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

@@ -159,6 +159,7 @@ class GradUpdateAfterZeroGrad(Rule):
     """
 
     code = "TL319"
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     name = "grad-update-after-zero-grad"
     applies_to_tests = False
     default = False

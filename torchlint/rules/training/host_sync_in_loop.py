@@ -109,6 +109,7 @@ class HostSyncInLoop(Rule):
     summary = "Host-device synchronisation in every training step stalls the GPU"
     default = False
     requires = ("backward",)
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

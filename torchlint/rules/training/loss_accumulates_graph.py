@@ -164,6 +164,7 @@ class LossAccumulatesGraph(Rule):
     summary = "Loss tensor accumulated with its autograd graph: memory grows every step"
     fix_applicability = Applicability.SAFE
     requires = ("backward",)
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

@@ -331,6 +331,7 @@ class MissingEval(Rule):
     summary = "Model called under `no_grad` without `model.eval()`: dropout and batch norm still act as in training"
     fix_applicability = Applicability.UNSAFE
     requires = ("no_grad", "inference_mode")
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

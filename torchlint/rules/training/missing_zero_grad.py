@@ -92,6 +92,7 @@ class MissingZeroGrad(Rule):
     summary = "Training loop never clears gradients: `.backward()` keeps adding to `.grad`"
     fix_applicability = Applicability.DISPLAY
     requires = ("backward",)
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

@@ -72,6 +72,7 @@ class SchedulerBeforeOptimizer(Rule):
     applies_to_tests = False
     summary = "`scheduler.step()` before `optimizer.step()`: the schedule runs one step ahead"
     requires = ("lr_scheduler", "SWALR")
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

@@ -141,6 +141,7 @@ class StateDictAlias(Rule):
     summary = "`state_dict()` kept without a copy: later training steps overwrite it"
     fix_applicability = Applicability.SAFE
     requires = ("state_dict",)
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

@@ -162,6 +162,7 @@ class TrainModeNotRestored(Rule):
     summary = "`model.eval()` in the training loop is never undone: later steps train in eval mode"
     fix_applicability = Applicability.UNSAFE
     requires = ("backward",)
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """

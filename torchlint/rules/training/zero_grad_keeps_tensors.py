@@ -52,6 +52,7 @@ class ZeroGradKeepsTensors(Rule):
     summary = "`zero_grad(set_to_none=False)` keeps and zero-fills every gradient tensor"
     fix_applicability = Applicability.UNSAFE
     requires = ("zero_grad",)
+    after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     examples = (
         Invalid(
             """
