@@ -113,6 +113,12 @@ class SoftmaxImplicitDim(Rule):
         ),
         Valid(
             """
+            import torch
+            probs = torch.softmax(logits, axis=-1)
+            """
+        ),
+        Valid(
+            """
             import torch.nn.functional as F
             probs = F.softmax(logits, 1)
             """
@@ -170,7 +176,8 @@ class SoftmaxImplicitDim(Rule):
         index = SOFTMAX_CALLS.get(self.qualified_name(func) or "")
         if index is None or calls.has_star_args(node):
             return
-        dim = calls.argument(node, "dim", index)
+        # `axis=` is torch's NumPy-style alias of `dim`
+        dim = calls.argument(node, "dim", index) or calls.keyword(node, "axis")
         if index == 0 and self._never_applied(node):
             return
         if dim is None:
