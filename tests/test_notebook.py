@@ -233,12 +233,19 @@ def test_shell_command_cells_are_not_syntax_errors(cwd: Path) -> None:
         code(["$ docker run -it --rm image \\\n", "    --gpus all"]),
         code(["docker-compose up"]),
         code(["cd $HOME/project && ls"]),
+        code(
+            [
+                "$ docker run --gpus=all image:$VERSION\n",
+                "    --nnodes=1\n",
+                "    /workspace/train.py",
+            ]
+        ),
         code(["print 'done'"]),
         code(["x = model(batch"]),
     ]
     write_notebook(cwd / "nb.ipynb", notebook)
     lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
-    assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 14", "cell 15"]
+    assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 15", "cell 16"]
 
 
 def test_a_percent_continuation_in_brackets_is_python_not_a_magic(cwd: Path) -> None:

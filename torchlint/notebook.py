@@ -287,8 +287,11 @@ def is_shell_cell(source: str) -> bool:
     if not lines:
         return False
     continued = False
-    for line in lines:
-        if not continued:  # a line after a trailing backslash continues the command
+    for number, line in enumerate(lines):
+        # a line after a trailing backslash continues the command, and so does an option or
+        # a path on a later line of a command shown for a terminal (`    --nnodes=1`)
+        continued = continued or (number > 0 and line.lstrip()[:1] in ("-", "/", "$", "~"))
+        if not continued:
             if not _SHELL_LINE.match(line):
                 return False
             if line.strip().removeprefix("$").split(None, 1)[0] in _PYTHON_WORDS:
