@@ -52,6 +52,13 @@ class DataloaderNoWorkers(Rule):
     processes overlap loading with computation; it is the single cheapest speed-up of most
     input pipelines.
 
+    Opt-in (`extend-select = ["TL101"]`): on the projects of the unseen rounds (2026-12 to
+    2026-12-07d), 20 of 32 labelled reports that it still makes were worth a change (strict
+    labels, LABELLING.md), under the 90 % a default rule must reach; the others were loaders
+    over small datasets held in memory (MNIST or CIFAR with `ToTensor`) in demos and tutorials,
+    loaders read once to extract features or to evaluate, and training capped at a few
+    batches.
+
     ## Example
     ```python
     from torch.utils.data import DataLoader
@@ -81,6 +88,7 @@ class DataloaderNoWorkers(Rule):
     """
 
     code = "TL101"
+    default = False
     name = "dataloader-no-workers"
     applies_to_tests = False
     summary = "`DataLoader` without `num_workers` loads every batch in the main process"

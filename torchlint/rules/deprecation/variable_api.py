@@ -27,6 +27,11 @@ class VariableApi(DeprecatedNameRule):
     graphs: evaluation keeps every activation alive, uses more memory and runs slower. The
     replacement is `torch.no_grad()` around the computation.
 
+    Opt-in (`extend-select = ["TL602"]`): on the projects of the unseen rounds (2026-12 to
+    2026-12-07d), 3 of 5 labelled reports that it still makes were worth a change (strict
+    labels, LABELLING.md), under the 90 % a default rule must reach; the others were code
+    nothing calls.
+
     ## Example
     ```python
     from torch.autograd import Variable
@@ -50,6 +55,7 @@ class VariableApi(DeprecatedNameRule):
     """
 
     code = "TL602"
+    default = False
     name = "variable-api"
     applies_to_tests = True
     summary = VOLATILE

@@ -37,6 +37,12 @@ class BackwardBypassesScaler(Rule):
     an `if` (`if amp: scaler.scale(loss).backward() else: loss.backward()`), is reported.
     bfloat16 autocast without a scaler is not concerned.
 
+    Opt-in (`extend-select = ["TL905"]`): on the projects of the unseen rounds (2026-12 to
+    2026-12-07d), 0 of 2 labelled reports that it still makes were worth a change (strict
+    labels, LABELLING.md), under the 90 % a default rule must reach; the others were an
+    unscaled `backward()` in the other branch of `if use_amp:`, which never reaches the
+    scaler.
+
     ## Example
     ```python
     with torch.autocast("cuda", dtype=torch.float16):
@@ -65,7 +71,7 @@ class BackwardBypassesScaler(Rule):
     name = "backward-bypasses-scaler"
     summary = "`backward()` on an unscaled loss before `scaler.step()`: the step unscales gradients that were never scaled"
     applies_to_tests = False
-    default = True
+    default = False
     fix_applicability = Applicability.UNSAFE
     requires = ("GradScaler", ".scale(")
     examples = (

@@ -100,6 +100,12 @@ class SaveWholeModel(Rule):
     The `state_dict()` holds just the tensors, loads with `weights_only=True` and works with
     any compatible model definition.
 
+    Opt-in (`extend-select = ["TL702"]`): on the projects of the unseen rounds (2026-12 to
+    2026-12-07d), 0 of 2 labelled reports that it still makes were worth a change (strict
+    labels, LABELLING.md), under the 90 % a default rule must reach; the others were
+    dictionaries of tensors saved under a model-like name; before the narrowing of this round,
+    0 of 15.
+
     ## Example
     ```python
     torch.save(model, "model.pt")
@@ -121,6 +127,7 @@ class SaveWholeModel(Rule):
     """
 
     code = "TL702"
+    default = False
     name = "save-whole-model"
     applies_to_tests = False
     summary = "`torch.save` of a whole model pickles its class; save its `state_dict()`"
