@@ -88,7 +88,12 @@ def test_target_version_is_part_of_the_key(tmp_path: Path) -> None:
     results = {}
     for version in ("2.3", "2.4"):
         settings = build_settings(
-            None, table={"cache-dir": str(tmp_path / "cache"), "target-version": version}
+            None,
+            table={
+                "cache-dir": str(tmp_path / "cache"),
+                "target-version": version,
+                "extend-select": ["TL601"],
+            },
         )
         found = run([tmp_path / "a.py"], settings, Mode(), cache=Cache.for_settings(settings))
         results[version] = [(d.code, d.fix is not None) for d in found.diagnostics]

@@ -13,7 +13,9 @@ pytest.importorskip("flake8")
 
 REPO = Path(__file__).resolve().parents[1]
 BAD = "import torch\n\nmodel = torch.nn.Linear(2, 2).cuda()\n"
-OPT_IN = '[tool.torchlint]\nextend-select = ["TL201"]\nportability = "strict"\n'  # TL201 is opt-in
+OPT_IN = (  # TL101 and TL201 are opt-in
+    '[tool.torchlint]\nextend-select = ["TL101", "TL201"]\nportability = "strict"\n'
+)
 
 
 def flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

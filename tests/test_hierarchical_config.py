@@ -30,14 +30,14 @@ loader = DataLoader(dataset, batch_size=2)
 """
 
 TREE = {
-    "pyproject.toml": '[project]\nname = "mono"\n\n[tool.torchlint]\nextend-exclude = ["scratch"]\n',
+    "pyproject.toml": '[project]\nname = "mono"\n\n[tool.torchlint]\nextend-select = ["TL601"]\nextend-exclude = ["scratch"]\n',
     "tools/run.py": CUDA_AND_SCALER,
     "tools/load.py": LOADER,
     "scratch/s.py": CUDA_AND_SCALER,  # excluded by the root's config
     # Project A: torch>=2.1 (no fix to torch.amp, which needs 2.4), TL201 opted in, strict.
     "pkg_a/pyproject.toml": (
         '[project]\nname = "a"\ndependencies = ["torch>=2.1"]\n\n'
-        '[tool.torchlint]\nextend-select = ["TL201"]\nportability = "strict"\n'
+        '[tool.torchlint]\nextend-select = ["TL201", "TL601"]\nportability = "strict"\n'
         'extend-exclude = ["generated"]\n'
     ),
     "pkg_a/src/a1.py": CUDA_AND_SCALER,

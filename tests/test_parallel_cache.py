@@ -74,7 +74,8 @@ def make_tree(root: Path, files: int = 24) -> Path:
     (src / "empty.py").write_text("")
     (src / "analysis.ipynb").write_text(notebook(1))
     (root / "pyproject.toml").write_text(
-        '[tool.torchlint]\nextend-select = ["TL701"]\ntarget-version = "2.1"\n'
+        '[tool.torchlint]\nextend-select = ["TL101", "TL201", "TL601", "TL701"]\n'
+        'target-version = "2.1"\n'
     )
     return root
 
@@ -330,7 +331,11 @@ def test_damaged_or_foreign_entries_are_misses(tree: Path, settings, tmp_path: P
 
 def test_unwritable_cache_is_skipped(tree: Path, settings) -> None:
     (tree / "blocked").write_text("a file where the cache directory should be")
-    table = {"cache-dir": "blocked/cache", "extend-select": ["TL701"], "target-version": "2.1"}
+    table = {
+        "cache-dir": "blocked/cache",
+        "extend-select": ["TL101", "TL201", "TL601", "TL701"],
+        "target-version": "2.1",
+    }
     blocked = build_settings(tree / "pyproject.toml", table=table)
     paths = files_of(tree)
     result = run(paths, blocked, Mode(), cache=Cache.for_settings(blocked))

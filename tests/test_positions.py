@@ -115,7 +115,8 @@ def test_diagnostics_and_fixes_are_located_as_from_the_whole_module(rule, monkey
         assert fast.diagnostics, "an invalid example reports something"
     # TL000 and TL001 are located without a tree; a report made on leaving the module has
     # no statement around it, so the module is generated.
-    if rule.code not in ("TL000", "TL001") and not hasattr(rule, "leave_Module"):
+    # TL909 reads each function whole when the walk enters it, and reports from there.
+    if rule.code not in ("TL000", "TL001", "TL909") and not hasattr(rule, "leave_Module"):
         assert any(placed), "the statements were generated, not the module"
 
 

@@ -76,8 +76,9 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """The user's repository."""
+    """The user's repository; it opts into TL101, the rule its bad file breaks."""
     git("init", "-q", cwd=tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.torchlint]\nextend-select = ["TL101"]\n')
     return tmp_path
 
 
@@ -150,7 +151,7 @@ def test_check_hook_fails_then_passes_once_fixed(project: Path, hook_repo, pre_c
 
 def test_fix_hook_fixes_fails_then_passes(project: Path, hook_repo, pre_commit_home) -> None:
     use_hooks(project, hook_repo, "torchlint-fix")
-    add(project, "pyproject.toml", '[tool.torchlint]\nextend-select = ["TL405"]\n')
+    add(project, "pyproject.toml", '[tool.torchlint]\nextend-select = ["TL101", "TL405"]\n')
     add(project, "model.py", SAFE_FIXABLE)
     done = pre_commit(
         "run", "torchlint-fix", "--files", "model.py", cwd=project, home=pre_commit_home

@@ -85,6 +85,7 @@ def test_readme_pre_commit_snippet_works_with_a_commit_sha(
     git("init", "-q", cwd=tmp_path)
     (tmp_path / ".pre-commit-config.yaml").write_text(_readme_config(repo, sha))
     git("add", ".pre-commit-config.yaml", cwd=tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.torchlint]\nextend-select = ["TL101"]\n')
     add(tmp_path, "train.py", BAD)
     done = pre_commit("run", "--all-files", cwd=tmp_path, home=home)
     output = done.stdout + done.stderr

@@ -39,8 +39,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "pkg dir").mkdir()
     (tmp_path / "pkg dir" / "train.py").write_text(SOURCE, encoding="utf-8")
     (tmp_path / "broken.py").write_text("def f(:\n    pass\n", encoding="utf-8")
-    # TL405 is opt-in: its safe fix is what the fix-region tests apply.
-    (tmp_path / "pyproject.toml").write_text('[tool.torchlint]\nextend-select = ["TL405"]\n')
+    # TL405 and TL101 are opt-in: the fix-region tests apply the one, the results show both.
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.torchlint]\nextend-select = ["TL101", "TL405"]\n'
+    )
     return tmp_path
 
 

@@ -7,6 +7,7 @@ release warns; no fix whose replacement is newer than the floor (a walk of the c
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -131,11 +132,17 @@ def test_setup_py_is_read_never_run(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+VERSION_RULES = ("TL601", "TL610", "TL612", "TL701")
+OPT_IN_TL601 = '[tool.torchlint]\nextend-select = ["TL601"]\n'
+
+
 def _codes(tmp_path: Path, source: str, **table) -> list[tuple[str, bool]]:
     path = write(tmp_path / "train.py", source)
     settings = Resolver(cwd=tmp_path).for_file(path)
     if table:
         settings = build_settings(None, table=table)
+    # the version rules these tests read, opt-in since round 2026-12-07d
+    settings = replace(settings, extend_select=(*settings.extend_select, *VERSION_RULES))
     found = lint_source(str(path), source, settings, selected_rules(settings.selected_codes))
     return [(d.code, d.fix is not None) for d in found.diagnostics]
 
@@ -163,14 +170,20 @@ def test_no_diagnostic_where_no_supported_release_warns(tmp_path: Path) -> None:
 
 
 def test_no_fix_where_the_floor_lacks_the_replacement(tmp_path: Path) -> None:
-    write(tmp_path / "pyproject.toml", '[project]\nname = "p"\ndependencies = ["torch>=2.1"]\n')
+    write(
+        tmp_path / "pyproject.toml",
+        '[project]\nname = "p"\ndependencies = ["torch>=2.1"]\n' + OPT_IN_TL601,
+    )
     path = write(tmp_path / "train.py", AMP)
     settings = Resolver(cwd=tmp_path).for_file(path)
     found = lint_source(str(path), AMP, settings, selected_rules(frozenset({"TL601"}))).diagnostics
     assert [d.fix for d in found] == [None, None]
     assert all("torch 2.1 to 2.3, which this project supports, lack it" in d.message for d in found)
     # torch>=2.4: the fix, with no word of an assumption
-    write(tmp_path / "pyproject.toml", '[project]\nname = "p"\ndependencies = ["torch>=2.4"]\n')
+    write(
+        tmp_path / "pyproject.toml",
+        '[project]\nname = "p"\ndependencies = ["torch>=2.4"]\n' + OPT_IN_TL601,
+    )
     settings = Resolver(cwd=tmp_path).for_file(path)
     found = lint_source(str(path), AMP, settings, selected_rules(frozenset({"TL601"}))).diagnostics
     assert all(d.fix is not None and "assumes" not in d.message for d in found)
