@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import with_former_defaults
 from torchlint import runner
 from torchlint.config import build_settings
 from torchlint.runner import Mode, process_file
@@ -408,7 +409,8 @@ def _fixed_versions(tmp_path: Path, originals: dict[str, bytes], run_cli) -> dic
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "torchlint", *args]
+    """The command `run_cli` runs, for a process the test controls itself."""
+    return [sys.executable, "-m", "torchlint", *with_former_defaults(args)]
 
 
 def test_killed_fix_leaves_every_file_whole(tmp_path: Path, run_cli) -> None:
