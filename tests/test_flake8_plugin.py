@@ -88,3 +88,16 @@ def test_flake8_matches_torchlint_check_on_the_examples() -> None:
     ours = _code_lines(check.stdout, line)
     assert ours  # the examples have findings
     assert _code_lines(flake.stdout, line) == ours
+
+
+def test_a_file_over_the_limits_is_not_checked_and_says_so(tmp_path: Path) -> None:
+    """As `torchlint check` does: no findings, and a warning that names the limit."""
+    (tmp_path / "pyproject.toml").write_text(OPT_IN + "max-nesting = 8\n")
+    deep = "x = " + "[" * 12 + "]" * 12 + "\n"
+    (tmp_path / "deep.py").write_text(BAD + deep)
+    (tmp_path / "train.py").write_text(BAD)
+    result = flake8("--select", "TL", "deep.py", "train.py", cwd=tmp_path)
+    assert {line.split(":")[0] for line in result.stdout.splitlines()} == {"train.py"}
+    assert "deep.py: not checked: brackets nested 12 deep, more than `max-nesting` (8)" in (
+        result.stderr
+    )

@@ -143,3 +143,17 @@ def test_node_offsets_match_codegen_on_the_project_sources() -> None:
             continue
         wanted = [node for statement in module.body for node in _nodes(statement)][::7]
         _same_spans(document, module, wanted)
+
+
+def test_a_text_over_the_limits_gets_no_diagnostics_and_a_line_why() -> None:
+    settings = build_settings(None, table={"max-nesting": 8, "extend-select": ["TL201"]})
+    deep = "import torch\nx = torch.zeros(1).cuda()\ny = " + "(" * 12 + "1" + ")" * 12 + "\n"
+    found, errors = lint_text("train.py", deep, settings)
+    assert found == []
+    assert errors == ["train.py: not checked: brackets nested 12 deep, more than `max-nesting` (8)"]
+    big = build_settings(None, table={"max-file-size": 1})
+    found, errors = lint_text("big.py", "x = 1\n" * 400, big)
+    assert (found, errors) == (
+        [],
+        ["big.py: not checked: 2 KiB is more than `max-file-size` (1 KiB)"],
+    )

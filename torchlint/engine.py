@@ -39,6 +39,7 @@ from torchlint.names import (
     child_fields,
     is_node_type,
 )
+from torchlint.nesting import too_deep
 from torchlint.parsing import parse_module
 from torchlint.positions import LineIndex, node_spans, placed_spans
 from torchlint.rules.base import Rule
@@ -184,6 +185,22 @@ def _may_be_too_deep(source: str) -> bool:
     if passes + _depth(rest) <= _SUSPICIOUS_DEPTH:
         return False
     return _depth(parentheses) > _SUSPICIOUS_DEPTH
+
+
+def over_limits(text: str, max_file_size: int, max_nesting: int) -> str | None:
+    """Why the front ends that lint a text rather than a file (editors, flake8) leave it
+    unchecked, as the runner does a file (`max-file-size` in KiB, `max-nesting`; 0: no
+    limit); None when it is checked."""
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if max_file_size and size > max_file_size * 1024:
+        return (
+            f"not checked: {size / 1024:,.0f} KiB is more than `max-file-size` "
+            f"({max_file_size:,} KiB)"
+        )
+    depth = too_deep(text, max_nesting)
+    if depth is not None and python_rejects(text) is None:
+        return f"not checked: brackets nested {depth:,} deep, more than `max-nesting` ({max_nesting:,})"
+    return None
 
 
 def python_rejects(source: str) -> Exception | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from torchlint import __version__
 from torchlint.config import Resolver, Settings
-from torchlint.engine import lint_source
+from torchlint.engine import lint_source, over_limits
 from torchlint.registry import selected_rules
 
 STDIN_NAMES = ("stdin", "-")
@@ -53,6 +53,10 @@ class TorchlintChecker:
         if self.filename not in STDIN_NAMES and settings.excluded(path):
             return
         source = "".join(self.lines)
+        skipped = over_limits(source, settings.max_file_size, settings.max_nesting)
+        if skipped is not None:  # as `torchlint check` does: a warning, never a pass
+            print(f"torchlint: warning: {path}: {skipped}", file=sys.stderr)
+            return
         rules = selected_rules(settings.selected_codes)
         result = lint_source(str(path), source, settings, rules)
         for error in result.errors:  # flake8 has no channel for them: say it on stderr

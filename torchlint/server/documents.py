@@ -16,7 +16,7 @@ from pathlib import Path
 
 from torchlint.config import WATCHED_FILES, ConfigError, Resolver, Settings
 from torchlint.diagnostics import Diagnostic
-from torchlint.engine import internal_error, lint_source, needs_tree
+from torchlint.engine import internal_error, lint_source, needs_tree, over_limits
 from torchlint.project import using
 from torchlint.project.index import ProjectIndex
 from torchlint.registry import selected_rules
@@ -92,7 +92,11 @@ def lint_text(
     path: str, text: str, settings: Settings, document: Document | None = None
 ) -> tuple[list[Diagnostic], list[str]]:
     """The diagnostics and internal-error lines for one Python text; with the ``document``
-    it was last linted as, only the statements an edit touched are parsed again."""
+    it was last linted as, only the statements an edit touched are parsed again. A text over
+    `max-file-size` or `max-nesting` gets no diagnostics and one line that says why."""
+    skipped = over_limits(text, settings.max_file_size, settings.max_nesting)
+    if skipped is not None:
+        return [], [f"{path}: {skipped}"]
     rules = selected_rules(settings.selected_codes)
     if document is not None and needs_tree(path, text, settings, rules):
         module = document.parse(text)  # None: the engine parses it and reports why not
