@@ -53,6 +53,14 @@ def int_literal(expr: cst.BaseExpression) -> int | None:
     return None
 
 
+def signed_int(expr: cst.BaseExpression) -> int | None:
+    """An integer literal's value, a negative one (``-1``) included."""
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        value = int_literal(expr.expression)
+        return None if value is None else -value
+    return int_literal(expr)
+
+
 def is_true(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "True"
 

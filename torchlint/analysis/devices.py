@@ -278,9 +278,9 @@ def _gpu_index_test(
     if name is None:
         return None
     last = name.rsplit(".", 1)[-1].lower()
-    if "device" in last and _integer(right) in (-1, 0):
+    bound = calls.signed_int(right)
+    if "device" in last and bound in (-1, 0):
         # an integer device is a CUDA ordinal: `cuda_device != -1`, `device >= 0` (True)
-        bound = _integer(right)
         if isinstance(operator, (cst.NotEqual, cst.IsNot, cst.GreaterThan)) and bound == -1:
             return True
         if isinstance(operator, cst.GreaterThanEqual) and bound == 0:
@@ -298,15 +298,13 @@ def _gpu_index_test(
         if isinstance(operator, (cst.Is, cst.Equal)):
             return False
         return None
-    if isinstance(right, cst.Integer) and int(right.value) == 0:
+    if isinstance(right, cst.Integer) and bound == 0:
         if isinstance(operator, cst.GreaterThanEqual):
             return True
         if isinstance(operator, cst.LessThan):
             return False
-    if ("gpus" in last or last.startswith(("n_gpu", "ngpu", "num_gpu"))) and isinstance(
-        right, cst.Integer
-    ):  # a GPU count: `cfg.NUM_GPUS > 0`, `n_gpu >= 1` (True), `args.ngpu == 0` (False)
-        bound = int(right.value)
+    if ("gpus" in last or last.startswith(("n_gpu", "ngpu", "num_gpu"))) and bound is not None:
+        # a GPU count: `cfg.NUM_GPUS > 0`, `n_gpu >= 1` (True), `args.ngpu == 0` (False)
         if isinstance(operator, cst.GreaterThan) and bound >= 0:
             return True
         if isinstance(operator, cst.GreaterThanEqual) and bound >= 1:
@@ -315,19 +313,6 @@ def _gpu_index_test(
             return True
         if _false_only_with_a_gpu(operator, right):
             return False
-    return None
-
-
-def _integer(expr: cst.BaseExpression) -> int | None:
-    """The value of an integer literal, negative ones (``-1``) included."""
-    if isinstance(expr, cst.Integer):
-        return int(expr.value)
-    if (
-        isinstance(expr, cst.UnaryOperation)
-        and isinstance(expr.operator, cst.Minus)
-        and isinstance(expr.expression, cst.Integer)
-    ):
-        return -int(expr.expression.value)
     return None
 
 
@@ -362,9 +347,9 @@ def _half_precision_test(
 
 def _false_only_with_a_gpu(operator: cst.BaseCompOp, bound: cst.BaseExpression) -> bool:
     """``device_count() < 1``, ``<= 0``, ``== 0``: false only when a GPU is there."""
-    if not isinstance(bound, cst.Integer):
+    value = calls.int_literal(bound)
+    if value is None:
         return False
-    value = int(bound.value)
     if isinstance(operator, cst.LessThan):
         return value >= 1
     return isinstance(operator, (cst.LessThanEqual, cst.Equal)) and value == 0

@@ -73,13 +73,6 @@ for _name in FUNCTORCH:
     )
 
 
-def _signed_int(expr: cst.BaseExpression) -> int | None:
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
-        value = calls.int_literal(expr.expression)
-        return None if value is None else -value
-    return calls.int_literal(expr)
-
-
 class RemovedOrDeprecatedFunction(DeprecatedNameRule):
     """
     ## What it does
@@ -478,7 +471,7 @@ class RemovedOrDeprecatedFunction(DeprecatedNameRule):
             return None
         arange = spelled[0]
         code = self.context.code_for
-        values = [_signed_int(arg.value) for arg in positional]
+        values = [calls.signed_int(arg.value) for arg in positional]
         dtype = calls.keyword(call, "dtype")
         extra = [self._arg_code(arg) for arg in keywords]
         dtype_none = (
