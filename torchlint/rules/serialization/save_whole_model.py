@@ -329,7 +329,7 @@ class SaveWholeModel(Rule):
             values = self._values_of_name(text)
             # a parameter's name says nothing of what callers pass (`save_to_file(path,
             # model=state_dict)`): only what is assigned to it in the function counts
-            by_name = by_name and not self._is_parameter(text)
+            by_name = by_name and self._parameter(text) is None
         elif len(parts) == 2 and parts[0] == "self":
             cls = next(
                 (a for a in reversed(self.context.ancestors) if isinstance(a, cst.ClassDef)), None
@@ -345,14 +345,19 @@ class SaveWholeModel(Rule):
             isinstance(value, cst.Call) and self._constructs_model(value) for value in values
         )
 
-    def _is_parameter(self, name: str) -> bool:
+    def _parameter(self, name: str) -> cst.Param | None:
+        """The enclosing function's parameter called ``name``, if it is one."""
         node = self.context.scope.node
         if not isinstance(node, cst.FunctionDef):
-            return False
+            return None
         params = node.params
-        return any(
-            param.name.value == name
-            for param in (*params.posonly_params, *params.params, *params.kwonly_params)
+        return next(
+            (
+                param
+                for param in (*params.posonly_params, *params.params, *params.kwonly_params)
+                if param.name.value == name
+            ),
+            None,
         )
 
     def _values_of_name(self, name: str) -> list[cst.BaseExpression]:
@@ -365,18 +370,14 @@ class SaveWholeModel(Rule):
 
     def _annotation(self, name: str) -> bool | None:
         """For an annotated parameter: whether the annotation is a module class."""
-        node = self.context.scope.node
-        if not isinstance(node, cst.FunctionDef):
+        param = self._parameter(name)
+        if param is None or param.annotation is None:
             return None
-        params = node.params
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            if param.name.value == name and param.annotation is not None:
-                annotation = param.annotation.annotation
-                if isinstance(annotation, cst.Name) and annotation.value in self._local_modules():
-                    return True
-                qualified = self.qualified_name(annotation)
-                return qualified is not None and is_module_class(qualified)
-        return None
+        annotation = param.annotation.annotation
+        if isinstance(annotation, cst.Name) and annotation.value in self._local_modules():
+            return True
+        qualified = self.qualified_name(annotation)
+        return qualified is not None and is_module_class(qualified)
 
     def _constructs_model(self, call: cst.Call) -> bool:
         func = call.func
