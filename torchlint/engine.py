@@ -197,10 +197,18 @@ def over_limits(text: str, max_file_size: int, max_nesting: int) -> str | None:
             f"not checked: {size / 1024:,.0f} KiB is more than `max-file-size` "
             f"({max_file_size:,} KiB)"
         )
-    depth = too_deep(text, max_nesting)
-    if depth is not None and python_rejects(text) is None:
+    depth = too_deep_to_parse(text, max_nesting)
+    if depth is not None:
         return f"not checked: brackets nested {depth:,} deep, more than `max-nesting` ({max_nesting:,})"
     return None
+
+
+def too_deep_to_parse(text: str, max_nesting: int) -> int | None:
+    """The bracket depth of a text nested deeper than ``max_nesting`` that Python itself
+    accepts (libcst's memory grows with the depth); None otherwise. Code too deep for Python
+    is TL000, which the engine finds without libcst."""
+    depth = too_deep(text, max_nesting)
+    return depth if depth is not None and python_rejects(text) is None else None
 
 
 def python_rejects(source: str) -> Exception | None:

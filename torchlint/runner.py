@@ -24,10 +24,9 @@ from torchlint.cache import content_digest
 from torchlint.config import Resolver, Settings
 from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
 from torchlint.diagnostics import Diagnostic
-from torchlint.engine import lint_source, python_rejects
+from torchlint.engine import lint_source, too_deep_to_parse
 from torchlint.fixer import fix_source
 from torchlint.interrupts import deferred_interrupts, ignore_interrupts
-from torchlint.nesting import too_deep
 from torchlint.not_checked import NotChecked, larger_than_max_file_size, nested_too_deeply
 from torchlint.notebook import NotebookError, NotebookSource, is_notebook
 from torchlint.project import using
@@ -149,10 +148,9 @@ def process_source(
     if limit and notebook and code > limit:
         return _too_large(outcome, code, settings, " of code")
     # Checked before the parse: libcst's memory grows with the depth (torchlint/nesting.py).
-    # Code too deep for Python itself is TL000, which the engine finds without libcst.
     for text in parts.modules:
-        depth = timing.measure("read: nesting check", too_deep, text, settings.max_nesting)
-        if depth is not None and python_rejects(text) is None:
+        depth = timing.measure("read: nesting check", too_deep_to_parse, text, settings.max_nesting)
+        if depth is not None:
             return _too_deep(outcome, depth, settings)
     rules = selected_rules(settings.selected_codes)
     for index, text in enumerate(parts.modules):
