@@ -40,6 +40,7 @@ import ast
 import difflib
 import io
 import json
+import keyword
 import re
 import tokenize
 from collections.abc import Callable, Sequence
@@ -271,9 +272,7 @@ _SHELL_LINE = re.compile(
     r"^[ \t]*(?:\$[ \t]+)?[A-Za-z_.~/][\w.~/-]*(?:[ \t]+[\w\-$~/.\"':@{&|;<>]\S*)+[ \t]*\\?$"
 )
 # Words that start Python (or Python 2) statements: a line starting with one is code.
-_PYTHON_WORDS = frozenset(
-    {*__import__("keyword").kwlist, *__import__("keyword").softkwlist, "print", "exec"}
-)
+_PYTHON_WORDS = frozenset({*keyword.kwlist, *keyword.softkwlist, "print", "exec"})
 
 
 def is_shell_cell(source: str) -> bool:

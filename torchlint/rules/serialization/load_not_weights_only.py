@@ -367,6 +367,8 @@ class LoadNotWeightsOnly(TorchLoadRule):
         """The enclosing function (or the module) allow-lists classes for the weights-only
         unpickler (`torch.serialization.safe_globals` / `add_safe_globals`): the load was
         written for the torch 2.6 default, deliberately, on every version it handles."""
+        if "safe_globals" not in self.context.source:
+            return False  # cheap: rendering the function is needed only when it may say so
         function = next(
             (a for a in reversed(self.context.ancestors) if isinstance(a, cst.FunctionDef)),
             self.context.module,
