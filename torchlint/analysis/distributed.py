@@ -41,6 +41,15 @@ SETUP_CALLS = frozenset(
         "accelerate.accelerator.Accelerator",
     }
 )
+# The last names one of which a file of per-rank code spells (a rule's `requires`): it sets
+# up a process group, wraps a model per rank, or hands both to `accelerate`.
+PER_RANK_MARKERS = (
+    "init_process_group",
+    "DistributedDataParallel",
+    "FullyShardedDataParallel",
+    "fully_shard",
+    "Accelerator",
+)
 # Words in a name that say "the rank" or "the main process".
 RANK_WORDS = (
     "rank",

@@ -7,7 +7,12 @@ import libcst as cst
 from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
 from torchlint.analysis.devices import last_name
-from torchlint.analysis.distributed import dist_facts, rank_guarded, runs_per_rank
+from torchlint.analysis.distributed import (
+    PER_RANK_MARKERS,
+    dist_facts,
+    rank_guarded,
+    runs_per_rank,
+)
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name
@@ -102,13 +107,7 @@ class DistributedLoadDefaultDevice(Rule):
     applies_to_tests = False
     default = False
     fix_applicability = Applicability.UNSAFE
-    requires = (
-        "init_process_group",
-        "DistributedDataParallel",
-        "FullyShardedDataParallel",
-        "fully_shard",
-        "Accelerator",
-    )
+    requires = PER_RANK_MARKERS
     examples = (
         Invalid(
             """

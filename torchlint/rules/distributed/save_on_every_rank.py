@@ -8,6 +8,7 @@ from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_SAVE, round_trips
 from torchlint.analysis.devices import last_name, target_names
 from torchlint.analysis.distributed import (
+    PER_RANK_MARKERS,
     dist_facts,
     iterated,
     last_binding,
@@ -87,13 +88,7 @@ class SaveOnEveryRank(Rule):
     applies_to_tests = False
     default = False
     fix_applicability = Applicability.DISPLAY
-    requires = (
-        "init_process_group",
-        "DistributedDataParallel",
-        "FullyShardedDataParallel",
-        "fully_shard",
-        "Accelerator",
-    )
+    requires = PER_RANK_MARKERS
     examples = (
         Invalid(
             """
