@@ -17,6 +17,7 @@ level; anything unclear is not a round trip.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
@@ -161,3 +162,71 @@ def fetches_published_weights(context: FileContext) -> bool:
     return context.fact(
         "checkpoints.published_weights", lambda c: bool(_PUBLISHED_WEIGHTS.search(c.source))
     )
+
+
+_PACKAGE_FILE = "__file__"
+
+
+def ships_with_code(context: FileContext, load: cst.Call, function: cst.CSTNode) -> bool:
+    """True when ``load`` reads a file next to this module: a path built from ``__file__``
+    (``Path(__file__).parent / "weights" / name``), directly or through a name whose every
+    assignment in ``function`` starts from ``__file__`` or extends the name itself. Those
+    bytes ship with the code; whoever could replace them could replace the code too.
+
+    A path that may come from elsewhere (``args.ckpt or default``, an ``if``) is not."""
+    source = calls.argument(load, "f", LOAD_SOURCE_INDEX)
+    if source is None or isinstance(source.value, (cst.BooleanOperation, cst.IfExp)):
+        return False
+    if _PACKAGE_FILE in context.module.code_for_node(source.value):
+        return True
+    for name in {node.value for node in _names(source.value)}:
+        values = list(_assigned_values(function, name))
+        texts = [context.module.code_for_node(value) for value in values]
+        if any(_PACKAGE_FILE in text for text in texts) and all(
+            not isinstance(value, (cst.BooleanOperation, cst.IfExp))
+            and (_PACKAGE_FILE in text or name in {n.value for n in _names(value)})
+            for value, text in zip(values, texts, strict=True)
+        ):
+            return True
+    return False
+
+
+def _names(node: cst.CSTNode) -> Iterator[cst.Name]:
+    """The bare names an expression reads (attribute names and keywords excluded)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        elif isinstance(current, (cst.Attribute, cst.Arg)):
+            stack.append(current.value)
+        else:
+            stack.extend(inner_children(current))
+            stack.extend(child for child in current.children if isinstance(child, cst.Name))
+
+
+def _assigned_values(function: cst.CSTNode, name: str) -> Iterator[cst.BaseExpression]:
+    """The values assigned to ``name`` in ``function``'s own body (nested functions aside);
+    an augmented assignment yields its value too, a ``for``/``with`` target an opaque one."""
+    stack = list(inner_children(function))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        target: cst.CSTNode | None = None
+        value: cst.BaseExpression = cst.Ellipsis()  # bound from something else
+        if isinstance(node, cst.Assign):
+            for each in node.targets:
+                if isinstance(each.target, cst.Name) and each.target.value == name:
+                    yield node.value
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        elif isinstance(node, cst.AugAssign):
+            target, value = node.target, cst.BinaryOperation(node.target, cst.Add(), node.value)
+        elif isinstance(node, (cst.For, cst.NamedExpr)):
+            target = node.target
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            target = node.asname.name
+        if isinstance(target, cst.Name) and target.value == name:
+            yield value
+        stack.extend(inner_children(node))

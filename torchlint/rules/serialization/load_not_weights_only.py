@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint import calls
-from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips
+from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips, ships_with_code
 from torchlint.analysis.loaded_objects import object_use
 from torchlint.diagnostics import Applicability
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -86,7 +86,12 @@ class LoadNotWeightsOnly(TorchLoadRule):
       file, a test that saves and reloads), or a string-literal path this file also saves
       to (a script resuming from its own checkpoint). No one else wrote those bytes.
       A path from the command line, a download or a function parameter is always reported,
-      whatever `map_location` says.
+      whatever `map_location` says;
+    - a file that ships next to the code: a path built from `__file__`
+      (`Path(__file__).parent / "weights" / f"{name}.pth"`, directly or through a name every
+      assignment of which starts there). Whoever can replace those bytes can replace the
+      code that loads them. A path that may come from elsewhere (`args.ckpt or default`)
+      is still reported.
 
     Reported for a missing `weights_only` only where the project declares the torch it
     supports (`target-version`, or a requirement torchlint reads: pyproject, `setup.py`,
@@ -243,6 +248,46 @@ class LoadNotWeightsOnly(TorchLoadRule):
             count=2,
             settings={"target-version": "2.1"},
         ),
+        Invalid(
+            """
+            import os
+            import torch
+            def weights(args):
+                default = os.path.join(os.path.dirname(__file__), "weights.pt")
+                return torch.load(args.checkpoint or default, map_location="cpu")
+            def named(name):
+                path = os.path.dirname(__file__)
+                path = name
+                return torch.load(path)
+            """,
+            fixed="""
+            import os
+            import torch
+            def weights(args):
+                default = os.path.join(os.path.dirname(__file__), "weights.pt")
+                return torch.load(args.checkpoint or default, map_location="cpu", weights_only=True)
+            def named(name):
+                path = os.path.dirname(__file__)
+                path = name
+                return torch.load(path, weights_only=True)
+            """,
+            count=2,
+            settings={"target-version": "2.1"},
+        ),
+        Valid(
+            """
+            import os
+            from pathlib import Path
+            import torch
+            def packaged(conf):
+                path = Path(__file__).parent
+                path = path / f"weights/{conf.weights}.pth"
+                return torch.load(str(path), map_location="cpu")
+            HERE = os.path.dirname(os.path.abspath(__file__))
+            table = torch.load(os.path.join(os.path.dirname(__file__), "table.pt"))
+            """,
+            settings={"target-version": "2.1"},
+        ),
         Valid(
             """
             import torch
@@ -357,6 +402,10 @@ class LoadNotWeightsOnly(TorchLoadRule):
             return
         if id(node) in round_trips(self.context).loads:
             return
+        if "__file__" in self.context.source and ships_with_code(
+            self.context, node, self._enclosing_function()
+        ):
+            return
         use = object_use(self.context, node)
         if use is not None:  # a whole pickled object: `weights_only=True` would fail to load it
             self.report(node, f"{self.summary}; {WHOLE_OBJECT.format(use=use)}")
@@ -369,11 +418,14 @@ class LoadNotWeightsOnly(TorchLoadRule):
         written for the torch 2.6 default, deliberately, on every version it handles."""
         if "safe_globals" not in self.context.source:
             return False  # cheap: rendering the function is needed only when it may say so
-        function = next(
+        return "safe_globals" in self.context.code_for(self._enclosing_function())
+
+    def _enclosing_function(self) -> cst.CSTNode:
+        """The function the visited call is in, or the module."""
+        return next(
             (a for a in reversed(self.context.ancestors) if isinstance(a, cst.FunctionDef)),
             self.context.module,
         )
-        return "safe_globals" in self.context.code_for(function)
 
     def _missing_flag_matters(self) -> bool:
         """Whether a missing ``weights_only`` is worth a change on the declared torch range.
