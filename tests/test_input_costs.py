@@ -8,8 +8,10 @@ diagnostic keeps, at a size N and at 2N. ``benchmarks/stress.py`` measures the t
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import random
+import subprocess
 import sys
 import tokenize
 from io import StringIO
@@ -559,3 +561,38 @@ def test_the_nesting_check_costs_linear_work(monkeypatch) -> None:
     small = _nesting_work(statement * 150, monkeypatch)
     large = _nesting_work(statement * 300, monkeypatch)
     assert large / small <= GROWTH, (small, large)
+
+
+# --- the stress suite's in-process drivers run (benchmarks/stress.py) --------------------------
+
+
+@pytest.mark.parametrize("mode", ["lsp", "parse"])
+def test_the_stress_drivers_run_on_a_notebook_and_a_python_file(tmp_path: Path, mode: str) -> None:
+    """A driver that fails at once reads as a cheap run in the suite's table: each must
+    lint (or parse) the notebook and the file, and end without a traceback."""
+
+    root = Path(__file__).resolve().parents[1]
+    config = tmp_path / "all.toml"
+    config.write_text('[tool.torchlint]\nselect = ["ALL"]\n')
+    cells = [{"cell_type": "code", "metadata": {}, "source": "import torch\nx = torch.zeros(1)\n"}]
+    notebook = tmp_path / "notebook.ipynb"
+    notebook.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4}))
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(root / "benchmarks" / "stress.py"),
+            "--driver",
+            mode,
+            str(config),
+            str(notebook),
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")

@@ -345,6 +345,83 @@ def test_notebook_cells_get_their_own_diagnostics(tmp_path: Path) -> None:
     run(scenario)
 
 
+def open_notebook(client: Any, uri: str, cells: list[tuple[str, str]]) -> None:
+    """Open a notebook of code cells (name, text) as an editor does: one document a cell."""
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=uri,
+                notebook_type="jupyter-notebook",
+                version=1,
+                cells=[
+                    types.NotebookCell(kind=types.NotebookCellKind.Code, document=f"{uri}#{name}")
+                    for name, _ in cells
+                ],
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(
+                    uri=f"{uri}#{name}", language_id="python", version=1, text=text
+                )
+                for name, text in cells
+            ],
+        )
+    )
+
+
+async def logged(client: Any, part: str) -> list[str]:
+    """Wait until a logged line contains ``part``; every line logged so far."""
+    while not any(part in m.message for m in client.log_messages):
+        await asyncio.sleep(0.02)
+    return [m.message for m in client.log_messages]
+
+
+DEEP = "y = " + "(" * 12 + "1" + ")" * 12 + "\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "limits", "cells", "why"),
+    [
+        (
+            "deep.ipynb",
+            "max-nesting = 8",
+            [("cell1", "import torch; DEVICE = 'cpu'\n"), ("cell2", ISSUE_EXAMPLE + DEEP)],
+            "not checked: brackets nested 12 deep, more than `max-nesting` (8)",
+        ),
+        (  # each cell is under the limit; the notebook's code, as the CLI measures it, is not
+            "big.ipynb",
+            "max-file-size = 1",
+            [("cell1", ISSUE_EXAMPLE + "x = 1\n" * 90), ("cell2", "z = 2\n" * 90)],
+            "not checked: 1 KiB of code is more than `max-file-size` (1 KiB)",
+        ),
+        (  # a notebook whose URI does not end in .ipynb is still read as its cells
+            "interactive-1",
+            "max-nesting = 8",
+            [("cell1", ISSUE_EXAMPLE), ("cell2", DEEP)],
+            "not checked: brackets nested 12 deep, more than `max-nesting` (8)",
+        ),
+    ],
+)
+def test_a_notebook_over_the_limits_gets_no_diagnostics_and_a_line_why(
+    tmp_path: Path, name: str, limits: str, cells: list[tuple[str, str]], why: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(OPT_IN + limits + "\n")
+    uri = (tmp_path / name).as_uri()
+
+    async def scenario() -> None:
+        async with lsp(tmp_path) as client:
+            open_notebook(client, uri, cells)
+            lines = await logged(client, "not checked")
+            path = str(tmp_path / name)
+            assert [line for line in lines if "not checked" in line] == [f"{path}: {why}"]
+            for cell, _ in cells:  # nothing parsed: no cell has a finding
+                assert await published(client, f"{uri}#{cell}", lambda d: True) == []
+            # one edit that brings the code under the limit: the cells are linted again
+            replace_all(client, f"{uri}#cell2", ISSUE_EXAMPLE, 2)
+            assert "TL201" in codes(await published(client, f"{uri}#cell2", bool))
+
+    run(scenario)
+
+
 def test_shutdown_ends_the_process(tmp_path: Path) -> None:
     async def scenario() -> int | None:
         async with lsp(tmp_path) as client:

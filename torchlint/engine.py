@@ -187,20 +187,57 @@ def _may_be_too_deep(source: str) -> bool:
     return _depth(parentheses) > _SUSPICIOUS_DEPTH
 
 
+@dataclass(frozen=True)
+class OverLimit:
+    """Why a file's code is left unparsed: the setting it is over, and by how much."""
+
+    setting: str  # "max-file-size" (amount: bytes) or "max-nesting" (amount: bracket depth)
+    amount: int
+    limit: int  # the setting's value: KiB, or brackets
+    of_code: bool = False  # a notebook: its code is measured, not the file (mostly outputs)
+
+    def why(self) -> str:
+        """``not checked: 2 KiB is more than `max-file-size` (1 KiB)``."""
+        if self.setting == "max-file-size":
+            code = " of code" if self.of_code else ""
+            return (
+                f"not checked: {self.amount / 1024:,.0f} KiB{code} is more than "
+                f"`max-file-size` ({self.limit:,} KiB)"
+            )
+        return (
+            f"not checked: brackets nested {self.amount:,} deep, more than `max-nesting` "
+            f"({self.limit:,})"
+        )
+
+
+def code_over_limits(
+    modules: Sequence[str],
+    max_file_size: int,
+    max_nesting: int,
+    *,
+    size: int | None = None,
+    of_code: bool = False,
+) -> OverLimit | None:
+    """The limit one file's code is over, checked before any parse: a notebook's code is
+    several modules, measured together for `max-file-size` (in KiB; ``size``: the file's own
+    bytes, where known) and each for `max-nesting` (0: no limit). None: it is checked.
+    Every front end (the runner, the editor, flake8) asks this one function."""
+    if size is None:
+        size = sum(len(text.encode("utf-8", "surrogateescape")) for text in modules)
+    if max_file_size and size > max_file_size * 1024:
+        return OverLimit("max-file-size", size, max_file_size, of_code)
+    for text in modules:
+        depth = timing.measure("read: nesting check", too_deep_to_parse, text, max_nesting)
+        if depth is not None:
+            return OverLimit("max-nesting", depth, max_nesting, of_code)
+    return None
+
+
 def over_limits(text: str, max_file_size: int, max_nesting: int) -> str | None:
     """Why the front ends that lint a text rather than a file (editors, flake8) leave it
-    unchecked, as the runner does a file (`max-file-size` in KiB, `max-nesting`; 0: no
-    limit); None when it is checked."""
-    size = len(text.encode("utf-8", "surrogateescape"))
-    if max_file_size and size > max_file_size * 1024:
-        return (
-            f"not checked: {size / 1024:,.0f} KiB is more than `max-file-size` "
-            f"({max_file_size:,} KiB)"
-        )
-    depth = too_deep_to_parse(text, max_nesting)
-    if depth is not None:
-        return f"not checked: brackets nested {depth:,} deep, more than `max-nesting` ({max_nesting:,})"
-    return None
+    unchecked, as the runner does a file; None when it is checked."""
+    over = code_over_limits([text], max_file_size, max_nesting)
+    return over.why() if over is not None else None
 
 
 def too_deep_to_parse(text: str, max_nesting: int) -> int | None:

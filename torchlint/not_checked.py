@@ -15,14 +15,15 @@ class NotChecked:
     path: str
     setting: str  # the setting that skipped it: "max-file-size" or "max-nesting"
     reason: str  # after "the file is": "larger than max-file-size"
+    why: str = ""  # "not checked: 2 KiB is more than `max-file-size` (1 KiB)": by how much
 
 
-def larger_than_max_file_size(path: str) -> NotChecked:
-    return NotChecked(path, "max-file-size", TOO_LARGE)
+def larger_than_max_file_size(path: str, why: str = "") -> NotChecked:
+    return NotChecked(path, "max-file-size", TOO_LARGE, why)
 
 
-def nested_too_deeply(path: str, limit: int) -> NotChecked:
-    return NotChecked(path, "max-nesting", nested_reason(limit))
+def nested_too_deeply(path: str, limit: int, why: str = "") -> NotChecked:
+    return NotChecked(path, "max-nesting", nested_reason(limit), why)
 
 
 def nested_reason(limit: int) -> str:

@@ -24,7 +24,7 @@ from torchlint.cache import content_digest
 from torchlint.config import Resolver, Settings
 from torchlint.dependencies import adds_runtime_import, declares_torchlint, undeclared_note
 from torchlint.diagnostics import Diagnostic
-from torchlint.engine import lint_source, too_deep_to_parse
+from torchlint.engine import OverLimit, code_over_limits, lint_source
 from torchlint.fixer import fix_source
 from torchlint.interrupts import deferred_interrupts, ignore_interrupts
 from torchlint.not_checked import NotChecked, larger_than_max_file_size, nested_too_deeply
@@ -125,15 +125,20 @@ class _PythonSource:
 
 
 def process_source(
-    display_path: str, source: SourceFile, settings: Settings, mode: Mode
+    display_path: str,
+    source: SourceFile,
+    settings: Settings,
+    mode: Mode,
+    *,
+    notebook: bool | None = None,
 ) -> FileOutcome:
     """Lint or fix one decoded file: a Python file, or a notebook's code cells (each
-    virtual module of them linted and fixed as a file is, then put back into its cells)."""
+    virtual module of them linted and fixed as a file is, then put back into its cells).
+    ``notebook``: whether it is one (the editor knows; a notebook's URI need not end in
+    ``.ipynb``); None: by its name."""
     outcome = FileOutcome(display_path)
-    notebook = is_notebook(display_path)
-    limit = settings.max_file_size * 1024
-    if limit and not notebook and len(source.raw) > limit:
-        return _too_large(outcome, len(source.raw), settings)
+    if notebook is None:
+        notebook = is_notebook(display_path)
     try:
         parts: _PythonSource | NotebookSource = (
             NotebookSource(display_path, source.text)
@@ -144,14 +149,16 @@ def process_source(
         outcome.errors.append(str(error))
         return outcome
     # A notebook's size is mostly its outputs (images): its code is what libcst reads.
-    code = sum(len(text.encode("utf-8", "surrogateescape")) for text in parts.modules)
-    if limit and notebook and code > limit:
-        return _too_large(outcome, code, settings, " of code")
-    # Checked before the parse: libcst's memory grows with the depth (torchlint/nesting.py).
-    for text in parts.modules:
-        depth = timing.measure("read: nesting check", too_deep_to_parse, text, settings.max_nesting)
-        if depth is not None:
-            return _too_deep(outcome, depth, settings)
+    # The nesting is checked before the parse: libcst's memory grows with the depth.
+    over = code_over_limits(
+        parts.modules,
+        settings.max_file_size,
+        settings.max_nesting,
+        size=None if notebook else len(source.raw),
+        of_code=notebook,
+    )
+    if over is not None:
+        return _not_checked(outcome, over)
     rules = selected_rules(settings.selected_codes)
     for index, text in enumerate(parts.modules):
         if not mode.fix:
@@ -182,27 +189,23 @@ def process_source(
         parts.text(),
         mode,
         diff=parts.diff,
-        relint=lambda: process_source(display_path, source, settings, Mode()).diagnostics,
+        relint=lambda: (
+            process_source(display_path, source, settings, Mode(), notebook=notebook).diagnostics
+        ),
     )
 
 
-def _too_large(outcome: FileOutcome, size: int, settings: Settings, what: str = "") -> FileOutcome:
-    """The file is not checked (`max-file-size`): one warning says so, and the summary."""
-    outcome.not_checked = larger_than_max_file_size(outcome.path)
+def _not_checked(outcome: FileOutcome, over: OverLimit) -> FileOutcome:
+    """The file is not parsed (`max-file-size`, `max-nesting`): one warning says so, and the
+    summary; ``not_checked.why`` is the line for the editor, as for a Python buffer."""
+    if over.setting == "max-file-size":
+        outcome.not_checked = larger_than_max_file_size(outcome.path, over.why())
+        advice = ""
+    else:
+        outcome.not_checked = nested_too_deeply(outcome.path, over.limit, over.why())
+        advice = ", where the parser's memory grows with the depth"
     outcome.warnings.append(
-        f"{outcome.path}: not checked: {size / 1024:,.0f} KiB{what} is more than "
-        f"`max-file-size` ({settings.max_file_size:,} KiB); exclude the file, or raise the limit"
-    )
-    return outcome
-
-
-def _too_deep(outcome: FileOutcome, depth: int, settings: Settings) -> FileOutcome:
-    """The file is not parsed (`max-nesting`): libcst's memory would grow with the depth."""
-    outcome.not_checked = nested_too_deeply(outcome.path, settings.max_nesting)
-    outcome.warnings.append(
-        f"{outcome.path}: not checked: brackets nested {depth:,} deep, more than `max-nesting` "
-        f"({settings.max_nesting:,}), where the parser's memory grows with the depth; exclude "
-        "the file, or raise the limit"
+        f"{outcome.path}: {over.why()}{advice}; exclude the file, or raise the limit"
     )
     return outcome
 

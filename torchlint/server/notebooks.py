@@ -49,8 +49,12 @@ def notebook_json(cells: Sequence[CellText]) -> str:
 def lint_cells(
     path: str, cells: Sequence[CellText], settings: Settings
 ) -> tuple[dict[str, list[Diagnostic]], list[str]]:
-    """Findings per cell URI (every cell has an entry) and internal-error lines."""
+    """Findings per cell URI (every cell has an entry) and internal-error lines. Code over
+    `max-file-size` or `max-nesting` (as the CLI measures a notebook) gets no diagnostics
+    and one line that says why, as a Python buffer does."""
     result = _process(path, cells, settings, Mode(write=False))
+    if result.not_checked is not None:
+        return {cell.uri: [] for cell in cells}, [f"{path}: {result.not_checked.why}"]
     found: dict[str, list[Diagnostic]] = {cell.uri: [] for cell in cells}
     for diagnostic in result.diagnostics:
         if diagnostic.cell is not None and 1 <= diagnostic.cell <= len(cells):
@@ -76,4 +80,4 @@ def fix_cells(
 def _process(path: str, cells: Sequence[CellText], settings: Settings, mode: Mode) -> FileOutcome:
     """The runner's notebook pipeline (as for a ``.ipynb`` file on disk), on the cells."""
     source = decode_source(notebook_json(cells).encode("utf-8"), Path(path))
-    return process_source(path, source, settings, mode)
+    return process_source(path, source, settings, mode, notebook=True)
