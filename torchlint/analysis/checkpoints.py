@@ -165,6 +165,16 @@ def fetches_published_weights(context: FileContext) -> bool:
 
 
 _PACKAGE_FILE = "__file__"
+# What a checkpoint callback (Lightning's `ModelCheckpoint`) saved during this run's `fit`.
+_CALLBACK_OUTPUTS = frozenset({"best_model_path", "last_model_path"})
+
+
+def saved_by_callback(load: cst.Call) -> bool:
+    """True when ``load`` reads ``callback.best_model_path`` / ``.last_model_path``: the
+    checkpoint the run's own checkpoint callback just wrote, not a file from elsewhere."""
+    source = calls.argument(load, "f", LOAD_SOURCE_INDEX)
+    value = source.value if source is not None else None
+    return isinstance(value, cst.Attribute) and value.attr.value in _CALLBACK_OUTPUTS
 
 
 def ships_with_code(context: FileContext, load: cst.Call, function: cst.CSTNode) -> bool:

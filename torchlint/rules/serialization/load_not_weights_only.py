@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint import calls
-from torchlint.analysis.checkpoints import TORCH_LOAD, round_trips, ships_with_code
+from torchlint.analysis.checkpoints import (
+    TORCH_LOAD,
+    round_trips,
+    saved_by_callback,
+    ships_with_code,
+)
 from torchlint.analysis.loaded_objects import object_use
 from torchlint.diagnostics import Applicability
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -84,7 +89,9 @@ class LoadNotWeightsOnly(TorchLoadRule):
     - a load that reads back what the same code just wrote: `torch.save(x, buffer)` then
       `torch.load(buffer)` in the same function (a clone through `io.BytesIO`, a temporary
       file, a test that saves and reloads), or a string-literal path this file also saves
-      to (a script resuming from its own checkpoint). No one else wrote those bytes.
+      to (a script resuming from its own checkpoint), or the checkpoint the run's own
+      checkpoint callback just saved (`torch.load(checkpoint.best_model_path)` after
+      Lightning's `trainer.fit`). No one else wrote those bytes.
       A path from the command line, a download or a function parameter is always reported,
       whatever `map_location` says;
     - a file that ships next to the code: a path built from `__file__`
@@ -283,6 +290,10 @@ class LoadNotWeightsOnly(TorchLoadRule):
                 path = Path(__file__).parent
                 path = path / f"weights/{conf.weights}.pth"
                 return torch.load(str(path), map_location="cpu")
+            def best(trainer, checkpoint, system):
+                trainer.fit(system)
+                state = torch.load(checkpoint.best_model_path)
+                return torch.load(trainer.checkpoint_callback.last_model_path)
             HERE = os.path.dirname(os.path.abspath(__file__))
             table = torch.load(os.path.join(os.path.dirname(__file__), "table.pt"))
             """,
@@ -400,7 +411,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
             return  # an explicit value is a choice
         if not self._missing_flag_matters() or self._allow_lists_globals():
             return
-        if id(node) in round_trips(self.context).loads:
+        if id(node) in round_trips(self.context).loads or saved_by_callback(node):
             return
         if "__file__" in self.context.source and ships_with_code(
             self.context, node, self._enclosing_function()
