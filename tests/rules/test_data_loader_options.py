@@ -130,3 +130,106 @@ def test_dataset_whose_getitem_computes_is_not_reported() -> None:
         "d = DataLoader(Template())\n"
     )
     assert codes(source, "TL101") == []
+
+
+FOLDER = (
+    "import torch\n"
+    "from torch.utils.data import DataLoader\n"
+    "from torchvision import datasets, transforms\n"
+    "data = datasets.ImageFolder(root)\n"
+    "loader = DataLoader(data, batch_size=8, shuffle=True)\n"
+)
+
+
+def test_an_evaluation_split_is_not_a_training_loader() -> None:
+    """`split="val"`, `image_set="val"`, `train=False`: read once per evaluation, even
+    over files and even when the loader shuffles."""
+    imagenet = FOLDER.replace("ImageFolder(root)", "ImageNet(root, split=SPLIT)")
+    assert codes(imagenet.replace("SPLIT", "'train'"), "TL101") == [(5, "TL101")]
+    assert codes(imagenet.replace("SPLIT", "'val'"), "TL101") == []
+    voc = FOLDER.replace("ImageFolder(root)", "VOCSegmentation(root, image_set=SPLIT)")
+    assert codes(voc.replace("SPLIT", "'trainval'"), "TL101") == [(5, "TL101")]
+    assert codes(voc.replace("SPLIT", "'test'"), "TL101") == []
+    assert codes(voc.replace("SPLIT", "split"), "TL101") == [(5, "TL101")]  # unknown
+
+
+def test_files_read_in_order_are_not_a_training_loader() -> None:
+    """`shuffle=False` with no sampler: an evaluation or a feature-extraction pass."""
+    ordered = FOLDER.replace("shuffle=True", "shuffle=False")
+    assert codes(ordered, "TL101") == []
+    assert codes(FOLDER.replace("shuffle=True", "shuffle=flag"), "TL101") == [(5, "TL101")]
+    sampled = ordered.replace("shuffle=False", "shuffle=False, sampler=sampler")
+    assert codes(sampled, "TL101") == [(5, "TL101")]
+
+
+def test_a_loader_built_with_autograd_off_is_not_a_training_loader() -> None:
+    extract = FOLDER.replace(
+        "loader = DataLoader(data, batch_size=8, shuffle=True)\n",
+        "@torch.no_grad()\n"
+        "def embed(model):\n"
+        "    loader = DataLoader(data, batch_size=8)\n"
+        "    return [model(x) for x, _ in loader]\n",
+    )
+    assert codes(extract, "TL101") == []
+    assert codes(extract.replace("@torch.no_grad()\n", ""), "TL101") == [(6, "TL101")]
+    block = FOLDER.replace("loader = ", "with torch.inference_mode():\n    loader = ")
+    assert codes(block, "TL101") == []
+
+
+def test_a_loader_in_a_branch_a_constant_turns_off_is_not_reported() -> None:
+    source = FOLDER.replace("loader = ", "TRAIN = False\nif TRAIN:\n    loader = ")
+    assert codes(source, "TL101") == []
+    assert codes(source.replace("TRAIN = False", "TRAIN = True"), "TL101") == [(7, "TL101")]
+
+
+def test_a_run_capped_at_a_handful_of_batches_is_not_reported() -> None:
+    """Composer's `train_subset_num_batches`, Lightning's `limit_train_batches` (on the
+    trainer whose `fit` reads the loader), a loader passed inline: a demo's few batches."""
+    composer = FOLDER + "Trainer(model=m, train_dataloader=loader, train_subset_num_batches=5)\n"
+    assert codes(composer, "TL101") == []
+    assert codes(composer.replace("=5)", "=500)"), "TL101") == [(5, "TL101")]
+    assert codes(composer.replace("=loader", "=other"), "TL101") == [(5, "TL101")]
+    lightning = FOLDER + "trainer = pl.Trainer(limit_train_batches=2)\ntrainer.fit(m, loader)\n"
+    assert codes(lightning, "TL101") == []
+    assert codes(lightning.replace("fit(m, loader)", "fit(m, other)"), "TL101") == [(5, "TL101")]
+    inline = FOLDER.replace(
+        "loader = DataLoader(data, batch_size=8, shuffle=True)\n",
+        "fit(DataLoader(data, shuffle=True), max_steps=3)\n",
+    )
+    assert codes(inline, "TL101") == []
+    assert codes(inline.replace("max_steps=3", "max_steps=30000"), "TL101") == [(5, "TL101")]
+
+
+def test_explicit_zero_over_a_dataset_holding_a_lambda_is_the_authors_choice() -> None:
+    """A lambda in the transform cannot be pickled into spawned workers: `num_workers=0`
+    there is deliberate. Without the explicit 0, or without the lambda, it is reported."""
+    source = (
+        "from torch.utils.data import DataLoader\n"
+        "from torchvision import datasets, transforms\n"
+        "scale = transforms.Lambda(lambda x: x.mul(255))\n"
+        "transform = transforms.Compose([transforms.ToTensor(), scale])\n"
+        "data = datasets.ImageFolder(root, transform)\n"
+        "loader = DataLoader(data, batch_size=8, shuffle=True, num_workers=0)\n"
+    )
+    assert codes(source, "TL101") == []
+    assert codes(source.replace(", num_workers=0", ""), "TL101") == [(6, "TL101")]
+    plain = source.replace("lambda x: x.mul(255)", "double")
+    assert codes(plain, "TL101") == [(6, "TL101")]
+
+
+def test_a_loader_opacus_makes_private_is_sampled_at_random() -> None:
+    """`make_private` replaces the loader by one that draws Poisson-sampled batches: a
+    training loader, although the loader as built does not shuffle."""
+    source = (
+        "from torch.utils.data import DataLoader\n"
+        "from torchvision import datasets, transforms\n"
+        "data = datasets.MNIST('.', train=True, transform=transforms.ToTensor())\n"
+        "train_loader = DataLoader(data, batch_size=64)\n"
+        "model, optimizer, train_loader = engine.make_private(\n"
+        "    module=model, optimizer=optimizer, data_loader=train_loader, POISSON\n"
+        ")\n"
+    )
+    assert codes(source.replace("POISSON", "noise_multiplier=1.0"), "TL101") == [(4, "TL101")]
+    assert codes(source.replace("POISSON", "poisson_sampling=False"), "TL101") == []
+    other = source.replace("data_loader=train_loader", "data_loader=other")
+    assert codes(other.replace("POISSON", "noise_multiplier=1.0"), "TL101") == []

@@ -332,25 +332,31 @@ def test_one_batch_and_unseen_datasets_are_not_reported() -> None:
 
 
 def test_transforms_count_only_in_a_training_loader() -> None:
+    """A transform-only dataset is worth workers where the loader reads in random order (it
+    shuffles, or has a random sampler) over a training split; `train=True` read in order is
+    a feature bank or an export, and `train=False` an evaluation even when it shuffles."""
     source = (
         "from torch.utils.data import DataLoader\n"
         "from torchvision import datasets, transforms\n"
         "data = datasets.CIFAR10('.', train=True, transform=transforms.ToTensor())\n"
-        "loader = DataLoader(data, batch_size=64)\n"
+        "loader = DataLoader(data, batch_size=64, shuffle=True)\n"
         "for x, y in loader:\n"
         "    loss(model(x), y).backward()\n"
     )
-    assert [line for line, _ in messages(source, "TL101")] == [4]
-    assert messages(source.replace("train=True", "train=False"), "TL101") == []
-    assert [
-        line
-        for line, _ in messages(
-            source.replace("train=True", "train=False").replace(
-                "batch_size=64", "batch_size=64, shuffle=True"
-            ),
-            "TL101",
-        )
-    ] == [4]
+
+    def lines(text: str) -> list[int]:
+        return [line for line, _ in messages(text, "TL101")]
+
+    assert lines(source) == [4]
+    assert lines(source.replace(", shuffle=True", "")) == []
+    assert lines(source.replace("train=True", "train=False")) == []
+    assert lines(source.replace("'.', train=True,", "'.', False,")) == []
+    assert lines(source.replace("'.', train=True,", "'.', True,")) == [4]
+    sampled = source.replace("shuffle=True", "sampler=RandomSampler(data)").replace(
+        "import DataLoader", "import DataLoader, RandomSampler"
+    )
+    assert lines(sampled) == [4]
+    assert lines(sampled.replace("RandomSampler(data)", "SequentialSampler(data)")) == []
 
 
 def test_an_availability_check_that_picks_nothing_is_no_device_selection() -> None:

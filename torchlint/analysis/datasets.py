@@ -357,6 +357,23 @@ TRANSFORMED_DATASETS = frozenset(
         "SVHN", "STL10", "USPS", "SEMEION",
     }
 )  # fmt: skip
+# Where `train` goes when passed by position (`MNIST(root, False, transform)`).
+TRAIN_INDEX = {
+    "MNIST": 1,
+    "FashionMNIST": 1,
+    "KMNIST": 1,
+    "CIFAR10": 1,
+    "CIFAR100": 1,
+    "USPS": 1,
+}
+# The values of `split=` / `image_set=` that name an evaluation split: read once per
+# evaluation, not every training step (`trainval`, `train+unlabeled` are training splits).
+EVAL_SPLITS = frozenset(
+    {
+        "test", "testing", "val", "valid", "validation", "eval", "evaluation", "minival",
+        "testdev", "test-dev",
+    }
+)  # fmt: skip
 TRANSFORM_INDEX = {
     "MNIST": 2,
     "FashionMNIST": 2,
@@ -378,7 +395,7 @@ WRAPPERS = frozenset(
 class PerItemWork(NamedTuple):
     reason: str  # what the message says: "`__getitem__` of `Pngs` calls `Image.open`"
     needs_training: bool = False  # only transforms: worth workers in a training loop
-    train_split: bool = False  # built with `train=True`
+    eval_split: bool = False  # `train=False`, `split="test"`: read once per evaluation
 
 
 def per_item_work(context: FileContext, expr: cst.BaseExpression) -> PerItemWork | None:
@@ -442,21 +459,36 @@ def _call_work(
         return _work_of(context, inner, scope, depth + 1) if inner is not None else None
     last = qualified.rsplit(".", 1)[-1]
     if qualified.startswith("torchaudio.datasets."):
-        return PerItemWork(f"`{last}` loads an audio file per item")
+        return PerItemWork(f"`{last}` loads an audio file per item", eval_split=_eval_split(call))
     if not qualified.startswith("torchvision.datasets."):
         return None
     if last in FILE_DATASETS:
-        return PerItemWork(f"`{last}` reads and decodes a file per item")
+        return PerItemWork(
+            f"`{last}` reads and decodes a file per item", eval_split=_eval_split(call, last)
+        )
     if last in TRANSFORMED_DATASETS:
         transform = calls.argument(call, "transform", TRANSFORM_INDEX.get(last))
         if transform is not None and not _is_none(transform.value):
-            train = calls.keyword(call, "train")
             return PerItemWork(
                 f"`{last}` applies its transform per item",
                 needs_training=True,
-                train_split=train is not None and calls.is_true(train.value),
+                eval_split=_eval_split(call, last),
             )
     return None
+
+
+def _eval_split(call: cst.Call, name: str = "") -> bool:
+    """The dataset is built as an evaluation split: ``train=False``, ``split="test"``,
+    ``subset="validation"`` (torchaudio), ``image_set="val"`` (VOC)."""
+    train = calls.argument(call, "train", TRAIN_INDEX.get(name))
+    if train is not None and calls.is_false(train.value):
+        return True
+    for keyword in ("split", "image_set", "subset"):
+        arg = calls.keyword(call, keyword)
+        value = calls.string_literal(arg.value) if arg is not None else None
+        if value is not None and value.lower() in EVAL_SPLITS:
+            return True
+    return False
 
 
 def _returned_work(
@@ -546,6 +578,72 @@ def _reads_file(scope: Scope, method: cst.FunctionDef) -> str | None:
                 return FILE_READERS[qualified]
         stack.extend(iter_children(node))
     return None
+
+
+# Samplers that draw indices in random order: a loader built with one is read for training.
+RANDOM_SAMPLERS = frozenset(
+    {
+        "torch.utils.data.RandomSampler",
+        "torch.utils.data.sampler.RandomSampler",
+        "torch.utils.data.WeightedRandomSampler",
+        "torch.utils.data.sampler.WeightedRandomSampler",
+        "torch.utils.data.SubsetRandomSampler",
+        "torch.utils.data.sampler.SubsetRandomSampler",
+        "torch.utils.data.DistributedSampler",
+        "torch.utils.data.distributed.DistributedSampler",
+    }
+)
+
+
+def random_sampler(context: FileContext, expr: cst.BaseExpression) -> bool:
+    """``expr`` (a DataLoader's ``sampler``) draws in random order: a ``RandomSampler``, a
+    ``DistributedSampler`` that shuffles (its default), ... built here or bound to the name."""
+    values: list[cst.BaseExpression] = [expr]
+    scope = context.scope
+    if not isinstance(expr, cst.Call):
+        found = _assigned(context, expr, scope)
+        if found is None:
+            return False
+        values, scope = found
+    for value in values:
+        if not isinstance(value, cst.Call):
+            return False
+        if scope.qualified_name(value.func) not in RANDOM_SAMPLERS:
+            return False
+        shuffle = calls.keyword(value, "shuffle")
+        if shuffle is not None and not calls.is_true(shuffle.value):
+            return False
+    return True
+
+
+def holds_lambda(context: FileContext, expr: cst.BaseExpression) -> bool:
+    """The dataset is built, in this file, with a lambda among its arguments (a
+    ``transforms.Lambda(lambda x: ...)`` in its transform, a ``loader=lambda p: ...``): it
+    cannot be pickled into worker processes started by spawn (macOS, Windows)."""
+    return _lambda_in(context, expr, context.scope, 0)
+
+
+def _lambda_in(context: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+    """A lambda in ``expr``, or in what a name in it (``transform``, ``self.transform``) is
+    assigned, a few levels deep. Callees are not followed: they name classes and functions."""
+    if depth > _MAX_DEPTH:
+        return False
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Lambda):
+            return True
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            found = _assigned(context, node, scope)
+            if found is not None and any(
+                _lambda_in(context, value, found[1], depth + 1) for value in found[0]
+            ):
+                return True
+        elif isinstance(node, cst.Call):
+            stack.extend(arg.value for arg in node.args)
+        else:
+            stack.extend(iter_children(node))
+    return False
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:
