@@ -874,6 +874,11 @@ def test_project_class_reported_where_the_construction_sets_its_rate(tmp_path: P
             def __init__(self, dim, dropout=0.0):
                 super().__init__()
                 self.inner = Net(dim, dropout=dropout)
+
+        class Fixed(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.inner = Net(dim, 0.1)
     """
     reported = [("pkg/run.py", 9, "TL301")]
     assert _run_with(tmp_path, models, "Net", "Net(8)") == []
@@ -884,6 +889,7 @@ def test_project_class_reported_where_the_construction_sets_its_rate(tmp_path: P
     assert _run_with(tmp_path, models, "Sub", "Sub(8, dropout=0.5)") == reported
     assert _run_with(tmp_path, models, "Outer", "Outer(8)") == []
     assert _run_with(tmp_path, models, "Outer", "Outer(8, dropout=0.5)") == reported
+    assert _run_with(tmp_path, models, "Fixed", "Fixed(8)") == reported
     # a `self.training` read that acts: reported with no rate at all
     acting = models.replace(
         "assert x.dim() == 2 or not self.training", "x = x if self.training else x.sign()"
