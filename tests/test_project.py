@@ -825,3 +825,145 @@ def test_project_class_whose_dropout_rate_defaults_to_zero_is_not_known_sensitiv
     assert check(tmp_path, "pkg/run.py", codes=["TL301"]) == []
     write(tmp_path, {**files, "pkg/layers.py": layers.replace("DROP", "nn.Dropout(0.1)")})
     assert check(tmp_path, "pkg/run.py", codes=["TL301"]) == [("pkg/run.py", 9, "TL301")]
+
+
+PROJECT_RUN = """\
+    import torch
+    from .models import MODEL
+
+    def main(loader, optimizer):
+        model = BUILD
+        for x in loader:
+            model(x).sum().backward()
+            optimizer.step()
+        with torch.no_grad():
+            return model(x)
+"""
+
+
+def _run_with(tmp_path: Path, models: str, model: str, build: str) -> list:
+    run_py = PROJECT_RUN.replace("MODEL", model).replace("BUILD", build)
+    files = {"pkg/__init__.py": "", "pkg/run.py": run_py, "pkg/models.py": models}
+    write(tmp_path, files)
+    return check(tmp_path, "pkg/run.py", codes=["TL301"])
+
+
+def test_project_class_reported_where_the_construction_sets_its_rate(tmp_path: Path) -> None:
+    """A class of another file whose dropout (a layer, or ``F.dropout(..., p=self.rate,
+    training=self.training)``) takes a rate that defaults to 0: reported where the
+    construction passes a non-zero number, not where it passes nothing or a value it cannot
+    read; a subclass without ``__init__`` has its base's rate."""
+    models = """\
+        import torch.nn.functional as F
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self, dim, dropout=0.0):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.dropout = dropout
+
+            def forward(self, x):
+                assert x.dim() == 2 or not self.training
+                return self.fc(F.dropout(x, p=self.dropout, training=self.training))
+
+        class Sub(Net):
+            pass
+
+        class Outer(nn.Module):
+            def __init__(self, dim, dropout=0.0):
+                super().__init__()
+                self.inner = Net(dim, dropout=dropout)
+
+        class Fixed(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.inner = Net(dim, 0.1)
+    """
+    reported = [("pkg/run.py", 9, "TL301")]
+    assert _run_with(tmp_path, models, "Net", "Net(8)") == []
+    assert _run_with(tmp_path, models, "Net", "Net(8, dropout=0.2)") == reported
+    assert _run_with(tmp_path, models, "Net", "Net(8, 0.2)") == reported
+    assert _run_with(tmp_path, models, "Net", "Net(8, dropout=args.p)") == []
+    assert _run_with(tmp_path, models, "Sub", "Sub(8)") == []
+    assert _run_with(tmp_path, models, "Sub", "Sub(8, dropout=0.5)") == reported
+    assert _run_with(tmp_path, models, "Outer", "Outer(8)") == []
+    assert _run_with(tmp_path, models, "Outer", "Outer(8, dropout=0.5)") == reported
+    assert _run_with(tmp_path, models, "Fixed", "Fixed(8)") == reported
+    # a `self.training` read that acts: reported with no rate at all
+    acting = models.replace(
+        "assert x.dim() == 2 or not self.training", "x = x if self.training else x.sign()"
+    )
+    assert _run_with(tmp_path, acting, "Net", "Net(8)") == reported
+
+
+def test_project_training_branch_gated_by_a_zero_rate(tmp_path: Path) -> None:
+    """``if self.training and self.noise_tau > 0`` with ``noise_tau=0.0``: the same in both
+    modes unless a construction sets it (diffusers' AutoencoderRAE under its defaults)."""
+    models = """\
+        import torch
+        from torch import nn
+
+        class Encoder(nn.Module):
+            def __init__(self, noise_tau=0.0):
+                super().__init__()
+                self.fc = nn.Linear(8, 8)
+                self.noise_tau = float(noise_tau)
+
+            def forward(self, x):
+                z = self.fc(x)
+                if self.training and self.noise_tau > 0:
+                    z = z + self.noise_tau * torch.randn_like(z)
+                return z
+    """
+    assert _run_with(tmp_path, models, "Encoder", "Encoder()") == []
+    assert _run_with(tmp_path, models, "Encoder", "Encoder(noise_tau=args.tau)") == []
+    assert _run_with(tmp_path, models, "Encoder", "Encoder(noise_tau=0.1)") == [
+        ("pkg/run.py", 9, "TL301")
+    ]
+
+
+def test_project_wrapper_of_a_loaded_model_or_a_holder_is_not_known_sensitive(
+    tmp_path: Path,
+) -> None:
+    """A module whose only mode-dependent layers come from a loader that returns its model
+    in eval mode, or from a holder that is not an ``nn.Module`` (its network is no
+    submodule): not reported (LAVIS' MiDaSInference, stylegan2's lpips PerceptualLoss)."""
+    models = """\
+        import torch
+        from torch import nn
+
+        class Backbone(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+        def load_model(path):
+            model = Backbone()
+            model.load_state_dict(torch.load(path, weights_only=True))
+            return model.eval(), path
+
+        class Inference(nn.Module):
+            def __init__(self, path):
+                super().__init__()
+                self.model, _ = load_model(path)
+
+        class DistModel:
+            def __init__(self):
+                self.net = Backbone()
+                self.net.eval()
+
+        class Perceptual(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = DistModel()
+
+        class Owner(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = Backbone()
+    """
+    assert _run_with(tmp_path, models, "Inference", "Inference('m.pt')") == []
+    assert _run_with(tmp_path, models, "Perceptual", "Perceptual()") == []
+    # a submodule it builds itself still counts
+    assert _run_with(tmp_path, models, "Owner", "Owner()") == [("pkg/run.py", 9, "TL301")]

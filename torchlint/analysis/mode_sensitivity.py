@@ -139,12 +139,17 @@ def _init_of(info: ClassInfo) -> cst.FunctionDef | None:
     return None
 
 
-def passes_any(call: cst.Call, params: dict[str, int]) -> bool:
-    """``call`` of a class may set one of its ``__init__`` ``params`` (by keyword, by
-    position, or through ``*args`` / ``**kwargs``)."""
-    # positions count ``self`` as 0: the call's first argument is position 1
+def sets_rate(call: cst.Call, params: dict[str, int]) -> bool:
+    """``call`` passes a non-zero number for one of ``params`` (a rate that defaults to 0):
+    a rate it cannot read (``dropout=args.dropout``, ``**kwargs``) proves nothing."""
     values = _passed_for(call, params)
-    return values is None or bool(values)
+    return bool(values) and any(_nonzero_number(v) for v in values)  # type: ignore[union-attr]
+
+
+def _nonzero_number(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Integer | cst.Float):
+        return float(expr.value) != 0
+    return isinstance(expr, cst.Name) and expr.value == "True"
 
 
 def _passed_for(call: cst.Call, params: dict[str, int]) -> list[cst.BaseExpression] | None:
@@ -376,7 +381,7 @@ class KnownSensitivity:
                     return _SENSITIVE
                 gates = self._gates.get(id(classes[0]))
                 # dropout whose rate defaults to 0: it acts only when this call sets it
-                return _SENSITIVE if gates and passes_any(value, gates) else _UNKNOWN
+                return _SENSITIVE if gates and sets_rate(value, gates) else _UNKNOWN
             return _UNKNOWN
         defs = self.flow.module_defs.get(func.value) if isinstance(func, cst.Name) else None
         if defs and len(defs) == 1 and function.scope.resolve(func.value) is None:
@@ -399,8 +404,12 @@ class KnownSensitivity:
                 return _SENSITIVE
             return _UNKNOWN
         project = self.flow.project
-        if project is not None and project.mode(qualified) == "sensitive":
-            return _SENSITIVE
+        if project is not None:
+            if project.mode(qualified) == "sensitive":
+                return _SENSITIVE
+            gates = project.gates(qualified)
+            if gates and sets_rate(value, dict(gates)):
+                return _SENSITIVE  # `AttentiveFP(..., dropout=0.2)`: its rate defaults to 0
         return _UNKNOWN
 
     def _class_sensitive(self, info: ClassInfo) -> bool:
@@ -426,12 +435,37 @@ class KnownSensitivity:
             project = flow.project
             if qualified and project is not None and project.mode(qualified) == "sensitive":
                 return True
-        zero = zero_default_params(_init_of(info))
+        init = _init_of(info)
+        zero = zero_default_params(init)
         gates: set[str] = set()
-        if self._builds_sensitive(info.node.body, scope, frozenset(zero), gates):
+        attrs = _rate_attributes(init, zero)
+        if self._builds_sensitive(info.node.body, scope, frozenset(zero), gates, attrs):
             return True
         if gates:
             self._gates[id(info)] = {name: zero[name] for name in gates}
+        return False
+
+    @staticmethod
+    def _gated(
+        call: cst.Call,
+        inner: dict[str, int] | None,
+        zero_params: frozenset[str],
+        gates: set[str] | None,
+    ) -> bool:
+        """A layer whose rate defaults to 0 (``inner``: its gate parameters) is built with a
+        non-zero rate; built with this class's own rate (``Block(dropout=dropout)``) it is
+        noted in ``gates``. A rate it cannot read proves nothing."""
+        if not inner:
+            return False
+        passed = _passed_for(call, inner)
+        if not passed:
+            return False
+        if any(_nonzero_number(v) for v in passed):
+            return True
+        if gates is not None:
+            gates.update(
+                v.value for v in passed if isinstance(v, cst.Name) and v.value in zero_params
+            )
         return False
 
     def _helper_sensitive(self, helper: FunctionInfo, scope) -> bool:
@@ -447,10 +481,17 @@ class KnownSensitivity:
         scope,
         zero_params: frozenset[str] = frozenset(),
         gates: set[str] | None = None,
+        attrs: dict[str, str] | None = None,
     ) -> bool:
         """``body`` surely depends on the mode; a dropout whose rate is one of
-        ``zero_params`` (off by default) is only noted in ``gates``."""
+        ``zero_params`` (off by default; ``attrs``: ``self.rate = rate`` in ``__init__``)
+        is only noted in ``gates``. A ``self.training`` read in an ``assert``, or that only
+        tells a functional dropout the mode (its rate decides), does not count; one
+        ``and``-ed with a test of such a rate (``self.training and self.tau > 0``) is a
+        gate."""
         flow = self.flow
+        attrs = attrs or {}
+        excused, tested = _training_context(body, scope, attrs)
         stack: list[cst.CSTNode] = [body]
         while stack:
             node = stack.pop()
@@ -459,26 +500,38 @@ class KnownSensitivity:
                 and node.attr.value == "training"
                 and isinstance(node.value, cst.Name)
                 and node.value.value == "self"
+                and id(node) not in excused
             ):
-                return True
+                if id(node) not in tested:
+                    return True
+                if gates is not None:
+                    gates.update(tested[id(node)])
             if isinstance(node, cst.Call):
                 func = node.func
+                qualified = scope.qualified_name(func)
+                if (
+                    qualified is not None
+                    and qualified.startswith("torch.nn.functional.")
+                    and "dropout" in qualified
+                ):
+                    rate = _functional_gate(node, zero_params, attrs)
+                    if rate is None:
+                        return True
+                    if rate and gates is not None:
+                        gates.add(rate)
                 if isinstance(func, cst.Name) and func.value in flow.classes:
                     classes = flow.classes[func.value]
-                    if len(classes) == 1 and self._class_sensitive(classes[0]):
-                        return True
-                    inner = self._gates.get(id(classes[0])) if len(classes) == 1 else None
-                    if inner and passes_any(node, inner):
-                        # `Block(dropout=dropout)`: this class's own rate, or a set one
-                        passed = _passed_for(node, inner)
-                        if passed is None or not all(
-                            isinstance(v, cst.Name) and v.value in zero_params for v in passed
+                    # a class that is not a module holds no submodule: its layers do not
+                    # follow this one's mode
+                    if len(classes) == 1 and classes[0].is_module:
+                        info = classes[0]
+                        if self._class_sensitive(info) or self._gated(
+                            node, self._gates.get(id(info)), zero_params, gates
                         ):
                             return True
-                        if gates is not None:
-                            gates.update(v.value for v in passed)  # type: ignore[union-attr]
                 elif isinstance(func, cst.Name) and len(flow.module_defs.get(func.value, ())) == 1:
-                    if self._helper_sensitive(flow.module_defs[func.value][0], scope):
+                    helper = flow.module_defs[func.value][0]
+                    if not _returns_evaluated(helper) and self._helper_sensitive(helper, scope):
                         return True  # `conv_block(...)`: a same-file layer builder
                 else:
                     qualified = scope.qualified_name(func)
@@ -498,14 +551,164 @@ class KnownSensitivity:
                         last = qualified.rsplit(".", 1)[-1]
                         if last[:1].islower() and not last.startswith(_TORCHVISION_INSENSITIVE):
                             return True
-                    elif (
-                        qualified is not None
-                        and flow.project is not None
-                        and flow.project.mode(qualified) == "sensitive"
-                    ):
-                        return True
+                    elif qualified is not None and flow.project is not None:
+                        if flow.project.mode(qualified) == "sensitive":
+                            return True
+                        inner = dict(flow.project.gates(qualified))
+                        if self._gated(node, inner, zero_params, gates):
+                            return True
             stack.extend(iter_children(node))
         return False
+
+
+def _rate_attributes(init: cst.FunctionDef | None, zero: dict[str, int]) -> dict[str, str]:
+    """``self.rate = rate`` (or ``float(rate)``) in ``__init__`` for a parameter of ``zero``."""
+    found: dict[str, str] = {}
+    if init is None or not zero:
+        return found
+    for node in _walk(init):
+        if not isinstance(node, cst.Assign) or len(node.targets) != 1:
+            continue
+        target, value = node.targets[0].target, node.value
+        if (
+            isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Name)
+            and value.func.value in ("float", "int", "bool")
+            and len(value.args) == 1
+        ):
+            value = value.args[0].value
+        if (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == "self"
+            and isinstance(value, cst.Name)
+            and value.value in zero
+        ):
+            found[target.attr.value] = value.value
+    return found
+
+
+def _self_rate(
+    value: cst.BaseExpression | None, zero: frozenset[str], attrs: dict[str, str]
+) -> str | None:
+    """The gate parameter a rate expression is: ``rate`` or ``self.rate``."""
+    if isinstance(value, cst.Name) and value.value in zero:
+        return value.value
+    if (
+        isinstance(value, cst.Attribute)
+        and isinstance(value.value, cst.Name)
+        and value.value.value == "self"
+        and value.attr.value in attrs
+    ):
+        return attrs[value.attr.value]
+    return None
+
+
+def _functional_training(call: cst.Call) -> cst.BaseExpression | None:
+    value = _keyword(call, "training")
+    positional = [a for a in call.args if a.keyword is None]
+    if value is None and len(positional) > 2 and not any(a.star for a in positional[:3]):
+        value = positional[2].value
+    return value
+
+
+def _functional_gate(call: cst.Call, zero: frozenset[str], attrs: dict[str, str]) -> str | None:
+    """A functional dropout: "" when it does not follow the mode (no
+    ``training=self.training``, a literal 0 rate), the gate it takes its rate from, None
+    when it follows the mode."""
+    training = _functional_training(call)
+    if not (isinstance(training, cst.Attribute) and training.attr.value == "training"):
+        return ""
+    value = _keyword(call, "p")
+    positional = [a for a in call.args if a.keyword is None]
+    if value is None and len(positional) > 1 and not any(a.star for a in positional[:2]):
+        value = positional[1].value
+    if value is not None and not isinstance(value, cst.Name) and _is_zero_or_false(value):
+        return ""
+    if isinstance(value, cst.Name) and value.value in ("False", "None"):
+        return ""
+    return _self_rate(value, zero, attrs)
+
+
+def _gate_test(node: cst.BaseExpression, attrs: dict[str, str]) -> str | None:
+    """``self.rate`` / ``self.rate > 0`` / ``self.rate != 0``: the gate it tests."""
+    if isinstance(node, cst.Comparison) and len(node.comparisons) == 1:
+        target = node.comparisons[0]
+        operator = target.operator
+        if isinstance(target.comparator, cst.Integer | cst.Float) and isinstance(
+            operator, cst.GreaterThan | cst.NotEqual
+        ):
+            node = node.left
+        elif isinstance(node.left, cst.Integer | cst.Float) and isinstance(
+            operator, cst.LessThan | cst.NotEqual
+        ):
+            node = target.comparator
+        else:
+            return None
+    return _self_rate(node, frozenset(), attrs)
+
+
+def _training_context(
+    body: cst.CSTNode, scope, attrs: dict[str, str]
+) -> tuple[set[int], dict[int, set[str]]]:
+    """The ``.training`` reads that do not act (in an ``assert``, a functional dropout's
+    ``training=``), and those gated by a rate test they are ``and``-ed with."""
+    excused: set[int] = set()
+    tested: dict[int, set[str]] = {}
+    for node in _walk(body):
+        if isinstance(node, cst.Assert):
+            excused.update(id(n) for n in _walk(node.test))
+        elif isinstance(node, cst.Call):
+            qualified = scope.qualified_name(node.func) or ""
+            if qualified.startswith("torch.nn.functional.") and "dropout" in qualified:
+                training = _functional_training(node)
+                if training is not None:
+                    excused.add(id(training))
+        elif isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
+            operands: list[cst.BaseExpression] = []
+            pending: list[cst.BaseExpression] = [node]
+            while pending:
+                current = pending.pop()
+                if isinstance(current, cst.BooleanOperation) and isinstance(
+                    current.operator, cst.And
+                ):
+                    pending.extend((current.left, current.right))
+                else:
+                    operands.append(current)
+            rates = {g for g in (_gate_test(o, attrs) for o in operands) if g}
+            if rates:
+                for operand in operands:
+                    if isinstance(operand, cst.Attribute) and operand.attr.value == "training":
+                        tested.setdefault(id(operand), set()).update(rates)
+    return excused, tested
+
+
+def _returns_evaluated(helper: FunctionInfo) -> bool:
+    """A same-file loader that returns its model in eval mode (``return model.eval()``):
+    a module built around it holds an evaluated model, not a layer of its own."""
+    for node in _walk(helper.node):
+        if isinstance(node, cst.Return) and node.value is not None:
+            values = (
+                [e.value for e in node.value.elements]
+                if isinstance(node.value, cst.Tuple)
+                else [node.value]
+            )
+            for value in values:
+                if (
+                    isinstance(value, cst.Call)
+                    and isinstance(value.func, cst.Attribute)
+                    and value.func.attr.value == "eval"
+                ):
+                    return True
+    return False
+
+
+def _walk(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(iter_children(current))
 
 
 def known_sensitivity(flow: Flow) -> KnownSensitivity:

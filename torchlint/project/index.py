@@ -478,27 +478,71 @@ class ProjectIndex:
             return None
         return self._symbol_mode(symbol)
 
+    def gates(self, origin: Path, qualified: str) -> tuple[tuple[str, int], ...]:
+        """For a project class (or layer builder) that is not surely mode-dependent: the
+        parameters (default 0) that make it so when a construction passes a non-zero value,
+        with their call positions (the first argument is 1; -1 keyword-only)."""
+        symbol = self.resolve(origin, qualified)
+        if symbol is None or symbol.kind not in ("class", "function"):
+            return ()
+        return self._symbol_state(symbol)[1]
+
     def _symbol_mode(self, symbol: Symbol) -> str:
-        def compute() -> str:
-            build = symbol.summary.build  # type: ignore[union-attr]
-            return self._build_mode(symbol.path, build)
+        return self._symbol_state(symbol)[0]
 
-        return self._memoised(("mode", symbol.path, symbol.name), compute, _UNKNOWN)
+    def _symbol_state(self, symbol: Symbol) -> tuple[str, tuple[tuple[str, int], ...]]:
+        def compute() -> tuple[str, tuple[tuple[str, int], ...]]:
+            summary = symbol.summary
+            inherits = isinstance(summary, ClassSummary) and not summary.has_init
+            bases = summary.bases if isinstance(summary, ClassSummary) else ()
+            return self._build_state(symbol.path, summary.build, bases, inherits)  # type: ignore[union-attr]
 
-    def _build_mode(self, path: Path, build: Build) -> str:
+        return self._memoised(("mode", symbol.path, symbol.name), compute, (_UNKNOWN, ()))
+
+    def _build_state(
+        self, path: Path, build: Build, bases: tuple[str, ...] = (), inherits: bool = False
+    ) -> tuple[str, tuple[tuple[str, int], ...]]:
+        """The mode of what ``build`` describes, and its gates (see ``gates``). Not followed
+        into: a class that is not an ``nn.Module`` (a holder's layers are not its
+        submodules: its ``eval()`` does not reach them) and a loader that returns its model
+        in eval mode (a wrapper built around it holds an evaluated model)."""
         if build.sensitive:
-            return _SENSITIVE
+            return _SENSITIVE, ()
         unknown = build.opaque
+        own = dict(build.passes)
+        gates = set(build.gates)
         for ref in build.refs:
             other = self.resolve(path, ref)
             if other is None or other.kind not in ("class", "function"):
                 unknown = True
                 continue
-            mode = self._symbol_mode(other)
-            if mode == _SENSITIVE:
-                return _SENSITIVE
+            mode, inner = self._symbol_state(other)
             unknown = unknown or mode != _INSENSITIVE
-        return _UNKNOWN if unknown else _INSENSITIVE
+            if other.kind == "class" and self._class_is_module(other) is not True:
+                continue  # not a submodule: its layers do not follow this one's mode
+            if other.kind == "function" and other.summary.returns_eval:  # type: ignore[union-attr]
+                continue  # a loader's model is in eval mode already
+            if mode == _SENSITIVE:
+                return _SENSITIVE, ()
+            if not inner:
+                continue
+            if inherits and ref in bases:
+                gates.update(inner)  # no __init__ of its own: the base's parameters
+                continue
+            names = {"super", ref} if ref in bases else {ref}
+            for callee, slots in build.calls:
+                if callee not in names:
+                    continue
+                passed = dict(slots)
+                for name, position in inner:
+                    value = passed.get(name) or passed.get(f"#{position}")
+                    if value == "1":
+                        return _SENSITIVE, ()
+                    if value and value[2:] in own:
+                        gates.add((value[2:], own[value[2:]]))
+        if gates:
+            return _UNKNOWN, tuple(sorted(gates))
+        return (_UNKNOWN if unknown else _INSENSITIVE), ()
 
     def cuda_gate(self, origin: Path, qualified: str) -> bool:
         symbol = self.resolve(origin, qualified)
@@ -633,6 +677,14 @@ class ProjectView:
             return None
         return self._remember(
             "mode_of", qualified, lambda: self.index.mode(self.path, qualified), None
+        )
+
+    def gates(self, qualified: str | None) -> tuple[tuple[str, int], ...]:
+        """The parameters that make a project class mode-dependent when set (``gates``)."""
+        if not qualified:
+            return ()
+        return self._remember(
+            "gates_of", qualified, lambda: self.index.gates(self.path, qualified), ()
         )
 
     def leaves_eval(self, qualified: str | None) -> FunctionSummary | None:

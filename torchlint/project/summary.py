@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from torchlint.vocabulary import (
@@ -52,6 +53,15 @@ class Build:
     sensitive: bool = False
     opaque: bool = False
     refs: tuple[str, ...] = ()
+    # ``gates``: its own parameters (default 0) that alone turn a dropout, or a
+    # ``self.training and self.rate > 0`` branch, on, with their call positions (the call's
+    # first argument is 1; -1 keyword-only); ``calls``: what each call of a ref passes for
+    # such a parameter ("1": a non-zero literal, "p:NAME": its own gate NAME; a slot is a
+    # keyword or "#<position>"), "super" for ``super().__init__(...)``.
+    gates: tuple[tuple[str, int], ...] = ()
+    calls: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # the parameters (default 0) ``calls`` passes on, with their call positions
+    passes: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,7 @@ class ClassSummary:
     bases: tuple[str, ...]  # qualified as the file spells them; "" for a non-name base
     build: Build
     evals_itself: bool = False  # its __init__ ends with `self.eval()`: built in eval mode
+    has_init: bool = True  # defines __init__ (else a base's gates are its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +486,7 @@ class _Summarizer:
         if parts is not None and builds:
             every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
             local = frozenset(parts.stores | {a.arg for a in every if a is not None})
-            build = self._build(parts, local, _zero_defaults(node))
+            build = self._build(parts, local, _zero_positions(node, 1), root=node)
         return FunctionSummary(
             name=node.name,
             params=params,
@@ -626,7 +637,8 @@ class _Summarizer:
             ),
             None,
         )
-        build = self._build(_Parts(node), frozenset(), _zero_defaults(init))
+        zero = _zero_positions(init, 0)
+        build = self._build(_Parts(node), frozenset(), zero, _rate_attributes(init, zero), node)
         opaque = build.opaque
         refs = list(build.refs)
         for qualified in bases:
@@ -645,42 +657,85 @@ class _Summarizer:
                 if isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
                     final = _ModeTracker(self).run(statement.body)
                     evals_itself = final.get("self") == "eval"
-        build = Build(build.sensitive, opaque, tuple(refs))
-        return ClassSummary(node.name, bases, build, evals_itself)
+        build = Build(build.sensitive, opaque, tuple(refs), build.gates, build.calls, build.passes)
+        return ClassSummary(node.name, bases, build, evals_itself, init is not None)
 
     def _build(
-        self, parts: _Parts, shadowed: frozenset[str], zero: frozenset[str] = frozenset()
+        self,
+        parts: _Parts,
+        shadowed: frozenset[str],
+        zero: dict[str, int] | None = None,
+        attrs: dict[str, str] | None = None,
+        root: ast.AST | None = None,
     ) -> Build:
         """What a body calls, as ``ModeSensitivity._call_ok`` reads a same-file class. A
-        dropout whose rate is one of ``zero`` (a parameter whose default is 0) acts only
-        when a caller sets it, which the summary cannot see: it proves nothing."""
+        dropout whose rate is one of ``zero`` (a parameter whose default is 0; ``attrs``:
+        ``self.rate = rate`` in ``__init__``) acts only when a caller sets it: a gate, which
+        the index checks against each construction."""
+        zero = zero or {}
+        attrs = attrs or {}
+        gates: set[str] = set()
         if parts.training:
-            return Build(sensitive=True)
+            if root is None:
+                return Build(sensitive=True)
+            reads = _training_reads(root, attrs, zero, lambda f: self.qualify(f, shadowed))
+            if reads is None:
+                return Build(sensitive=True)
+            gates |= reads
         sensitive = opaque = False
         refs: list[str] = []
+        calls: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         for node in parts.calls:
             func = node.func
             qualified = self.qualify(func, shadowed)
             if qualified is None:
+                if _is_super_init(func):
+                    slots = _gate_slots(node, zero, attrs)
+                    if slots:
+                        calls.append(("super", slots))
+                    continue
                 if isinstance(func, ast.Name) and func.id not in _BUILTINS:
                     opaque = True  # a parameter or a local: cannot be followed
                 continue  # a method of an object built here (`self.fc(x)`)
             if qualified.startswith("torch.nn.functional."):
                 if "dropout" in qualified:
-                    return Build(sensitive=True)
+                    gate = _functional_rate(node, zero, attrs)
+                    if gate is None:
+                        return Build(sensitive=True)
+                    if gate:
+                        gates.add(gate)
             elif qualified.startswith("torch.nn."):
                 last = qualified.rsplit(".", 1)[-1]
-                if (
-                    last[:1].isupper()
-                    and _layer_sensitive(last, node)
-                    and not _rate_from(last, node, zero)
-                ):
-                    return Build(sensitive=True)
+                if last[:1].isupper() and _layer_sensitive(last, node):
+                    gate = _rate_from(last, node, zero)
+                    if gate is None:
+                        return Build(sensitive=True)
+                    gates.add(gate)
             elif qualified.startswith("torch."):
                 continue
-            elif qualified not in refs:
-                refs.append(qualified)
-        return Build(sensitive, opaque, tuple(refs))
+            else:
+                if qualified not in refs:
+                    refs.append(qualified)
+                slots = _gate_slots(node, zero, attrs)
+                if slots:
+                    calls.append((qualified, slots))
+        return Build(
+            sensitive,
+            opaque,
+            tuple(refs),
+            tuple(sorted((g, zero[g]) for g in gates if g in zero)),
+            tuple(calls),
+            tuple(
+                sorted(
+                    {
+                        (value[2:], zero[value[2:]])
+                        for _, slots in calls
+                        for _, value in slots
+                        if value.startswith("p:") and value[2:] in zero
+                    }
+                )
+            ),
+        )
 
     # -- call sites with evaluated arguments ----------------------------------------------
 
@@ -749,24 +804,195 @@ def _own_nodes(function: ast.AST):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def _zero_defaults(function: ast.FunctionDef | ast.AsyncFunctionDef | None) -> frozenset[str]:
-    """Parameters whose default is ``0``, ``0.0``, ``None`` or ``False``."""
+def _zero_positions(
+    function: ast.FunctionDef | ast.AsyncFunctionDef | None, offset: int
+) -> dict[str, int]:
+    """Parameters whose default is ``0``, ``0.0``, ``None`` or ``False``, with the position a
+    call passes them at (its first argument is 1: ``offset`` 0 for a method, whose ``self``
+    is position 0, 1 for a function); -1 for keyword-only ones."""
     if function is None:
-        return frozenset()
+        return {}
     args = function.args
     positional = [*args.posonlyargs, *args.args]
-    pairs = list(
-        zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True)
+    found: dict[str, int] = {}
+    first = len(positional) - len(args.defaults)
+    for index, (arg, default) in enumerate(zip(positional[first:], args.defaults, strict=True)):
+        if _literal_false(default):
+            found[arg.arg] = first + index + offset
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        if default is not None and _literal_false(default):
+            found[arg.arg] = -1
+    return found
+
+
+def _rate_attributes(
+    init: ast.FunctionDef | ast.AsyncFunctionDef | None, zero: dict[str, int]
+) -> dict[str, str]:
+    """``self.rate = rate`` (or ``float(rate)``) in ``__init__`` for a parameter of ``zero``:
+    the attribute a ``F.dropout(x, p=self.rate, ...)`` or a ``self.rate > 0`` test reads."""
+    found: dict[str, str] = {}
+    if init is None or not zero:
+        return found
+    for node in ast.walk(init):
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target, value = node.targets[0], node.value
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id in ("float", "int", "bool")
+            and len(value.args) == 1
+        ):
+            value = value.args[0]
+        if (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == "self"
+            and isinstance(value, ast.Name)
+            and value.id in zero
+        ):
+            found[target.attr] = value.id
+    return found
+
+
+def _rate_name(value: ast.expr | None, zero: dict[str, int], attrs: dict[str, str]) -> str | None:
+    """The gate parameter a rate expression is: ``rate`` or ``self.rate``."""
+    if isinstance(value, ast.Name) and value.id in zero:
+        return value.id
+    if (
+        isinstance(value, ast.Attribute)
+        and isinstance(value.value, ast.Name)
+        and value.value.id == "self"
+        and value.attr in attrs
+    ):
+        return attrs[value.attr]
+    return None
+
+
+def _functional_rate(call: ast.Call, zero: dict[str, int], attrs: dict[str, str]) -> str | None:
+    """A functional dropout: "" when it does not follow the mode (a literal 0 rate, no
+    ``training=self.training``), the gate parameter it takes its rate from, None when it
+    follows the mode (its default rate is 0.5)."""
+    training = _functional_training(call)
+    if not (isinstance(training, ast.Attribute) and training.attr == "training"):
+        return ""  # `training=True` or left out: it drops in both modes (TL-functional rule)
+    value = _keyword(call, "p")
+    if value is None and len(call.args) > 1 and not isinstance(call.args[1], ast.Starred):
+        value = call.args[1]
+    if value is not None and _literal_false(value):
+        return ""
+    return _rate_name(value, zero, attrs)
+
+
+def _functional_training(call: ast.Call) -> ast.expr | None:
+    """The ``training`` argument of ``F.dropout(input, p, training)``."""
+    value = _keyword(call, "training")
+    if value is None and len(call.args) > 2 and not isinstance(call.args[2], ast.Starred):
+        value = call.args[2]
+    return value
+
+
+def _gate_slots(
+    call: ast.Call, zero: dict[str, int], attrs: dict[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """What ``call`` passes that may open a callee's gate: a non-zero number ("1") or one
+    of its own gate parameters ("p:NAME"); nothing after a ``*args``."""
+    slots: list[tuple[str, str]] = []
+
+    def kind(value: ast.expr) -> str | None:
+        if isinstance(value, ast.Constant) and type(value.value) in (int, float, bool):
+            return None if _literal_false(value) else "1"
+        name = _rate_name(value, zero, attrs)
+        return None if name is None else "p:" + name
+
+    for position, arg in enumerate(call.args, start=1):
+        if isinstance(arg, ast.Starred):
+            break
+        found = kind(arg)
+        if found is not None:
+            slots.append((f"#{position}", found))
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            found = kind(keyword.value)
+            if found is not None:
+                slots.append((keyword.arg, found))
+    return tuple(slots)
+
+
+def _is_super_init(func: ast.expr) -> bool:
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "__init__"
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "super"
     )
-    kwonly = zip(args.kwonlyargs, args.kw_defaults, strict=True)
-    pairs += [(a, d) for a, d in kwonly if d is not None]
-    return frozenset(a.arg for a, d in pairs if _literal_false(d))
 
 
-def _rate_from(last: str, call: ast.Call, zero: frozenset[str]) -> bool:
-    """A dropout layer (or a recurrent layer's ``dropout=``) whose rate is one of ``zero``."""
+def _gate_test(node: ast.expr, attrs: dict[str, str]) -> str | None:
+    """``self.rate`` / ``self.rate > 0`` / ``self.rate != 0``: the gate it tests."""
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, right = node.left, node.comparators[0]
+        if isinstance(right, ast.Constant) and isinstance(node.ops[0], (ast.Gt, ast.NotEq)):
+            node = left
+        elif isinstance(left, ast.Constant) and isinstance(node.ops[0], (ast.Lt, ast.NotEq)):
+            node = right
+        else:
+            return None
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+        and node.attr in attrs
+    ):
+        return attrs[node.attr]
+    return None
+
+
+def _training_reads(
+    root: ast.AST,
+    attrs: dict[str, str],
+    zero: dict[str, int],
+    qualify: Callable[[ast.expr], str | None],
+) -> set[str] | None:
+    """The gates of a body's ``.training`` reads, or None when one surely acts on the mode.
+    Not a read that acts: one in an ``assert``, a store, the ``training=self.training`` of a
+    functional dropout (its rate decides, see ``_functional_rate``); gated: one ``and``-ed
+    with a test of a rate that defaults to 0 (``self.training and self.noise_tau > 0``)."""
+    excused: set[int] = set()
+    gates: set[str] = set()
+    for node in ast.walk(root):
+        if isinstance(node, ast.Assert):
+            excused.update(id(n) for n in ast.walk(node.test))
+        elif isinstance(node, ast.Call):
+            qualified = qualify(node.func) or ""
+            if qualified.startswith("torch.nn.functional.") and "dropout" in qualified:
+                training = _functional_training(node)
+                if training is not None:
+                    excused.add(id(training))
+        elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+            tested = [g for g in (_gate_test(v, attrs) for v in node.values) if g]
+            if tested:
+                for value in node.values:
+                    if isinstance(value, ast.Attribute) and value.attr == "training":
+                        excused.add(id(value))
+                        gates.update(tested)
+    for node in ast.walk(root):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "training"
+            and isinstance(node.ctx, ast.Load)
+            and id(node) not in excused
+        ):
+            return None
+    return gates
+
+
+def _rate_from(last: str, call: ast.Call, zero: dict[str, int]) -> str | None:
+    """The parameter of ``zero`` a dropout layer (or a recurrent layer's ``dropout=``)
+    takes its rate from: it acts only when a caller sets it. None: it acts."""
     if not zero:
-        return False
+        return None
     if "Dropout" in last:
         value = _keyword(call, "p")
         if value is None and call.args and not isinstance(call.args[0], ast.Starred):
@@ -774,8 +1000,8 @@ def _rate_from(last: str, call: ast.Call, zero: frozenset[str]) -> bool:
     elif last in RECURRENT_DROPOUT_POSITION:
         value = _keyword(call, "dropout")
     else:
-        return False
-    return isinstance(value, ast.Name) and value.id in zero
+        return None
+    return value.id if isinstance(value, ast.Name) and value.id in zero else None
 
 
 def _layer_sensitive(last: str, call: ast.Call) -> bool:
