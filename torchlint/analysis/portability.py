@@ -236,12 +236,12 @@ def _device_text(expr: cst.BaseExpression) -> str:
 # Words of a device that holds tensors rather than computes with them: `offload_device`,
 # `storage_device`, `host_device`, `pin_memory_device`. A CPU there is where a CUDA model
 # parks its weights, not a CPU path through the code.
-_STORAGE_WORDS = ("offload", "storage", "host", "pin", "swap", "stash")
+_STORAGE_WORDS = frozenset({"offload", "storage", "store", "host", "pin", "pinned", "swap"})
 
 
 def _says_device(name: str) -> bool:
     lowered = name.lower()
-    if any(word in lowered for word in _STORAGE_WORDS):
+    if not _STORAGE_WORDS.isdisjoint(lowered.split("_")):
         return False
     return "device" in lowered or lowered in ("dev", "accelerator")
 
@@ -302,17 +302,12 @@ def _chooses_by_backend(context: FileContext, node: cst.IfExp) -> bool:
     moves CPU tensors, NCCL CUDA ones); the model still computes on CUDA, so the CPU arm
     is no CPU path through the code."""
     test = node.test
-    if isinstance(test, cst.Comparison) or isinstance(test, cst.UnaryOperation):
-        if _backend_test(test, frozenset()):
-            return True
-    if dotted_name(test) is None:
-        return False
+    if isinstance(test, cst.Comparison):
+        return _backend_test(test, frozenset())  # no walk for the names of the file
     return _backend_test(test, context.fact("portability.backend_flags", _backend_flags))
 
 
-def _evidence(
-    context: FileContext, scope, node: cst.CSTNode, nccl: bool
-) -> DeviceSelection | None:
+def _evidence(context: FileContext, scope, node: cst.CSTNode, nccl: bool) -> DeviceSelection | None:
     if isinstance(node, cst.Call):
         func = node.func
         last = _last_name(func)
@@ -339,10 +334,10 @@ def _evidence(
             return DeviceSelection(node, "`best_device()`")
         return None
     if isinstance(node, cst.IfExp):
-        if _chooses_by_backend(context, node):
-            return None
         for branch in (node.orelse, node.body):
             if _other_device(scope, branch):
+                if _chooses_by_backend(context, node):
+                    return None
                 return DeviceSelection(node, f"a `{_device_text(branch)}` alternative")
         return None
     if isinstance(node, cst.Param):
