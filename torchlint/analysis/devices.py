@@ -178,7 +178,45 @@ def cuda_flags(context: FileContext) -> frozenset[str]:
                 name = dotted_name(target.target)
                 if name is not None:
                     flags.add(name)
+        choice = _choice_flag(node.value, scope)
+        if choice is not None:
+            flags.add(choice)
     return frozenset(flags)
+
+
+def _choice_flag(value: cst.BaseExpression, scope: Scope) -> str | None:
+    """``comm_device = torch.device("cpu") if cpu_comm else torch.device("cuda")``: the code
+    picks CUDA exactly when ``cpu_comm`` is false, so code run only when it is false (``x.cpu()
+    if cpu_comm else x.cuda()``, ``if not cpu_comm: x.cuda()``) runs where CUDA was chosen.
+    The flag, as ``"!cpu_comm"`` (false means CUDA) or ``"use_gpu"`` (true means CUDA)."""
+    if not isinstance(value, cst.IfExp):
+        return None
+    test, negated = value.test, False
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, negated = test.expression, not negated
+    name = dotted_name(test)
+    if name is None:
+        return None
+    if _places_on_cpu(scope, value.body) and _places_on_cuda(value.orelse):
+        cuda_when_true = False
+    elif _places_on_cuda(value.body) and _places_on_cpu(scope, value.orelse):
+        cuda_when_true = True
+    else:
+        return None
+    return name if cuda_when_true != negated else f"!{name}"
+
+
+def _places_on_cuda(expr: cst.BaseExpression) -> bool:
+    """``"cuda"``, ``torch.device("cuda:0")``, ``x.cuda()``, ``x.to("cuda")``."""
+    if cuda_literal(expr) is not None:
+        return True
+    if not isinstance(expr, cst.Call):
+        return False
+    if last_name(expr.func) == "cuda" and isinstance(expr.func, cst.Attribute):
+        return True
+    first = expr.args[0] if expr.args and expr.args[0].keyword is None else None
+    device = calls.keyword(expr, "device")
+    return any(arg is not None and cuda_literal(arg.value) is not None for arg in (first, device))
 
 
 def _flag_polarity(expr: cst.BaseExpression, flags: frozenset[str] | set[str]) -> int:
@@ -189,6 +227,8 @@ def _flag_polarity(expr: cst.BaseExpression, flags: frozenset[str] | set[str]) -
         return 0
     if name in flags:
         return 1
+    if f"!{name}" in flags:
+        return -1  # `cpu_comm`, tested to pick the CPU over CUDA
     last = name.rsplit(".", 1)[-1].lower()
     if "cuda" not in last and "gpu" not in last:
         return 0

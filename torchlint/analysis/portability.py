@@ -112,7 +112,7 @@ def _find(context: FileContext) -> DeviceSelection | None:
     stack: list[cst.CSTNode] = [context.module]
     while stack:
         node = stack.pop()
-        found = _evidence(context, scope, node, nccl)
+        found = _evidence(scope, node, nccl)
         if found is not None:
             return found
         children = _children(scope, node)
@@ -246,68 +246,7 @@ def _says_device(name: str) -> bool:
     return "device" in lowered or lowered in ("dev", "accelerator")
 
 
-_BACKENDS = frozenset({"gloo", "nccl", "mpi", "xccl", "ccl", "hccl", "ucc"})
-
-
-def _backend_test(expr: cst.BaseExpression, flags: frozenset[str]) -> bool:
-    """``dist.get_backend() == "gloo"``, ``backend != "nccl"``, or a name assigned from such
-    a test (``cpu_comm = dist.get_backend() == "gloo"``): a test of how processes talk."""
-    while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
-        expr = expr.expression
-    name = dotted_name(expr)
-    if name is not None:
-        return name in flags
-    if not isinstance(expr, cst.Comparison):
-        return False
-    for side in (expr.left, *(target.comparator for target in expr.comparisons)):
-        literal = calls.string_literal(side)
-        if literal is not None and literal.lower() in _BACKENDS:
-            return True
-        if isinstance(side, cst.Call) and _last_name(side.func) == "get_backend":
-            return True
-        side_name = dotted_name(side)
-        if side_name is not None and side_name.rsplit(".", 1)[-1].lower() in _BACKENDS:
-            return True  # `dist.Backend.GLOO`
-    return False
-
-
-def _backend_flags(context: FileContext) -> frozenset[str]:
-    """Names assigned from a backend test (``cpu_comm = dist.get_backend() == "gloo"``)."""
-    flags: set[str] = set()
-    for node in _statements(context.module):
-        if isinstance(node, cst.Assign) and _backend_test(node.value, frozenset()):
-            for target in node.targets:
-                name = dotted_name(target.target)
-                if name is not None:
-                    flags.add(name)
-    return frozenset(flags)
-
-
-def _statements(node: cst.CSTNode):
-    """Every small statement of the module (assignments), without entering expressions."""
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            yield from node.body
-            continue
-        if isinstance(node, (cst.BaseExpression,)):
-            continue
-        stack.extend(reversed(node.children))
-
-
-def _chooses_by_backend(context: FileContext, node: cst.IfExp) -> bool:
-    """``torch.device("cpu") if cpu_comm else torch.device("cuda")`` with ``cpu_comm`` from
-    ``dist.get_backend() == "gloo"``: the communication device follows the backend (Gloo
-    moves CPU tensors, NCCL CUDA ones); the model still computes on CUDA, so the CPU arm
-    is no CPU path through the code."""
-    test = node.test
-    if isinstance(test, cst.Comparison):
-        return _backend_test(test, frozenset())  # no walk for the names of the file
-    return _backend_test(test, context.fact("portability.backend_flags", _backend_flags))
-
-
-def _evidence(context: FileContext, scope, node: cst.CSTNode, nccl: bool) -> DeviceSelection | None:
+def _evidence(scope, node: cst.CSTNode, nccl: bool) -> DeviceSelection | None:
     if isinstance(node, cst.Call):
         func = node.func
         last = _last_name(func)
@@ -336,8 +275,6 @@ def _evidence(context: FileContext, scope, node: cst.CSTNode, nccl: bool) -> Dev
     if isinstance(node, cst.IfExp):
         for branch in (node.orelse, node.body):
             if _other_device(scope, branch):
-                if _chooses_by_backend(context, node):
-                    return None
                 return DeviceSelection(node, f"a `{_device_text(branch)}` alternative")
         return None
     if isinstance(node, cst.Param):

@@ -84,11 +84,13 @@ class HardcodedCuda(Rule):
     reported). And evidence of a CPU path no longer comes from a device that holds tensors
     rather than computes with them: a parameter or name `offload_device`,
     `storage_device`, `host_device`, `pin_memory_device` (a CUDA model parks its weights
-    on the CPU; a `device` or `compute_device` parameter still counts), nor from a
-    ternary whose test is about the distributed backend (`torch.device("cpu") if
-    dist.get_backend() == "gloo" else torch.device("cuda")`, or a name assigned from that
-    test): the communication device follows the backend, the model still computes on
-    CUDA. Still reported there: a GPU benchmark whose CUDA-only setup lives in its caller
+    on the CPU; a `device` or `compute_device` parameter still counts). A ternary that
+    picks the CPU or CUDA on a flag (`comm_device = torch.device("cpu") if cpu_comm else
+    torch.device("cuda")`, whatever sets `cpu_comm`: a backend test, an option) makes that
+    flag a guard like `use_cuda`: a `.cuda()` under `if not cpu_comm:` runs only where the
+    code picked CUDA and is not reported. The ternary still counts as evidence for a
+    `.cuda()` elsewhere (with Gloo a program may run on the CPU throughout). Still
+    reported there: a GPU benchmark whose CUDA-only setup lives in its caller
     (`torch.cuda.set_device(rank)` in the function that calls it), and a `.cuda()` that
     FSDP applies on purpose to a norm computed from CPU gradients.
 
@@ -671,13 +673,43 @@ class HardcodedCuda(Rule):
             """
             import torch
             import torch.distributed as dist
-            # the communication device follows the backend: no CPU path for the model
+            # the CUDA side of a choice made once: `.cuda()` runs only where CUDA was picked
             cpu_comm = dist.get_backend() == "gloo"
             comm_device = torch.device("cpu") if cpu_comm else torch.device("cuda")
-            buffer_device = "cpu" if dist.get_backend() != "nccl" else "cuda"
             def flatten(buf):
-                return buf.cuda()
+                if not cpu_comm:
+                    return buf.cuda()
+                return buf
+            class Reducer:
+                def __init__(self, on_cpu):
+                    self.on_cpu = on_cpu
+                    self.device = "cpu" if self.on_cpu else "cuda"
+                def pack(self, x):
+                    return x.cuda(non_blocking=True) if not self.on_cpu else x
             """
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.distributed as dist
+            cpu_comm = dist.get_backend() == "gloo"
+            comm_device = torch.device("cpu") if cpu_comm else torch.device("cuda")
+            def flatten(buf):
+                if cpu_comm:
+                    buf = buf.cuda()
+                return buf.cuda()
+            """,
+            fixed="""
+            import torch
+            import torch.distributed as dist
+            cpu_comm = dist.get_backend() == "gloo"
+            comm_device = torch.device("cpu") if cpu_comm else torch.device("cuda")
+            def flatten(buf):
+                if cpu_comm:
+                    buf = buf.to(comm_device)
+                return buf.to(comm_device)
+            """,
+            count=2,
         ),
         Invalid(
             """

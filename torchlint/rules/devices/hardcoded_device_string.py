@@ -86,10 +86,10 @@ class HardcodedDeviceString(Rule):
     (`torch.device("cpu") if cpu_comm else torch.device("cuda")`, `x.to("cuda") if
     use_gpu else x.to("cpu")`), whatever the test: that is the device choice this rule asks
     for. It shares TL201's other narrowings: a class whose `__init__` raises without CUDA
-    is CUDA-only, and an `offload_device` / `storage_device` / `host_device` /
-    `pin_memory_device` parameter set to the CPU, or a ternary on the distributed backend
-    (`"cpu" if dist.get_backend() == "gloo" else "cuda"`), is no evidence that the file
-    runs without CUDA.
+    is CUDA-only, an `offload_device` / `storage_device` / `host_device` /
+    `pin_memory_device` parameter set to the CPU is no evidence that the file runs without
+    CUDA, and code under the flag of such a ternary, on its CUDA side (`if not cpu_comm:`),
+    counts as guarded.
 
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
