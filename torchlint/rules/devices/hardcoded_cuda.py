@@ -683,7 +683,7 @@ class HardcodedCuda(Rule):
             class Reducer:
                 def __init__(self, on_cpu):
                     self.on_cpu = on_cpu
-                    self.device = "cpu" if self.on_cpu else "cuda"
+                    self.device = "cuda" if not self.on_cpu else "cpu"
                 def pack(self, x):
                     return x.cuda(non_blocking=True) if not self.on_cpu else x
             """

@@ -357,9 +357,13 @@ class HardcodedDeviceString(Rule):
             """
             import torch
             # one arm of a choice between the CPU and CUDA, whatever the test
-            comm_device = torch.device("cpu") if cpu_comm else torch.device("cuda")
-            y = x.to("cuda") if use_gpu else x.to("cpu")
-            z = torch.zeros(3, device="cpu") if small else torch.zeros(3, device="cuda")
+            def comm_device(cpu_comm):
+                return torch.device("cpu") if cpu_comm else torch.device("cuda")
+            def stage(x, on_host):
+                return consume(x.to("cuda") if not on_host else x.to("cpu"))
+            def buffer(small):
+                return torch.zeros(3, device="cpu") if small else torch.zeros(3, device="cuda")
+            comm = torch.device("cpu") if cpu_comm else torch.device("cuda")
             """,
             settings=STRICT,
         ),
