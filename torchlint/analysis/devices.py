@@ -178,7 +178,45 @@ def cuda_flags(context: FileContext) -> frozenset[str]:
                 name = dotted_name(target.target)
                 if name is not None:
                     flags.add(name)
+        choice = _choice_flag(node.value, scope)
+        if choice is not None:
+            flags.add(choice)
     return frozenset(flags)
+
+
+def _choice_flag(value: cst.BaseExpression, scope: Scope) -> str | None:
+    """``comm_device = torch.device("cpu") if cpu_comm else torch.device("cuda")``: the code
+    picks CUDA exactly when ``cpu_comm`` is false, so code run only when it is false (``x.cpu()
+    if cpu_comm else x.cuda()``, ``if not cpu_comm: x.cuda()``) runs where CUDA was chosen.
+    The flag, as ``"!cpu_comm"`` (false means CUDA) or ``"use_gpu"`` (true means CUDA)."""
+    if not isinstance(value, cst.IfExp):
+        return None
+    test, negated = value.test, False
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, negated = test.expression, not negated
+    name = dotted_name(test)
+    if name is None:
+        return None
+    if _places_on_cpu(scope, value.body) and _places_on_cuda(value.orelse):
+        cuda_when_true = False
+    elif _places_on_cuda(value.body) and _places_on_cpu(scope, value.orelse):
+        cuda_when_true = True
+    else:
+        return None
+    return name if cuda_when_true != negated else f"!{name}"
+
+
+def _places_on_cuda(expr: cst.BaseExpression) -> bool:
+    """``"cuda"``, ``torch.device("cuda:0")``, ``x.cuda()``, ``x.to("cuda")``."""
+    if cuda_literal(expr) is not None:
+        return True
+    if not isinstance(expr, cst.Call):
+        return False
+    if last_name(expr.func) == "cuda" and isinstance(expr.func, cst.Attribute):
+        return True
+    first = expr.args[0] if expr.args and expr.args[0].keyword is None else None
+    device = calls.keyword(expr, "device")
+    return any(arg is not None and cuda_literal(arg.value) is not None for arg in (first, device))
 
 
 def _flag_polarity(expr: cst.BaseExpression, flags: frozenset[str] | set[str]) -> int:
@@ -189,6 +227,8 @@ def _flag_polarity(expr: cst.BaseExpression, flags: frozenset[str] | set[str]) -
         return 0
     if name in flags:
         return 1
+    if f"!{name}" in flags:
+        return -1  # `cpu_comm`, tested to pick the CPU over CUDA
     last = name.rsplit(".", 1)[-1].lower()
     if "cuda" not in last and "gpu" not in last:
         return 0
@@ -651,6 +691,8 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
         elif isinstance(parent, (cst.FunctionDef, cst.ClassDef)):
             if child is not parent.body:
                 continue
+            if isinstance(parent, cst.ClassDef) and _init_requires_cuda(context, parent, flags):
+                return True
             local = context.fact("devices.local_cuda_decorators", local_cuda_decorators)
             if _mentions_cuda(parent.name.value) or any(
                 _gates_on_cuda(d.decorator, scope, flags, local, context.project)
@@ -673,6 +715,110 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
         ):
             return True
     return False
+
+
+def _refuses(body: cst.BaseSuite) -> bool:
+    """The block ends by refusing to go on: ``raise``, ``sys.exit()``, ``pytest.skip()``
+    (not ``return``: an ``__init__`` that returns early still builds the object)."""
+    if not _exits(body):
+        return False
+    last = body.body[-1]  # `_exits` saw a simple statement there
+    final = last.body[-1] if isinstance(last, cst.SimpleStatementLine) else last
+    return not isinstance(final, (cst.Return, cst.Continue, cst.Break))
+
+
+def _init_requires_cuda(context: FileContext, cls: cst.ClassDef, flags: frozenset[str]) -> bool:
+    """The class's ``__init__`` refuses to build an object without CUDA (a top-level
+    ``if not torch.cuda.is_available(): raise ...`` or ``assert torch.cuda.is_available()``,
+    wherever in its body): every method runs on an object that exists only with CUDA, so the
+    whole class is CUDA-only (cached per class)."""
+    cache = context.fact("devices.init_requires_cuda", lambda _: {})
+    key = id(cls)
+    if key not in cache:
+        cache[key] = False
+        statements = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+        for statement in statements:
+            if not (isinstance(statement, cst.FunctionDef) and statement.name.value == "__init__"):
+                continue
+            body = statement.body.body if isinstance(statement.body, cst.IndentedBlock) else ()
+            for line in body:
+                if isinstance(line, cst.If):
+                    refuses = (
+                        line.orelse is None
+                        and _refuses(line.body)
+                        and _implies_cuda(line.test, False, context.scope, flags)
+                    )
+                elif isinstance(line, cst.SimpleStatementLine):
+                    refuses = any(
+                        isinstance(small, cst.Assert)
+                        and _implies_cuda(small.test, True, context.scope, flags)
+                        for small in line.body
+                    )
+                else:
+                    refuses = False
+                if refuses:
+                    cache[key] = True
+                    break
+    return cache[key]
+
+
+def cpu_alternative(context: FileContext, node: cst.CSTNode) -> bool:
+    """Is ``node`` (a CUDA use being visited) in one arm of a ternary whose other arm puts
+    things on the CPU (``torch.device("cpu") if cpu_comm else torch.device("cuda")``,
+    ``x.cpu().pin_memory() if on_cpu else x.cuda()``)? Then the code chooses between the
+    two devices: the CUDA arm is a choice, not a hard-coded device, whatever the test."""
+    chain = [*context.ancestors, node]
+    for index in range(len(chain) - 1, 0, -1):
+        parent, child = chain[index - 1], chain[index]
+        if isinstance(parent, (cst.BaseStatement, cst.BaseSmallStatement, cst.Lambda)):
+            return False
+        if isinstance(parent, cst.IfExp):
+            if child is parent.body:
+                other = parent.orelse
+            elif child is parent.orelse:
+                other = parent.body
+            else:
+                continue
+            if _places_on_cpu(context.scope, other):
+                return True
+    return False
+
+
+_OTHER_DEVICE_NAMES = frozenset({"cpu", "mps", "xpu"})
+
+
+def _other_device_literal(expr: cst.BaseExpression | None) -> bool:
+    value = calls.string_literal(expr) if expr is not None else None
+    return value is not None and value.split(":", 1)[0] in _OTHER_DEVICE_NAMES
+
+
+def _places_on_cpu(scope: Scope, expr: cst.BaseExpression) -> bool:
+    """``"cpu"``, ``torch.device("cpu")``, ``x.cpu()``, ``x.to("cpu")``,
+    ``torch.zeros(3, device="cpu")``, and method chains on them (``x.cpu().pin_memory()``);
+    also MPS and XPU."""
+    while True:
+        if _other_device_literal(expr):
+            return True
+        if isinstance(expr, cst.Call):
+            func = expr.func
+            name = last_name(func)
+            if name == "cpu" and isinstance(func, cst.Attribute):
+                return True
+            device = calls.keyword(expr, "device")
+            if device is not None and _other_device_literal(device.value):
+                return True
+            first = expr.args[0] if expr.args and expr.args[0].keyword is None else None
+            if (
+                first is not None
+                and _other_device_literal(first.value)
+                and (name == "to" or scope.qualified_name(func) == "torch.device")
+            ):
+                return True
+            expr = func
+        elif isinstance(expr, (cst.Attribute, cst.Subscript)):
+            expr = expr.value
+        else:
+            return False
 
 
 def _mentions_cuda(name: str) -> bool:

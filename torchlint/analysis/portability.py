@@ -233,8 +233,16 @@ def _device_text(expr: cst.BaseExpression) -> str:
     return f'"{literal}"'
 
 
+# Words of a device that holds tensors rather than computes with them: `offload_device`,
+# `storage_device`, `host_device`, `pin_memory_device`. A CPU there is where a CUDA model
+# parks its weights, not a CPU path through the code.
+_STORAGE_WORDS = frozenset({"offload", "storage", "store", "host", "pin", "pinned", "swap"})
+
+
 def _says_device(name: str) -> bool:
     lowered = name.lower()
+    if not _STORAGE_WORDS.isdisjoint(lowered.split("_")):
+        return False
     return "device" in lowered or lowered in ("dev", "accelerator")
 
 
