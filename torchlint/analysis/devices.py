@@ -343,6 +343,11 @@ def _gpu_index_test(
             return True
         if isinstance(operator, cst.LessThan):
             return False
+    if bound is not None and (
+        (isinstance(operator, cst.GreaterThan) and bound >= 0)
+        or (isinstance(operator, (cst.GreaterThanEqual, cst.Equal)) and bound >= 1)
+    ):
+        return True  # `args.cuda > 0`, `params.num_gpus == 1`, `gpu >= 1`: a GPU in use
     if ("gpus" in last or last.startswith(("n_gpu", "ngpu", "num_gpu"))) and bound is not None:
         # a GPU count: `cfg.NUM_GPUS > 0`, `n_gpu >= 1` (True), `args.ngpu == 0` (False)
         if isinstance(operator, cst.GreaterThan) and bound >= 0:
@@ -708,6 +713,13 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
         elif isinstance(parent, cst.Call):
             if _marks_gate_on_cuda(context, parent, flags) or _cuda_only_call(parent, scope):
                 return True  # ... or an argument of `DistributedDataParallel(..., device_ids=)`
+        elif isinstance(parent, cst.Lambda) and child is parent.body and index >= 2:
+            holder = chain[index - 2]  # `cuda = lambda arr, gpu: arr.cuda(gpu)`: a CUDA helper
+            if isinstance(holder, cst.Assign) and any(
+                isinstance(t.target, cst.Name) and _mentions_cuda(t.target.value)
+                for t in holder.targets
+            ):
+                return True
         elif (
             isinstance(parent, cst.With)
             and child is parent.body

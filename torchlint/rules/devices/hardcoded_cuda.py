@@ -51,7 +51,8 @@ class HardcodedCuda(Rule):
     torch.cuda.is_available()`, `ok = True if torch.cuda.is_available() else False`), a
     flag named like `use_cuda` / `args.cuda` / `use_gpu`, a comparison like
     `device.type == "cuda"`, a GPU index the user gave (`if args.gpu is not None:`,
-    `if gpu_id >= 0:`: a CUDA ordinal, set only when the run uses that GPU), or a
+    `if gpu_id >= 0:`: a CUDA ordinal, set only when the run uses that GPU; `if args.cuda >
+    0:`, `if num_gpus == 1:`: a CUDA flag or a GPU count that says one is in use), or a
     half-precision branch (`if dtype == torch.float16:`, written for a GPU). `.cuda()` on
     a torch loss built without a weight (`nn.CrossEntropyLoss().cuda()`) is not reported
     either: such a module holds no tensors, so the call moves nothing and cannot fail. Code that is CUDA-only anyway is left alone
@@ -529,7 +530,34 @@ class HardcodedCuda(Rule):
                     images = images.cuda(args.gpu, non_blocking=True)
                 if args.gpu_id >= 0:
                     target = target.cuda(args.gpu_id)
+                if args.cuda > 0:
+                    images = images.cuda()
+                if params.num_gpus == 1:
+                    target = target.cuda()
+            to_device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            cuda = lambda arr, gpu: arr.cuda(gpu)
             """
+        ),
+        Invalid(
+            """
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            if args.cuda == 0:
+                images = images.cuda()
+            if args.gpu == 0:
+                target = target.cuda()
+            move = lambda arr: arr.cuda()
+            """,
+            fixed="""
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            if args.cuda == 0:
+                images = images.to(device)
+            if args.gpu == 0:
+                target = target.to(device)
+            move = lambda arr: arr.to(device)
+            """,
+            count=3,
         ),
         Invalid(
             """
