@@ -72,7 +72,10 @@ class HardcodedCuda(Rule):
     2026-12-07d), 12 of 15 labelled reports that it still makes were worth a change (strict
     labels, LABELLING.md), under the 90 % a default rule must reach; the others were CUDA-only
     code whose guard lives in a caller or a test setting (a `DataParallel` test helper, a GPTQ
-    runner written for CUDA).
+    runner written for CUDA). On the next two rounds, fetched after that figure, it was right
+    0 of 13 times (2026-12-07e, all in fairscale) and, after the narrowing below, 0 of 16
+    (2026-12-07f: `.cuda()` under `if args.cuda > 0:` and `if params.num_gpus == 1:`, guards
+    it did not read then and reads now).
 
     On fairscale (held out, no rule tuned on it; strict labels) it was right 0 of 13 times, and
     it no longer reports three families of them. A `.cuda()` that is one arm of a ternary

@@ -122,8 +122,14 @@ class LoadNotWeightsOnly(TorchLoadRule):
 
     Opt-in (`extend-select = ["TL701"]`): on the projects of the unseen rounds (2026-12 to
     2026-12-07d), 15 of 17 labelled reports that it still makes were worth a change (strict
-    labels, LABELLING.md), under the 90 % a default rule must reach; the others were tutorial
-    notebooks that cannot run on any torch the project supports.
+    labels, LABELLING.md); the others were tutorial notebooks that cannot run on any torch
+    the project supports. On the next two rounds it was right 3 of 20 times (2026-12-07e:
+    Lightning recipes reloading the checkpoint their own `ModelCheckpoint` wrote, no longer
+    reported, and an `eval.py` whose checkpoint holds a `TorchVersion`) and 14 of 20
+    (2026-12-07f: checkpoints that hold a project class or an OmegaConf config, so
+    `weights_only=True` would refuse them, and a test reloading what it saved through a
+    callback). Both are under the 90 % a default rule must reach: whether a file holds only
+    tensors is often decided in another file.
 
     ## Example
     ```python

@@ -309,7 +309,11 @@ class MissingEval(Rule):
     already returns a model in eval mode. The narrowing above (known mode-dependence only)
     takes it to 4 reports on the 71 projects of round 2026-12-07, all 4 labelled worth a
     change; those labels were read while tuning it, so the figure that decides the default
-    set is the next unseen round's.
+    set is the next unseen round's. On the two rounds fetched after it (2026-12-07e and 07f)
+    it was right 1 of 5 times: a Rainbow DQN whose only mode-dependent layer is NoisyNet
+    noise, applied on purpose when it picks actions (`eval()` would change the algorithm),
+    and an evaluation function that rebinds its `model` parameter to an inference class
+    before calling it (the rule followed the class the caller passed).
 
     ## Example
     ```python
