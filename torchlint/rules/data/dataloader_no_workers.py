@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
@@ -72,6 +73,12 @@ class DataloaderNoWorkers(Rule):
     - a loader handed to a run capped at a handful of batches by a literal
       (`train_subset_num_batches=5`, Lightning's `limit_train_batches=2` or
       `fast_dev_run=True`, ignite's `epoch_length=5`, `max_steps=3`): a demo;
+    - a loader whose every read in the file stops after a handful of batches, by a literal
+      of at most 10: a loop `for i, batch in enumerate(loader):` that breaks on its index
+      (`if i == 1: break`, `i >= N`, `i > N`, in an `if` directly in the loop body, and no
+      `continue` that could step over it), or `itertools.islice(loader, 3)`: the
+      `if __name__ == "__main__":` visual check of a dataset module. A loader also used
+      otherwise (another loop, passed on, returned) is still reported;
     - a loader in a branch a module constant turns off (`if DO_TRAINING:` with
       `DO_TRAINING = False`);
     - an explicit `num_workers=0` over a dataset built with a lambda (a
@@ -294,6 +301,74 @@ class DataloaderNoWorkers(Rule):
             loader = make_loader(Subset(Frames(), range(100)), batch_size=8)
             """,
         ),
+        Invalid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
+            for step, (x, y) in enumerate(loader):
+                loss_fn(model(x), y).backward()
+                if step == max_steps:  # not a literal: the run may be long
+                    break
+            """,
+            fixed="""
+            from torchlint.runtime import make_loader
+            from torchvision.datasets import ImageFolder
+            loader = make_loader(ImageFolder(root), batch_size=4, shuffle=True)
+            for step, (x, y) in enumerate(loader):
+                loss_fn(model(x), y).backward()
+                if step == max_steps:  # not a literal: the run may be long
+                    break
+            """,
+        ),
+        Invalid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
+            for step, (x, y) in enumerate(loader):
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                if loss < 0.01:  # not the index: stops when trained
+                    break
+            """,
+            fixed="""
+            from torchlint.runtime import make_loader
+            from torchvision.datasets import ImageFolder
+            loader = make_loader(ImageFolder(root), batch_size=4, shuffle=True)
+            for step, (x, y) in enumerate(loader):
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                if loss < 0.01:  # not the index: stops when trained
+                    break
+            """,
+        ),
+        Invalid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
+            for i, (x, y) in enumerate(loader):
+                show(x, y)
+                if i == 1:
+                    break
+            for epoch in range(100):  # the same loader then trains
+                for x, y in loader:
+                    loss_fn(model(x), y).backward()
+            """,
+            fixed="""
+            from torchlint.runtime import make_loader
+            from torchvision.datasets import ImageFolder
+            loader = make_loader(ImageFolder(root), batch_size=4, shuffle=True)
+            for i, (x, y) in enumerate(loader):
+                show(x, y)
+                if i == 1:
+                    break
+            for epoch in range(100):  # the same loader then trains
+                for x, y in loader:
+                    loss_fn(model(x), y).backward()
+            """,
+        ),
         Valid(
             """
             import torch
@@ -437,6 +512,30 @@ class DataloaderNoWorkers(Rule):
         ),
         Valid(
             """
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            # a visual check of the dataset: the loop stops after two batches
+            if __name__ == "__main__":
+                loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
+                for ii, (images, labels) in enumerate(loader):
+                    show(images, labels)
+                    if ii == 1:
+                        break
+            """
+        ),
+        Valid(
+            """
+            from itertools import islice
+
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
+            for images, labels in islice(loader, 3):
+                show(images, labels)
+            """
+        ),
+        Valid(
+            """
             import torch
             from torch.utils.data import ConcatDataset, DataLoader, Subset, TensorDataset
             data = TensorDataset(torch.randn(100, 3))
@@ -539,7 +638,7 @@ class DataloaderNoWorkers(Rule):
         ancestors = self.context.ancestors
         if grad_disabled(self.context, ancestors) or in_dead_branch(ancestors, self.context):
             return  # built with autograd off (no training there), or in a branch never run
-        if self._one_batch() or self._capped_run():
+        if self._one_batch() or self._capped_run() or self._few_batches():
             return  # one batch, or a demo run capped at a handful: no workers to amortise
         if workers is not None and (
             WORKERS_ELSEWHERE.search(self.context.source)
@@ -595,6 +694,16 @@ class DataloaderNoWorkers(Rule):
         name = self._assigned_name()
         return name is not None and name in self._uses().capped
 
+    def _few_batches(self) -> bool:
+        """Every read of the loader stops after a handful of batches by a literal: a loop
+        ``for i, batch in enumerate(loader):`` that breaks on ``if i == 1: break``, or
+        ``itertools.islice(loader, 4)``. A visual check of a dataset, not training."""
+        ancestors = self.context.ancestors
+        if len(ancestors) > 1 and isinstance(ancestors[-1], cst.Arg):
+            return id(ancestors[-2]) in self._uses().few_calls
+        name = self._assigned_name()
+        return name is not None and name in self._uses().few
+
     def _one_batch(self) -> bool:
         """The loader is built only to draw one batch: ``next(iter(DataLoader(...)))``."""
         ancestors = self.context.ancestors
@@ -645,6 +754,8 @@ class LoaderUses(NamedTuple):
     capped_calls: frozenset[int]  # ids of calls that cap a run, and of its trainer's methods
     capped: frozenset[str]  # the names passed to them
     sampled: frozenset[str]  # names handed to opacus' `make_private` (Poisson sampling)
+    few_calls: frozenset[int]  # ids of `enumerate(...)` of capped loops, of `islice(..., N)`
+    few: frozenset[str]  # names read only there (every other mention is an assignment)
 
 
 # Opacus replaces the loader it is given by one that draws Poisson-sampled batches.
@@ -666,6 +777,86 @@ def _caps(call: cst.Call) -> bool:
     return False
 
 
+# The comparisons that end a loop once its index reaches a literal: `i == 1`, `i >= 4`, `i > 4`.
+INDEX_STOPS = (cst.Equal, cst.GreaterThanEqual, cst.GreaterThan)
+
+
+def _small(expr: cst.BaseExpression) -> bool:
+    value = calls.int_literal(expr)
+    return value is not None and value <= SMALL_RUN
+
+
+def _few_reads(context: FileContext, node: cst.CSTNode) -> cst.Call | None:
+    """The call that reads a loader for a handful of batches, or None: ``islice(loader, 4)``,
+    or the ``enumerate(loader)`` of a loop that breaks once its index reaches a small literal
+    (``if i == 1: break`` directly in its body)."""
+    if isinstance(node, cst.Call):
+        if context.scope.qualified_name(node.func) != "itertools.islice" or len(node.args) != 2:
+            return None
+        if any(arg.keyword or arg.star for arg in node.args) or not _small(node.args[1].value):
+            return None
+        return node
+    if not isinstance(node, cst.For) or node.asynchronous is not None or node.orelse is not None:
+        return None
+    iterated = node.iter
+    if not (
+        isinstance(iterated, cst.Call)
+        and isinstance(iterated.func, cst.Name)
+        and iterated.func.value == "enumerate"
+        and context.scope.resolve("enumerate") is None  # the builtin, not a name of this file
+        and len(iterated.args) == 1
+        and iterated.args[0].keyword is None
+        and not iterated.args[0].star
+        and isinstance(node.target, cst.Tuple)
+        and len(node.target.elements) == 2
+        and isinstance(node.target.elements[0].value, cst.Name)
+    ):
+        return None
+    index = node.target.elements[0].value.value
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    if _skips(node.body):
+        return None  # a `continue` could step over the index that breaks
+    for statement in body:
+        if isinstance(statement, cst.If) and _breaks_at(statement, index):
+            return iterated
+    return None
+
+
+def _breaks_at(statement: cst.If, index: str) -> bool:
+    """``if <index> == N: break`` (or ``>=``, ``>``) with N a small literal."""
+    test = statement.test
+    if not (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value == index
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].operator, INDEX_STOPS)
+        and _small(test.comparisons[0].comparator)
+    ):
+        return False
+    return any(
+        isinstance(line, cst.SimpleStatementLine | cst.SimpleStatementSuite)
+        and any(isinstance(small, cst.Break) for small in line.body)
+        for line in (
+            statement.body.body
+            if isinstance(statement.body, cst.IndentedBlock)
+            else (statement.body,)
+        )
+    )
+
+
+def _skips(body: cst.CSTNode) -> bool:
+    """A ``continue`` of this loop (not of a loop nested in it)."""
+    stack = list(iter_children(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Continue):
+            return True
+        if not isinstance(node, cst.For | cst.While | cst.FunctionDef | cst.ClassDef | cst.Lambda):
+            stack.extend(iter_children(node))
+    return False
+
+
 def _names(found: list[cst.Call]) -> frozenset[str]:
     return frozenset(
         arg.value.value for call in found for arg in call.args if isinstance(arg.value, cst.Name)
@@ -680,9 +871,20 @@ def _loader_uses(context: FileContext) -> LoaderUses:
     private: list[cst.Call] = []
     trainers: set[str] = set()
     every: list[cst.Call] = []
+    few: list[cst.Call] = []
+    mentions: Counter[str] = Counter()  # every `Name` of the file, by its text
+    bound: Counter[str] = Counter()  # the plain assignment targets among them
     stack: list[cst.CSTNode] = [context.module]
     while stack:
         node = stack.pop()
+        if isinstance(node, cst.Name):
+            mentions[node.value] += 1
+        elif isinstance(node, cst.Assign):
+            bound.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
+        if isinstance(node, cst.Call | cst.For):
+            read = _few_reads(context, node)
+            if read is not None:
+                few.append(read)
         if isinstance(node, cst.Call):
             every.append(node)
             if _caps(node):
@@ -705,4 +907,16 @@ def _loader_uses(context: FileContext) -> LoaderUses:
             and func.value.value in trainers
         ):
             capped.append(call)
-    return LoaderUses(frozenset(id(call) for call in capped), _names(capped), _names(private))
+    reads = Counter(
+        call.args[0].value.value for call in few if isinstance(call.args[0].value, cst.Name)
+    )
+    only_few = frozenset(
+        name for name, count in reads.items() if mentions[name] - bound[name] == count
+    )
+    return LoaderUses(
+        frozenset(id(call) for call in capped),
+        _names(capped),
+        _names(private),
+        frozenset(id(call) for call in few),
+        only_few,
+    )
