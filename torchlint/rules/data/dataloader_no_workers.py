@@ -105,7 +105,9 @@ class DataloaderNoWorkers(Rule):
     43). On the two rounds fetched after it (2026-12-07e and 07f) it was right 1 of 4 times:
     a test loader left at the default `shuffle=False` over a dataset class of its own, and
     two `if __name__ == "__main__":` visual checks of a dataset module that stop after two
-    batches. A default rule must be right 90 % of the time on the next projects.
+    batches. Not reporting such checks (a loop that breaks on its index at a small
+    literal, above) takes the pooled labels of all 103 projects to 29 of 33 (was 29 of
+    35). A default rule must be right 90 % of the time on the next projects.
 
     ## Example
     ```python
@@ -326,20 +328,48 @@ class DataloaderNoWorkers(Rule):
             from torch.utils.data import DataLoader
             from torchvision.datasets import ImageFolder
             loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
-            for step, (x, y) in enumerate(loader):
-                loss = loss_fn(model(x), y)
-                loss.backward()
-                if loss < 0.01:  # not the index: stops when trained
+            for i, (x, y) in enumerate(loader):
+                if x is None:
+                    continue  # may step over `i == 2`: the loop can run to the end
+                loss_fn(model(x), y).backward()
+                if i == 2:
                     break
             """,
             fixed="""
             from torchlint.runtime import make_loader
             from torchvision.datasets import ImageFolder
             loader = make_loader(ImageFolder(root), batch_size=4, shuffle=True)
+            for i, (x, y) in enumerate(loader):
+                if x is None:
+                    continue  # may step over `i == 2`: the loop can run to the end
+                loss_fn(model(x), y).backward()
+                if i == 2:
+                    break
+            """,
+        ),
+        Invalid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
+            stalled = 0
             for step, (x, y) in enumerate(loader):
                 loss = loss_fn(model(x), y)
                 loss.backward()
-                if loss < 0.01:  # not the index: stops when trained
+                stalled = stalled + 1 if loss > best else 0
+                if stalled > 3:  # not the index: stops when the loss stalls
+                    break
+            """,
+            fixed="""
+            from torchlint.runtime import make_loader
+            from torchvision.datasets import ImageFolder
+            loader = make_loader(ImageFolder(root), batch_size=4, shuffle=True)
+            stalled = 0
+            for step, (x, y) in enumerate(loader):
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                stalled = stalled + 1 if loss > best else 0
+                if stalled > 3:  # not the index: stops when the loss stalls
                     break
             """,
         ),
