@@ -539,7 +539,6 @@ def test_with_target_rebinds_a_parameter() -> None:
     assert flow.rebound(f, call.name, call.index, call.branches) is not None
 
 
-
 def test_tl301_caller_two_levels_up_switched_eval() -> None:
     source = """
         import torch
