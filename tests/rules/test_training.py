@@ -496,6 +496,49 @@ def test_fixing_the_buggy_script() -> None:
 # --- TL301 missing-eval -----------------------------------------------------------------------
 
 
+def _model_calls(flow: Flow, name: str) -> list:
+    return [e for e in function(flow, name).events if e.kind == "model"]
+
+
+def test_rebound_parameter_is_not_the_argument_after_the_rebinding() -> None:
+    """A call after ``model = Other()`` runs the function's own object; one before it, or
+    after a binding made from the parameter itself, still runs the parameter."""
+    flow = flow_for(
+        """
+        def test(model, x, models, cond):
+            a = model(x)
+            model = model.to("cuda")
+            b = model(x)
+            if cond:
+                model = Other()
+                c = model(x)
+            d = model(x)
+            model = Other()
+            e = model(x)
+            for model in models:
+                f = model(x)
+        """
+    )
+    f = function(flow, "test")
+    answers = [flow.rebound(f, e.name, e.index, e.branches) for e in _model_calls(flow, "test")]
+    assert [a is not None for a in answers] == [False, False, True, False, True, True]
+    assert answers[-1][0].value is None  # a loop target: an item, not the iterable
+    assert isinstance(answers[-2][0].value, cst.Call)
+
+
+def test_with_target_rebinds_a_parameter() -> None:
+    flow = flow_for(
+        """
+        def run(model, path):
+            with load(path) as model:
+                return model(1)
+        """
+    )
+    f = function(flow, "run")
+    (call,) = _model_calls(flow, "run")
+    assert flow.rebound(f, call.name, call.index, call.branches) is not None
+
+
 def test_tl301_caller_two_levels_up_switched_eval() -> None:
     source = """
         import torch

@@ -327,6 +327,28 @@ class WithBlock:
         return self.start < index <= self.end
 
 
+@dataclass(eq=False, slots=True)
+class Rebind:
+    """A parameter's name bound again in its function (``model = GCNInference(w)``, a
+    ``for`` or ``with ... as`` target): after it, the name may hold another object.
+
+    ``value`` is the assigned expression when it is the whole value of a plain assignment
+    (else None: a tuple item, a loop target); ``derived``: the bound value reads the
+    parameter itself (``model = model.to(device)``, ``model = DDP(model)``), so it is the
+    parameter's object, a wrapper or a part of it."""
+
+    name: str
+    index: int
+    branches: tuple[tuple[int, int], ...]
+    value: cst.BaseExpression | None
+    derived: bool
+
+    def reaches(self, branches: tuple[tuple[int, int], ...]) -> bool:
+        """It runs on every path to a later position in ``branches``: it is not in a
+        branch of an ``if`` that the position is not in as well."""
+        return all(b in branches for b in self.branches)
+
+
 @dataclass(eq=False)
 class ClassInfo:
     node: cst.ClassDef
@@ -361,6 +383,7 @@ class FunctionInfo:
     events: list[Event] = field(default_factory=list)
     loops: list[Loop] = field(default_factory=list)
     withs: list[WithBlock] = field(default_factory=list)
+    rebinds: list[Rebind] = field(default_factory=list)  # its parameters' rebindings
 
     @property
     def is_module(self) -> bool:
@@ -414,6 +437,7 @@ class Flow:
                 function.events,
                 function.loops,
                 function.withs,
+                function.rebinds,
             ):
                 kept.clear()
         for infos in self.classes.values():
@@ -590,9 +614,14 @@ class Flow:
             for inner in inner_events:
                 if inner.kind in ("fcall", "bind"):
                     continue  # a callee's rebinding says nothing about the caller's names
-                name = names.get(inner.name)
-                if name is None:
-                    name = names[inner.name] = self.map_name(inner.name, callee, event)
+                if inner.kind == "model" and self.rebound(
+                    callee, inner.name, inner.index, inner.branches
+                ):
+                    name = UNKNOWN  # the callee called its own object, not the argument
+                else:
+                    name = names.get(inner.name)
+                    if name is None:
+                        name = names[inner.name] = self.map_name(inner.name, callee, event)
                 arg = inner.arg
                 if arg is not None:
                     arg = self.map_name(arg, callee, event)
@@ -643,6 +672,34 @@ class Flow:
         if root != "self" and root not in callee.params and callee.local(root):
             return None
         return self.map_name(name, callee, site)
+
+    def rebound(
+        self,
+        function: FunctionInfo,
+        name: str,
+        index: int,
+        branches: tuple[tuple[int, int], ...] = (),
+    ) -> list[Rebind] | None:
+        """When ``name``'s root is a parameter of ``function`` bound again to another object
+        on every path before position ``index`` (``model = GCNInference(weights)``), the
+        bindings the name may hold there (the last such one, and those after it); None
+        where the name still holds the parameter's own value (or one made from it)."""
+        root = name.split(".", 1)[0]
+        if not function.rebinds or root not in function.params:
+            return None
+        found: list[Rebind] | None = None
+        for rebind in function.rebinds:
+            if rebind.name != root or rebind.index >= index:
+                continue
+            if found is None:
+                if rebind.derived or not rebind.reaches(branches):
+                    continue
+                found = [rebind]
+            elif not rebind.derived and rebind.reaches(branches):
+                found = [rebind]  # a later binding on every path replaces the earlier ones
+            else:
+                found.append(rebind)
+        return found
 
     def callers_of(self, function: FunctionInfo) -> list[tuple[FunctionInfo, Event]]:
         return self.callers.get(id(function), [])
@@ -1038,6 +1095,7 @@ class _Builder:
         loop = self._loop(node, state, frozenset(names))
         self.walk(node.target, state)
         self.walk(node.iter, state)
+        self._rebind(state, node.target, node.iter, whole=False)  # an item of it
         inner = state.but(loops=(*state.loops, loop))
         self.walk(node.body, inner)
         loop.end = self.index
@@ -1074,6 +1132,8 @@ class _Builder:
             if kind == "off":
                 off_items.append(item)
             self.walk(item, state)
+            if item.asname is not None:
+                self._rebind(state, item.asname.name, item.item, whole=False)  # __enter__'s
             if self._is_evaluating(item.item, state.scope):
                 for arg in item.item.args:  # type: ignore[union-attr]
                     self.event(state, "scoped_eval", dotted_name(arg.value), item)
@@ -1120,6 +1180,8 @@ class _Builder:
         for target in node.targets:
             self._assigned(target.target, node.value, state, node)
         self.children(node, state)
+        for target in node.targets:
+            self._rebind(state, target.target, node.value)
         mode = self._mode_of_value(node.value, state)
         for target in node.targets:
             name = dotted_name(target.target)
@@ -1174,6 +1236,35 @@ class _Builder:
         if node.value is not None:
             self._assigned(node.target, node.value, state, node)
         self.children(node, state)
+        if node.value is not None:
+            self._rebind(state, node.target, node.value)
+
+    def _rebind(
+        self,
+        state: _State,
+        target: cst.BaseExpression,
+        source: cst.BaseExpression,
+        whole: bool = True,
+    ) -> None:
+        """Record a binding of a parameter's name (see ``Rebind``), at the current index:
+        after the bound value, so calls inside it still read the parameter. ``whole``: the
+        name gets ``source`` itself (not an item of it, or what ``__enter__`` returns)."""
+        params = state.function.params
+        if not params:
+            return
+        names: list[str] = []
+        _target_names(target, names)
+        for name in names:
+            if name in params:
+                state.function.rebinds.append(
+                    Rebind(
+                        name,
+                        self.index,
+                        state.branches,
+                        source if whole and isinstance(target, cst.Name) else None,
+                        _mentions(source, name),
+                    )
+                )
 
     def _AugAssign(self, node: cst.AugAssign, state: _State) -> None:
         self.children(node, state)
@@ -1364,6 +1455,25 @@ def _resolve_decorators(flow: Flow) -> None:
             info.raw = [
                 e if e.grad is not None else dataclasses.replace(e, grad="off") for e in info.raw
             ]
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    """``node`` reads the variable ``name`` (``x.name`` and keywords do not count)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if type(current) is cst.Name:
+            if current.value == name:
+                return True
+            continue
+        if type(current) is cst.Attribute:
+            stack.append(current.value)
+            continue
+        if type(current) is cst.Arg:
+            stack.append(current.value)
+            continue
+        stack.extend(iter_children(current))
+    return False
 
 
 def _target_names(target: cst.CSTNode, out: list[str]) -> None:

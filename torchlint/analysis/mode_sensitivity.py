@@ -339,6 +339,12 @@ class KnownSensitivity:
             return _UNKNOWN
         return self._all(self._value(function, v, depth, seen) for v in values)
 
+    def sensitive_values(self, function: FunctionInfo, values: list[cst.BaseExpression]) -> bool:
+        """Every one of ``values`` (what a rebound parameter may hold, see
+        ``Flow.rebound``) is of a known class whose behaviour depends on the mode."""
+        answers = [self._value(function, value, 0, frozenset()) for value in values]
+        return bool(answers) and self._all(answers) == _SENSITIVE
+
     def _from_callers(self, function: FunctionInfo, name: str, depth: int, seen) -> str:
         callers = self.flow.callers_of(function)
         if not callers:

@@ -76,16 +76,32 @@ def _unevaluated(
         event = events[position]
         if event.kind != "model" or event.name == UNKNOWN:
             continue
-        if event.name in names or _caller_decides(flow, function, event.name):
+        if event.name in names:
             continue
-        if sensitivity.insensitive(function, event.name):
-            continue  # built here from layers without dropout or batch norm: eval() is moot
-        if flow.evaluated_before(function, event.name, position):
-            continue
-        if _evaluated_by_other_files(flow, function, event.name):
-            continue
-        if not known_sensitivity(flow).sensitive(function, event.name):
-            continue  # a class it cannot see: maybe no dropout or batch norm at all
+        rebound = flow.rebound(function, event.name, event.index, event.branches)
+        if rebound is not None:
+            # `model = GCNInference(weights)` before the call: the function runs its own
+            # object, not the one its callers pass; only what it was bound to counts.
+            if flow.evaluated_before(function, event.name, position):
+                continue
+            values = [r.value for r in rebound if not r.derived]
+            if None in values or "." in event.name:
+                continue  # a loop or `with` target, a tuple item, a part of it: unknown
+            if not known_sensitivity(flow).sensitive_values(function, values):  # type: ignore[arg-type]
+                continue
+        else:
+            if _caller_decides(flow, function, event.name):
+                continue
+            if event.name.split(".", 1)[0] not in function.params and sensitivity.insensitive(
+                function, event.name
+            ):
+                continue  # built here from layers without dropout or batch norm: eval() is moot
+            if flow.evaluated_before(function, event.name, position):
+                continue
+            if _evaluated_by_other_files(flow, function, event.name):
+                continue
+            if not known_sensitivity(flow).sensitive(function, event.name):
+                continue  # a class it cannot see: maybe no dropout or batch norm at all
         if event.site is None and _reads_only_shape(flow, function, event.node):
             continue  # `backbone(torch.zeros(1, 3, 224, 224)).shape[1]`: no mode changes it
         names.append(event.name)
@@ -332,6 +348,16 @@ class MissingEval(Rule):
     puts every submodule back in the mode it was in afterwards (it also works as a
     decorator). Without the runtime (`runtime-helpers = false`) the fix inserts
     `model.eval()` before the block.
+
+    A parameter bound again in the function to another object before the call
+    (`model = GCNInference(weights)`, a `for model in ...` or `with ... as model` target,
+    on every path to the call) is no longer followed to what its callers pass: the call
+    runs the function's own object, reported only where that one's class is known and
+    mode-dependent, and a helper's call of it is not a call of the caller's model. A call
+    before the rebinding, or after one made from the parameter itself (`model =
+    model.to(device)`, `model = DDP(model)`), still reads the parameter. Two false reports
+    of round 2026-12-07f (ogb's citation2 `cluster_gcn.py` and `graph_saint.py`, whose
+    `test()` rebinds `model` to a numpy inference module) were this.
 
     In this narrow form it no longer reports, each a family of false
     reports read on real projects (the strict question of LABELLING.md): a model held by
@@ -639,6 +665,84 @@ class MissingEval(Rule):
             predict(nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)), x)
             """,
             fixed=None,
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.drop(x)
+
+            def test(model, x):
+                with torch.no_grad():
+                    out = model(x)
+                model = nn.Identity()
+                return out, model(x)
+
+            test(Net(), x)
+            """,
+            fixed="""
+            from torch import nn
+            from torchlint.runtime import evaluating
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.drop(x)
+
+            def test(model, x):
+                with evaluating(model):
+                    out = model(x)
+                model = nn.Identity()
+                return out, model(x)
+
+            test(Net(), x)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.drop(x)
+
+            def test(model, x, device):
+                model = model.to(device)
+                with torch.no_grad():
+                    return model(x)
+
+            test(Net(), x, "cuda")
+            """,
+            fixed="""
+            from torch import nn
+            from torchlint.runtime import evaluating
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.drop(x)
+
+            def test(model, x, device):
+                model = model.to(device)
+                with evaluating(model):
+                    return model(x)
+
+            test(Net(), x, "cuda")
+            """,
         ),
         Valid(
             """
@@ -1113,6 +1217,45 @@ class MissingEval(Rule):
             percept = PerceptualLoss()
             with torch.no_grad():
                 distance = percept(x, y)
+            """
+        ),
+        Valid(
+            """
+            import numpy
+            import torch
+            from torch import nn
+            class GCN(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = nn.Linear(8, 8)
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.lin(self.drop(x))
+
+            class Inference(nn.Module):
+                def __init__(self, weight):
+                    super().__init__()
+                    self.weight = weight
+
+                def forward(self, x):
+                    return numpy.clip(x @ self.weight, 0, None)
+
+            @torch.no_grad()
+            def test(model, x):
+                weight = model.lin.weight.t()
+                model = Inference(weight)
+                return model(x)
+
+            def run(model, x):
+                for model in (nn.Identity(), nn.Identity()):
+                    x = model(x)
+                return x
+
+            net = GCN()
+            test(net, x)
+            with torch.no_grad():
+                run(net, x)
             """
         ),
     )
