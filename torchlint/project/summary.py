@@ -859,13 +859,18 @@ def _rate_name(value: ast.expr | None, zero: dict[str, int], attrs: dict[str, st
     """The gate parameter a rate expression is: ``rate`` or ``self.rate``."""
     if isinstance(value, ast.Name) and value.id in zero:
         return value.id
+    return _self_gate(value, attrs)
+
+
+def _self_gate(node: ast.expr | None, attrs: dict[str, str]) -> str | None:
+    """The gate parameter behind ``self.<attr>``, where ``__init__`` stored one there."""
     if (
-        isinstance(value, ast.Attribute)
-        and isinstance(value.value, ast.Name)
-        and value.value.id == "self"
-        and value.attr in attrs
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+        and node.attr in attrs
     ):
-        return attrs[value.attr]
+        return attrs[node.attr]
     return None
 
 
@@ -939,14 +944,7 @@ def _gate_test(node: ast.expr, attrs: dict[str, str]) -> str | None:
             node = right
         else:
             return None
-    if (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "self"
-        and node.attr in attrs
-    ):
-        return attrs[node.attr]
-    return None
+    return _self_gate(node, attrs)
 
 
 def _training_reads(
