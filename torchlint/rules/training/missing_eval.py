@@ -329,7 +329,8 @@ class MissingEval(Rule):
     it was right 1 of 5 times: a Rainbow DQN whose only mode-dependent layer is NoisyNet
     noise, applied on purpose when it picks actions (`eval()` would change the algorithm),
     and an evaluation function that rebinds its `model` parameter to an inference class
-    before calling it (the rule followed the class the caller passed).
+    before calling it (the rule followed the class the caller passed; it no longer does, see
+    above). A default rule must be right 90 % of the time on the next projects.
 
     ## Example
     ```python
