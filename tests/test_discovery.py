@@ -27,6 +27,10 @@ def _touch(path: Path, text: str = "x = 1\n") -> Path:
         ("model.py", "src/legacy/model.py", True),  # a path pattern
         ("model.py", "src/model.py", False),
         ("builder.py", "builder.py", False),
+        # a template, not Python until rendered
+        ("run_{{cookiecutter.name}}.py", "templates/run_{{cookiecutter.name}}.py", True),
+        ("template-{{cookiecutter.model}}", "templates/template-{{cookiecutter.model}}", True),
+        ("format_{name}.py", "format_{name}.py", False),
     ],
 )
 def test_excludes_match_names_and_relative_paths(name: str, relative: str, expected: bool) -> None:

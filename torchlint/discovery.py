@@ -38,6 +38,7 @@ DEFAULT_EXCLUDES = (
     "site-packages",
     "venv",
     "*.egg-info",
+    "*{{*}}*",  # a cookiecutter / Jinja template (`{{cookiecutter.name}}.py`): not Python yet
 )
 
 
