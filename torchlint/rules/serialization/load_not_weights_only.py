@@ -128,8 +128,9 @@ class LoadNotWeightsOnly(TorchLoadRule):
     reported, and an `eval.py` whose checkpoint holds a `TorchVersion`) and 14 of 20
     (2026-12-07f: checkpoints that hold a project class or an OmegaConf config, so
     `weights_only=True` would refuse them, and a test reloading what it saved through a
-    callback). Both are under the 90 % a default rule must reach: whether a file holds only
-    tensors is often decided in another file.
+    callback), and 7 of 9 on 2026-12-07g (fairseq checkpoints that hold an argparse
+    `Namespace`). All are under the 90 % a default rule must reach: whether a file holds
+    only tensors is often decided in another file.
 
     ## Example
     ```python

@@ -330,7 +330,9 @@ class MissingEval(Rule):
     noise, applied on purpose when it picks actions (`eval()` would change the algorithm),
     and an evaluation function that rebinds its `model` parameter to an inference class
     before calling it (the rule followed the class the caller passed; it no longer does, see
-    above). A default rule must be right 90 % of the time on the next projects.
+    above). On round 2026-12-07g, after that, 0 of 3: another Rainbow DQN (Kaixhin/Rainbow),
+    whose NoisyNet layers read `self.training` to add exploration noise the algorithm wants.
+    A default rule must be right 90 % of the time on the next projects.
 
     ## Example
     ```python
