@@ -141,6 +141,22 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
     return None
 
 
+def read_names(expr: cst.CSTNode) -> list[str]:
+    """The bare names an expression reads: ``path`` and ``os`` in ``os.path.join(path, x)``,
+    not attribute names or keywords (``mode`` in ``open(p, mode="rb")``)."""
+    found: list[str] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            found.append(node.value)
+        elif isinstance(node, (cst.Attribute, cst.Arg)):
+            stack.append(node.value)
+        else:
+            stack.extend(iter_children(node))
+    return found
+
+
 def _target_names(target: cst.CSTNode, out: list[str]) -> None:
     target_type = type(target)
     if target_type is _NAME:

@@ -35,7 +35,7 @@ import libcst as cst
 from torchlint import calls
 from torchlint.analysis.checkpoints import TORCH_SAVE
 from torchlint.analysis.loaded_objects import assigned_name, enclosing_body
-from torchlint.names import dotted_name, iter_children
+from torchlint.names import dotted_name, iter_children, read_names
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -277,25 +277,11 @@ def _shipped(context: FileContext, source: cst.BaseExpression) -> bool:
         return False
     if "__file__" in context.module.code_for_node(source):
         return True
-    for node in _walk_names(source):
+    for node in read_names(source):
         values = calls.assigned_values(context.module, node)
         if len(values) == 1 and "__file__" in context.module.code_for_node(values[0]):
             return True
     return False
-
-
-def _walk_names(expr: cst.CSTNode) -> list[str]:
-    found = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Name):
-            found.append(node.value)
-        elif isinstance(node, cst.Attribute):
-            stack.append(node.value)
-        else:
-            stack.extend(iter_children(node))
-    return found
 
 
 def _written_here(context: FileContext, load: cst.Call, source: cst.BaseExpression) -> bool:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import libcst as cst
 
 from torchlint import calls
-from torchlint.names import Scope, inner_children
+from torchlint.names import Scope, inner_children, read_names
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -189,30 +189,16 @@ def ships_with_code(context: FileContext, load: cst.Call, function: cst.CSTNode)
         return False
     if _PACKAGE_FILE in context.module.code_for_node(source.value):
         return True
-    for name in {node.value for node in _names(source.value)}:
+    for name in set(read_names(source.value)):
         values = list(_assigned_values(function, name))
         texts = [context.module.code_for_node(value) for value in values]
         if any(_PACKAGE_FILE in text for text in texts) and all(
             not isinstance(value, (cst.BooleanOperation, cst.IfExp))
-            and (_PACKAGE_FILE in text or name in {n.value for n in _names(value)})
+            and (_PACKAGE_FILE in text or name in read_names(value))
             for value, text in zip(values, texts, strict=True)
         ):
             return True
     return False
-
-
-def _names(node: cst.CSTNode) -> Iterator[cst.Name]:
-    """The bare names an expression reads (attribute names and keywords excluded)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Name):
-            yield current
-        elif isinstance(current, (cst.Attribute, cst.Arg)):
-            stack.append(current.value)
-        else:
-            stack.extend(inner_children(current))
-            stack.extend(child for child in current.children if isinstance(child, cst.Name))
 
 
 def _assigned_values(function: cst.CSTNode, name: str) -> Iterator[cst.BaseExpression]:

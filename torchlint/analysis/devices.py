@@ -10,7 +10,7 @@ not one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -444,21 +444,33 @@ def _cuda_only_call(expr: cst.BaseExpression | None, scope: Scope) -> bool:
 def _guards_rest(statement: cst.CSTNode, scope: Scope, flags: frozenset[str]) -> bool:
     """``if not torch.cuda.is_available(): return``, ``assert torch.cuda.is_available()``, or
     a statement that already fails without CUDA (``torch.cuda.set_device(rank)``)."""
+    if _stops_without_cuda(statement, scope, flags, _exits):
+        return True
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign))
+        and _cuda_only_call(small.value, scope)
+        for small in statement.body
+    )
+
+
+def _stops_without_cuda(
+    statement: cst.CSTNode,
+    scope: Scope,
+    flags: frozenset[str],
+    stops: Callable[[cst.BaseSuite], bool],
+) -> bool:
+    """``if not torch.cuda.is_available(): <a block that ``stops``>`` (no ``else``) or
+    ``assert torch.cuda.is_available()``: past this statement, CUDA is there."""
     if isinstance(statement, cst.If):
         return (
             statement.orelse is None
-            and _exits(statement.body)
+            and stops(statement.body)
             and _implies_cuda(statement.test, False, scope, flags)
         )
-    if isinstance(statement, cst.SimpleStatementLine):
-        for small in statement.body:
-            if isinstance(small, cst.Assert) and _implies_cuda(small.test, True, scope, flags):
-                return True
-            if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) and _cuda_only_call(
-                small.value, scope
-            ):
-                return True
-    return False
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.Assert) and _implies_cuda(small.test, True, scope, flags)
+        for small in statement.body
+    )
 
 
 def _guarded_statements(
@@ -753,24 +765,9 @@ def _init_requires_cuda(context: FileContext, cls: cst.ClassDef, flags: frozense
             if not (isinstance(statement, cst.FunctionDef) and statement.name.value == "__init__"):
                 continue
             body = statement.body.body if isinstance(statement.body, cst.IndentedBlock) else ()
-            for line in body:
-                if isinstance(line, cst.If):
-                    refuses = (
-                        line.orelse is None
-                        and _refuses(line.body)
-                        and _implies_cuda(line.test, False, context.scope, flags)
-                    )
-                elif isinstance(line, cst.SimpleStatementLine):
-                    refuses = any(
-                        isinstance(small, cst.Assert)
-                        and _implies_cuda(small.test, True, context.scope, flags)
-                        for small in line.body
-                    )
-                else:
-                    refuses = False
-                if refuses:
-                    cache[key] = True
-                    break
+            if any(_stops_without_cuda(line, context.scope, flags, _refuses) for line in body):
+                cache[key] = True
+                break
     return cache[key]
 
 
