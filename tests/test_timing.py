@@ -32,16 +32,38 @@ def rows(stderr: bytes) -> dict[str, float]:
 
 def test_table_names_parse_rules_and_analyses(tmp_path: Path, run_cli) -> None:
     (tmp_path / "train.py").write_text(TRAINING)
-    done = run_cli("check", "--select", "ALL", "--no-cache", "train.py", env=TIMED)
+    done = run_cli(
+        "check", "--select", "ALL", "--no-cache", "train.py", env={"TORCHLINT_TIMING": "all"}
+    )
     table = rows(done.stderr)
     assert "parse (libcst)" in table
     assert "analysis flow" in table  # TL303 asked for the training-loop analysis
     assert any(label.startswith("rule TL303 (eval-without-no-grad)") for label in table)
     assert "total measured" in table
-    shown = [label for label in table if label != "total measured"]
-    assert len(shown) <= timing.SHOWN
-    times = [table[label] for label in shown]
+    assert len(table) > timing.SHOWN + 1  # every part, not the ten most expensive
+    times = [table[label] for label in table if label != "total measured"]
     assert times == sorted(times, reverse=True)
+
+
+@pytest.mark.parametrize(("value", "shown"), [("1", timing.SHOWN), ("3", 3)])
+def test_table_shows_the_most_expensive_rows(
+    tmp_path: Path, run_cli, value: str, shown: int
+) -> None:
+    (tmp_path / "train.py").write_text(TRAINING)
+    done = run_cli(
+        "check", "--select", "ALL", "--no-cache", "train.py", env={"TORCHLINT_TIMING": value}
+    )
+    table = rows(done.stderr)
+    assert len(table) == shown + 1  # and the total
+    times = [table[label] for label in table if label != "total measured"]
+    assert times == sorted(times, reverse=True)
+
+
+def test_rows_shown_reads_the_value() -> None:
+    assert timing.rows_shown("1") == timing.SHOWN
+    assert timing.rows_shown("yes") == timing.SHOWN
+    assert timing.rows_shown("25") == 25
+    assert timing.rows_shown("ALL") is None
 
 
 def test_timing_is_off_by_default(tmp_path: Path, run_cli) -> None:

@@ -339,7 +339,7 @@ def _report(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool) 
         _write_diagnostics(result, options, diff, out)
     _summary(result, options, mode, diff)
     if timing.TIMER is not None:  # after the report, on stderr: JSON output stays JSON
-        click.echo(timing.table(result.timings), err=True, nl=False)
+        click.echo(timing.table(result.timings, timing.rows_shown()), err=True, nl=False)
 
 
 def _write_diagnostics(result: RunResult, options: dict[str, Any], diff: bool, out: TextIO) -> None:

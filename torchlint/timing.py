@@ -1,5 +1,8 @@
 """Where a run's time goes: ``TORCHLINT_TIMING=1`` (as ESLint's ``TIMING=1``).
 
+The value also says how many rows the table shows: ``1`` (or any word) the ten most
+expensive, a number N above 1 that many, ``all`` every part measured.
+
 The engine measures its phases (reading, parsing, walking the tree, locating diagnostics,
 suppressions), each rule's visitors and each analysis (``context.fact``). Time is counted
 once, in the innermost part running: an analysis a rule asks for is the analysis's time,
@@ -45,6 +48,16 @@ class Timer:
         return taken
 
 
+def rows_shown(value: str | None = None) -> int | None:
+    """Rows of the table for a ``TORCHLINT_TIMING`` value: None shows every part."""
+    value = os.environ.get(ENVIRONMENT_VARIABLE, "") if value is None else value
+    if value.strip().lower() == "all":
+        return None
+    if value.strip().isdigit() and int(value) > 1:
+        return int(value)
+    return SHOWN
+
+
 def _from_environment() -> Timer | None:
     value = os.environ.get(ENVIRONMENT_VARIABLE, "")
     return Timer() if value not in ("", "0") else None
@@ -72,8 +85,8 @@ def merge(total: dict[str, float], part: Mapping[str, float]) -> None:
         total[label] = total.get(label, 0.0) + seconds
 
 
-def table(seconds: Mapping[str, float], shown: int = SHOWN) -> str:
-    """The ``shown`` most expensive parts, with their share of all the time measured."""
+def table(seconds: Mapping[str, float], shown: int | None = SHOWN) -> str:
+    """The ``shown`` most expensive parts (None: all), with their share of all the time."""
     total = sum(seconds.values())
     rows = sorted(seconds.items(), key=lambda item: (-item[1], item[0]))[:shown]
     width = max((len(label) for label, _ in rows), default=0)
