@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TextIO
 
 import click
 
-from torchlint import __version__, collector, not_checked, timing
+from torchlint import __version__, collector, not_checked, opt_in, timing
 from torchlint.cache import Cache, cache_directory
 from torchlint.cache import clean as clean_cache
 from torchlint.config import (
@@ -416,8 +416,9 @@ def _summary(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool)
         summary[-1] += f" ({skipped})"
     elif skipped:  # the last line says so: a pass must not read as a full one
         result.notes.append(f"({skipped}.)")
-    for line in summary + result.notes:
-        click.echo(line, err=True)
+    for line in [*result.first_notes, *summary, *result.notes]:
+        if line:
+            click.echo(line, err=True)
 
 
 def not_checked_note(result: RunResult) -> str:
@@ -510,7 +511,17 @@ def check(
         _add_noqa(paths, apply_fix or diff, options)
     mode = Mode(fix=apply_fix or diff, write=not diff)
     result = _execute(paths, options, mode, diff)
+    if not mode.fix and not options["stdin_filename"]:
+        result.first_notes.append(_opt_in_note(options))
     _finish(result, options, mode, diff)
+
+
+def _opt_in_note(options: dict[str, Any]) -> str:
+    """Where no configuration chose the rules: which headline checks did not run."""
+    chose = bool(
+        options["config_path"] or options["select"] or options["extend_select"] or options["ignore"]
+    )
+    return opt_in.note(_resolver(options).config_files(), chose, options["output_format"])
 
 
 def _show(

@@ -644,6 +644,10 @@ class Resolver:
             settings = self._settings[key] = self._build(config, project)
         return settings
 
+    def config_files(self) -> set[Path | None]:
+        """The config files the settings asked for so far came from (None: no file)."""
+        return {config for config, _ in self._settings}
+
     def walk_rules(self, directory: Path) -> tuple[Excludes, Path, bool]:
         """What decides the entries of ``directory`` in a walk (see ``discovery.discover``)."""
         settings = self.for_directory(directory)

@@ -1,0 +1,34 @@
+"""The note that tells a new user the headline checks are opt-in.
+
+TL101, TL201, TL301 and TL701 are the mistakes the README opens with, yet they are off by
+default: on projects fetched after their latest narrowing they were right too rarely (see the
+README's Precision section). A project with no torchlint configuration has not chosen its
+rules, so its text report says, once, what it is not shown and how to ask for it. A
+configuration file, or any selection on the command line, is a choice: then nothing is said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+# code -> the mistake, as the README's first paragraph names it
+HEADLINE_CHECKS = {
+    "TL101": "DataLoader without workers",
+    "TL201": "hard-coded CUDA",
+    "TL301": "evaluation without model.eval()",
+    "TL701": "torch.load without weights_only",
+}
+TEXT_FORMATS = ("full", "concise")
+
+
+def note(configs: Iterable[Path | None], chose_rules: bool, output_format: str) -> str:
+    """The note for a run whose files used ``configs`` ('' when none is due)."""
+    if chose_rules or output_format not in TEXT_FORMATS or any(c is not None for c in configs):
+        return ""
+    named = ", ".join(f"{code} ({what})" for code, what in HEADLINE_CHECKS.items())
+    codes = ",".join(HEADLINE_CHECKS)
+    return (
+        f"Note: no torchlint configuration found, so the default rules ran. Opt-in: {named}. "
+        f"`--extend-select {codes}` runs them; `extend-select` in [tool.torchlint] keeps them."
+    )
