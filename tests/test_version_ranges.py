@@ -121,6 +121,17 @@ def test_an_exact_pin_is_both_ends(tmp_path: Path) -> None:
     assert (conda.lower, conda.upper) == ((1, 13), (1, 13))
 
 
+def test_a_conda_channel_is_not_a_dependency(tmp_path: Path) -> None:
+    """``channels: - pytorch`` names where conda looks, not an open-ended torch."""
+    write(
+        tmp_path / "environment.yaml",
+        "name: p\nchannels:\n  - pytorch\n  - defaults\ndependencies:\n  - python=3.8\n"
+        "  - pytorch=1.12.1\n  - pip:\n      - einops==0.3.0\n",
+    )
+    torch = declared_ranges(tmp_path)["torch"]
+    assert (torch.lower, torch.upper) == ((1, 12), (1, 12))
+
+
 def test_setup_py_is_read_never_run(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     write(

@@ -399,16 +399,26 @@ _CONDA = re.compile(
 )
 
 
+_TOP_LEVEL_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)\s*:")
+
+
 def _conda_groups(directory: Path) -> list[Group]:
     """``- pytorch>=2.1``, ``- pytorch=2.1`` (conda: 2.1.*), ``- pytorch 2.1.*`` and pip
-    entries of ``environment*.yml``, read line by line."""
+    entries of ``environment*.yml``, read line by line. Only the ``dependencies:`` list
+    names packages: ``channels: [- pytorch]`` is where conda looks for them."""
     found: Group = []
     for path in sorted([*directory.glob("environment*.yml"), *directory.glob("environment*.yaml")]):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
+        section = ""
         for raw in text.splitlines():
+            key = _TOP_LEVEL_KEY.match(raw)
+            if key:
+                section = key["key"]
+            if section != "dependencies":
+                continue
             match = _CONDA.match(raw)
             if not match or normalized(match["name"]) not in PACKAGES:
                 continue
