@@ -38,7 +38,7 @@ def selected(**kwargs) -> frozenset[str]:
 
 def test_without_selectors_the_default_rules_are_selected() -> None:
     assert selected() == DEFAULT
-    assert "TL313" in DEFAULT and "TL101" not in DEFAULT and "TL102" not in DEFAULT
+    assert "TL607" in DEFAULT and "TL101" not in DEFAULT and "TL313" not in DEFAULT
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,12 @@ class BackwardInsideAutocast(Rule):
     ## Fix safety
     No fix: which statements belong inside the block needs a human.
 
+    Opt-in (`extend-select = ["TL309"]`) since round 2026-12-07h: right 0 of 3 times on
+    projects no rule was tuned on (strict labels, LABELLING.md). Each was a plain model with
+    no custom autograd function, gradient hook or `create_graph`, where moving `backward()`
+    out of the block changes nothing (a benchmark script; a trainer whose `amp` is off by
+    default); the cases that matter need facts outside the block.
+
     ## References
     - https://pytorch.org/docs/stable/amp.html#torch.autocast
     - https://pytorch.org/docs/stable/notes/amp_examples.html
@@ -61,6 +67,7 @@ class BackwardInsideAutocast(Rule):
 
     code = "TL309"
     name = "backward-inside-autocast"
+    default = False
     applies_to_tests = False
     summary = "`.backward()` inside an `autocast` block: run backward outside the region"
     requires = ("autocast",)
