@@ -1060,6 +1060,89 @@ def test_tl301_layers_built_by_a_same_file_helper_are_read() -> None:
     assert codes(source.replace("NORM", "nn.BatchNorm2d(channels)"), "TL301") == [(19, "TL301")]
 
 
+NOISY = """
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    class NoisyLinear(nn.Module):
+        def __init__(self, n_in, n_out):
+            super().__init__()
+            self.mu = nn.Parameter(torch.empty(n_out, n_in))
+            self.sigma = nn.Parameter(torch.empty(n_out, n_in))
+            self.register_buffer("eps", torch.empty(n_out, n_in))
+            self.reset_parameters()
+            self.reset_noise()
+
+        def reset_parameters(self):
+            self.mu.data.uniform_(-0.1, 0.1)
+            self.sigma.data.fill_(0.017)
+
+        def _scale(self, size):
+            return torch.randn(size)
+
+        def reset_noise(self):
+            RESAMPLE
+
+        def forward(self, x):
+            if SWITCH:
+                return F.linear(x, self.mu + self.sigma * self.eps)
+            else:
+                return F.linear(x, OFF)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(4, 8, 3), EXTRA)
+            self.head = NoisyLinear(8, 2)
+
+    net = Net()
+    with torch.no_grad():
+        q = net(obs)
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "reported"),
+    [
+        ({}, False),  # NoisyNet: the mode switches noise the agent resamples itself
+        ({"RESAMPLE": "self.eps.copy_(self._scale(self.eps.shape))"}, False),  # via a helper
+        (
+            {
+                "SWITCH": "not self.training",  # the noisy branch is the `else`
+                "F.linear(x, self.mu + self.sigma * self.eps)": "F.linear(x, NOISE_FREE)",
+                "F.linear(x, OFF)": "F.linear(x, self.mu + self.sigma * self.eps)",
+                "NOISE_FREE": "self.mu",
+            },
+            False,
+        ),
+        ({"EXTRA": "nn.BatchNorm2d(8)"}, True),  # batch norm besides the noise
+        ({"RESAMPLE": "self.eps.zero_()"}, True),  # no random numbers: not noise
+        ({"OFF": "self.mu + self.eps"}, True),  # both branches read it: not a switch
+        ({"SWITCH": "self.training and self.eps is not None"}, True),  # not a plain switch
+        (
+            {"self.sigma * self.eps": "self.sigma * torch.randn_like(self.mu)"},
+            True,
+        ),  # drawn per call
+    ],
+)
+def test_tl301_noise_layer_switched_by_the_mode(change: dict, reported: bool) -> None:
+    """A NoisyNet layer's ``self.training`` only turns on noise that a method of its own
+    resamples from random numbers: not mode dependence TL301 reports. Noise drawn on every
+    call, or a layer that also has batch norm, still is."""
+    source = NOISY
+    defaults = {
+        "RESAMPLE": "self.eps.normal_()",
+        "SWITCH": "self.training",
+        "OFF": "self.mu",
+        "EXTRA": "nn.ReLU()",
+    }
+    for old, new in change.items():
+        source = source.replace(old, new)
+    for old, new in defaults.items():
+        source = source.replace(old, new)
+    assert codes(source, "TL301") == ([(37, "TL301")] if reported else [])
+
+
 def test_tl301_submodules_of_a_diffusers_model_follow_it() -> None:
     source = """
         import torch
