@@ -9,8 +9,11 @@ import libcst as cst
 
 from torchlint.analysis.flow import (
     UNKNOWN,
+    ClassInfo,
+    Event,
     Flow,
     FunctionInfo,
+    Loop,
     WithBlock,
     covers,
     evaluation_named,
@@ -41,6 +44,8 @@ def _caller_decides(flow: Flow, function: FunctionInfo, name: str, depth: int = 
         if cls.module_like:
             return True
         attribute = ".".join(name.split(".", 2)[:2])
+        if _holder_switches(cls, attribute):
+            return True
         return not evaluation_named(function.name) and "model" not in flow.kinds(
             function, attribute
         )
@@ -64,11 +69,73 @@ def _caller_decides(flow: Flow, function: FunctionInfo, name: str, depth: int = 
     )
 
 
+def _holder_switches(cls: ClassInfo, attribute: str) -> bool:
+    """A class that is not a module but has mode switches of its own (``def eval(self):
+    self.online_net.eval()``, ``def train(self): ...``) that reach ``attribute``: an RL
+    agent, a GAN or trainer wrapper. Whoever holds it chooses the mode of its networks
+    (``agent.train()`` while it explores, ``agent.eval()`` before a test); its own methods
+    run in that mode, and an ``eval()`` of their own would override the holder's choice."""
+    for method in (*cls.methods.get("eval", ()), *cls.methods.get("train", ())):
+        if any(
+            e.kind in ("eval", "train", "mode") and covers(e.name, attribute) for e in method.events
+        ):
+            return True
+    return False
+
+
+def _own_scope(event: Event, loop: Loop | None) -> bool:
+    """``event`` runs in the iteration of ``loop`` itself (not in a loop nested in it, nor
+    in a loop of a helper it calls), or in the function's loop-free code when ``loop`` is
+    None."""
+    innermost = event.loops[-1] if event.loops else None
+    if innermost is not loop:
+        return False
+    site = event.site
+    return site is None or site.callee is None or not site.callee.loops
+
+
+def _training_step(flow: Flow, function: FunctionInfo, block: WithBlock, name: str) -> bool:
+    """The block is part of a training step of ``name``: in one iteration (or a loop-free
+    function) a ``backward()`` and an optimizer step come after it, ``name`` is also called
+    with autograd on there (it is the model being trained), and no ``if step % n`` guards
+    the block that does not guard the step too (a periodic look at the model, not a part
+    of the step). What it computes feeds the loss or the data: a DQN's targets or actions,
+    a GAN's fakes for the discriminator step, pseudo-labels. The train mode is the
+    training's: ``eval()`` there would change the algorithm, not fix it."""
+    loops = [loop for loop in function.loops if loop.start < block.start and loop.end >= block.end]
+    loop = max(loops, key=lambda candidate: candidate.start) if loops else None
+    start = loop.start if loop is not None else -1
+    guards: set[int] = set()  # the `% n` guards around the block's calls of the model
+    steps: list[set[int]] = []  # those around each backward() and step after the block
+    backward = step = trained = False
+    for event in flow.expanded(function):
+        if block.contains(event.index):
+            if event.kind == "model" and event.name == name:
+                guards.update(g for g in event.guards if g > start)
+            continue
+        if event.kind == "model" and event.name != UNKNOWN and covers(name, event.name):
+            trained = trained or (event.grad != "off" and (loop is None or loop in event.loops))
+        elif (
+            event.kind in ("backward", "step")
+            and event.index > block.end
+            and _own_scope(event, loop)
+        ):
+            backward = backward or event.kind == "backward"
+            step = step or event.kind == "step"
+            steps.append(set(event.guards))
+    periodic = any(not guards <= around for around in steps)
+    return backward and step and trained and not periodic
+
+
 def _unevaluated(
-    flow: Flow, function: FunctionInfo, positions: Iterable[int] | None = None
+    flow: Flow,
+    function: FunctionInfo,
+    positions: Iterable[int] | None = None,
+    block: WithBlock | None = None,
 ) -> list[str]:
     """Model-like names called at ``positions`` of the function's events (all of them by
-    default) without an earlier eval()."""
+    default) without an earlier eval(); in a ``block`` that is part of a training step of
+    the model (``_training_step``) none."""
     names: list[str] = []
     events = flow.expanded(function)
     sensitivity = mode_sensitivity(flow)
@@ -104,6 +171,8 @@ def _unevaluated(
                 continue  # a class it cannot see: maybe no dropout or batch norm at all
         if event.site is None and _reads_only_shape(flow, function, event.node):
             continue  # `backbone(torch.zeros(1, 3, 224, 224)).shape[1]`: no mode changes it
+        if block is not None and _training_step(flow, function, block, event.name):
+            continue  # a target or a GAN's fakes for the loss of this step: train mode is meant
         names.append(event.name)
     return names
 
@@ -346,6 +415,22 @@ class MissingEval(Rule):
     0 of 5) were this. Still reported: noise drawn on every call in `forward` (a
     Gaussian-noise regulariser: only `eval()` stops it), and a noisy network that also has
     dropout or batch norm.
+
+    Two more kinds of code, read on the same Rainbow reports (each covers some of them
+    even where the noise layer is not recognised), no longer reported:
+    - a `no_grad` block that is part of a training step of the model it calls: in the
+      same loop iteration (or a loop-free function) a `backward()` and an optimizer step
+      come after it, and the step also runs that model with autograd on. Its result feeds
+      the step: a DQN's targets or the actions it explores with, a GAN's fakes for the
+      discriminator step, pseudo-labels; train mode there is the training's. Still
+      reported: a block after the step, one under an `if step % n` guard that the step
+      does not share (a periodic look at the model), a validation before an inner
+      training loop, and a model the step does not train (a distillation teacher);
+    - a network held by a class that is not a module but has its own `eval()` /
+      `train()` reaching it (an RL agent's `def eval(self): self.online_net.eval()`):
+      whoever holds the agent chooses the mode its methods run in. Given up: an
+      evaluation method of such a class whose callers never call its `eval()` (none on
+      the labelled projects).
 
     ## Example
     ```python
@@ -1343,6 +1428,79 @@ class MissingEval(Rule):
                     return model(x)
             """,
         ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            netG = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 4))
+            netD = nn.Sequential(nn.Linear(4, 1))
+
+            def train(loader, opt_d, opt_g):
+                for real in loader:
+                    z = torch.randn(64, 8)
+                    with torch.no_grad():  # the fakes of the discriminator step
+                        fake = netG(z)
+                    loss_d = netD(fake).mean() - netD(real).mean()
+                    loss_d.backward()
+                    opt_d.step()
+                    loss_g = -netD(netG(z)).mean()  # the generator trains in this step
+                    loss_g.backward()
+                    opt_g.step()
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.nn.functional as F
+            from torchvision.models import resnet18, resnet50
+
+            teacher = resnet50()
+            student = resnet18()
+
+            def distill(loader, optimizer):
+                for x, y in loader:
+                    with torch.no_grad():  # the teacher is not trained here: its batch norm
+                        soft = teacher(x).softmax(1)  # should use its running statistics
+                    loss = F.kl_div(student(x).log_softmax(1), soft, reduction="batchmean")
+                    loss.backward()
+                    optimizer.step()
+            """,
+            fixed="""
+            import torch.nn.functional as F
+            from torchlint.runtime import evaluating
+            from torchvision.models import resnet18, resnet50
+
+            teacher = resnet50()
+            student = resnet18()
+
+            def distill(loader, optimizer):
+                for x, y in loader:
+                    with evaluating(teacher):  # the teacher is not trained here: its batch norm
+                        soft = teacher(x).softmax(1)  # should use its running statistics
+                    loss = F.kl_div(student(x).log_softmax(1), soft, reduction="batchmean")
+                    loss.backward()
+                    optimizer.step()
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            class Agent:  # not a module: its own train()/eval() set its network's mode
+                def __init__(self):
+                    self.online_net = nn.Sequential(nn.Linear(4, 64), nn.Dropout(0.1))
+
+                def act(self, state):
+                    with torch.no_grad():
+                        return self.online_net(state).argmax(1)
+
+                def train(self):
+                    self.online_net.train()
+
+                def eval(self):
+                    self.online_net.eval()
+            """
+        ),
     )
 
     def _flow(self) -> Flow:
@@ -1360,7 +1518,7 @@ class MissingEval(Rule):
             return  # a no_grad decorator (reported on the def) or the framework did it
         if id(block) in _nested_off_blocks(flow, function):
             return  # the outer no_grad block is the one reported
-        names = _unevaluated(flow, function, _positions_in(flow, function, block))
+        names = _unevaluated(flow, function, _positions_in(flow, function, block), block)
         if names:
             self.report(node, self._message(names), self._with_fix(node, block, names, function))
 
