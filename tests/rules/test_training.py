@@ -1523,3 +1523,32 @@ def test_tl301_training_step_guarded_as_a_whole() -> None:
     )
     assert looked != source
     assert codes(looked, "TL301") == [(9, "TL301")]
+
+
+def test_tl301_training_in_a_helper_loop_is_not_the_blocks_iteration() -> None:
+    """A validation before ``train_one_epoch(...)`` in an epoch loop: the helper's own
+    loop runs the steps, not the iteration the block is in; a helper that runs one step
+    (no loop of its own) is that iteration."""
+    source = """
+        import torch
+        from torch import nn
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 2))
+
+        def train_one_epoch(loader, optimizer):
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+
+        def main(loader, optimizer, val_x):
+            for epoch in range(10):
+                with torch.no_grad():
+                    score = model(val_x).mean()
+                train_one_epoch(loader, optimizer)
+        """
+    assert codes(source, "TL301") == [(13, "TL301")]
+    one_step = source.replace("            for x, y in loader:\n", "            x = loader\n")
+    one_step = one_step.replace("                model(x)", "            model(x)").replace(
+        "                optimizer.step()", "            optimizer.step()"
+    )
+    assert one_step != source
+    assert codes(one_step, "TL301") == []

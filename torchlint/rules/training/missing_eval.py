@@ -13,7 +13,6 @@ from torchlint.analysis.flow import (
     Event,
     Flow,
     FunctionInfo,
-    Loop,
     WithBlock,
     covers,
     evaluation_named,
@@ -83,48 +82,64 @@ def _holder_switches(cls: ClassInfo, attribute: str) -> bool:
     return False
 
 
-def _own_scope(event: Event, loop: Loop | None) -> bool:
-    """``event`` runs in the iteration of ``loop`` itself (not in a loop nested in it, nor
-    in a loop of a helper it calls), or in the function's loop-free code when ``loop`` is
-    None."""
-    innermost = event.loops[-1] if event.loops else None
-    if innermost is not loop:
+def _step_index(flow: Flow, function: FunctionInfo) -> tuple[dict, dict, dict]:
+    """Per function, once: its ``backward()`` and optimizer steps by the loop whose own
+    iteration runs them (None: its loop-free code; not those in a loop of a helper it
+    calls), and its model calls with autograd on by name. A table of answers comes with
+    them, so that many blocks of one function cost linear work."""
+    table = flow.extras.setdefault("missing_eval.steps", {})
+    found = table.get(id(function))
+    if found is None:
+        steps: dict[int | None, tuple[list[int], list[Event]]] = {}
+        trained: dict[str, list[Event]] = {}
+        for event in flow.expanded(function):
+            if event.kind in ("backward", "step"):
+                site = event.site
+                if site is not None and site.callee is not None and site.callee.loops:
+                    continue  # in a helper's loop: not this iteration
+                key = id(event.loops[-1]) if event.loops else None
+                indexes, events = steps.setdefault(key, ([], []))
+                indexes.append(event.index)
+                events.append(event)
+            elif event.kind == "model" and event.grad != "off" and event.name != UNKNOWN:
+                trained.setdefault(event.name, []).append(event)
+        for indexes, events in steps.values():
+            order = sorted(range(len(indexes)), key=indexes.__getitem__)
+            indexes[:] = [indexes[i] for i in order]
+            events[:] = [events[i] for i in order]
+        found = table[id(function)] = (steps, trained, {})
+    return found
+
+
+def _training_step(flow: Flow, function: FunctionInfo, block: WithBlock, call: Event) -> bool:
+    """The block is part of a training step of the model ``call`` calls: in one iteration
+    (or a loop-free function) a ``backward()`` and an optimizer step come after it, the
+    model is also called with autograd on there (it is the model being trained), and no
+    ``if step % n`` guards the block that does not guard them too (a periodic look at the
+    model, not a part of the step). What it computes feeds the loss or the data: a DQN's
+    targets or actions, a GAN's fakes for the discriminator step, pseudo-labels. The train
+    mode is the training's: ``eval()`` there would change the algorithm, not fix it."""
+    loop = next((lp for lp in reversed(call.loops) if lp.start < block.start), None)
+    steps, trained, answers = _step_index(flow, function)
+    indexes, events = steps.get(id(loop) if loop is not None else None, ([], []))
+    later = events[bisect_right(indexes, block.end) :]
+    backward = next((e for e in later if e.kind == "backward"), None)
+    step = next((e for e in later if e.kind == "step"), None)
+    if backward is None or step is None:
         return False
-    site = event.site
-    return site is None or site.callee is None or not site.callee.loops
-
-
-def _training_step(flow: Flow, function: FunctionInfo, block: WithBlock, name: str) -> bool:
-    """The block is part of a training step of ``name``: in one iteration (or a loop-free
-    function) a ``backward()`` and an optimizer step come after it, ``name`` is also called
-    with autograd on there (it is the model being trained), and no ``if step % n`` guards
-    the block that does not guard the step too (a periodic look at the model, not a part
-    of the step). What it computes feeds the loss or the data: a DQN's targets or actions,
-    a GAN's fakes for the discriminator step, pseudo-labels. The train mode is the
-    training's: ``eval()`` there would change the algorithm, not fix it."""
-    loops = [loop for loop in function.loops if loop.start < block.start and loop.end >= block.end]
-    loop = max(loops, key=lambda candidate: candidate.start) if loops else None
     start = loop.start if loop is not None else -1
-    guards: set[int] = set()  # the `% n` guards around the block's calls of the model
-    steps: list[set[int]] = []  # those around each backward() and step after the block
-    backward = step = trained = False
-    for event in flow.expanded(function):
-        if block.contains(event.index):
-            if event.kind == "model" and event.name == name:
-                guards.update(g for g in event.guards if g > start)
-            continue
-        if event.kind == "model" and event.name != UNKNOWN and covers(name, event.name):
-            trained = trained or (event.grad != "off" and (loop is None or loop in event.loops))
-        elif (
-            event.kind in ("backward", "step")
-            and event.index > block.end
-            and _own_scope(event, loop)
-        ):
-            backward = backward or event.kind == "backward"
-            step = step or event.kind == "step"
-            steps.append(set(event.guards))
-    periodic = any(not guards <= around for around in steps)
-    return backward and step and trained and not periodic
+    guards = {g for g in call.guards if g > start}
+    if not (guards <= set(backward.guards) and guards <= set(step.guards)):
+        return False  # `if step % 100 == 0:` around the block alone: a periodic look
+    key = (call.name, id(loop))
+    if key not in answers:
+        answers[key] = any(
+            loop is None or loop in event.loops
+            for name, calls in trained.items()
+            if covers(call.name, name)
+            for event in calls
+        )
+    return answers[key]
 
 
 def _unevaluated(
@@ -171,7 +186,7 @@ def _unevaluated(
                 continue  # a class it cannot see: maybe no dropout or batch norm at all
         if event.site is None and _reads_only_shape(flow, function, event.node):
             continue  # `backbone(torch.zeros(1, 3, 224, 224)).shape[1]`: no mode changes it
-        if block is not None and _training_step(flow, function, block, event.name):
+        if block is not None and _training_step(flow, function, block, event):
             continue  # a target or a GAN's fakes for the loss of this step: train mode is meant
         names.append(event.name)
     return names
