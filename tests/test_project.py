@@ -967,3 +967,37 @@ def test_project_wrapper_of_a_loaded_model_or_a_holder_is_not_known_sensitive(
     assert _run_with(tmp_path, models, "Perceptual", "Perceptual()") == []
     # a submodule it builds itself still counts
     assert _run_with(tmp_path, models, "Owner", "Owner()") == [("pkg/run.py", 9, "TL301")]
+
+
+def test_project_noise_layer_is_not_mode_dependent(tmp_path: Path) -> None:
+    """A NoisyNet layer of another file (its ``self.training`` only switches noise that a
+    method of its own resamples) does not make its model mode-dependent; noise drawn on
+    every call does."""
+    models = """\
+        import torch
+        import torch.nn.functional as F
+        from torch import nn
+
+        class NoisyLinear(nn.Module):
+            def __init__(self, n_in, n_out):
+                super().__init__()
+                self.mu = nn.Parameter(torch.empty(n_out, n_in))
+                self.register_buffer("eps", torch.empty(n_out, n_in))
+
+            def reset_noise(self):
+                self.eps.normal_()
+
+            def forward(self, x):
+                if self.training:
+                    return F.linear(x, self.mu + NOISE)
+                return F.linear(x, self.mu)
+
+        class DQN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.head = NoisyLinear(8, 2)
+    """
+    resampled = models.replace("NOISE", "self.eps")
+    assert _run_with(tmp_path, resampled, "DQN", "DQN()") == []
+    per_call = models.replace("NOISE", "torch.randn_like(self.mu)")
+    assert _run_with(tmp_path, per_call, "DQN", "DQN()") == [("pkg/run.py", 9, "TL301")]

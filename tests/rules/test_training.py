@@ -1060,6 +1060,89 @@ def test_tl301_layers_built_by_a_same_file_helper_are_read() -> None:
     assert codes(source.replace("NORM", "nn.BatchNorm2d(channels)"), "TL301") == [(19, "TL301")]
 
 
+NOISY = """
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    class NoisyLinear(nn.Module):
+        def __init__(self, n_in, n_out):
+            super().__init__()
+            self.mu = nn.Parameter(torch.empty(n_out, n_in))
+            self.sigma = nn.Parameter(torch.empty(n_out, n_in))
+            self.register_buffer("eps", torch.empty(n_out, n_in))
+            self.reset_parameters()
+            self.reset_noise()
+
+        def reset_parameters(self):
+            self.mu.data.uniform_(-0.1, 0.1)
+            self.sigma.data.fill_(0.017)
+
+        def _scale(self, size):
+            return torch.randn(size)
+
+        def reset_noise(self):
+            RESAMPLE
+
+        def forward(self, x):
+            if SWITCH:
+                return F.linear(x, self.mu + self.sigma * self.eps)
+            else:
+                return F.linear(x, OFF)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(4, 8, 3), EXTRA)
+            self.head = NoisyLinear(8, 2)
+
+    net = Net()
+    with torch.no_grad():
+        q = net(obs)
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "reported"),
+    [
+        ({}, False),  # NoisyNet: the mode switches noise the agent resamples itself
+        ({"RESAMPLE": "self.eps.copy_(self._scale(self.eps.shape))"}, False),  # via a helper
+        (
+            {
+                "SWITCH": "not self.training",  # the noisy branch is the `else`
+                "F.linear(x, self.mu + self.sigma * self.eps)": "F.linear(x, NOISE_FREE)",
+                "F.linear(x, OFF)": "F.linear(x, self.mu + self.sigma * self.eps)",
+                "NOISE_FREE": "self.mu",
+            },
+            False,
+        ),
+        ({"EXTRA": "nn.BatchNorm2d(8)"}, True),  # batch norm besides the noise
+        ({"RESAMPLE": "self.eps.zero_()"}, True),  # no random numbers: not noise
+        ({"OFF": "self.mu + self.eps"}, True),  # both branches read it: not a switch
+        ({"SWITCH": "self.training and self.eps is not None"}, True),  # not a plain switch
+        (
+            {"self.sigma * self.eps": "self.sigma * torch.randn_like(self.mu)"},
+            True,
+        ),  # drawn per call
+    ],
+)
+def test_tl301_noise_layer_switched_by_the_mode(change: dict, reported: bool) -> None:
+    """A NoisyNet layer's ``self.training`` only turns on noise that a method of its own
+    resamples from random numbers: not mode dependence TL301 reports. Noise drawn on every
+    call, or a layer that also has batch norm, still is."""
+    source = NOISY
+    defaults = {
+        "RESAMPLE": "self.eps.normal_()",
+        "SWITCH": "self.training",
+        "OFF": "self.mu",
+        "EXTRA": "nn.ReLU()",
+    }
+    for old, new in change.items():
+        source = source.replace(old, new)
+    for old, new in defaults.items():
+        source = source.replace(old, new)
+    assert codes(source, "TL301") == ([(37, "TL301")] if reported else [])
+
+
 def test_tl301_submodules_of_a_diffusers_model_follow_it() -> None:
     source = """
         import torch
@@ -1295,3 +1378,177 @@ def test_tl314_reads_a_functions_expressions_only_when_they_can_change_the_answe
         candidates.add(id(node))
         stack.extend(iter_children(node))
     assert searched and searched <= candidates
+
+
+GAN_STEP = """
+    import torch
+    from torch import nn
+    netG = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 4))
+    netD = nn.Sequential(nn.Linear(4, 1))
+
+    def train(loader, opt_d, opt_g):
+        for real in loader:
+            z = torch.randn(64, 8)
+            GUARD
+            with torch.no_grad():
+                fake = netG(z)
+            loss_d = netD(fake).mean() - netD(real).mean()
+            loss_d.backward()
+            opt_d.step()
+            loss_g = -netD(netG(z)).mean()
+            loss_g.backward()
+            opt_g.step()
+            AFTER
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "reported"),
+    [
+        ({}, False),  # a GAN's fakes for the discriminator step: the generator trains
+        ({"GUARD": "if step % 100 == 0:\n                pass"}, False),  # a guard elsewhere
+        (
+            {"loss_g = -netD(netG(z)).mean()": "loss_g = -netD(fake).mean()"},
+            True,
+        ),  # not trained here
+        (
+            {  # the block comes after the iteration's backward and step: a look, not the step
+                "            with torch.no_grad():\n                fake = netG(z)\n": "",
+                "AFTER": "with torch.no_grad():\n                fake = netG(z)",
+            },
+            True,
+        ),
+        (
+            {  # validation before an inner training loop: not the same iteration
+                "for real in loader:": "for epoch in range(3):",
+                "loss_d = netD(fake).mean() - netD(real).mean()": "for real in loader:\n                loss_d = netD(fake).mean() - netD(real).mean()",
+                "            loss_d.backward()\n            opt_d.step()": "                loss_d.backward()\n                opt_d.step()",
+                "            loss_g = -netD(netG(z)).mean()\n            loss_g.backward()\n            opt_g.step()": "                loss_g = -netD(netG(z)).mean()\n                loss_g.backward()\n                opt_g.step()",
+            },
+            True,
+        ),
+    ],
+)
+def test_tl301_block_in_a_training_step_of_the_model(change: dict, reported: bool) -> None:
+    """A ``no_grad`` block before the ``backward()`` and optimizer step of its iteration,
+    calling a model that the step also runs with autograd on (a GAN's fakes, a DQN's
+    targets): its train mode is the training's. After the step, guarded by ``step % n``,
+    or for a model the step does not train, it is still reported."""
+    source = GAN_STEP
+    for old, new in change.items():
+        source = source.replace(old, new)
+    source = source.replace("GUARD", "pass").replace("AFTER", "pass")
+    found = codes(source, "TL301")
+    assert bool(found) == reported, (found, source)
+
+
+def test_tl301_periodic_block_in_a_training_step_is_reported() -> None:
+    source = GAN_STEP.replace("AFTER", "pass").replace(
+        "GUARD\n            with torch.no_grad():\n                fake = netG(z)",
+        "fake = z\n            if step % 100 == 0:\n                with torch.no_grad():\n"
+        "                    fake = netG(z)",
+    )
+    assert "step % 100" in source
+    assert codes(source, "TL301") != []
+
+
+AGENT = """
+    import torch
+    from torch import nn
+    class DQN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 64), nn.Dropout(0.1), nn.Linear(64, 2))
+
+        def forward(self, x):
+            return self.body(x)
+
+    class Agent:
+        def __init__(self):
+            self.online_net = DQN()
+            self.online_net.train()
+
+        def act(self, state):
+            with torch.no_grad():
+                return self.online_net(state).argmax(1)
+
+        SWITCHES
+"""
+
+
+@pytest.mark.parametrize(
+    ("switches", "reported"),
+    [
+        (
+            "def train(self):\n            self.online_net.train()\n\n"
+            "        def eval(self):\n            self.online_net.eval()",
+            False,
+        ),
+        ("def eval(self):\n            self.online_net.eval()", False),
+        ("def eval(self):\n            self.target_net.eval()", True),  # not this network
+        ("def evaluate(self):\n            self.online_net.eval()", True),  # not a switch
+        ("pass", True),
+    ],
+)
+def test_tl301_holder_with_its_own_mode_switch(switches: str, reported: bool) -> None:
+    """A class that is not a module but has its own ``eval()`` / ``train()`` reaching the
+    network (an RL agent): whoever holds it chooses the mode its methods run in."""
+    source = AGENT.replace("SWITCHES", switches)
+    assert bool(codes(source, "TL301")) == reported
+
+
+def test_tl301_training_step_guarded_as_a_whole() -> None:
+    """``if step % 4 == 0:`` around the whole step (train every few environment steps):
+    the block is still part of the step; a guard around the block alone is a periodic
+    look at the model."""
+    source = """
+        import torch
+        from torch import nn
+        q_net = nn.Sequential(nn.Linear(4, 64), nn.Dropout(0.1), nn.Linear(64, 2))
+
+        def run(env, optimizer, steps):
+            for step in range(steps):
+                if step % 4 == 0:
+                    with torch.no_grad():
+                        target = q_net(env.next_obs).max(1).values
+                    loss = (q_net(env.obs).max(1).values - target).pow(2).mean()
+                    loss.backward()
+                    optimizer.step()
+        """
+    assert codes(source, "TL301") == []
+    looked = (
+        source.replace("                    loss = ", "                loss = ")
+        .replace("                    loss.backward", "                loss.backward")
+        .replace("                    optimizer.step", "                optimizer.step")
+    )
+    assert looked != source
+    assert codes(looked, "TL301") == [(9, "TL301")]
+
+
+def test_tl301_training_in_a_helper_loop_is_not_the_blocks_iteration() -> None:
+    """A validation before ``train_one_epoch(...)`` in an epoch loop: the helper's own
+    loop runs the steps, not the iteration the block is in; a helper that runs one step
+    (no loop of its own) is that iteration."""
+    source = """
+        import torch
+        from torch import nn
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 2))
+
+        def train_one_epoch(loader, optimizer):
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+
+        def main(loader, optimizer, val_x):
+            for epoch in range(10):
+                with torch.no_grad():
+                    score = model(val_x).mean()
+                train_one_epoch(loader, optimizer)
+        """
+    assert codes(source, "TL301") == [(13, "TL301")]
+    one_step = source.replace("            for x, y in loader:\n", "            x = loader\n")
+    one_step = one_step.replace("                model(x)", "            model(x)").replace(
+        "                optimizer.step()", "            optimizer.step()"
+    )
+    assert one_step != source
+    assert codes(one_step, "TL301") == []

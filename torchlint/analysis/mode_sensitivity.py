@@ -23,6 +23,7 @@ from torchlint.analysis.flow import (
     _argument_for,
     unwrap_self_returning,
 )
+from torchlint.analysis.noise_layers import is_noise_layer_source
 from torchlint.names import dotted_name, iter_children
 from torchlint.vocabulary import MODULE_WRAPPERS, NN_CONTAINERS, RECURRENT_DROPOUT_POSITION
 
@@ -445,7 +446,7 @@ class KnownSensitivity:
         zero = zero_default_params(init)
         gates: set[str] = set()
         attrs = _rate_attributes(init, zero)
-        if self._builds_sensitive(info.node.body, scope, frozenset(zero), gates, attrs):
+        if self._builds_sensitive(info.node.body, scope, frozenset(zero), gates, attrs, info):
             return True
         if gates:
             self._gates[id(info)] = {name: zero[name] for name in gates}
@@ -488,16 +489,20 @@ class KnownSensitivity:
         zero_params: frozenset[str] = frozenset(),
         gates: set[str] | None = None,
         attrs: dict[str, str] | None = None,
+        cls: ClassInfo | None = None,
     ) -> bool:
         """``body`` surely depends on the mode; a dropout whose rate is one of
         ``zero_params`` (off by default; ``attrs``: ``self.rate = rate`` in ``__init__``)
         is only noted in ``gates``. A ``self.training`` read in an ``assert``, or that only
         tells a functional dropout the mode (its rate decides), does not count; one
         ``and``-ed with a test of such a rate (``self.training and self.tau > 0``) is a
-        gate."""
+        gate. Nor do the reads of a noise layer ``cls`` (NoisyNet, see
+        ``analysis/noise_layers.py``): the mode only switches the exploration noise that
+        the algorithm resamples itself."""
         flow = self.flow
         attrs = attrs or {}
         excused, tested = _training_context(body, scope, attrs)
+        noise_layer: bool | None = None
         stack: list[cst.CSTNode] = [body]
         while stack:
             node = stack.pop()
@@ -508,6 +513,12 @@ class KnownSensitivity:
                 and node.value.value == "self"
                 and id(node) not in excused
             ):
+                if noise_layer is None:
+                    noise_layer = cls is not None and is_noise_layer_source(
+                        flow.module.code_for_node(cls.node)
+                    )
+                if noise_layer:
+                    continue
                 if id(node) not in tested:
                     return True
                 if gates is not None:

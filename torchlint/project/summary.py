@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from torchlint.analysis.noise_layers import is_noise_layer
 from torchlint.vocabulary import (
     DDP_WRAPPERS,
     GRAD_OFF,
@@ -959,6 +960,8 @@ def _training_reads(
     with a test of a rate that defaults to 0 (``self.training and self.noise_tau > 0``)."""
     excused: set[int] = set()
     gates: set[str] = set()
+    if isinstance(root, ast.ClassDef) and is_noise_layer(root):
+        return gates  # NoisyNet: the mode only switches noise the algorithm resamples
     for node in ast.walk(root):
         if isinstance(node, ast.Assert):
             excused.update(id(n) for n in ast.walk(node.test))

@@ -9,6 +9,8 @@ import libcst as cst
 
 from torchlint.analysis.flow import (
     UNKNOWN,
+    ClassInfo,
+    Event,
     Flow,
     FunctionInfo,
     WithBlock,
@@ -41,6 +43,8 @@ def _caller_decides(flow: Flow, function: FunctionInfo, name: str, depth: int = 
         if cls.module_like:
             return True
         attribute = ".".join(name.split(".", 2)[:2])
+        if _holder_switches(cls, attribute):
+            return True
         return not evaluation_named(function.name) and "model" not in flow.kinds(
             function, attribute
         )
@@ -64,11 +68,89 @@ def _caller_decides(flow: Flow, function: FunctionInfo, name: str, depth: int = 
     )
 
 
+def _holder_switches(cls: ClassInfo, attribute: str) -> bool:
+    """A class that is not a module but has mode switches of its own (``def eval(self):
+    self.online_net.eval()``, ``def train(self): ...``) that reach ``attribute``: an RL
+    agent, a GAN or trainer wrapper. Whoever holds it chooses the mode of its networks
+    (``agent.train()`` while it explores, ``agent.eval()`` before a test); its own methods
+    run in that mode, and an ``eval()`` of their own would override the holder's choice."""
+    for method in (*cls.methods.get("eval", ()), *cls.methods.get("train", ())):
+        if any(
+            e.kind in ("eval", "train", "mode") and covers(e.name, attribute) for e in method.events
+        ):
+            return True
+    return False
+
+
+def _step_index(flow: Flow, function: FunctionInfo) -> tuple[dict, dict, dict]:
+    """Per function, once: its ``backward()`` and optimizer steps by the loop whose own
+    iteration runs them (None: its loop-free code; not those in a loop of a helper it
+    calls), and its model calls with autograd on by name. A table of answers comes with
+    them, so that many blocks of one function cost linear work."""
+    table = flow.extras.setdefault("missing_eval.steps", {})
+    found = table.get(id(function))
+    if found is None:
+        steps: dict[int | None, tuple[list[int], list[Event]]] = {}
+        trained: dict[str, list[Event]] = {}
+        for event in flow.expanded(function):
+            if event.kind in ("backward", "step"):
+                site = event.site
+                if site is not None and site.callee is not None and site.callee.loops:
+                    continue  # in a helper's loop: not this iteration
+                key = id(event.loops[-1]) if event.loops else None
+                indexes, events = steps.setdefault(key, ([], []))
+                indexes.append(event.index)
+                events.append(event)
+            elif event.kind == "model" and event.grad != "off" and event.name != UNKNOWN:
+                trained.setdefault(event.name, []).append(event)
+        for indexes, events in steps.values():
+            order = sorted(range(len(indexes)), key=indexes.__getitem__)
+            indexes[:] = [indexes[i] for i in order]
+            events[:] = [events[i] for i in order]
+        found = table[id(function)] = (steps, trained, {})
+    return found
+
+
+def _training_step(flow: Flow, function: FunctionInfo, block: WithBlock, call: Event) -> bool:
+    """The block is part of a training step of the model ``call`` calls: in one iteration
+    (or a loop-free function) a ``backward()`` and an optimizer step come after it, the
+    model is also called with autograd on there (it is the model being trained), and no
+    ``if step % n`` guards the block that does not guard them too (a periodic look at the
+    model, not a part of the step). What it computes feeds the loss or the data: a DQN's
+    targets or actions, a GAN's fakes for the discriminator step, pseudo-labels. The train
+    mode is the training's: ``eval()`` there would change the algorithm, not fix it."""
+    loop = next((lp for lp in reversed(call.loops) if lp.start < block.start), None)
+    steps, trained, answers = _step_index(flow, function)
+    indexes, events = steps.get(id(loop) if loop is not None else None, ([], []))
+    later = events[bisect_right(indexes, block.end) :]
+    backward = next((e for e in later if e.kind == "backward"), None)
+    step = next((e for e in later if e.kind == "step"), None)
+    if backward is None or step is None:
+        return False
+    start = loop.start if loop is not None else -1
+    guards = {g for g in call.guards if g > start}
+    if not (guards <= set(backward.guards) and guards <= set(step.guards)):
+        return False  # `if step % 100 == 0:` around the block alone: a periodic look
+    key = (call.name, id(loop))
+    if key not in answers:
+        answers[key] = any(
+            loop is None or loop in event.loops
+            for name, calls in trained.items()
+            if covers(call.name, name)
+            for event in calls
+        )
+    return answers[key]
+
+
 def _unevaluated(
-    flow: Flow, function: FunctionInfo, positions: Iterable[int] | None = None
+    flow: Flow,
+    function: FunctionInfo,
+    positions: Iterable[int] | None = None,
+    block: WithBlock | None = None,
 ) -> list[str]:
     """Model-like names called at ``positions`` of the function's events (all of them by
-    default) without an earlier eval()."""
+    default) without an earlier eval(); in a ``block`` that is part of a training step of
+    the model (``_training_step``) none."""
     names: list[str] = []
     events = flow.expanded(function)
     sensitivity = mode_sensitivity(flow)
@@ -104,6 +186,8 @@ def _unevaluated(
                 continue  # a class it cannot see: maybe no dropout or batch norm at all
         if event.site is None and _reads_only_shape(flow, function, event.node):
             continue  # `backbone(torch.zeros(1, 3, 224, 224)).shape[1]`: no mode changes it
+        if block is not None and _training_step(flow, function, block, event):
+            continue  # a target or a GAN's fakes for the loss of this step: train mode is meant
         names.append(event.name)
     return names
 
@@ -300,7 +384,8 @@ class MissingEval(Rule):
     - batch norm (not instance norm);
     - a `self.training` read, except in an `assert`, as the `training=` of a functional
       dropout (its rate decides), or `and`-ed with a test of a rate that defaults to 0
-      (`if self.training and self.noise_tau > 0`: counted as such a rate);
+      (`if self.training and self.noise_tau > 0`: counted as such a rate), or in a noise
+      layer (below);
     - a submodule of a class that is one of these. Not followed: a class that is not an
       `nn.Module` (a holder such as lpips' `DistModel`: its networks are not submodules,
       so the holder's mode never reaches them), and a loader that returns its model in
@@ -333,6 +418,34 @@ class MissingEval(Rule):
     above). On round 2026-12-07g, after that, 0 of 3: another Rainbow DQN (Kaixhin/Rainbow),
     whose NoisyNet layers read `self.training` to add exploration noise the algorithm wants.
     A default rule must be right 90 % of the time on the next projects.
+
+    Noise layers (NoisyNet, the exploration of Rainbow DQN) no longer count as
+    mode-dependent: a class whose every `self.training` read is the test of an `if` whose
+    training branch reads noise buffers that a method of its own (`reset_noise()`,
+    `sample()`, not `forward`) refreshes from random numbers, and whose other branch does
+    not. Its mode only turns on the exploration noise the algorithm resamples when it
+    wants: acting and computing targets with it on is the algorithm (`eval()` there would
+    change it, not fix it), and the agent switches it off where it wants greedy actions.
+    All 5 still-made false reports of the pooled labels (cleanrl's and Kaixhin's Rainbow,
+    0 of 5) were this. Still reported: noise drawn on every call in `forward` (a
+    Gaussian-noise regulariser: only `eval()` stops it), and a noisy network that also has
+    dropout or batch norm.
+
+    Two more kinds of code, read on the same Rainbow reports (each covers some of them
+    even where the noise layer is not recognised), no longer reported:
+    - a `no_grad` block that is part of a training step of the model it calls: in the
+      same loop iteration (or a loop-free function) a `backward()` and an optimizer step
+      come after it, and the step also runs that model with autograd on. Its result feeds
+      the step: a DQN's targets or the actions it explores with, a GAN's fakes for the
+      discriminator step, pseudo-labels; train mode there is the training's. Still
+      reported: a block after the step, one under an `if step % n` guard that the step
+      does not share (a periodic look at the model), a validation before an inner
+      training loop, and a model the step does not train (a distillation teacher);
+    - a network held by a class that is not a module but has its own `eval()` /
+      `train()` reaching it (an RL agent's `def eval(self): self.online_net.eval()`):
+      whoever holds the agent chooses the mode its methods run in. Given up: an
+      evaluation method of such a class whose callers never call its `eval()` (none on
+      the labelled projects).
 
     ## Example
     ```python
@@ -1261,6 +1374,148 @@ class MissingEval(Rule):
                 run(net, x)
             """
         ),
+        Valid(
+            """
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            class NoisyLinear(nn.Module):  # NoisyNet: the mode switches exploration noise
+                def __init__(self, n_in, n_out):
+                    super().__init__()
+                    self.weight_mu = nn.Parameter(torch.empty(n_out, n_in).uniform_(-0.1, 0.1))
+                    self.weight_sigma = nn.Parameter(torch.full((n_out, n_in), 0.017))
+                    self.register_buffer("weight_epsilon", torch.empty(n_out, n_in))
+                    self.reset_noise()
+
+                def reset_noise(self):  # the agent resamples the noise when it wants
+                    self.weight_epsilon.normal_()
+
+                def forward(self, x):
+                    if self.training:
+                        return F.linear(x, self.weight_mu + self.weight_sigma * self.weight_epsilon)
+                    return F.linear(x, self.weight_mu)
+
+            q_network = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), NoisyLinear(64, 2))
+
+            def act(obs):
+                with torch.no_grad():  # noisy on purpose: that is the exploration
+                    return q_network(obs).argmax(dim=1)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            class GaussianNoise(nn.Module):  # noise drawn on every call: only eval() stops it
+                def __init__(self, sigma=0.1):
+                    super().__init__()
+                    self.sigma = sigma
+
+                def forward(self, x):
+                    if self.training:
+                        return x + self.sigma * torch.randn_like(x)
+                    return x
+
+            model = nn.Sequential(nn.Linear(4, 64), GaussianNoise(), nn.Linear(64, 2))
+
+            def validate(x):
+                with torch.no_grad():
+                    return model(x)
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+            from torchlint.runtime import evaluating
+            class GaussianNoise(nn.Module):  # noise drawn on every call: only eval() stops it
+                def __init__(self, sigma=0.1):
+                    super().__init__()
+                    self.sigma = sigma
+
+                def forward(self, x):
+                    if self.training:
+                        return x + self.sigma * torch.randn_like(x)
+                    return x
+
+            model = nn.Sequential(nn.Linear(4, 64), GaussianNoise(), nn.Linear(64, 2))
+
+            def validate(x):
+                with evaluating(model):
+                    return model(x)
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            netG = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 4))
+            netD = nn.Sequential(nn.Linear(4, 1))
+
+            def train(loader, opt_d, opt_g):
+                for real in loader:
+                    z = torch.randn(64, 8)
+                    with torch.no_grad():  # the fakes of the discriminator step
+                        fake = netG(z)
+                    loss_d = netD(fake).mean() - netD(real).mean()
+                    loss_d.backward()
+                    opt_d.step()
+                    loss_g = -netD(netG(z)).mean()  # the generator trains in this step
+                    loss_g.backward()
+                    opt_g.step()
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.nn.functional as F
+            from torchvision.models import resnet18, resnet50
+
+            teacher = resnet50()
+            student = resnet18()
+
+            def distill(loader, optimizer):
+                for x, y in loader:
+                    with torch.no_grad():  # the teacher is not trained here: its batch norm
+                        soft = teacher(x).softmax(1)  # should use its running statistics
+                    loss = F.kl_div(student(x).log_softmax(1), soft, reduction="batchmean")
+                    loss.backward()
+                    optimizer.step()
+            """,
+            fixed="""
+            import torch.nn.functional as F
+            from torchlint.runtime import evaluating
+            from torchvision.models import resnet18, resnet50
+
+            teacher = resnet50()
+            student = resnet18()
+
+            def distill(loader, optimizer):
+                for x, y in loader:
+                    with evaluating(teacher):  # the teacher is not trained here: its batch norm
+                        soft = teacher(x).softmax(1)  # should use its running statistics
+                    loss = F.kl_div(student(x).log_softmax(1), soft, reduction="batchmean")
+                    loss.backward()
+                    optimizer.step()
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            class Agent:  # not a module: its own train()/eval() set its network's mode
+                def __init__(self):
+                    self.online_net = nn.Sequential(nn.Linear(4, 64), nn.Dropout(0.1))
+
+                def act(self, state):
+                    with torch.no_grad():
+                        return self.online_net(state).argmax(1)
+
+                def train(self):
+                    self.online_net.train()
+
+                def eval(self):
+                    self.online_net.eval()
+            """
+        ),
     )
 
     def _flow(self) -> Flow:
@@ -1278,7 +1533,7 @@ class MissingEval(Rule):
             return  # a no_grad decorator (reported on the def) or the framework did it
         if id(block) in _nested_off_blocks(flow, function):
             return  # the outer no_grad block is the one reported
-        names = _unevaluated(flow, function, _positions_in(flow, function, block))
+        names = _unevaluated(flow, function, _positions_in(flow, function, block), block)
         if names:
             self.report(node, self._message(names), self._with_fix(node, block, names, function))
 
