@@ -21,9 +21,8 @@ import pytest
 
 from torchlint import engine, fixer, nesting, parse_cost
 from torchlint.analysis import device_names, scope_device
-from torchlint.config import build_settings
+from torchlint.config import DEFAULT_MAX_FILE_SIZE, build_settings
 from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from torchlint.config import DEFAULT_MAX_FILE_SIZE
 from torchlint.nesting import DEFAULT_MAX_NESTING
 from torchlint.parse_cost import DEFAULT_MAX_PARSE_MEMORY
 from torchlint.positions import ELLIPSIS, EXCERPT, SHOWN_LINE
