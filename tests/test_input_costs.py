@@ -686,8 +686,9 @@ def test_a_file_over_max_parse_memory_is_not_checked_and_said_so(too_dense, run_
         "not checked: the file is estimated to take more than 10 MiB to parse"
     )
     fixed = run_cli("fix", ".")
-    assert "(1 file not checked: estimated to take more than 10 MiB to parse" in (
-        fixed.stderr.decode().splitlines()[-1]
+    assert (
+        "(1 file not checked: estimated to take more than 10 MiB to parse"
+        in (fixed.stderr.decode().splitlines()[-1])
     )
 
 

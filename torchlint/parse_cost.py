@@ -7,12 +7,12 @@ interpreter's: 2.2 KiB per token of statements (``a1 = 1`` lines), 1.9 KiB per n
 in a list, 2.6 KiB per token of a table of rows of numbers, 3.1 KiB per token of a list
 of ``torch.tensor([...])`` rows, 0.3 KiB per blank line, and 0.7 KiB more per token for
 each bracket around it (1,000 lines of 100 numbers: 0.4 GB one list deep, 5.3 GB 32 deep).
-So a dense 1 MiB file (a table of short numbers: 300,000 to 1,000,000 tokens) takes 1 to
-3 GB, far more than its size suggests, and a file's size alone cannot bound the parse.
+So a dense 1 MiB file (a table of short numbers: 300,000 to 1,000,000 tokens) takes 1.3
+to 2.1 GB, far more than its size suggests, and a file's size alone cannot bound the parse.
 
 The estimate is ``0.75 KiB x (3 x tokens + the sum over the tokens of their bracket
 depth)``: on every shape measured it is at least the parse's memory and at most 1.3
-times it (``docs/performance.md`` has the table). Files estimated above
+times it (``benchmarks/README.md`` has the measurements). Files estimated above
 ``max-parse-memory`` are not parsed.
 
 Tokens are counted as Python's tokenizer counts them (a name, a number, a string, a
