@@ -388,6 +388,45 @@ def test_the_mode_before_each_no_grad_block_costs_linear_work() -> None:
     assert large / small <= GROWTH, (small, large)
 
 
+def _nested_ifs(depth: int, test: str) -> str:
+    lines = ["import torch\n", "def f(x):\n"]
+    for level in range(1, depth + 1):
+        pad = "    " * level
+        lines += [f"{pad}if {test}:\n", f"{pad}    y = x.cuda()\n"]
+    return "".join(lines)
+
+
+def test_the_device_selection_reads_an_if_body_only_when_its_test_could_choose(
+    monkeypatch,
+) -> None:
+    """Whether an ``if`` chooses a device reads the code of its whole body: asked of every
+    ``if``, nested blocks cost the square of their depth (`nested-blocks`). It is asked
+    only of an ``if`` whose test holds evidence (``torch.cuda.is_available()``)."""
+    from torchlint.analysis import portability
+
+    bodies: list[int] = []
+    real = portability._if_chooses
+
+    def counted(module, node):
+        bodies.append(len(module.code_for_node(node.body)))
+        return real(module, node)
+
+    def selection(source: str):
+        import libcst as cst
+
+        from torchlint.engine import FileContext
+
+        context = FileContext("f.py", source, cst.parse_module(source), build_settings(None))
+        return portability.device_selection(context)
+
+    monkeypatch.setattr(portability, "_if_chooses", counted)
+    assert selection(_nested_ifs(40, "x.size(0) > 1")) is None
+    assert bodies == []
+    found = selection(_nested_ifs(3, "torch.cuda.is_available()"))
+    assert found is not None and "is_available" in found.what
+    assert len(bodies) == 1  # the outer `if`: its test is the evidence, and it chooses
+
+
 # --- brackets nested deeper than max-nesting: not parsed, and said so -------------------------
 
 
