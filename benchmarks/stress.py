@@ -16,6 +16,7 @@ input                     what it is                                            
 ``nested-too-deep``       the same, deeper than max-nesting: not parsed          45 deep
 ``nested-blocks``         30 copies of N nested ``if``/``for``/``def`` blocks    24 deep
 ``tensor-table``          a dict literal of N ``torch.tensor([...])`` rows       1,000 rows
+``dense-table``           a list of rows of 16 short numbers, N KiB              512 KiB
 ``no-grad-blocks``        one function of N ``with torch.no_grad():`` blocks     1,500 blocks
 ``many-files``            N small training files in one directory                500 files
 ``notebook``              a notebook of N code cells                             250 cells
@@ -163,6 +164,16 @@ def tensor_table(n: int) -> dict[str, str]:
     return {"table.py": HEADER + "STATE = {\n" + "".join(rows) + "}\n"}
 
 
+def dense_table(kib: int) -> dict[str, str]:
+    """The densest data a generator writes: 2 to 3 bytes a token, one list deep. At 512 KiB
+    (scale 1) its parse is estimated past ``max-parse-memory``: not parsed, so this measures
+    the estimate; ``--scale 0.25`` (128 and 256 KiB) is parsed."""
+    size = min(kib * 1024, MAX_FILE_BYTES)
+    row = "    (" + ", ".join(str(i % 10) for i in range(16)) + "),\n"
+    rows = max(1, (size - 100) // len(row))
+    return {"dense.py": HEADER + "TABLE = [\n" + row * rows + "]\n"}
+
+
 def no_grad_blocks(n: int) -> dict[str, str]:
     blocks = "".join(
         f"    with torch.no_grad():\n        out{i} = model(batches[{i}])\n" for i in range(n)
@@ -223,6 +234,7 @@ INPUTS = (
     Input("nested-too-deep", nested_too_deep, 45, "deep", limit=95),
     Input("nested-blocks", nested_blocks, 24, "deep", limit=47),
     Input("tensor-table", tensor_table, 1000, "rows"),
+    Input("dense-table", dense_table, 512, "KiB", limit=512),
     Input("no-grad-blocks", no_grad_blocks, 1500, "blocks"),
     Input("many-files", many_files, 500, "files"),
     Input("notebook", notebook, 250, "cells"),

@@ -302,6 +302,11 @@ BAD_TABLES = [
     ({"max-file-size": True}, "`max-file-size` must be a whole number"),
     ({"max-nesting": -1}, "`max-nesting` must be a whole number of brackets (0: no limit), not -1"),
     ({"max-nesting": "40"}, "`max-nesting` must be a whole number"),
+    (
+        {"max-parse-memory": -1},
+        "`max-parse-memory` must be a whole number of MiB (0: no limit), not -1",
+    ),
+    ({"max-parse-memory": 0.5}, "`max-parse-memory` must be a whole number"),
     ({"target-version": "9.9"}, "`target-version` '9.9' is not a torch release"),
 ]
 
@@ -311,6 +316,15 @@ def test_bad_values_name_the_file_and_the_key(tmp_path: Path, table: dict, messa
     with pytest.raises(ConfigError) as error:
         build_settings(None, table=table)
     assert str(error.value).startswith(f"<command line>: {message}")
+
+
+def test_max_parse_memory_is_read_and_changes_the_cache_key() -> None:
+    default = build_settings(None, table={})
+    assert default.max_parse_memory == 900
+    chosen = build_settings(None, table={"max-parse-memory": 64})
+    assert chosen.max_parse_memory == 64
+    assert build_settings(None, table={"max-parse-memory": 0}).max_parse_memory == 0
+    assert chosen.fingerprint() != default.fingerprint()
 
 
 def test_unknown_keys_of_an_in_memory_table() -> None:

@@ -90,6 +90,17 @@ def test_flake8_matches_torchlint_check_on_the_examples() -> None:
     assert _code_lines(flake.stdout, line) == ours
 
 
+def test_a_file_over_max_parse_memory_is_not_checked_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(OPT_IN + "max-parse-memory = 1\n")
+    (tmp_path / "table.py").write_text(BAD + "x = [" + "1, " * 2000 + "]\n")  # about 12 MiB
+    (tmp_path / "train.py").write_text(BAD)
+    result = flake8("--select", "TL", "table.py", "train.py", cwd=tmp_path)
+    assert {line.split(":")[0] for line in result.stdout.splitlines()} == {"train.py"}
+    assert "table.py: not checked: parsing it would take about 12 MiB, more than " in (
+        result.stderr
+    )
+
+
 def test_a_file_over_the_limits_is_not_checked_and_says_so(tmp_path: Path) -> None:
     """As `torchlint check` does: no findings, and a warning that names the limit."""
     (tmp_path / "pyproject.toml").write_text(OPT_IN + "max-nesting = 8\n")

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from torchlint import engine, fixer, nesting
+from torchlint import engine, fixer, nesting, parse_cost
 from torchlint.analysis import device_names, scope_device
-from torchlint.config import build_settings
+from torchlint.config import DEFAULT_MAX_FILE_SIZE, build_settings
 from torchlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from torchlint.nesting import DEFAULT_MAX_NESTING
+from torchlint.parse_cost import DEFAULT_MAX_PARSE_MEMORY
 from torchlint.positions import ELLIPSIS, EXCERPT, SHOWN_LINE
 from torchlint.registry import selected_rules
 from torchlint.report.text import write_full
@@ -387,6 +388,45 @@ def test_the_mode_before_each_no_grad_block_costs_linear_work() -> None:
     assert large / small <= GROWTH, (small, large)
 
 
+def _nested_ifs(depth: int, test: str) -> str:
+    lines = ["import torch\n", "def f(x):\n"]
+    for level in range(1, depth + 1):
+        pad = "    " * level
+        lines += [f"{pad}if {test}:\n", f"{pad}    y = x.cuda()\n"]
+    return "".join(lines)
+
+
+def test_the_device_selection_reads_an_if_body_only_when_its_test_could_choose(
+    monkeypatch,
+) -> None:
+    """Whether an ``if`` chooses a device reads the code of its whole body: asked of every
+    ``if``, nested blocks cost the square of their depth (`nested-blocks`). It is asked
+    only of an ``if`` whose test holds evidence (``torch.cuda.is_available()``)."""
+    from torchlint.analysis import portability
+
+    bodies: list[int] = []
+    real = portability._if_chooses
+
+    def counted(module, node):
+        bodies.append(len(module.code_for_node(node.body)))
+        return real(module, node)
+
+    def selection(source: str):
+        import libcst as cst
+
+        from torchlint.engine import FileContext
+
+        context = FileContext("f.py", source, cst.parse_module(source), build_settings(None))
+        return portability.device_selection(context)
+
+    monkeypatch.setattr(portability, "_if_chooses", counted)
+    assert selection(_nested_ifs(40, "x.size(0) > 1")) is None
+    assert bodies == []
+    found = selection(_nested_ifs(3, "torch.cuda.is_available()"))
+    assert found is not None and "is_available" in found.what
+    assert len(bodies) == 1  # the outer `if`: its test is the evidence, and it chooses
+
+
 # --- brackets nested deeper than max-nesting: not parsed, and said so -------------------------
 
 
@@ -561,6 +601,175 @@ def test_the_nesting_check_costs_linear_work(monkeypatch) -> None:
     small = _nesting_work(statement * 150, monkeypatch)
     large = _nesting_work(statement * 300, monkeypatch)
     assert large / small <= GROWTH, (small, large)
+
+
+# --- files whose parse would take more than max-parse-memory: not parsed, and said so ----------
+
+
+def _dense(rows: int) -> str:
+    """A generated table: rows of tensors of short numbers, as exported weights are."""
+    return "import torch\nW = [\n" + "    torch.tensor([1, 2, 3]).cuda(),\n" * rows + "]\n"
+
+
+def _tokenized_weight(source: str) -> tuple[int, int]:
+    """The tokens (less the end marker and the indents, which libcst keeps no node for) and
+    the sum of their bracket depths (a bracket's: the depth inside it), read by :mod:`tokenize`."""
+    tokens = depths = depth = 0
+    for token in tokenize.generate_tokens(StringIO(source).readline):
+        if token.type in (tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if token.type == tokenize.OP and token.string in "([{":
+            depth += 1
+        if token.type == tokenize.OP and token.string in ")]}":
+            depth -= 1
+        tokens, depths = tokens + 1, depths + depth
+    return tokens, depths
+
+
+WEIGHED = [
+    _dense(50),
+    "x = [" + ", ".join(f"{i / 7:.5f}" for i in range(300)) + "]\n",  # numbers with dots
+    "".join(f"a{i} = {i}\n" for i in range(200)),  # statements
+    "x = " + "[" * 30 + "1, 2" + "]" * 30 + "\n",  # deep
+    'x = f"((({y}" + r"\\\\" + b"]]"  # a comment ((( is one token\n',
+    "def f(x):\n    if x:\n        return {'a': (1, 2)}\n\n\n# end\n",
+    "y = 1e-05 + 0x1F + 1_000 + 2j\n",  # its exponent's sign is an operator: one more
+]
+
+
+@pytest.mark.parametrize("source", WEIGHED)
+def test_the_weight_counts_the_tokens_and_their_depth_as_tokenize_does(source: str) -> None:
+    tokens, depths = _tokenized_weight(source)
+    extra = source.count("e-0")  # `1e-05` is one token to Python, three to the scan
+    assert parse_cost.weight(source) == (tokens + 2 * extra, depths)
+
+
+def test_the_estimate_is_three_units_a_token_and_one_a_bracket_around_it() -> None:
+    source = "x = [[1, 2]]\n"  # x = [ [ 1 , 2 ] ] NEWLINE: 10 tokens at 0 0 1 2 2 2 2 1 0 0
+    assert parse_cost.weight(source) == (10, 10)
+    assert parse_cost.estimated_mib(10, 10) == 1  # rounded up
+    assert parse_cost.estimated_mib(400_000, 0) == 879  # 0.75 KiB x 3 x 400,000
+    assert parse_cost.estimated_mib(400_000, 1_000_000) == 1612
+
+
+def test_a_dense_table_under_max_file_size_is_over_max_parse_memory() -> None:
+    """600 KiB of tensor rows: well under max-file-size, over 900 MiB to parse (measured:
+    a 560 KiB table of these rows takes 0.82 GB to parse, 0.84 GB to check)."""
+    source = _dense(17_000)
+    assert len(source) < DEFAULT_MAX_FILE_SIZE * 1024
+    estimate = parse_cost.too_costly(source, DEFAULT_MAX_PARSE_MEMORY)
+    assert estimate is not None and estimate > DEFAULT_MAX_PARSE_MEMORY
+    assert parse_cost.too_costly(source, 0) is None  # 0: no limit
+
+
+def test_ordinary_code_near_max_file_size_is_under_max_parse_memory() -> None:
+    """A big hand-written file: copies of the example training script (compact code, 3.6
+    bytes a token) up to 1,000 KiB are estimated at 759 MiB. The largest hand-written files
+    in torch and the 114 projects (400 KiB at most) are estimated at 183 MiB at most."""
+    example = (Path(__file__).resolve().parents[1] / "examples" / "train_bad.py").read_text()
+    source = example * (1000 * 1024 // len(example))
+    assert 700 < parse_cost.estimated_mib(*parse_cost.weight(source)) < DEFAULT_MAX_PARSE_MEMORY
+    assert parse_cost.too_costly(source, DEFAULT_MAX_PARSE_MEMORY) is None
+
+
+def test_a_file_too_small_to_reach_the_limit_is_not_scanned(monkeypatch) -> None:
+    """Its size bounds the estimate (every character a token, 200 brackets deep); then its
+    size and depth; only a file past both is scanned for tokens."""
+    scanned = []
+    monkeypatch.setattr(parse_cost, "_weight", lambda code: scanned.append(code) or (0, 0))
+    assert parse_cost.too_costly("x = [1, 2]\n" * 500, 900) is None  # 5.5 KB
+    assert parse_cost.too_costly("x = 1\n" * 100_000, 900) is None  # 600 KB, flat
+    assert scanned == []
+    parse_cost.too_costly("x = [" + "1, " * 200_000 + "]\n", 900)
+    assert len(scanned) == 1
+
+
+@pytest.fixture
+def too_dense(tmp_path: Path) -> Path:
+    """A dense file and a small one, with a limit a test can reach cheaply."""
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nmax-parse-memory = 10\n")
+    (tmp_path / "table.py").write_text(_dense(300))
+    (tmp_path / "small.py").write_text(REPORTED)
+    return tmp_path
+
+
+def test_a_file_over_max_parse_memory_is_not_checked_and_said_so(too_dense, run_cli) -> None:
+    estimate = parse_cost.estimated_mib(*parse_cost.weight(_dense(300)))
+    assert estimate == 20
+    for _ in range(2):  # the second run reads the cache: the file is still not checked
+        done = run_cli("check", ".")
+        assert done.returncode == 1  # small.py's finding; the skipped file changes nothing
+        assert b"table.py" not in done.stdout
+        lines = done.stderr.decode().splitlines()
+        assert lines[0] == (
+            "torchlint: warning: table.py: not checked: parsing it would take about 20 MiB, "
+            "more than `max-parse-memory` (10 MiB), where the parser's memory grows with the "
+            "tokens and their bracket depth; exclude the file, or raise the limit"
+        )
+        assert "(1 file not checked: estimated to take more than 10 MiB to parse" in lines[-1]
+    (too_dense / "small.py").unlink()
+    done = run_cli("check", "--output-format", "json", ".")
+    assert json.loads(done.stdout) == []
+    assert done.stderr.decode().splitlines()[-1] == (
+        "All checks passed! (1 file not checked: estimated to take more than 10 MiB to parse)"
+    )
+    sarif = json.loads(run_cli("check", "--output-format", "sarif", ".").stdout)
+    (notification,) = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert notification["descriptor"] == {"id": "max-parse-memory"}
+    assert notification["message"]["text"] == (
+        "not checked: the file is estimated to take more than 10 MiB to parse"
+    )
+    github = run_cli("check", "--output-format", "github", ".").stdout.decode().splitlines()
+    assert github[-1] == (
+        "::warning title=torchlint (not checked),file=table.py::"
+        "not checked: the file is estimated to take more than 10 MiB to parse"
+    )
+    fixed = run_cli("fix", ".")
+    assert (
+        "(1 file not checked: estimated to take more than 10 MiB to parse"
+        in (fixed.stderr.decode().splitlines()[-1])
+    )
+
+
+@pytest.mark.parametrize(("limit", "checked"), [(0, True), (20, True), (19, False)])
+def test_max_parse_memory_is_a_setting(tmp_path: Path, run_cli, limit: int, checked: bool) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.torchlint]\nmax-parse-memory = {limit}\n")
+    (tmp_path / "table.py").write_text(REPORTED + _dense(300))  # estimated at 20 MiB
+    done = run_cli("check", ".")
+    assert (b"table.py:2:5: TL404" in done.stdout) is checked
+    assert (b"not checked" in done.stderr) is not checked
+
+
+def test_the_editor_gets_no_diagnostics_for_a_buffer_over_max_parse_memory() -> None:
+    from torchlint.server.documents import lint_text
+
+    settings = build_settings(None, table={"max-parse-memory": 10})
+    found, lines = lint_text("table.py", REPORTED + _dense(300), settings)
+    assert (found, lines) == (
+        [],
+        [
+            "table.py: not checked: parsing it would take about 20 MiB, more than "
+            "`max-parse-memory` (10 MiB)"
+        ],
+    )
+    found, lines = lint_text("table.py", REPORTED + _dense(100), settings)
+    assert [d.code for d in found] == ["TL404"] and lines == []
+
+
+def test_a_file_over_max_parse_memory_is_never_parsed(monkeypatch) -> None:
+    from torchlint import runner
+    from torchlint.sourcefile import decode_source
+
+    def parse(*args, **kwargs):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(runner, "lint_source", parse)
+    monkeypatch.setattr(runner, "fix_source", parse)
+    source = decode_source(_dense(17_000).encode(), Path("table.py"))
+    for mode in (runner.Mode(), runner.Mode(fix=True, write=False)):
+        outcome = runner.process_source("table.py", source, build_settings(None), mode)
+        assert outcome.not_checked is not None
+        assert outcome.not_checked.setting == "max-parse-memory"
 
 
 # --- the stress suite's in-process drivers run (benchmarks/stress.py) --------------------------

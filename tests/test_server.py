@@ -393,6 +393,12 @@ DEEP = "y = " + "(" * 12 + "1" + ")" * 12 + "\n"
             [("cell1", ISSUE_EXAMPLE + "x = 1\n" * 90), ("cell2", "z = 2\n" * 90)],
             "not checked: 1 KiB of code is more than `max-file-size` (1 KiB)",
         ),
+        (  # each cell is parsed alone: the dense one is over the limit
+            "dense.ipynb",
+            "max-parse-memory = 1",
+            [("cell1", ISSUE_EXAMPLE), ("cell2", "x = [" + "1, " * 2000 + "]\n")],
+            "not checked: parsing it would take about 12 MiB, more than `max-parse-memory` (1 MiB)",
+        ),
         (  # a notebook whose URI does not end in .ipynb is still read as its cells
             "interactive-1",
             "max-nesting = 8",

@@ -23,6 +23,7 @@ from torchlint import torch_versions
 from torchlint.dependencies import declares_torchlint
 from torchlint.discovery import DEFAULT_EXCLUDES, Excludes, relative_to_root
 from torchlint.nesting import DEFAULT_MAX_NESTING
+from torchlint.parse_cost import DEFAULT_MAX_PARSE_MEMORY
 from torchlint.roles import DEFAULT_TEST_CODE, is_test_code
 
 if sys.version_info >= (3, 11):
@@ -47,6 +48,7 @@ KNOWN_KEYS = frozenset(
         "test-code",
         "max-file-size",
         "max-nesting",
+        "max-parse-memory",
         "portability",
     }
 )
@@ -115,6 +117,10 @@ class Settings:
     # Files whose brackets nest deeper are not checked, with a warning: libcst's parse
     # memory grows with the depth (torchlint/nesting.py). 0: no limit.
     max_nesting: int = DEFAULT_MAX_NESTING
+    # Files whose parse libcst would take more memory (MiB, estimated from the tokens and
+    # their bracket depth: torchlint/parse_cost.py) are not checked, with a warning. 0: no
+    # limit.
+    max_parse_memory: int = DEFAULT_MAX_PARSE_MEMORY
     # "strict": every hard-coded CUDA use is reported (TL201/TL202), not only in code that
     # also selects another device
     portability: str = "auto"
@@ -231,6 +237,7 @@ class Settings:
                 # a lower limit skips files a cached result says were checked
                 self.max_file_size,
                 self.max_nesting,
+                self.max_parse_memory,
             )
         )
 
@@ -506,6 +513,12 @@ def build_settings(
             f"{where}: `max-nesting` must be a whole number of brackets (0: no limit), "
             f"not {max_nesting!r}"
         )
+    max_parse_memory = table.get("max-parse-memory", DEFAULT_MAX_PARSE_MEMORY)
+    if type(max_parse_memory) is not int or max_parse_memory < 0:
+        raise ConfigError(
+            f"{where}: `max-parse-memory` must be a whole number of MiB (0: no limit), "
+            f"not {max_parse_memory!r}"
+        )
     portability = table.get("portability", "auto")
     if portability not in ("auto", "strict"):
         raise ConfigError(f'{where}: `portability` must be "auto" or "strict", not {portability!r}')
@@ -538,6 +551,7 @@ def build_settings(
         test_code=DEFAULT_TEST_CODE if test_code is None else test_code,
         max_file_size=max_file_size,
         max_nesting=max_nesting,
+        max_parse_memory=max_parse_memory,
         portability=portability,
         root=root,
         config_file=config_path,

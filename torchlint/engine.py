@@ -40,6 +40,7 @@ from torchlint.names import (
     is_node_type,
 )
 from torchlint.nesting import too_deep
+from torchlint.parse_cost import too_costly
 from torchlint.parsing import parse_module
 from torchlint.positions import LineIndex, node_spans, placed_spans
 from torchlint.rules.base import Rule
@@ -191,9 +192,11 @@ def _may_be_too_deep(source: str) -> bool:
 class OverLimit:
     """Why a file's code is left unparsed: the setting it is over, and by how much."""
 
-    setting: str  # "max-file-size" (amount: bytes) or "max-nesting" (amount: bracket depth)
+    # "max-file-size" (amount: bytes), "max-nesting" (amount: bracket depth) or
+    # "max-parse-memory" (amount: the parse's estimated MiB)
+    setting: str
     amount: int
-    limit: int  # the setting's value: KiB, or brackets
+    limit: int  # the setting's value: KiB, brackets or MiB
     of_code: bool = False  # a notebook: its code is measured, not the file (mostly outputs)
 
     def why(self) -> str:
@@ -204,6 +207,11 @@ class OverLimit:
                 f"not checked: {self.amount / 1024:,.0f} KiB{code} is more than "
                 f"`max-file-size` ({self.limit:,} KiB)"
             )
+        if self.setting == "max-parse-memory":
+            return (
+                f"not checked: parsing it would take about {self.amount:,} MiB, more than "
+                f"`max-parse-memory` ({self.limit:,} MiB)"
+            )
         return (
             f"not checked: brackets nested {self.amount:,} deep, more than `max-nesting` "
             f"({self.limit:,})"
@@ -212,31 +220,38 @@ class OverLimit:
 
 def code_over_limits(
     modules: Sequence[str],
-    max_file_size: int,
-    max_nesting: int,
+    settings: Settings,
     *,
     size: int | None = None,
     of_code: bool = False,
 ) -> OverLimit | None:
     """The limit one file's code is over, checked before any parse: a notebook's code is
     several modules, measured together for `max-file-size` (in KiB; ``size``: the file's own
-    bytes, where known) and each for `max-nesting` (0: no limit). None: it is checked.
-    Every front end (the runner, the editor, flake8) asks this one function."""
+    bytes, where known) and each (libcst parses each alone) for `max-nesting` and
+    `max-parse-memory` (0: no limit). None: it is checked. Every front end (the runner,
+    the editor, flake8) asks this one function."""
+    max_file_size = settings.max_file_size
     if size is None:
         size = sum(len(text.encode("utf-8", "surrogateescape")) for text in modules)
     if max_file_size and size > max_file_size * 1024:
         return OverLimit("max-file-size", size, max_file_size, of_code)
     for text in modules:
-        depth = timing.measure("read: nesting check", too_deep_to_parse, text, max_nesting)
+        limit = settings.max_nesting
+        depth = timing.measure("read: nesting check", too_deep_to_parse, text, limit)
         if depth is not None:
-            return OverLimit("max-nesting", depth, max_nesting, of_code)
+            return OverLimit("max-nesting", depth, limit, of_code)
+    for text in modules:
+        limit = settings.max_parse_memory
+        mib = timing.measure("read: parse memory estimate", too_costly, text, limit)
+        if mib is not None:
+            return OverLimit("max-parse-memory", mib, limit, of_code)
     return None
 
 
-def over_limits(text: str, max_file_size: int, max_nesting: int) -> str | None:
+def over_limits(text: str, settings: Settings) -> str | None:
     """Why the front ends that lint a text rather than a file (editors, flake8) leave it
     unchecked, as the runner does a file; None when it is checked."""
-    over = code_over_limits([text], max_file_size, max_nesting)
+    over = code_over_limits([text], settings)
     return over.why() if over is not None else None
 
 

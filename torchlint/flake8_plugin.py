@@ -53,7 +53,7 @@ class TorchlintChecker:
         if self.filename not in STDIN_NAMES and settings.excluded(path):
             return
         source = "".join(self.lines)
-        skipped = over_limits(source, settings.max_file_size, settings.max_nesting)
+        skipped = over_limits(source, settings)
         if skipped is not None:  # as `torchlint check` does: a warning, never a pass
             print(f"torchlint: warning: {path}: {skipped}", file=sys.stderr)
             return

@@ -13,7 +13,7 @@ TOO_LARGE = "larger than max-file-size"
 @dataclass(frozen=True)
 class NotChecked:
     path: str
-    setting: str  # the setting that skipped it: "max-file-size" or "max-nesting"
+    setting: str  # the setting that skipped it: "max-file-size", "max-nesting", ...
     reason: str  # after "the file is": "larger than max-file-size"
     why: str = ""  # "not checked: 2 KiB is more than `max-file-size` (1 KiB)": by how much
 
@@ -24,6 +24,14 @@ def larger_than_max_file_size(path: str, why: str = "") -> NotChecked:
 
 def nested_too_deeply(path: str, limit: int, why: str = "") -> NotChecked:
     return NotChecked(path, "max-nesting", nested_reason(limit), why)
+
+
+def too_costly_to_parse(path: str, limit: int, why: str = "") -> NotChecked:
+    return NotChecked(path, "max-parse-memory", costly_reason(limit), why)
+
+
+def costly_reason(limit: int) -> str:
+    return f"estimated to take more than {limit:,} MiB to parse"
 
 
 def nested_reason(limit: int) -> str:

@@ -27,7 +27,12 @@ from torchlint.diagnostics import Diagnostic
 from torchlint.engine import OverLimit, code_over_limits, lint_source
 from torchlint.fixer import fix_source
 from torchlint.interrupts import deferred_interrupts, ignore_interrupts
-from torchlint.not_checked import NotChecked, larger_than_max_file_size, nested_too_deeply
+from torchlint.not_checked import (
+    NotChecked,
+    larger_than_max_file_size,
+    nested_too_deeply,
+    too_costly_to_parse,
+)
 from torchlint.notebook import NotebookError, NotebookSource, is_notebook
 from torchlint.project import using
 from torchlint.project.index import ProjectIndex
@@ -58,7 +63,7 @@ class FileOutcome:
     digest: str | None = None  # content_digest of the bytes that were linted (cache key)
     dependencies: tuple[tuple[str, str, str], ...] = ()  # what it read of other files
     timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
-    not_checked: NotChecked | None = None  # skipped: `max-file-size` or `max-nesting`
+    not_checked: NotChecked | None = None  # skipped: over `max-file-size`, `max-nesting`, ...
 
 
 @dataclass
@@ -150,11 +155,11 @@ def process_source(
         outcome.errors.append(str(error))
         return outcome
     # A notebook's size is mostly its outputs (images): its code is what libcst reads.
-    # The nesting is checked before the parse: libcst's memory grows with the depth.
+    # The nesting and the parse's memory are estimated before the parse: libcst's memory
+    # grows with the tokens and their depth.
     over = code_over_limits(
         parts.modules,
-        settings.max_file_size,
-        settings.max_nesting,
+        settings,
         size=None if notebook else len(source.raw),
         of_code=notebook,
     )
@@ -197,11 +202,15 @@ def process_source(
 
 
 def _not_checked(outcome: FileOutcome, over: OverLimit) -> FileOutcome:
-    """The file is not parsed (`max-file-size`, `max-nesting`): one warning says so, and the
-    summary; ``not_checked.why`` is the line for the editor, as for a Python buffer."""
+    """The file is not parsed (`max-file-size`, `max-nesting`, `max-parse-memory`): one
+    warning says so, and the summary; ``not_checked.why`` is the line for the editor, as for
+    a Python buffer."""
     if over.setting == "max-file-size":
         outcome.not_checked = larger_than_max_file_size(outcome.path, over.why())
         advice = ""
+    elif over.setting == "max-parse-memory":
+        outcome.not_checked = too_costly_to_parse(outcome.path, over.limit, over.why())
+        advice = ", where the parser's memory grows with the tokens and their bracket depth"
     else:
         outcome.not_checked = nested_too_deeply(outcome.path, over.limit, over.why())
         advice = ", where the parser's memory grows with the depth"

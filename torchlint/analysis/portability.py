@@ -107,16 +107,31 @@ def selection_note(context: FileContext) -> str | None:
 def _find(context: FileContext) -> DeviceSelection | None:
     if _CUDA_ONLY_LIBRARIES.search(context.source):
         return None  # TensorRT, CUDA bindings, CuPy: the file runs on CUDA or not at all
-    scope = context.module_scope
-    nccl = _hard_codes_nccl(context.source)
-    stack: list[cst.CSTNode] = [context.module]
+    return _first_evidence(
+        context.module, context.module_scope, context.module, nccl=_hard_codes_nccl(context.source)
+    )
+
+
+def _first_evidence(
+    module: cst.Module, scope, root: cst.CSTNode, *, nccl: bool
+) -> DeviceSelection | None:
+    """The first evidence under ``root``, in source order. An ``if`` whose test holds
+    evidence but that chooses nothing (:func:`_if_chooses`) has its test skipped; whether
+    it chooses is asked only then: that reads the code of its whole body, which, asked of
+    every ``if``, costs each nested block as many times as it is deep."""
+    stack: list[cst.CSTNode] = [root]
     while stack:
         node = stack.pop()
         found = _evidence(scope, node, nccl)
         if found is not None:
             return found
         children = _children(scope, node)
-        if isinstance(node, cst.If) and not _if_chooses(context.module, node):
+        if (
+            isinstance(node, cst.If)
+            and any(child is node.test for child in children)
+            and _first_evidence(module, scope, node.test, nccl=nccl) is not None
+            and not _if_chooses(module, node)
+        ):
             children = [child for child in children if child is not node.test]
         stack.extend(children)  # last first: they come off in source order
     return None

@@ -39,8 +39,8 @@ def write_github(
 
 
 def write_not_checked(skipped: Sequence[NotChecked], out: TextIO) -> None:
-    """A warning annotation on each file not checked (over ``max-file-size`` or
-    ``max-nesting``): in the pull request, a skipped file must not look like a clean one."""
+    """A warning annotation on each file not checked (over ``max-file-size``,
+    ``max-nesting`` or ``max-parse-memory``): in the pull request, a skipped file must not look like a clean one."""
     title = _escape_property("torchlint (not checked)")
     for item in skipped:
         message = _escape_data(f"not checked: the file is {item.reason}")

@@ -172,7 +172,7 @@ def _result(d: Diagnostic, index: dict[str, int], base: Path) -> dict[str, Any]:
 def _not_checked(skipped: Sequence[NotChecked], base: Path) -> list[dict[str, Any]]:
     """SARIF's place for what the tool could not do: one ``toolExecutionNotifications``
     entry (a warning) per file not checked because it is over a limit (``max-file-size``,
-    ``max-nesting``: the descriptor names it)."""
+    ``max-nesting``, ``max-parse-memory``: the descriptor names it)."""
     return [
         {
             "level": "warning",

@@ -93,8 +93,8 @@ def lint_text(
 ) -> tuple[list[Diagnostic], list[str]]:
     """The diagnostics and internal-error lines for one Python text; with the ``document``
     it was last linted as, only the statements an edit touched are parsed again. A text over
-    `max-file-size` or `max-nesting` gets no diagnostics and one line that says why."""
-    skipped = over_limits(text, settings.max_file_size, settings.max_nesting)
+    `max-file-size`, `max-nesting` or `max-parse-memory` gets no diagnostics and one line that says why."""
+    skipped = over_limits(text, settings)
     if skipped is not None:
         return [], [f"{path}: {skipped}"]
     rules = selected_rules(settings.selected_codes)

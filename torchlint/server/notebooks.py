@@ -50,7 +50,7 @@ def lint_cells(
     path: str, cells: Sequence[CellText], settings: Settings
 ) -> tuple[dict[str, list[Diagnostic]], list[str]]:
     """Findings per cell URI (every cell has an entry) and internal-error lines. Code over
-    `max-file-size` or `max-nesting` (as the CLI measures a notebook) gets no diagnostics
+    `max-file-size`, `max-nesting` or `max-parse-memory` (as the CLI measures a notebook) gets no diagnostics
     and one line that says why, as a Python buffer does."""
     result = _process(path, cells, settings, Mode(write=False))
     if result.not_checked is not None:
