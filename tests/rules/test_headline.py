@@ -106,7 +106,9 @@ LAUNCHER = (
 def test_an_nccl_only_launcher_selects_no_device_by_asking_for_cuda() -> None:
     assert messages(LAUNCHER, "TL201") == []
     # a CPU fallback backend makes the same availability check a device selection
-    fallback = LAUNCHER.replace("backend='nccl'", "backend='nccl' if ok else 'gloo'")
+    fallback = LAUNCHER.replace(
+        "backend='nccl'", "backend='nccl' if torch.cuda.is_available() else 'gloo'"
+    )
     assert [line for line, _ in messages(fallback, "TL201")] == [8]
     # ...and so does stronger evidence than the availability check in an NCCL launcher
     optioned = LAUNCHER + "parser.add_argument('--device', default='cpu')\n"
@@ -381,3 +383,62 @@ def test_an_availability_check_that_picks_nothing_is_no_device_selection() -> No
         )
         == []
     )
+
+
+# --- TL201 / TL202: code written CUDA-only on purpose ----------------------------------------
+
+
+def test_a_device_assigned_in_a_branch_is_a_selection_and_one_assigned_always_is_not() -> None:
+    always = "import torch\ndevice = torch.device('cpu')\nmodel = Net().cuda()\n"
+    assert messages(always, "TL201") == []
+    main = "import torch\nif __name__ == '__main__':\n    device = 'cpu'\nmodel = Net().cuda()\n"
+    assert messages(main, "TL201") == []
+    for branch in (
+        "if args.cpu:\n    device = 'cpu'\n",
+        "try:\n    import mps_helper\nexcept ImportError:\n    device = 'cpu'\n",
+    ):
+        [(_, message)] = messages(f"import torch\n{branch}model = Net().cuda()\n", "TL201")
+        assert "`device` set to another device" in message
+
+
+def test_the_cuda_branch_of_an_if_else_choice_is_not_reported() -> None:
+    source = (
+        "import torch\n"
+        "use_mps = torch.backends.mps.is_available()\n"
+        "if a:\n"
+        "    dev = torch.device('mps')\n"
+        "elif b:\n"
+        "    dev = torch.device('cuda')\n"
+        "elif c:\n"
+        "    dev = torch.device('cuda:1')\n"
+        "if d:\n"
+        "    only = torch.device('cuda')\n"
+        "if e:\n"
+        "    self.dev = torch.device('cuda')\n"
+        "else:\n"
+        "    dev = torch.device('cpu')\n"
+    )
+    assert [line for line, _ in messages(source, "TL202")] == [10, 12]
+
+
+def test_a_private_helper_is_cuda_only_when_every_call_in_the_file_is_guarded() -> None:
+    source = (
+        "import torch\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "def _ping(net):\n"
+        "    return _pong(net.cuda())\n"
+        "def _pong(net):\n"
+        "    return _ping(net.cuda())\n"
+        "def _shadowed(net):\n"
+        "    return net.cuda()\n"
+        "class Holder:\n"
+        "    def run(self, net, _shadowed=None):\n"
+        "        _shadowed(net)\n"
+        "        self._shadowed(net)\n"
+        "        return loss(_shadowed=net)\n"
+        "if torch.cuda.is_available():\n"
+        "    _shadowed(model)\n"
+    )
+    # a cycle proves nothing; a parameter, an attribute, a keyword of the same name are
+    # other names
+    assert [line for line, _ in messages(source, "TL201")] == [4, 6]

@@ -109,17 +109,34 @@ def _find(context: FileContext) -> DeviceSelection | None:
         return None  # TensorRT, CUDA bindings, CuPy: the file runs on CUDA or not at all
     scope = context.module_scope
     nccl = _hard_codes_nccl(context.source)
-    stack: list[cst.CSTNode] = [context.module]
+    stack: list[tuple[cst.CSTNode, bool]] = [(context.module, False)]
     while stack:
-        node = stack.pop()
-        found = _evidence(scope, node, nccl)
+        node, branch = stack.pop()
+        found = _evidence(scope, node, nccl, branch)
         if found is not None:
             return found
         children = _children(scope, node)
         if isinstance(node, cst.If) and not _if_chooses(context.module, node):
             children = [child for child in children if child is not node.test]
-        stack.extend(children)  # last first: they come off in source order
+        if isinstance(node, cst.IfExp) and _counts_gpus(scope, node):
+            children = [child for child in children if child is not node.test]
+        inner = branch or (isinstance(node, _BRANCHES) and not _main_guard(node))
+        stack.extend((child, inner) for child in children)  # last first: in source order
     return None
+
+
+def _main_guard(node: cst.CSTNode) -> bool:
+    """``if __name__ == "__main__":``: a script's body, run every time, not a choice."""
+    test = node.test if isinstance(node, cst.If) else None
+    return (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value == "__name__"
+    )
+
+
+# Statements whose blocks run on a condition: a device assigned there is one of a choice.
+_BRANCHES = (cst.If, cst.Else, cst.Try, cst.TryStar, cst.ExceptHandler, cst.Match)
 
 
 def _hard_codes_nccl(source: str) -> bool:
@@ -167,7 +184,28 @@ def _if_chooses(module: cst.Module, node: cst.If) -> bool:
         for statement in statements
         if not _only_imports(statement)  # `from torch._inductor import cudagraph_trees`
     )
+    body = _HOUSEKEEPING.sub("", body)
     return any(word in body for word in ("cuda", ".to(", "device"))
+
+
+# `torch.cuda.<call>`s that keep CUDA's own state (streams, seeds, memory, the current GPU):
+# `if torch.cuda.is_available(): torch.cuda.synchronize()` keeps a call from failing without
+# CUDA; it places nothing, so it chooses no device (FSDP's `state_dict`).
+_HOUSEKEEPING = re.compile(
+    r"\bcuda\.(?:synchronize|empty_cache|manual_seed(?:_all)?|seed(?:_all)?|set_device"
+    r"|reset_\w+|memory_\w+|max_memory_\w+|Stream|Event|current_stream|default_stream"
+    r"|ipc_collect|get_device_\w+|device_count|nvtx\.\w+)\b"
+)
+
+
+def _counts_gpus(scope, node: cst.IfExp) -> bool:
+    """``torch.cuda.device_count() if torch.cuda.is_available() else 0``: the test picks a
+    number of GPUs (to assert on, to size a launch), not a device: each arm is a number or
+    ``torch.cuda.device_count()``."""
+    return _asks_availability(scope, node.test) and all(
+        isinstance(arm, cst.Integer) or _is_call_to(scope, arm, "torch.cuda.device_count")
+        for arm in (node.body, node.orelse)
+    )
 
 
 def _only_imports(statement: cst.CSTNode) -> bool:
@@ -226,6 +264,15 @@ def _other_device(scope, expr: cst.BaseExpression) -> bool:
     return False
 
 
+def _asks_availability(scope, test: cst.BaseExpression) -> bool:
+    """The test is (``not``, ``and``/``or`` of) ``torch.cuda.is_available()``."""
+    while isinstance(test, cst.UnaryOperation):
+        test = test.expression
+    if isinstance(test, cst.BooleanOperation):
+        return _asks_availability(scope, test.left) or _asks_availability(scope, test.right)
+    return _is_call_to(scope, test, AVAILABILITY)
+
+
 def _device_text(expr: cst.BaseExpression) -> str:
     literal = calls.string_literal(expr)
     if literal is None and isinstance(expr, cst.Call) and expr.args:
@@ -246,7 +293,7 @@ def _says_device(name: str) -> bool:
     return "device" in lowered or lowered in ("dev", "accelerator")
 
 
-def _evidence(scope, node: cst.CSTNode, nccl: bool) -> DeviceSelection | None:
+def _evidence(scope, node: cst.CSTNode, nccl: bool, branch: bool) -> DeviceSelection | None:
     if isinstance(node, cst.Call):
         func = node.func
         last = _last_name(func)
@@ -273,16 +320,18 @@ def _evidence(scope, node: cst.CSTNode, nccl: bool) -> DeviceSelection | None:
             return DeviceSelection(node, "`best_device()`")
         return None
     if isinstance(node, cst.IfExp):
-        for branch in (node.orelse, node.body):
-            if _other_device(scope, branch):
-                return DeviceSelection(node, f"a `{_device_text(branch)}` alternative")
+        if nccl and _asks_availability(scope, node.test):
+            return None  # `"cuda" if torch.cuda.is_available() else "cpu"` in an NCCL launcher
+        for arm in (node.orelse, node.body):
+            if _other_device(scope, arm):
+                return DeviceSelection(node, f"a `{_device_text(arm)}` alternative")
         return None
     if isinstance(node, cst.Param):
         default = node.default
         if default is not None and _says_device(node.name.value) and _other_device(scope, default):
             return DeviceSelection(node, f"a `{node.name.value}` parameter")
         return None
-    if isinstance(node, cst.Assign) and _other_device(scope, node.value):
+    if isinstance(node, cst.Assign) and branch and _other_device(scope, node.value):
         for target in node.targets:
             last = _last_name(target.target)
             if last is not None and _says_device(last):

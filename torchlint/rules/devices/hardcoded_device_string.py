@@ -91,6 +91,16 @@ class HardcodedDeviceString(Rule):
     CUDA, and code under the flag of such a ternary, on its CUDA side (`if not cpu_comm:`),
     counts as guarded.
 
+    It shares TL201's narrowings from the 114 tuning projects, and no longer reports: a
+    `"cuda"` in the branch of an `if`/`else` whose other branch sets the same name to the
+    CPU (`if opt.gpus[0] >= 0: opt.device = torch.device("cuda") else: opt.device =
+    torch.device("cpu")`: the choice itself), nor code whose only evidence is a device set
+    to the CPU once, unconditionally (where a model is built before an offload wrapper
+    moves it), an availability check around CUDA housekeeping (`torch.cuda.synchronize()`,
+    `reset_peak_memory_stats()`) or one that counts GPUs (`torch.cuda.device_count() if
+    torch.cuda.is_available() else 0`), a `"cuda" if torch.cuda.is_available() else "cpu"`
+    in an NCCL-only file, or a private helper that the file calls only under a CUDA guard.
+
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
     failing. `"cuda:N"` with an index other than 0, and `torch.device("cuda", N)`, name one
@@ -406,6 +416,52 @@ class HardcodedDeviceString(Rule):
                 return Net().to(compute_device)
             mask = torch.ones(8, device=device)
             """,
+        ),
+        Valid(
+            """
+            import torch
+            use_mps = torch.backends.mps.is_available()
+            # the CUDA branch of the choice itself: the other branch picks the CPU
+            def configure(opt):
+                if opt.gpus[0] >= 0:
+                    opt.device = torch.device("cuda")
+                else:
+                    opt.device = torch.device("cpu")
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            use_mps = torch.backends.mps.is_available()
+            if fast:
+                device = torch.device("cuda")
+            else:
+                other = torch.device("cpu")
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            use_mps = torch.backends.mps.is_available()
+            if fast:
+                device = torch.device(best_device())
+            else:
+                other = torch.device("cpu")
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            # no choice: a device set once where the model is built, CUDA housekeeping
+            # kept from failing without CUDA, a GPU count
+            def build_config():
+                device = torch.device("cpu")
+                return Net().to(device)
+            def log_memory():
+                if torch.cuda.is_available():
+                    torch.cuda.reset_peak_memory_stats()
+            workers = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            mask = torch.ones(8, device="cuda")
+            """
         ),
     )
 
