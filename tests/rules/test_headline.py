@@ -442,3 +442,21 @@ def test_a_private_helper_is_cuda_only_when_every_call_in_the_file_is_guarded() 
     # a cycle proves nothing; a parameter, an attribute, a keyword of the same name are
     # other names
     assert [line for line, _ in messages(source, "TL201")] == [4, 6]
+
+
+def test_an_availability_check_that_only_picks_a_log_line_selects_no_device() -> None:
+    shows = "        print('gpu', torch.cuda.max_memory_allocated())\n"
+    source = (
+        "import torch\n"
+        "def log(model):\n"
+        "    if torch.cuda.is_available():\n"
+        f"{shows}"
+        "    else:\n"
+        "        logger.info('cpu')\n"
+        "    return torch.zeros(1, device='cuda')\n"
+    )
+    assert messages(source, "TL202") == []
+    for other in ("        model.cuda()\n", "        x = 1\n"):  # either branch places or binds
+        assert [line for line, _ in messages(source.replace(shows, other), "TL202")] == [7]
+        swapped = source.replace("        logger.info('cpu')\n", other)
+        assert [line for line, _ in messages(swapped, "TL202")] == [7]

@@ -175,9 +175,15 @@ def _children(scope, node: cst.CSTNode):
 def _if_chooses(module: cst.Module, node: cst.If) -> bool:
     """``if <... is_available() ...>:`` picks a device only when it has another branch or
     places something in its body; ``if torch.cuda.is_available(): log(memory)`` and an
-    import under the check do not."""
+    import under the check do not; nor does an ``else`` where both branches only show a
+    value (``print(... torch.cuda.max_memory_allocated() ...)`` or the same line without
+    the memory: a log format, not a device)."""
     if node.orelse is not None:
-        return True
+        return not (
+            isinstance(node.orelse, cst.Else)
+            and _only_shows(node.body)
+            and _only_shows(node.orelse.body)
+        )
     statements = node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body]
     body = "".join(
         module.code_for_node(statement)
@@ -205,6 +211,22 @@ def _counts_gpus(scope, node: cst.IfExp) -> bool:
     return _asks_availability(scope, node.test) and all(
         isinstance(arm, cst.Integer) or _is_call_to(scope, arm, "torch.cuda.device_count")
         for arm in (node.body, node.orelse)
+    )
+
+
+def _only_shows(block: cst.BaseSuite) -> bool:
+    """Every statement of ``block`` is a bare ``print(...)`` / ``logger.info(...)`` call."""
+    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    smalls = []
+    for statement in statements:
+        if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return False
+        smalls.extend(statement.body)
+    return bool(smalls) and all(
+        isinstance(small, cst.Expr)
+        and isinstance(small.value, cst.Call)
+        and _last_name(small.value.func) in _SHOWS
+        for small in smalls
     )
 
 

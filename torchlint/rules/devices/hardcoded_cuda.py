@@ -105,7 +105,8 @@ class HardcodedCuda(Rule):
     `manual_seed_all()`, streams, memory statistics, `set_device()`), and
     `torch.cuda.device_count() if torch.cuda.is_available() else 0`, keep a call from failing
     or count GPUs; they place nothing and choose no device (FSDP's `state_dict`, whose
-    grad-norm `.cuda()` is deliberate). (3) A device variable set to the CPU counts as a
+    grad-norm `.cuda()` is deliberate); so does an `if`/`else` on it whose branches only
+    print (a log line with and without GPU memory). (3) A device variable set to the CPU counts as a
     choice only in a branch (`if`/`else`, `try`/`except`, `match`; not the script body under
     `if __name__ == "__main__":`): `self._device = torch.device("cpu")` set once is where
     inputs are built (a GPTQ runner, an offload benchmark), not a CPU path. (4) The CUDA

@@ -99,7 +99,10 @@ class HardcodedDeviceString(Rule):
     moves it), an availability check around CUDA housekeeping (`torch.cuda.synchronize()`,
     `reset_peak_memory_stats()`) or one that counts GPUs (`torch.cuda.device_count() if
     torch.cuda.is_available() else 0`), a `"cuda" if torch.cuda.is_available() else "cpu"`
-    in an NCCL-only file, or a private helper that the file calls only under a CUDA guard.
+    in an NCCL-only file, a private helper that the file calls only under a CUDA guard, or
+    an availability check whose branches only print (`if torch.cuda.is_available():
+    print(... max_memory_allocated() ...) else: print(...)`, the metric logger that many
+    training repositories copy next to their NCCL `all_reduce` of `device="cuda"`).
 
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
@@ -462,6 +465,57 @@ class HardcodedDeviceString(Rule):
             workers = torch.cuda.device_count() if torch.cuda.is_available() else 0
             mask = torch.ones(8, device="cuda")
             """
+        ),
+        Valid(
+            """
+            import torch
+            import torch.distributed as dist
+            # the availability check only picks what a log line shows
+            def synchronize_between_processes(count, total):
+                if not dist.is_initialized():
+                    return
+                t = torch.tensor([count, total], device="cuda")
+                dist.all_reduce(t)
+            def log_every(i, msg):
+                if torch.cuda.is_available():
+                    print(msg.format(i, memory=torch.cuda.max_memory_allocated()))
+                else:
+                    print(msg.format(i))
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.distributed as dist
+            def synchronize_between_processes(count, total):
+                if not dist.is_initialized():
+                    return
+                t = torch.tensor([count, total], device="cuda")
+                dist.all_reduce(t)
+            def log_every(i, msg, model):
+                if torch.cuda.is_available():
+                    print(msg.format(i, memory=torch.cuda.max_memory_allocated()))
+                else:
+                    print(msg.format(i))
+                    model.cpu()
+            """,
+            fixed="""
+            import torch
+            import torch.distributed as dist
+            from torchlint.runtime import best_device
+            def synchronize_between_processes(count, total):
+                device = best_device()
+                if not dist.is_initialized():
+                    return
+                t = torch.tensor([count, total], device=device)
+                dist.all_reduce(t)
+            def log_every(i, msg, model):
+                if torch.cuda.is_available():
+                    print(msg.format(i, memory=torch.cuda.max_memory_allocated()))
+                else:
+                    print(msg.format(i))
+                    model.cpu()
+            """,
         ),
     )
 
