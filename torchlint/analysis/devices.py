@@ -781,8 +781,9 @@ def _call_sites(
 ) -> list[tuple[tuple[cst.CSTNode, ...], Scope]] | None:
     """The chain (module to call) and scope of each call of the module's ``name``; None
     when the name is used otherwise (passed, stored, rebound) anywhere in the file."""
-    if context.source.count(name) > 64:
-        return None  # a helper called everywhere: not worth the walk
+    uses = context.source.count(name)
+    if uses < 2 or uses > 64:
+        return None  # never called (only defined), or called everywhere: not worth the walk
     module_binding = context.module_scope.bindings.get(name)
     found: list[tuple[tuple[cst.CSTNode, ...], Scope]] = []
     stack: list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...], Scope]] = [
