@@ -460,3 +460,55 @@ def test_an_availability_check_that_only_picks_a_log_line_selects_no_device() ->
         assert [line for line, _ in messages(source.replace(shows, other), "TL202")] == [7]
         swapped = source.replace("        logger.info('cpu')\n", other)
         assert [line for line, _ in messages(swapped, "TL202")] == [7]
+
+
+def test_a_cuda_default_of_a_device_parameter_is_the_callers_choice() -> None:
+    source = (
+        "import torch\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "def run(x, device: torch.device = torch.device('cuda'), map_location=None):\n"
+        "    return x\n"
+        "def pick(d=torch.device('cuda'), out=torch.zeros(1, device='cuda')):\n"
+        "    return d\n"
+    )
+    assert [line for line, _ in messages(source, "TL202")] == [5, 5]
+
+
+def test_cuda_state_and_an_autocast_type_select_no_device() -> None:
+    source = (
+        "import torch\n"
+        "def restore(state):\n"
+        "    if torch.cuda.is_available():\n"
+        "        torch.cuda.set_rng_state(state.cuda_state, 'cuda')\n"
+        "    else:\n"
+        "        assert state.cuda_state is None\n"
+        "    saved = torch.cuda.get_rng_state() if torch.cuda.is_available() else None\n"
+        "def rotary(x):\n"
+        "    device_type = x.device.type\n"
+        "    device_type = device_type if device_type != 'mps' else 'cpu'\n"
+        "    return torch.empty(3, device='cuda')\n"
+    )
+    assert messages(source, "TL202") == []
+    picked = source.replace("device_type = device_type if", "device = device_type if")
+    assert [line for line, _ in messages(picked, "TL202")] == [11]
+
+
+def test_a_usage_example_under_main_in_a_package_needs_its_own_selection(tmp_path) -> None:
+    (tmp_path / "__init__.py").write_text("")
+    source = (
+        "import torch\n"
+        "def predict(x, device=torch.device('cpu')):\n"
+        "    return x.to(device)\n"
+        "if __name__ == '__main__':\n"
+        "    predict(x, device=torch.device('cuda', 0))\n"
+        "    y = x.cuda()\n"
+    )
+    module = str(tmp_path / "predictor.py")
+    assert messages(source, "TL201", path=module) == []
+    assert messages(source, "TL202", path=module) == []
+    script = str(tmp_path / "outside" / "predict.py")  # not in a package: a script's body
+    assert [line for line, _ in messages(source, "TL201", path=script)] == [6]
+    own = source.replace(
+        "    y = x.cuda()\n", "    y = x.cuda()\n    z = x.to('cpu' if a else 'cuda')\n"
+    )
+    assert [line for line, _ in messages(own, "TL201", path=module)] == [6]

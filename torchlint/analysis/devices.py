@@ -988,6 +988,23 @@ def used_as_value(context: FileContext) -> bool:
     return False
 
 
+def device_parameter_default(context: FileContext) -> bool:
+    """Is the node being visited the default of a parameter that takes the device
+    (``def run_training(..., device: torch.device = torch.device("cuda"))``)? The function
+    already runs on whatever device it is given; its callers pick one (a ``-device``
+    option, the trainer's device), and the default is the documented one for a GPU."""
+    chain = context.ancestors
+    for index in range(len(chain) - 1, -1, -1):
+        parent = chain[index]
+        if isinstance(parent, (cst.IfExp, cst.BooleanOperation)):
+            continue
+        if isinstance(parent, cst.Param):
+            name = parent.name.value.lower()
+            return "device" in name or name in ("dev", "map_location")
+        return False
+    return False
+
+
 # --- does this file move data to CUDA? ----------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -99,6 +100,13 @@ def selection_note(context: FileContext) -> str | None:
     selection = device_selection(context)
     if selection is None:
         return None
+    demo = _demo_block(context)
+    if demo is not None:
+        cache = context.fact("portability.demo_selection", lambda _: {})
+        if id(demo) not in cache:
+            cache[id(demo)] = _search(context, demo.body)
+        if cache[id(demo)] is None:
+            return None  # a library module's usage example, written for a GPU
     line = evidence_line(context, selection)
     where = f" at line {line}" if line else ""
     return f"this file selects a device{where} ({selection.what})"
@@ -107,21 +115,43 @@ def selection_note(context: FileContext) -> str | None:
 def _find(context: FileContext) -> DeviceSelection | None:
     if _CUDA_ONLY_LIBRARIES.search(context.source):
         return None  # TensorRT, CUDA bindings, CuPy: the file runs on CUDA or not at all
+    return _search(context, context.module)
+
+
+def _search(context: FileContext, root: cst.CSTNode) -> DeviceSelection | None:
     scope = context.module_scope
     nccl = _hard_codes_nccl(context.source)
-    stack: list[tuple[cst.CSTNode, bool]] = [(context.module, False)]
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
     while stack:
         node, branch = stack.pop()
         found = _evidence(scope, node, nccl, branch)
         if found is not None:
             return found
         children = _children(scope, node)
-        if isinstance(node, cst.If) and not _if_chooses(context.module, node):
+        if isinstance(node, cst.If) and not _if_chooses(context.module, scope, node):
             children = [child for child in children if child is not node.test]
         if isinstance(node, cst.IfExp) and _counts_gpus(scope, node):
             children = [child for child in children if child is not node.test]
         inner = branch or (isinstance(node, _BRANCHES) and not _main_guard(node))
         stack.extend((child, inner) for child in children)  # last first: in source order
+    return None
+
+
+def _demo_block(context: FileContext) -> cst.If | None:
+    """The ``if __name__ == "__main__":`` block of a module in a package (an
+    ``__init__.py`` beside it) that holds the node being visited: the library's usage
+    example or debugging run (nnU-Net's predictor, a diffusion module's demo). It runs
+    without CUDA only where it selects a device itself; the library's selection above it
+    is for the library's callers."""
+    chain = context.ancestors
+    for index in range(1, min(len(chain), 3)):
+        node = chain[index]
+        if isinstance(node, cst.If) and isinstance(chain[index - 1], cst.Module):
+            if not _main_guard(node):
+                return None
+            path = Path(context.path)
+            in_package = path.suffix == ".py" and (path.parent / "__init__.py").is_file()
+            return node if in_package else None
     return None
 
 
@@ -169,20 +199,36 @@ def _children(scope, node: cst.CSTNode):
         return ()  # a bare `torch.cuda.is_available()` (a notebook cell shows the value)
     if isinstance(node, cst.If) and _stops_without_cuda(scope, node):
         return [child for child in inner_children(node) if child is not node.test]
+    if isinstance(node, cst.Assign) and isinstance(node.value, cst.IfExp) and _names_a_type(node):
+        # `device_type = device_type if device_type != "mps" else "cpu"`: the kind autocast
+        # takes for the data's own device, not a device the code picks; its parts still count
+        return [
+            *inner_children(node.value),
+            *(child for child in inner_children(node) if child is not node.value),
+        ]
     return inner_children(node)
 
 
-def _if_chooses(module: cst.Module, node: cst.If) -> bool:
+def _names_a_type(node: cst.Assign) -> bool:
+    """Every target is a name that ends in ``type`` (``device_type``, ``autocast_type``)."""
+    return all(
+        (name := _last_name(target.target)) is not None and name.lower().endswith("type")
+        for target in node.targets
+    )
+
+
+def _if_chooses(module: cst.Module, scope, node: cst.If) -> bool:
     """``if <... is_available() ...>:`` picks a device only when it has another branch or
     places something in its body; ``if torch.cuda.is_available(): log(memory)`` and an
     import under the check do not; nor does an ``else`` where both branches only show a
-    value (``print(... torch.cuda.max_memory_allocated() ...)`` or the same line without
-    the memory: a log format, not a device)."""
+    value or keep CUDA's state (``print(... torch.cuda.max_memory_allocated() ...)`` or the
+    same line without the memory: a log format; ``torch.cuda.set_rng_state(...)`` or
+    ``assert state is None``: a restored RNG; not a device)."""
     if node.orelse is not None:
         return not (
             isinstance(node.orelse, cst.Else)
-            and _only_shows(node.body)
-            and _only_shows(node.orelse.body)
+            and _only_shows(scope, node.body)
+            and _only_shows(scope, node.orelse.body)
         )
     statements = node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body]
     body = "".join(
@@ -200,22 +246,35 @@ def _if_chooses(module: cst.Module, node: cst.If) -> bool:
 _HOUSEKEEPING = re.compile(
     r"\bcuda\.(?:synchronize|empty_cache|manual_seed(?:_all)?|seed(?:_all)?|set_device"
     r"|reset_\w+|memory_\w+|max_memory_\w+|Stream|Event|current_stream|default_stream"
-    r"|ipc_collect|get_device_\w+|device_count|nvtx\.\w+)\b"
+    r"|ipc_collect|get_device_\w+|device_count|nvtx\.\w+|[gs]et_rng_state(?:_all)?)\b"
 )
 
 
 def _counts_gpus(scope, node: cst.IfExp) -> bool:
-    """``torch.cuda.device_count() if torch.cuda.is_available() else 0``: the test picks a
-    number of GPUs (to assert on, to size a launch), not a device: each arm is a number or
-    ``torch.cuda.device_count()``."""
+    """``torch.cuda.device_count() if torch.cuda.is_available() else 0``,
+    ``torch.cuda.get_rng_state() if torch.cuda.is_available() else None``: the test picks a
+    number of GPUs (to assert on, to size a launch) or CUDA's own state, not a device: each
+    arm is a number, ``None`` or a ``torch.cuda.*`` call."""
     return _asks_availability(scope, node.test) and all(
-        isinstance(arm, cst.Integer) or _is_call_to(scope, arm, "torch.cuda.device_count")
+        isinstance(arm, cst.Integer)
+        or (isinstance(arm, cst.Name) and arm.value == "None")
+        or _cuda_state_call(scope, arm)
         for arm in (node.body, node.orelse)
     )
 
 
-def _only_shows(block: cst.BaseSuite) -> bool:
-    """Every statement of ``block`` is a bare ``print(...)`` / ``logger.info(...)`` call."""
+def _cuda_state_call(scope, expr: cst.BaseExpression) -> bool:
+    """A call in ``torch.cuda`` (``synchronize()``, ``set_rng_state(...)``, ``Stream()``):
+    CUDA's own state, which places no tensor of the program's."""
+    if not isinstance(expr, cst.Call):
+        return False
+    qualified = scope.qualified_name(expr.func)
+    return qualified is not None and qualified.startswith("torch.cuda.")
+
+
+def _only_shows(scope, block: cst.BaseSuite) -> bool:
+    """Every statement of ``block`` is a bare ``print(...)`` / ``logger.info(...)`` call, an
+    ``assert``, ``pass`` or a ``torch.cuda.*`` call (``torch.cuda.set_rng_state(...)``)."""
     statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
     smalls = []
     for statement in statements:
@@ -223,9 +282,12 @@ def _only_shows(block: cst.BaseSuite) -> bool:
             return False
         smalls.extend(statement.body)
     return bool(smalls) and all(
-        isinstance(small, cst.Expr)
-        and isinstance(small.value, cst.Call)
-        and _last_name(small.value.func) in _SHOWS
+        isinstance(small, (cst.Assert, cst.Pass))
+        or (
+            isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Call)
+            and (_last_name(small.value.func) in _SHOWS or _cuda_state_call(scope, small.value))
+        )
         for small in smalls
     )
 

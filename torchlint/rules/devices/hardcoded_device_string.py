@@ -9,6 +9,7 @@ from torchlint.analysis.devices import (
     cpu_alternative,
     cuda_guarded,
     cuda_literal,
+    device_parameter_default,
     used_as_value,
 )
 from torchlint.analysis.portability import selection_note
@@ -523,6 +524,8 @@ class HardcodedDeviceString(Rule):
         literal_arg = self._literal_arg(node)
         if literal_arg is None:
             return
+        if device_parameter_default(self.context):
+            return  # `def run(device=torch.device("cuda"))`: the callers pick the device
         if cuda_guarded(self.context, node):
             return
         if cpu_alternative(self.context, node):
