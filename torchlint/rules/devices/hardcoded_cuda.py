@@ -119,7 +119,11 @@ class HardcodedCuda(Rule):
     `.cuda(gpu_id)` in a multi-GPU mode of a library that otherwise picks `"cpu"` for a
     negative GPU index (nothing in the file says the mode needs GPUs), and one line of
     PyTorch-GAN's ClusterGAN labelled false only because an earlier line of the same
-    function fails without CUDA too (its neighbours are labelled true).
+    function fails without CUDA too (its neighbours are labelled true). It shares TL202's
+    later narrowings of the evidence: CUDA's RNG state kept under an availability check,
+    an autocast device type (`device_type = ... else "cpu"`) and a package module's
+    `if __name__ == "__main__":` usage example that selects no device of its own are no
+    evidence of a CPU path.
 
     ## Example
     ```python

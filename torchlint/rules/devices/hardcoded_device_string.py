@@ -103,7 +103,20 @@ class HardcodedDeviceString(Rule):
     in an NCCL-only file, a private helper that the file calls only under a CUDA guard, or
     an availability check whose branches only print (`if torch.cuda.is_available():
     print(... max_memory_allocated() ...) else: print(...)`, the metric logger that many
-    training repositories copy next to their NCCL `all_reduce` of `device="cuda"`).
+    training repositories copy next to their NCCL `all_reduce` of `device="cuda"`). Nor,
+    on the projects added to the tuning set later (nnU-Net, nanotron: 12 reports, all
+    labelled false), the CUDA default of a parameter that takes the device (`def
+    run_training(..., device: torch.device = torch.device("cuda"))`: the function runs on
+    whatever its callers pass, and they pass the device they selected; a default of a
+    parameter of another name, `mask=torch.ones(8, device="cuda")`, is still reported),
+    code whose only evidence is CUDA's RNG state kept under an availability check
+    (`torch.cuda.set_rng_state(...)` or `assert state is None` in the branches,
+    `torch.cuda.get_rng_state() if torch.cuda.is_available() else None`) or an autocast
+    device type (`device_type = device_type if device_type != "mps" else "cpu"`, copied
+    into many rotary embeddings: the kind of the data's own device, not a choice), or a
+    package module's `if __name__ == "__main__":` usage example that selects no device of
+    its own (the library's selection is for its callers; a script outside a package is
+    judged by the whole file, as before).
 
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
@@ -516,6 +529,30 @@ class HardcodedDeviceString(Rule):
                 else:
                     print(msg.format(i))
                     model.cpu()
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            # the default of a parameter that takes the device: the callers pick it
+            def run_training(dataset, device: torch.device = torch.device("cuda")):
+                return Trainer(dataset, device=device)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            def build(model, mask=torch.ones(8, device="cuda")):
+                return model
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            def build(model, mask=torch.ones(8, device=best_device())):
+                return model
             """,
         ),
     )
