@@ -407,9 +407,9 @@ def test_the_device_selection_reads_an_if_body_only_when_its_test_could_choose(
     bodies: list[int] = []
     real = portability._if_chooses
 
-    def counted(module, node):
+    def counted(module, scope, node):
         bodies.append(len(module.code_for_node(node.body)))
-        return real(module, node)
+        return real(module, scope, node)
 
     def selection(source: str):
         import libcst as cst

@@ -106,7 +106,9 @@ LAUNCHER = (
 def test_an_nccl_only_launcher_selects_no_device_by_asking_for_cuda() -> None:
     assert messages(LAUNCHER, "TL201") == []
     # a CPU fallback backend makes the same availability check a device selection
-    fallback = LAUNCHER.replace("backend='nccl'", "backend='nccl' if ok else 'gloo'")
+    fallback = LAUNCHER.replace(
+        "backend='nccl'", "backend='nccl' if torch.cuda.is_available() else 'gloo'"
+    )
     assert [line for line, _ in messages(fallback, "TL201")] == [8]
     # ...and so does stronger evidence than the availability check in an NCCL launcher
     optioned = LAUNCHER + "parser.add_argument('--device', default='cpu')\n"
@@ -381,3 +383,132 @@ def test_an_availability_check_that_picks_nothing_is_no_device_selection() -> No
         )
         == []
     )
+
+
+# --- TL201 / TL202: code written CUDA-only on purpose ----------------------------------------
+
+
+def test_a_device_assigned_in_a_branch_is_a_selection_and_one_assigned_always_is_not() -> None:
+    always = "import torch\ndevice = torch.device('cpu')\nmodel = Net().cuda()\n"
+    assert messages(always, "TL201") == []
+    main = "import torch\nif __name__ == '__main__':\n    device = 'cpu'\nmodel = Net().cuda()\n"
+    assert messages(main, "TL201") == []
+    for branch in (
+        "if args.cpu:\n    device = 'cpu'\n",
+        "try:\n    import mps_helper\nexcept ImportError:\n    device = 'cpu'\n",
+    ):
+        [(_, message)] = messages(f"import torch\n{branch}model = Net().cuda()\n", "TL201")
+        assert "`device` set to another device" in message
+
+
+def test_the_cuda_branch_of_an_if_else_choice_is_not_reported() -> None:
+    source = (
+        "import torch\n"
+        "use_mps = torch.backends.mps.is_available()\n"
+        "if a:\n"
+        "    dev = torch.device('mps')\n"
+        "elif b:\n"
+        "    dev = torch.device('cuda')\n"
+        "elif c:\n"
+        "    dev = torch.device('cuda:1')\n"
+        "if d:\n"
+        "    only = torch.device('cuda')\n"
+        "if e:\n"
+        "    self.dev = torch.device('cuda')\n"
+        "else:\n"
+        "    dev = torch.device('cpu')\n"
+    )
+    assert [line for line, _ in messages(source, "TL202")] == [10, 12]
+
+
+def test_a_private_helper_is_cuda_only_when_every_call_in_the_file_is_guarded() -> None:
+    source = (
+        "import torch\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "def _ping(net):\n"
+        "    return _pong(net.cuda())\n"
+        "def _pong(net):\n"
+        "    return _ping(net.cuda())\n"
+        "def _shadowed(net):\n"
+        "    return net.cuda()\n"
+        "class Holder:\n"
+        "    def run(self, net, _shadowed=None):\n"
+        "        _shadowed(net)\n"
+        "        self._shadowed(net)\n"
+        "        return loss(_shadowed=net)\n"
+        "if torch.cuda.is_available():\n"
+        "    _shadowed(model)\n"
+    )
+    # a cycle proves nothing; a parameter, an attribute, a keyword of the same name are
+    # other names
+    assert [line for line, _ in messages(source, "TL201")] == [4, 6]
+
+
+def test_an_availability_check_that_only_picks_a_log_line_selects_no_device() -> None:
+    shows = "        print('gpu', torch.cuda.max_memory_allocated())\n"
+    source = (
+        "import torch\n"
+        "def log(model):\n"
+        "    if torch.cuda.is_available():\n"
+        f"{shows}"
+        "    else:\n"
+        "        logger.info('cpu')\n"
+        "    return torch.zeros(1, device='cuda')\n"
+    )
+    assert messages(source, "TL202") == []
+    for other in ("        model.cuda()\n", "        x = 1\n"):  # either branch places or binds
+        assert [line for line, _ in messages(source.replace(shows, other), "TL202")] == [7]
+        swapped = source.replace("        logger.info('cpu')\n", other)
+        assert [line for line, _ in messages(swapped, "TL202")] == [7]
+
+
+def test_a_cuda_default_of_a_device_parameter_is_the_callers_choice() -> None:
+    source = (
+        "import torch\n"
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "def run(x, device: torch.device = torch.device('cuda'), map_location=None):\n"
+        "    return x\n"
+        "def pick(d=torch.device('cuda'), out=torch.zeros(1, device='cuda')):\n"
+        "    return d\n"
+    )
+    assert [line for line, _ in messages(source, "TL202")] == [5, 5]
+
+
+def test_cuda_state_and_an_autocast_type_select_no_device() -> None:
+    source = (
+        "import torch\n"
+        "def restore(state):\n"
+        "    if torch.cuda.is_available():\n"
+        "        torch.cuda.set_rng_state(state.cuda_state, 'cuda')\n"
+        "    else:\n"
+        "        assert state.cuda_state is None\n"
+        "    saved = torch.cuda.get_rng_state() if torch.cuda.is_available() else None\n"
+        "def rotary(x):\n"
+        "    device_type = x.device.type\n"
+        "    device_type = device_type if device_type != 'mps' else 'cpu'\n"
+        "    return torch.empty(3, device='cuda')\n"
+    )
+    assert messages(source, "TL202") == []
+    picked = source.replace("device_type = device_type if", "device = device_type if")
+    assert [line for line, _ in messages(picked, "TL202")] == [11]
+
+
+def test_a_usage_example_under_main_in_a_package_needs_its_own_selection(tmp_path) -> None:
+    (tmp_path / "__init__.py").write_text("")
+    source = (
+        "import torch\n"
+        "def predict(x, device=torch.device('cpu')):\n"
+        "    return x.to(device)\n"
+        "if __name__ == '__main__':\n"
+        "    predict(x, device=torch.device('cuda', 0))\n"
+        "    y = x.cuda()\n"
+    )
+    module = str(tmp_path / "predictor.py")
+    assert messages(source, "TL201", path=module) == []
+    assert messages(source, "TL202", path=module) == []
+    script = str(tmp_path / "outside" / "predict.py")  # not in a package: a script's body
+    assert [line for line, _ in messages(source, "TL201", path=script)] == [6]
+    own = source.replace(
+        "    y = x.cuda()\n", "    y = x.cuda()\n    z = x.to('cpu' if a else 'cuda')\n"
+    )
+    assert [line for line, _ in messages(own, "TL201", path=module)] == [6]

@@ -718,6 +718,8 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
                 return True
             if isinstance(parent, cst.FunctionDef) and _needs_cuda(context, parent):
                 return True
+            if isinstance(parent, cst.FunctionDef) and _callers_guard(context, parent):
+                return True
             if isinstance(parent.body, cst.IndentedBlock) and _block_marked(
                 context, parent.body, flags
             ):
@@ -739,6 +741,73 @@ def cuda_guarded(context: FileContext, node: cst.CSTNode) -> bool:
         ):
             return True
     return False
+
+
+def _callers_guard(context: FileContext, function: cst.FunctionDef) -> bool:
+    """A private module-level function (``_wrap_in_data_parallel``) that this file calls,
+    and calls only where CUDA is there: every call is under a CUDA guard (``if gpu_setting
+    == "cuda":``, a ``use_gpu`` flag) or in code that is CUDA-only itself, a caller of the
+    same kind included. Its body is CUDA-only code whose guard lives in its callers. Any
+    other use of the name (passed as a value, no call at all) keeps it reported (cached)."""
+    cache = context.fact("devices.callers_guard", lambda _: {})
+    key = id(function)
+    if key in cache:
+        return cache[key]
+    cache[key] = False  # while the callers are read: a recursive call proves nothing
+    name = function.name.value
+    if (
+        not name.startswith("_")
+        or name.startswith("__")
+        or not any(statement is function for statement in context.module.body)
+    ):
+        return False
+    sites = _call_sites(context, name)
+    if not sites:
+        return False
+    saved = context.ancestors, context.scope
+    try:
+        for chain, scope in sites:
+            context.ancestors, context.scope = list(chain[:-1]), scope
+            if not cuda_guarded(context, chain[-1]):
+                return False
+    finally:
+        context.ancestors, context.scope = saved
+    cache[key] = True
+    return True
+
+
+def _call_sites(
+    context: FileContext, name: str
+) -> list[tuple[tuple[cst.CSTNode, ...], Scope]] | None:
+    """The chain (module to call) and scope of each call of the module's ``name``; None
+    when the name is used otherwise (passed, stored, rebound) anywhere in the file."""
+    uses = context.source.count(name)
+    if uses < 2 or uses > 64:
+        return None  # never called (only defined), or called everywhere: not worth the walk
+    module_binding = context.module_scope.bindings.get(name)
+    found: list[tuple[tuple[cst.CSTNode, ...], Scope]] = []
+    stack: list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...], Scope]] = [
+        (context.module, (context.module,), context.module_scope)
+    ]
+    while stack:
+        node, chain, scope = stack.pop()
+        inner = Scope(node, scope) if type(node) in _SCOPE_NODES else scope
+        for child in iter_children(node):
+            if isinstance(child, cst.Name) and child.value == name:
+                if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and child is node.name:
+                    continue  # the definition itself
+                if isinstance(node, cst.Attribute) and child is node.attr:
+                    continue  # `self._helper`: another name
+                if isinstance(node, cst.Arg) and child is node.keyword:
+                    continue
+                if inner.binds(name) is not module_binding:
+                    continue  # a local of the same name
+                if not (isinstance(node, cst.Call) and child is node.func):
+                    return None
+                found.append(((*chain, node), inner))
+                continue
+            stack.append((child, (*chain, child), inner))
+    return found
 
 
 def _refuses(body: cst.BaseSuite) -> bool:
@@ -779,6 +848,8 @@ def cpu_alternative(context: FileContext, node: cst.CSTNode) -> bool:
     chain = [*context.ancestors, node]
     for index in range(len(chain) - 1, 0, -1):
         parent, child = chain[index - 1], chain[index]
+        if isinstance(parent, cst.Assign):
+            return _branch_choice(context.scope, chain, index - 1)
         if isinstance(parent, (cst.BaseStatement, cst.BaseSmallStatement, cst.Lambda)):
             return False
         if isinstance(parent, cst.IfExp):
@@ -791,6 +862,56 @@ def cpu_alternative(context: FileContext, node: cst.CSTNode) -> bool:
             if _places_on_cpu(context.scope, other):
                 return True
     return False
+
+
+def _branch_choice(scope: Scope, chain: list[cst.CSTNode], at: int) -> bool:
+    """``if opt.gpus[0] >= 0: opt.device = torch.device("cuda") else: opt.device =
+    torch.device("cpu")``: the assignment at ``chain[at]`` sits in one branch of an
+    ``if``/``elif``/``else`` whose other branch assigns the same name a CPU (MPS, XPU)
+    device. The statement form of the ternary: a device choice, whatever the test."""
+    assign = chain[at]
+    targets = {dotted_name(t.target) for t in assign.targets} - {None}  # type: ignore[attr-defined]
+    if not targets or at < 3:
+        return False
+    block, holder = chain[at - 2], chain[at - 3]
+    if not isinstance(block, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        return False
+    if not isinstance(holder, (cst.If, cst.Else)):
+        return False
+    top = at - 3  # climb `elif`s and `else`s to the first `if` of the chain
+    while top >= 1 and (isinstance(chain[top - 1], cst.If) and chain[top] is chain[top - 1].orelse):
+        top -= 1
+    branch: cst.CSTNode | None = chain[top]
+    for other in _branch_blocks(branch):
+        if other is block:
+            continue
+        for statement in other.body:
+            smalls = (
+                statement.body
+                if isinstance(statement, cst.SimpleStatementLine)
+                else ([statement] if isinstance(statement, cst.BaseSmallStatement) else ())
+            )
+            for small in smalls:
+                if (
+                    isinstance(small, cst.Assign)
+                    and any(dotted_name(t.target) in targets for t in small.targets)
+                    and _places_on_cpu(scope, small.value)
+                ):
+                    return True
+    return False
+
+
+def _branch_blocks(node: cst.CSTNode | None) -> Iterator[cst.BaseSuite]:
+    """The blocks of an ``if``/``elif``/``else`` chain."""
+    while node is not None:
+        if isinstance(node, cst.If):
+            yield node.body
+            node = node.orelse
+        elif isinstance(node, cst.Else):
+            yield node.body
+            node = None
+        else:
+            node = None
 
 
 _OTHER_DEVICE_NAMES = frozenset({"cpu", "mps", "xpu"})
@@ -864,6 +985,23 @@ def used_as_value(context: FileContext) -> bool:
             func = call.func if isinstance(call, cst.Call) else None
             return not (isinstance(func, cst.Attribute) and func.attr.value == "to")
         return True
+    return False
+
+
+def device_parameter_default(context: FileContext) -> bool:
+    """Is the node being visited the default of a parameter that takes the device
+    (``def run_training(..., device: torch.device = torch.device("cuda"))``)? The function
+    already runs on whatever device it is given; its callers pick one (a ``-device``
+    option, the trainer's device), and the default is the documented one for a GPU."""
+    chain = context.ancestors
+    for index in range(len(chain) - 1, -1, -1):
+        parent = chain[index]
+        if isinstance(parent, (cst.IfExp, cst.BooleanOperation)):
+            continue
+        if isinstance(parent, cst.Param):
+            name = parent.name.value.lower()
+            return "device" in name or name in ("dev", "map_location")
+        return False
     return False
 
 

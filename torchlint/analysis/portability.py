@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -99,6 +100,13 @@ def selection_note(context: FileContext) -> str | None:
     selection = device_selection(context)
     if selection is None:
         return None
+    demo = _demo_block(context)
+    if demo is not None:
+        cache = context.fact("portability.demo_selection", lambda _: {})
+        if id(demo) not in cache:
+            cache[id(demo)] = _search(context, demo.body)
+        if cache[id(demo)] is None:
+            return None  # a library module's usage example, written for a GPU
     line = evidence_line(context, selection)
     where = f" at line {line}" if line else ""
     return f"this file selects a device{where} ({selection.what})"
@@ -107,34 +115,70 @@ def selection_note(context: FileContext) -> str | None:
 def _find(context: FileContext) -> DeviceSelection | None:
     if _CUDA_ONLY_LIBRARIES.search(context.source):
         return None  # TensorRT, CUDA bindings, CuPy: the file runs on CUDA or not at all
-    return _first_evidence(
-        context.module, context.module_scope, context.module, nccl=_hard_codes_nccl(context.source)
-    )
+    return _search(context, context.module)
 
 
-def _first_evidence(
-    module: cst.Module, scope, root: cst.CSTNode, *, nccl: bool
+def _search(
+    context: FileContext, root: cst.CSTNode, branch: bool = False, nccl: bool | None = None
 ) -> DeviceSelection | None:
     """The first evidence under ``root``, in source order. An ``if`` whose test holds
     evidence but that chooses nothing (:func:`_if_chooses`) has its test skipped; whether
     it chooses is asked only then: that reads the code of its whole body, which, asked of
     every ``if``, costs each nested block as many times as it is deep."""
-    stack: list[cst.CSTNode] = [root]
+    scope = context.module_scope
+    if nccl is None:
+        nccl = _hard_codes_nccl(context.source)
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, branch)]
     while stack:
-        node = stack.pop()
-        found = _evidence(scope, node, nccl)
+        node, branch = stack.pop()
+        found = _evidence(scope, node, nccl, branch)
         if found is not None:
             return found
         children = _children(scope, node)
         if (
             isinstance(node, cst.If)
             and any(child is node.test for child in children)
-            and _first_evidence(module, scope, node.test, nccl=nccl) is not None
-            and not _if_chooses(module, node)
+            and _search(context, node.test, branch, nccl) is not None
+            and not _if_chooses(context.module, scope, node)
         ):
             children = [child for child in children if child is not node.test]
-        stack.extend(children)  # last first: they come off in source order
+        if isinstance(node, cst.IfExp) and _counts_gpus(scope, node):
+            children = [child for child in children if child is not node.test]
+        inner = branch or (isinstance(node, _BRANCHES) and not _main_guard(node))
+        stack.extend((child, inner) for child in children)  # last first: in source order
     return None
+
+
+def _demo_block(context: FileContext) -> cst.If | None:
+    """The ``if __name__ == "__main__":`` block of a module in a package (an
+    ``__init__.py`` beside it) that holds the node being visited: the library's usage
+    example or debugging run (nnU-Net's predictor, a diffusion module's demo). It runs
+    without CUDA only where it selects a device itself; the library's selection above it
+    is for the library's callers."""
+    chain = context.ancestors
+    for index in range(1, min(len(chain), 3)):
+        node = chain[index]
+        if isinstance(node, cst.If) and isinstance(chain[index - 1], cst.Module):
+            if not _main_guard(node):
+                return None
+            path = Path(context.path)
+            in_package = path.suffix == ".py" and (path.parent / "__init__.py").is_file()
+            return node if in_package else None
+    return None
+
+
+def _main_guard(node: cst.CSTNode) -> bool:
+    """``if __name__ == "__main__":``: a script's body, run every time, not a choice."""
+    test = node.test if isinstance(node, cst.If) else None
+    return (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value == "__name__"
+    )
+
+
+# Statements whose blocks run on a condition: a device assigned there is one of a choice.
+_BRANCHES = (cst.If, cst.Else, cst.Try, cst.TryStar, cst.ExceptHandler, cst.Match)
 
 
 def _hard_codes_nccl(source: str) -> bool:
@@ -167,22 +211,97 @@ def _children(scope, node: cst.CSTNode):
         return ()  # a bare `torch.cuda.is_available()` (a notebook cell shows the value)
     if isinstance(node, cst.If) and _stops_without_cuda(scope, node):
         return [child for child in inner_children(node) if child is not node.test]
+    if isinstance(node, cst.Assign) and isinstance(node.value, cst.IfExp) and _names_a_type(node):
+        # `device_type = device_type if device_type != "mps" else "cpu"`: the kind autocast
+        # takes for the data's own device, not a device the code picks; its parts still count
+        return [
+            *inner_children(node.value),
+            *(child for child in inner_children(node) if child is not node.value),
+        ]
     return inner_children(node)
 
 
-def _if_chooses(module: cst.Module, node: cst.If) -> bool:
+def _names_a_type(node: cst.Assign) -> bool:
+    """Every target is a name that ends in ``type`` (``device_type``, ``autocast_type``)."""
+    return all(
+        (name := _last_name(target.target)) is not None and name.lower().endswith("type")
+        for target in node.targets
+    )
+
+
+def _if_chooses(module: cst.Module, scope, node: cst.If) -> bool:
     """``if <... is_available() ...>:`` picks a device only when it has another branch or
     places something in its body; ``if torch.cuda.is_available(): log(memory)`` and an
-    import under the check do not."""
+    import under the check do not; nor does an ``else`` where both branches only show a
+    value or keep CUDA's state (``print(... torch.cuda.max_memory_allocated() ...)`` or the
+    same line without the memory: a log format; ``torch.cuda.set_rng_state(...)`` or
+    ``assert state is None``: a restored RNG; not a device)."""
     if node.orelse is not None:
-        return True
+        return not (
+            isinstance(node.orelse, cst.Else)
+            and _only_shows(scope, node.body)
+            and _only_shows(scope, node.orelse.body)
+        )
     statements = node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body]
     body = "".join(
         module.code_for_node(statement)
         for statement in statements
         if not _only_imports(statement)  # `from torch._inductor import cudagraph_trees`
     )
+    body = _HOUSEKEEPING.sub("", body)
     return any(word in body for word in ("cuda", ".to(", "device"))
+
+
+# `torch.cuda.<call>`s that keep CUDA's own state (streams, seeds, memory, the current GPU):
+# `if torch.cuda.is_available(): torch.cuda.synchronize()` keeps a call from failing without
+# CUDA; it places nothing, so it chooses no device (FSDP's `state_dict`).
+_HOUSEKEEPING = re.compile(
+    r"\bcuda\.(?:synchronize|empty_cache|manual_seed(?:_all)?|seed(?:_all)?|set_device"
+    r"|reset_\w+|memory_\w+|max_memory_\w+|Stream|Event|current_stream|default_stream"
+    r"|ipc_collect|get_device_\w+|device_count|nvtx\.\w+|[gs]et_rng_state(?:_all)?)\b"
+)
+
+
+def _counts_gpus(scope, node: cst.IfExp) -> bool:
+    """``torch.cuda.device_count() if torch.cuda.is_available() else 0``,
+    ``torch.cuda.get_rng_state() if torch.cuda.is_available() else None``: the test picks a
+    number of GPUs (to assert on, to size a launch) or CUDA's own state, not a device: each
+    arm is a number, ``None`` or a ``torch.cuda.*`` call."""
+    return _asks_availability(scope, node.test) and all(
+        isinstance(arm, cst.Integer)
+        or (isinstance(arm, cst.Name) and arm.value == "None")
+        or _cuda_state_call(scope, arm)
+        for arm in (node.body, node.orelse)
+    )
+
+
+def _cuda_state_call(scope, expr: cst.BaseExpression) -> bool:
+    """A call in ``torch.cuda`` (``synchronize()``, ``set_rng_state(...)``, ``Stream()``):
+    CUDA's own state, which places no tensor of the program's."""
+    if not isinstance(expr, cst.Call):
+        return False
+    qualified = scope.qualified_name(expr.func)
+    return qualified is not None and qualified.startswith("torch.cuda.")
+
+
+def _only_shows(scope, block: cst.BaseSuite) -> bool:
+    """Every statement of ``block`` is a bare ``print(...)`` / ``logger.info(...)`` call, an
+    ``assert``, ``pass`` or a ``torch.cuda.*`` call (``torch.cuda.set_rng_state(...)``)."""
+    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    smalls = []
+    for statement in statements:
+        if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return False
+        smalls.extend(statement.body)
+    return bool(smalls) and all(
+        isinstance(small, (cst.Assert, cst.Pass))
+        or (
+            isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Call)
+            and (_last_name(small.value.func) in _SHOWS or _cuda_state_call(scope, small.value))
+        )
+        for small in smalls
+    )
 
 
 def _only_imports(statement: cst.CSTNode) -> bool:
@@ -241,6 +360,15 @@ def _other_device(scope, expr: cst.BaseExpression) -> bool:
     return False
 
 
+def _asks_availability(scope, test: cst.BaseExpression) -> bool:
+    """The test is (``not``, ``and``/``or`` of) ``torch.cuda.is_available()``."""
+    while isinstance(test, cst.UnaryOperation):
+        test = test.expression
+    if isinstance(test, cst.BooleanOperation):
+        return _asks_availability(scope, test.left) or _asks_availability(scope, test.right)
+    return _is_call_to(scope, test, AVAILABILITY)
+
+
 def _device_text(expr: cst.BaseExpression) -> str:
     literal = calls.string_literal(expr)
     if literal is None and isinstance(expr, cst.Call) and expr.args:
@@ -261,7 +389,7 @@ def _says_device(name: str) -> bool:
     return "device" in lowered or lowered in ("dev", "accelerator")
 
 
-def _evidence(scope, node: cst.CSTNode, nccl: bool) -> DeviceSelection | None:
+def _evidence(scope, node: cst.CSTNode, nccl: bool, branch: bool) -> DeviceSelection | None:
     if isinstance(node, cst.Call):
         func = node.func
         last = _last_name(func)
@@ -288,16 +416,18 @@ def _evidence(scope, node: cst.CSTNode, nccl: bool) -> DeviceSelection | None:
             return DeviceSelection(node, "`best_device()`")
         return None
     if isinstance(node, cst.IfExp):
-        for branch in (node.orelse, node.body):
-            if _other_device(scope, branch):
-                return DeviceSelection(node, f"a `{_device_text(branch)}` alternative")
+        if nccl and _asks_availability(scope, node.test):
+            return None  # `"cuda" if torch.cuda.is_available() else "cpu"` in an NCCL launcher
+        for arm in (node.orelse, node.body):
+            if _other_device(scope, arm):
+                return DeviceSelection(node, f"a `{_device_text(arm)}` alternative")
         return None
     if isinstance(node, cst.Param):
         default = node.default
         if default is not None and _says_device(node.name.value) and _other_device(scope, default):
             return DeviceSelection(node, f"a `{node.name.value}` parameter")
         return None
-    if isinstance(node, cst.Assign) and _other_device(scope, node.value):
+    if isinstance(node, cst.Assign) and branch and _other_device(scope, node.value):
         for target in node.targets:
             last = _last_name(target.target)
             if last is not None and _says_device(last):

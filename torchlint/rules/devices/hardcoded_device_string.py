@@ -9,6 +9,7 @@ from torchlint.analysis.devices import (
     cpu_alternative,
     cuda_guarded,
     cuda_literal,
+    device_parameter_default,
     used_as_value,
 )
 from torchlint.analysis.portability import selection_note
@@ -90,6 +91,32 @@ class HardcodedDeviceString(Rule):
     `pin_memory_device` parameter set to the CPU is no evidence that the file runs without
     CUDA, and code under the flag of such a ternary, on its CUDA side (`if not cpu_comm:`),
     counts as guarded.
+
+    It shares TL201's narrowings from the 114 tuning projects, and no longer reports: a
+    `"cuda"` in the branch of an `if`/`else` whose other branch sets the same name to the
+    CPU (`if opt.gpus[0] >= 0: opt.device = torch.device("cuda") else: opt.device =
+    torch.device("cpu")`: the choice itself), nor code whose only evidence is a device set
+    to the CPU once, unconditionally (where a model is built before an offload wrapper
+    moves it), an availability check around CUDA housekeeping (`torch.cuda.synchronize()`,
+    `reset_peak_memory_stats()`) or one that counts GPUs (`torch.cuda.device_count() if
+    torch.cuda.is_available() else 0`), a `"cuda" if torch.cuda.is_available() else "cpu"`
+    in an NCCL-only file, a private helper that the file calls only under a CUDA guard, or
+    an availability check whose branches only print (`if torch.cuda.is_available():
+    print(... max_memory_allocated() ...) else: print(...)`, the metric logger that many
+    training repositories copy next to their NCCL `all_reduce` of `device="cuda"`). Nor,
+    on the projects added to the tuning set later (nnU-Net, nanotron: 12 reports, all
+    labelled false), the CUDA default of a parameter that takes the device (`def
+    run_training(..., device: torch.device = torch.device("cuda"))`: the function runs on
+    whatever its callers pass, and they pass the device they selected; a default of a
+    parameter of another name, `mask=torch.ones(8, device="cuda")`, is still reported),
+    code whose only evidence is CUDA's RNG state kept under an availability check
+    (`torch.cuda.set_rng_state(...)` or `assert state is None` in the branches,
+    `torch.cuda.get_rng_state() if torch.cuda.is_available() else None`) or an autocast
+    device type (`device_type = device_type if device_type != "mps" else "cpu"`, copied
+    into many rotary embeddings: the kind of the data's own device, not a choice), or a
+    package module's `if __name__ == "__main__":` usage example that selects no device of
+    its own (the library's selection is for its callers; a script outside a package is
+    judged by the whole file, as before).
 
     ## Fix safety
     Unsafe: on a machine without CUDA the code now runs on another device instead of
@@ -407,12 +434,135 @@ class HardcodedDeviceString(Rule):
             mask = torch.ones(8, device=device)
             """,
         ),
+        Valid(
+            """
+            import torch
+            use_mps = torch.backends.mps.is_available()
+            # the CUDA branch of the choice itself: the other branch picks the CPU
+            def configure(opt):
+                if opt.gpus[0] >= 0:
+                    opt.device = torch.device("cuda")
+                else:
+                    opt.device = torch.device("cpu")
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            use_mps = torch.backends.mps.is_available()
+            if fast:
+                device = torch.device("cuda")
+            else:
+                other = torch.device("cpu")
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            use_mps = torch.backends.mps.is_available()
+            if fast:
+                device = torch.device(best_device())
+            else:
+                other = torch.device("cpu")
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            # no choice: a device set once where the model is built, CUDA housekeeping
+            # kept from failing without CUDA, a GPU count
+            def build_config():
+                device = torch.device("cpu")
+                return Net().to(device)
+            def log_memory():
+                if torch.cuda.is_available():
+                    torch.cuda.reset_peak_memory_stats()
+            workers = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            mask = torch.ones(8, device="cuda")
+            """
+        ),
+        Valid(
+            """
+            import torch
+            import torch.distributed as dist
+            # the availability check only picks what a log line shows
+            def synchronize_between_processes(count, total):
+                if not dist.is_initialized():
+                    return
+                t = torch.tensor([count, total], device="cuda")
+                dist.all_reduce(t)
+            def log_every(i, msg):
+                if torch.cuda.is_available():
+                    print(msg.format(i, memory=torch.cuda.max_memory_allocated()))
+                else:
+                    print(msg.format(i))
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.distributed as dist
+            def synchronize_between_processes(count, total):
+                if not dist.is_initialized():
+                    return
+                t = torch.tensor([count, total], device="cuda")
+                dist.all_reduce(t)
+            def log_every(i, msg, model):
+                if torch.cuda.is_available():
+                    print(msg.format(i, memory=torch.cuda.max_memory_allocated()))
+                else:
+                    print(msg.format(i))
+                    model.cpu()
+            """,
+            fixed="""
+            import torch
+            import torch.distributed as dist
+            from torchlint.runtime import best_device
+            def synchronize_between_processes(count, total):
+                device = best_device()
+                if not dist.is_initialized():
+                    return
+                t = torch.tensor([count, total], device=device)
+                dist.all_reduce(t)
+            def log_every(i, msg, model):
+                if torch.cuda.is_available():
+                    print(msg.format(i, memory=torch.cuda.max_memory_allocated()))
+                else:
+                    print(msg.format(i))
+                    model.cpu()
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            # the default of a parameter that takes the device: the callers pick it
+            def run_training(dataset, device: torch.device = torch.device("cuda")):
+                return Trainer(dataset, device=device)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            def build(model, mask=torch.ones(8, device="cuda")):
+                return model
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            def build(model, mask=torch.ones(8, device=best_device())):
+                return model
+            """,
+        ),
     )
 
     def visit_Call(self, node: cst.Call) -> None:
         literal_arg = self._literal_arg(node)
         if literal_arg is None:
             return
+        if device_parameter_default(self.context):
+            return  # `def run(device=torch.device("cuda"))`: the callers pick the device
         if cuda_guarded(self.context, node):
             return
         if cpu_alternative(self.context, node):
