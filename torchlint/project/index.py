@@ -363,24 +363,44 @@ class ProjectIndex:
         about functions and classes that switch nothing."""
         if not qualified:
             return False
-        located = self._file_of(origin, qualified)
-        if located is None or len(located[1]) != 1:
+        found = self._definition(origin, qualified, whole=True)
+        if found is None:
             return False
-        path, (name,) = located
+        name, defined = found
+        if fact == "class":
+            return name in defined.functions
+        return name in defined.facts and fact not in defined.facts[name]
+
+    def definition_facts(self, origin: Path, qualified: str) -> frozenset[str] | None:
+        """The facts the text of the top-level function or class ``qualified`` (or of the
+        class whose method it names: ``Checkpoint.load_objects``) allows, when it is defined
+        in a project file; None otherwise (another package, a name bound otherwise)."""
+        found = self._definition(origin, qualified, whole=False) if qualified else None
+        if found is None:
+            return None
+        name, defined = found
+        return defined.facts.get(name)
+
+    def _definition(
+        self, origin: Path, qualified: str, whole: bool
+    ) -> tuple[str, Definitions] | None:
+        """The name ``qualified`` leads to in a project file, and that file's definitions;
+        ``whole``: only a top-level name itself, not an attribute of one."""
+        located = self._file_of(origin, qualified)
+        if located is None or not located[1] or (whole and len(located[1]) != 1):
+            return None
+        path, (name, *_rest) = located
         known = self._texts.get(path)
         if known is None:
             try:
                 raw = path.read_bytes()
             except OSError:
-                return False
+                return None
             known = (_cache.content_digest(raw), definitions(raw))
             self._texts[path] = known
         if self._frames:
             self._frames[-1].add(("file", str(path), known[0]))
-        defined = known[1]
-        if fact == "class":
-            return name in defined.functions
-        return name in defined.facts and fact not in defined.facts[name]
+        return name, known[1]
 
     def _locate(
         self, base: Path, parts: list[str], relative: bool
@@ -649,6 +669,16 @@ class ProjectView:
         return self._remember(
             "cuda_gate", qualified, lambda: self.index.cuda_gate(self.path, qualified), False
         )
+
+    def loads_weights(self, qualified: str | None) -> bool | None:
+        """Whether ``qualified``, a project function or class (or a method of one), may load
+        a state dict (its text says ``load_state_dict``); None when it is not the project's."""
+        if not qualified:
+            return None
+        facts = self._remember(
+            "facts", qualified, lambda: self.index.definition_facts(self.path, qualified), None
+        )
+        return None if facts is None else "weights" in facts
 
     def builds_ddp(self, qualified: str | None) -> bool:
         """``qualified`` is a project function that wraps a model in DDP or FSDP."""

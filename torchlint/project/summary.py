@@ -228,10 +228,16 @@ def definitions(text: bytes) -> Definitions:
         regions.setdefault(name, []).append(text[match.start() : end])
     device_file = b"device" in text
     ddp_file = any(word in text for word in _DDP_WORDS)
-    facts = {
-        name: _facts_in(b"\n".join(parts), device_file, ddp_file) for name, parts in regions.items()
-    }
+    facts = {}
+    for name, parts in regions.items():
+        region = b"\n".join(parts)
+        found = _facts_in(region, device_file, ddp_file)
+        # "weights": it may load a state dict (TL701: a checkpoint handed to it holds weights)
+        facts[name] = found | _WEIGHTS if b"load_state_dict" in region else found
     return Definitions(frozenset(functions), frozenset(classes), facts)
+
+
+_WEIGHTS = frozenset({"weights"})
 
 
 # Fields that never hold a node (names, numbers, operators and contexts without children).
