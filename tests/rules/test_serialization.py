@@ -183,22 +183,40 @@ def test_a_closure_reads_back_what_a_sibling_closure_saved() -> None:
         "def test_policy(args, algorithm):\n"
         "    log_path = os.path.join(args.logdir, 'bcq')\n"
         "    def save_best_fn(policy):\n"
-        "        torch.save(policy.state_dict(), os.path.join(log_path, 'policy.pth'))\n"
+        "        torch.save(policy.state_dict(), os.path.join(log_path, 'policy'))\n"
         "    def watch():\n"
-        "        algorithm.load_state_dict(torch.load(os.path.join(log_path, 'policy.pth')))\n"
+        "        algorithm.load_state_dict(torch.load(os.path.join(log_path, 'policy')))\n"
         "    def given(log_path):\n"
-        "        return torch.load(os.path.join(log_path, 'policy.pth'))\n"
+        "        return torch.load(os.path.join(log_path, 'policy'))\n"
         "    def rebound():\n"
         "        log_path = args.other\n"
-        "        return torch.load(os.path.join(log_path, 'policy.pth'))\n"
+        "        return torch.load(os.path.join(log_path, 'policy'))\n"
         "def elsewhere(log_path):\n"
-        "    return torch.load(os.path.join(log_path, 'policy.pth'))\n"
+        "    return torch.load(os.path.join(log_path, 'policy'))\n"
     )
     assert codes(source, "TL701", target_version="2.1") == [
         (10, "TL701"),
         (13, "TL701"),
         (15, "TL701"),
     ]
+
+
+def test_a_checkpoint_file_name_this_file_saves_is_its_own_checkpoint() -> None:
+    """The same file name saved and loaded in one file, whatever directory: a script
+    resuming its own `saved_models/G_%d.pth`, a test reading back `logits.pt`."""
+    source = (
+        "import os\n"
+        "import torch\n"
+        "def train(args, model, epoch):\n"
+        "    torch.save(model.state_dict(), 'saved_models/%s/G_%d.pth' % (args.name, epoch))\n"
+        "    torch.save(model.state_dict(), os.path.join(args.out, 'best.pth'))\n"
+        "def resume(args, model):\n"
+        "    model.load_state_dict(torch.load('saved_models/%s/G_%d.pth' % (args.name, args.epoch)))\n"
+        "    model.load_state_dict(torch.load(os.path.join(args.load_dir, 'best.pth')))\n"
+        "    model.load_state_dict(torch.load(os.path.join(args.load_dir, 'last.pth')))\n"
+        "    model.load_state_dict(torch.load(args.pretrained))\n"
+    )
+    assert codes(source, "TL701", target_version="2.1") == [(9, "TL701"), (10, "TL701")]
 
 
 @pytest.mark.parametrize(
@@ -342,3 +360,41 @@ def test_a_checkpoint_handed_whole_to_code_elsewhere(tmp_path) -> None:
     result = run([tmp_path / "pkg" / "run.py"], settings, Mode())
     assert not result.errors, result.errors
     assert [d.start.line for d in result.diagnostics] == [5, 15, 20, 22, 27]
+
+
+def test_a_checkpoint_format_another_file_of_the_project_saves(tmp_path) -> None:
+    """nnU-Net-style: the trainer saves `{"network_weights": ..., "logging": logger state}`;
+    an inference script elsewhere reads those keys. A format with plain values only, or a
+    key it does not have, keeps the report."""
+    from torchlint.config import build_settings
+    from torchlint.runner import Mode, run
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    (tmp_path / "trainer.py").write_text(
+        "import torch\n"
+        "class Trainer:\n"
+        "    def save_checkpoint(self, filename):\n"
+        "        checkpoint = {\n"
+        "            'network_weights': self.network.state_dict(),\n"
+        "            'logging': self.logger.get_checkpoint(),\n"
+        "            'init_args': self.init_kwargs,\n"
+        "        }\n"
+        "        torch.save(checkpoint, filename)\n"
+        "    def save_plain(self, filename):\n"
+        "        torch.save({'weights': self.network.state_dict(), 'epoch': 3}, filename)\n"
+    )
+    (tmp_path / "infer.py").write_text(
+        "import torch\n"
+        "def load(path, network):\n"
+        "    checkpoint = torch.load(path, map_location='cpu')\n"
+        "    network.load_state_dict(checkpoint['network_weights'])\n"
+        "    return checkpoint['init_args']\n"
+        "def plain(path, network):\n"
+        "    network.load_state_dict(torch.load(path)['weights'])\n"
+        "def other(path, network):\n"
+        "    network.load_state_dict(torch.load(path)['state_dict'])\n"
+    )
+    settings = build_settings(None, table={"select": ["TL701"], "target-version": "2.1"})
+    result = run([tmp_path / "infer.py"], settings, Mode())
+    assert not result.errors, result.errors
+    assert [d.start.line for d in result.diagnostics] == [7, 9]

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import libcst as cst
 
 from torchlint import calls
-from torchlint.names import Scope, inner_children, read_names
+from torchlint.names import Scope, inner_children, iter_children, read_names
+from torchlint.project.summary import CONFIG_SUFFIXES, COPIES, NAMESPACES, PLAIN_CALLS
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -112,6 +113,7 @@ def _scan(context: FileContext) -> RoundTrips:
                     literal = calls.string_literal(source.value)
                     if literal is not None:
                         literal_loads.append((id(node), literal))
+                    literal_loads.extend((id(node), name) for name in _file_names(source.value))
                     text = context.module.code_for_node(source.value)
                     saves = frame.saves_of(text, read_names(source.value))
                     if saves:
@@ -161,6 +163,30 @@ def _parameters(params: cst.Parameters) -> Iterator[cst.Param]:
             yield star
 
 
+# A string that names a checkpoint file: `"policy.pth"`, `"saved_models/%s/G_%d.pth"`.
+_FILE_NAME = re.compile(r"[\w%{}\-]+\.(?:pt|pth|ckpt|bin|tar|pkl)$")
+
+
+def _file_names(path: cst.BaseExpression) -> list[str]:
+    """The checkpoint file names spelled as string literals inside a path expression that
+    is not one itself (``os.path.join(log_path, "policy.pth")``, ``root / "logits.pt"``,
+    ``"saved/G_%d.pth" % epoch``): the same name saved and loaded in one file is the
+    file's own checkpoint, whatever directory it is in."""
+    if isinstance(path, cst.SimpleString):
+        return []
+    found = []
+    stack: list[cst.CSTNode] = [path]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleString):
+            literal = calls.string_literal(node)
+            if literal is not None and _FILE_NAME.search(literal):
+                found.append("\0" + literal)  # apart from whole-path literals
+        else:
+            stack.extend(iter_children(node))
+    return found
+
+
 def _serialization_call(scope: Scope, call: cst.Call) -> str | None:
     """``"save"`` / ``"load"`` for calls of ``torch.save`` / ``torch.load`` (aliases too)."""
     func = call.func
@@ -187,6 +213,7 @@ def _record_save(
     literal = calls.string_literal(value)
     if literal is not None:
         saved_literals.add(literal)
+    saved_literals.update(_file_names(value))
     into_buffer = (isinstance(value, cst.Name) and value.value in frame.buffers) or (
         isinstance(value, cst.Call) and scope.qualified_name(value.func) in BUFFERS
     )
@@ -288,23 +315,12 @@ def _assigned_values(function: cst.CSTNode, name: str) -> Iterator[cst.BaseExpre
 
 # --- what a checkpoint this file writes holds ------------------------------------------------
 
-# Calls whose result `weights_only=True` loads: state dicts, tensors, numbers, strings and
-# containers of them. Any other call in a saved dict may return an arbitrary object.
-_PLAIN_CALLS = frozenset(
-    {
-        "state_dict", "cpu", "cuda", "detach", "clone", "item", "tolist", "float", "int",
-        "str", "bool", "dict", "list", "tuple", "vars", "len", "to", "half", "round", "min",
-        "max", "sum", "abs", "OrderedDict", "get_rng_state", "get_rng_state_all",
-        "to_yaml", "to_container", "dumps", "asdict", "keys", "values", "items", "getstate",
-        "tensor", "zeros", "ones", "stack", "cat", "contiguous", "numel", "time", "now",
-        "isoformat", "strftime", "join", "format", "sorted", "get",
-    }
-)  # fmt: skip
-# Names that hold the parsed command line (an `argparse.Namespace`) or a hyperparameter
-# object, by the names a training script gives them.
-_NAMESPACES = frozenset({"args", "opt", "opts", "hparams", "flags", "FLAGS", "hyperparams"})
-_CONFIG_SUFFIXES = ("cfg", "config", "conf")
-_COPIES = frozenset({"deepcopy", "copy"})
+# What a saved dict's value must be for `weights_only=True` to load it (project.summary keeps
+# the list, for the project-wide view of the same fact).
+_PLAIN_CALLS = PLAIN_CALLS
+_NAMESPACES = NAMESPACES
+_CONFIG_SUFFIXES = CONFIG_SUFFIXES
+_COPIES = COPIES
 
 
 def refused_formats(context: FileContext) -> tuple[frozenset[str], ...]:

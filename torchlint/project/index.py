@@ -38,6 +38,7 @@ from torchlint.project.summary import (
     Definitions,
     FunctionSummary,
     ModuleSummary,
+    checkpoint_formats,
     definitions,
     may_pass_evaluated,
     summarize,
@@ -124,6 +125,8 @@ class ProjectIndex:
         self._memo: dict[Any, tuple[frozenset[tuple[str, str, str]], Any]] = {}
         self._frames: list[set[tuple[str, str, str]]] = []
         self._callers: dict[Path, dict[tuple[Path, str], list[tuple[str, ...]]]] = {}
+        self._formats: dict[Path, tuple[frozenset[str], ...]] = {}
+        self._file_formats: dict[Path, tuple[str, tuple[frozenset[str], ...]]] = {}
         self._views: dict[Path, ProjectView | None] = {}
         self.lock = threading.RLock()
 
@@ -282,6 +285,9 @@ class ProjectIndex:
             elif kind == "callers":
                 root, target, function = key.split("\0")
                 if self._caller_answer(Path(root), Path(target), function) != value:
+                    return False
+            elif kind == "formats":
+                if _format_answer(self.checkpoint_formats(Path(key))) != value:
                     return False
             else:
                 return False
@@ -608,6 +614,42 @@ class ProjectIndex:
             self._callers[root] = found
         return found
 
+    def checkpoint_formats(self, root: Path) -> tuple[frozenset[str], ...]:
+        """The key sets of the checkpoint dicts any file of the project saves with an object
+        ``weights_only=True`` refuses (``summary.checkpoint_formats``), once per index: only
+        files that say ``torch.save`` are parsed, each once per content."""
+        found = self._formats.get(root)
+        if found is None:
+            from torchlint.discovery import discover
+
+            collected: set[frozenset[str]] = set()
+            files = [p for p in discover([root], root=root).files if p.suffix == ".py"]
+            for path in files[:MAX_FILES] if len(files) <= MAX_FILES else []:
+                try:
+                    raw = path.read_bytes()
+                except OSError:
+                    continue
+                if b"torch.save" not in raw:
+                    continue
+                digest = _cache.content_digest(raw)
+                known = self._file_formats.get(path)
+                if known is None or known[0] != digest:
+                    known = self._file_formats[path] = (digest, checkpoint_formats(raw))
+                collected.update(known[1])
+            found = self._formats[root] = tuple(sorted(collected, key=sorted))
+        return found
+
+    def formats_for(self, origin: Path) -> tuple[frozenset[str], ...]:
+        """``checkpoint_formats`` of the project ``origin`` belongs to (recorded as a
+        dependency of the answer: a save added anywhere changes it)."""
+        root = self.root_for(origin)
+        if root is None:
+            return ()
+        found = self.checkpoint_formats(root)
+        if self._frames:
+            self._frames[-1].add(("formats", str(root), _format_answer(found)))
+        return found
+
     def _caller_answer(self, root: Path, target: Path, function: str) -> str:
         """The evaluated slots of ``function``'s callers in other files, as one string."""
         sites = self._caller_map(root).get((target, function), [])
@@ -624,6 +666,11 @@ class ProjectIndex:
         if self._frames:
             self._frames[-1].add(("callers", f"{root}\0{origin}\0{function}", answer))
         return bool(answer) and (str(index) in answer.split(",") or param in answer.split(","))
+
+
+def _format_answer(formats: tuple[frozenset[str], ...]) -> str:
+    """Checkpoint formats as one comparable string (a cached result's dependency)."""
+    return "|".join(",".join(sorted(keys)) for keys in formats)
 
 
 class ProjectView:
@@ -669,6 +716,11 @@ class ProjectView:
         return self._remember(
             "cuda_gate", qualified, lambda: self.index.cuda_gate(self.path, qualified), False
         )
+
+    def checkpoint_formats(self) -> tuple[frozenset[str], ...]:
+        """The key sets of checkpoint dicts the project saves with objects
+        ``weights_only=True`` refuses (``ProjectIndex.checkpoint_formats``)."""
+        return self._ask(lambda: self.index.formats_for(self.path))
 
     def loads_weights(self, qualified: str | None) -> bool | None:
         """Whether ``qualified``, a project function or class (or a method of one), may load

@@ -106,7 +106,8 @@ class LoadNotWeightsOnly(TorchLoadRule):
       whatever `map_location` says;
     - a checkpoint that holds objects `weights_only=True` refuses, so the argument cannot be
       added and nothing changes for the better: every key the load reads (`checkpoint["model"]`)
-      is a key of a checkpoint dict this file saves next to such an object (the parsed command
+      is a key of a checkpoint dict this file, or another file of the project (the project
+      index: `torch.save(checkpoint, filename)` in the trainer), saves next to such an object (the parsed command
       line `args`/`opt`/`hparams`, `torch.__version__`, an OmegaConf config in a file that
       imports `omegaconf`, the result of a call not known to return tensors, numbers or
       strings such as `envs.get_obs_rms()`); or an item that keeps the run's configuration is
@@ -341,9 +342,9 @@ class LoadNotWeightsOnly(TorchLoadRule):
             def test_policy(args, algorithm):
                 log_path = os.path.join(args.logdir, "policy")
                 def save_best(policy):
-                    torch.save(policy.state_dict(), os.path.join(log_path, "policy.pth"))
+                    torch.save(policy.state_dict(), os.path.join(log_path, "policy"))
                 def restore(log_path):
-                    return torch.load(os.path.join(log_path, "policy.pth"))
+                    return torch.load(os.path.join(log_path, "policy"))
                 return save_best, restore
             def save(policy, envs, path):
                 torch.save({"model": policy.state_dict(), "obs_rms": envs.get_obs_rms()}, path)
@@ -363,9 +364,9 @@ class LoadNotWeightsOnly(TorchLoadRule):
             def test_policy(args, algorithm):
                 log_path = os.path.join(args.logdir, "policy")
                 def save_best(policy):
-                    torch.save(policy.state_dict(), os.path.join(log_path, "policy.pth"))
+                    torch.save(policy.state_dict(), os.path.join(log_path, "policy"))
                 def restore(log_path):
-                    return torch.load(os.path.join(log_path, "policy.pth"), weights_only=True)
+                    return torch.load(os.path.join(log_path, "policy"), weights_only=True)
                 return save_best, restore
             def save(policy, envs, path):
                 torch.save({"model": policy.state_dict(), "obs_rms": envs.get_obs_rms()}, path)
@@ -614,6 +615,9 @@ class LoadNotWeightsOnly(TorchLoadRule):
         if config_item_use(self.context, node) is not None:
             return True
         formats = refused_formats(self.context)
+        project = self.context.project
+        if project is not None:
+            formats = (*formats, *project.checkpoint_formats())
         if not formats:
             return False
         keys = keys_read(self.context, node)
