@@ -215,8 +215,13 @@ def test_a_checkpoint_file_name_this_file_saves_is_its_own_checkpoint() -> None:
         "    model.load_state_dict(torch.load(os.path.join(args.load_dir, 'best.pth')))\n"
         "    model.load_state_dict(torch.load(os.path.join(args.load_dir, 'last.pth')))\n"
         "    model.load_state_dict(torch.load(args.pretrained))\n"
+        "    return torch.load('best.pth'), torch.load('saved_models/G.pth')\n"
     )
-    assert codes(source, "TL701", target_version="2.1") == [(9, "TL701"), (10, "TL701")]
+    assert codes(source, "TL701", target_version="2.1") == [
+        (9, "TL701"),
+        (10, "TL701"),
+        (11, "TL701"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -314,7 +319,14 @@ def test_a_checkpoint_handed_whole_to_code_elsewhere(tmp_path) -> None:
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
     (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "__init__.py").write_text("from .ckpt import Checkpoint\n")
+    (tmp_path / "pkg" / "ckpt.py").write_text(
+        "class Checkpoint:\n"
+        "    @staticmethod\n"
+        "    def load_objects(to_load, checkpoint):\n"
+        "        for key, obj in to_load.items():\n"
+        "            obj.load_state_dict(checkpoint[key])\n"
+    )
     (tmp_path / "pkg" / "helpers.py").write_text(
         "def restore_weights(model, checkpoint):\n"
         "    model.load_state_dict(checkpoint['model'])\n"
@@ -325,6 +337,7 @@ def test_a_checkpoint_handed_whole_to_code_elsewhere(tmp_path) -> None:
         "import torch\n"
         "import fairseq\n"
         "from pkg.helpers import publish, restore_weights\n"
+        "from pkg import Checkpoint\n"
         "def a(path, model):\n"
         "    state = torch.load(path)\n"
         "    restore_weights(model, state)\n"
@@ -355,11 +368,13 @@ def test_a_checkpoint_handed_whole_to_code_elsewhere(tmp_path) -> None:
         "        self.upload(torch.load(path))\n"
         "    def upload(self, pkg):\n"
         "        return pkg\n"
+        "def g(path, to_load):\n"
+        "    Checkpoint.load_objects(to_load, torch.load(path))\n"
     )
     settings = build_settings(None, table={"select": ["TL701"], "target-version": "2.1"})
     result = run([tmp_path / "pkg" / "run.py"], settings, Mode())
     assert not result.errors, result.errors
-    assert [d.start.line for d in result.diagnostics] == [5, 15, 20, 22, 27]
+    assert [d.start.line for d in result.diagnostics] == [6, 16, 21, 23, 28, 36]
 
 
 def test_a_checkpoint_format_another_file_of_the_project_saves(tmp_path) -> None:

@@ -168,12 +168,10 @@ _FILE_NAME = re.compile(r"[\w%{}\-]+\.(?:pt|pth|ckpt|bin|tar|pkl)$")
 
 
 def _file_names(path: cst.BaseExpression) -> list[str]:
-    """The checkpoint file names spelled as string literals inside a path expression that
-    is not one itself (``os.path.join(log_path, "policy.pth")``, ``root / "logits.pt"``,
+    """The checkpoint file names spelled as string literals in a path expression
+    (``os.path.join(log_path, "policy.pth")``, ``root / "logits.pt"``,
     ``"saved/G_%d.pth" % epoch``): the same name saved and loaded in one file is the
     file's own checkpoint, whatever directory it is in."""
-    if isinstance(path, cst.SimpleString):
-        return []
     found = []
     stack: list[cst.CSTNode] = [path]
     while stack:

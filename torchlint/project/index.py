@@ -385,7 +385,18 @@ class ProjectIndex:
         if found is None:
             return None
         name, defined = found
-        return defined.facts.get(name)
+        facts = defined.facts.get(name)
+        if facts is not None:
+            return facts
+        # a re-export (`from .checkpoint import Checkpoint` in a package's __init__.py):
+        # follow it to the definition, a method's class too
+        parts = qualified.split(".")
+        for end in range(len(parts), 0, -1):
+            symbol = self.resolve(origin, ".".join(parts[:end]))
+            if symbol is not None and symbol.kind in ("function", "class") and symbol.name:
+                found = self._definition(symbol.path, ":" + symbol.name, whole=True)
+                return None if found is None else found[1].facts.get(found[0])
+        return None
 
     def _definition(
         self, origin: Path, qualified: str, whole: bool
