@@ -167,6 +167,12 @@ class LoadNotWeightsOnly(TorchLoadRule):
     callback), and 7 of 9 on 2026-12-07g (fairseq checkpoints that hold an argparse
     `Namespace`). All are under the 90 % a default rule must reach: whether a file holds
     only tensors is often decided in another file.
+    The narrowings above (a checkpoint that holds refused objects, one handed whole to code
+    that decides what it holds, the file's own checkpoint by name or through a closure)
+    answer those families: on the 114 tuning projects, 42 of 46 labelled reports are now
+    worth a change (before them: 42 of 58), no true one given up. The rest: tutorial
+    notebooks that cannot run, a recipe reading the path of its best checkpoint from a JSON
+    listing, a cache class reading back dataclasses it wrote.
 
     ## Example
     ```python
