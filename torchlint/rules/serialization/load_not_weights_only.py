@@ -627,14 +627,13 @@ class LoadNotWeightsOnly(TorchLoadRule):
         envs.get_obs_rms()}``): the load reads that format."""
         if config_item_use(self.context, node) is not None:
             return True
-        formats = refused_formats(self.context)
-        project = self.context.project
-        if project is not None:
-            formats = (*formats, *project.checkpoint_formats())
-        if not formats:
-            return False
         keys = keys_read(self.context, node)
-        return bool(keys) and any(keys <= saved for saved in formats)
+        if not keys:
+            return False  # no format to match: the project is not asked (no dependency)
+        if any(keys <= saved for saved in refused_formats(self.context)):
+            return True
+        project = self.context.project
+        return project is not None and any(keys <= saved for saved in project.checkpoint_formats())
 
     def _decided_elsewhere(self, node: cst.Call) -> bool:
         """The checkpoint is only handed on, whole, to code that decides what it holds and
