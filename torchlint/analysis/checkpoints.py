@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import libcst as cst
 
 from torchlint import calls
-from torchlint.names import Scope, inner_children, read_names
+from torchlint.names import Scope, inner_children, iter_children, read_names
+from torchlint.project.summary import CONFIG_SUFFIXES, COPIES, NAMESPACES, PLAIN_CALLS
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -46,13 +47,31 @@ def round_trips(context: FileContext) -> RoundTrips:
 
 
 class _Frame:
-    """What one function has saved so far: target text -> the save calls, and buffer names."""
+    """What one function has saved so far: target text -> the save calls, and buffer names.
 
-    __slots__ = ("buffers", "saved")
+    ``outer``: the frame of the enclosing function (None for the module), whose saves a
+    closure sees when the path is built from the enclosing function's names only."""
 
-    def __init__(self) -> None:
+    __slots__ = ("buffers", "local", "outer", "saved")
+
+    def __init__(self, outer: _Frame | None = None, local: frozenset[str] = frozenset()) -> None:
         self.saved: dict[str, list[tuple[int, bool]]] = {}  # text -> (save id, into a buffer)
         self.buffers: set[str] = set()
+        self.outer = outer
+        self.local = local  # names the function binds itself (parameters, assignments)
+
+    def saves_of(self, text: str, names: list[str]) -> list[tuple[int, bool]]:
+        """The saves to ``text`` in this function, or in an enclosing one when every name
+        the path reads is the enclosing function's (a closure: the same variables)."""
+        frame: _Frame | None = self
+        while frame is not None:
+            found = frame.saved.get(text)
+            if found:
+                return found
+            if frame.outer is None or any(name in frame.local for name in names):
+                return []
+            frame = frame.outer
+        return []
 
     def merge(self, inner: _Frame) -> None:
         for text, saves in inner.saved.items():
@@ -76,7 +95,7 @@ def _scan(context: FileContext) -> RoundTrips:
             outer.merge(frame)
             continue
         if isinstance(node, (cst.FunctionDef, cst.Lambda)):
-            inner = _Frame()
+            inner = _Frame(frame if frame is not root else None, _bound_names(node))
             stack.append((node, inner, frame))  # merged once its body is done
             stack.extend((child, inner, None) for child in inner_children(node))
             continue
@@ -94,13 +113,76 @@ def _scan(context: FileContext) -> RoundTrips:
                     literal = calls.string_literal(source.value)
                     if literal is not None:
                         literal_loads.append((id(node), literal))
-                    saves = frame.saved.get(context.module.code_for_node(source.value))
+                    literal_loads.extend((id(node), name) for name in _file_names(source.value))
+                    text = context.module.code_for_node(source.value)
+                    saves = frame.saves_of(text, read_names(source.value))
                     if saves:
                         loads.add(id(node))
                         buffer_saves.update(save for save, buffer in saves if buffer)
         stack.extend((child, frame, None) for child in inner_children(node))
     loads.update(load for load, literal in literal_loads if literal in saved_literals)
     return RoundTrips(frozenset(loads), frozenset(buffer_saves))
+
+
+def _bound_names(function: cst.FunctionDef | cst.Lambda) -> frozenset[str]:
+    """The names ``function`` binds itself: parameters and assignment targets in its own
+    body (a read of one of them is not the enclosing function's variable)."""
+    names = {param.name.value for param in _parameters(function.params)}
+    stack = list(inner_children(function))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                names.add(node.name.value)
+            continue
+        targets: list[cst.CSTNode] = []
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr)):
+            targets = [node.target]
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            targets = [node.asname.name]
+        while targets:
+            target = targets.pop()
+            if isinstance(target, cst.Name):
+                names.add(target.value)
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                targets.extend(element.value for element in target.elements)
+            elif isinstance(target, cst.StarredElement):
+                targets.append(target.value)
+        stack.extend(inner_children(node))
+    return frozenset(names)
+
+
+def _parameters(params: cst.Parameters) -> Iterator[cst.Param]:
+    yield from params.posonly_params
+    yield from params.params
+    yield from params.kwonly_params
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            yield star
+
+
+# A string that names a checkpoint file: `"policy.pth"`, `"saved_models/%s/G_%d.pth"`.
+_FILE_NAME = re.compile(r"[\w%{}\-]+\.(?:pt|pth|ckpt|bin|tar|pkl)$")
+
+
+def _file_names(path: cst.BaseExpression) -> list[str]:
+    """The checkpoint file names spelled as string literals in a path expression
+    (``os.path.join(log_path, "policy.pth")``, ``root / "logits.pt"``,
+    ``"saved/G_%d.pth" % epoch``): the same name saved and loaded in one file is the
+    file's own checkpoint, whatever directory it is in."""
+    found = []
+    stack: list[cst.CSTNode] = [path]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleString):
+            literal = calls.string_literal(node)
+            if literal is not None and _FILE_NAME.search(literal):
+                found.append("\0" + literal)  # apart from whole-path literals
+        else:
+            stack.extend(iter_children(node))
+    return found
 
 
 def _serialization_call(scope: Scope, call: cst.Call) -> str | None:
@@ -129,6 +211,7 @@ def _record_save(
     literal = calls.string_literal(value)
     if literal is not None:
         saved_literals.add(literal)
+    saved_literals.update(_file_names(value))
     into_buffer = (isinstance(value, cst.Name) and value.value in frame.buffers) or (
         isinstance(value, cst.Call) and scope.qualified_name(value.func) in BUFFERS
     )
@@ -226,3 +309,116 @@ def _assigned_values(function: cst.CSTNode, name: str) -> Iterator[cst.BaseExpre
         if isinstance(target, cst.Name) and target.value == name:
             yield value
         stack.extend(inner_children(node))
+
+
+# --- what a checkpoint this file writes holds ------------------------------------------------
+
+# What a saved dict's value must be for `weights_only=True` to load it (project.summary keeps
+# the list, for the project-wide view of the same fact).
+_PLAIN_CALLS = PLAIN_CALLS
+_NAMESPACES = NAMESPACES
+_CONFIG_SUFFIXES = CONFIG_SUFFIXES
+_COPIES = COPIES
+
+
+def refused_formats(context: FileContext) -> tuple[frozenset[str], ...]:
+    """The key sets of the checkpoint dicts this file saves with ``torch.save`` that hold an
+    object ``weights_only=True`` refuses (computed once).
+
+    A dict counts where it is written in the call (``torch.save({"model": ..., "args":
+    args}, path)``, ``dict(...)``) or through a name every assignment of which in the same
+    function is one. Refused: ``torch.__version__`` (a ``TorchVersion``), the parsed command
+    line or hyperparameters (``args``, ``opt``, ``hparams``), an OmegaConf config (a name
+    ending in ``cfg``/``config`` in a file that imports ``omegaconf``), and the result of any
+    call not known to return tensors, numbers or strings (``envs.get_obs_rms()``)."""
+    return context.fact("checkpoints.refused_formats", _refused_formats)
+
+
+def _refused_formats(context: FileContext) -> tuple[frozenset[str], ...]:
+    if "save" not in context.source:
+        return ()
+    scope = context.module_scope
+    omegaconf = "omegaconf" in context.source
+    found: list[frozenset[str]] = []
+    stack: list[tuple[cst.CSTNode, cst.CSTNode]] = [(context.module, context.module)]
+    while stack:
+        node, function = stack.pop()
+        if isinstance(node, cst.FunctionDef):
+            function = node
+        elif isinstance(node, cst.Call) and _serialization_call(scope, node) == "save":
+            payload = calls.argument(node, "obj", 0)
+            if payload is not None and not calls.has_star_args(node):
+                for entries in _saved_dicts(function, payload.value):
+                    if any(_refused(scope, value, omegaconf) for value in entries.values()):
+                        found.append(frozenset(entries))
+        stack.extend((child, function) for child in inner_children(node))
+    return tuple(found)
+
+
+def _saved_dicts(
+    function: cst.CSTNode, payload: cst.BaseExpression
+) -> Iterator[dict[str, cst.BaseExpression]]:
+    """The dicts with string keys that ``payload`` is: itself, or every value assigned to
+    the name it is in ``function`` (nothing when one of them is not such a dict)."""
+    entries = _dict_entries(payload)
+    if entries is not None:
+        yield entries
+        return
+    if not isinstance(payload, cst.Name):
+        return
+    values = [_dict_entries(value) for value in _assigned_values(function, payload.value)]
+    if values and all(value is not None for value in values):
+        yield from (value for value in values if value is not None)
+
+
+def _dict_entries(value: cst.BaseExpression) -> dict[str, cst.BaseExpression] | None:
+    """``{"k": v}`` or ``dict(k=v)``: key -> value; None for anything else."""
+    entries: dict[str, cst.BaseExpression] = {}
+    if isinstance(value, cst.Dict):
+        for element in value.elements:
+            if not isinstance(element, cst.DictElement):
+                return None  # `**other`: keys unknown
+            key = calls.string_literal(element.key)
+            if key is None:
+                return None
+            entries[key] = element.value
+        return entries
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Name)
+        and value.func.value == "dict"
+    ):
+        for arg in value.args:
+            if arg.keyword is None or arg.star:
+                return None
+            entries[arg.keyword.value] = arg.value
+        return entries
+    return None
+
+
+def _last_name(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return None
+
+
+def _refused(scope: Scope, value: cst.BaseExpression, omegaconf: bool) -> bool:
+    """Whether ``value``, saved in a checkpoint dict, is an object ``weights_only=True``
+    refuses to load (see ``refused_formats``)."""
+    if isinstance(value, cst.IfExp):
+        return _refused(scope, value.body, omegaconf) or _refused(scope, value.orelse, omegaconf)
+    if isinstance(value, (cst.Name, cst.Attribute)):
+        if scope.qualified_name(value) == "torch.__version__":
+            return True
+        name = _last_name(value)
+        return name is not None and (
+            name in _NAMESPACES or (omegaconf and name.lower().endswith(_CONFIG_SUFFIXES))
+        )
+    if isinstance(value, cst.Call):
+        name = _last_name(value.func)
+        if name in _COPIES and value.args:
+            return _refused(scope, value.args[0].value, omegaconf)
+        return name is None or not (name in _PLAIN_CALLS or "state_dict" in name)
+    return False

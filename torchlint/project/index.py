@@ -38,6 +38,7 @@ from torchlint.project.summary import (
     Definitions,
     FunctionSummary,
     ModuleSummary,
+    checkpoint_formats,
     definitions,
     may_pass_evaluated,
     summarize,
@@ -124,6 +125,8 @@ class ProjectIndex:
         self._memo: dict[Any, tuple[frozenset[tuple[str, str, str]], Any]] = {}
         self._frames: list[set[tuple[str, str, str]]] = []
         self._callers: dict[Path, dict[tuple[Path, str], list[tuple[str, ...]]]] = {}
+        self._formats: dict[Path, tuple[frozenset[str], ...]] = {}
+        self._file_formats: dict[Path, tuple[str, tuple[frozenset[str], ...]]] = {}
         self._views: dict[Path, ProjectView | None] = {}
         self.lock = threading.RLock()
 
@@ -283,6 +286,9 @@ class ProjectIndex:
                 root, target, function = key.split("\0")
                 if self._caller_answer(Path(root), Path(target), function) != value:
                     return False
+            elif kind == "formats":
+                if _format_answer(self.checkpoint_formats(Path(key))) != value:
+                    return False
             else:
                 return False
         return True
@@ -363,24 +369,55 @@ class ProjectIndex:
         about functions and classes that switch nothing."""
         if not qualified:
             return False
-        located = self._file_of(origin, qualified)
-        if located is None or len(located[1]) != 1:
+        found = self._definition(origin, qualified, whole=True)
+        if found is None:
             return False
-        path, (name,) = located
+        name, defined = found
+        if fact == "class":
+            return name in defined.functions
+        return name in defined.facts and fact not in defined.facts[name]
+
+    def definition_facts(self, origin: Path, qualified: str) -> frozenset[str] | None:
+        """The facts the text of the top-level function or class ``qualified`` (or of the
+        class whose method it names: ``Checkpoint.load_objects``) allows, when it is defined
+        in a project file; None otherwise (another package, a name bound otherwise)."""
+        found = self._definition(origin, qualified, whole=False) if qualified else None
+        if found is None:
+            return None
+        name, defined = found
+        facts = defined.facts.get(name)
+        if facts is not None:
+            return facts
+        # a re-export (`from .checkpoint import Checkpoint` in a package's __init__.py):
+        # follow it to the definition, a method's class too
+        parts = qualified.split(".")
+        for end in range(len(parts), 0, -1):
+            symbol = self.resolve(origin, ".".join(parts[:end]))
+            if symbol is not None and symbol.kind in ("function", "class") and symbol.name:
+                found = self._definition(symbol.path, ":" + symbol.name, whole=True)
+                return None if found is None else found[1].facts.get(found[0])
+        return None
+
+    def _definition(
+        self, origin: Path, qualified: str, whole: bool
+    ) -> tuple[str, Definitions] | None:
+        """The name ``qualified`` leads to in a project file, and that file's definitions;
+        ``whole``: only a top-level name itself, not an attribute of one."""
+        located = self._file_of(origin, qualified)
+        if located is None or not located[1] or (whole and len(located[1]) != 1):
+            return None
+        path, (name, *_rest) = located
         known = self._texts.get(path)
         if known is None:
             try:
                 raw = path.read_bytes()
             except OSError:
-                return False
+                return None
             known = (_cache.content_digest(raw), definitions(raw))
             self._texts[path] = known
         if self._frames:
             self._frames[-1].add(("file", str(path), known[0]))
-        defined = known[1]
-        if fact == "class":
-            return name in defined.functions
-        return name in defined.facts and fact not in defined.facts[name]
+        return name, known[1]
 
     def _locate(
         self, base: Path, parts: list[str], relative: bool
@@ -588,6 +625,42 @@ class ProjectIndex:
             self._callers[root] = found
         return found
 
+    def checkpoint_formats(self, root: Path) -> tuple[frozenset[str], ...]:
+        """The key sets of the checkpoint dicts any file of the project saves with an object
+        ``weights_only=True`` refuses (``summary.checkpoint_formats``), once per index: only
+        files that say ``torch.save`` are parsed, each once per content."""
+        found = self._formats.get(root)
+        if found is None:
+            from torchlint.discovery import discover
+
+            collected: set[frozenset[str]] = set()
+            files = [p for p in discover([root], root=root).files if p.suffix == ".py"]
+            for path in files[:MAX_FILES] if len(files) <= MAX_FILES else []:
+                try:
+                    raw = path.read_bytes()
+                except OSError:
+                    continue
+                if b"torch.save" not in raw:
+                    continue
+                digest = _cache.content_digest(raw)
+                known = self._file_formats.get(path)
+                if known is None or known[0] != digest:
+                    known = self._file_formats[path] = (digest, checkpoint_formats(raw))
+                collected.update(known[1])
+            found = self._formats[root] = tuple(sorted(collected, key=sorted))
+        return found
+
+    def formats_for(self, origin: Path) -> tuple[frozenset[str], ...]:
+        """``checkpoint_formats`` of the project ``origin`` belongs to (recorded as a
+        dependency of the answer: a save added anywhere changes it)."""
+        root = self.root_for(origin)
+        if root is None:
+            return ()
+        found = self.checkpoint_formats(root)
+        if self._frames:
+            self._frames[-1].add(("formats", str(root), _format_answer(found)))
+        return found
+
     def _caller_answer(self, root: Path, target: Path, function: str) -> str:
         """The evaluated slots of ``function``'s callers in other files, as one string."""
         sites = self._caller_map(root).get((target, function), [])
@@ -604,6 +677,11 @@ class ProjectIndex:
         if self._frames:
             self._frames[-1].add(("callers", f"{root}\0{origin}\0{function}", answer))
         return bool(answer) and (str(index) in answer.split(",") or param in answer.split(","))
+
+
+def _format_answer(formats: tuple[frozenset[str], ...]) -> str:
+    """Checkpoint formats as one comparable string (a cached result's dependency)."""
+    return "|".join(",".join(sorted(keys)) for keys in formats)
 
 
 class ProjectView:
@@ -649,6 +727,21 @@ class ProjectView:
         return self._remember(
             "cuda_gate", qualified, lambda: self.index.cuda_gate(self.path, qualified), False
         )
+
+    def checkpoint_formats(self) -> tuple[frozenset[str], ...]:
+        """The key sets of checkpoint dicts the project saves with objects
+        ``weights_only=True`` refuses (``ProjectIndex.checkpoint_formats``)."""
+        return self._ask(lambda: self.index.formats_for(self.path))
+
+    def loads_weights(self, qualified: str | None) -> bool | None:
+        """Whether ``qualified``, a project function or class (or a method of one), may load
+        a state dict (its text says ``load_state_dict``); None when it is not the project's."""
+        if not qualified:
+            return None
+        facts = self._remember(
+            "facts", qualified, lambda: self.index.definition_facts(self.path, qualified), None
+        )
+        return None if facts is None else "weights" in facts
 
     def builds_ddp(self, qualified: str | None) -> bool:
         """``qualified`` is a project function that wraps a model in DDP or FSDP."""

@@ -229,10 +229,16 @@ def definitions(text: bytes) -> Definitions:
         regions.setdefault(name, []).append(text[match.start() : end])
     device_file = b"device" in text
     ddp_file = any(word in text for word in _DDP_WORDS)
-    facts = {
-        name: _facts_in(b"\n".join(parts), device_file, ddp_file) for name, parts in regions.items()
-    }
+    facts = {}
+    for name, parts in regions.items():
+        region = b"\n".join(parts)
+        found = _facts_in(region, device_file, ddp_file)
+        # "weights": it may load a state dict (TL701: a checkpoint handed to it holds weights)
+        facts[name] = found | _WEIGHTS if b"load_state_dict" in region else found
     return Definitions(frozenset(functions), frozenset(classes), facts)
+
+
+_WEIGHTS = frozenset({"weights"})
 
 
 # Fields that never hold a node (names, numbers, operators and contexts without children).
@@ -1145,3 +1151,130 @@ class _ModeTracker:
         ]
         if evaluated:
             self.sites.append(CallSite(callee, tuple(evaluated)))
+
+
+# --- checkpoint formats: what the dicts a file saves with torch.save hold (TL701) ---------------
+
+# Calls whose result `weights_only=True` loads (analysis/checkpoints.py keeps the same list).
+PLAIN_CALLS = frozenset(
+    {
+        "state_dict", "cpu", "cuda", "detach", "clone", "item", "tolist", "float", "int",
+        "str", "bool", "dict", "list", "tuple", "vars", "len", "to", "half", "round", "min",
+        "max", "sum", "abs", "OrderedDict", "get_rng_state", "get_rng_state_all",
+        "to_yaml", "to_container", "dumps", "asdict", "keys", "values", "items", "getstate",
+        "tensor", "zeros", "ones", "stack", "cat", "contiguous", "numel", "time", "now",
+        "isoformat", "strftime", "join", "format", "sorted", "get",
+    }
+)  # fmt: skip
+# Names that hold the parsed command line or a hyperparameter object.
+NAMESPACES = frozenset({"args", "opt", "opts", "hparams", "flags", "FLAGS", "hyperparams"})
+CONFIG_SUFFIXES = ("cfg", "config", "conf")
+COPIES = frozenset({"deepcopy", "copy"})
+
+
+def checkpoint_formats(source: str | bytes) -> tuple[frozenset[str], ...]:
+    """The key sets of the dicts a file saves with ``torch.save`` that hold an object
+    ``weights_only=True`` refuses (``{"model": ..., "args": args}``); see
+    ``analysis.checkpoints.refused_formats``, the one-file view of the same fact."""
+    text = source if isinstance(source, bytes) else source.encode("utf-8", "surrogateescape")
+    if b"torch.save" not in text:
+        return ()
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    omegaconf = b"omegaconf" in text
+    found: list[frozenset[str]] = []
+    functions: list[ast.AST] = [tree]
+    functions.extend(
+        n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    )
+    for function in functions:
+        assigned: dict[str, list[ast.expr]] = {}
+        saves: list[ast.Call] = []
+        for node in _own_nodes(function):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        assigned.setdefault(target.id, []).append(node.value)
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(
+                node.target, ast.Name
+            ):
+                assigned.setdefault(node.target.id, []).append(node.value or ast.Constant(None))
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "save"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "torch"
+                and node.args
+            ):
+                saves.append(node)
+        for save in saves:
+            payload = save.args[0]
+            values = [payload]
+            if isinstance(payload, ast.Name):
+                values = assigned.get(payload.id, [])
+            entries = [_ast_dict(value) for value in values]
+            if not entries or any(entry is None for entry in entries):
+                continue
+            for entry in entries:
+                if entry and any(_ast_refused(v, omegaconf) for v in entry.values()):
+                    found.append(frozenset(entry))
+    return tuple(found)
+
+
+def _own_nodes(function: ast.AST):
+    """The nodes of ``function``'s own body (nested functions and classes aside)."""
+    stack = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _ast_dict(value: ast.expr) -> dict[str, ast.expr] | None:
+    if isinstance(value, ast.Dict):
+        entries = {}
+        for key, item in zip(value.keys, value.values, strict=True):
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                return None
+            entries[key.value] = item
+        return entries
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict":
+        if value.args or any(k.arg is None for k in value.keywords):
+            return None
+        return {k.arg: k.value for k in value.keywords if k.arg is not None}
+    return None
+
+
+def _ast_last_name(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return None
+
+
+def _ast_refused(value: ast.expr, omegaconf: bool) -> bool:
+    if isinstance(value, ast.IfExp):
+        return _ast_refused(value.body, omegaconf) or _ast_refused(value.orelse, omegaconf)
+    if isinstance(value, (ast.Name, ast.Attribute)):
+        if (
+            isinstance(value, ast.Attribute)
+            and value.attr == "__version__"
+            and isinstance(value.value, ast.Name)
+            and value.value.id == "torch"
+        ):
+            return True
+        name = _ast_last_name(value)
+        return name is not None and (
+            name in NAMESPACES or (omegaconf and name.lower().endswith(CONFIG_SUFFIXES))
+        )
+    if isinstance(value, ast.Call):
+        name = _ast_last_name(value.func)
+        if name in COPIES and value.args:
+            return _ast_refused(value.args[0], omegaconf)
+        return name is None or not (name in PLAIN_CALLS or "state_dict" in name)
+    return False
