@@ -616,6 +616,34 @@ def random_sampler(context: FileContext, expr: cst.BaseExpression) -> bool:
     return True
 
 
+SEQUENTIAL_SAMPLERS = frozenset(
+    {"torch.utils.data.SequentialSampler", "torch.utils.data.sampler.SequentialSampler"}
+)
+
+
+def sequential_sampler(context: FileContext, expr: cst.BaseExpression) -> bool:
+    """``expr`` (a DataLoader's ``sampler``) reads in order: a ``SequentialSampler``, or a
+    ``DistributedSampler`` built with ``shuffle=False``, here or bound to the name."""
+    values: list[cst.BaseExpression] = [expr]
+    scope = context.scope
+    if not isinstance(expr, cst.Call):
+        found = _assigned(context, expr, scope)
+        if found is None:
+            return False
+        values, scope = found
+    for value in values:
+        if not isinstance(value, cst.Call):
+            return False
+        qualified = scope.qualified_name(value.func)
+        if qualified in SEQUENTIAL_SAMPLERS:
+            continue
+        shuffle = calls.keyword(value, "shuffle")
+        if qualified in RANDOM_SAMPLERS and shuffle is not None and calls.is_false(shuffle.value):
+            continue
+        return False
+    return True
+
+
 def holds_lambda(context: FileContext, expr: cst.BaseExpression) -> bool:
     """The dataset is built, in this file, with a lambda among its arguments (a
     ``transforms.Lambda(lambda x: ...)`` in its transform, a ``loader=lambda p: ...``): it
