@@ -223,7 +223,7 @@ def test_a_loader_opacus_makes_private_is_sampled_at_random() -> None:
     source = (
         "from torch.utils.data import DataLoader\n"
         "from torchvision import datasets, transforms\n"
-        "data = datasets.MNIST('.', train=True, transform=transforms.ToTensor())\n"
+        "data = datasets.MNIST('.', train=True, transform=transforms.RandomRotation(10))\n"
         "train_loader = DataLoader(data, batch_size=64)\n"
         "model, optimizer, train_loader = engine.make_private(\n"
         "    module=model, optimizer=optimizer, data_loader=train_loader, POISSON\n"

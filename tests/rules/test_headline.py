@@ -338,7 +338,7 @@ def test_transforms_count_only_in_a_training_loader() -> None:
     source = (
         "from torch.utils.data import DataLoader\n"
         "from torchvision import datasets, transforms\n"
-        "data = datasets.CIFAR10('.', train=True, transform=transforms.ToTensor())\n"
+        "data = datasets.CIFAR10('.', train=True, transform=transforms.RandomCrop(32, 4))\n"
         "loader = DataLoader(data, batch_size=64, shuffle=True)\n"
         "for x, y in loader:\n"
         "    loss(model(x), y).backward()\n"
