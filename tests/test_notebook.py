@@ -65,7 +65,7 @@ def training_notebook() -> dict[str, Any]:
         code(
             [
                 "%%time\n",
-                "dataset = datasets.MNIST('.', download=True, transform=transforms.ToTensor())\n",
+                "dataset = datasets.MNIST('.', download=True, transform=transforms.RandomCrop(28, padding=2))\n",
                 "loader = DataLoader(dataset, batch_size=64, shuffle=True)\n",
                 "len(loader)",
             ],
