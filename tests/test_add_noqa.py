@@ -17,9 +17,9 @@ SELECT = ["--select", "TL000,TL001,TL101,TL405"]
 LEGACY = '''import torch
 import torchvision; from torch.utils.data import DataLoader
 
-loader = DataLoader(torchvision.datasets.ImageFolder(ds))  # noqa: E501
+loader = DataLoader(torchvision.datasets.ImageFolder(ds), shuffle=True)  # noqa: E501
 x = torch.log(1 + y)  # type: ignore[arg-type]
-both = DataLoader(torchvision.datasets.ImageFolder(torch.log(1 + y)))
+both = DataLoader(torchvision.datasets.ImageFolder(torch.log(1 + y)), shuffle=True)
 s = torch.log(1 + y) + len("""
 doc""")
 q = torch.log(1 + y) + \\
@@ -29,9 +29,9 @@ q = torch.log(1 + y) + \\
 EXPECTED = '''import torch
 import torchvision; from torch.utils.data import DataLoader
 
-loader = DataLoader(torchvision.datasets.ImageFolder(ds))  # noqa: E501, TL101
+loader = DataLoader(torchvision.datasets.ImageFolder(ds), shuffle=True)  # noqa: E501, TL101
 x = torch.log(1 + y)  # type: ignore[arg-type]  # noqa: TL405
-both = DataLoader(torchvision.datasets.ImageFolder(torch.log(1 + y)))  # noqa: TL101, TL405
+both = DataLoader(torchvision.datasets.ImageFolder(torch.log(1 + y)), shuffle=True)  # noqa: TL101, TL405
 s = torch.log(1 + y) + len("""
 doc""")
 q = torch.log(1 + y) + \\
@@ -72,7 +72,7 @@ def test_rerunning_adds_nothing(cwd: Path) -> None:
 def test_clean_start_exits_zero_and_the_ratchet_works(cwd: Path) -> None:
     (cwd / "src").mkdir()
     (cwd / "src" / "a.py").write_text(
-        "import torchvision; from torch.utils.data import DataLoader\nDataLoader(torchvision.datasets.ImageFolder(d))\n"
+        "import torchvision; from torch.utils.data import DataLoader\nDataLoader(torchvision.datasets.ImageFolder(d), shuffle=True)\n"
     )
     (cwd / "src" / "b.py").write_text("import torch\ny = torch.log(1 + x)\n")
     done = invoke("check", "--add-noqa", "src")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
+BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True)\n"
 CLEAN = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), num_workers=2)\n"
 
 
@@ -50,9 +50,13 @@ def test_marker_means_torchlint_fix_fixes_it(tmp_path: Path, run_cli) -> None:
 def test_full_output_shows_source_and_caret(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "a.py", BAD)
     out = run_cli("check", "a.py").stdout.decode()
-    assert "2 | loader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)" in out
     assert (
-        "  |          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ TL101" in out
+        "2 | loader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True)"
+        in out
+    )
+    assert (
+        "  |          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ TL101"
+        in out
     )
     assert "= help: Use `make_loader(...)`" in out
 
@@ -81,7 +85,10 @@ def test_exit_zero_and_quiet(tmp_path: Path, run_cli) -> None:
 
 
 def test_statistics(tmp_path: Path, run_cli) -> None:
-    write(tmp_path / "a.py", BAD + "loader2 = DataLoader(torchvision.datasets.ImageFolder(ds))\n")
+    write(
+        tmp_path / "a.py",
+        BAD + "loader2 = DataLoader(torchvision.datasets.ImageFolder(ds), shuffle=True)\n",
+    )
     out = run_cli("check", "--statistics", "a.py").stdout.decode()
     assert out.split() == ["2", "TL101", "dataloader-no-workers"]  # an unsafe fix: no [*]
     out = run_cli("check", "--statistics", "--unsafe-fixes", "a.py").stdout.decode()
@@ -102,13 +109,16 @@ def test_json_format(tmp_path: Path, run_cli) -> None:
     data = json.loads(run_cli("check", "--output-format", "json", "a.py").stdout)
     assert data[0]["code"] == "TL101"
     assert data[0]["location"] == {"row": 2, "column": 10}
-    assert data[0]["end_location"] == {"row": 2, "column": 72}
+    assert data[0]["end_location"] == {"row": 2, "column": 86}
     assert data[0]["fix"]["applicability"] == "unsafe"
     assert data[0]["filename"] == "a.py"
 
 
 def test_json_lines_format(tmp_path: Path, run_cli) -> None:
-    write(tmp_path / "a.py", BAD + "loader2 = DataLoader(torchvision.datasets.ImageFolder(ds))\n")
+    write(
+        tmp_path / "a.py",
+        BAD + "loader2 = DataLoader(torchvision.datasets.ImageFolder(ds), shuffle=True)\n",
+    )
     lines = run_cli("check", "--output-format", "json-lines", "a.py").stdout.decode().splitlines()
     assert [json.loads(line)["location"]["row"] for line in lines] == [2, 3]
 
@@ -117,7 +127,7 @@ def test_github_format(tmp_path: Path, run_cli) -> None:
     write(tmp_path / "a.py", BAD)
     out = run_cli("check", "--output-format", "github", "a.py").stdout.decode()
     assert out.startswith(
-        "::error title=torchlint (TL101),file=a.py,line=2,col=10,endLine=2,endColumn=72::TL101 "
+        "::error title=torchlint (TL101),file=a.py,line=2,col=10,endLine=2,endColumn=86::TL101 "
     )
 
 

@@ -12,7 +12,7 @@ from torchlint.config import ConfigError, Settings, build_settings
 from torchlint.report import FORMATS
 from torchlint.torch_versions import KNOWN_RELEASES, declared_torch, lower_bound
 
-BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
+BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True)\n"
 # TL304's fix is display-only: a hint, never applied, never "fixable".
 NO_ZERO_GRAD = """\
 import torch
@@ -268,7 +268,7 @@ def test_no_placeholder_reaches_a_user(run_cli, tmp_path: Path) -> None:
 
 # --- max-file-size ----------------------------------------------------------------------------
 
-LOADER = "import torch, torchvision\nloader = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(ds))\n"
+LOADER = "import torch, torchvision\nloader = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(ds), shuffle=True)\n"
 
 
 def test_files_over_max_file_size_are_not_checked_and_say_so(tmp_path: Path, run_cli) -> None:

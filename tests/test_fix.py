@@ -11,11 +11,11 @@ from tests.helpers import fix
 
 BAD = (
     "from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\n"
-    "loader = DataLoader(ImageFolder(d), batch_size=2)\n"
+    "loader = DataLoader(ImageFolder(d), batch_size=2, shuffle=True)\n"
 )
 FIXED = (
     "from torchlint.runtime import make_loader\nfrom torchvision.datasets import ImageFolder\n"
-    "loader = make_loader(ImageFolder(d), batch_size=2)\n"
+    "loader = make_loader(ImageFolder(d), batch_size=2, shuffle=True)\n"
 )
 
 
@@ -57,8 +57,8 @@ def test_diff_shows_exactly_what_fix_writes(tmp_path: Path, run_cli) -> None:
         "-from torch.utils.data import DataLoader\n"
         "+from torchlint.runtime import make_loader\n"
         " from torchvision.datasets import ImageFolder\n"
-        "-loader = DataLoader(ImageFolder(d), batch_size=2)\n"
-        "+loader = make_loader(ImageFolder(d), batch_size=2)\n"
+        "-loader = DataLoader(ImageFolder(d), batch_size=2, shuffle=True)\n"
+        "+loader = make_loader(ImageFolder(d), batch_size=2, shuffle=True)\n"
     )
     run_cli("fix", "--unsafe-fixes", "a.py")
     assert target.read_text() == FIXED
@@ -76,7 +76,7 @@ def test_fixing_twice_changes_nothing(tmp_path: Path, run_cli) -> None:
 
 
 def test_imports_added_once_for_many_fixes() -> None:
-    source = BAD + "other = DataLoader(ImageFolder(d))\n"
+    source = BAD + "other = DataLoader(ImageFolder(d), shuffle=True)\n"
     outcome = fix(source, "TL101")
     assert outcome.source.count("from torchlint.runtime import make_loader") == 1
     assert outcome.fixed == 2
@@ -91,13 +91,13 @@ def test_existing_import_is_reused() -> None:
 def test_import_goes_after_docstring_and_future() -> None:
     source = (
         '"""Doc."""\nfrom __future__ import annotations\n\nimport torch\nimport torchvision\n'
-        "x = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(d))\n"
+        "x = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(d), shuffle=True)\n"
     )
     outcome = fix(source, "TL101")
     assert outcome.source == (
         '"""Doc."""\nfrom __future__ import annotations\n\nimport torchvision\n'
         "from torchlint.runtime import make_loader\n"
-        "x = make_loader(torchvision.datasets.ImageFolder(d))\n"
+        "x = make_loader(torchvision.datasets.ImageFolder(d), shuffle=True)\n"
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
+BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True)\n"
 NOTE = "does not declare as a dependency"
 
 

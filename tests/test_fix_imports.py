@@ -36,13 +36,13 @@ def test_runtime_imports_are_one_sorted_line_merged_into_the_existing_one() -> N
         "from torch.utils.data import DataLoader\n"
         "from torchlint.runtime import seed_everything\n"
         "seed_everything(0)\n"
-        "loader = DataLoader(Files())\n" + VALIDATE + FILES
+        "loader = DataLoader(Files(), shuffle=True)\n" + VALIDATE + FILES
     )
     outcome = fix_all(source, ["TL101", "TL301"])
     assert outcome.source == (
         "from torchlint.runtime import evaluating, make_loader, seed_everything\n"
         "seed_everything(0)\n"
-        "loader = make_loader(Files())\n"
+        "loader = make_loader(Files(), shuffle=True)\n"
         + VALIDATE.replace("torch.no_grad()", "evaluating(model)")
         + FILES
     )
@@ -50,13 +50,13 @@ def test_runtime_imports_are_one_sorted_line_merged_into_the_existing_one() -> N
 
 def test_names_of_one_pass_share_one_new_line() -> None:
     source = (
-        "import torch\nfrom torch.utils.data import DataLoader\nloader = DataLoader(Files())\n"
+        "import torch\nfrom torch.utils.data import DataLoader\nloader = DataLoader(Files(), shuffle=True)\n"
         + VALIDATE
         + FILES
     )
     outcome = fix_all(source, ["TL101", "TL301"])
     assert outcome.source.startswith(
-        "from torchlint.runtime import evaluating, make_loader\nloader = make_loader(Files())\n"
+        "from torchlint.runtime import evaluating, make_loader\nloader = make_loader(Files(), shuffle=True)\n"
     )
 
 
@@ -76,12 +76,12 @@ def test_import_guard_is_left_whole() -> None:
     guard = "try:\n    import apex\nexcept ImportError:\n    apex = None\n"
     source = (
         "import torch\n" + guard + "from torch.utils.data import DataLoader\n"
-        "loader = DataLoader(Files(), pin_memory=torch.cuda.is_available())\n" + FILES
+        "loader = DataLoader(Files(), shuffle=True, pin_memory=torch.cuda.is_available())\n" + FILES
     )
     outcome = fix_all(source, ["TL101"])
     assert outcome.source == (
         "import torch\nfrom torchlint.runtime import make_loader\n" + guard + "loader = "
-        "make_loader(Files(), pin_memory=torch.cuda.is_available())\n" + FILES
+        "make_loader(Files(), shuffle=True, pin_memory=torch.cuda.is_available())\n" + FILES
     )
     guarded = "try:\n    import torch\nexcept ImportError:\n    torch = None\n"
     source = guarded + "best_acc = 0\n" + KEEP_BEST
@@ -96,7 +96,7 @@ def test_file_that_imports_torch_in_functions_gets_the_import_there() -> None:
         '    """Train."""\n'
         "    import torch\n"
         "    from torch.utils.data import DataLoader\n"
-        "    loader = DataLoader(Files())\n"
+        "    loader = DataLoader(Files(), shuffle=True)\n"
         "    return torch.zeros(1), loader\n" + FILES
     )
     outcome = fix_all(source, ["TL101"])
@@ -107,7 +107,7 @@ def test_file_that_imports_torch_in_functions_gets_the_import_there() -> None:
         '    """Train."""\n'
         "    import torch\n"
         "    from torchlint.runtime import make_loader\n"
-        "    loader = make_loader(Files())\n"
+        "    loader = make_loader(Files(), shuffle=True)\n"
         "    return torch.zeros(1), loader\n" + FILES
     )
 
@@ -115,7 +115,7 @@ def test_file_that_imports_torch_in_functions_gets_the_import_there() -> None:
 def test_import_still_used_elsewhere_stays() -> None:
     source = (
         "from torch.utils.data import DataLoader\n"
-        "loader = DataLoader(Files())\n"
+        "loader = DataLoader(Files(), shuffle=True)\n"
         "def make(ds) -> DataLoader:\n"
         "    return other\n" + FILES
     )
@@ -131,7 +131,7 @@ def test_one_name_of_an_import_line_is_dropped() -> None:
         "class D(Dataset):\n"
         "    def __getitem__(self, index):\n"
         "        return open(index).read()\n"
-        "loader = DataLoader(D())\n"
+        "loader = DataLoader(D(), shuffle=True)\n"
     )
     outcome = fix_all(source, ["TL101"])
     assert outcome.source.startswith(
@@ -141,7 +141,7 @@ def test_one_name_of_an_import_line_is_dropped() -> None:
 
 def test_import_that_was_unused_before_is_not_touched() -> None:
     source = (
-        "import numpy\nfrom torch.utils.data import DataLoader\nloader = DataLoader(Files())\n"
+        "import numpy\nfrom torch.utils.data import DataLoader\nloader = DataLoader(Files(), shuffle=True)\n"
         + FILES
     )
     outcome = fix_all(source, ["TL101"])

@@ -118,12 +118,15 @@ def test_text_added_right_after_a_finding_leaves_it_where_it_was() -> None:
 def test_other_rules_fixes_are_kept() -> None:
     settings = settings_for(None, select=["TL302", "TL101"])
     source = (
-        "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
+        "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True)\n"
         + LOOP
     )
     rules = [r for r in all_rules() if r.code == "TL101"] + [_Stubborn]
     outcome = fix_source("mixed.py", source, settings, rules, unsafe=True)
-    assert "make_loader(torchvision.datasets.ImageFolder(ds), batch_size=2)" in outcome.source
+    assert (
+        "make_loader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True)"
+        in outcome.source
+    )
     assert "model.train()" not in outcome.source
     assert outcome.fixed == 1
 

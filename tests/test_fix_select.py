@@ -10,7 +10,7 @@ SOURCE = (
     "from torch.utils.data import DataLoader\nfrom torchvision.datasets import ImageFolder\n"
     "model = torch.nn.DataParallel(net)\n"
     "state = torch.load(args.checkpoint, weights_only=True)\n"
-    "loader = DataLoader(ImageFolder(d), batch_size=2)\n"
+    "loader = DataLoader(ImageFolder(d), batch_size=2, shuffle=True)\n"
 )
 CONFIG = (
     "[tool.torchlint]\n"
@@ -52,5 +52,5 @@ def test_fix_applies_fixes_of_the_selected_rules_only(tmp_path: Path, run_cli) -
     assert _codes(done.stdout) == ["TL205"]
     run_cli("fix", "--unsafe-fixes", "--select", "TL101", "a.py")
     fixed = target.read_text()
-    assert "make_loader(ImageFolder(d), batch_size=2)" in fixed
+    assert "make_loader(ImageFolder(d), batch_size=2, shuffle=True)" in fixed
     assert "torch.load(args.checkpoint, weights_only=True)" in fixed

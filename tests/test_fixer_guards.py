@@ -19,7 +19,7 @@ SHARED_CALL = """\
 import torch
 import torchvision; from torch.utils.data import DataLoader
 
-loader = DataLoader(torchvision.datasets.ImageFolder(data), batch_size=2)
+loader = DataLoader(torchvision.datasets.ImageFolder(data), batch_size=2, shuffle=True)
 for x in loader:
     x = x.to("cuda")
 """
@@ -33,7 +33,10 @@ def test_overlapping_fixes_are_applied_one_at_a_time() -> None:
     assert [d.code for d in _non_overlapping(found)] == ["TL101"]
     outcome = fix_source("example.py", SHARED_CALL, settings, rules, unsafe=True)
     assert outcome.fixed == 1  # what `fix` reports is what it did
-    assert "make_loader(torchvision.datasets.ImageFolder(data), batch_size=2)" in outcome.source
+    assert (
+        "make_loader(torchvision.datasets.ImageFolder(data), batch_size=2, shuffle=True)"
+        in outcome.source
+    )
     assert outcome.remaining == []
 
 

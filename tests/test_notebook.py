@@ -65,7 +65,7 @@ def training_notebook() -> dict[str, Any]:
         code(
             [
                 "%%time\n",
-                "dataset = datasets.MNIST('.', download=True, transform=transforms.ToTensor())\n",
+                "dataset = datasets.MNIST('.', download=True, transform=transforms.RandomCrop(28, padding=2))\n",
                 "loader = DataLoader(dataset, batch_size=64, shuffle=True)\n",
                 "len(loader)",
             ],
@@ -208,7 +208,7 @@ def test_names_imported_in_an_earlier_cell_resolve(cwd: Path) -> None:
     notebook = training_notebook()
     notebook["cells"][1]["source"] = ["import torch.utils.data as tud, torchvision"]
     notebook["cells"][3]["source"] = [
-        "loader = tud.DataLoader(torchvision.datasets.ImageFolder(r))"
+        "loader = tud.DataLoader(torchvision.datasets.ImageFolder(r), shuffle=True)"
     ]
     write_notebook(cwd / "nb.ipynb", notebook)
     out = invoke("check", "--output-format", "concise", "nb.ipynb").stdout
@@ -292,7 +292,7 @@ def test_directories_include_notebooks_but_not_checkpoints(cwd: Path) -> None:
 def test_bad_notebooks_are_one_clear_error(cwd: Path, content: str, message: str) -> None:
     (cwd / "nb.ipynb").write_text(content)
     (cwd / "ok.py").write_text(
-        "import torchvision; from torch.utils.data import DataLoader\nDataLoader(torchvision.datasets.ImageFolder(d))\n"
+        "import torchvision; from torch.utils.data import DataLoader\nDataLoader(torchvision.datasets.ImageFolder(d), shuffle=True)\n"
     )
     done = invoke("check", "--output-format", "concise", "nb.ipynb", "ok.py")
     assert done.exit_code == 2

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.skipif(
     shutil.which("git") is None, reason="pre-commit needs git, which is not installed"
 )
 
-BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
-GOOD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, num_workers=2)\n"
+BAD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True)\n"
+GOOD = "import torchvision; from torch.utils.data import DataLoader\nloader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True, num_workers=2)\n"
 SAFE_FIXABLE = "import torch\ny = torch.log(1 + x)\nz = torch.exp(y)  # noqa: TL101\n"
 SAFE_FIXED = "import torch\ny = torch.log1p(x)\nz = torch.exp(y)\n"
 

@@ -25,7 +25,7 @@ from torchlint.report.sarif import artifact_uri, to_sarif, write_sarif
 SOURCE = (
     "import torch\n"
     "import torchvision; from torch.utils.data import DataLoader\n"
-    "loader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2)\n"
+    "loader = DataLoader(torchvision.datasets.ImageFolder(ds), batch_size=2, shuffle=True)\n"
     "y = torch.log(1 + x)  # ünïcode before: columns count code points\n"
     "z = 'é' + str(torch.log(1 + x))\n"
 )
@@ -158,7 +158,7 @@ def test_sarif_structure_and_results(project: Path) -> None:
     assert workers["level"] == "error"
     location = workers["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "pkg%20dir/train.py"
-    assert location["region"] == {"startLine": 3, "startColumn": 10, "endLine": 3, "endColumn": 72}
+    assert location["region"] == {"startLine": 3, "startColumn": 10, "endLine": 3, "endColumn": 86}
     assert "DataLoader without num_workers" in workers["message"]["text"]
     # the unsafe fix needs an import: the replacement is there, the import is named
     fix = workers["fixes"][0]
@@ -257,7 +257,7 @@ def test_github_format_from_the_cli(project: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("::error title=torchlint (TL000),file=broken.py,line=1,col=")
     assert lines[1] == (
-        "::error title=torchlint (TL101),file=pkg dir/train.py,line=3,col=10,endLine=3,endColumn=72::"
+        "::error title=torchlint (TL101),file=pkg dir/train.py,line=3,col=10,endLine=3,endColumn=86::"
         "TL101 `DataLoader` without `num_workers` loads every batch in the main process"
         ": `ImageFolder` reads and decodes a file per item"
     )

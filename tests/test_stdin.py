@@ -14,7 +14,7 @@ import pytest
 SOURCE = (
     "import torch\n"
     "import torchvision; from torch.utils.data import DataLoader\n"
-    "loader = DataLoader(torchvision.datasets.ImageFolder(ds))\n"
+    "loader = DataLoader(torchvision.datasets.ImageFolder(ds), shuffle=True)\n"
     "y = torch.log(1 + x)\n"
 )
 SAFE_FIXED = SOURCE.replace("torch.log(1 + x)", "torch.log1p(x)")
@@ -64,7 +64,7 @@ def test_fix_unsafe_and_clean_exit_zero(run_cli) -> None:
     assert done.returncode == 0
     out = done.stdout.decode()
     assert (
-        "loader = make_loader(torchvision.datasets.ImageFolder(ds)" in out
+        "loader = make_loader(torchvision.datasets.ImageFolder(ds), shuffle=True" in out
         and "from torchlint.runtime import make_loader" in out
     )
     # already clean input comes back unchanged, exit 0

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 loader = DataLoader({comment}
     torchvision.datasets.ImageFolder(root),
     batch_size=2,
+    shuffle=True,
 )
 """
 

@@ -15,7 +15,7 @@ TRAINING = (
     "    model.eval()\n"
     "    for x in loader:\n"
     "        model(x)\n"
-    "loader = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(ds))\n"
+    "loader = torch.utils.data.DataLoader(torchvision.datasets.ImageFolder(ds), shuffle=True)\n"
 )
 TIMED = {"TORCHLINT_TIMING": "all"}  # every part: the ten dearest depend on the machine
 

@@ -75,8 +75,8 @@ def test_explicit_zero_workers_says_so() -> None:
         "from torch.utils.data import DataLoader\n"
         "from torchvision.datasets import ImageFolder\n"
         "dataset = ImageFolder(root)\n"
-        "a = DataLoader(dataset, num_workers=0)\n"
-        "b = DataLoader(dataset)\n"
+        "a = DataLoader(dataset, shuffle=True, num_workers=0)\n"
+        "b = DataLoader(dataset, shuffle=True)\n"
     )
     work = ": `ImageFolder` reads and decodes a file per item"
     assert messages(source, "TL101") == [
@@ -95,9 +95,9 @@ def test_dataset_bound_to_memory_and_to_something_else_is_not_reported() -> None
         "    data = TensorDataset(torch.randn(4, 2))\n"
         "    if files:\n"
         "        data = ImageFolder(files)\n"
-        "    return DataLoader(data)\n"
+        "    return DataLoader(data, shuffle=True)\n"
         "def other(data=TensorDataset(torch.randn(4, 2))):\n"
-        "    return DataLoader(data)\n"
+        "    return DataLoader(data, shuffle=True)\n"
     )
     assert codes(source, "TL101") == []
     files = source.replace("TensorDataset(torch.randn(4, 2))\n    if", "ImageFolder(root)\n    if")
@@ -167,7 +167,7 @@ def test_a_loader_built_with_autograd_off_is_not_a_training_loader() -> None:
         "loader = DataLoader(data, batch_size=8, shuffle=True)\n",
         "@torch.no_grad()\n"
         "def embed(model):\n"
-        "    loader = DataLoader(data, batch_size=8)\n"
+        "    loader = DataLoader(data, batch_size=8, shuffle=True)\n"
         "    return [model(x) for x, _ in loader]\n",
     )
     assert codes(extract, "TL101") == []
@@ -223,7 +223,7 @@ def test_a_loader_opacus_makes_private_is_sampled_at_random() -> None:
     source = (
         "from torch.utils.data import DataLoader\n"
         "from torchvision import datasets, transforms\n"
-        "data = datasets.MNIST('.', train=True, transform=transforms.ToTensor())\n"
+        "data = datasets.MNIST('.', train=True, transform=transforms.RandomRotation(10))\n"
         "train_loader = DataLoader(data, batch_size=64)\n"
         "model, optimizer, train_loader = engine.make_private(\n"
         "    module=model, optimizer=optimizer, data_loader=train_loader, POISSON\n"
@@ -233,3 +233,25 @@ def test_a_loader_opacus_makes_private_is_sampled_at_random() -> None:
     assert codes(source.replace("POISSON", "poisson_sampling=False"), "TL101") == []
     other = source.replace("data_loader=train_loader", "data_loader=other")
     assert codes(other.replace("POISSON", "noise_multiplier=1.0"), "TL101") == []
+
+
+def test_default_order_is_reported_only_where_a_loop_trains_on_it() -> None:
+    """No `shuffle=`, no sampler: a test pass unless a `for` loop of the file reads the
+    loader (by its name, or built in the loop's header) and calls `backward()`."""
+    header = FOLDER.replace(
+        "loader = DataLoader(data, batch_size=8, shuffle=True)\n",
+        "for x, y in DataLoader(data, batch_size=8):\n    loss_fn(model(x), y).backward()\n",
+    )
+    assert codes(header, "TL101") == [(5, "TL101")]
+    assert codes(header.replace(".backward()", ".item()"), "TL101") == []
+    attribute = FOLDER.replace(
+        "loader = DataLoader(data, batch_size=8, shuffle=True)\n",
+        "class Run:\n"
+        "    def setup(self):\n"
+        "        self.loader = DataLoader(data, batch_size=8)\n"
+        "    def fit(self):\n"
+        "        for x, y in tqdm(self.loader):\n"
+        "            self.accelerator.backward(loss_fn(model(x), y))\n",
+    )
+    assert codes(attribute, "TL101") == [(7, "TL101")]
+    assert codes(attribute.replace("tqdm(self.loader)", "tqdm(self.other)"), "TL101") == []

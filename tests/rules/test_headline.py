@@ -311,7 +311,7 @@ LOADER = (
     "class Frames(Dataset):\n"
     "    def __getitem__(self, index):\n"
     "        return READ\n"
-    "loader = DataLoader(Frames(), batch_size=8)\n"
+    "loader = DataLoader(Frames(), batch_size=8, shuffle=True)\n"
 )
 
 
@@ -325,8 +325,8 @@ def test_workers_only_where_per_item_work_is_visible() -> None:
 def test_one_batch_and_unseen_datasets_are_not_reported() -> None:
     source = LOADER.replace("READ", "cv2.imread(self.paths[index])")
     one_batch = source.replace(
-        "loader = DataLoader(Frames(), batch_size=8)",
-        "x = next(iter(DataLoader(Frames(), batch_size=8)))",
+        "loader = DataLoader(Frames(), batch_size=8, shuffle=True)",
+        "x = next(iter(DataLoader(Frames(), batch_size=8, shuffle=True)))",
     )
     assert messages(one_batch, "TL101") == []
     unseen = source.replace("DataLoader(Frames()", "DataLoader(frames")
@@ -340,7 +340,7 @@ def test_transforms_count_only_in_a_training_loader() -> None:
     source = (
         "from torch.utils.data import DataLoader\n"
         "from torchvision import datasets, transforms\n"
-        "data = datasets.CIFAR10('.', train=True, transform=transforms.ToTensor())\n"
+        "data = datasets.CIFAR10('.', train=True, transform=transforms.RandomCrop(32, 4))\n"
         "loader = DataLoader(data, batch_size=64, shuffle=True)\n"
         "for x, y in loader:\n"
         "    loss(model(x), y).backward()\n"

@@ -468,13 +468,60 @@ def _call_work(
         )
     if last in TRANSFORMED_DATASETS:
         transform = calls.argument(call, "transform", TRANSFORM_INDEX.get(last))
-        if transform is not None and not _is_none(transform.value):
+        if (
+            transform is not None
+            and not _is_none(transform.value)
+            and not converts_only(context, transform.value, scope)
+        ):
             return PerItemWork(
                 f"`{last}` applies its transform per item",
                 needs_training=True,
                 eval_split=_eval_split(call, last),
             )
     return None
+
+
+# torchvision transforms that only convert or rescale an image already decoded in memory:
+# microseconds on a 28x28 or 32x32 image, less than handing the item over from a worker.
+CONVERSIONS = frozenset(
+    {"ToTensor", "PILToTensor", "Normalize", "ConvertImageDtype", "ToDtype", "ToImage"}
+)
+
+
+def converts_only(context: FileContext, expr: cst.BaseExpression, scope: Scope) -> bool:
+    """The transform, as this file builds it, only converts and normalizes:
+    ``ToTensor()``, ``Compose([ToTensor(), Normalize(mean, std)])``, or a name bound to
+    one. Anything else (a resize, a crop, an augmentation, a lambda, a transform it cannot
+    see) is per-item work."""
+    values: list[cst.BaseExpression] = [expr]
+    if not isinstance(expr, cst.Call):
+        found = _assigned(context, expr, scope)
+        if found is None:
+            return False
+        values, scope = found
+    return bool(values) and all(_conversion(value, scope) for value in values)
+
+
+def _conversion(expr: cst.BaseExpression, scope: Scope) -> bool:
+    if not isinstance(expr, cst.Call):
+        return False
+    qualified = scope.qualified_name(expr.func) or ""
+    if not qualified.startswith("torchvision.transforms."):
+        return False
+    last = qualified.rsplit(".", 1)[-1]
+    if last in CONVERSIONS:
+        return True
+    if last != "Compose" or len(expr.args) != 1 or expr.args[0].star:
+        return False
+    steps = expr.args[0].value
+    return (
+        isinstance(steps, cst.List | cst.Tuple)
+        and bool(steps.elements)
+        and all(
+            not isinstance(element, cst.StarredElement) and _conversion(element.value, scope)
+            for element in steps.elements
+        )
+    )
 
 
 def _eval_split(call: cst.Call, name: str = "") -> bool:
@@ -613,6 +660,34 @@ def random_sampler(context: FileContext, expr: cst.BaseExpression) -> bool:
         shuffle = calls.keyword(value, "shuffle")
         if shuffle is not None and not calls.is_true(shuffle.value):
             return False
+    return True
+
+
+SEQUENTIAL_SAMPLERS = frozenset(
+    {"torch.utils.data.SequentialSampler", "torch.utils.data.sampler.SequentialSampler"}
+)
+
+
+def sequential_sampler(context: FileContext, expr: cst.BaseExpression) -> bool:
+    """``expr`` (a DataLoader's ``sampler``) reads in order: a ``SequentialSampler``, or a
+    ``DistributedSampler`` built with ``shuffle=False``, here or bound to the name."""
+    values: list[cst.BaseExpression] = [expr]
+    scope = context.scope
+    if not isinstance(expr, cst.Call):
+        found = _assigned(context, expr, scope)
+        if found is None:
+            return False
+        values, scope = found
+    for value in values:
+        if not isinstance(value, cst.Call):
+            return False
+        qualified = scope.qualified_name(value.func)
+        if qualified in SEQUENTIAL_SAMPLERS:
+            continue
+        shuffle = calls.keyword(value, "shuffle")
+        if qualified in RANDOM_SAMPLERS and shuffle is not None and calls.is_false(shuffle.value):
+            continue
+        return False
     return True
 
 
