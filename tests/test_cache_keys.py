@@ -54,7 +54,9 @@ def test_the_same_file_under_two_shown_paths(tmp_path: Path, monkeypatch) -> Non
     """Diagnostics carry the path as shown: a hit for `a.py` must not answer `sub/../a.py`."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
-    (tmp_path / "a.py").write_text("import torch\nx = x.cuda()\nDEVICE = 'cpu'\n")
+    (tmp_path / "a.py").write_text(
+        "import torch\nx = x.cuda()\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
+    )
     settings = build_settings(
         None, table={"cache-dir": str(tmp_path / "cache"), "extend-select": ["TL201"]}
     )
@@ -74,7 +76,9 @@ def test_project_root_is_part_of_the_key(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(table)
     (tmp_path / "pkg" / "pyproject.toml").write_text(table)
     target = tmp_path / "pkg" / "a.py"
-    target.write_text("import torch\nx = x.cuda()\nDEVICE = 'cpu'\n")
+    target.write_text(
+        "import torch\nx = x.cuda()\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
+    )
     outer = build_settings(tmp_path / "pyproject.toml")
     inner = build_settings(tmp_path / "pkg" / "pyproject.toml")
     assert outer.fingerprint() == inner.fingerprint()  # only the root tells them apart

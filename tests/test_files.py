@@ -302,7 +302,7 @@ def test_read_only_file_reports_what_it_still_has(tmp_path: Path, run_cli) -> No
         "from torch.utils.data import DataLoader\n"
         "loader = DataLoader(ds, batch_size=8)\n"
         "x = x.cuda()\n"
-        "DEVICE = 'cpu'  # the file selects a device: TL201 applies\n"
+        "DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'  # the file selects a device: TL201 applies\n"
     )
     path.write_text(source)
     path.chmod(0o444)

@@ -42,9 +42,13 @@ def test_overlapping_fixes_are_applied_one_at_a_time() -> None:
 
 def test_a_fix_that_would_nest_too_deeply_for_python_is_refused() -> None:
     # 199 levels parse; `.to(best_device())` would add the 200th (`device` is taken, so the
-    # selection goes inline; `DEVICE = 'cpu'` makes the file one that runs without CUDA).
+    # selection goes inline; `DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'` makes the file one that runs without CUDA).
     source = (
-        "import torch\ndevice = 0\nx = " + "(" * 199 + "y.cuda()" + ")" * 199 + "\nDEVICE = 'cpu'\n"
+        "import torch\ndevice = 0\nx = "
+        + "(" * 199
+        + "y.cuda()"
+        + ")" * 199
+        + "\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
     )
     ast.parse(source)
     outcome = fix(source, "TL201")
@@ -92,7 +96,13 @@ def test_edits_are_applied_in_order_and_an_overlapping_one_of_a_fix_is_dropped()
 
 
 def test_code_too_deep_for_python_is_reported_and_left_alone() -> None:
-    source = "import torch\nx = " + "(" * 300 + "y.cuda()" + ")" * 300 + "\nDEVICE = 'cpu'\n"
+    source = (
+        "import torch\nx = "
+        + "(" * 300
+        + "y.cuda()"
+        + ")" * 300
+        + "\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
+    )
     outcome = fix(source, "TL201", select=["TL000", "TL201"])
     assert (outcome.source, outcome.fixed, outcome.errors) == (source, 0, [])
     assert [d.code for d in outcome.remaining] == ["TL000"]

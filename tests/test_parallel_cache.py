@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 model = torch.load("model{n}.pt")
 loader = DataLoader(dataset, batch_size={n})
-net = model.cuda(); DEVICE = "cpu"
+net = model.cuda(); DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 probs = torch.softmax(logits)
 """
 
@@ -230,7 +230,9 @@ def test_same_shown_path_in_two_directories_is_two_cache_entries(tmp_path: Path)
     )
     for name in ("sub1", "sub2"):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "a.py").write_text("import torch\nx = x.cuda()\nDEVICE = 'cpu'\n")
+        (tmp_path / name / "a.py").write_text(
+            "import torch\nx = x.cuda()\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
+        )
     assert cli(tmp_path / "sub1", "check", "a.py").returncode == 0
     second = cli(tmp_path / "sub2", "check", "--output-format", "concise", "a.py")
     assert second.returncode == 1, second.stderr

@@ -11,7 +11,7 @@ from torchlint.registry import all_rules
 from torchlint.roles import DEFAULT_TEST_CODE, is_test_code
 
 SELECT = ["TL201", "TL203", "TL701"]
-CUDA_IN_TEST = "import torch\nx = torch.zeros(3).cuda()\ny = torch.load('f.pt')\nDEVICE = 'cpu'\n"
+CUDA_IN_TEST = "import torch\nx = torch.zeros(3).cuda()\ny = torch.load('f.pt')\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
 
 
 @pytest.mark.parametrize(

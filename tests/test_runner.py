@@ -85,7 +85,7 @@ import torch
 net = model.cuda()
 x = torch.load('a.pt')
 probs = torch.softmax(logits)
-DEVICE = "cpu"
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 """
 FIXED = """\
 import torch
@@ -94,7 +94,7 @@ device = best_device()
 net = model.to(device)
 x = torch.load('a.pt', weights_only=True)
 probs = torch.softmax(logits)
-DEVICE = "cpu"
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 """
 UNFIXABLE = "import torch\nprobs = torch.softmax(logits)\n"
 FIX = Mode(fix=True, unsafe=True)

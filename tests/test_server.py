@@ -17,8 +17,8 @@ pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 
 OPT_IN = '[tool.torchlint]\nextend-select = ["TL201", "TL203"]\n'
-BAD = "import torch\nDEVICE = 'cpu'  # selects a device: TL201 applies\nmodel = torch.nn.Linear(2, 2).cuda()\n"
-ISSUE_EXAMPLE = "import torch\nDEVICE = 'cpu'\nx = torch.zeros(3).cuda()\n"
+BAD = "import torch\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'  # selects a device: TL201 applies\nmodel = torch.nn.Linear(2, 2).cuda()\n"
+ISSUE_EXAMPLE = "import torch\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\nx = torch.zeros(3).cuda()\n"
 WAIT = float(
     os.environ.get("TORCHLINT_LSP_WAIT", "120")
 )  # seconds before a test gives up waiting for the server (a hang, not a timing)
@@ -156,7 +156,7 @@ def test_quick_fix_edit_makes_the_diagnostic_go_away(tmp_path: Path) -> None:
 
 FIXABLE = (
     "import torch\n"
-    "from torch.utils.data import DataLoader\nDEVICE = 'cpu'\n"
+    "from torch.utils.data import DataLoader\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
     "loader = DataLoader(range(3), batch_size=1, num_workers=2)\n"
     "for batch in loader:\n"
     "    batch.to('cuda')\n"
@@ -302,7 +302,11 @@ def test_bad_configuration_is_shown_and_not_fatal(tmp_path: Path) -> None:
 def test_notebook_cells_get_their_own_diagnostics(tmp_path: Path) -> None:
     notebook_uri = (tmp_path / "train.ipynb").as_uri()
     cells = [
-        ("cell1", types.NotebookCellKind.Code, "import torch; DEVICE = 'cpu'\n"),
+        (
+            "cell1",
+            types.NotebookCellKind.Code,
+            "import torch; DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n",
+        ),
         ("cell2", types.NotebookCellKind.Markup, "# Notes\n"),
         (
             "cell3",
@@ -384,7 +388,13 @@ DEEP = "y = " + "(" * 12 + "1" + ")" * 12 + "\n"
         (
             "deep.ipynb",
             "max-nesting = 8",
-            [("cell1", "import torch; DEVICE = 'cpu'\n"), ("cell2", ISSUE_EXAMPLE + DEEP)],
+            [
+                (
+                    "cell1",
+                    "import torch; DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n",
+                ),
+                ("cell2", ISSUE_EXAMPLE + DEEP),
+            ],
             "not checked: brackets nested 12 deep, more than `max-nesting` (8)",
         ),
         (  # each cell is under the limit; the notebook's code, as the CLI measures it, is not
