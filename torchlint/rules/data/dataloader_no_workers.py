@@ -165,6 +165,12 @@ class DataloaderNoWorkers(Rule):
     per-worker random state, more memory). With `runtime-helpers = false` the fix adds
     `num_workers=min(8, os.cpu_count() or 1)` instead.
 
+    On round 2026-12-07h (16 projects fetched fresh, strict labels), before the latest
+    narrowings above, it was right 2 of 10 times (7 of the false reports were 1000-step
+    demos over an in-memory dataset with `ToTensor` only, 1 a validation loader nothing
+    reads). Those narrowings were made after that round was fetched and partly with its
+    labels in view: it no longer measures them, the next round will.
+
     ## References
     - https://pytorch.org/docs/stable/data.html#multi-process-data-loading
     - https://pytorch.org/tutorials/recipes/recipes/tuning_guide.html

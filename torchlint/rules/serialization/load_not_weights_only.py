@@ -198,6 +198,12 @@ class LoadNotWeightsOnly(TorchLoadRule):
     load fail, so the message says what to do instead (save a `state_dict`, or allow the
     classes with `torch.serialization.add_safe_globals`).
 
+    On round 2026-12-07h (16 projects fetched fresh, strict labels), before the latest
+    narrowings above, it was right 4 of 10 times (checkpoints holding project objects
+    `weights_only=True` refuses; tests reloading a tensor they saved). Those narrowings were
+    made after that round was fetched and partly with its labels in view: it no longer
+    measures them, the next round will.
+
     ## References
     - https://pytorch.org/docs/stable/generated/torch.load.html
     - https://pytorch.org/tutorials/beginner/saving_loading_models.html
