@@ -645,16 +645,11 @@ RANDOM_SAMPLERS = frozenset(
 def random_sampler(context: FileContext, expr: cst.BaseExpression) -> bool:
     """``expr`` (a DataLoader's ``sampler``) draws in random order: a ``RandomSampler``, a
     ``DistributedSampler`` that shuffles (its default), ... built here or bound to the name."""
-    values: list[cst.BaseExpression] = [expr]
-    scope = context.scope
-    if not isinstance(expr, cst.Call):
-        found = _assigned(context, expr, scope)
-        if found is None:
-            return False
-        values, scope = found
-    for value in values:
-        if not isinstance(value, cst.Call):
-            return False
+    found = _sampler_calls(context, expr)
+    if found is None:
+        return False
+    built, scope = found
+    for value in built:
         if scope.qualified_name(value.func) not in RANDOM_SAMPLERS:
             return False
         shuffle = calls.keyword(value, "shuffle")
@@ -671,16 +666,11 @@ SEQUENTIAL_SAMPLERS = frozenset(
 def sequential_sampler(context: FileContext, expr: cst.BaseExpression) -> bool:
     """``expr`` (a DataLoader's ``sampler``) reads in order: a ``SequentialSampler``, or a
     ``DistributedSampler`` built with ``shuffle=False``, here or bound to the name."""
-    values: list[cst.BaseExpression] = [expr]
-    scope = context.scope
-    if not isinstance(expr, cst.Call):
-        found = _assigned(context, expr, scope)
-        if found is None:
-            return False
-        values, scope = found
-    for value in values:
-        if not isinstance(value, cst.Call):
-            return False
+    found = _sampler_calls(context, expr)
+    if found is None:
+        return False
+    built, scope = found
+    for value in built:
         qualified = scope.qualified_name(value.func)
         if qualified in SEQUENTIAL_SAMPLERS:
             continue
@@ -689,6 +679,23 @@ def sequential_sampler(context: FileContext, expr: cst.BaseExpression) -> bool:
             continue
         return False
     return True
+
+
+def _sampler_calls(
+    context: FileContext, expr: cst.BaseExpression
+) -> tuple[list[cst.Call], Scope] | None:
+    """The calls that build the sampler ``expr`` (here, or every value bound to the name),
+    with the scope to read them in; None when one of them is not a call seen here."""
+    values: list[cst.BaseExpression] = [expr]
+    scope = context.scope
+    if not isinstance(expr, cst.Call):
+        found = _assigned(context, expr, scope)
+        if found is None:
+            return None
+        values, scope = found
+    if not all(isinstance(value, cst.Call) for value in values):
+        return None
+    return [value for value in values if isinstance(value, cst.Call)], scope
 
 
 def holds_lambda(context: FileContext, expr: cst.BaseExpression) -> bool:
