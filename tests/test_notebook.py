@@ -89,7 +89,7 @@ def training_notebook() -> dict[str, Any]:
                 "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).cuda()\n",
                 "model?\n",
                 "files = !ls data\n",
-                "optimizer = torch.optim.SGD(model.parameters(), lr=0.1); device = 'cpu'",
+                "optimizer = torch.optim.SGD(model.parameters(), lr=0.1); device = 'cpu' if CPU_ONLY else 'cuda'",
             ],
             count=3,
         ),
@@ -181,7 +181,7 @@ def test_check_reports_cells_and_cell_relative_lines(cwd: Path) -> None:
         "train.ipynb:cell 4:3:10: TL101 `DataLoader` without `num_workers` loads every batch in the main process"
         ": `MNIST` applies its transform per item",
         "train.ipynb:cell 5:1:75: TL201 `.cuda()` fails on machines without CUDA, and this file"
-        " selects a device at line 16 (`device` set to another device): move to the selected"
+        ' selects a device at line 16 (a `"cpu"` alternative): move to the selected'
         " device with `.to(...)`",
     ]
 

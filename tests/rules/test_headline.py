@@ -389,8 +389,13 @@ def test_an_availability_check_that_picks_nothing_is_no_device_selection() -> No
 
 
 def test_a_device_assigned_in_a_branch_is_a_selection_and_one_assigned_always_is_not() -> None:
-    always = "import torch\ndevice = torch.device('cpu')\nmodel = Net().cuda()\n"
-    assert messages(always, "TL201") == []
+    inside = (
+        "import torch\ndef build():\n    device = torch.device('cpu')\n    return Net().cuda()\n"
+    )
+    assert messages(inside, "TL201") == []
+    top = "import torch\ndevice = torch.device('cpu')\nmodel = Net().cuda()\n"
+    [(_, message)] = messages(top, "TL201")  # a script's own top-level setting
+    assert "`device` set to another device" in message
     main = "import torch\nif __name__ == '__main__':\n    device = 'cpu'\nmodel = Net().cuda()\n"
     assert messages(main, "TL201") == []
     for branch in (

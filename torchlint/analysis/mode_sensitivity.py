@@ -23,8 +23,8 @@ from torchlint.analysis.flow import (
     _argument_for,
     unwrap_self_returning,
 )
-from torchlint.analysis.noise_layers import is_noise_layer_source
 from torchlint.names import dotted_name, iter_children
+from torchlint.project.noise_layers import is_noise_layer_source
 from torchlint.vocabulary import MODULE_WRAPPERS, NN_CONTAINERS, RECURRENT_DROPOUT_POSITION
 
 # Layers whose mode matters only with an argument: dropout for recurrent layers and
@@ -497,7 +497,7 @@ class KnownSensitivity:
         tells a functional dropout the mode (its rate decides), does not count; one
         ``and``-ed with a test of such a rate (``self.training and self.tau > 0``) is a
         gate. Nor do the reads of a noise layer ``cls`` (NoisyNet, see
-        ``analysis/noise_layers.py``): the mode only switches the exploration noise that
+        ``project/noise_layers.py``): the mode only switches the exploration noise that
         the algorithm resamples itself."""
         flow = self.flow
         attrs = attrs or {}

@@ -144,8 +144,12 @@ def _search(
             children = [child for child in children if child is not node.test]
         if isinstance(node, cst.IfExp) and _counts_gpus(scope, node):
             children = [child for child in children if child is not node.test]
-        inner = branch or (isinstance(node, _BRANCHES) and not _main_guard(node))
-        stack.extend((child, inner) for child in children)  # last first: in source order
+        if isinstance(node, cst.Module):  # a script's own top-level setting is its choice
+            pairs = [(c, branch or isinstance(c, cst.SimpleStatementLine)) for c in children]
+        else:
+            inner = branch or (isinstance(node, _BRANCHES) and not _main_guard(node))
+            pairs = [(child, inner) for child in children]
+        stack.extend(pairs)  # last first: in source order
     return None
 
 

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from torchlint.analysis.noise_layers import is_noise_layer
+from torchlint.project.noise_layers import is_noise_layer
 from torchlint.vocabulary import (
     DDP_WRAPPERS,
     GRAD_OFF,

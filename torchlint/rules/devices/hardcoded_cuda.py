@@ -106,10 +106,12 @@ class HardcodedCuda(Rule):
     `torch.cuda.device_count() if torch.cuda.is_available() else 0`, keep a call from failing
     or count GPUs; they place nothing and choose no device (FSDP's `state_dict`, whose
     grad-norm `.cuda()` is deliberate); so does an `if`/`else` on it whose branches only
-    print (a log line with and without GPU memory). (3) A device variable set to the CPU counts as a
-    choice only in a branch (`if`/`else`, `try`/`except`, `match`; not the script body under
-    `if __name__ == "__main__":`): `self._device = torch.device("cpu")` set once is where
-    inputs are built (a GPTQ runner, an offload benchmark), not a CPU path. (4) The CUDA
+    print (a log line with and without GPU memory). (3) Inside a function or a class, a device variable set
+    to the CPU counts as a choice only in a branch (`if`/`else`, `try`/`except`, `match`;
+    not the script body under `if __name__ == "__main__":`): `self._device =
+    torch.device("cpu")` set once is where inputs are built (a GPTQ runner, an offload
+    benchmark), not a CPU path. At a script's or notebook's top level it is the user's own
+    setting, and a `.cuda()` beside it fails on the machine it names. (4) The CUDA
     branch of an `if`/`elif`/`else` whose other branch assigns the same name a CPU, MPS or
     XPU device is the choice itself, the statement form of the ternary above. (5) A private
     module-level function (`_wrap_model_in_dataparallel`) that the file calls, and calls
@@ -867,6 +869,20 @@ class HardcodedCuda(Rule):
                 def check(self, weight):
                     return weight.cuda()
             """
+        ),
+        Invalid(
+            """
+            import torch
+            # a script's (or notebook's) own top-level setting: the machine it names
+            device = torch.device("cpu")
+            model = Net().cuda()
+            """,
+            fixed="""
+            import torch
+            # a script's (or notebook's) own top-level setting: the machine it names
+            device = torch.device("cpu")
+            model = Net().to(device)
+            """,
         ),
         Invalid(
             """
