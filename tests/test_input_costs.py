@@ -772,6 +772,52 @@ def test_a_file_over_max_parse_memory_is_never_parsed(monkeypatch) -> None:
         assert outcome.not_checked.setting == "max-parse-memory"
 
 
+def _chain(terms: int, term: str = "x") -> str:
+    return "y = (" + "\n + ".join([term] * terms) + ")\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "operators"),
+    [
+        (_chain(3000), 2999),
+        (_chain(1500, "f(a, b * c)"), 1499),  # a chain of calls counts whole; its arguments apart
+        ("z = " + " and ".join(["x"] * 3000) + "\n", 0),  # flat in libcst's tree
+        ("z = x + y\n" * 3000, 1),  # many short statements
+        ("s = '" + "+" * 5000 + "'  # " + "-" * 5000 + "\n", 0),  # strings and comments
+    ],
+)
+def test_the_longest_operator_chain_is_counted(source: str, operators: int) -> None:
+    found = parse_cost.longest_operator_chain(source, limit=0)
+    assert found == operators
+
+
+def test_a_file_with_a_long_operator_chain_is_never_parsed(monkeypatch, run_cli, tmp_path) -> None:
+    """libcst's parse time grows far faster than a chain of binary operators (16,000 terms:
+    more than ten minutes): such a file is skipped, said so, before any parse."""
+    from torchlint import runner
+    from torchlint.sourcefile import decode_source
+
+    def parse(*args, **kwargs):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(runner, "lint_source", parse)
+    source = decode_source(_chain(16_000).encode(), Path("poly.py"))
+    outcome = runner.process_source("poly.py", source, build_settings(None), runner.Mode())
+    assert outcome.not_checked is not None and outcome.not_checked.setting == "operator-chain"
+    (tmp_path / "poly.py").write_text(_chain(parse_cost.MAX_OPERATOR_CHAIN + 2))  # 1,001 `+`
+    (tmp_path / "fine.py").write_text(_chain(parse_cost.MAX_OPERATOR_CHAIN + 1))
+    done = run_cli("check", ".")
+    assert done.returncode == 0
+    lines = done.stderr.decode().splitlines()
+    assert lines[0] == (
+        "torchlint: warning: poly.py: not checked: one expression chains 1,001 arithmetic "
+        "operators, more than the parser handles in reasonable time (1,000); exclude the file"
+    )
+    assert lines[-1] == (
+        "All checks passed! (1 file not checked: an expression chains more than 1,000 operators)"
+    )
+
+
 # --- the stress suite's in-process drivers run (benchmarks/stress.py) --------------------------
 
 

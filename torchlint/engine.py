@@ -40,7 +40,7 @@ from torchlint.names import (
     is_node_type,
 )
 from torchlint.nesting import too_deep
-from torchlint.parse_cost import too_costly
+from torchlint.parse_cost import MAX_OPERATOR_CHAIN, too_costly, too_long_chain
 from torchlint.parsing import parse_module
 from torchlint.positions import LineIndex, node_spans, placed_spans
 from torchlint.rules.base import Rule
@@ -193,7 +193,8 @@ class OverLimit:
     """Why a file's code is left unparsed: the setting it is over, and by how much."""
 
     # "max-file-size" (amount: bytes), "max-nesting" (amount: bracket depth) or
-    # "max-parse-memory" (amount: the parse's estimated MiB)
+    # "max-parse-memory" (amount: the parse's estimated MiB) or "operator-chain" (amount:
+    # the operators of one expression; a fixed limit, MAX_OPERATOR_CHAIN)
     setting: str
     amount: int
     limit: int  # the setting's value: KiB, brackets or MiB
@@ -206,6 +207,11 @@ class OverLimit:
             return (
                 f"not checked: {self.amount / 1024:,.0f} KiB{code} is more than "
                 f"`max-file-size` ({self.limit:,} KiB)"
+            )
+        if self.setting == "operator-chain":
+            return (
+                f"not checked: one expression chains {self.amount:,} arithmetic operators, "
+                f"more than the parser handles in reasonable time ({self.limit:,})"
             )
         if self.setting == "max-parse-memory":
             return (
@@ -240,6 +246,10 @@ def code_over_limits(
         depth = timing.measure("read: nesting check", too_deep_to_parse, text, limit)
         if depth is not None:
             return OverLimit("max-nesting", depth, limit, of_code)
+    for text in modules:
+        chain = timing.measure("read: operator chain check", too_long_chain, text)
+        if chain is not None:
+            return OverLimit("operator-chain", chain, MAX_OPERATOR_CHAIN, of_code)
     for text in modules:
         limit = settings.max_parse_memory
         mib = timing.measure("read: parse memory estimate", too_costly, text, limit)

@@ -30,6 +30,14 @@ def too_costly_to_parse(path: str, limit: int, why: str = "") -> NotChecked:
     return NotChecked(path, "max-parse-memory", costly_reason(limit), why)
 
 
+def chained_too_long(path: str, limit: int, why: str = "") -> NotChecked:
+    return NotChecked(path, "operator-chain", chain_reason(limit), why)
+
+
+def chain_reason(limit: int) -> str:
+    return f"an expression chains more than {limit:,} operators"
+
+
 def costly_reason(limit: int) -> str:
     return f"estimated to take more than {limit:,} MiB to parse"
 

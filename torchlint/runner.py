@@ -29,6 +29,7 @@ from torchlint.fixer import fix_source
 from torchlint.interrupts import deferred_interrupts, ignore_interrupts
 from torchlint.not_checked import (
     NotChecked,
+    chained_too_long,
     larger_than_max_file_size,
     nested_too_deeply,
     too_costly_to_parse,
@@ -208,6 +209,10 @@ def _not_checked(outcome: FileOutcome, over: OverLimit) -> FileOutcome:
     if over.setting == "max-file-size":
         outcome.not_checked = larger_than_max_file_size(outcome.path, over.why())
         advice = ""
+    elif over.setting == "operator-chain":
+        outcome.not_checked = chained_too_long(outcome.path, over.limit, over.why())
+        outcome.warnings.append(f"{outcome.path}: {over.why()}; exclude the file")
+        return outcome
     elif over.setting == "max-parse-memory":
         outcome.not_checked = too_costly_to_parse(outcome.path, over.limit, over.why())
         advice = ", where the parser's memory grows with the tokens and their bracket depth"
