@@ -248,7 +248,7 @@ def code_over_limits(
             return OverLimit("max-nesting", depth, limit, of_code)
     for text in modules:
         chain = timing.measure("read: operator chain check", too_long_chain, text)
-        if chain is not None:
+        if chain is not None and python_rejects(text) is None:  # else TL000 says why
             return OverLimit("operator-chain", chain, MAX_OPERATOR_CHAIN, of_code)
     for text in modules:
         limit = settings.max_parse_memory
