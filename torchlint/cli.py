@@ -416,7 +416,8 @@ def _summary(result: RunResult, options: dict[str, Any], mode: Mode, diff: bool)
         summary[-1] += f" ({skipped})"
     elif skipped:  # the last line says so: a pass must not read as a full one
         result.notes.append(f"({skipped}.)")
-    for line in [*result.first_notes, *summary, *result.notes]:
+    before = "" if mode.fix or options.get("stdin_filename") else _opt_in_note(options)
+    for line in [before, *summary, *result.notes]:
         if line:
             click.echo(line, err=True)
 
@@ -511,8 +512,6 @@ def check(
         _add_noqa(paths, apply_fix or diff, options)
     mode = Mode(fix=apply_fix or diff, write=not diff)
     result = _execute(paths, options, mode, diff)
-    if not mode.fix and not options["stdin_filename"]:
-        result.first_notes.append(_opt_in_note(options))
     _finish(result, options, mode, diff)
 
 

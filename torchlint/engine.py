@@ -233,8 +233,8 @@ def code_over_limits(
 ) -> OverLimit | None:
     """The limit one file's code is over, checked before any parse: a notebook's code is
     several modules, measured together for `max-file-size` (in KiB; ``size``: the file's own
-    bytes, where known) and each (libcst parses each alone) for `max-nesting` and
-    `max-parse-memory` (0: no limit). None: it is checked. Every front end (the runner,
+    bytes, where known) and each (libcst parses each alone) for `max-nesting`, the longest
+    operator chain (a fixed limit) and `max-parse-memory` (0: no limit). None: it is checked. Every front end (the runner,
     the editor, flake8) asks this one function."""
     max_file_size = settings.max_file_size
     if size is None:

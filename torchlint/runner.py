@@ -75,7 +75,6 @@ class RunResult:
     fixed: int = 0
     diffs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said once, in the summary
-    first_notes: list[str] = field(default_factory=list)  # said before the summary
     adds_runtime: bool = False
     unsafe_fixes: bool = False  # were unsafe fixes enabled (what `[*]` and the summary count)
     timings: dict[str, float] = field(default_factory=dict)  # TORCHLINT_TIMING: seconds per part
