@@ -157,6 +157,13 @@ def read_names(expr: cst.CSTNode) -> list[str]:
     return found
 
 
+def target_names(target: cst.CSTNode) -> list[str]:
+    """The names an assignment target binds: ``x``, ``(x, *rest)``, ``[x, (y, z)]``."""
+    found: list[str] = []
+    _target_names(target, found)
+    return found
+
+
 def _target_names(target: cst.CSTNode, out: list[str]) -> None:
     target_type = type(target)
     if target_type is _NAME:

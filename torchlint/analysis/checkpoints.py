@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import libcst as cst
 
 from torchlint import calls
-from torchlint.names import Scope, inner_children, iter_children, read_names
+from torchlint.names import Scope, inner_children, iter_children, read_names, target_names
 from torchlint.project.summary import CONFIG_SUFFIXES, COPIES, NAMESPACES, PLAIN_CALLS
 
 if TYPE_CHECKING:
@@ -142,14 +142,8 @@ def _bound_names(function: cst.FunctionDef | cst.Lambda) -> frozenset[str]:
             targets = [node.target]
         elif isinstance(node, cst.WithItem) and node.asname is not None:
             targets = [node.asname.name]
-        while targets:
-            target = targets.pop()
-            if isinstance(target, cst.Name):
-                names.add(target.value)
-            elif isinstance(target, (cst.Tuple, cst.List)):
-                targets.extend(element.value for element in target.elements)
-            elif isinstance(target, cst.StarredElement):
-                targets.append(target.value)
+        for target in targets:
+            names.update(target_names(target))
         stack.extend(inner_children(node))
     return frozenset(names)
 
