@@ -784,6 +784,7 @@ def _chain(terms: int, term: str = "x") -> str:
         ("z = " + " and ".join(["x"] * 3000) + "\n", 0),  # flat in libcst's tree
         ("z = x + y\n" * 3000, 1),  # many short statements
         ("s = '" + "+" * 5000 + "'  # " + "-" * 5000 + "\n", 0),  # strings and comments
+        ("größe = maß * 2\n" * 400, 1),  # non-ASCII names are operands, not operators
     ],
 )
 def test_the_longest_operator_chain_is_counted(source: str, operators: int) -> None:

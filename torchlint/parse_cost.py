@@ -90,15 +90,13 @@ def too_costly(source: str, limit: int) -> int | None:
 # thousands. Comparisons and `and`/`or` are flat in libcst's tree: they do not count.
 MAX_OPERATOR_CHAIN = 1000
 _OPERATORS = "+-*/%@&|^"
-_NOT_OPERATORS = str.maketrans(
-    "", "", "".join(chr(c) for c in range(128) if chr(c) not in _OPERATORS)
-)
 _INNERMOST = re.compile(r"[(\[{][^()\[\]{}]*[)\]}]")
 _BREAKS = re.compile(r"[,;=:\n]")  # where one expression ends and the next begins
 
 
 def _operators(code: str) -> int:
-    return len(code.translate(_NOT_OPERATORS))
+    # Counted one character at a time: names may be non-ASCII (`größe`), and they are not operators.
+    return sum(code.count(operator) for operator in _OPERATORS)
 
 
 def _longest_in(segment: str) -> int:
