@@ -248,6 +248,38 @@ def test_shell_command_cells_are_not_syntax_errors(cwd: Path) -> None:
     assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 15", "cell 16"]
 
 
+def test_blanks_left_for_the_reader_are_not_syntax_errors(cwd: Path) -> None:
+    """Exercise notebooks leave `criterion = # TODO` and bodiless `def`s for the reader to
+    write: not errors. A cell broken anywhere else, and a filled-in blank that is still
+    wrong, are TL000; the other cells are linted as before."""
+    notebook = training_notebook()
+    notebook["cells"] += [
+        code(["# TODO: define the loss\n", "criterion = # cross-entropy\n", "lr = 0.01"]),
+        code(["n_epochs = \n", "for epoch in range(n_epochs):\n", "    pass"]),
+        code(["# TODO: one-hot encode the rank\n", "one_hot = pass\n"]),
+        code(["def fake_loss(d_out):\n", "    # compute the loss for the fake images\n"]),
+        code(["x = model(batch"]),
+        code(["if x == \n", "    pass"]),
+    ]
+    write_notebook(cwd / "nb.ipynb", notebook)
+    lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
+    assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 14", "cell 15"]
+    assert [line.split(": ")[1].split()[0] for line in lines][:2] == ["TL101", "TL201"]
+
+
+def test_a_cell_ipython_runs_after_removing_its_leading_indent_is_not_an_error(cwd: Path) -> None:
+    """IPython strips the first line's indentation from every line of a cell (its
+    `leading_indent` transform): ` x = 1` runs. A cell indented past its first line does not."""
+    notebook = training_notebook()
+    notebook["cells"] += [
+        code(["\n", ' device = "cuda" if torch.cuda.is_available() else "cpu"\n', " device"]),
+        code(["x = 1\n", "  y = 2"]),
+    ]
+    write_notebook(cwd / "nb.ipynb", notebook)
+    lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
+    assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 11"]
+
+
 def test_a_percent_continuation_in_brackets_is_python_not_a_magic(cwd: Path) -> None:
     notebook = training_notebook()
     notebook["cells"] += [

@@ -5,7 +5,10 @@ module (so an import in the first cell resolves names in the tenth, as in the ke
 with a boundary statement (a bare name at column 0) after each cell. Being a statement, it
 ends the run of leading imports, so the imports a fix needs go after the leading imports
 (and magics) of the first code cell, never into a later one. If that module does not parse, each cell is linted on
-its own instead, so one broken cell does not hide the others. Markdown and raw cells,
+its own instead, so one broken cell does not hide the others. A cell that does not parse
+because it is an exercise blank (``lr = `` with nothing after it, a ``def`` with no body)
+or because it is indented as a whole (IPython strips that indentation) is not linted and
+not reported: it is not a syntax error the notebook's author would fix. Markdown and raw cells,
 cells run by a non-Python cell magic (``%%bash``, ``%%writefile``...), cells of shell
 commands that do not parse as Python (``ls /content``, ``$ docker run ...``: IPython
 automagic, or commands shown for a terminal) and notebooks whose kernel language is not
@@ -506,7 +509,8 @@ def _groups(notebook: Notebook) -> list[_Virtual]:
     """One virtual module of all code cells.
 
     If that does not parse, the cells that do not parse on their own are linted alone (for
-    their TL000) and the others together; if even those do not parse together, each alone.
+    their TL000; not exercise blanks, nor cells IPython runs after removing their leading
+    indent) and the others together; if even those do not parse together, each alone.
     """
     cells = notebook.code_cells
     if not cells:
@@ -517,11 +521,57 @@ def _groups(notebook: Notebook) -> list[_Virtual]:
     alone = {cell.index: _build([cell]) for cell in cells}
     good = [cell for cell in cells if _parses(alone[cell.index].text)]
     good_indexes = {cell.index for cell in good}
-    groups = [alone[cell.index] for cell in cells if cell.index not in good_indexes]
+    groups = [
+        alone[cell.index]
+        for cell in cells
+        if cell.index not in good_indexes
+        and not left_to_complete(alone[cell.index].text)
+        and not _runs_in_ipython(alone[cell.index].text)
+    ]
     if good:
         rest = _build(good)
         groups[:0] = [rest] if _parses(rest.text) else [alone[cell.index] for cell in good]
     return groups
+
+
+def left_to_complete(code: str) -> bool:
+    """A cell that stops parsing where the reader is to write code: an assignment with no
+    value (``criterion = # TODO``, ``lr = ``, ``x = pass``) or a block with no body (``def loss(out):``
+    and a comment). Exercise notebooks leave such blanks on purpose; they are not errors to
+    report, and the cell cannot be linted until it is filled in."""
+    try:
+        ast.parse(code)
+    except SyntaxError as error:
+        if error.msg.startswith("expected an indented block"):
+            return True
+        lines = code.splitlines()
+        line = lines[error.lineno - 1] if error.lineno and error.lineno <= len(lines) else ""
+        statement = line.split("#", 1)[0].rstrip().removesuffix(" pass")  # `x = pass`
+        return (
+            statement.endswith("=")
+            and not statement.endswith(("==", "<=", ">=", "!="))
+            and bool(statement[:-1].strip())
+        )
+    except (ValueError, RecursionError, MemoryError):
+        return False
+    return False
+
+
+def _runs_in_ipython(code: str) -> bool:
+    """Whether ``code``, which does not parse, runs in IPython all the same: IPython drops
+    leading blank lines and removes the first line's indentation from every line that
+    starts with it (its ``leading_indent`` transform), so a cell pasted with one space in
+    front runs. Such a cell is not linted (its columns would not be the file's) and is not
+    a syntax error."""
+    lines = code.splitlines(keepends=True)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    space = _INDENT.match(lines[0]).group() if lines else ""  # type: ignore[union-attr]
+    if not space:
+        return False
+    return _parses(
+        "".join(line[len(space) :] if line.startswith(space) else line for line in lines)
+    )
 
 
 def _map_all(
