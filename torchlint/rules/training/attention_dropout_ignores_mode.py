@@ -79,12 +79,18 @@ class AttentionDropoutIgnoresMode(Rule):
     Safe: in training mode nothing changes, and in eval mode dropout is what every reader
     expects to be off (as for TL308).
 
+    Opt-in (`extend-select = ["TL315"]`) since round 2026-12-08a: its first unseen labels
+    were 0 of 2 (strict labels, LABELLING.md), both in an inference-only project whose
+    dropout rate comes from a config that is 0 in its released checkpoints; whether the
+    rate is ever above 0 in training is not in the file.
+
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.functional.scaled_dot_product_attention.html
     """
 
     code = "TL315"
     name = "attention-dropout-ignores-mode"
+    default = False
     applies_to_tests = False
     summary = (
         "`scaled_dot_product_attention` with a fixed `dropout_p` keeps dropping after "
