@@ -447,6 +447,11 @@ class KnownSensitivity:
         project = self.flow.project
         if project is not None:
             if project.mode(qualified) == "sensitive":
+                rates = {
+                    name: (position, zero) for name, position, zero in project.rates(qualified)
+                }
+                if rates and self._rates_off(value, rates, frozenset(), None):
+                    return _NEUTRAL  # a project class built with every dropout rate at 0
                 return _SENSITIVE
             gates = project.gates(qualified)
             if gates and sets_rate(value, dict(gates)):
