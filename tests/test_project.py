@@ -923,6 +923,43 @@ def test_project_training_branch_gated_by_a_zero_rate(tmp_path: Path) -> None:
     ]
 
 
+def test_project_class_built_with_every_dropout_rate_at_zero(tmp_path: Path) -> None:
+    """A class of another file whose only mode-dependent layers are dropouts fed by its
+    ``__init__`` parameters, whatever their defaults: a construction passing a literal 0
+    for each (or leaving out one that defaults to 0) builds nothing ``eval()`` changes. A
+    rate it leaves at a non-zero default, a rate of 0.1 or from a variable, and a class
+    with batch norm as well are still reported."""
+    models = """\
+        import torch.nn.functional as F
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self, dim, dropout=0.5, *, attn_dropout=0.0):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.drop = nn.Dropout(dropout)
+                self.attn_dropout = attn_dropout
+
+            def forward(self, x):
+                x = F.dropout(x, self.attn_dropout, training=self.training)
+                return self.drop(self.fc(x))
+
+        class Normed(nn.Module):
+            def __init__(self, dropout=0.5):
+                super().__init__()
+                self.bn = nn.BatchNorm1d(8)
+                self.drop = nn.Dropout(dropout)
+    """
+    reported = [("pkg/run.py", 9, "TL301")]
+    assert _run_with(tmp_path, models, "Net", "Net(8, 0.0)") == []
+    assert _run_with(tmp_path, models, "Net", "Net(8, dropout=0, attn_dropout=0)") == []
+    assert _run_with(tmp_path, models, "Net", "Net(8)") == reported
+    assert _run_with(tmp_path, models, "Net", "Net(8, dropout=0.1)") == reported
+    assert _run_with(tmp_path, models, "Net", "Net(8, dropout=args.p)") == reported
+    assert _run_with(tmp_path, models, "Net", "Net(8, 0, attn_dropout=0.2)") == reported
+    assert _run_with(tmp_path, models, "Normed", "Normed(dropout=0.0)") == reported
+
+
 def test_project_wrapper_of_a_loaded_model_or_a_holder_is_not_known_sensitive(
     tmp_path: Path,
 ) -> None:

@@ -251,6 +251,32 @@ def _literal_bool(expr: cst.BaseExpression) -> bool | None:
     return None
 
 
+_SUBMODULE_ITERATORS = frozenset({"modules", "children", "named_modules", "named_children"})
+
+
+def _dropout_owner(receiver: str, loops: tuple[Loop, ...]) -> str | None:
+    """``m.train()`` in ``for m in model.modules(): if isinstance(m, nn.Dropout): ...``:
+    the model whose dropout layers the loop puts in train mode on purpose (Monte Carlo
+    dropout); None where the loop does not iterate a model's submodules or never names a
+    dropout (a plain loop over all of them is just ``model.train()``)."""
+    for loop in reversed(loops):
+        node = loop.node
+        if receiver not in loop.targets or not isinstance(node, cst.For):
+            continue
+        call = node.iter
+        if not (
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value in _SUBMODULE_ITERATORS
+        ):
+            return None
+        owner = dotted_name(call.func.value)
+        if owner is None or "dropout" not in cst.Module([]).code_for_node(node.body).lower():
+            return None
+        return owner
+    return None
+
+
 def positional_args(call: cst.Call) -> list[cst.Arg]:
     return [a for a in call.args if a.keyword is None and not a.star]
 
@@ -288,7 +314,8 @@ class Event:
     optimizer step; ``closure`` when given one), ``sched_step``, ``autograd``
     (``torch.autograd.grad`` & co), ``grad_toggle`` (``torch.set_grad_enabled(...)`` as a
     statement), ``freeze`` (``m.requires_grad_(False)``), ``bind`` (``name = ...``: after
-    it, the name may hold another object).
+    it, the name may hold another object), ``dropout_train`` (``m.train()`` in a loop over
+    ``model.modules()`` that picks dropout layers: ``model``'s dropout on purpose).
     """
 
     kind: str
@@ -717,6 +744,7 @@ class Flow:
         mode: str | None = None
         found = [mode]
         holders = self.holders(function, name)
+        stepping: set[int] | None = None
         for event in self.expanded(function):
             kind = event.kind
             if kind in ("backward", "step"):
@@ -725,8 +753,18 @@ class Flow:
             elif kind in _MODE_KINDS and (
                 covers(event.name, name) or (event.name in holders and kind in _HOLDER_KINDS)
             ):
-                if kind == "train":
+                if kind == "dropout_train":
+                    if event.name != UNKNOWN:
+                        mode = "train"  # its dropout layers in train mode on purpose (MC dropout)
+                elif kind == "train":
                     restores = event.site is not None or mode in ("eval", "restored")
+                    if restores and event.site is None and mode is not None:
+                        # `model.eval()` ... `model.train()` in this function's own code,
+                        # outside any loop that trains: train mode chosen for what follows
+                        # (Monte Carlo dropout), not a training loop's restore
+                        if stepping is None:
+                            stepping = self._stepping_loops(function)
+                        restores = any(id(loop) in stepping for loop in event.loops)
                     mode = "restored" if restores else "train"
                 elif kind == "pretrained":
                     mode = "loaded"  # eval, until a train() that starts training on purpose
@@ -734,6 +772,16 @@ class Flow:
                     mode = "eval"
             found.append(mode)
         self._mode_prefixes[key] = found
+        return found
+
+    def _stepping_loops(self, function: FunctionInfo) -> set[int]:
+        """The loops of ``function`` (by id) whose body runs a ``backward()`` or an
+        optimizer step, following same-file calls: a ``train()`` there restores the
+        training's mode after a look at the model."""
+        found: set[int] = set()
+        for event in self.expanded(function):
+            if event.kind in ("backward", "step"):
+                found.update(id(loop) for loop in event.loops)
         return found
 
     def holders(self, function: FunctionInfo, name: str) -> set[str]:
@@ -824,7 +872,7 @@ class Flow:
                         continue
                     if event.kind in ("eval", "pretrained"):
                         evaluated = True
-                    elif event.kind in ("train", "mode"):
+                    elif event.kind in ("train", "mode", "dropout_train"):
                         trained = True
             self._permanent[key] = evaluated and not trained
         return self._permanent[key]
@@ -872,7 +920,7 @@ class Flow:
         return [loop for loop in found if not any(loop in other.chain()[1:] for other in found)]
 
 
-_MODE_KINDS = frozenset({"eval", "scoped_eval", "mode", "pretrained", "train"})
+_MODE_KINDS = frozenset({"eval", "scoped_eval", "mode", "pretrained", "train", "dropout_train"})
 # What a holder's switch tells of what it holds: its eval() reaches it; its train() is not
 # read as train mode on purpose (``trainer.train()`` runs a training, it does not choose a
 # mode for an evaluation).
@@ -926,7 +974,7 @@ class _State:
         return _State(**{**self.__dict__, **changes})
 
 
-_TRACKED_MODES = frozenset({"eval", "pretrained", "train", "mode", "bind"})
+_TRACKED_MODES = frozenset({"eval", "pretrained", "train", "mode", "bind", "dropout_train"})
 
 
 class _Builder:
@@ -1313,12 +1361,18 @@ class _Builder:
         if method == "eval" and not args:
             self.event(state, "eval", receiver, node)
         elif method == "train":
+            kind = None
             if not args:
-                self.event(state, "train", receiver, node)
+                kind = "train"
             elif len(args) == 1 and (args[0].keyword is None or args[0].keyword.value == "mode"):
                 flag = _literal_bool(args[0].value)
                 kind = "mode" if flag is None else ("train" if flag else "eval")
+            if kind is not None:
                 self.event(state, kind, receiver, node)
+            if kind == "train" and receiver is not None:
+                owner = _dropout_owner(receiver, state.loops)
+                if owner is not None:
+                    self.event(state, "dropout_train", owner, node)
         elif method == "zero_grad":
             self.event(state, "zero_grad", receiver, node)
         elif method == "zero_" and receiver is not None and ".grad" in "." + receiver + ".":

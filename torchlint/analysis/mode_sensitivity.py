@@ -89,12 +89,28 @@ def _torch_layer_sensitive(last: str, call: cst.Call) -> bool:
         if any(a.star for a in call.args) or len(positional) > RECURRENT_DROPOUT_POSITION[last]:
             return True
         return not _is_zero_or_false(_keyword(call, "dropout"))
+    if "Dropout" in last and _literal_zero(_dropout_rate(call)):
+        return False  # `nn.Dropout(0.0)`: drops nothing in either mode
     if last.startswith("InstanceNorm") or last.startswith("LazyInstanceNorm"):
         # even with `track_running_stats=True`: normalising each sample by its own statistics
         # at test time (train mode) is a common, deliberate choice for generators (StarGAN's
         # samples degrade with the running statistics), so its mode is the author's call
         return False
     return last in MODE_SENSITIVE_NN
+
+
+def _literal_zero(expr: cst.BaseExpression | None) -> bool:
+    """A number literal 0 (``0``, ``0.0``): not a name, not an omitted argument."""
+    return isinstance(expr, cst.Integer | cst.Float) and float(expr.value) == 0
+
+
+def _dropout_rate(call: cst.Call) -> cst.BaseExpression | None:
+    """The rate a ``nn.Dropout*(...)`` construction passes (``p=`` or the first argument)."""
+    value = _keyword(call, "p")
+    if value is None:
+        positional = [a for a in call.args if a.keyword is None]
+        value = positional[0].value if positional and not positional[0].star else None
+    return value
 
 
 def _rate_parameter(last: str, call: cst.Call, zero_params: frozenset[str]) -> str | None:
@@ -129,6 +145,20 @@ def zero_default_params(function: cst.FunctionDef | None) -> dict[str, int]:
     for param in function.params.kwonly_params:
         if param.default is not None and _is_zero_or_false(param.default):
             found[param.name.value] = -1
+    return found
+
+
+def init_params(function: cst.FunctionDef | None) -> dict[str, int]:
+    """Every named parameter of ``function`` but ``self``, with its call position as in
+    ``zero_default_params`` (-1 keyword-only)."""
+    if function is None:
+        return {}
+    found: dict[str, int] = {}
+    for position, param in enumerate(function.params.params):
+        if position or param.name.value != "self":
+            found[param.name.value] = position
+    for param in function.params.kwonly_params:
+        found[param.name.value] = -1
     return found
 
 
@@ -317,6 +347,9 @@ class KnownSensitivity:
         self._values: dict[tuple[tuple[str, int], str], list[cst.BaseExpression]] | None = None
         # a class's ``__init__`` parameters that alone turn its dropout on (default 0)
         self._gates: dict[int, dict[str, int]] = {}
+        # a class's ``__init__`` parameters (any default) that alone feed its dropout rates,
+        # with their positions and whether their default is 0 (``_rates``)
+        self._rates: dict[int, dict[str, tuple[int, bool]] | None] = {}
 
     def sensitive(self, function: FunctionInfo, name: str, depth: int = 0) -> bool:
         """Every object ``name`` holds here is of a known class whose behaviour depends on
@@ -385,7 +418,8 @@ class KnownSensitivity:
             classes = self.flow.classes[func.value]
             if len(classes) == 1 and classes[0].module_like:
                 if self._class_sensitive(classes[0]):
-                    return _SENSITIVE
+                    # `Net(dropout=0.0)`: every rate its dropout reads is a literal 0 here
+                    return _NEUTRAL if self._switched_off(classes[0], value) else _SENSITIVE
                 gates = self._gates.get(id(classes[0]))
                 # dropout whose rate defaults to 0: it acts only when this call sets it
                 return _SENSITIVE if gates and sets_rate(value, gates) else _UNKNOWN
@@ -413,6 +447,11 @@ class KnownSensitivity:
         project = self.flow.project
         if project is not None:
             if project.mode(qualified) == "sensitive":
+                rates = {
+                    name: (position, zero) for name, position, zero in project.rates(qualified)
+                }
+                if rates and self._rates_off(value, rates, frozenset(), None):
+                    return _NEUTRAL  # a project class built with every dropout rate at 0
                 return _SENSITIVE
             gates = project.gates(qualified)
             if gates and sets_rate(value, dict(gates)):
@@ -452,6 +491,75 @@ class KnownSensitivity:
             self._gates[id(info)] = {name: zero[name] for name in gates}
         return False
 
+    def _rates_of(self, info: ClassInfo) -> dict[str, tuple[int, bool]] | None:
+        """When a same-file module class depends on its mode only through dropout rates its
+        ``__init__`` parameters feed (``nn.Dropout(dropout)``, ``F.dropout(x,
+        self.dropout, self.training)``, a submodule built with them), whatever their
+        defaults: those parameters, with their call positions and whether they default to
+        0. None when something else acts (batch norm, a ``self.training`` branch, a fixed
+        or computed rate, a base class that does)."""
+        key = id(info)
+        if key in self._rates:
+            return self._rates[key]
+        self._rates[key] = None  # recursion: not proven
+        flow = self.flow
+        scope = flow.module_info.scope
+        for base in info.node.bases:
+            value = base.value
+            if isinstance(value, cst.Name) and value.value in flow.classes:
+                others = flow.classes[value.value]
+                if len(others) != 1 or self._class_sensitive(others[0]):
+                    return None
+                continue
+            qualified = scope.qualified_name(value)
+            project = flow.project
+            if qualified and project is not None and project.mode(qualified) == "sensitive":
+                return None
+        init = _init_of(info)
+        params = init_params(init)
+        zero = zero_default_params(init)
+        gates: set[str] = set()
+        attrs = _rate_attributes(init, params)
+        if not params or self._builds_sensitive(
+            info.node.body, scope, frozenset(params), gates, attrs, info, rates=True
+        ):
+            return None
+        found = {name: (params[name], name in zero) for name in gates if name in params}
+        self._rates[key] = found
+        return found
+
+    def _switched_off(self, info: ClassInfo, call: cst.Call) -> bool:
+        """``call`` builds ``info`` with every dropout rate at a literal 0 (or a rate that
+        defaults to 0 left out): ``eval()`` changes nothing in what it builds."""
+        rates = self._rates_of(info)
+        return bool(rates) and self._rates_off(call, rates, frozenset(), None)
+
+    @staticmethod
+    def _rates_off(
+        call: cst.Call,
+        rates: dict[str, tuple[int, bool]],
+        own: frozenset[str],
+        gates: set[str] | None,
+    ) -> bool:
+        """Every one of ``rates`` is a literal 0 at ``call``, left out where it defaults to
+        0, or one of ``own`` (the enclosing class's parameters, then noted in ``gates``)."""
+        if any(arg.star for arg in call.args):
+            return False  # `**config`: cannot read the rates
+        positional = [a.value for a in call.args if a.keyword is None]
+        for name, (position, zero_default) in rates.items():
+            value = _keyword(call, name)
+            if value is None and 0 < position <= len(positional):
+                value = positional[position - 1]
+            if value is None:
+                if not zero_default:
+                    return False  # the default rate acts
+            elif isinstance(value, cst.Name) and value.value in own:
+                if gates is not None:
+                    gates.add(value.value)
+            elif not _literal_zero(value):
+                return False  # `dropout=0.1`, `dropout=args.dropout`
+        return True
+
     @staticmethod
     def _gated(
         call: cst.Call,
@@ -490,8 +598,11 @@ class KnownSensitivity:
         gates: set[str] | None = None,
         attrs: dict[str, str] | None = None,
         cls: ClassInfo | None = None,
+        rates: bool = False,
     ) -> bool:
-        """``body`` surely depends on the mode; a dropout whose rate is one of
+        """``body`` surely depends on the mode (``rates``: a submodule class of the file
+        that depends on it only through its rates counts when built with non-zero ones,
+        see ``_rates_of``); a dropout whose rate is one of
         ``zero_params`` (off by default; ``attrs``: ``self.rate = rate`` in ``__init__``)
         is only noted in ``gates``. A ``self.training`` read in an ``assert``, or that only
         tells a functional dropout the mode (its rate decides), does not count; one
@@ -542,9 +653,13 @@ class KnownSensitivity:
                     # follow this one's mode
                     if len(classes) == 1 and classes[0].is_module:
                         info = classes[0]
-                        if self._class_sensitive(info) or self._gated(
-                            node, self._gates.get(id(info)), zero_params, gates
-                        ):
+                        if self._class_sensitive(info):
+                            inner_rates = self._rates_of(info) if rates else None
+                            if not inner_rates or not self._rates_off(
+                                node, inner_rates, zero_params, gates
+                            ):
+                                return True
+                        elif self._gated(node, self._gates.get(id(info)), zero_params, gates):
                             return True
                 elif isinstance(func, cst.Name) and len(flow.module_defs.get(func.value, ())) == 1:
                     helper = flow.module_defs[func.value][0]

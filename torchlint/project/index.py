@@ -524,6 +524,29 @@ class ProjectIndex:
             return ()
         return self._symbol_state(symbol)[1]
 
+    def rates(self, origin: Path, qualified: str) -> tuple[tuple[str, int, bool], ...]:
+        """For a project class that depends on its mode only through dropout rates its
+        ``__init__`` parameters feed (whatever their defaults): those parameters, with their
+        call positions and whether they default to 0. A construction that passes a literal
+        0 for each (or leaves out one that defaults to 0) builds nothing mode-dependent.
+        Empty when anything else acts, or a class it calls cannot be followed."""
+        symbol = self.resolve(origin, qualified)
+        if symbol is None or symbol.kind != "class":
+            return ()
+        summary = symbol.summary
+        if not isinstance(summary, ClassSummary) or summary.rates is None:
+            return ()
+
+        def compute() -> tuple[tuple[str, int, bool], ...]:
+            build = summary.rates
+            assert build is not None
+            mode, gates, unknown = self._build_state_full(symbol.path, build, summary.bases)
+            if mode == _SENSITIVE or unknown or not gates:
+                return ()
+            return tuple((name, position, name in summary.zero_rates) for name, position in gates)
+
+        return self._memoised(("rates", symbol.path, symbol.name), compute, ())
+
     def _symbol_mode(self, symbol: Symbol) -> str:
         return self._symbol_state(symbol)[0]
 
@@ -539,12 +562,19 @@ class ProjectIndex:
     def _build_state(
         self, path: Path, build: Build, bases: tuple[str, ...] = (), inherits: bool = False
     ) -> tuple[str, tuple[tuple[str, int], ...]]:
-        """The mode of what ``build`` describes, and its gates (see ``gates``). Not followed
-        into: a class that is not an ``nn.Module`` (a holder's layers are not its
+        """The mode of what ``build`` describes, and its gates (see ``gates``)."""
+        mode, gates, _ = self._build_state_full(path, build, bases, inherits)
+        return mode, gates
+
+    def _build_state_full(
+        self, path: Path, build: Build, bases: tuple[str, ...] = (), inherits: bool = False
+    ) -> tuple[str, tuple[tuple[str, int], ...], bool]:
+        """``_build_state``, and whether something it calls could not be followed. Not
+        followed into: a class that is not an ``nn.Module`` (a holder's layers are not its
         submodules: its ``eval()`` does not reach them) and a loader that returns its model
         in eval mode (a wrapper built around it holds an evaluated model)."""
         if build.sensitive:
-            return _SENSITIVE, ()
+            return _SENSITIVE, (), False
         unknown = build.opaque
         own = dict(build.passes)
         gates = set(build.gates)
@@ -560,7 +590,7 @@ class ProjectIndex:
             if other.kind == "function" and other.summary.returns_eval:  # type: ignore[union-attr]
                 continue  # a loader's model is in eval mode already
             if mode == _SENSITIVE:
-                return _SENSITIVE, ()
+                return _SENSITIVE, (), False
             if not inner:
                 continue
             if inherits and ref in bases:
@@ -574,12 +604,12 @@ class ProjectIndex:
                 for name, position in inner:
                     value = passed.get(name) or passed.get(f"#{position}")
                     if value == "1":
-                        return _SENSITIVE, ()
+                        return _SENSITIVE, (), False
                     if value and value[2:] in own:
                         gates.add((value[2:], own[value[2:]]))
         if gates:
-            return _UNKNOWN, tuple(sorted(gates))
-        return (_UNKNOWN if unknown else _INSENSITIVE), ()
+            return _UNKNOWN, tuple(sorted(gates)), unknown
+        return (_UNKNOWN if unknown else _INSENSITIVE), (), unknown
 
     def cuda_gate(self, origin: Path, qualified: str) -> bool:
         symbol = self.resolve(origin, qualified)
@@ -770,6 +800,14 @@ class ProjectView:
             return None
         return self._remember(
             "mode_of", qualified, lambda: self.index.mode(self.path, qualified), None
+        )
+
+    def rates(self, qualified: str | None) -> tuple[tuple[str, int, bool], ...]:
+        """The parameters that alone feed a project class's dropout rates (``rates``)."""
+        if not qualified:
+            return ()
+        return self._remember(
+            "rates_of", qualified, lambda: self.index.rates(self.path, qualified), ()
         )
 
     def gates(self, qualified: str | None) -> tuple[tuple[str, int], ...]:

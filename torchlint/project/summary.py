@@ -86,6 +86,12 @@ class ClassSummary:
     build: Build
     evals_itself: bool = False  # its __init__ ends with `self.eval()`: built in eval mode
     has_init: bool = True  # defines __init__ (else a base's gates are its own)
+    # Where ``build`` is sensitive only through dropout rates that ``__init__`` parameters
+    # feed, whatever their defaults: the build read with every parameter as a gate, and
+    # the gate parameters whose default is 0 (a construction with every rate at a literal
+    # 0 builds nothing mode-dependent, see ``ProjectIndex.rates``).
+    rates: Build | None = None
+    zero_rates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -665,7 +671,26 @@ class _Summarizer:
                     final = _ModeTracker(self).run(statement.body)
                     evals_itself = final.get("self") == "eval"
         build = Build(build.sensitive, opaque, tuple(refs), build.gates, build.calls, build.passes)
-        return ClassSummary(node.name, bases, build, evals_itself, init is not None)
+        rates: Build | None = None
+        if build.sensitive and init is not None:
+            every = _param_positions(init)
+            read = self._build(
+                _Parts(node), frozenset(), every, _rate_attributes(init, every), node
+            )
+            if not read.sensitive and read.gates:
+                extra = tuple(r for r in refs if r not in read.refs)
+                rates = Build(
+                    False, opaque, (*read.refs, *extra), read.gates, read.calls, read.passes
+                )
+        return ClassSummary(
+            node.name,
+            bases,
+            build,
+            evals_itself,
+            init is not None,
+            rates,
+            tuple(sorted(zero)) if rates is not None else (),
+        )
 
     def _build(
         self,
@@ -829,6 +854,16 @@ def _zero_positions(
     for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         if default is not None and _literal_false(default):
             found[arg.arg] = -1
+    return found
+
+
+def _param_positions(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, int]:
+    """Every named parameter of a method but ``self``, with its call position (the first
+    argument is 1; -1 keyword-only), whatever its default."""
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    found = {arg.arg: index for index, arg in enumerate(positional) if index}
+    found.update({arg.arg: -1 for arg in args.kwonlyargs})
     return found
 
 

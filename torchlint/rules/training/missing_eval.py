@@ -396,6 +396,34 @@ class MissingEval(Rule):
     wrapper around a loader that already calls `eval()`, a module holding a non-module
     that evaluates its own network) and kept the 4 true ones.
 
+    Two more kinds of code a maintainer writes on purpose, no longer reported:
+    - train mode chosen for the evaluation (Monte Carlo dropout, uncertainty estimates, a
+      comparison of the two modes): the last mode change before the call is an explicit
+      `model.train()` / `model.train(True)` in the function's own code, outside any loop
+      that runs a `backward()` or an optimizer step, with no training step between it and
+      the call, even after an earlier `eval()`; or a loop over `model.modules()` (or
+      `children()`) that names a dropout and calls `.train()` on what it picks
+      (`enable_dropout(model)`), here or in a helper. Its stochastic passes are the point:
+      `eval()` would turn them into one deterministic output. Still reported: a `train()`
+      in a loop that trains (an epoch loop's restore after its validation) and the block
+      after the loop, a `train()` followed by a training step before the block, and a
+      helper's `train()` that restores the mode it found (`evaluate()` ending in
+      `model.train()`). `model.train(False)` counts as `eval()`, and a `train()` followed
+      by `eval()` before the call is an evaluated model, as before;
+    - a model built with every dropout rate at a literal 0 (this extends the rate gates
+      above to rates whatever their default): its class, of this file or of the project
+      (its summary), depends on the mode only through dropout rates that its `__init__`
+      parameters feed (`nn.Dropout(dropout)`, a recurrent or attention layer's
+      `dropout=`, `F.dropout(x, self.p, training=self.training)`, a submodule of the
+      file built with them), and the construction passes a literal `0` / `0.0` for each,
+      positional or keyword, or leaves out one that defaults to 0
+      (`Net(8, dropout=0.0, attn_dropout=0)`). `nn.Dropout(0.0)` itself counts as no
+      dropout. Nothing it builds depends on the mode, so `eval()` changes nothing. Still
+      reported: a rate of `0.1`, a rate from a variable (`dropout=args.dropout`) or
+      `**config`, a rate left at a non-zero default, and a class with batch norm or a
+      `self.training` branch of its own whatever its rates. Not followed: a project
+      class whose rates reach a submodule class of another file (it stays reported).
+
     ## Why is this bad?
     `no_grad` only stops autograd from recording; it does not change the model's mode.
     Dropout keeps dropping activations and batch norm keeps normalising with the batch's
@@ -700,7 +728,7 @@ class MissingEval(Rule):
             evaluate(Tagger(), loader)
             """,
         ),
-        Invalid(
+        Valid(
             """
             import torch
             import torchvision.models as models
@@ -708,28 +736,13 @@ class MissingEval(Rule):
                 model.eval()
                 with torch.no_grad():
                     before = model(x)
-                model.train()
+                model.train()  # on purpose: the output in each mode
                 with torch.no_grad():
                     after = model(x)
                 return before, after
 
             compare(models.resnet18(), x)
-            """,
-            fixed="""
-            import torch
-            import torchvision.models as models
-            from torchlint.runtime import evaluating
-            def compare(model, x):
-                model.eval()
-                with torch.no_grad():
-                    before = model(x)
-                model.train()
-                with evaluating(model):
-                    after = model(x)
-                return before, after
-
-            compare(models.resnet18(), x)
-            """,
+            """
         ),
         Invalid(
             """
@@ -1521,6 +1534,218 @@ class MissingEval(Rule):
                 def eval(self):
                     self.online_net.eval()
             """
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 8)
+                    self.drop = nn.Dropout(0.3)
+
+                def forward(self, x):
+                    return self.drop(self.fc(x))
+
+            def enable_dropout(model):  # Monte Carlo dropout: only the dropout layers
+                for module in model.modules():
+                    if isinstance(module, nn.Dropout):
+                        module.train()
+
+            def fit_and_estimate(model, loader, optimizer, x, passes=20):
+                for batch, target in loader:
+                    nn.functional.mse_loss(model(batch), target).backward()
+                    optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    mean = model(x)
+                model.train(True)  # train mode on purpose: stochastic passes
+                with torch.no_grad():
+                    samples = torch.stack([model(x) for _ in range(passes)])
+                model.eval()
+                enable_dropout(model)
+                with torch.no_grad():
+                    spread = torch.stack([model(x) for _ in range(passes)]).std(0)
+                return mean, samples, spread
+
+            fit_and_estimate(Net(), loader, optimizer, x)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.3))
+
+            def fit(loader, optimizer, x):
+                for epoch in range(10):
+                    for batch, target in loader:
+                        nn.functional.mse_loss(model(batch), target).backward()
+                        optimizer.step()
+                    model.eval()
+                    with torch.no_grad():
+                        print(model(x))
+                    model.train()  # back to training for the next epoch
+                with torch.no_grad():  # after the loop: still in train mode
+                    return model(x)
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+            from torchlint.runtime import evaluating
+            model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.3))
+
+            def fit(loader, optimizer, x):
+                for epoch in range(10):
+                    for batch, target in loader:
+                        nn.functional.mse_loss(model(batch), target).backward()
+                        optimizer.step()
+                    model.eval()
+                    with torch.no_grad():
+                        print(model(x))
+                    model.train()  # back to training for the next epoch
+                with evaluating(model):  # after the loop: still in train mode
+                    return model(x)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.3))
+
+            def fit(loader, optimizer, x):
+                model.eval()
+                with torch.no_grad():
+                    before = model(x)
+                model.train()  # trained after it: the train() is the training's
+                for batch, target in loader:
+                    nn.functional.mse_loss(model(batch), target).backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    return before, model(x)
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+            from torchlint.runtime import evaluating
+            model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.3))
+
+            def fit(loader, optimizer, x):
+                model.eval()
+                with torch.no_grad():
+                    before = model(x)
+                model.train()  # trained after it: the train() is the training's
+                for batch, target in loader:
+                    nn.functional.mse_loss(model(batch), target).backward()
+                    optimizer.step()
+                with evaluating(model):
+                    return before, model(x)
+            """,
+        ),
+        Valid(
+            """
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            class Block(nn.Module):
+                def __init__(self, dim, dropout=0.1):
+                    super().__init__()
+                    self.fc = nn.Linear(dim, dim)
+                    self.drop = nn.Dropout(dropout)
+
+                def forward(self, x):
+                    return self.drop(self.fc(x))
+
+            class Net(nn.Module):  # every dropout rate comes from its arguments
+                def __init__(self, dim, dropout=0.5, attn_dropout=0.1):
+                    super().__init__()
+                    self.blocks = nn.ModuleList([Block(dim, dropout) for _ in range(2)])
+                    self.attn_dropout = attn_dropout
+
+                def forward(self, x):
+                    for block in self.blocks:
+                        x = block(x)
+                    return F.dropout(x, p=self.attn_dropout, training=self.training)
+
+            net = Net(8, 0.0, attn_dropout=0)  # no dropout at all: eval() changes nothing
+            head = nn.Sequential(nn.Linear(8, 2), nn.Dropout(p=0.0))
+
+            def test(x):
+                with torch.no_grad():
+                    return head(net(x))
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self, dim, dropout=0.5, attn_dropout=0.1):
+                    super().__init__()
+                    self.fc = nn.Linear(dim, dim)
+                    self.drop = nn.Dropout(dropout)
+                    self.attn = nn.MultiheadAttention(dim, 2, dropout=attn_dropout)
+
+            net = Net(8, dropout=0.0)  # attn_dropout keeps its default of 0.1
+            tuned = Net(8, dropout=0.1, attn_dropout=0.0)
+            configured = Net(8, dropout=rate, attn_dropout=0.0)
+
+            def test(x):
+                with torch.no_grad():
+                    return net(x), tuned(x), configured(x)
+            """,
+            fixed="""
+            from torch import nn
+            from torchlint.runtime import evaluating
+            class Net(nn.Module):
+                def __init__(self, dim, dropout=0.5, attn_dropout=0.1):
+                    super().__init__()
+                    self.fc = nn.Linear(dim, dim)
+                    self.drop = nn.Dropout(dropout)
+                    self.attn = nn.MultiheadAttention(dim, 2, dropout=attn_dropout)
+
+            net = Net(8, dropout=0.0)  # attn_dropout keeps its default of 0.1
+            tuned = Net(8, dropout=0.1, attn_dropout=0.0)
+            configured = Net(8, dropout=rate, attn_dropout=0.0)
+
+            def test(x):
+                with evaluating(net, tuned, configured):
+                    return net(x), tuned(x), configured(x)
+            """,
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            class Normed(nn.Module):  # batch norm: eval() matters whatever the rate
+                def __init__(self, dropout=0.5):
+                    super().__init__()
+                    self.bn = nn.BatchNorm1d(8)
+                    self.drop = nn.Dropout(dropout)
+
+            model = Normed(dropout=0.0)
+
+            @torch.no_grad()
+            def predict(x):
+                return model(x)
+            """,
+            fixed="""
+            from torch import nn
+            from torchlint.runtime import evaluating
+            class Normed(nn.Module):  # batch norm: eval() matters whatever the rate
+                def __init__(self, dropout=0.5):
+                    super().__init__()
+                    self.bn = nn.BatchNorm1d(8)
+                    self.drop = nn.Dropout(dropout)
+
+            model = Normed(dropout=0.0)
+
+            @evaluating(model)
+            def predict(x):
+                return model(x)
+            """,
         ),
     )
 
