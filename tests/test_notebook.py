@@ -586,3 +586,20 @@ def test_notebook_module_only_turns_cells_into_code_and_back() -> None:
         if alias.name.startswith("torchlint")
     }
     assert imported == {"torchlint.diagnostics"}
+
+
+def test_a_loader_every_cell_reads_for_one_batch_is_not_reported(cwd: Path) -> None:
+    """TL101 judges the reads of a loader over all the cells: a later cell that trains on
+    it counts as much as one in the same cell."""
+    cells = [
+        code(["from torch.utils.data import DataLoader\n", "from torchvision import datasets"]),
+        code(["loader = DataLoader(datasets.ImageFolder(root), shuffle=True)"]),
+        code(["images, labels = next(iter(loader))\n", "show(images)"]),
+    ]
+    notebook = {**training_notebook(), "cells": cells}
+    write_notebook(cwd / "nb.ipynb", notebook)
+    assert "TL101" not in invoke("check", "--output-format", "concise", "nb.ipynb").stdout
+    notebook["cells"].append(code(["for x, y in loader:\n", "    step(x, y)"]))
+    write_notebook(cwd / "nb.ipynb", notebook)
+    out = invoke("check", "--output-format", "concise", "nb.ipynb").stdout
+    assert out.startswith("nb.ipynb:cell 2:1:10: TL101")

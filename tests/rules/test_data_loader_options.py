@@ -255,3 +255,55 @@ def test_default_order_is_reported_only_where_a_loop_trains_on_it() -> None:
     )
     assert codes(attribute, "TL101") == [(7, "TL101")]
     assert codes(attribute.replace("tqdm(self.loader)", "tqdm(self.other)"), "TL101") == []
+
+
+def test_a_loader_read_only_for_one_batch_is_not_reported() -> None:
+    """Every read is `next(iter(name))` (or `iter(name).next()`): the first batch of a fresh
+    iterator each time, which workers cannot overlap with anything. Any other read of the
+    same name (a loop, a wrapper, a call, a `return`) keeps the report."""
+    peek = FOLDER + "images, labels = next(iter(loader))\nshow(next(iter(loader), None))\n"
+    assert codes(peek, "TL101") == []
+    assert codes(peek.replace("next(iter(loader))", "iter(loader).next()"), "TL101") == []
+    for other in (
+        "for x, y in loader:\n    step(x, y)\n",
+        "for i, (x, y) in enumerate(tqdm(loader)):\n    step(x, y)\n",
+        "for a, b in zip(loader, other):\n    step(a, b)\n",
+        "trainer.fit(model, loader)\n",
+        "it = iter(loader)\n",  # an iterator kept: `next(it)` goes on where it stopped
+    ):
+        assert codes(peek + other, "TL101") == [(5, "TL101")], other
+    returned = (
+        "from torch.utils.data import DataLoader\n"
+        "from torchvision import datasets\n"
+        "def build(root):\n"
+        "    loader = DataLoader(datasets.ImageFolder(root), shuffle=True)\n"
+        "    x, y = next(iter(loader))\n"
+        "    return loader\n"
+    )
+    assert codes(returned, "TL101") == [(4, "TL101")]
+    assert codes(returned.replace("    return loader\n", ""), "TL101") == []
+
+
+def test_one_batch_reads_of_self_attributes_and_of_iterators() -> None:
+    source = (
+        "from itertools import cycle\n"
+        "from torch.utils.data import DataLoader\n"
+        "from torchvision import datasets\n"
+        "class Run:\n"
+        "    def __init__(self, root):\n"
+        "        self.loader = WRAP(DataLoader(datasets.ImageFolder(root), shuffle=True))\n"
+        "    def step(self):\n"
+        "        return next(iter(self.loader))\n"
+    )
+    assert codes(source.replace("WRAP", "accelerator.prepare"), "TL101") == []
+    # `iter` of a `cycle` or of an iterator hands back the same one: each read is the next batch
+    assert codes(source.replace("WRAP", "cycle"), "TL101") == [(6, "TL101")]
+    assert codes(source.replace("WRAP", "iter"), "TL101") == [(6, "TL101")]
+    plain = source.replace("WRAP", "")
+    assert codes(plain, "TL101") == []
+    assert codes(plain + "    def fit(self):\n        fit(self.loader)\n", "TL101") == [
+        (6, "TL101")
+    ]
+    # `iter` or `next` of this file may do anything
+    shadowed = plain + "def iter(loader):\n    return loader.sampler\n"
+    assert codes(shadowed, "TL101") == [(6, "TL101")]

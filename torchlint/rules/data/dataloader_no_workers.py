@@ -64,9 +64,10 @@ class DataloaderNoWorkers(Rule):
     it cannot see (a parameter, a class of another package), data already in memory
     (`TensorDataset`, lists, tensors, a dataset that only indexes what it holds), a Hugging
     Face `datasets` object (tokenized up front), an iterable-style dataset (each worker
-    would replay the stream), a loader used for one batch (`next(iter(DataLoader(...)))`),
-    a loader whose arguments come from `**kwargs`, or an explicit `num_workers=0` in a
-    file that gives other loaders workers (the author chose 0 for this one).
+    would replay the stream), a loader used for one batch (`next(iter(DataLoader(...)))`,
+    or a name read only that way: below), a loader whose arguments come from `**kwargs`,
+    or an explicit `num_workers=0` in a file that gives other loaders workers (the author
+    chose 0 for this one).
 
     Nor a torchvision dataset held in memory whose transform, as the file builds it, only
     converts and normalizes (`ToTensor()`, `Compose([ToTensor(), Normalize(m, s)])`,
@@ -109,6 +110,18 @@ class DataloaderNoWorkers(Rule):
       `iter(...)`, `accelerator.prepare(...)`) to a name local to a function, or to
       `self.x`, that nothing in the file reads (a validation loader a trainer builds and
       never uses). A name at module level may be imported elsewhere and is still reported;
+    - a loader assigned (as it is, or through `accelerator.prepare(...)`) to a name or
+      `self.x` whose every read in the file (in all the cells of a notebook) draws one
+      batch: `next(iter(loader))`, `next(iter(loader), None)`, `iter(loader).next()`, to
+      show a batch, infer a shape or run a smoke test. Each read starts a fresh iterator
+      and keeps its first batch: workers would start (or restart their prefetching) for
+      that one batch, with nothing to overlap it with, so they cost time rather than save
+      it. This holds at module level too (a peek at one batch is no training loader, even
+      if another file imports it). A loader also read otherwise anywhere in the file (a
+      `for` loop, `enumerate(loader)`, `tqdm(loader)`, `zip(...)`, passed to a function
+      or a trainer, returned, kept as `it = iter(loader)`) is still reported, as is one
+      assigned through `cycle(...)` or `iter(...)` (there `next(iter(x))` goes on where
+      the last read stopped), and reads through an `iter` or `next` the file defines;
     - an explicit `num_workers=0` over a dataset built with a lambda (a
       `transforms.Lambda(lambda x: ...)`): it cannot be pickled into workers started by
       spawn (macOS, Windows), so the 0 is deliberate.
@@ -499,6 +512,42 @@ class DataloaderNoWorkers(Rule):
                     loss_fn(model(x), y).backward()
             """,
         ),
+        Invalid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
+            images, labels = next(iter(loader))  # one batch to look at...
+            for x, y in loader:  # ...then the same loader trains
+                loss_fn(model(x), y).backward()
+            """,
+            fixed="""
+            from torchlint.runtime import make_loader
+            from torchvision.datasets import ImageFolder
+            loader = make_loader(ImageFolder(root), batch_size=4, shuffle=True)
+            images, labels = next(iter(loader))  # one batch to look at...
+            for x, y in loader:  # ...then the same loader trains
+                loss_fn(model(x), y).backward()
+            """,
+        ),
+        Invalid(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            def build(root):
+                loader = DataLoader(ImageFolder(root), batch_size=4, shuffle=True)
+                print(next(iter(loader))[0].shape)
+                return loader  # the caller reads it
+            """,
+            fixed="""
+            from torchlint.runtime import make_loader
+            from torchvision.datasets import ImageFolder
+            def build(root):
+                loader = make_loader(ImageFolder(root), batch_size=4, shuffle=True)
+                print(next(iter(loader))[0].shape)
+                return loader  # the caller reads it
+            """,
+        ),
         Valid(
             """
             import torch
@@ -734,6 +783,24 @@ class DataloaderNoWorkers(Rule):
         Valid(
             """
             from torch.utils.data import DataLoader
+            from torchvision.datasets import ImageFolder
+            # every read draws the first batch of a fresh iterator: to look at it, a shape
+            loader = DataLoader(ImageFolder(root), batch_size=16, shuffle=True)
+            images, labels = next(iter(loader))
+            class Preview:
+                def __init__(self, root):
+                    self.sample = DataLoader(ImageFolder(root), batch_size=8, shuffle=True)
+                def show(self):
+                    show(next(iter(self.sample), None))
+            def smoke_test(root):
+                first = next(iter(DataLoader(ImageFolder(root), shuffle=True)))
+                probe = DataLoader(ImageFolder(root), batch_size=2, shuffle=True)
+                assert model(next(iter(probe))[0]).shape[0] == 2
+            """
+        ),
+        Valid(
+            """
+            from torch.utils.data import DataLoader
             from torchvision import datasets
             from torchvision.transforms import Compose, Normalize, ToTensor
             # only converts and normalizes a 28x28 image held in memory: microseconds an item
@@ -850,8 +917,8 @@ class DataloaderNoWorkers(Rule):
         if grad_disabled(self.context, ancestors) or in_dead_branch(ancestors, self.context):
             return  # built with autograd off (no training there), or in a branch never run
         if self._never_read():
-            return  # assigned to a local name or `self.x` that nothing reads: never runs
-        if self._one_batch() or self._capped_run() or self._few_batches():
+            return  # assigned to a name that nothing reads, or reads only for one batch
+        if self._one_batch(node) or self._capped_run() or self._few_batches():
             return  # one batch, or a demo run capped at a handful: no workers to amortise
         if workers is not None and (
             WORKERS_ELSEWHERE.search(self.context.source)
@@ -888,14 +955,20 @@ class DataloaderNoWorkers(Rule):
 
     def _never_read(self) -> bool:
         """The loader (or a wrapper of it: ``cycle(DataLoader(...))``) is assigned to a
-        name local to a function, or to ``self.x``, and this file never reads it. A name at
-        module level may be imported elsewhere, so it is not judged."""
+        name that this file never reads for more than one batch: never read at all (a name
+        local to a function, or ``self.x``: a name at module level may be imported
+        elsewhere, so it is not judged), or read only by ``next(iter(name))`` (any name,
+        through no wrapper: ``iter`` of a ``cycle`` or an iterator would go on where the
+        last read stopped)."""
         ancestors = self.context.ancestors
         index = len(ancestors) - 1
+        fresh = True  # no wrapper that keeps its place between reads
         while index >= 1 and isinstance(ancestors[index], cst.Arg):
             wrapper = ancestors[index - 1]
-            if not isinstance(wrapper, cst.Call) or calls.callee_name(wrapper) not in WRAPPERS:
+            name = calls.callee_name(wrapper) if isinstance(wrapper, cst.Call) else None
+            if name not in WRAPPERS:
                 return False
+            fresh = fresh and name not in ITERATORS
             index -= 2  # through `cycle(...)`, `iter(...)`, `accelerator.prepare(...)`
         if index < 0 or not isinstance(ancestors[index], cst.Assign):
             return False
@@ -903,11 +976,16 @@ class DataloaderNoWorkers(Rule):
         if len(targets) != 1:
             return False
         target = targets[0].target
+        uses = self._uses()
         if isinstance(target, cst.Name):
+            if fresh and target.value in uses.one_batch:
+                return True
             local = any(isinstance(node, cst.FunctionDef) for node in ancestors[:index])
-            return local and target.value in self._uses().unread
+            return local and target.value in uses.unread
         text = dotted_name(target) if isinstance(target, cst.Attribute) else None
-        return text is not None and text.startswith("self.") and text in self._uses().unread
+        if text is None or not text.startswith("self."):
+            return False
+        return text in uses.unread or (fresh and text in uses.one_batch)
 
     def _random_order(self, node: cst.Call) -> bool:
         """The loader asks for an order of its own: ``shuffle=`` set to anything but a
@@ -964,20 +1042,9 @@ class DataloaderNoWorkers(Rule):
         name = self._assigned_name()
         return name is not None and name in self._uses().few
 
-    def _one_batch(self) -> bool:
+    def _one_batch(self, node: cst.Call) -> bool:
         """The loader is built only to draw one batch: ``next(iter(DataLoader(...)))``."""
-        ancestors = self.context.ancestors
-        if len(ancestors) < 4:
-            return False
-        outer, inner = ancestors[-4], ancestors[-2]
-        return (
-            isinstance(inner, cst.Call)
-            and isinstance(inner.func, cst.Name)
-            and inner.func.value == "iter"
-            and isinstance(outer, cst.Call)
-            and isinstance(outer.func, cst.Name)
-            and outer.func.value == "next"
-        )
+        return id(node) in self._uses().one_batch_calls
 
     def _fix(self, node: cst.Call, workers: cst.Arg | None):
         if workers is not None and workers.keyword is None:
@@ -1019,10 +1086,14 @@ class LoaderUses(NamedTuple):
     trained: frozenset[str]  # names and `self.x` read by a loop that calls `backward()`
     trained_headers: frozenset[int]  # ids of the headers (`iter`) of such loops
     unread: frozenset[str]  # names and `self.x` the file assigns and never reads
+    one_batch: frozenset[str]  # those it reads, and only by `next(iter(name))`
+    one_batch_calls: frozenset[int]  # ids of the calls `next(iter(...))` draws one batch of
 
 
 # Calls that hand the loader back as it is, or as an endless or prepared copy of itself.
 WRAPPERS = frozenset({"cycle", "iter", "prepare"})
+# Those among them that keep their place: `next(iter(it))` goes on where the last read stopped.
+ITERATORS = frozenset({"cycle", "iter"})
 # Opacus replaces the loader it is given by one that draws Poisson-sampled batches.
 PRIVATE = frozenset({"make_private", "make_private_with_epsilon"})
 
@@ -1143,6 +1214,8 @@ def _loader_uses(context: FileContext) -> LoaderUses:
     attributes: Counter[str | None] = Counter()  # every `self.x` of the file
     attributes_bound: Counter[str | None] = Counter()  # the assignment targets among them
     bound: Counter[str] = Counter()  # the plain assignment targets among them
+    drawn: Counter[str | None] = Counter()  # the names and `self.x` read by `next(iter(...))`
+    drawn_calls: set[int] = set()
     stack: list[cst.CSTNode] = [context.module]
     while stack:
         node = stack.pop()
@@ -1166,6 +1239,11 @@ def _loader_uses(context: FileContext) -> LoaderUses:
                 few.append(read)
         if isinstance(node, cst.Call):
             every.append(node)
+            batch = _one_batch_of(context, node)
+            if batch is not None:
+                drawn_calls.add(id(batch))
+                if isinstance(batch, cst.Name | cst.Attribute):
+                    drawn[dotted_name(batch)] += 1
             if _caps(node):
                 capped.append(node)
             poisson = calls.keyword(node, "poisson_sampling")
@@ -1206,7 +1284,41 @@ def _loader_uses(context: FileContext) -> LoaderUses:
             for name in attributes_bound
             if name is not None and attributes[name] == attributes_bound[name]
         ),
+        frozenset(name for name in bound if drawn[name] == mentions[name] - bound[name] > 0)
+        | frozenset(
+            name
+            for name in attributes_bound
+            if name is not None and drawn[name] == attributes[name] - attributes_bound[name] > 0
+        ),
+        frozenset(drawn_calls),
     )
+
+
+def _one_batch_of(context: FileContext, call: cst.Call) -> cst.BaseExpression | None:
+    """What ``call`` draws a single batch from, through a fresh iterator:
+    ``next(iter(loader))`` (with or without a default) or ``iter(loader).next()``."""
+    func = call.func
+    if isinstance(func, cst.Name) and func.value == "next":
+        if not 1 <= len(call.args) <= 2 or context.scope.binds("next") is not None:
+            return None
+        inner = call.args[0].value
+    elif isinstance(func, cst.Attribute) and func.attr.value == "next" and not call.args:
+        inner = func.value
+    else:
+        return None
+    if any(arg.keyword or arg.star for arg in call.args):
+        return None
+    if not (
+        isinstance(inner, cst.Call)
+        and isinstance(inner.func, cst.Name)
+        and inner.func.value == "iter"
+        and context.scope.binds("iter") is None  # the builtins, not names of this file
+        and len(inner.args) == 1
+        and inner.args[0].keyword is None
+        and not inner.args[0].star
+    ):
+        return None
+    return inner.args[0].value
 
 
 def _calls_backward(body: cst.CSTNode) -> bool:
