@@ -59,9 +59,25 @@ SILENT = {
         save_model(model, target_dir="models", model_name="tinyvgg.pth")
         loaded.load_state_dict(torch.load(f="models/tinyvgg.pth"))
         """,
+    "a temporary file, its path through as_posix()": """
+        import tempfile
+        from pathlib import Path
+        def snapshot(trainer):
+            with tempfile.TemporaryDirectory() as tmp:
+                cache = Path(tmp) / "cache.pt"
+                torch.save(trainer.state_dict(), cache.as_posix())
+                trainer.run()
+                trainer.load_state_dict(torch.load(cache.as_posix(), weights_only=True))
+        """,
 }
 
 REPORTED = {
+    "two files opened under the same name": """
+        with open("prior.pt", "wb") as f:
+            torch.save(prior.state_dict(), f)
+        with open(args.model, "rb") as f:
+            model.load_state_dict(torch.load(f))
+        """,
     "another file name": """
         torch.save(model.state_dict(), "last.pth")
         model.load_state_dict(torch.load("best.pth"))

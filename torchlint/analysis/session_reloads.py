@@ -48,8 +48,11 @@ _LOOP, _BRANCH, _PLAIN = "loop", "branch", "plain"
 _MAX_DEPTH = 8
 _PATH_JOINS = frozenset({"os.path.join", "posixpath.join", "ntpath.join"})
 _PATH_WRAPPERS = frozenset(
-    {"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "str", "os.fspath"}
-)
+    {"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "str", "os.fspath",
+     "os.path.abspath", "os.path.expanduser", "os.path.normpath", "os.path.realpath"}
+)  # fmt: skip
+# Methods that give the same file as their receiver (`path.as_posix()`, `path.resolve()`).
+_SAME_FILE_METHODS = frozenset({"as_posix", "resolve", "absolute", "expanduser"})
 _SLASHES = re.compile(r"/+")
 
 # Where a statement sits in its flow: (id of a compound statement, which suite, its kind).
@@ -397,7 +400,8 @@ class _Paths:
 
     def _call(self, call: cst.Call, flow: cst.CSTNode, depth: int) -> str | None:
         """A path builder: ``os.path.join``, ``Path(...)``, ``str(...)``, ``.joinpath``,
-        ``.format``; any other call (a timestamp, a temporary name) is unknown."""
+        ``.format``, ``.as_posix()``; any other call (a timestamp, a temporary name) is
+        unknown."""
         if any(arg.keyword is not None or arg.star for arg in call.args):
             return None
         args = [self._text(arg.value, flow, depth + 1) for arg in call.args]
@@ -409,14 +413,14 @@ class _Paths:
             return "/".join(texts)
         if qualified in _PATH_WRAPPERS:
             return texts[0] if len(texts) == 1 else "." if not texts else None
-        if isinstance(call.func, cst.Attribute) and call.func.attr.value in (
-            "joinpath",
-            "format",
-        ):
-            receiver = self._text(call.func.value, flow, depth + 1)
-            if receiver is None:
-                return None
-            if call.func.attr.value == "joinpath":
-                return "/".join([receiver, *texts])
-            return receiver + ".format(" + ",".join(texts) + ")"
-        return None
+        if not isinstance(call.func, cst.Attribute):
+            return None
+        method = call.func.attr.value
+        if method not in ("joinpath", "format") and (texts or method not in _SAME_FILE_METHODS):
+            return None
+        receiver = self._text(call.func.value, flow, depth + 1)
+        if receiver is None or method in _SAME_FILE_METHODS:
+            return receiver
+        if method == "joinpath":
+            return "/".join([receiver, *texts])
+        return receiver + ".format(" + ",".join(texts) + ")"
