@@ -44,11 +44,13 @@ class LoadWithoutMapLocation(TorchLoadRule):
       build (`save_model(model, target_dir="models", model_name="m.pth")`). Same process,
       same machine: the device the tensors were saved from is there, so `map_location`
       changes nothing. Still reported: a save in another function or file, in a branch the
-      load does not share (`if args.train:`), or after the load (a `--resume` path, which
-      may run on another machine), and another file name;
+      load does not share (`if args.train:`, `if not os.path.exists(path):` around the
+      training), or after the load (a `--resume` path, which may run on another machine),
+      and another file name;
     - a file this code writes itself from CPU tensors (`torch.save` of `.cpu()` values to
       the same file name);
-    - a file shipped inside the package (a path built from `__file__`);
+    - a file shipped inside the package (a path built from `__file__`, directly, through a
+      local name or through a module-level constant);
     - a payload that is not a model's state: no checkpoint evidence, or a path or name that
       says data (`vocab`, `cache`, `features`, `dataset`, `embeddings`, ...);
     - CUDA-only code: a load guarded by `torch.cuda.is_available()`, or a file that uses CUDA
@@ -57,11 +59,11 @@ class LoadWithoutMapLocation(TorchLoadRule):
       function that takes `map_location` itself (a wrapper whose callers choose);
     - test code.
 
-    On the tuning projects it reports 30 loads (from 74 before it asked for
-    evidence), 29 of them worth a change on reading (conversion scripts for published
-    checkpoints, `--resume` paths, `load_state_dict` of a command-line path in scripts with
-    a CPU fallback); the one left is a notebook reloading the checkpoint it saved a few cells
-    earlier. The figure on held-out projects is measured separately (see the README).
+    On the 130 tuning projects (round 2026-12) it reports 204 loads; 12 of the 26 labelled
+    are worth a change (conversion scripts for user-supplied checkpoints, `--epoch` /
+    `--resume` paths in scripts with a CPU fallback). The rest load files a library's save
+    function wrote from CPU tensors, published weights, or sit in a CUDA-only branch. The
+    figure on held-out projects is measured separately (see the README).
 
     ## Example
     ```python
