@@ -69,6 +69,24 @@ SILENT = {
                 trainer.run()
                 trainer.load_state_dict(torch.load(cache.as_posix(), weights_only=True))
         """,
+    "a buffer bound again after the reload": """
+        import io
+        def check(ref, loaded):
+            b = io.BytesIO()
+            torch.save(ref.state_dict(), b)
+            b.seek(0)
+            loaded.load_state_dict(torch.load(b))
+            b = io.BytesIO()
+            torch.save(ref, b)
+        """,
+    "one name for two files, each reloaded after its own save": """
+        path = "vae.pth"
+        torch.save(vae.state_dict(), path)
+        vae.load_state_dict(torch.load(path))
+        path = "gan.pth"
+        torch.save(gan.state_dict(), path)
+        gan.load_state_dict(torch.load(path))
+        """,
 }
 
 REPORTED = {

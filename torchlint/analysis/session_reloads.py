@@ -14,10 +14,12 @@ one function's own body), a save *certainly* ran before it:
   training loop);
 - the save is ``torch.save`` itself, or a call of a function of this module that saves
   unconditionally (``save_model(model, target_dir="models", model_name="m.pth")``);
-- both build the same path: the same literal, the same name bound once to one value, the
-  same f-string, ``os.path.join`` or ``Path /`` expression (names are followed through
-  their single assignment; a name assigned twice, a call that is not a path builder or an
-  unknown value makes the path unknown, and an unknown path matches nothing).
+- both build the same path: the same literal, the same f-string, ``os.path.join`` or
+  ``Path /`` expression, the same name (followed through its single assignment where that
+  spells a path; otherwise, a buffer or a name bound more than once, the same only if it
+  is not bound again between the save and the load). A call that is not a path builder
+  (a timestamp) or a global bound more than once makes the path unknown, and an unknown
+  path matches nothing.
 
 A save in another function (a ``--resume`` path that may run on another machine) or in
 another file is not a reload.
@@ -26,7 +28,7 @@ another file is not a reload.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
@@ -39,7 +41,7 @@ from torchlint.analysis.checkpoints import (
     parameters,
     serialization_call,
 )
-from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children
+from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children, target_names
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -64,6 +66,7 @@ class _Event(NamedTuple):
     place: Place
     path: str | None  # the path's signature (None: unknown)
     load: int | None  # id of the torch.load call; None for a save
+    names: frozenset[str] = frozenset()  # names the path reads whose value is not its text
 
 
 def session_reloads(context: FileContext) -> frozenset[int]:
@@ -80,17 +83,27 @@ def _scan(context: FileContext) -> frozenset[int]:
     helpers = _saving_helpers(context, scope)
     found: set[int] = set()
     for flow in _flows(context.module):
-        events = list(_events(context, scope, flow, helpers))
+        bindings: dict[str, list[int]] = {}
+        events = list(_events(context, scope, flow, helpers, bindings))
         saves = [e for e in events if e.load is None and e.path is not None]
         for load in events:
             if load.load is None or load.path is None:
                 continue
             if any(
-                save.seq < load.seq and save.path == load.path and _certain(save.place, load.place)
+                save.seq < load.seq
+                and save.path == load.path
+                and _certain(save.place, load.place)
+                and not _rebound(save, load, bindings)
                 for save in saves
             ):
                 found.add(load.load)
     return frozenset(found)
+
+
+def _rebound(save: _Event, load: _Event, bindings: dict[str, list[int]]) -> bool:
+    """A name the path reads (a buffer, a temporary directory) is bound again between the
+    save and the load: the load may read another file."""
+    return any(save.seq < seq < load.seq for name in save.names for seq in bindings.get(name, ()))
 
 
 def _certain(save: Place, load: Place) -> bool:
@@ -137,16 +150,17 @@ def _body(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 def _units(
     statements: list[cst.CSTNode], place: Place
-) -> Iterator[tuple[list[cst.CSTNode], Place, bool]]:
-    """(expressions to search for calls, place, ends the flow) per statement, in order."""
+) -> Iterator[tuple[list[cst.CSTNode], Place, bool, list[str]]]:
+    """(expressions to search for calls, place, ends the flow, names bound) per statement,
+    in order."""
     for statement in statements:
         if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             returns = any(isinstance(s, cst.Return) for s in statement.body)
-            yield list(statement.body), place, returns
+            yield list(statement.body), place, returns, _bound_by(statement.body)
         elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             continue
         elif isinstance(statement, cst.If):
-            yield [statement.test], place, False
+            yield [statement.test], place, False, []
             yield from _units(_body(statement), (*place, (id(statement), "body", _BRANCH)))
             orelse = statement.orelse
             inner = (*place, (id(statement), "else", _BRANCH))
@@ -155,8 +169,10 @@ def _units(
             elif orelse is not None:
                 yield from _units(_body(orelse), inner)
         elif isinstance(statement, (cst.For, cst.While)):
-            header = statement.iter if isinstance(statement, cst.For) else statement.test
-            yield [header], place, False
+            if isinstance(statement, cst.For):
+                yield [statement.iter], place, False, target_names(statement.target)
+            else:
+                yield [statement.test], place, False, []
             yield from _units(_body(statement), (*place, (id(statement), "body", _LOOP)))
             if statement.orelse is not None:
                 inner = (*place, (id(statement), "else", _BRANCH))
@@ -173,13 +189,31 @@ def _units(
                 inner = (*place, (id(statement), "finally", _PLAIN))
                 yield from _units(_body(statement.finalbody), inner)
         elif isinstance(statement, cst.With):
-            yield [item.item for item in statement.items], place, False
+            names = [
+                name
+                for item in statement.items
+                if item.asname is not None
+                for name in target_names(item.asname.name)
+            ]
+            yield [item.item for item in statement.items], place, False, names
             yield from _units(_body(statement), (*place, (id(statement), "body", _PLAIN)))
         elif isinstance(statement, cst.Match):
-            yield [statement.subject], place, False
+            yield [statement.subject], place, False, []
             for index, case in enumerate(statement.cases):
                 inner = (*place, (id(statement), f"case{index}", _BRANCH))
                 yield from _units(_body(case), inner)
+
+
+def _bound_by(statements: Sequence[cst.BaseSmallStatement]) -> list[str]:
+    """The names a line of small statements assigns."""
+    names: list[str] = []
+    for statement in statements:
+        if isinstance(statement, cst.Assign):
+            for target in statement.targets:
+                names.extend(target_names(target.target))
+        elif isinstance(statement, (cst.AnnAssign, cst.AugAssign)):
+            names.extend(target_names(statement.target))
+    return names
 
 
 def _calls(expressions: list[cst.CSTNode]) -> Iterator[cst.Call]:
@@ -199,11 +233,15 @@ def _events(
     scope: Scope,
     flow: cst.CSTNode,
     helpers: dict[str, _Helper],
+    bindings: dict[str, list[int]],
     env: dict[str, str] | None = None,
 ) -> Iterator[_Event]:
-    """The saves (``torch.save`` and calls of saving helpers) and loads of one flow."""
+    """The saves (``torch.save`` and calls of saving helpers) and loads of one flow;
+    ``bindings`` gets the statements that bind each name."""
     paths = _Paths(context, scope, flow, env)
-    for seq, (expressions, place, returns) in enumerate(_units(_body(flow), ())):
+    for seq, (expressions, place, returns, bound) in enumerate(_units(_body(flow), ())):
+        for name in bound:
+            bindings.setdefault(name, []).append(seq)
         if returns:
             yield _Event(seq, place, "\0return", None)  # matches no load: ends the flow
         for call in _calls(expressions):
@@ -213,18 +251,20 @@ def _events(
             if kind == "save":
                 target = calls.argument(call, "f", SAVE_TARGET_INDEX)
                 if target is not None:
-                    yield _Event(seq, place, paths.of(target.value), None)
+                    text, names = paths.of(target.value)
+                    yield _Event(seq, place, text, None, names)
             elif kind == "load":
                 source = calls.argument(call, "f", LOAD_SOURCE_INDEX)
                 if source is not None:
-                    yield _Event(seq, place, paths.of(source.value), id(call))
+                    text, names = paths.of(source.value)
+                    yield _Event(seq, place, text, id(call), names)
             elif (
                 isinstance(call.func, cst.Name)
                 and call.func.value in helpers
                 and not paths.binds(call.func.value)
             ):
-                for path in helpers[call.func.value].paths(paths, call):
-                    yield _Event(seq, place, path, None)
+                for path, names in helpers[call.func.value].paths(paths, call):
+                    yield _Event(seq, place, path, None, names)
 
 
 # --- helpers of this module that save ----------------------------------------------------------
@@ -234,7 +274,7 @@ class _Helper(NamedTuple):
     function: cst.FunctionDef
     templates: tuple[str, ...]  # save paths with parameters as "\0name\0"
 
-    def paths(self, caller: _Paths, call: cst.Call) -> Iterator[str]:
+    def paths(self, caller: _Paths, call: cst.Call) -> Iterator[tuple[str, frozenset[str]]]:
         """The paths this call of the helper saves to, built from its arguments."""
         bound: dict[str, cst.BaseExpression] = {}
         params = self.function.params
@@ -253,13 +293,15 @@ class _Helper(NamedTuple):
                 return
         for template in self.templates:
             path: str | None = template
+            names: frozenset[str] = frozenset()
             for name, value in bound.items():
                 marker = f"\0{name}\0"
                 if path is not None and marker in path:
-                    text = caller.of(value)
+                    text, read = caller.of(value)
                     path = None if text is None else path.replace(marker, text)
+                    names |= read
             if path is not None and "\0" not in path:
-                yield _normal(path)
+                yield _normal(path), names
 
 
 def _saving_helpers(context: FileContext, scope: Scope) -> dict[str, _Helper]:
@@ -280,7 +322,7 @@ def _saving_helpers(context: FileContext, scope: Scope) -> dict[str, _Helper]:
             continue  # the name is rebound at module level
         env = {p.name.value: f"\0{p.name.value}\0" for p in parameters(statement.params)}
         templates: list[str] = []
-        for event in _events(context, scope, statement, {}, env):
+        for event in _events(context, scope, statement, {}, {}, env):
             if event.path == "\0return":
                 break
             if event.load is None and event.path is not None and _certain(event.place, ()):
@@ -316,14 +358,19 @@ class _Paths:
             else set()
         )
         self._values: dict[tuple[int, str], list[cst.BaseExpression]] = {}
+        self._read: set[str] = set()  # names read by the path `of` is spelling out
 
     def binds(self, name: str) -> bool:
         """The flow binds ``name`` itself (a parameter or an assignment)."""
         return name in self.params or bool(self._bound(self.flow, name))
 
-    def of(self, expr: cst.BaseExpression) -> str | None:
+    def of(self, expr: cst.BaseExpression) -> tuple[str | None, frozenset[str]]:
+        """The path's text, and the names of this flow it reads whose value stands for
+        itself (a buffer, a name bound more than once): the same only while not bound
+        again."""
+        self._read = set()
         text = self._text(expr, self.flow, 0)
-        return None if text is None else _normal(text)
+        return (None if text is None else _normal(text)), frozenset(self._read)
 
     def _bound(self, flow: cst.CSTNode, name: str) -> list[cst.BaseExpression]:
         key = (id(flow), name)
@@ -334,19 +381,22 @@ class _Paths:
     def _name(self, name: str, flow: cst.CSTNode, depth: int) -> str | None:
         values = self._bound(flow, name)
         if flow is self.flow and name in self.params:
-            if values:
-                return None  # a parameter rebound in the body
-            return self.env[name] if self.env is not None else "{" + name + "}"
-        if len(values) == 1:
+            if not values:
+                return self.env[name] if self.env is not None else "{" + name + "}"
+            if self.env is not None:
+                return None  # a helper's parameter rebound in its body
+        elif len(values) == 1 and not isinstance(values[0], cst.Ellipsis):
             text = self._text(values[0], flow, depth + 1)
-            if text is None and not isinstance(values[0], cst.Ellipsis):
-                return f"{{{name}@{id(flow)}}}"  # one value, unknown (`io.BytesIO()`)
-            return text
-        if values:
-            return None  # bound twice: which value is unknown
-        if flow is not self.context.module:
-            return self._name(name, self.context.module, depth)
-        return "{" + name + "}"  # imported or a builtin: one value
+            if text is not None:
+                return text  # one value, spelled out: the same wherever it is read
+        elif not values:
+            if flow is not self.context.module:
+                return self._name(name, self.context.module, depth)
+            return "{" + name + "}"  # imported or a builtin: one value
+        if flow is not self.flow:
+            return None  # a global bound more than once: its value at the call is unknown
+        self._read.add(name)  # stands for itself (`io.BytesIO()`, bound twice): see _rebound
+        return f"{{{name}@{id(flow)}}}"
 
     def _text(self, expr: cst.BaseExpression, flow: cst.CSTNode, depth: int) -> str | None:
         if depth > _MAX_DEPTH:

@@ -38,9 +38,9 @@ class LoadWithoutMapLocation(TorchLoadRule):
 
     Not reported, since the load cannot meet a missing GPU or is not a checkpoint:
     - a file the same run wrote a moment before: a `torch.save` earlier in the same script,
-      notebook (an earlier cell) or function, to the same path (the same literal, a name
-      bound once to one value, the same f-string, `os.path.join` or `Path /` expression, a
-      buffer), or a call of a function of this file that saves to the path its arguments
+      notebook (an earlier cell) or function, to the same path (the same literal, the same
+      f-string, `os.path.join` or `Path /` expression, the same name or buffer not bound
+      again in between), or a call of a function of this file that saves to the path its arguments
       build (`save_model(model, target_dir="models", model_name="m.pth")`). Same process,
       same machine: the device the tensors were saved from is there, so `map_location`
       changes nothing. Still reported: a save in another function or file, in a branch the
