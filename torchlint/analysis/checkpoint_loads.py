@@ -13,11 +13,12 @@ likely, and both must hold:
   or the load resumes training (the checkpoint holds an optimizer's state, or its path is a
   resume option), where the device may differ from the run that saved it.
 
-Silent where the file cannot have come from a GPU run elsewhere: the same function wrote it
-a moment ago (a clone through a buffer or a temporary file), this file saves CPU tensors
-(``.cpu()``) to the same path or file name, or the file ships inside the package (a path
-built from ``__file__``); and where ``map_location`` may arrive another way (the enclosing
-function takes ``map_location`` or ``**kwargs``).
+Silent where the file cannot have come from a GPU run elsewhere: the same run wrote it a
+moment before (``session_reloads``: a save earlier in the same script, notebook or function
+to the same path, a clone through a buffer), this file saves CPU tensors (``.cpu()``) to the
+same file name, or the file ships inside the package (``checkpoints.ships_with_code``, the
+fact TL701 uses, with module-level constants); and where ``map_location`` may arrive another
+way (the enclosing function takes ``map_location`` or ``**kwargs``).
 
 The "supports a device other than CUDA" fact is a minimal version of the one the device
 rules use; the two are meant to become one.
@@ -33,9 +34,10 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint import calls
-from torchlint.analysis.checkpoints import TORCH_SAVE
+from torchlint.analysis.checkpoints import TORCH_SAVE, ships_with_code
 from torchlint.analysis.loaded_objects import assigned_name, enclosing_body
-from torchlint.names import dotted_name, iter_children, read_names
+from torchlint.analysis.session_reloads import session_reloads
+from torchlint.names import dotted_name, iter_children
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -91,7 +93,13 @@ def crossing_load(context: FileContext, load: cst.Call) -> CrossingLoad | None:
     source = calls.argument(load, "f", _LOAD_SOURCE_INDEX)
     if source is None:
         return None
-    if _written_here(context, load, source.value) or _shipped(context, source.value):
+    if _saved_from_cpu(context, source.value) or id(load) in session_reloads(context):
+        return None  # this code wrote it from CPU tensors, or the same run a moment ago
+    function = next(
+        (node for node in reversed(context.ancestors) if isinstance(node, cst.FunctionDef)),
+        context.module,
+    )
+    if ships_with_code(context, load, function, constants=True):  # CPU test runs load it
         return None
     checkpoint, resumes = _checkpoint_evidence(context, load, source.value)
     if checkpoint is None:
@@ -266,47 +274,17 @@ def _path_evidence(context: FileContext, source: cst.BaseExpression) -> tuple[st
     return None
 
 
-# --- written by this code from CPU tensors, or shipped with it ----------------------------
+# --- written by this code from CPU tensors ----------------------------------------------
 
 
-def _shipped(context: FileContext, source: cst.BaseExpression) -> bool:
-    """A file that ships inside the package (its path is built from ``__file__``, here or in
-    the module-level constant it names): its maintainers saved it, and every CPU test run
-    loads it."""
-    if "__file__" not in context.source:
-        return False
-    if "__file__" in context.module.code_for_node(source):
-        return True
-    for node in read_names(source):
-        values = calls.assigned_values(context.module, node)
-        if len(values) == 1 and "__file__" in context.module.code_for_node(values[0]):
-            return True
-    return False
-
-
-def _written_here(context: FileContext, load: cst.Call, source: cst.BaseExpression) -> bool:
-    """The same function saved to this very expression before (a round trip in one
-    process), or this file saves CPU tensors to the same path or file name."""
-    text = context.module.code_for_node(source)
-    saves = _saves(context)
-    function = next(
-        (node for node in reversed(context.ancestors) if isinstance(node, cst.FunctionDef)),
-        None,
-    )
+def _saved_from_cpu(context: FileContext, source: cst.BaseExpression) -> bool:
+    """This file saves CPU tensors (``.cpu()``) to the same path or file name."""
     names = _literal_names(source)
-    for save in saves:
-        if save.function is function and save.target == text:
-            return True
-        if save.cpu and names & save.names:
-            return True
-    return False
+    return bool(names) and any(save.cpu and names & save.names for save in _saves(context))
 
 
 @dataclass(frozen=True)
 class _Save:
-    call: cst.Call
-    function: cst.FunctionDef | None
-    target: str
     names: frozenset[str]  # file names (basenames) in the target's string literals
     cpu: bool  # the saved object is moved to the CPU (`.cpu()`, `.to("cpu")`)
 
@@ -333,9 +311,6 @@ def _saves(context: FileContext) -> list[_Save]:
                 if target is not None and obj is not None:
                     found.append(
                         _Save(
-                            node,
-                            function,
-                            context.module.code_for_node(target.value),
                             _literal_names(target.value),
                             _on_cpu(context, obj.value, function),
                         )

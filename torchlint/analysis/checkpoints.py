@@ -104,7 +104,7 @@ def _scan(context: FileContext) -> RoundTrips:
         elif isinstance(node, cst.Assign) and len(node.targets) == 1:
             _note_buffer(scope, node.targets[0].target, node.value, frame)
         elif isinstance(node, cst.Call):
-            kind = _serialization_call(scope, node)
+            kind = serialization_call(scope, node)
             if kind == "save":
                 _record_save(context, scope, node, frame, saved_literals)
             elif kind == "load":
@@ -127,7 +127,7 @@ def _scan(context: FileContext) -> RoundTrips:
 def _bound_names(function: cst.FunctionDef | cst.Lambda) -> frozenset[str]:
     """The names ``function`` binds itself: parameters and assignment targets in its own
     body (a read of one of them is not the enclosing function's variable)."""
-    names = {param.name.value for param in _parameters(function.params)}
+    names = {param.name.value for param in parameters(function.params)}
     stack = list(inner_children(function))
     while stack:
         node = stack.pop()
@@ -148,7 +148,7 @@ def _bound_names(function: cst.FunctionDef | cst.Lambda) -> frozenset[str]:
     return frozenset(names)
 
 
-def _parameters(params: cst.Parameters) -> Iterator[cst.Param]:
+def parameters(params: cst.Parameters) -> Iterator[cst.Param]:
     yield from params.posonly_params
     yield from params.params
     yield from params.kwonly_params
@@ -179,7 +179,7 @@ def _file_names(path: cst.BaseExpression) -> list[str]:
     return found
 
 
-def _serialization_call(scope: Scope, call: cst.Call) -> str | None:
+def serialization_call(scope: Scope, call: cst.Call) -> str | None:
     """``"save"`` / ``"load"`` for calls of ``torch.save`` / ``torch.load`` (aliases too)."""
     func = call.func
     if isinstance(func, cst.Attribute):
@@ -254,20 +254,30 @@ def saved_by_callback(load: cst.Call) -> bool:
     return isinstance(value, cst.Attribute) and value.attr.value in _CALLBACK_OUTPUTS
 
 
-def ships_with_code(context: FileContext, load: cst.Call, function: cst.CSTNode) -> bool:
+def ships_with_code(
+    context: FileContext, load: cst.Call, function: cst.CSTNode, *, constants: bool = False
+) -> bool:
     """True when ``load`` reads a file next to this module: a path built from ``__file__``
     (``Path(__file__).parent / "weights" / name``), directly or through a name whose every
-    assignment in ``function`` starts from ``__file__`` or extends the name itself. Those
-    bytes ship with the code; whoever could replace them could replace the code too.
+    assignment in ``function`` starts from ``__file__`` or extends the name itself; with
+    ``constants``, also where ``function`` assigns the name nowhere and the module does so
+    (a module-level constant). Those bytes ship with the code: whoever could replace them
+    could replace the code too (TL701), and every CPU test run of the package loads them
+    (TL703, which asks for ``constants``; TL701 does not, since an unsafe load of a shipped
+    file still warns on torch 2.4 and 2.5).
 
     A path that may come from elsewhere (``args.ckpt or default``, an ``if``) is not."""
+    if _PACKAGE_FILE not in context.source:
+        return False
     source = calls.argument(load, "f", LOAD_SOURCE_INDEX)
     if source is None or isinstance(source.value, (cst.BooleanOperation, cst.IfExp)):
         return False
     if _PACKAGE_FILE in context.module.code_for_node(source.value):
         return True
     for name in set(read_names(source.value)):
-        values = list(_assigned_values(function, name))
+        values = list(bound_values(function, name))
+        if constants and not values and function is not context.module:
+            values = list(bound_values(context.module, name))
         texts = [context.module.code_for_node(value) for value in values]
         if any(_PACKAGE_FILE in text for text in texts) and all(
             not isinstance(value, (cst.BooleanOperation, cst.IfExp))
@@ -278,7 +288,7 @@ def ships_with_code(context: FileContext, load: cst.Call, function: cst.CSTNode)
     return False
 
 
-def _assigned_values(function: cst.CSTNode, name: str) -> Iterator[cst.BaseExpression]:
+def bound_values(function: cst.CSTNode, name: str) -> Iterator[cst.BaseExpression]:
     """The values assigned to ``name`` in ``function``'s own body (nested functions aside);
     an augmented assignment yields its value too, a ``for``/``with`` target an opaque one."""
     stack = list(inner_children(function))
@@ -339,7 +349,7 @@ def _refused_formats(context: FileContext) -> tuple[frozenset[str], ...]:
         node, function = stack.pop()
         if isinstance(node, cst.FunctionDef):
             function = node
-        elif isinstance(node, cst.Call) and _serialization_call(scope, node) == "save":
+        elif isinstance(node, cst.Call) and serialization_call(scope, node) == "save":
             payload = calls.argument(node, "obj", 0)
             if payload is not None and not calls.has_star_args(node):
                 for entries in _saved_dicts(function, payload.value):
@@ -360,7 +370,7 @@ def _saved_dicts(
         return
     if not isinstance(payload, cst.Name):
         return
-    values = [_dict_entries(value) for value in _assigned_values(function, payload.value)]
+    values = [_dict_entries(value) for value in bound_values(function, payload.value)]
     if values and all(value is not None for value in values):
         yield from (value for value in values if value is not None)
 
