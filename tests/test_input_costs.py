@@ -301,7 +301,7 @@ def test_lsp_positions_of_an_ascii_text_copy_no_line(monkeypatch) -> None:
 
 # --- the summary says when files were not checked --------------------------------------------
 
-REPORTED = "import torch.nn.functional as F\ny = F.softmax(x)\n"  # TL404, on by default
+REPORTED = "import torch.nn.functional as F\ny = F.upsample(x)\n"  # TL605, on by default
 
 
 @pytest.fixture
@@ -460,7 +460,7 @@ def test_a_file_at_max_nesting_is_checked(tmp_path: Path, run_cli) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")
     (tmp_path / "deep.py").write_text(_nested(DEFAULT_MAX_NESTING))
     done = run_cli("check", ".")
-    assert done.returncode == 1 and b"deep.py:2:5: TL404" in done.stdout
+    assert done.returncode == 1 and b"deep.py:2:5: TL605" in done.stdout
     assert b"not checked" not in done.stderr
 
 
@@ -516,7 +516,7 @@ def test_max_nesting_is_a_setting(tmp_path: Path, run_cli, limit: int, checked: 
     (tmp_path / "pyproject.toml").write_text(f"[tool.torchlint]\nmax-nesting = {limit}\n")
     (tmp_path / "deep.py").write_text(_nested(DEFAULT_MAX_NESTING + 1))
     done = run_cli("check", ".")
-    assert (b"deep.py:2:5: TL404" in done.stdout) is checked
+    assert (b"deep.py:2:5: TL605" in done.stdout) is checked
     assert (b"not checked" in done.stderr) is not checked
 
 
@@ -736,7 +736,7 @@ def test_max_parse_memory_is_a_setting(tmp_path: Path, run_cli, limit: int, chec
     (tmp_path / "pyproject.toml").write_text(f"[tool.torchlint]\nmax-parse-memory = {limit}\n")
     (tmp_path / "table.py").write_text(REPORTED + _dense(300))  # estimated at 20 MiB
     done = run_cli("check", ".")
-    assert (b"table.py:2:5: TL404" in done.stdout) is checked
+    assert (b"table.py:2:5: TL605" in done.stdout) is checked
     assert (b"not checked" in done.stderr) is not checked
 
 
@@ -753,7 +753,7 @@ def test_the_editor_gets_no_diagnostics_for_a_buffer_over_max_parse_memory() -> 
         ],
     )
     found, lines = lint_text("table.py", REPORTED + _dense(100), settings)
-    assert [d.code for d in found] == ["TL404"] and lines == []
+    assert [d.code for d in found] == ["TL605"] and lines == []
 
 
 def test_a_file_over_max_parse_memory_is_never_parsed(monkeypatch) -> None:

@@ -51,6 +51,13 @@ class DdpWrapperStateDict(Rule):
     model (`ddp_model.load_state_dict(...)`) then needs the bare model too
     (`ddp_model.module.load_state_dict(...)`), and old checkpoints keep their prefix.
 
+    Opt-in (`extend-select = ["TL906"]`) since round 2026-12-08b: on every unseen label it
+    matches it was right 1 of 3 times (strict labels, LABELLING.md). Where it was wrong: a
+    project whose own loaders wrap the model before `load_state_dict`, so the `module.`
+    prefix is its checkpoint format, and a save in the `else` of
+    `isinstance(model, DataParallel)` (the rule does not read that test: a known false
+    report).
+
     ## References
     - https://pytorch.org/tutorials/intermediate/ddp_tutorial.html#save-and-load-checkpoints
     - https://pytorch.org/tutorials/beginner/saving_loading_models.html#saving-torch-nn-dataparallel-models
@@ -63,7 +70,7 @@ class DdpWrapperStateDict(Rule):
         "every key gets a `module.` prefix"
     )
     applies_to_tests = False
-    default = True
+    default = False
     fix_applicability = Applicability.UNSAFE
     requires = ("DataParallel",)
     examples = (
