@@ -11,6 +11,7 @@ from torchlint.analysis.distributed import Site, dist_facts, wrapper_name
 from torchlint.diagnostics import Applicability
 from torchlint.names import dotted_name, inner_children
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
+from torchlint.vocabulary import MODULE_WRAPPERS
 
 SAVED_OBJECT_INDEX = 0
 
@@ -55,8 +56,9 @@ class DdpWrapperStateDict(Rule):
     matches it was right 1 of 3 times (strict labels, LABELLING.md). Where it was wrong: a
     project whose own loaders wrap the model before `load_state_dict`, so the `module.`
     prefix is its checkpoint format, and a save in the `else` of
-    `isinstance(model, DataParallel)` (the rule does not read that test: a known false
-    report).
+    `isinstance(model, DataParallel)`. A save where such a test (`isinstance(model,
+    DataParallel)`, `hasattr(model, "module")`) says the model is not wrapped is no longer
+    reported.
 
     ## References
     - https://pytorch.org/tutorials/intermediate/ddp_tutorial.html#save-and-load-checkpoints
@@ -180,6 +182,36 @@ class DdpWrapperStateDict(Rule):
                 model = DDP(model)
             """
         ),
+        Valid(
+            """
+            import torch
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            def save(model, path, wrap):
+                model = DDP(model)
+                if isinstance(model, (torch.nn.DataParallel, DDP)):
+                    torch.save(model.module.state_dict(), path)
+                else:
+                    torch.save(model.state_dict(), path)
+                if not hasattr(model, "module"):
+                    torch.save(model.state_dict(), path)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            def save(model, path):
+                model = torch.nn.DataParallel(model)
+                if isinstance(model, torch.nn.DataParallel):
+                    torch.save(model.state_dict(), path)
+            """,
+            fixed="""
+            import torch
+            def save(model, path):
+                model = torch.nn.DataParallel(model)
+                if isinstance(model, torch.nn.DataParallel):
+                    torch.save(model.module.state_dict(), path)
+            """,
+        ),
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -229,8 +261,49 @@ class DdpWrapperStateDict(Rule):
             ):
                 receiver = node.func.value
                 name = dotted_name(receiver)
-                if name is not None and wrapper_name(dist_facts(self.context), site, name):
+                if (
+                    name is not None
+                    and wrapper_name(dist_facts(self.context), site, name)
+                    and not _tested_unwrapped(site, name)
+                ):
                     found.append(receiver)
                     continue
             stack.extend(inner_children(node))
         return found
+
+
+def _tested_unwrapped(site: Site, name: str) -> bool:
+    """The save runs where a test says ``name`` is not a wrapper: the ``else`` of
+    ``if isinstance(name, DataParallel)`` or ``if hasattr(name, "module")``, or the body of
+    their negation (the other branch saves ``name.module``)."""
+    chain = (*site.ancestors, site.node)
+    for index, node in enumerate(chain[:-1]):
+        if not isinstance(node, cst.If):
+            continue
+        inner = chain[index + 1]
+        test, negated = node.test, False
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, negated = test.expression, True
+        if not _asks_wrapped(test, name, site):
+            continue
+        if (inner is node.orelse) != negated:
+            return True
+    return False
+
+
+def _asks_wrapped(test: cst.BaseExpression, name: str, site: Site) -> bool:
+    """``isinstance(name, <...DataParallel...>)`` or ``hasattr(name, "module")``."""
+    if not isinstance(test, cst.Call) or not isinstance(test.func, cst.Name) or len(test.args) != 2:
+        return False
+    subject, kind = test.args[0].value, test.args[1].value
+    if dotted_name(subject) != name:
+        return False
+    if test.func.value == "hasattr":
+        return isinstance(kind, cst.SimpleString) and kind.evaluated_value == "module"
+    if test.func.value != "isinstance":
+        return False
+    kinds = [e.value for e in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    return any(
+        (site.scope.qualified_name(k) or last_name(k) or "").rsplit(".", 1)[-1] in MODULE_WRAPPERS
+        for k in kinds
+    )

@@ -156,7 +156,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
     added, and an explicit `weights_only=False` would only quiet the `FutureWarning` of
     torch 2.4 and 2.5 (strict labels counted those reports as not worth a change).
 
-    Opt-in (`extend-select = ["TL701"]`): on the projects of the unseen rounds (2026-12 to
+    It was opt-in until round 2026-12-08c: on the projects of the unseen rounds (2026-12 to
     2026-12-07d), 15 of 17 labelled reports that it still makes were worth a change (strict
     labels, LABELLING.md); the others were tutorial notebooks that cannot run on any torch
     the project supports. On the next two rounds it was right 3 of 20 times (2026-12-07e:
@@ -204,6 +204,14 @@ class LoadNotWeightsOnly(TorchLoadRule):
     made after that round was fetched and partly with its labels in view: it no longer
     measures them, the next round will.
 
+    On by default since round 2026-12-08c. On the two rounds fetched after those narrowings
+    that it fired on, it was right 10 of 10 times, in three projects (2026-12-08a: 5 of 5,
+    a test reloading a state dict where its sibling test already passes
+    `weights_only=True`; 2026-12-08c: 5 of 5, resumes and pretrained weights read from a
+    user's path in projects that declare `torch>=2.0.1` or pin 1.13). A code joins the
+    default set at 90 % or better, on at least 10 labels from at least 3 projects, on rounds
+    fetched after its latest change.
+
     ## References
     - https://pytorch.org/docs/stable/generated/torch.load.html
     - https://pytorch.org/tutorials/beginner/saving_loading_models.html
@@ -212,7 +220,7 @@ class LoadNotWeightsOnly(TorchLoadRule):
 
     code = "TL701"
     name = "load-not-weights-only"
-    default = False
+    default = True
     applies_to_tests = True
     summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
     fix_applicability = Applicability.UNSAFE
