@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 model = torch.load("model{n}.pt")
 loader = DataLoader(dataset, batch_size={n})
 net = model.cuda(); DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-probs = torch.softmax(logits)
+up = torch.nn.functional.upsample(logits)
 """
 
 CLEAN = """\
