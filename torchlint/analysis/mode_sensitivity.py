@@ -468,19 +468,9 @@ class KnownSensitivity:
         return self._classes[key]
 
     def _scan_class(self, info: ClassInfo) -> bool:
-        flow = self.flow
-        scope = flow.module_info.scope
-        for base in info.node.bases:
-            value = base.value
-            if isinstance(value, cst.Name) and value.value in flow.classes:
-                others = flow.classes[value.value]
-                if len(others) == 1 and self._class_sensitive(others[0]):
-                    return True
-                continue
-            qualified = scope.qualified_name(value)
-            project = flow.project
-            if qualified and project is not None and project.mode(qualified) == "sensitive":
-                return True
+        scope = self.flow.module_info.scope
+        if self._bases(info) == "sensitive":
+            return True
         init = _init_of(info)
         zero = zero_default_params(init)
         gates: set[str] = set()
@@ -490,6 +480,27 @@ class KnownSensitivity:
         if gates:
             self._gates[id(info)] = {name: zero[name] for name in gates}
         return False
+
+    def _bases(self, info: ClassInfo) -> str:
+        """What the base classes say: "sensitive" where one acts on the mode (a same-file
+        class, or a project class the index knows), "unknown" where a same-file base name
+        has several definitions, else ""."""
+        flow = self.flow
+        scope = flow.module_info.scope
+        unknown = False
+        for base in info.node.bases:
+            value = base.value
+            if isinstance(value, cst.Name) and value.value in flow.classes:
+                others = flow.classes[value.value]
+                if len(others) == 1 and self._class_sensitive(others[0]):
+                    return "sensitive"
+                unknown = unknown or len(others) != 1
+                continue
+            qualified = scope.qualified_name(value)
+            project = flow.project
+            if qualified and project is not None and project.mode(qualified) == "sensitive":
+                return "sensitive"
+        return "unknown" if unknown else ""
 
     def _rates_of(self, info: ClassInfo) -> dict[str, tuple[int, bool]] | None:
         """When a same-file module class depends on its mode only through dropout rates its
@@ -502,19 +513,9 @@ class KnownSensitivity:
         if key in self._rates:
             return self._rates[key]
         self._rates[key] = None  # recursion: not proven
-        flow = self.flow
-        scope = flow.module_info.scope
-        for base in info.node.bases:
-            value = base.value
-            if isinstance(value, cst.Name) and value.value in flow.classes:
-                others = flow.classes[value.value]
-                if len(others) != 1 or self._class_sensitive(others[0]):
-                    return None
-                continue
-            qualified = scope.qualified_name(value)
-            project = flow.project
-            if qualified and project is not None and project.mode(qualified) == "sensitive":
-                return None
+        scope = self.flow.module_info.scope
+        if self._bases(info):
+            return None
         init = _init_of(info)
         params = init_params(init)
         zero = zero_default_params(init)
