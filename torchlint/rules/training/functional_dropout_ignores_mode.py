@@ -70,6 +70,12 @@ class FunctionalDropoutIgnoresMode(Rule):
     every reader expects to be off. For `alpha_dropout` / `feature_alpha_dropout` the fix is
     unsafe: they currently never drop, and will start dropping in training mode.
 
+    Opt-in (`extend-select = ["TL308"]`) since round 2026-12-08d: on every unseen label it
+    matches it was right 2 of 4 times (strict labels, LABELLING.md). Both false reports were
+    the same family in two projects that vendor one diffusion codebase: `noise_dropout`
+    applied to the sampling noise, an option the user turns on at sampling time, in eval
+    mode, which `training=self.training` would switch off.
+
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.functional.dropout.html
     """
@@ -77,6 +83,7 @@ class FunctionalDropoutIgnoresMode(Rule):
     code = "TL308"
     name = "functional-dropout-ignores-mode"
     applies_to_tests = False
+    default = False
     summary = "`F.dropout` without `training=self.training` ignores `model.eval()`"
     fix_applicability = Applicability.SAFE
     requires = ("dropout",)

@@ -297,6 +297,20 @@ class LossAccumulatesGraph(Rule):
         ),
         Valid(
             """
+            class ELBO:
+                def loss_and_grads(self, model, guide):
+                    elbo = 0.0
+                    for model_trace, guide_trace in self._get_traces(model, guide):
+                        elbo_particle = compute(model_trace, guide_trace)
+                        elbo += elbo_particle.item() / self.num_particles
+                        if elbo_particle.requires_grad:
+                            loss_particle = -elbo_particle
+                            (loss_particle / self.num_particles).backward(retain_graph=True)
+                    return -elbo
+            """
+        ),
+        Valid(
+            """
             records = []
             for step, (x, y) in enumerate(loader):
                 optimizer.zero_grad()
@@ -442,6 +456,8 @@ class LossAccumulatesGraph(Rule):
                 backward_names |= names
         targets: list[cst.BaseExpression] = []
         for item in _items(value):
+            if _detaches(item) or (isinstance(item, cst.BinaryOperation) and _detaches(item.left)):
+                continue  # `elbo_particle.item() / n`: a Python number, no graph
             if is_loss_call(scope, item) and self._in_training_loop(flow, function, infos):
                 targets.append(item)
             elif (

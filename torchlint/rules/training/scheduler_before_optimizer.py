@@ -63,6 +63,12 @@ class SchedulerBeforeOptimizer(Rule):
     ## Fix safety
     No fix: moving the call changes which learning rate each step uses.
 
+    Opt-in (`extend-select = ["TL307"]`) since round 2026-12-08d: on every unseen label it
+    matches it was right 0 of 2 times (strict labels, LABELLING.md). Both were
+    `scheduler.step(epoch)` with the epoch passed explicitly, in code written for torch
+    before 1.1, where the order was the other way round and the explicit epoch keeps the
+    schedule where the author meant it.
+
     ## References
     - https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate
     """
@@ -70,6 +76,7 @@ class SchedulerBeforeOptimizer(Rule):
     code = "TL307"
     name = "scheduler-before-optimizer"
     applies_to_tests = False
+    default = False
     summary = "`scheduler.step()` before `optimizer.step()`: the schedule runs one step ahead"
     requires = ("lr_scheduler", "SWALR")
     after_walk = "flow"  # reads the training-loop index: its visits run after the walk
