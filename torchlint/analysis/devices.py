@@ -45,6 +45,8 @@ _EXIT_CALLS = frozenset({"exit", "_exit", "skip", "skipTest", "fail"})
 _SKIP_IF = frozenset({"skipIf", "skipif"})
 _SKIP_UNLESS = frozenset({"skipUnless"})
 _NEGATIVE_FLAG = ("no_", "not_", "disable", "without")
+# A flag that reads "run on the CPU" (`--cpu`, `use_cpu`, `cpu_only`): true means no CUDA.
+_CPU_FLAG = re.compile(r"^(?:use_|force_|only_|run_on_|on_)?cpu(?:_only|_mode)?$")
 # Calls that raise without CUDA: code after (or inside a `with` of) them is CUDA-only anyway.
 CUDA_ONLY_CALLS = frozenset(
     f"torch.cuda.{name}"
@@ -221,7 +223,7 @@ def _places_on_cuda(expr: cst.BaseExpression) -> bool:
 
 def _flag_polarity(expr: cst.BaseExpression, flags: frozenset[str] | set[str]) -> int:
     """+1 when the name reads "CUDA is on" (``use_cuda``, ``args.cuda``, ``x.is_cuda``),
-    -1 when it reads "CUDA is off" (``args.no_cuda``), 0 when it says nothing."""
+    -1 when it reads "CUDA is off" (``args.no_cuda``, ``args.cpu``), 0 when it says nothing."""
     name = dotted_name(expr)
     if name is None:
         return 0
@@ -230,6 +232,8 @@ def _flag_polarity(expr: cst.BaseExpression, flags: frozenset[str] | set[str]) -
     if f"!{name}" in flags:
         return -1  # `cpu_comm`, tested to pick the CPU over CUDA
     last = name.rsplit(".", 1)[-1].lower()
+    if _CPU_FLAG.match(last):
+        return -1  # `if not args.cpu: model.cuda()`: the user did not ask for the CPU
     if "cuda" not in last and "gpu" not in last:
         return 0
     if last.startswith(_NEGATIVE_FLAG) or "no_cuda" in last or "no_gpu" in last:

@@ -49,7 +49,9 @@ class HardcodedCuda(Rule):
     `assert torch.cuda.is_available()`, or a `skipIf`-style decorator) are not reported;
     neither are calls under a flag assigned from such a test (`use_cuda = ... and
     torch.cuda.is_available()`, `ok = True if torch.cuda.is_available() else False`), a
-    flag named like `use_cuda` / `args.cuda` / `use_gpu`, a comparison like
+    flag named like `use_cuda` / `args.cuda` / `use_gpu`, the `else` of a CPU flag (`if
+    not args.cpu:`, `use_cpu`, `cpu_only`: on round 2026-12-08d nine reports were under
+    `if (not args.cpu):`), a comparison like
     `device.type == "cuda"`, a GPU index the user gave (`if args.gpu is not None:`,
     `if gpu_id >= 0:`: a CUDA ordinal, set only when the run uses that GPU; `if args.cuda >
     0:`, `if num_gpus == 1:`: a CUDA flag or a GPU count that says one is in use), or a
@@ -340,6 +342,42 @@ class HardcodedCuda(Rule):
             if torch.cuda.is_available():
                 model = model.cuda()
             """
+        ),
+        Valid(
+            """
+            import argparse
+            import torch
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--cpu", action="store_true")
+            args = parser.parse_args()
+            model = torch.nn.Linear(2, 2)
+            if (not args.cpu):
+                model = model.cuda()
+            """
+        ),
+        Invalid(
+            """
+            import argparse
+            import torch
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--cpu", action="store_true")
+            args = parser.parse_args()
+            model = torch.nn.Linear(2, 2)
+            if args.cpu_count > 1:
+                model = model.cuda()
+            """,
+            fixed="""
+            import argparse
+            import torch
+            from torchlint.runtime import best_device
+            device = best_device()
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--cpu", action="store_true")
+            args = parser.parse_args()
+            model = torch.nn.Linear(2, 2)
+            if args.cpu_count > 1:
+                model = model.to(device)
+            """,
         ),
         Valid(
             """
