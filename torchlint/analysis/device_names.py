@@ -50,7 +50,8 @@ def _is_device_value(
 
 
 def scope_body(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """The statements of a scope's body (a module, or a def's or class's block)."""
+    """The statements of a node's body: a module, or the block of a def, a class or any
+    compound statement (``if``, ``for``, ``try``, an ``except``, a ``case``)."""
     if isinstance(node, cst.Module):
         return list(node.body)
     body = getattr(node, "body", None)

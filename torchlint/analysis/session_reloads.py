@@ -41,6 +41,7 @@ from torchlint.analysis.checkpoints import (
     parameters,
     serialization_call,
 )
+from torchlint.analysis.device_names import scope_body
 from torchlint.names import SCOPE_TYPES, Scope, dotted_name, iter_children, target_names
 
 if TYPE_CHECKING:
@@ -137,17 +138,6 @@ def _flows(module: cst.Module) -> Iterator[cst.CSTNode]:
         stack.extend(iter_children(node))
 
 
-def _body(node: cst.CSTNode) -> list[cst.CSTNode]:
-    if isinstance(node, cst.Module):
-        return list(node.body)
-    body = getattr(node, "body", None)
-    if isinstance(body, cst.IndentedBlock):
-        return list(body.body)
-    if isinstance(body, cst.SimpleStatementSuite):
-        return [body]
-    return []
-
-
 def _units(
     statements: list[cst.CSTNode], place: Place
 ) -> Iterator[tuple[list[cst.CSTNode], Place, bool, list[str]]]:
@@ -161,33 +151,33 @@ def _units(
             continue
         elif isinstance(statement, cst.If):
             yield [statement.test], place, False, []
-            yield from _units(_body(statement), (*place, (id(statement), "body", _BRANCH)))
+            yield from _units(scope_body(statement), (*place, (id(statement), "body", _BRANCH)))
             orelse = statement.orelse
             inner = (*place, (id(statement), "else", _BRANCH))
             if isinstance(orelse, cst.If):
                 yield from _units([orelse], inner)
             elif orelse is not None:
-                yield from _units(_body(orelse), inner)
+                yield from _units(scope_body(orelse), inner)
         elif isinstance(statement, (cst.For, cst.While)):
             if isinstance(statement, cst.For):
                 yield [statement.iter], place, False, target_names(statement.target)
             else:
                 yield [statement.test], place, False, []
-            yield from _units(_body(statement), (*place, (id(statement), "body", _LOOP)))
+            yield from _units(scope_body(statement), (*place, (id(statement), "body", _LOOP)))
             if statement.orelse is not None:
                 inner = (*place, (id(statement), "else", _BRANCH))
-                yield from _units(_body(statement.orelse), inner)
+                yield from _units(scope_body(statement.orelse), inner)
         elif isinstance(statement, (cst.Try, cst.TryStar)):
-            yield from _units(_body(statement), (*place, (id(statement), "body", _PLAIN)))
+            yield from _units(scope_body(statement), (*place, (id(statement), "body", _PLAIN)))
             for index, handler in enumerate(statement.handlers):
                 inner = (*place, (id(statement), f"except{index}", _BRANCH))
-                yield from _units(_body(handler), inner)
+                yield from _units(scope_body(handler), inner)
             if statement.orelse is not None:
                 inner = (*place, (id(statement), "else", _BRANCH))
-                yield from _units(_body(statement.orelse), inner)
+                yield from _units(scope_body(statement.orelse), inner)
             if statement.finalbody is not None:
                 inner = (*place, (id(statement), "finally", _PLAIN))
-                yield from _units(_body(statement.finalbody), inner)
+                yield from _units(scope_body(statement.finalbody), inner)
         elif isinstance(statement, cst.With):
             names = [
                 name
@@ -196,12 +186,12 @@ def _units(
                 for name in target_names(item.asname.name)
             ]
             yield [item.item for item in statement.items], place, False, names
-            yield from _units(_body(statement), (*place, (id(statement), "body", _PLAIN)))
+            yield from _units(scope_body(statement), (*place, (id(statement), "body", _PLAIN)))
         elif isinstance(statement, cst.Match):
             yield [statement.subject], place, False, []
             for index, case in enumerate(statement.cases):
                 inner = (*place, (id(statement), f"case{index}", _BRANCH))
-                yield from _units(_body(case), inner)
+                yield from _units(scope_body(case), inner)
 
 
 def _bound_by(statements: Sequence[cst.BaseSmallStatement]) -> list[str]:
@@ -239,7 +229,7 @@ def _events(
     """The saves (``torch.save`` and calls of saving helpers) and loads of one flow;
     ``bindings`` gets the statements that bind each name."""
     paths = _Paths(context, scope, flow, env)
-    for seq, (expressions, place, returns, bound) in enumerate(_units(_body(flow), ())):
+    for seq, (expressions, place, returns, bound) in enumerate(_units(scope_body(flow), ())):
         for name in bound:
             bindings.setdefault(name, []).append(seq)
         if returns:
