@@ -320,6 +320,7 @@ def test_a_loader_every_read_of_which_takes_a_few_batches_is_not_reported() -> N
         "for i, (x, y) in enumerate(loader):\n    show(x)\n    break\n",
         "for i, (x, y) in enumerate(loader):\n    show(x)\n    if i >= 3:\n        break\n",
         "it = iter(loader)\nx = next(it)\ny = next(it)\n",
+        "it = iter(loader)\nimages, labels = it.next()\n",
         "print(len(loader), len(loader.dataset))\nx = next(iter(loader))\n",
     ):
         assert codes(FOLDER + bounded, "TL101") == [], bounded
@@ -331,10 +332,12 @@ def test_a_loader_every_read_of_which_takes_a_few_batches_is_not_reported() -> N
         "for x, y in loader:\n    step(x)\n",
         "it = iter(loader)\nfor _ in range(100):\n    x = next(it)\n",  # drawn in a loop
         "it = iter(loader)\nwhile True:\n    x = next(it)\n",
+        "it = iter(loader)\nwhile True:\n    x = it.next()\n",
         "it = iter(loader)\ndef draw():\n    return next(it)\n",  # called any number of times
         "it = iter(loader)\nx = next(it)\nrest = list(it)\n",
         "print(len(loader))\n",  # no batch drawn here: another file may train on it
         "for x, y in loader:\n    break\nfit(model, loader)\n",
+        "def enumerate(xs):\n    return xs\nfor i, x in enumerate(loader):\n    break\n",
     ):
         assert codes(FOLDER + unbounded, "TL101") == [(5, "TL101")], unbounded
 

@@ -36,7 +36,7 @@ class Kind:
 
     ONE = "one"  # `next(iter(x))`, `iter(x).next()`: the first batch of a fresh iterator
     FEW = "few"  # a loop that stops after a handful of passes, `islice(x, 3)`
-    NEXT = "next"  # `next(x)`: one more batch of an iterator
+    NEXT = "next"  # `next(x)`, `x.next()`: one more batch of an iterator
     NEUTRAL = "neutral"  # `len(x)`, `x.dataset`, `x.batch_size`: no batch at all
 
 
@@ -268,7 +268,19 @@ def read_kind(
     if isinstance(parent, cst.For):
         return Kind.FEW if parent.iter is node and ends_first_pass(parent) else None
     if isinstance(parent, cst.Attribute):
-        return Kind.NEUTRAL if parent.value is node and parent.attr.value in METADATA else None
+        if parent.value is not node:
+            return None
+        if parent.attr.value in METADATA:
+            return Kind.NEUTRAL
+        drawn = path[-2] if len(path) > 1 else None
+        if (
+            parent.attr.value in ("next", "__next__")
+            and isinstance(drawn, cst.Call)
+            and drawn.func is parent
+            and not drawn.args
+        ):
+            return Kind.NEXT  # `it.next()`, as Python 2 wrote it (and old tutorials still do)
+        return None
     if not isinstance(parent, cst.Arg) or parent.keyword is not None or parent.star:
         return None
     call = path[-2]
