@@ -603,3 +603,25 @@ def test_a_loader_every_cell_reads_for_one_batch_is_not_reported(cwd: Path) -> N
     write_notebook(cwd / "nb.ipynb", notebook)
     out = invoke("check", "--output-format", "concise", "nb.ipynb").stdout
     assert out.startswith("nb.ipynb:cell 2:1:10: TL101")
+
+
+def test_a_loop_in_another_cell_that_leaves_in_its_first_pass_is_a_look_at_a_batch(
+    cwd: Path,
+) -> None:
+    """TL101: the loop that shows a batch and breaks is in a later cell; a cell that binds
+    the name again for training is judged by its own reads."""
+    cells = [
+        code(["from torch.utils.data import DataLoader\n", "from torchvision import datasets"]),
+        code(["test_loader = DataLoader(datasets.ImageFolder(root), shuffle=True)"]),
+        code(["for images, labels in test_loader:\n", "    show(images)\n", "    break"]),
+    ]
+    notebook = {**training_notebook(), "cells": cells}
+    write_notebook(cwd / "nb.ipynb", notebook)
+    assert "TL101" not in invoke("check", "--output-format", "concise", "nb.ipynb").stdout
+    notebook["cells"].append(
+        code(["test_loader = DataLoader(datasets.ImageFolder(root), shuffle=True)"])
+    )
+    notebook["cells"].append(code(["for x, y in test_loader:\n", "    step(x, y)"]))
+    write_notebook(cwd / "nb.ipynb", notebook)
+    out = invoke("check", "--output-format", "concise", "nb.ipynb").stdout
+    assert [line.split(":")[1] for line in out.splitlines() if "TL101" in line] == ["cell 4"]

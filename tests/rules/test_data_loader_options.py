@@ -307,3 +307,61 @@ def test_one_batch_reads_of_self_attributes_and_of_iterators() -> None:
     # `iter` or `next` of this file may do anything
     shadowed = plain + "def iter(loader):\n    return loader.sampler\n"
     assert codes(shadowed, "TL101") == [(6, "TL101")]
+
+
+def test_a_loader_every_read_of_which_takes_a_few_batches_is_not_reported() -> None:
+    """A loop that leaves in its first pass (`break`, `return`, in a `with` too), one that
+    stops once `enumerate`'s index reaches a literal, an iterator drawn a fixed number of
+    times, and reads that draw no batch (`len`, `.dataset`) do not make a training loader."""
+    for bounded in (
+        "for x, y in loader:\n    show(x)\n    break\n",
+        "for x, y in loader:\n    with torch.no_grad():\n        show(model(x))\n        break\n",
+        "def first():\n    for batch in loader:\n        return batch\n",
+        "for i, (x, y) in enumerate(loader):\n    show(x)\n    break\n",
+        "for i, (x, y) in enumerate(loader):\n    show(x)\n    if i >= 3:\n        break\n",
+        "it = iter(loader)\nx = next(it)\ny = next(it)\n",
+        "it = iter(loader)\nimages, labels = it.next()\n",
+        "print(len(loader), len(loader.dataset))\nx = next(iter(loader))\n",
+    ):
+        assert codes(FOLDER + bounded, "TL101") == [], bounded
+    for unbounded in (
+        "for x, y in loader:\n    if y.sum() == 0:\n        break\n",  # a condition on data
+        "for x, y in loader:\n    for image in x:\n        break\n",  # the inner loop's break
+        "for x, y in loader:\n    if x is None:\n        continue\n    break\n",
+        "for i, (x, y) in enumerate(loader):\n    i = 0\n    if i >= 3:\n        break\n",
+        "for x, y in loader:\n    step(x)\n",
+        "it = iter(loader)\nfor _ in range(100):\n    x = next(it)\n",  # drawn in a loop
+        "it = iter(loader)\nwhile True:\n    x = next(it)\n",
+        "it = iter(loader)\nwhile True:\n    x = it.next()\n",
+        "it = iter(loader)\ndef draw():\n    return next(it)\n",  # called any number of times
+        "it = iter(loader)\nx = next(it)\nrest = list(it)\n",
+        "print(len(loader))\n",  # no batch drawn here: another file may train on it
+        "for x, y in loader:\n    break\nfit(model, loader)\n",
+        "def enumerate(xs):\n    return xs\nfor i, x in enumerate(loader):\n    break\n",
+    ):
+        assert codes(FOLDER + unbounded, "TL101") == [(5, "TL101")], unbounded
+
+
+def test_each_binding_of_a_name_is_judged_by_the_reads_it_reaches() -> None:
+    """Notebooks bind the same name in two cells: a look at a batch after the first, the
+    training loop after the second. A rebinding cuts the first binding off only where every
+    path to the read passes it (earlier in a block that holds the read)."""
+    peek = FOLDER + "images, labels = next(iter(loader))\n"
+    again = "loader = DataLoader(data, batch_size=64, shuffle=True)\n"
+    train = "for x, y in loader:\n    step(x, y)\n"
+    assert codes(peek + again + train, "TL101") == [(7, "TL101")]
+    guarded = peek + "if retrain:\n    " + again + train
+    assert codes(guarded, "TL101") == [(5, "TL101"), (8, "TL101")]
+    # in a loop a binding also reaches the reads before it, in the next pass
+    looped = (
+        FOLDER
+        + "for epoch in range(3):\n    for x, y in loader:\n        step(x, y)\n"
+        + "    loader = DataLoader(data, shuffle=True)\n    x = next(iter(loader))\n"
+    )
+    assert codes(looped, "TL101") == [(5, "TL101"), (9, "TL101")]
+    # a function reads the name whenever it is called: it sees every binding
+    called = peek + again + "def run():\n    for x, y in loader:\n        step(x, y)\n"
+    assert codes(called, "TL101") == [(5, "TL101"), (7, "TL101")]
+    # a parameter of the same spelling is another name
+    param = peek + "def run(loader):\n    for x, y in loader:\n        step(x, y)\n"
+    assert codes(param, "TL101") == []
