@@ -332,6 +332,55 @@ def _string_interior_lines(text: str) -> set[int]:
     return inside
 
 
+class _LogicalLines:
+    """Where the Python lines of a cell leave off: how many brackets are open, the quote of
+    a string still open, and whether the last line ended with a backslash. A line read
+    while any of these holds continues a logical line, so it is not a magic, whatever it
+    starts with. An estimate for code that may not parse: it follows quotes, brackets and
+    comments, nothing else."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote = ""
+        self.backslash = False
+
+    @property
+    def continues(self) -> bool:
+        return bool(self.depth or self.quote or self.backslash)
+
+    def read(self, line: str) -> None:
+        index, end = 0, len(line)
+        commented = False
+        while index < end:
+            char = line[index]
+            if self.quote:
+                if char == "\\":
+                    index += 2
+                    continue
+                if line.startswith(self.quote, index):
+                    index += len(self.quote)
+                    self.quote = ""
+                    continue
+                index += 1
+                continue
+            if char == "#":
+                commented = True
+                break
+            if char in "'\"":
+                triple = line[index : index + 3]
+                self.quote = triple if triple in ('"""', "'''") else char
+                index += len(self.quote)
+                continue
+            if char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(self.depth - 1, 0)
+            index += 1
+        self.backslash = line.endswith("\\") and not commented and len(self.quote) != 3
+        if len(self.quote) == 1 and not self.backslash:
+            self.quote = ""  # a one-quote string ends with its line (or is an error there)
+
+
 def mask_magics(source: str, counter: list[int], originals: dict[int, str]) -> str:
     """``source`` with IPython-only lines replaced by numbered placeholders (recorded).
     A cell that parses as Python has none: a line starting with ``%`` there continues an
@@ -346,10 +395,16 @@ def mask_magics(source: str, counter: list[int], originals: dict[int, str]) -> s
     masked: list[str] = []
     replaced: dict[int, int] = {}  # 0-based line -> placeholder number
     continuation_indent: str | None = None
+    python = _LogicalLines()
     for number, line in enumerate(lines):
         body = line.rstrip("\r\n")
         first_cell_magic = number == 0 and body.startswith("%%")
-        if continuation_indent is not None or first_cell_magic or _is_magic(body):
+        if continuation_indent is None and not first_cell_magic and python.continues:
+            # inside open brackets, a string or after a backslash: `% (epoch, loss))`
+            # continues a Python expression; IPython reads a magic only where a line starts
+            python.read(body)
+            masked.append(line)
+        elif continuation_indent is not None or first_cell_magic or _is_magic(body):
             indent = continuation_indent
             if indent is None:
                 indent = _INDENT.match(body).group()  # type: ignore[union-attr]
@@ -360,6 +415,7 @@ def mask_magics(source: str, counter: list[int], originals: dict[int, str]) -> s
             masked.append(indent + PLACEHOLDER.format(key) + line[len(body) :])
             continuation_indent = indent if body.endswith("\\") and not first_cell_magic else None
         else:
+            python.read(body)
             masked.append(line)
     if replaced:
         interior = _string_interior_lines("".join(masked))
