@@ -260,10 +260,20 @@ def test_blanks_left_for_the_reader_are_not_syntax_errors(cwd: Path) -> None:
         code(["def fake_loss(d_out):\n", "    # compute the loss for the fake images\n"]),
         code(["x = model(batch"]),
         code(["if x == \n", "    pass"]),
+        # a template's `???` blanks, where a name or an expression goes
+        code(["model = ???\n", "model = model.cuda()"]),
+        code(["optimizer = torch.optim.SGD(???)\n", "for ??? in train_loader:\n", "    ???"]),
+        code(["%%time\n", "criterion = ??? # TODO\n", "lr = "]),
+        # with a syntax error besides its blank, still an error
+        code(["loss = ???\n", "x = model(batch"]),
     ]
     write_notebook(cwd / "nb.ipynb", notebook)
     lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
-    assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 14", "cell 15"]
+    assert [line.split(":")[1] for line in lines if " TL000 " in line] == [
+        "cell 14",
+        "cell 15",
+        "cell 19",
+    ]
     assert [line.split(": ")[1].split()[0] for line in lines][:2] == ["TL101", "TL201"]
 
 

@@ -6,7 +6,8 @@ with a boundary statement (a bare name at column 0) after each cell. Being a sta
 ends the run of leading imports, so the imports a fix needs go after the leading imports
 (and magics) of the first code cell, never into a later one. If that module does not parse, each cell is linted on
 its own instead, so one broken cell does not hide the others. A cell that does not parse
-because it is an exercise blank (``lr = `` with nothing after it, a ``def`` with no body)
+because it is an exercise blank (``lr = `` with nothing after it, a ``def`` with no body,
+``model = ???``)
 or because it is indented as a whole (IPython strips that indentation) is not linted and
 not reported: it is not a syntax error the notebook's author would fix. Markdown and raw cells,
 cells run by a non-Python cell magic (``%%bash``, ``%%writefile``...), cells of shell
@@ -26,6 +27,8 @@ parses and nothing is reported on them. The placeholder is an import of a name n
 (``import _torchlint_magic_N_``): like a magic, it may sit anywhere a statement can, it has
 no effect on any rule, and the imports a fix adds go after leading magics as they go after
 leading imports (so never above a ``%%capture`` line, which must stay first in its cell).
+A line is a magic only where a logical line starts: inside open brackets, a string or
+after a backslash it continues Python (``% (epoch, loss))``), as IPython reads it.
 ``get_ipython()`` is plain Python and is linted as such. The placeholders are never written.
 
 **One pipeline.** This module only turns cells into code and code back into cells
@@ -590,11 +593,22 @@ def _groups(notebook: Notebook) -> list[_Virtual]:
     return groups
 
 
+# `model = ???`, `SGD(???)`, `for ??? in loader:`: a blank that a template notebook leaves
+# for the reader. Three or more question marks, which no Python or IPython syntax uses.
+_QUESTION_BLANK = re.compile(r"\?{3,}")
+
+
 def left_to_complete(code: str) -> bool:
     """A cell that stops parsing where the reader is to write code: an assignment with no
-    value (``criterion = # TODO``, ``lr = ``, ``x = pass``) or a block with no body (``def loss(out):``
-    and a comment). Exercise notebooks leave such blanks on purpose; they are not errors to
-    report, and the cell cannot be linted until it is filled in."""
+    value (``criterion = # TODO``, ``lr = ``, ``x = pass``), a block with no body (``def loss(out):``
+    and a comment) or ``???`` where an expression or a name goes (``model = ???``,
+    ``for ??? in loader:``), so that the cell parses once each ``???`` is a name. Exercise
+    notebooks leave such blanks on purpose; they are not errors to report, and the cell
+    cannot be linted until it is filled in."""
+    if "???" in code:
+        filled = _QUESTION_BLANK.sub("_", code)
+        if _parses(filled) or left_to_complete(filled):
+            return True
     try:
         ast.parse(code)
     except SyntaxError as error:

@@ -14,12 +14,17 @@ class InvalidSyntax(Rule):
 
     In a notebook each cell that does not parse is reported on its own and the other cells
     are linted together. Not reported there: a cell that stops where the reader is to write
-    code (an assignment with no value, `criterion = # TODO`, or a `def` with only a comment
-    for a body), which exercise notebooks leave on purpose, and a cell that IPython runs after
+    code (an assignment with no value, `criterion = # TODO`, a `def` with only a comment
+    for a body, or `???` where a name or an expression goes: `model = ???`,
+    `for ??? in train_loader:`), which exercise and template notebooks leave on purpose (a
+    cell with a syntax error besides its blanks is still reported), and a cell that IPython runs after
     removing the indentation of its first line from every line (its `leading_indent`
     transform). Neither is linted. On the unseen round 2026-12-08a, 37 of its 38 reports
     were such cells (strict labels: none worth a change; the 38th was a git symlink the
-    round's extraction had written out as a file).
+    round's extraction had written out as a file). A line starting with `%`, `!` or `?` is
+    an IPython magic only where a logical line starts: inside open brackets, a string or
+    after a backslash it is Python (`print('Cost: %.4f'` then `      % (cost,))` on the next
+    line), also in a cell that holds a magic (`%%time`).
 
     ## Example
     ```python
