@@ -26,6 +26,16 @@ class InvalidSyntax(Rule):
     after a backslash it is Python (`print('Cost: %.4f'` then `      % (cost,))` on the next
     line), also in a cell that holds a magic (`%%time`).
 
+    A Python 2 file (vendored code: `print "done"`, `except IOError, e:`, `exec code`,
+    backticks, `<>`, `0777`, `10L`, `ur"..."`) is not reported: nobody ports vendored code
+    because a linter asks, so it is "not checked", named in the summary as a file over
+    `max-file-size` is (`1 file not checked: Python 2 code`). The test is strict: Python 3
+    must stop parsing at a Python 2 construct (outside strings and comments), and the file
+    must use no Python 3-only syntax (an f-string, `super()`, an annotation,
+    `print(..., end=...)`, `async def`, ...). `x.cuda(async=True)` (a syntax error since
+    Python 3.7, worth fixing), a missing colon, or a stray `print x` in a file that uses
+    f-strings stay reported.
+
     ## Example
     ```python
     def train(:
@@ -54,6 +64,9 @@ class InvalidSyntax(Rule):
         Invalid("x = (1, 2\n"),
         Invalid("for x in range(3)\n    print(x)\n"),
         Invalid("import torch\nclass A:\npass\n"),
+        # Python 3 errors in code that looks like Python 2 (not checked only when it is)
+        Invalid("import torch\nx = torch.ones(2).cuda(async=True)\nprint 'x'\n"),
+        Invalid("name = 'x'\nprint f'{name}'\nprint name\n"),
         Valid("def train():\n    pass\n"),
         Valid("x = (1,\n     2)\n"),
         Valid("match command:\n    case [x]:\n        pass\n"),
