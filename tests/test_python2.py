@@ -42,6 +42,8 @@ PYTHON_3_ERRORS = [
     "class A(B):\n    def __init__(self):\n        super().__init__()\n        print 'x'\n",
     "def f(x) -> int:\n    print x\n",
     "print('a', end='')\nprint 'b'\n",
+    # two exception types without their brackets: a Python 3 bug, not Python 2's `as`
+    "try:\n    pass\nexcept ValueError, TypeError:\n    print 'x'\n",
     "async def f():\n    print 'x'\n",
     # Python 2 look-alikes in strings and comments
     "s = 'print x'\nt = (\n",

@@ -25,7 +25,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from torchlint.nesting import _NOT_CODE
+from torchlint.nesting import _NOT_CODE  # strings and comments, as the nesting check lexes
 
 # What a Python 2 line holds, strings blanked to "" (their prefix kept) and comments gone.
 _PY2_LINE = (
@@ -34,7 +34,8 @@ _PY2_LINE = (
         re.compile(r"(?:^|[:;])[ \t]*print(?:[ \t]+(?:[\w\"'\[{`]|>>)|[ \t]*\"|[ \t]*>>)"),
     ),
     ("an exec statement", re.compile(r"(?:^|[:;])[ \t]*exec[ \t]+[\w\"']")),
-    ("`except E, e:`", re.compile(r"^[ \t]*except[ \t]+[^:]+,[ \t]*[A-Za-z_]\w*[ \t]*:")),
+    # the target a name, not a class: `except ValueError, TypeError:` meant a tuple (a bug)
+    ("`except E, e:`", re.compile(r"^[ \t]*except[ \t]+[^:]+,[ \t]*[a-z_]\w*[ \t]*:")),
     ("`raise E, message`", re.compile(r"^[ \t]*raise[ \t]+[\w.]+(?:\([^()]*\))?[ \t]*,")),
     ("a backtick repr", re.compile(r"`")),
     ("`<>`", re.compile(r"<>")),

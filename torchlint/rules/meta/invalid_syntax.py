@@ -33,8 +33,9 @@ class InvalidSyntax(Rule):
     must stop parsing at a Python 2 construct (outside strings and comments), and the file
     must use no Python 3-only syntax (an f-string, `super()`, an annotation,
     `print(..., end=...)`, `async def`, ...). `x.cuda(async=True)` (a syntax error since
-    Python 3.7, worth fixing), a missing colon, or a stray `print x` in a file that uses
-    f-strings stay reported.
+    Python 3.7, worth fixing), a missing colon, `except ValueError, TypeError:` (two
+    types meant, not Python 2's `as`) or a stray `print x` in a file that uses f-strings
+    stay reported.
 
     ## Example
     ```python
