@@ -260,10 +260,20 @@ def test_blanks_left_for_the_reader_are_not_syntax_errors(cwd: Path) -> None:
         code(["def fake_loss(d_out):\n", "    # compute the loss for the fake images\n"]),
         code(["x = model(batch"]),
         code(["if x == \n", "    pass"]),
+        # a template's `???` blanks, where a name or an expression goes
+        code(["model = ???\n", "model = model.cuda()"]),
+        code(["optimizer = torch.optim.SGD(???)\n", "for ??? in train_loader:\n", "    ???"]),
+        code(["%%time\n", "criterion = ??? # TODO\n", "lr = "]),
+        # with a syntax error besides its blank, still an error
+        code(["loss = ???\n", "x = model(batch"]),
     ]
     write_notebook(cwd / "nb.ipynb", notebook)
     lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
-    assert [line.split(":")[1] for line in lines if " TL000 " in line] == ["cell 14", "cell 15"]
+    assert [line.split(":")[1] for line in lines if " TL000 " in line] == [
+        "cell 14",
+        "cell 15",
+        "cell 19",
+    ]
     assert [line.split(": ")[1].split()[0] for line in lines][:2] == ["TL101", "TL201"]
 
 
@@ -285,6 +295,16 @@ def test_a_percent_continuation_in_brackets_is_python_not_a_magic(cwd: Path) -> 
     notebook["cells"] += [
         code(["print(\n", '    "%d examples in %.2f minutes"\n', "    % (n, minutes)\n", ")"]),
         code(["if not ready:\n", "    os.makedirs(path)\n", "    !wget https://x/y.zip -O y.zip"]),
+        # a magic elsewhere in the cell: the `%` line still continues the open bracket
+        code(
+            [
+                "%%time\n",
+                "for epoch in range(3):\n",
+                "    print('Epoch: %03d | Cost: %.4f'\n",
+                "          %(epoch+1, cost))",
+            ]
+        ),
+        code(["%matplotlib inline\n", "x = 'a %s' \\\n", "    % b\n", "!pip install torch"]),
     ]
     write_notebook(cwd / "nb.ipynb", notebook)
     lines = invoke("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
@@ -416,8 +436,30 @@ def test_magic_continuation_lines_and_strings() -> None:
         "text = '''",
         "%not magic",
         "'''",
-        "import _torchlint_magic_3_",  # 2 was the string line, given back
+        "import _torchlint_magic_2_",  # the string's line is read as one, not masked
     ]
+    assert unmask_magics(masked, originals, set()) == source
+
+
+def test_a_line_magic_only_starts_a_logical_line() -> None:
+    """A line starting with `%`, `!` or `?` inside open brackets, a string or after a
+    backslash continues Python; before and after such a line, real magics are masked."""
+    source = (
+        "%%time\n"
+        "print('Epoch: %03d | Cost: %.4f'\n"
+        "      %(epoch+1, cost))\n"
+        "%matplotlib inline\n"
+        "x = 'a %s' \\\n"
+        "    % b  # not a comment's backslash \\\n"
+        "!pip install torch\n"
+        "y = [1,\n"
+        "     !2]\n"
+    )
+    originals: dict[int, str] = {}
+    masked = mask_magics(source, [0], originals)
+    assert list(originals.values()) == ["%%time", "%matplotlib inline", "!pip install torch"]
+    assert masked.splitlines()[1:3] == source.splitlines()[1:3]
+    assert masked.splitlines()[4:6] == source.splitlines()[4:6]
     assert unmask_magics(masked, originals, set()) == source
 
 

@@ -43,6 +43,7 @@ from torchlint.nesting import too_deep
 from torchlint.parse_cost import MAX_OPERATOR_CHAIN, too_costly, too_long_chain
 from torchlint.parsing import parse_module
 from torchlint.positions import LineIndex, node_spans, placed_spans
+from torchlint.python2 import python2_syntax
 from torchlint.rules.base import Rule
 from torchlint.suppression import apply_suppressions
 
@@ -194,14 +195,21 @@ class OverLimit:
 
     # "max-file-size" (amount: bytes), "max-nesting" (amount: bracket depth) or
     # "max-parse-memory" (amount: the parse's estimated MiB) or "operator-chain" (amount:
-    # the operators of one expression; a fixed limit, MAX_OPERATOR_CHAIN)
+    # the operators of one expression; a fixed limit, MAX_OPERATOR_CHAIN) or "python-2"
+    # (amount: the line where Python 3 stops parsing a Python 2 file; not a setting)
     setting: str
     amount: int
     limit: int  # the setting's value: KiB, brackets or MiB
     of_code: bool = False  # a notebook: its code is measured, not the file (mostly outputs)
+    construct: str = ""  # "python-2" (amount: the line of the error): what is there
 
     def why(self) -> str:
         """``not checked: 2 KiB is more than `max-file-size` (1 KiB)``."""
+        if self.setting == "python-2":
+            return (
+                f"not checked: Python 2 code ({self.construct} at line {self.amount:,}), "
+                "which Python 3 does not parse"
+            )
         if self.setting == "max-file-size":
             code = " of code" if self.of_code else ""
             return (
@@ -234,8 +242,10 @@ def code_over_limits(
     """The limit one file's code is over, checked before any parse: a notebook's code is
     several modules, measured together for `max-file-size` (in KiB; ``size``: the file's own
     bytes, where known) and each (libcst parses each alone) for `max-nesting`, the longest
-    operator chain (a fixed limit) and `max-parse-memory` (0: no limit). None: it is checked. Every front end (the runner,
-    the editor, flake8) asks this one function."""
+    operator chain (a fixed limit) and `max-parse-memory` (0: no limit); a Python file (not
+    a notebook) that is Python 2 code is not checked either (``python2.py``: its syntax
+    error is not one to fix). None: it is checked. Every front end (the runner, the editor,
+    flake8) asks this one function."""
     max_file_size = settings.max_file_size
     if size is None:
         size = sum(len(text.encode("utf-8", "surrogateescape")) for text in modules)
@@ -255,6 +265,11 @@ def code_over_limits(
         mib = timing.measure("read: parse memory estimate", too_costly, text, limit)
         if mib is not None:
             return OverLimit("max-parse-memory", mib, limit, of_code)
+    if not of_code:
+        for text in modules:
+            legacy = timing.measure("read: Python 2 check", python2_syntax, text)
+            if legacy is not None:
+                return OverLimit("python-2", legacy.line, 0, construct=legacy.construct)
     return None
 
 

@@ -13,7 +13,7 @@ TOO_LARGE = "larger than max-file-size"
 @dataclass(frozen=True)
 class NotChecked:
     path: str
-    setting: str  # the setting that skipped it: "max-file-size", "max-nesting", ...
+    setting: str  # the setting that skipped it: "max-file-size", "max-nesting", ... "python-2"
     reason: str  # after "the file is": "larger than max-file-size"
     why: str = ""  # "not checked: 2 KiB is more than `max-file-size` (1 KiB)": by how much
 
@@ -32,6 +32,15 @@ def too_costly_to_parse(path: str, limit: int, why: str = "") -> NotChecked:
 
 def chained_too_long(path: str, limit: int, why: str = "") -> NotChecked:
     return NotChecked(path, "operator-chain", chain_reason(limit), why)
+
+
+PYTHON_2 = "Python 2 code"
+
+
+def python_2(path: str, why: str = "") -> NotChecked:
+    """Python 2 code (``print "x"``, ``except E, e:``): its TL000 is not one a maintainer
+    acts on, and nothing else in it can be checked."""
+    return NotChecked(path, "python-2", PYTHON_2, why)
 
 
 def chain_reason(limit: int) -> str:

@@ -6,7 +6,8 @@ with a boundary statement (a bare name at column 0) after each cell. Being a sta
 ends the run of leading imports, so the imports a fix needs go after the leading imports
 (and magics) of the first code cell, never into a later one. If that module does not parse, each cell is linted on
 its own instead, so one broken cell does not hide the others. A cell that does not parse
-because it is an exercise blank (``lr = `` with nothing after it, a ``def`` with no body)
+because it is an exercise blank (``lr = `` with nothing after it, a ``def`` with no body,
+``model = ???``)
 or because it is indented as a whole (IPython strips that indentation) is not linted and
 not reported: it is not a syntax error the notebook's author would fix. Markdown and raw cells,
 cells run by a non-Python cell magic (``%%bash``, ``%%writefile``...), cells of shell
@@ -26,6 +27,8 @@ parses and nothing is reported on them. The placeholder is an import of a name n
 (``import _torchlint_magic_N_``): like a magic, it may sit anywhere a statement can, it has
 no effect on any rule, and the imports a fix adds go after leading magics as they go after
 leading imports (so never above a ``%%capture`` line, which must stay first in its cell).
+A line is a magic only where a logical line starts: inside open brackets, a string or
+after a backslash it continues Python (``% (epoch, loss))``), as IPython reads it.
 ``get_ipython()`` is plain Python and is linted as such. The placeholders are never written.
 
 **One pipeline.** This module only turns cells into code and code back into cells
@@ -332,6 +335,55 @@ def _string_interior_lines(text: str) -> set[int]:
     return inside
 
 
+class _LogicalLines:
+    """Where the Python lines of a cell leave off: how many brackets are open, the quote of
+    a string still open, and whether the last line ended with a backslash. A line read
+    while any of these holds continues a logical line, so it is not a magic, whatever it
+    starts with. An estimate for code that may not parse: it follows quotes, brackets and
+    comments, nothing else."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote = ""
+        self.backslash = False
+
+    @property
+    def continues(self) -> bool:
+        return bool(self.depth or self.quote or self.backslash)
+
+    def read(self, line: str) -> None:
+        index, end = 0, len(line)
+        commented = False
+        while index < end:
+            char = line[index]
+            if self.quote:
+                if char == "\\":
+                    index += 2
+                    continue
+                if line.startswith(self.quote, index):
+                    index += len(self.quote)
+                    self.quote = ""
+                    continue
+                index += 1
+                continue
+            if char == "#":
+                commented = True
+                break
+            if char in "'\"":
+                triple = line[index : index + 3]
+                self.quote = triple if triple in ('"""', "'''") else char
+                index += len(self.quote)
+                continue
+            if char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(self.depth - 1, 0)
+            index += 1
+        self.backslash = line.endswith("\\") and not commented and len(self.quote) != 3
+        if len(self.quote) == 1 and not self.backslash:
+            self.quote = ""  # a one-quote string ends with its line (or is an error there)
+
+
 def mask_magics(source: str, counter: list[int], originals: dict[int, str]) -> str:
     """``source`` with IPython-only lines replaced by numbered placeholders (recorded).
     A cell that parses as Python has none: a line starting with ``%`` there continues an
@@ -346,10 +398,16 @@ def mask_magics(source: str, counter: list[int], originals: dict[int, str]) -> s
     masked: list[str] = []
     replaced: dict[int, int] = {}  # 0-based line -> placeholder number
     continuation_indent: str | None = None
+    python = _LogicalLines()
     for number, line in enumerate(lines):
         body = line.rstrip("\r\n")
         first_cell_magic = number == 0 and body.startswith("%%")
-        if continuation_indent is not None or first_cell_magic or _is_magic(body):
+        if continuation_indent is None and not first_cell_magic and python.continues:
+            # inside open brackets, a string or after a backslash: `% (epoch, loss))`
+            # continues a Python expression; IPython reads a magic only where a line starts
+            python.read(body)
+            masked.append(line)
+        elif continuation_indent is not None or first_cell_magic or _is_magic(body):
             indent = continuation_indent
             if indent is None:
                 indent = _INDENT.match(body).group()  # type: ignore[union-attr]
@@ -360,6 +418,7 @@ def mask_magics(source: str, counter: list[int], originals: dict[int, str]) -> s
             masked.append(indent + PLACEHOLDER.format(key) + line[len(body) :])
             continuation_indent = indent if body.endswith("\\") and not first_cell_magic else None
         else:
+            python.read(body)
             masked.append(line)
     if replaced:
         interior = _string_interior_lines("".join(masked))
@@ -534,11 +593,22 @@ def _groups(notebook: Notebook) -> list[_Virtual]:
     return groups
 
 
+# `model = ???`, `SGD(???)`, `for ??? in loader:`: a blank that a template notebook leaves
+# for the reader. Three or more question marks, which no Python or IPython syntax uses.
+_QUESTION_BLANK = re.compile(r"\?{3,}")
+
+
 def left_to_complete(code: str) -> bool:
     """A cell that stops parsing where the reader is to write code: an assignment with no
-    value (``criterion = # TODO``, ``lr = ``, ``x = pass``) or a block with no body (``def loss(out):``
-    and a comment). Exercise notebooks leave such blanks on purpose; they are not errors to
-    report, and the cell cannot be linted until it is filled in."""
+    value (``criterion = # TODO``, ``lr = ``, ``x = pass``), a block with no body (``def loss(out):``
+    and a comment) or ``???`` where an expression or a name goes (``model = ???``,
+    ``for ??? in loader:``), so that the cell parses once each ``???`` is a name. Exercise
+    notebooks leave such blanks on purpose; they are not errors to report, and the cell
+    cannot be linted until it is filled in."""
+    if "???" in code:
+        filled = _QUESTION_BLANK.sub("_", code)
+        if _parses(filled) or left_to_complete(filled):
+            return True
     try:
         ast.parse(code)
     except SyntaxError as error:

@@ -32,6 +32,7 @@ from torchlint.not_checked import (
     chained_too_long,
     larger_than_max_file_size,
     nested_too_deeply,
+    python_2,
     too_costly_to_parse,
 )
 from torchlint.notebook import NotebookError, NotebookSource, is_notebook
@@ -202,12 +203,16 @@ def process_source(
 
 
 def _not_checked(outcome: FileOutcome, over: OverLimit) -> FileOutcome:
-    """The file is not parsed (`max-file-size`, `max-nesting`, `max-parse-memory`): one
+    """The file is not parsed (`max-file-size`, `max-nesting`, `max-parse-memory`, Python 2): one
     warning says so, and the summary; ``not_checked.why`` is the line for the editor, as for
     a Python buffer."""
     if over.setting == "max-file-size":
         outcome.not_checked = larger_than_max_file_size(outcome.path, over.why())
         advice = ""
+    elif over.setting == "python-2":
+        outcome.not_checked = python_2(outcome.path, over.why())
+        outcome.warnings.append(f"{outcome.path}: {over.why()}; exclude the file, or port it")
+        return outcome
     elif over.setting == "operator-chain":
         outcome.not_checked = chained_too_long(outcome.path, over.limit, over.why())
         outcome.warnings.append(f"{outcome.path}: {over.why()}; exclude the file")
