@@ -1013,12 +1013,12 @@ def _mode_switch(node: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
 def _evaluated_here(body: cst.CSTNode) -> frozenset[int]:
     """The nodes of what a loader switches to eval mode itself: ``builder().eval()``, and
     ``net = builder(...)`` followed by ``net.eval()`` before ``net`` is bound again (also
-    in the next binding's value: ``net = Wrap(net.eval())``) with no ``net.train()``. A
+    in the next binding's value: ``net = Wrap(net.eval())``), in a loader with no
+    ``train()`` call at all (a wrapper's ``train()`` reaches what it holds). A
     module it then wraps them in holds an evaluated model (BigGAN's
     ``WrapInception(inception_v3(...).eval())``), not a layer in train mode."""
     bindings: dict[str, cst.BaseExpression] = {}
     evaluated: list[cst.BaseExpression] = []
-    trained: set[int] = set()
 
     # in source order, without recursion: an assignment's value before its binding
     pending: list[cst.CSTNode | tuple[cst.Assign]] = [body]
@@ -1042,13 +1042,13 @@ def _evaluated_here(body: cst.CSTNode) -> frozenset[int]:
             bound = bindings.get(receiver.value) if isinstance(receiver, cst.Name) else None
             if kind == "eval":
                 evaluated.append(bound if bound is not None else receiver)
-            elif bound is not None:
-                trained.add(id(bound))
+            else:
+                return frozenset()  # a train() (of a wrapper, too) may undo any of them
         pending.extend(reversed(list(iter_children(node))))
 
     found: set[int] = set()
     for value in evaluated:
-        if id(value) not in trained and not isinstance(value, cst.Name):
+        if not isinstance(value, cst.Name):
             found.update(id(n) for n in _walk(value))
     return frozenset(found)
 

@@ -1747,6 +1747,197 @@ class MissingEval(Rule):
                 return model(x)
             """,
         ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self, args):
+                    super().__init__()
+                    self.args = args
+                    self.fc = nn.Linear(8, 2)
+                    if args.dropout > 0:  # a rate it cannot read: the layer may not exist
+                        self.drop = nn.Dropout(p=args.dropout)
+
+                def forward(self, x):
+                    x = self.fc(x)
+                    if self.args.dropout > 0:
+                        x = self.drop(x)
+                    return x
+
+            def main(args, loader, optimizer):
+                model = Net(args)
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    return model(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            class Head(nn.Module):
+                def __init__(self, dim, p):
+                    super().__init__()
+                    self.fc = nn.Linear(dim, 2)
+                    self.drop = nn.Dropout(p) if p > 0 else nn.Identity()
+
+            def main(cfg, loader, optimizer):
+                model = Head(8, cfg["p"])  # the rate its test reads is not readable here
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    return model(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            from torchvision.models import inception_v3
+            class Wrap(nn.Module):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+            def load_net():
+                net = inception_v3()
+                net = Wrap(net.eval())  # what it wraps is already in eval mode
+                return net
+
+            def activations(x):
+                net = load_net()
+                with torch.no_grad():
+                    return net(x)
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            class Head(nn.Module):
+                def __init__(self, dim, p):
+                    super().__init__()
+                    self.fc = nn.Linear(dim, 2)
+                    self.drop = nn.Dropout(p) if p > 0 else nn.Identity()
+
+            def main(loader, optimizer):
+                model = Head(8, 0.3)  # the tested rate is readable and not 0
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    return model(x)
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+            class Head(nn.Module):
+                def __init__(self, dim, p):
+                    super().__init__()
+                    self.fc = nn.Linear(dim, 2)
+                    self.drop = nn.Dropout(p) if p > 0 else nn.Identity()
+
+            def main(loader, optimizer):
+                model = Head(8, 0.3)  # the tested rate is readable and not 0
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    return model(x)
+            """,
+            settings={"runtime-helpers": False},
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self, args):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 2)
+                    if args.use_dropout:  # a flag: the rate itself is readable
+                        self.drop = nn.Dropout(0.5)
+
+            def main(args, loader, optimizer):
+                model = Net(args)
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    return model(x)
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self, args):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 2)
+                    if args.use_dropout:  # a flag: the rate itself is readable
+                        self.drop = nn.Dropout(0.5)
+
+            def main(args, loader, optimizer):
+                model = Net(args)
+                for x in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    return model(x)
+            """,
+            settings={"runtime-helpers": False},
+        ),
+        Invalid(
+            """
+            import torch
+            from torch import nn
+            from torchvision.models import inception_v3
+            class Wrap(nn.Module):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+            def load_net():
+                net = inception_v3()
+                net.eval()
+                net = Wrap(net)
+                net.train()  # the whole model back in train mode
+                return net
+
+            def activations(x):
+                net = load_net()
+                with torch.no_grad():
+                    return net(x)
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+            from torchvision.models import inception_v3
+            class Wrap(nn.Module):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+            def load_net():
+                net = inception_v3()
+                net.eval()
+                net = Wrap(net)
+                net.train()  # the whole model back in train mode
+                return net
+
+            def activations(x):
+                net = load_net()
+                net.eval()
+                with torch.no_grad():
+                    return net(x)
+            """,
+            settings={"runtime-helpers": False},
+        ),
     )
 
     def _flow(self) -> Flow:
