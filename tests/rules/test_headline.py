@@ -342,6 +342,25 @@ GUARDED = (
         ("if args.deep: self.drop = nn.Dropout(p=args.dropout)", "x", "Net(args, 0)", True),
         ("pass", "F.dropout(x, args.p, self.training)", "Net(args, 0)", True),
         ("pass", "x.sign() if self.training and args.deep else x", "Net(args, 0)", True),
+        # a layer used only under such a test acts only there
+        (
+            "self.drop = nn.Dropout(args.p)",
+            "self.drop(x) if self.args.p > 0 else x",
+            "Net(args, 0)",
+            False,
+        ),
+        (
+            "self.drop = nn.Dropout(args.p)",
+            "self.drop(x) if self.args.deep else x",
+            "Net(args, 0)",
+            True,
+        ),
+        (
+            "self.drop = nn.Dropout(args.p)",
+            "self.drop(self.drop(x) if args.p else x)",
+            "Net(args, 0)",
+            True,
+        ),
         # a readable rate under the test still counts
         ("if args.use_dropout: self.drop = nn.Dropout(0.5)", "x", "Net(args, 0)", True),
         # the test of a parameter: its constructions decide

@@ -861,13 +861,24 @@ class _RateGuards:
         self.param_attrs = _rate_attributes(init, params)
         self.body = body
         self._under: dict[int, list[cst.BaseExpression]] | None = None
+        # `self.drop = nn.Dropout(...)`: the value's attribute, and where each is read
+        self._held: dict[int, str] = {}
+        self._uses: dict[str, list[cst.Attribute]] = {}
 
     def _guarded(self) -> dict[int, list[cst.BaseExpression]]:
         """Per node, the subjects of the tests it sits under (once, on first need)."""
         if self._under is not None:
             return self._under
         self._under = under = {}
+        targets: set[int] = set()
         for node in _walk(self.body):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1:
+                target = node.targets[0].target
+                if _self_attribute(target):
+                    self._held[id(node.value)] = target.attr.value  # type: ignore[attr-defined]
+                    targets.add(id(target))
+            elif _self_attribute(node) and id(node) not in targets:
+                self._uses.setdefault(node.attr.value, []).append(node)  # type: ignore[attr-defined]
             if isinstance(node, cst.If | cst.IfExp):
                 subjects = _test_subjects(node.test)
                 if subjects:
@@ -885,16 +896,32 @@ class _RateGuards:
         """For a dropout layer (or a ``self.training`` read) ``node`` whose own ``rate``
         does not prove it acts: "" when a rate test it cannot read guards it (proves
         nothing), a gate parameter when an ``__init__`` parameter's test does, None when
-        it counts (no such test, or a readable non-zero rate)."""
-        subjects = self._guarded().get(id(node))
-        if not subjects or (rate is not None and _nonzero_number(rate)):
+        it counts (no such test, or a readable non-zero rate). A layer stored on ``self``
+        whose every use is under such a test (``if self.args.dropout > 0: x =
+        self.drop(x)``) acts only there: the same."""
+        if rate is not None and _nonzero_number(rate):
             return None
+        guarded = self._guarded()
+        subjects = guarded.get(id(node))
+        if subjects:
+            return self._judge(subjects, rate)
+        name = self._held.get(id(node))
+        uses = self._uses.get(name, []) if name is not None else []
+        if uses and all(self._judge(guarded.get(id(use), []), rate) == "" for use in uses):
+            return ""
+        return None
+
+    def _judge(
+        self, subjects: list[cst.BaseExpression], rate: cst.BaseExpression | None
+    ) -> str | None:
         found: str | None = None
         rate_code = _code(rate) if rate is not None else None
+        rate_word = _subject_word(rate) if rate is not None else None
         for subject in subjects:
             word = _subject_word(subject)
             if not (
                 (rate_code is not None and _code(subject) == rate_code)
+                or (word is not None and word == rate_word)
                 or (word is not None and any(w in word.lower() for w in _RATE_WORDS))
             ):
                 continue  # `if i > 0:`, `if self.training and self.aux:`: not a rate
@@ -922,6 +949,14 @@ class _RateGuards:
         if name in self.zero or name in self.required:
             return name  # its constructions decide
         return None  # a parameter with a non-zero default: acts unless set to 0
+
+
+def _self_attribute(node: cst.CSTNode) -> bool:
+    return (
+        isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == "self"
+    )
 
 
 def _code(node: cst.CSTNode) -> str:

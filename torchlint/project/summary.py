@@ -711,9 +711,7 @@ class _Summarizer:
         if parts.training:
             if root is None:
                 return Build(sensitive=True)
-            reads = _training_reads(
-                root, attrs, zero, lambda f: self.qualify(f, shadowed), guards
-            )
+            reads = _training_reads(root, attrs, zero, lambda f: self.qualify(f, shadowed), guards)
             if reads is None:
                 return Build(sensitive=True)
             gates |= reads
@@ -746,9 +744,7 @@ class _Summarizer:
                 if last[:1].isupper() and _layer_sensitive(last, node):
                     gate = _rate_from(last, node, zero)
                     if gate is None and ("Dropout" in last or last in RECURRENT_DROPOUT_POSITION):
-                        rate = (
-                            _layer_rate(node) if "Dropout" in last else _keyword(node, "dropout")
-                        )
+                        rate = _layer_rate(node) if "Dropout" in last else _keyword(node, "dropout")
                         gate = guards.verdict(node, rate)
                     if gate is None:
                         return Build(sensitive=True)
@@ -1090,11 +1086,7 @@ def _test_subjects(test: ast.expr) -> list[ast.expr]:
 
 
 def _literal_number_zero(node: ast.expr | None) -> bool:
-    return (
-        isinstance(node, ast.Constant)
-        and type(node.value) in (int, float)
-        and node.value == 0
-    )
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value == 0
 
 
 def _subject_word(expr: ast.expr) -> str | None:
@@ -1147,10 +1139,15 @@ class _RateGuards:
             args = init.args
             positional = [*args.posonlyargs, *args.args]
             required = positional[1 : len(positional) - len(args.defaults)]
-            required += [a for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+            required += [
+                a for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
+            ]
             self.positions = {a.arg: self.params[a.arg] for a in required if a.arg in self.params}
         self.param_attrs = _rate_attributes(init, self.params)
         self._under: dict[int, list[ast.expr]] | None = None
+        # `self.drop = nn.Dropout(...)`: the value's attribute, and where each is read
+        self._held: dict[int, str] = {}
+        self._uses: dict[str, list[ast.Attribute]] = {}
 
     def _guarded(self) -> dict[int, list[ast.expr]]:
         if self._under is not None:
@@ -1159,6 +1156,12 @@ class _RateGuards:
         if self.root is None:
             return under
         for node in ast.walk(self.root):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if _is_self_attribute(target):
+                    self._held[id(node.value)] = target.attr  # type: ignore[attr-defined]
+            elif _is_self_attribute(node) and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+                self._uses.setdefault(node.attr, []).append(node)  # type: ignore[attr-defined]
             if isinstance(node, (ast.If, ast.IfExp)):
                 subjects = _test_subjects(node.test)
                 if subjects:
@@ -1175,12 +1178,9 @@ class _RateGuards:
         return under
 
     def verdict(self, node: ast.AST, rate: ast.expr | None) -> str | None:
-        """"" when a rate test it cannot read guards ``node`` (proves nothing), a gate
+        """ "" when a rate test it cannot read guards ``node`` (proves nothing), a gate
         parameter when an ``__init__`` parameter's test does, None when it counts."""
         if self.root is None:
-            return None
-        subjects = self._guarded().get(id(node))
-        if not subjects:
             return None
         if (
             isinstance(rate, ast.Constant)
@@ -1188,12 +1188,25 @@ class _RateGuards:
             and not _literal_false(rate)
         ):
             return None
+        guarded = self._guarded()
+        subjects = guarded.get(id(node))
+        if subjects:
+            return self._judge(subjects, rate)
+        name = self._held.get(id(node))
+        uses = self._uses.get(name, []) if name is not None else []
+        if uses and all(self._judge(guarded.get(id(use), []), rate) == "" for use in uses):
+            return ""  # `if self.args.dropout > 0: x = self.drop(x)`: acts only there
+        return None
+
+    def _judge(self, subjects: list[ast.expr], rate: ast.expr | None) -> str | None:
         rate_code = ast.dump(rate) if rate is not None else None
+        rate_word = _subject_word(rate) if rate is not None else None
         found: str | None = None
         for subject in subjects:
             word = _subject_word(subject)
             if not (
                 (rate_code is not None and ast.dump(subject) == rate_code)
+                or (word is not None and word == rate_word)
                 or (word is not None and any(w in word.lower() for w in _RATE_WORDS))
             ):
                 continue
@@ -1219,6 +1232,14 @@ class _RateGuards:
         if name in self.zero or name in self.positions:
             return name
         return None
+
+
+def _is_self_attribute(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
 
 
 def _rate_from(last: str, call: ast.Call, zero: dict[str, int]) -> str | None:
