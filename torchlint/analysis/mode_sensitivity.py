@@ -849,27 +849,42 @@ class _RateGuards:
     ) -> None:
         self.zero = zero
         self.attrs = attrs
-        params = init_params(init)
-        self.params = params
-        # parameters with no default: every construction passes them, so they gate
-        required = set()
-        if init is not None:
-            for param in (*init.params.params, *init.params.kwonly_params):
-                if param.default is None and param.name.value in params:
-                    required.add(param.name.value)
-        self.required = frozenset(required)
-        self.param_attrs = _rate_attributes(init, params)
+        self.init = init
         self.body = body
+        # read on first need (most bodies have no dropout to judge)
+        self.params: dict[str, int] = {}
+        self._required: frozenset[str] | None = None
+        self.param_attrs: dict[str, str] = {}
         self._under: dict[int, list[cst.BaseExpression]] | None = None
         # `self.drop = nn.Dropout(...)`: the value's attribute, and where each is read
         self._held: dict[int, str] = {}
         self._uses: dict[str, list[cst.Attribute]] = {}
+
+    @property
+    def required(self) -> frozenset[str]:
+        """The ``__init__`` parameters with no default: every construction passes them, so
+        a test of one gates what it guards."""
+        if self._required is None:
+            init = self.init
+            self._required = (
+                frozenset(
+                    param.name.value
+                    for param in (*init.params.params, *init.params.kwonly_params)
+                    if param.default is None and param.name.value != "self"
+                )
+                if init is not None
+                else frozenset()
+            )
+        return self._required
 
     def _guarded(self) -> dict[int, list[cst.BaseExpression]]:
         """Per node, the subjects of the tests it sits under (once, on first need)."""
         if self._under is not None:
             return self._under
         self._under = under = {}
+        init = self.init
+        self.params = params = init_params(init)
+        self.param_attrs = _rate_attributes(init, params)
         targets: set[int] = set()
         for node in _walk(self.body):
             if isinstance(node, cst.Assign) and len(node.targets) == 1:

@@ -1123,27 +1123,10 @@ class _RateGuards:
         self.root = root
         self.zero = zero
         self.attrs = attrs
-        init = None
-        if isinstance(root, ast.ClassDef):
-            init = next(
-                (
-                    statement
-                    for statement in root.body
-                    if isinstance(statement, ast.FunctionDef) and statement.name == "__init__"
-                ),
-                None,
-            )
-        self.params = _param_positions(init) if init is not None else {}
+        # read on first need (most bodies have no dropout to judge)
+        self.params: dict[str, int] = {}
         self.positions: dict[str, int] = {}
-        if init is not None:
-            args = init.args
-            positional = [*args.posonlyargs, *args.args]
-            required = positional[1 : len(positional) - len(args.defaults)]
-            required += [
-                a for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
-            ]
-            self.positions = {a.arg: self.params[a.arg] for a in required if a.arg in self.params}
-        self.param_attrs = _rate_attributes(init, self.params)
+        self.param_attrs: dict[str, str] = {}
         self._under: dict[int, list[ast.expr]] | None = None
         # `self.drop = nn.Dropout(...)`: the value's attribute, and where each is read
         self._held: dict[int, str] = {}
@@ -1155,6 +1138,26 @@ class _RateGuards:
         self._under = under = {}
         if self.root is None:
             return under
+        init = None
+        if isinstance(self.root, ast.ClassDef):
+            init = next(
+                (
+                    statement
+                    for statement in self.root.body
+                    if isinstance(statement, ast.FunctionDef) and statement.name == "__init__"
+                ),
+                None,
+            )
+        if init is not None:
+            self.params = _param_positions(init)
+            args = init.args
+            positional = [*args.posonlyargs, *args.args]
+            required = positional[1 : len(positional) - len(args.defaults)]
+            required += [
+                a for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
+            ]
+            self.positions = {a.arg: self.params[a.arg] for a in required if a.arg in self.params}
+            self.param_attrs = _rate_attributes(init, self.params)
         for node in ast.walk(self.root):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
