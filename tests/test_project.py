@@ -941,6 +941,12 @@ def test_project_dropout_under_a_rate_test_it_cannot_read_proves_nothing(
             reported,
         ),
         ("self.drop = nn.Dropout(p) if p > 0 else None", "x", "Net(a, a.p)", []),
+        (
+            "self.dp = 0.2\n                if self.dp: self.drop = nn.Dropout(self.dp)",
+            "x",
+            "Net(a, 0)",
+            reported,
+        ),
         ("self.drop = nn.Dropout(p) if p > 0 else None", "x", "Net(a, 0.3)", reported),
     ):
         source = models.replace("LAYER", layer).replace("FORWARD", forward)

@@ -362,6 +362,18 @@ GUARDED = (
             True,
         ),
         # a readable rate under the test still counts
+        (
+            "self.dp = 0.2\n        if self.dp > 0: self.drop = nn.Dropout(self.dp)",
+            "x",
+            "Net(args, 0)",
+            True,
+        ),
+        (
+            "self.dp = 0\n        if self.dp > 0: self.drop = nn.Dropout(self.dp)",
+            "x",
+            "Net(args, 0)",
+            False,
+        ),
         ("if args.use_dropout: self.drop = nn.Dropout(0.5)", "x", "Net(args, 0)", True),
         # the test of a parameter: its constructions decide
         ("self.drop = nn.Dropout(p) if p > 0 else None", "x", "Net(args, 0.3)", True),

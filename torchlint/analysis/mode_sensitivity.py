@@ -859,6 +859,8 @@ class _RateGuards:
         # `self.drop = nn.Dropout(...)`: the value's attribute, and where each is read
         self._held: dict[int, str] = {}
         self._uses: dict[str, list[cst.Attribute]] = {}
+        # `self.dropout = 0.1` in `__init__`: a readable rate
+        self._numbers: dict[str, cst.BaseExpression] = {}
 
     @property
     def required(self) -> frozenset[str]:
@@ -885,6 +887,14 @@ class _RateGuards:
         init = self.init
         self.params = params = init_params(init)
         self.param_attrs = _rate_attributes(init, params)
+        for node in _walk(init) if init is not None else ():
+            if (
+                isinstance(node, cst.Assign)
+                and len(node.targets) == 1
+                and _self_attribute(node.targets[0].target)
+                and isinstance(node.value, cst.Integer | cst.Float)
+            ):
+                self._numbers[node.targets[0].target.attr.value] = node.value  # type: ignore[attr-defined]
         targets: set[int] = set()
         for node in _walk(self.body):
             if isinstance(node, cst.Assign) and len(node.targets) == 1:
@@ -958,6 +968,9 @@ class _RateGuards:
             and isinstance(subject.value, cst.Name)
             and subject.value.value == "self"
         ):
+            number = self._numbers.get(subject.attr.value)
+            if number is not None:
+                return "" if _literal_zero(number) else None
             name = self.attrs.get(subject.attr.value) or self.param_attrs.get(subject.attr.value)
         if name is None or name not in self.params:
             return ""  # `args.dropout`, `cfg["dropout"]`, a local: not readable here

@@ -1131,6 +1131,8 @@ class _RateGuards:
         # `self.drop = nn.Dropout(...)`: the value's attribute, and where each is read
         self._held: dict[int, str] = {}
         self._uses: dict[str, list[ast.Attribute]] = {}
+        # `self.dropout = 0.1` in `__init__`: a readable rate
+        self._numbers: dict[str, ast.Constant] = {}
 
     def _guarded(self) -> dict[int, list[ast.expr]]:
         if self._under is not None:
@@ -1158,6 +1160,15 @@ class _RateGuards:
             ]
             self.positions = {a.arg: self.params[a.arg] for a in required if a.arg in self.params}
             self.param_attrs = _rate_attributes(init, self.params)
+            for node in ast.walk(init):
+                if (
+                    isinstance(node, ast.Assign)
+                    and len(node.targets) == 1
+                    and _is_self_attribute(node.targets[0])
+                    and isinstance(node.value, ast.Constant)
+                    and type(node.value.value) in (int, float)
+                ):
+                    self._numbers[node.targets[0].attr] = node.value  # type: ignore[attr-defined]
         for node in ast.walk(self.root):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
@@ -1221,6 +1232,8 @@ class _RateGuards:
         return found
 
     def _kind(self, subject: ast.expr) -> str | None:
+        if _is_self_attribute(subject) and subject.attr in self._numbers:  # type: ignore[attr-defined]
+            subject = self._numbers[subject.attr]  # type: ignore[attr-defined]
         if isinstance(subject, ast.Constant):
             return "" if _literal_false(subject) else None
         name: str | None = None
