@@ -414,7 +414,8 @@ class MissingEval(Rule):
     with other tests. An `__init__` parameter under the test is decided by the
     construction, as a rate that defaults to 0 is (`Head(8, p=0.3)` is reported,
     `Head(8, p=args.p)` is not). Still reported: a readable non-zero rate under such a
-    test (`if args.use_dropout: nn.Dropout(0.5)`), a parameter's non-zero default, a test
+    test (`if args.use_dropout: nn.Dropout(0.5)`, or `self.p = 0.1` in `__init__` tested
+    as `if self.p > 0`), a parameter's non-zero default, a test
     that is not of a rate (`if args.deep:`), a dropout with no test, and batch norm
     whatever the tests. The one false report of the latest unseen round (a model class
     of the project that builds and applies its dropout only `if args.dropout > 0`,
