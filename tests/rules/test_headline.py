@@ -425,6 +425,47 @@ def test_a_loader_that_evaluates_what_it_wraps_builds_no_train_mode_layer() -> N
     assert messages(undone, "TL301") != []
 
 
+INSTANCE_CALL = (
+    "import torch\n"
+    "from torch import nn\n"
+    "class Net(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.drop = nn.Dropout(0.2)\n"
+    "    def forward(self, x):\n"
+    "        return self.drop(x)\n"
+    "    def predict(self, x):\n"
+    "        with torch.no_grad():\n"
+    "            return model(x)\n"
+    "model = Net()\n"
+    "model.train()\n"
+    "for x in range(3):\n"
+    "    model(x).sum().backward()\n"
+    "EARLY\n"
+    "model.eval()\n"
+    "mean = model.predict(x)\n"
+)
+
+
+def test_a_method_called_on_its_instance_after_eval_is_evaluated() -> None:
+    """A notebook's ``predict()`` (a method that runs the global model), called in a later
+    cell right after ``model.eval()``: the mode at every ``model.predict(...)`` decides."""
+    assert messages(INSTANCE_CALL.replace("EARLY", ""), "TL301") == []
+    no_eval = INSTANCE_CALL.replace("EARLY", "").replace("model.eval()\n", "")
+    assert [line for line, _ in messages(no_eval, "TL301")] == [10]
+    # one call before the eval(): not every call site evaluates it
+    early = INSTANCE_CALL.replace("EARLY", "model.predict(x)")
+    assert [line for line, _ in messages(early, "TL301")] == [10]
+    # a call of a method of that name on an instance of another class: not followed
+    other = (
+        INSTANCE_CALL.replace("EARLY", "").replace(
+            "model = Net()\n", "class Other:\n    def predict(self, x): ...\nmodel = Net()\n"
+        )
+        + "other = Other()\nother.predict(x)\n"
+    )
+    assert [line for line, _ in messages(other, "TL301")] == [10]
+
+
 # --- TL101 ---------------------------------------------------------------------------------
 
 LOADER = (

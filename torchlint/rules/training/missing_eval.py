@@ -17,6 +17,7 @@ from torchlint.analysis.flow import (
     covers,
     evaluation_named,
     flow_of,
+    unwrap_self_returning,
 )
 from torchlint.analysis.mode_sensitivity import known_sensitivity, mode_sensitivity
 from torchlint.diagnostics import Applicability
@@ -180,6 +181,8 @@ def _unevaluated(
                 continue  # built here from layers without dropout or batch norm: eval() is moot
             if flow.evaluated_before(function, event.name, position):
                 continue
+            if _evaluated_at_instance_calls(flow, function, event.name):
+                continue
             if _evaluated_by_other_files(flow, function, event.name):
                 continue
             if not known_sensitivity(flow).sensitive(function, event.name):
@@ -307,6 +310,51 @@ def _nested_off_blocks(flow: Flow, function: FunctionInfo) -> set[int]:
             reach = ends if reach is None else max(reach, ends)
             position += len(group)
     return found
+
+
+def _evaluated_at_instance_calls(flow: Flow, function: FunctionInfo, name: str) -> bool:
+    """A method that no code of the file calls as ``self.m()``, but that is called as
+    ``obj.m()`` on an instance of its class (a notebook's ``model.predict(x)`` in a later
+    cell): ``name`` (a global, or ``self.x`` as ``obj.x``) is in eval mode at every such
+    call. Its callers chose the mode, as a same-file caller's ``eval()`` would."""
+    cls = function.cls
+    if cls is None or flow.callers_of(function):
+        return False
+    root = name.split(".", 1)[0]
+    if root != "self" and (root in function.params or function.local(root)):
+        return False
+    sites = flow.instance_calls.get(function.name)
+    if not sites:
+        return False
+    for caller, site in sites:
+        receiver = site.name.split(".", 1)[0]
+        if not _instance_of(flow, caller, receiver, cls):
+            return False
+        mapped = receiver + name[len("self") :] if root == "self" else name
+        events = flow.expanded(caller)
+        position = sum(
+            1 for e in events if (e.site.index if e.site is not None else e.index) < site.index
+        )
+        if not flow.evaluated_before(caller, mapped, position):
+            return False
+    return True
+
+
+def _instance_of(flow: Flow, function: FunctionInfo, name: str, cls: ClassInfo) -> bool:
+    """Every binding of ``name`` the file shows builds ``cls`` (``model = Net(...)``)."""
+    owner = flow.owner(function, name)
+    values = [
+        value
+        for where, target, value in flow._raw_assign
+        if target == name and flow.owner(where, target) == owner
+    ]
+    return bool(values) and all(
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Name)
+        and value.func.value == cls.node.name.value
+        and flow.classes.get(value.func.value) == [cls]
+        for value in (unwrap_self_returning(v) for v in values)
+    )
 
 
 def _evaluated_by_other_files(flow: Flow, function: FunctionInfo, name: str) -> bool:
