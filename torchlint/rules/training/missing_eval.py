@@ -470,6 +470,15 @@ class MissingEval(Rule):
     evaluated by a script that never sets it) was this; these narrowings were made with
     it in view, so the next round measures them.
 
+    A method that no code of the file calls as `self.predict(...)`, but that is called
+    as `model.predict(x)` on an instance of its class (every binding of `model` the file
+    shows builds that class) only where that object is in eval mode, is in eval mode: a
+    notebook's `predict()` method that runs the model, called in a later cell right
+    after `model.eval()` (gpytorch's deep GP examples). The mode its callers chose
+    reaches it, as a same-file caller's `eval()` does. Still reported: one such call
+    where the model is not in eval mode, and a method of that name called on an object
+    of another class or one the file does not show.
+
     Two more kinds of code a maintainer writes on purpose, no longer reported:
     - train mode chosen for the evaluation (Monte Carlo dropout, uncertainty estimates, a
       comparison of the two modes): the last mode change before the call is an explicit
@@ -1886,6 +1895,26 @@ class MissingEval(Rule):
                 net = load_net()
                 with torch.no_grad():
                     return net(x)
+            """
+        ),
+        Valid(
+            """
+            import torch
+            from torch import nn
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.2)
+
+                def predict(self, x):  # a notebook cell
+                    with torch.no_grad():
+                        return model(x)
+
+            model = Net()
+            model.train()
+            # ... a training cell ...
+            model.eval()  # the cell that calls it
+            mean = model.predict(x)
             """
         ),
         Invalid(
