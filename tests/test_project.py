@@ -897,6 +897,62 @@ def test_project_class_reported_where_the_construction_sets_its_rate(tmp_path: P
     assert _run_with(tmp_path, acting, "Net", "Net(8)") == reported
 
 
+def test_project_dropout_under_a_rate_test_it_cannot_read_proves_nothing(
+    tmp_path: Path,
+) -> None:
+    """A class of another file whose dropout exists (or whose ``self.training`` read acts)
+    only under a test of a rate it cannot read (``if args.dropout > 0:``) proves nothing;
+    a test of an ``__init__`` parameter is decided by the construction, and a readable
+    non-zero rate under the test still counts."""
+    models = """\
+        import torch.nn.functional as F
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self, args, p):
+                super().__init__()
+                self.args = args
+                self.fc = nn.Linear(8, 8)
+                LAYER
+
+            def forward(self, x):
+                return FORWARD
+    """
+    reported = [("pkg/run.py", 9, "TL301")]
+    for layer, forward, build, expected in (
+        ("if args.dropout > 0: self.drop = nn.Dropout(p=args.dropout)", "x", "Net(a, 0)", []),
+        ("self.drop = nn.Dropout(p=args.dropout)", "x", "Net(a, 0)", reported),
+        ("if args.deep: self.drop = nn.Dropout(p=args.dropout)", "x", "Net(a, 0)", reported),
+        ("if args.use_dropout: self.drop = nn.Dropout(0.5)", "x", "Net(a, 0)", reported),
+        ("pass", "F.dropout(x, args.p, self.training) if args.p > 0 else x", "Net(a, 0)", []),
+        ("pass", "F.dropout(x, args.p, self.training)", "Net(a, 0)", reported),
+        ("pass", "x.sign() if self.training and args.drop_rate > 0 else x", "Net(a, 0)", []),
+        ("pass", "x.sign() if self.training and args.deep else x", "Net(a, 0)", reported),
+        (
+            "self.drop = nn.Dropout(args.p)",
+            "self.drop(x) if self.args.p > 0 else x",
+            "Net(a, 0)",
+            [],
+        ),
+        (
+            "self.drop = nn.Dropout(args.p)",
+            "self.drop(x) if self.args.deep else x",
+            "Net(a, 0)",
+            reported,
+        ),
+        ("self.drop = nn.Dropout(p) if p > 0 else None", "x", "Net(a, a.p)", []),
+        (
+            "self.dp = 0.2\n                if self.dp: self.drop = nn.Dropout(self.dp)",
+            "x",
+            "Net(a, 0)",
+            reported,
+        ),
+        ("self.drop = nn.Dropout(p) if p > 0 else None", "x", "Net(a, 0.3)", reported),
+    ):
+        source = models.replace("LAYER", layer).replace("FORWARD", forward)
+        assert _run_with(tmp_path, source, "Net", build) == expected, (layer, forward, build)
+
+
 def test_project_training_branch_gated_by_a_zero_rate(tmp_path: Path) -> None:
     """``if self.training and self.noise_tau > 0`` with ``noise_tau=0.0``: the same in both
     modes unless a construction sets it (diffusers' AutoencoderRAE under its defaults)."""

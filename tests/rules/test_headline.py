@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import lint
 
 
@@ -301,6 +303,167 @@ def test_a_class_of_the_file_that_reads_its_mode_is_known() -> None:
     assert [line for line, _ in messages(source, "TL301")] == [4]
     quiet = source.replace("if self.training else x", "")
     assert messages(quiet, "TL301") == []
+
+
+GUARDED = (
+    "import torch\n"
+    "import torch.nn.functional as F\n"
+    "from torch import nn\n"
+    "class Net(nn.Module):\n"
+    "    def __init__(self, args, p, q=0.1):\n"
+    "        super().__init__()\n"
+    "        self.args = args\n"
+    "        self.q = q\n"
+    "        LAYER\n"
+    "    def forward(self, x):\n"
+    "        return FORWARD\n"
+    "def main(args, loader, optimizer):\n"
+    "    model = BUILD\n"
+    "    for x in loader:\n"
+    "        model(x).sum().backward()\n"
+    "        optimizer.step()\n"
+    "    with torch.no_grad():\n"
+    "        return model(x)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("layer", "forward", "build", "reported"),
+    [
+        # a rate test it cannot read: the layer may not exist, proves nothing
+        ("if args.dropout > 0: self.drop = nn.Dropout(p=args.dropout)", "x", "Net(args, 0)", False),
+        ("if args.dropout: self.drop = nn.Dropout(args.dropout)", "x", "Net(args, 0)", False),
+        ("if args['drop_rate'] != 0: self.drop = nn.Dropout(0)", "x", "Net(args, 0)", False),
+        ("self.drop = nn.Dropout(args.p) if args.p > 0 else None", "x", "Net(args, 0)", False),
+        ("pass", "F.dropout(x, args.p, self.training) if args.p > 0 else x", "Net(args, 0)", False),
+        ("pass", "x.sign() if self.training and args.drop_rate > 0 else x", "Net(args, 0)", False),
+        # ... the same layers, unguarded or under a test that is not of a rate: reported
+        ("self.drop = nn.Dropout(p=args.dropout)", "x", "Net(args, 0)", True),
+        ("if args.deep: self.drop = nn.Dropout(p=args.dropout)", "x", "Net(args, 0)", True),
+        ("pass", "F.dropout(x, args.p, self.training)", "Net(args, 0)", True),
+        ("pass", "x.sign() if self.training and args.deep else x", "Net(args, 0)", True),
+        # a layer used only under such a test acts only there
+        (
+            "self.drop = nn.Dropout(args.p)",
+            "self.drop(x) if self.args.p > 0 else x",
+            "Net(args, 0)",
+            False,
+        ),
+        (
+            "self.drop = nn.Dropout(args.p)",
+            "self.drop(x) if self.args.deep else x",
+            "Net(args, 0)",
+            True,
+        ),
+        (
+            "self.drop = nn.Dropout(args.p)",
+            "self.drop(self.drop(x) if args.p else x)",
+            "Net(args, 0)",
+            True,
+        ),
+        # a readable rate under the test still counts
+        (
+            "self.dp = 0.2\n        if self.dp > 0: self.drop = nn.Dropout(self.dp)",
+            "x",
+            "Net(args, 0)",
+            True,
+        ),
+        (
+            "self.dp = 0\n        if self.dp > 0: self.drop = nn.Dropout(self.dp)",
+            "x",
+            "Net(args, 0)",
+            False,
+        ),
+        ("if args.use_dropout: self.drop = nn.Dropout(0.5)", "x", "Net(args, 0)", True),
+        # the test of a parameter: its constructions decide
+        ("self.drop = nn.Dropout(p) if p > 0 else None", "x", "Net(args, 0.3)", True),
+        ("self.drop = nn.Dropout(p) if p > 0 else None", "x", "Net(args, args.p)", False),
+        ("self.drop = nn.Dropout(p) if p > 0 else None", "x", "Net(args, p=0.2)", True),
+        ("if self.q > 0: self.drop = nn.Dropout(self.q)", "x", "Net(args, 0)", True),
+        ("if self.q > 0: self.drop = nn.Dropout(self.q)", "x", "Net(args, 0, q=0)", False),
+    ],
+)
+def test_a_dropout_under_a_rate_test_it_cannot_read_proves_nothing(
+    layer: str, forward: str, build: str, reported: bool
+) -> None:
+    source = GUARDED.replace("LAYER", layer).replace("FORWARD", forward).replace("BUILD", build)
+    assert bool(messages(source, "TL301")) is reported
+
+
+def test_a_loader_that_evaluates_what_it_wraps_builds_no_train_mode_layer() -> None:
+    source = (
+        "import torch\n"
+        "from torch import nn\n"
+        "from torchvision.models import inception_v3\n"
+        "class Wrap(nn.Module):\n"
+        "    def __init__(self, net, extra=None):\n"
+        "        super().__init__()\n"
+        "        self.net, self.extra = net, extra\n"
+        "def accumulate(sample, net):\n"
+        "    with torch.no_grad():\n"
+        "        return net(sample())\n"
+        "def load_net():\n"
+        "    net = inception_v3(pretrained=True)\n"
+        "    net = Wrap(net.eval()).cuda()\n"
+        "    return net\n"
+        "def prepare():\n"
+        "    net = load_net()\n"
+        "    def metrics(sample):\n"
+        "        return accumulate(sample, net)\n"
+        "    return metrics\n"
+    )
+    assert messages(source, "TL301") == []
+    assert messages(source.replace("net.eval()", "net"), "TL301") != []
+    direct = source.replace("    net = inception_v3(pretrained=True)\n", "").replace(
+        "Wrap(net.eval())", "Wrap(inception_v3().eval())"
+    )
+    assert messages(direct, "TL301") == []
+    # a layer of its own that is not evaluated, or a train() that undoes the eval()
+    extra = source.replace("Wrap(net.eval())", "Wrap(net.eval(), inception_v3())")
+    assert messages(extra, "TL301") != []
+    undone = source.replace("    return net\n", "    net.train()\n    return net\n")
+    assert messages(undone, "TL301") != []
+
+
+INSTANCE_CALL = (
+    "import torch\n"
+    "from torch import nn\n"
+    "class Net(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.drop = nn.Dropout(0.2)\n"
+    "    def forward(self, x):\n"
+    "        return self.drop(x)\n"
+    "    def predict(self, x):\n"
+    "        with torch.no_grad():\n"
+    "            return model(x)\n"
+    "model = Net()\n"
+    "model.train()\n"
+    "for x in range(3):\n"
+    "    model(x).sum().backward()\n"
+    "EARLY\n"
+    "model.eval()\n"
+    "mean = model.predict(x)\n"
+)
+
+
+def test_a_method_called_on_its_instance_after_eval_is_evaluated() -> None:
+    """A notebook's ``predict()`` (a method that runs the global model), called in a later
+    cell right after ``model.eval()``: the mode at every ``model.predict(...)`` decides."""
+    assert messages(INSTANCE_CALL.replace("EARLY", ""), "TL301") == []
+    no_eval = INSTANCE_CALL.replace("EARLY", "").replace("model.eval()\n", "")
+    assert [line for line, _ in messages(no_eval, "TL301")] == [10]
+    # one call before the eval(): not every call site evaluates it
+    early = INSTANCE_CALL.replace("EARLY", "model.predict(x)")
+    assert [line for line, _ in messages(early, "TL301")] == [10]
+    # a call of a method of that name on an instance of another class: not followed
+    other = (
+        INSTANCE_CALL.replace("EARLY", "").replace(
+            "model = Net()\n", "class Other:\n    def predict(self, x): ...\nmodel = Net()\n"
+        )
+        + "other = Other()\nother.predict(x)\n"
+    )
+    assert [line for line, _ in messages(other, "TL301")] == [10]
 
 
 # --- TL101 ---------------------------------------------------------------------------------

@@ -437,6 +437,9 @@ class Flow:
         self.with_by_node: dict[int, WithBlock] = {}
         self.evidence: dict[Owner, dict[str, set[str]]] = {}
         self.callers: dict[int, list[tuple[FunctionInfo, Event]]] = {}
+        # `obj.method(...)` calls on a name (not `self`) that no same-file function
+        # resolves, by method name: where a class's method may be called from outside it
+        self.instance_calls: dict[str, list[tuple[FunctionInfo, Event]]] = {}
         self._expanded: dict[tuple[int, int], list[Event]] = {}
         self._top: dict[int, list[Event]] = {}
         self.truncated: set[int] = set()
@@ -1709,6 +1712,9 @@ def _classify_event(flow: Flow, function: FunctionInfo, event: Event) -> Event |
             if switched is not None:
                 return switched
         name = event.name
+        receiver, _, method = name.partition(".")
+        if method and "." not in method and receiver not in ("self", UNKNOWN):
+            flow.instance_calls.setdefault(method, []).append((function, event))
         if name.endswith(".forward"):
             name = name[: -len(".forward")]
         if not flow.is_model(function, name) or flow.is_local_class(name.split(".", 1)[0]):

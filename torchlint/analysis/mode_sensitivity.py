@@ -478,7 +478,8 @@ class KnownSensitivity:
         if self._builds_sensitive(info.node.body, scope, frozenset(zero), gates, attrs, info):
             return True
         if gates:
-            self._gates[id(info)] = {name: zero[name] for name in gates}
+            positions = init_params(init)
+            self._gates[id(info)] = {name: positions[name] for name in gates if name in positions}
         return False
 
     def _bases(self, info: ClassInfo) -> str:
@@ -567,9 +568,11 @@ class KnownSensitivity:
         inner: dict[str, int] | None,
         zero_params: frozenset[str],
         gates: set[str] | None,
+        required: frozenset[str] = frozenset(),
     ) -> bool:
         """A layer whose rate defaults to 0 (``inner``: its gate parameters) is built with a
-        non-zero rate; built with this class's own rate (``Block(dropout=dropout)``) it is
+        non-zero rate; built with this class's own rate (``Block(dropout=dropout)``, also
+        one of its ``required`` parameters that guard a layer, see ``_RateGuards``) it is
         noted in ``gates``. A rate it cannot read proves nothing."""
         if not inner:
             return False
@@ -580,7 +583,9 @@ class KnownSensitivity:
             return True
         if gates is not None:
             gates.update(
-                v.value for v in passed if isinstance(v, cst.Name) and v.value in zero_params
+                v.value
+                for v in passed
+                if isinstance(v, cst.Name) and (v.value in zero_params or v.value in required)
             )
         return False
 
@@ -588,7 +593,9 @@ class KnownSensitivity:
         key = id(helper)
         if key not in self._classes:
             self._classes[key] = False  # recursion: not proven
-            self._classes[key] = self._builds_sensitive(helper.node.body, scope)
+            self._classes[key] = self._builds_sensitive(
+                helper.node.body, scope, skip=_evaluated_here(helper.node.body)
+            )
         return self._classes[key]
 
     def _builds_sensitive(
@@ -600,6 +607,7 @@ class KnownSensitivity:
         attrs: dict[str, str] | None = None,
         cls: ClassInfo | None = None,
         rates: bool = False,
+        skip: frozenset[int] = frozenset(),
     ) -> bool:
         """``body`` surely depends on the mode (``rates``: a submodule class of the file
         that depends on it only through its rates counts when built with non-zero ones,
@@ -610,14 +618,18 @@ class KnownSensitivity:
         ``and``-ed with a test of such a rate (``self.training and self.tau > 0``) is a
         gate. Nor do the reads of a noise layer ``cls`` (NoisyNet, see
         ``project/noise_layers.py``): the mode only switches the exploration noise that
-        the algorithm resamples itself."""
+        the algorithm resamples itself. Nodes of ``skip`` (what a loader switches to eval
+        itself, see ``_evaluated_here``) are not read."""
         flow = self.flow
         attrs = attrs or {}
         excused, tested = _training_context(body, scope, attrs)
+        guards = _RateGuards(body, _init_of(cls) if cls is not None else None, zero_params, attrs)
         noise_layer: bool | None = None
         stack: list[cst.CSTNode] = [body]
         while stack:
             node = stack.pop()
+            if skip and id(node) in skip:
+                continue
             if (
                 isinstance(node, cst.Attribute)
                 and node.attr.value == "training"
@@ -632,8 +644,12 @@ class KnownSensitivity:
                 if noise_layer:
                     continue
                 if id(node) not in tested:
-                    return True
-                if gates is not None:
+                    guard = guards.verdict(node, None)
+                    if guard is None:
+                        return True
+                    if guard and gates is not None:
+                        gates.add(guard)
+                elif gates is not None:
                     gates.update(tested[id(node)])
             if isinstance(node, cst.Call):
                 func = node.func
@@ -644,6 +660,8 @@ class KnownSensitivity:
                     and "dropout" in qualified
                 ):
                     rate = _functional_gate(node, zero_params, attrs)
+                    if rate is None:
+                        rate = guards.verdict(node, _functional_rate(node))
                     if rate is None:
                         return True
                     if rate and gates is not None:
@@ -660,7 +678,9 @@ class KnownSensitivity:
                                 node, inner_rates, zero_params, gates
                             ):
                                 return True
-                        elif self._gated(node, self._gates.get(id(info)), zero_params, gates):
+                        elif self._gated(
+                            node, self._gates.get(id(info)), zero_params, gates, guards.required
+                        ):
                             return True
                 elif isinstance(func, cst.Name) and len(flow.module_defs.get(func.value, ())) == 1:
                     helper = flow.module_defs[func.value][0]
@@ -676,8 +696,17 @@ class KnownSensitivity:
                             and _torch_layer_sensitive(last, node)
                         ):
                             gate = _rate_parameter(last, node, zero_params)
+                            if gate is None and ("Dropout" in last or last in _RECURRENT):
+                                rate = (
+                                    _dropout_rate(node)
+                                    if "Dropout" in last
+                                    else _keyword(node, "dropout")
+                                )
+                                gate = guards.verdict(node, rate)
                             if gate is None:
                                 return True
+                            if not gate:
+                                continue  # under a rate test it cannot read: proves nothing
                             if gates is not None:
                                 gates.add(gate)
                     elif qualified is not None and qualified.startswith(_TORCHVISION_MODELS):
@@ -688,7 +717,7 @@ class KnownSensitivity:
                         if flow.project.mode(qualified) == "sensitive":
                             return True
                         inner = dict(flow.project.gates(qualified))
-                        if self._gated(node, inner, zero_params, gates):
+                        if self._gated(node, inner, zero_params, gates, guards.required):
                             return True
             stack.extend(iter_children(node))
         return False
@@ -743,6 +772,223 @@ def _functional_training(call: cst.Call) -> cst.BaseExpression | None:
     if value is None and len(positional) > 2 and not any(a.star for a in positional[:3]):
         value = positional[2].value
     return value
+
+
+def _functional_rate(call: cst.Call) -> cst.BaseExpression | None:
+    """The rate a functional dropout passes (``p=`` or its second argument)."""
+    value = _keyword(call, "p")
+    positional = [a for a in call.args if a.keyword is None]
+    if value is None and len(positional) > 1 and not any(a.star for a in positional[:2]):
+        value = positional[1].value
+    return value
+
+
+# The words that name a dropout rate (or a flag for one) in a test: `if args.dropout > 0:`,
+# `if self.drop_rate:`, `if cfg["p_drop"] != 0`.
+_RATE_WORDS = ("drop", "rate", "prob")
+
+
+def _test_subjects(test: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """What a test of a rate tests: ``X`` in ``X``, ``X > 0``, ``X != 0``, ``0 < X``, and
+    in each operand of an ``and``."""
+    if isinstance(test, cst.BooleanOperation):
+        if isinstance(test.operator, cst.And):
+            return [*_test_subjects(test.left), *_test_subjects(test.right)]
+        return []
+    if isinstance(test, cst.Comparison):
+        if len(test.comparisons) != 1:
+            return []
+        target = test.comparisons[0]
+        operator, right = target.operator, target.comparator
+        if _literal_zero(right) and isinstance(operator, cst.GreaterThan | cst.NotEqual):
+            return [test.left]
+        if _literal_zero(test.left) and isinstance(operator, cst.LessThan | cst.NotEqual):
+            return [right]
+        return []
+    if isinstance(test, cst.Name | cst.Attribute | cst.Subscript | cst.Call):
+        return [test]
+    return []
+
+
+def _subject_word(expr: cst.BaseExpression) -> str | None:
+    """The word a tested value is named by: ``dropout`` for ``args.dropout``,
+    ``cfg["dropout"]``, ``cfg.get("dropout", 0)``."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        index = expr.slice[0].slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+            return index.value.value
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value == "get"
+        and expr.args
+        and isinstance(expr.args[0].value, cst.SimpleString)
+    ):
+        return expr.args[0].value.value
+    return None
+
+
+class _RateGuards:
+    """The rate tests a body's dropout (or ``self.training`` read) sits under: ``if
+    args.dropout > 0: self.drop = nn.Dropout(args.dropout)``, ``nn.Dropout(p) if p > 0 else
+    nn.Identity()``, ``if self.training and cfg.drop_rate > 0``. Such a layer exists or
+    acts only when the tested rate is set: a rate it cannot read proves nothing, as in
+    ``sets_rate``; one an ``__init__`` parameter gives is a gate (its constructions decide);
+    one that is readable and non-zero (a parameter's non-zero default) still counts."""
+
+    def __init__(
+        self,
+        body: cst.CSTNode,
+        init: cst.FunctionDef | None,
+        zero: frozenset[str],
+        attrs: dict[str, str],
+    ) -> None:
+        self.zero = zero
+        self.attrs = attrs
+        self.init = init
+        self.body = body
+        # read on first need (most bodies have no dropout to judge)
+        self.params: dict[str, int] = {}
+        self._required: frozenset[str] | None = None
+        self.param_attrs: dict[str, str] = {}
+        self._under: dict[int, list[cst.BaseExpression]] | None = None
+        # `self.drop = nn.Dropout(...)`: the value's attribute, and where each is read
+        self._held: dict[int, str] = {}
+        self._uses: dict[str, list[cst.Attribute]] = {}
+        # `self.dropout = 0.1` in `__init__`: a readable rate
+        self._numbers: dict[str, cst.BaseExpression] = {}
+
+    @property
+    def required(self) -> frozenset[str]:
+        """The ``__init__`` parameters with no default: every construction passes them, so
+        a test of one gates what it guards."""
+        if self._required is None:
+            init = self.init
+            self._required = (
+                frozenset(
+                    param.name.value
+                    for param in (*init.params.params, *init.params.kwonly_params)
+                    if param.default is None and param.name.value != "self"
+                )
+                if init is not None
+                else frozenset()
+            )
+        return self._required
+
+    def _guarded(self) -> dict[int, list[cst.BaseExpression]]:
+        """Per node, the subjects of the tests it sits under (once, on first need)."""
+        if self._under is not None:
+            return self._under
+        self._under = under = {}
+        init = self.init
+        self.params = params = init_params(init)
+        self.param_attrs = _rate_attributes(init, params)
+        for node in _walk(init) if init is not None else ():
+            if (
+                isinstance(node, cst.Assign)
+                and len(node.targets) == 1
+                and _self_attribute(node.targets[0].target)
+                and isinstance(node.value, cst.Integer | cst.Float)
+            ):
+                self._numbers[node.targets[0].target.attr.value] = node.value  # type: ignore[attr-defined]
+        targets: set[int] = set()
+        for node in _walk(self.body):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1:
+                target = node.targets[0].target
+                if _self_attribute(target):
+                    self._held[id(node.value)] = target.attr.value  # type: ignore[attr-defined]
+                    targets.add(id(target))
+            elif _self_attribute(node) and id(node) not in targets:
+                self._uses.setdefault(node.attr.value, []).append(node)  # type: ignore[attr-defined]
+            if isinstance(node, cst.If | cst.IfExp):
+                subjects = _test_subjects(node.test)
+                if subjects:
+                    for inner in _walk(node.body):
+                        under.setdefault(id(inner), []).extend(subjects)
+            elif isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
+                subjects = _test_subjects(node)
+                if subjects:
+                    for operand in (node.left, node.right):
+                        for inner in _walk(operand):
+                            under.setdefault(id(inner), []).extend(subjects)
+        return under
+
+    def verdict(self, node: cst.CSTNode, rate: cst.BaseExpression | None) -> str | None:
+        """For a dropout layer (or a ``self.training`` read) ``node`` whose own ``rate``
+        does not prove it acts: "" when a rate test it cannot read guards it (proves
+        nothing), a gate parameter when an ``__init__`` parameter's test does, None when
+        it counts (no such test, or a readable non-zero rate). A layer stored on ``self``
+        whose every use is under such a test (``if self.args.dropout > 0: x =
+        self.drop(x)``) acts only there: the same."""
+        if rate is not None and _nonzero_number(rate):
+            return None
+        guarded = self._guarded()
+        subjects = guarded.get(id(node))
+        if subjects:
+            return self._judge(subjects, rate)
+        name = self._held.get(id(node))
+        uses = self._uses.get(name, []) if name is not None else []
+        if uses and all(self._judge(guarded.get(id(use), []), rate) == "" for use in uses):
+            return ""
+        return None
+
+    def _judge(
+        self, subjects: list[cst.BaseExpression], rate: cst.BaseExpression | None
+    ) -> str | None:
+        found: str | None = None
+        rate_code = _code(rate) if rate is not None else None
+        rate_word = _subject_word(rate) if rate is not None else None
+        for subject in subjects:
+            word = _subject_word(subject)
+            if not (
+                (rate_code is not None and _code(subject) == rate_code)
+                or (word is not None and word == rate_word)
+                or (word is not None and any(w in word.lower() for w in _RATE_WORDS))
+            ):
+                continue  # `if i > 0:`, `if self.training and self.aux:`: not a rate
+            kind = self._kind(subject)
+            if kind == "":
+                return ""
+            if kind is not None:
+                found = kind
+        return found
+
+    def _kind(self, subject: cst.BaseExpression) -> str | None:
+        if isinstance(subject, cst.Integer | cst.Float):
+            return "" if _literal_zero(subject) else None
+        name: str | None = None
+        if isinstance(subject, cst.Name):
+            name = subject.value
+        elif (
+            isinstance(subject, cst.Attribute)
+            and isinstance(subject.value, cst.Name)
+            and subject.value.value == "self"
+        ):
+            number = self._numbers.get(subject.attr.value)
+            if number is not None:
+                return "" if _literal_zero(number) else None
+            name = self.attrs.get(subject.attr.value) or self.param_attrs.get(subject.attr.value)
+        if name is None or name not in self.params:
+            return ""  # `args.dropout`, `cfg["dropout"]`, a local: not readable here
+        if name in self.zero or name in self.required:
+            return name  # its constructions decide
+        return None  # a parameter with a non-zero default: acts unless set to 0
+
+
+def _self_attribute(node: cst.CSTNode) -> bool:
+    return (
+        isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == "self"
+    )
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
 
 
 def _functional_gate(call: cst.Call, zero: frozenset[str], attrs: dict[str, str]) -> str | None:
@@ -814,6 +1060,60 @@ def _training_context(
                     if isinstance(operand, cst.Attribute) and operand.attr.value == "training":
                         tested.setdefault(id(operand), set()).update(rates)
     return excused, tested
+
+
+def _mode_switch(node: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
+    """``x.eval()`` / ``x.train(...)``: the switch and its receiver."""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in ("eval", "train")
+    ):
+        return node.func.attr.value, node.func.value
+    return None
+
+
+def _evaluated_here(body: cst.CSTNode) -> frozenset[int]:
+    """The nodes of what a loader switches to eval mode itself: ``builder().eval()``, and
+    ``net = builder(...)`` followed by ``net.eval()`` before ``net`` is bound again (also
+    in the next binding's value: ``net = Wrap(net.eval())``), in a loader with no
+    ``train()`` call at all (a wrapper's ``train()`` reaches what it holds). A
+    module it then wraps them in holds an evaluated model (BigGAN's
+    ``WrapInception(inception_v3(...).eval())``), not a layer in train mode."""
+    bindings: dict[str, cst.BaseExpression] = {}
+    evaluated: list[cst.BaseExpression] = []
+
+    # in source order, without recursion: an assignment's value before its binding
+    pending: list[cst.CSTNode | tuple[cst.Assign]] = [body]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, tuple):
+            for target in item[0].targets:
+                if isinstance(target.target, cst.Name):
+                    bindings[target.target.value] = item[0].value
+            continue
+        node = item
+        if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+            continue  # a nested definition runs later, or never
+        if isinstance(node, cst.Assign):
+            pending.append((node,))
+            pending.append(node.value)
+            continue
+        switch = _mode_switch(node)
+        if switch is not None:
+            kind, receiver = switch
+            bound = bindings.get(receiver.value) if isinstance(receiver, cst.Name) else None
+            if kind == "eval":
+                evaluated.append(bound if bound is not None else receiver)
+            else:
+                return frozenset()  # a train() (of a wrapper, too) may undo any of them
+        pending.extend(reversed(list(iter_children(node))))
+
+    found: set[int] = set()
+    for value in evaluated:
+        if not isinstance(value, cst.Name):
+            found.update(id(n) for n in _walk(value))
+    return frozenset(found)
 
 
 def _returns_evaluated(helper: FunctionInfo) -> bool:

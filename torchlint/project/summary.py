@@ -707,10 +707,11 @@ class _Summarizer:
         zero = zero or {}
         attrs = attrs or {}
         gates: set[str] = set()
+        guards = _RateGuards(root, zero, attrs)
         if parts.training:
             if root is None:
                 return Build(sensitive=True)
-            reads = _training_reads(root, attrs, zero, lambda f: self.qualify(f, shadowed))
+            reads = _training_reads(root, attrs, zero, lambda f: self.qualify(f, shadowed), guards)
             if reads is None:
                 return Build(sensitive=True)
             gates |= reads
@@ -733,6 +734,8 @@ class _Summarizer:
                 if "dropout" in qualified:
                     gate = _functional_rate(node, zero, attrs)
                     if gate is None:
+                        gate = guards.verdict(node, _functional_p(node))
+                    if gate is None:
                         return Build(sensitive=True)
                     if gate:
                         gates.add(gate)
@@ -740,9 +743,13 @@ class _Summarizer:
                 last = qualified.rsplit(".", 1)[-1]
                 if last[:1].isupper() and _layer_sensitive(last, node):
                     gate = _rate_from(last, node, zero)
+                    if gate is None and ("Dropout" in last or last in RECURRENT_DROPOUT_POSITION):
+                        rate = _layer_rate(node) if "Dropout" in last else _keyword(node, "dropout")
+                        gate = guards.verdict(node, rate)
                     if gate is None:
                         return Build(sensitive=True)
-                    gates.add(gate)
+                    if gate:
+                        gates.add(gate)
             elif qualified.startswith("torch."):
                 continue
             else:
@@ -751,11 +758,12 @@ class _Summarizer:
                 slots = _gate_slots(node, zero, attrs)
                 if slots:
                     calls.append((qualified, slots))
+        positions = {**guards.positions, **zero}
         return Build(
             sensitive,
             opaque,
             tuple(refs),
-            tuple(sorted((g, zero[g]) for g in gates if g in zero)),
+            tuple(sorted((g, positions[g]) for g in gates if g in positions)),
             tuple(calls),
             tuple(
                 sorted(
@@ -994,6 +1002,7 @@ def _training_reads(
     attrs: dict[str, str],
     zero: dict[str, int],
     qualify: Callable[[ast.expr], str | None],
+    guards: _RateGuards | None = None,
 ) -> set[str] | None:
     """The gates of a body's ``.training`` reads, or None when one surely acts on the mode.
     Not a read that acts: one in an ``assert``, a store, the ``training=self.training`` of a
@@ -1026,8 +1035,227 @@ def _training_reads(
             and isinstance(node.ctx, ast.Load)
             and id(node) not in excused
         ):
-            return None
+            gate = guards.verdict(node, None) if guards is not None else None
+            if gate is None:
+                return None
+            if gate:
+                gates.add(gate)
     return gates
+
+
+def _functional_p(call: ast.Call) -> ast.expr | None:
+    """The rate a functional dropout passes (``p=`` or its second argument)."""
+    value = _keyword(call, "p")
+    if value is None and len(call.args) > 1 and not isinstance(call.args[1], ast.Starred):
+        value = call.args[1]
+    return value
+
+
+def _layer_rate(call: ast.Call) -> ast.expr | None:
+    """The rate a ``nn.Dropout*(...)`` construction passes (``p=`` or its first argument)."""
+    value = _keyword(call, "p")
+    if value is None and call.args and not isinstance(call.args[0], ast.Starred):
+        value = call.args[0]
+    return value
+
+
+# The words that name a dropout rate (or a flag for one) in a test (as in
+# analysis/mode_sensitivity.py): `if args.dropout > 0:`, `if self.drop_rate:`.
+_RATE_WORDS = ("drop", "rate", "prob")
+
+
+def _test_subjects(test: ast.expr) -> list[ast.expr]:
+    """What a test of a rate tests: ``X`` in ``X``, ``X > 0``, ``X != 0``, ``0 < X``, and
+    in each operand of an ``and``."""
+    if isinstance(test, ast.BoolOp):
+        if isinstance(test.op, ast.And):
+            return [s for value in test.values for s in _test_subjects(value)]
+        return []
+    if isinstance(test, ast.Compare):
+        if len(test.ops) != 1:
+            return []
+        operator, right = test.ops[0], test.comparators[0]
+        if _literal_number_zero(right) and isinstance(operator, (ast.Gt, ast.NotEq)):
+            return [test.left]
+        if _literal_number_zero(test.left) and isinstance(operator, (ast.Lt, ast.NotEq)):
+            return [right]
+        return []
+    if isinstance(test, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+        return [test]
+    return []
+
+
+def _literal_number_zero(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value == 0
+
+
+def _subject_word(expr: ast.expr) -> str | None:
+    """The word a tested value is named by: ``dropout`` for ``args.dropout``,
+    ``cfg["dropout"]``, ``cfg.get("dropout", 0)``."""
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    if isinstance(expr, ast.Subscript):
+        index = expr.slice
+        if isinstance(index, ast.Constant) and isinstance(index.value, str):
+            return index.value
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "get"
+        and expr.args
+        and isinstance(expr.args[0], ast.Constant)
+        and isinstance(expr.args[0].value, str)
+    ):
+        return expr.args[0].value
+    return None
+
+
+class _RateGuards:
+    """The rate tests a class's dropout (or ``self.training`` read) sits under, read as
+    ``analysis/mode_sensitivity.py``'s ``_RateGuards`` reads them: a rate it cannot read
+    (``if args.dropout > 0:``) proves nothing; an ``__init__`` parameter's test is a gate
+    (its constructions decide; ``positions`` holds those with no default); a readable
+    non-zero rate still counts."""
+
+    def __init__(self, root: ast.AST | None, zero: dict[str, int], attrs: dict[str, str]):
+        self.root = root
+        self.zero = zero
+        self.attrs = attrs
+        # read on first need (most bodies have no dropout to judge)
+        self.params: dict[str, int] = {}
+        self.positions: dict[str, int] = {}
+        self.param_attrs: dict[str, str] = {}
+        self._under: dict[int, list[ast.expr]] | None = None
+        # `self.drop = nn.Dropout(...)`: the value's attribute, and where each is read
+        self._held: dict[int, str] = {}
+        self._uses: dict[str, list[ast.Attribute]] = {}
+        # `self.dropout = 0.1` in `__init__`: a readable rate
+        self._numbers: dict[str, ast.Constant] = {}
+
+    def _guarded(self) -> dict[int, list[ast.expr]]:
+        if self._under is not None:
+            return self._under
+        self._under = under = {}
+        if self.root is None:
+            return under
+        init = None
+        if isinstance(self.root, ast.ClassDef):
+            init = next(
+                (
+                    statement
+                    for statement in self.root.body
+                    if isinstance(statement, ast.FunctionDef) and statement.name == "__init__"
+                ),
+                None,
+            )
+        if init is not None:
+            self.params = _param_positions(init)
+            args = init.args
+            positional = [*args.posonlyargs, *args.args]
+            required = positional[1 : len(positional) - len(args.defaults)]
+            required += [
+                a for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
+            ]
+            self.positions = {a.arg: self.params[a.arg] for a in required if a.arg in self.params}
+            self.param_attrs = _rate_attributes(init, self.params)
+            for node in ast.walk(init):
+                if (
+                    isinstance(node, ast.Assign)
+                    and len(node.targets) == 1
+                    and _is_self_attribute(node.targets[0])
+                    and isinstance(node.value, ast.Constant)
+                    and type(node.value.value) in (int, float)
+                ):
+                    self._numbers[node.targets[0].attr] = node.value  # type: ignore[attr-defined]
+        for node in ast.walk(self.root):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if _is_self_attribute(target):
+                    self._held[id(node.value)] = target.attr  # type: ignore[attr-defined]
+            elif _is_self_attribute(node) and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+                self._uses.setdefault(node.attr, []).append(node)  # type: ignore[attr-defined]
+            if isinstance(node, (ast.If, ast.IfExp)):
+                subjects = _test_subjects(node.test)
+                if subjects:
+                    inside = node.body if isinstance(node.body, list) else [node.body]
+                    for statement in inside:
+                        for inner in ast.walk(statement):
+                            under.setdefault(id(inner), []).extend(subjects)
+            elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+                subjects = _test_subjects(node)
+                if subjects:
+                    for value in node.values:
+                        for inner in ast.walk(value):
+                            under.setdefault(id(inner), []).extend(subjects)
+        return under
+
+    def verdict(self, node: ast.AST, rate: ast.expr | None) -> str | None:
+        """ "" when a rate test it cannot read guards ``node`` (proves nothing), a gate
+        parameter when an ``__init__`` parameter's test does, None when it counts."""
+        if self.root is None:
+            return None
+        if (
+            isinstance(rate, ast.Constant)
+            and type(rate.value) in (int, float, bool)
+            and not _literal_false(rate)
+        ):
+            return None
+        guarded = self._guarded()
+        subjects = guarded.get(id(node))
+        if subjects:
+            return self._judge(subjects, rate)
+        name = self._held.get(id(node))
+        uses = self._uses.get(name, []) if name is not None else []
+        if uses and all(self._judge(guarded.get(id(use), []), rate) == "" for use in uses):
+            return ""  # `if self.args.dropout > 0: x = self.drop(x)`: acts only there
+        return None
+
+    def _judge(self, subjects: list[ast.expr], rate: ast.expr | None) -> str | None:
+        rate_code = ast.dump(rate) if rate is not None else None
+        rate_word = _subject_word(rate) if rate is not None else None
+        found: str | None = None
+        for subject in subjects:
+            word = _subject_word(subject)
+            if not (
+                (rate_code is not None and ast.dump(subject) == rate_code)
+                or (word is not None and word == rate_word)
+                or (word is not None and any(w in word.lower() for w in _RATE_WORDS))
+            ):
+                continue
+            kind = self._kind(subject)
+            if kind == "":
+                return ""
+            if kind is not None:
+                found = kind
+        return found
+
+    def _kind(self, subject: ast.expr) -> str | None:
+        if _is_self_attribute(subject) and subject.attr in self._numbers:  # type: ignore[attr-defined]
+            subject = self._numbers[subject.attr]  # type: ignore[attr-defined]
+        if isinstance(subject, ast.Constant):
+            return "" if _literal_false(subject) else None
+        name: str | None = None
+        if isinstance(subject, ast.Name):
+            name = subject.id
+        elif _self_gate(subject, self.attrs) is not None:
+            name = _self_gate(subject, self.attrs)
+        elif _self_gate(subject, self.param_attrs) is not None:
+            name = _self_gate(subject, self.param_attrs)
+        if name is None or name not in self.params:
+            return ""  # `args.dropout`, `cfg["dropout"]`, a local: not readable here
+        if name in self.zero or name in self.positions:
+            return name
+        return None
+
+
+def _is_self_attribute(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
 
 
 def _rate_from(last: str, call: ast.Call, zero: dict[str, int]) -> str | None:
