@@ -6,6 +6,7 @@ import libcst as cst
 
 from torchlint import calls
 from torchlint.analysis.devices import cpu_alternative, cuda_guarded
+from torchlint.analysis.dead_code import never_runs
 from torchlint.analysis.portability import selection_note
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
@@ -1034,6 +1035,8 @@ class HardcodedCuda(Rule):
             note = selection_note(self.context)
             if note is None:
                 return  # written for CUDA only: nothing here runs without it
+            if never_runs(self.context) is not None:
+                return  # dead code: defined and never named, or raises NameError first
             message = (
                 f"`.cuda()` fails on machines without CUDA, and {note}: move to the "
                 "selected device with `.to(...)`"

@@ -12,6 +12,7 @@ from torchlint.analysis.devices import (
     device_parameter_default,
     used_as_value,
 )
+from torchlint.analysis.dead_code import never_runs
 from torchlint.analysis.portability import selection_note
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
@@ -578,6 +579,8 @@ class HardcodedDeviceString(Rule):
             note = selection_note(self.context)
             if note is None:
                 return  # written for CUDA only: nothing here runs without it
+            if never_runs(self.context) is not None:
+                return  # dead code: defined and never named, or raises NameError first
             message = (
                 f'Hard-coded `"cuda"` fails on machines without CUDA, and {note}: '
                 "use the selected device"
