@@ -1013,6 +1013,123 @@ class HardcodedCuda(Rule):
             hooks = {"wrap": _wrap}
             """,
         ),
+        Valid(
+            """
+            import argparse
+            import torch
+            # dead code in a script: a helper nothing calls, a class nothing builds, and a
+            # function that raises NameError (`SuperPoint` is bound nowhere) before its `.cuda()`
+            def fliplr(img):
+                inv_idx = torch.arange(img.size(3) - 1, -1, -1).long().cuda()
+                return img.index_select(3, inv_idx)
+            class PerceptualLoss(torch.nn.Module):
+                def __init__(self):
+                    super(PerceptualLoss, self).__init__()
+                    self.mean = torch.tensor([0.485, 0.456, 0.406]).cuda()
+            def sample(n):
+                extractor = SuperPoint(n).cuda()
+                return extractor.points.cuda()
+            if __name__ == "__main__":
+                parser = argparse.ArgumentParser()
+                parser.add_argument("--device", default="cuda")
+                args = parser.parse_args()
+                points = sample(4)
+            """
+        ),
+        Invalid(
+            """
+            import argparse
+            import torch
+            from points import SuperPoint
+            def fliplr(img):
+                inv_idx = torch.arange(img.size(3) - 1, -1, -1).long().cuda()
+                return img.index_select(3, inv_idx)
+            def sample(n):
+                return SuperPoint(n).cuda()
+            if __name__ == "__main__":
+                parser = argparse.ArgumentParser()
+                parser.add_argument("--device", default="cuda")
+                args = parser.parse_args()
+                flipped = fliplr(sample(4))
+            """,
+            fixed="""
+            import argparse
+            import torch
+            from points import SuperPoint
+            from torchlint.runtime import best_device
+            def fliplr(img):
+                device = best_device()
+                inv_idx = torch.arange(img.size(3) - 1, -1, -1).long().to(device)
+                return img.index_select(3, inv_idx)
+            def sample(n):
+                device = best_device()
+                return SuperPoint(n).to(device)
+            if __name__ == "__main__":
+                parser = argparse.ArgumentParser()
+                parser.add_argument("--device", default="cuda")
+                args = parser.parse_args()
+                flipped = fliplr(sample(4))
+            """,
+            count=2,
+        ),
+        Valid(
+            """
+            import torch
+            from torch.nn.parallel import gather
+            # CUDA-only in practice: each CPU choice sits on a path that fails without CUDA
+            def setup(local_rank):
+                use_cuda = torch.cuda.is_available()
+                device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+                torch.cuda.set_device(local_rank)
+                return device
+            def main(args):
+                device = torch.device("cpu") if args.cpu else torch.device("cuda")
+                batch_size = args.per_gpu_batch * torch.cuda.device_count()
+                return device, batch_size
+            def collect(outputs, on_cpu):
+                device = "cpu" if on_cpu else "cuda"
+                return gather(outputs, 0)
+            class Engine:
+                def __init__(self, device="cpu"):
+                    if not torch.cuda.is_available():
+                        raise RuntimeError("the engine needs CUDA")
+                    self.device = device
+            def allreduce(x):
+                return torch.tensor(x).float().cuda()
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            from torch.nn.parallel import gather
+            def setup(local_rank):
+                device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+                if torch.cuda.is_available():
+                    torch.cuda.set_device(local_rank)
+                batch_size = 8 * max(1, torch.cuda.device_count())
+                return device, batch_size
+            def collect(outputs):
+                return gather(outputs, -1)
+            def allreduce(x):
+                return torch.tensor(x).float().cuda()
+            """,
+            fixed="""
+            import torch
+            from torch.nn.parallel import gather
+            from torchlint.runtime import best_device
+            def setup(local_rank):
+                device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+                if torch.cuda.is_available():
+                    torch.cuda.set_device(local_rank)
+                batch_size = 8 * max(1, torch.cuda.device_count())
+                return device, batch_size
+            def collect(outputs):
+                return gather(outputs, -1)
+            def allreduce(x):
+                device = best_device()
+                return torch.tensor(x).float().to(device)
+            """,
+        ),
     )
 
     def visit_Call(self, node: cst.Call) -> None:

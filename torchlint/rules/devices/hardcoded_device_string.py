@@ -562,6 +562,60 @@ class HardcodedDeviceString(Rule):
                 return model
             """,
         ),
+        Valid(
+            """
+            import torch
+            # dead code in a script: `t` is bound nowhere (NameError first), and nothing
+            # calls the second helper
+            def gather_lengths(xs):
+                return torch.tensor([len(x) for x in xs], dtype=t.long, device="cuda")
+            def pad(xs):
+                return torch.zeros(len(xs), device="cuda")
+            if __name__ == "__main__":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                lengths = gather_lengths([[1], [2, 3]])
+            """
+        ),
+        Valid(
+            """
+            import torch
+            # the CPU choice is followed by a call that fails without CUDA: no CPU path
+            def setup(local_rank):
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                torch.cuda.set_device(local_rank)
+                return device
+            def gather_lengths(xs):
+                return torch.tensor([len(x) for x in xs], device="cuda")
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            def gather_lengths(xs):
+                return torch.tensor([len(x) for x in xs], dtype=torch.long, device="cuda")
+            def setup(local_rank):
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                if device == "cuda":
+                    torch.cuda.set_device(local_rank)
+                return device
+            if __name__ == "__main__":
+                lengths = gather_lengths([[1], [2, 3]])
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            def gather_lengths(xs):
+                device = best_device()
+                return torch.tensor([len(x) for x in xs], dtype=torch.long, device=device)
+            def setup(local_rank):
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                if device == "cuda":
+                    torch.cuda.set_device(local_rank)
+                return device
+            if __name__ == "__main__":
+                lengths = gather_lengths([[1], [2, 3]])
+            """,
+        ),
     )
 
     def visit_Call(self, node: cst.Call) -> None:
