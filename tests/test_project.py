@@ -368,6 +368,8 @@ def test_cuda_gate_decorator_from_test_helpers(tmp_path: Path) -> None:
 
                 def three(model, device="cpu"):  # runs without CUDA too
                     return model.cuda()
+
+                __all__ = ["one", "two", "three"]  # named: not dead code
             """,
         },
     )

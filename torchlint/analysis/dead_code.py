@@ -98,9 +98,7 @@ def _reads_unbound_name(context: FileContext) -> bool:
             continue
         holder = chain[index + 2]  # the top-level statement of the function that holds the node
         for statement in body.body:
-            if isinstance(statement, cst.SimpleStatementLine) and _unbound_read(
-                context, statement
-            ):
+            if isinstance(statement, cst.SimpleStatementLine) and _unbound_read(context, statement):
                 return True
             if statement is holder:
                 break
@@ -139,7 +137,10 @@ def _unbound_read(context: FileContext, statement: cst.SimpleStatementLine) -> b
 
 def _declared(context: FileContext, name: str) -> bool:
     """``global name`` / ``nonlocal name`` anywhere: bound where a scan of scopes cannot see."""
-    return re.search(rf"\b(?:global|nonlocal)\b[^\n]*\b{re.escape(name)}\b", context.source) is not None
+    return (
+        re.search(rf"\b(?:global|nonlocal)\b[^\n]*\b{re.escape(name)}\b", context.source)
+        is not None
+    )
 
 
 # --- a definition nothing names ---------------------------------------------------------------

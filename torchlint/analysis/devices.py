@@ -60,9 +60,7 @@ CUDA_ONLY_CALLS = frozenset(
 
 # `torch.nn.parallel.gather(outputs, target_device)`: outputs of DataParallel replicas,
 # gathered on a GPU (an integer) or on the CPU (-1, written as a unary minus).
-_GATHERS = frozenset(
-    {"torch.nn.parallel.gather", "torch.nn.parallel.scatter_gather.gather"}
-)
+_GATHERS = frozenset({"torch.nn.parallel.gather", "torch.nn.parallel.scatter_gather.gather"})
 
 
 # --- small expression predicates --------------------------------------------------------
@@ -486,9 +484,7 @@ def fails_without_cuda(statement: cst.CSTNode, scope: Scope) -> bool:
         elif isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign, cst.Return)):
             if _cuda_only_call(small.value, scope):
                 return True
-            if isinstance(small, (cst.Assign, cst.AnnAssign)) and _sized_by_gpu_count(
-                small, scope
-            ):
+            if isinstance(small, (cst.Assign, cst.AnnAssign)) and _sized_by_gpu_count(small, scope):
                 return True
     return False
 
@@ -508,22 +504,25 @@ def _asks_for_gpus(test: cst.BaseExpression, scope: Scope) -> bool:
 def _sized_by_gpu_count(small: cst.Assign | cst.AnnAssign, scope: Scope) -> bool:
     """``batch_size = 4 * torch.cuda.device_count()``: a size (a target that says batch or
     size) that is a product with the GPU count, zero without a GPU (``max(1, ...)`` is not)."""
-    targets = (
-        [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-    )
+    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
     if not any(
-        (name := last_name(target)) is not None and ("batch" in name.lower() or "size" in name.lower())
+        (name := last_name(target)) is not None
+        and ("batch" in name.lower() or "size" in name.lower())
         for target in targets
     ):
         return False
     stack: list[cst.CSTNode] = [small.value] if small.value is not None else []
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
-            if _is_call_to(node.left, scope, DEVICE_COUNT) or _is_call_to(
-                node.right, scope, DEVICE_COUNT
-            ):
-                return True
+        if (
+            isinstance(node, cst.BinaryOperation)
+            and isinstance(node.operator, cst.Multiply)
+            and (
+                _is_call_to(node.left, scope, DEVICE_COUNT)
+                or _is_call_to(node.right, scope, DEVICE_COUNT)
+            )
+        ):
+            return True
         if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
             stack.extend(iter_children(node))
     return False

@@ -717,7 +717,6 @@ class ProjectIndex:
             self._frames[-1].add(("callers", f"{root}\0{origin}\0{function}", answer))
         return bool(answer) and (str(index) in answer.split(",") or param in answer.split(","))
 
-
     # -- the reverse view: is a name used anywhere else ------------------------------------
 
     def _text_files(self, root: Path) -> tuple[Path, ...] | None:
@@ -747,7 +746,7 @@ class ProjectIndex:
         return result
 
     def _mention_answer(self, root: Path, target: Path, name: str) -> str:
-        """"used" when a project file other than ``target`` names ``name`` (as a whole word:
+        """ "used" when a project file other than ``target`` names ``name`` (as a whole word:
         an import, a call, a string for ``getattr`` or a config) or looks names up in
         ``target``'s module dynamically (``getattr(models, args.arch)``, ``models.__dict__``,
         a star import); "unknown" for a tree too large; else "unused"."""
@@ -759,7 +758,12 @@ class ProjectIndex:
         word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
         stem = re.escape(target.stem.encode())
         dynamic = re.compile(
-            rb"getattr\(\s*" + stem + rb"\s*,|\b" + stem + rb"\.__dict__|vars\(\s*" + stem
+            rb"getattr\(\s*"
+            + stem
+            + rb"\s*,|\b"
+            + stem
+            + rb"\.__dict__|vars\(\s*"
+            + stem
             + rb"\s*\)"
         )
         star = re.compile(rb"\b" + stem + rb"\s+import\s+\*")
@@ -795,7 +799,9 @@ class ProjectIndex:
 
 
 # Lookups by a computed name in a file that star-imports a module.
-_LOOKUPS = re.compile(rb"globals\(\)|locals\(\)|vars\(\)|(?<![.\w])(?<!def )(?:eval|exec)\(|sys\.modules")
+_LOOKUPS = re.compile(
+    rb"globals\(\)|locals\(\)|vars\(\)|(?<![.\w])(?<!def )(?:eval|exec)\(|sys\.modules"
+)
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".sh", ".txt")
 _MAX_CONFIG_BYTES = 1 << 20  # larger files are data (annotations, vocabularies), not config
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint import calls
+from torchlint.analysis.dead_code import never_runs
 from torchlint.analysis.devices import (
     cpu_alternative,
     cuda_guarded,
@@ -12,7 +13,6 @@ from torchlint.analysis.devices import (
     device_parameter_default,
     used_as_value,
 )
-from torchlint.analysis.dead_code import never_runs
 from torchlint.analysis.portability import selection_note
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
@@ -72,7 +72,14 @@ class HardcodedDeviceString(Rule):
     device (`torch.cuda.is_available()`, a `"cpu"` alternative, a `--device` / `--cpu`
     option, a `device="cpu"` parameter, MPS, XPU, `torch.accelerator`, `best_device()`).
     The message names that evidence. Code written for CUDA only is not reported;
-    `portability = "strict"` in `[tool.torchlint]` reports every unguarded use.
+    `portability = "strict"` in `[tool.torchlint]` reports every unguarded use. As TL201,
+    outside strict mode it no longer reports dead code (a script's function or class
+    that nothing in the project names, a function that reads an unbound name and raises
+    `NameError` first: jukebox's `allgather_lists`) nor a device choice on a path that
+    fails without CUDA anyway (a block that calls `torch.cuda.set_device(...)`,
+    `synchronize()` or `init_process_group("nccl")` unconditionally, sizes a batch by
+    `torch.cuda.device_count()`, or raises without CUDA); see TL201 for the exact
+    evidence.
 
     Opt-in (`extend-select = ["TL202"]`): on the 11 projects no rule was tuned on
     (round 2026-12, strict labels per LABELLING.md), 0 of 1 sampled reports were worth a
