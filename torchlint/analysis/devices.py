@@ -503,7 +503,8 @@ def _asks_for_gpus(test: cst.BaseExpression, scope: Scope) -> bool:
 
 def _sized_by_gpu_count(small: cst.Assign | cst.AnnAssign, scope: Scope) -> bool:
     """``batch_size = 4 * torch.cuda.device_count()``: a size (a target that says batch or
-    size) that is a product with the GPU count, zero without a GPU (``max(1, ...)`` is not)."""
+    size) that is the GPU count or a product with it, zero without a GPU (``max(1, ...)``
+    is not)."""
     targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
     if not any(
         (name := last_name(target)) is not None
@@ -511,6 +512,8 @@ def _sized_by_gpu_count(small: cst.Assign | cst.AnnAssign, scope: Scope) -> bool
         for target in targets
     ):
         return False
+    if small.value is not None and _is_call_to(small.value, scope, DEVICE_COUNT):
+        return True  # `batch_size = torch.cuda.device_count()`: one item per GPU
     stack: list[cst.CSTNode] = [small.value] if small.value is not None else []
     while stack:
         node = stack.pop()

@@ -188,12 +188,14 @@ class HardcodedCuda(Rule):
       `torch.cuda.synchronize()`, `torch.cuda.current_stream()` (any call of
       `devices.CUDA_ONLY_CALLS`), `dist.init_process_group("nccl")`,
       `DistributedDataParallel(m, device_ids=[rank])` or `gather(outputs, 0)` (gathers on
-      GPU 0), sizes a batch as `n * torch.cuda.device_count()` (zero without a GPU; `n *
-      max(1, torch.cuda.device_count())` is not), or asserts or raises unless
+      GPU 0), sizes a batch as `torch.cuda.device_count()` or `n *
+      torch.cuda.device_count()` (zero without a GPU; `n * max(1,
+      torch.cuda.device_count())` is not), or asserts or raises unless
       `torch.cuda.is_available()`; or in a class whose `__init__` raises without CUDA
       (jukebox: `device = torch.device("cuda", rank) if use_cuda else
       torch.device("cpu")` followed by `torch.cuda.set_device(rank)`). The same
-      statements anywhere in a function's own body make a `.cuda()` in it CUDA-only.
+      statements at the top level of a function's body make every `.cuda()` in it
+      CUDA-only.
       Still reported, and the silencing evidence is exactly the list above: a
       `set_device` under `if torch.cuda.is_available():` is guarded and silences
       nothing, and a `--no-cuda` / `--cpu` script or `device = "cuda" if
@@ -1132,6 +1134,10 @@ class HardcodedCuda(Rule):
                 device = torch.device("cpu") if args.cpu else torch.device("cuda")
                 batch_size = args.per_gpu_batch * torch.cuda.device_count()
                 return device, batch_size
+            def evaluate(on_cpu):
+                device = "cpu" if on_cpu else "cuda"
+                eval_batch_size = torch.cuda.device_count()
+                return device, eval_batch_size
             def collect(outputs, on_cpu):
                 device = "cpu" if on_cpu else "cuda"
                 return gather(outputs, 0)
