@@ -368,6 +368,8 @@ def test_cuda_gate_decorator_from_test_helpers(tmp_path: Path) -> None:
 
                 def three(model, device="cpu"):  # runs without CUDA too
                     return model.cuda()
+
+                __all__ = ["one", "two", "three"]  # named: not dead code
             """,
         },
     )
@@ -1094,3 +1096,86 @@ def test_project_noise_layer_is_not_mode_dependent(tmp_path: Path) -> None:
     assert _run_with(tmp_path, resampled, "DQN", "DQN()") == []
     per_call = models.replace("NOISE", "torch.randn_like(self.mu)")
     assert _run_with(tmp_path, per_call, "DQN", "DQN()") == [("pkg/run.py", 9, "TL301")]
+
+
+# --- TL201/TL202: a definition nothing in the project names never runs -----------------------
+
+DEVICE_CODES = ["TL201", "TL202"]
+
+TRAIN_SCRIPT = """\
+import argparse
+import torch
+import models
+
+def fliplr(img):
+    return img.flip(3).cuda()
+
+def hflip(img):
+    return img.flip(2).cuda()
+
+def make_loss():
+    return torch.ones(3).cuda()
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--arch", default="Resnet")
+    args = parser.parse_args()
+    net = getattr(models, args.arch)()
+"""
+
+MODELS_SCRIPT = """\
+import torch
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mean = torch.zeros(3).cuda()
+"""
+
+LIBRARY_MODULE = """\
+import torch
+
+def shift(x, device="cpu"):
+    return x.cuda()
+"""
+
+
+def test_definitions_nothing_in_the_project_names_are_not_reported(tmp_path: Path) -> None:
+    """fliplr is named nowhere: dead. hflip is imported by another script, make_loss named
+    by a config, Net looked up with getattr(models, ...), shift is a library module's API:
+    all reported."""
+    write(
+        tmp_path,
+        {
+            "train.py": TRAIN_SCRIPT,
+            "evaluate.py": "from train import hflip\n",
+            "configs/loss.yaml": "loss: train.make_loss\n",
+            "models.py": MODELS_SCRIPT,
+            "pkg/__init__.py": "",
+            "pkg/ops.py": LIBRARY_MODULE,
+        },
+    )
+    assert check(tmp_path, "train.py", "models.py", "pkg/ops.py", codes=DEVICE_CODES) == [
+        ("models.py", 8, "TL201"),
+        ("pkg/ops.py", 4, "TL201"),
+        ("train.py", 9, "TL201"),
+        ("train.py", 12, "TL201"),
+    ]
+
+
+def test_a_package_module_outside_an_installable_project_is_a_script(tmp_path: Path) -> None:
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/ops.py": LIBRARY_MODULE}, pyproject=False)
+    assert check(tmp_path, "pkg/ops.py", codes=DEVICE_CODES, roots=(tmp_path,)) == []
+
+
+def test_cache_sees_a_new_file_that_names_a_dead_helper(tmp_path: Path) -> None:
+    write(tmp_path, {"train.py": TRAIN_SCRIPT, "models.py": MODELS_SCRIPT})
+    settings = build_settings(None, select=DEVICE_CODES)
+    cache = Cache(tmp_path / ".cache", settings)
+    first = check(tmp_path, "train.py", cache=cache, codes=DEVICE_CODES)
+    assert ("train.py", 6, "TL201") not in first
+    (tmp_path / "flip.py").write_text("from train import fliplr\n")
+    assert ("train.py", 6, "TL201") in check(tmp_path, "train.py", cache=cache, codes=DEVICE_CODES)

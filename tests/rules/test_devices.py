@@ -293,7 +293,7 @@ def test_device_string_variants() -> None:
     b = x.to("cuda:3")
     c = x.to("cpu")
     d = torch.device("cuda" if use_cuda else "cpu")
-    e = torch.cuda.Stream(device="cuda")
+    e = [torch.cuda.Stream(device="cuda")]  # (a module-level Stream() would make the file CUDA-only)
     f = torch.autocast(device_type="cuda")
     g = x.to(f"cuda:{rank}")
     """

@@ -74,6 +74,7 @@ def test_stopping_without_cuda_is_not_a_device_selection() -> None:
         "    if not torch.cuda.is_available():\n"
         "        sys.exit('needs a GPU')\n"
         "    return step(Net().cuda())\n"
+        "from nets import Net, step\n"  # bound: a function that reads an unbound name is dead
     )
     helper = source.replace("to_gpu_batch", "prepare")
     assert messages(helper, "TL201") == []
@@ -102,6 +103,7 @@ LAUNCHER = (
     "    dist.init_process_group(backend='nccl')\n"
     "def build():\n"
     "    return Net().cuda()\n"
+    "from nets import Net\n"  # bound: a function that reads an unbound name is dead
 )
 
 

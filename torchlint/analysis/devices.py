@@ -58,6 +58,11 @@ CUDA_ONLY_CALLS = frozenset(
 )  # fmt: skip
 
 
+# `torch.nn.parallel.gather(outputs, target_device)`: outputs of DataParallel replicas,
+# gathered on a GPU (an integer) or on the CPU (-1, written as a unary minus).
+_GATHERS = frozenset({"torch.nn.parallel.gather", "torch.nn.parallel.scatter_gather.gather"})
+
+
 # --- small expression predicates --------------------------------------------------------
 
 
@@ -442,6 +447,9 @@ def _cuda_only_call(expr: cst.BaseExpression | None, scope: Scope) -> bool:
         device_ids = calls.argument(expr, "device_ids", 1)
         value = device_ids.value if device_ids is not None else None
         return isinstance(value, (cst.List, cst.Tuple)) and bool(value.elements)
+    if qualified in _GATHERS:  # `gather(outputs, 0)`: a non-negative target is a GPU
+        target = calls.argument(expr, "target_device", 1)
+        return target is not None and isinstance(target.value, cst.Integer)
     return qualified is not None and qualified in CUDA_ONLY_CALLS
 
 
@@ -450,11 +458,77 @@ def _guards_rest(statement: cst.CSTNode, scope: Scope, flags: frozenset[str]) ->
     a statement that already fails without CUDA (``torch.cuda.set_device(rank)``)."""
     if _stops_without_cuda(statement, scope, flags, _exits):
         return True
-    return isinstance(statement, cst.SimpleStatementLine) and any(
-        isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign))
-        and _cuda_only_call(small.value, scope)
-        for small in statement.body
-    )
+    return fails_without_cuda(statement, scope)
+
+
+def fails_without_cuda(statement: cst.CSTNode, scope: Scope) -> bool:
+    """``statement`` raises where CUDA is missing, whatever the code selected: a call that
+    needs CUDA (``torch.cuda.set_device(rank)``, ``torch.cuda.synchronize()``,
+    ``current_stream()``, ``dist.init_process_group("nccl")``, ``DistributedDataParallel(m,
+    device_ids=[rank])``, ``gather(outputs, 0)`` to GPU 0), a batch size that is a multiple
+    of ``torch.cuda.device_count()`` (zero without a GPU: the loader raises), or ``assert
+    torch.cuda.is_available()`` / ``if not torch.cuda.is_available(): raise ...``. Code on
+    the same path as such a statement runs only with CUDA."""
+    if isinstance(statement, cst.If):
+        return _stops_without_cuda(statement, scope, frozenset(), _refuses) and _asks_for_gpus(
+            statement.test, scope
+        )
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, cst.Assert):
+            if _implies_cuda(small.test, True, scope, frozenset()) and _asks_for_gpus(
+                small.test, scope
+            ):
+                return True
+        elif isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign, cst.Return)):
+            if _cuda_only_call(small.value, scope):
+                return True
+            if isinstance(small, (cst.Assign, cst.AnnAssign)) and _sized_by_gpu_count(small, scope):
+                return True
+    return False
+
+
+def _asks_for_gpus(test: cst.BaseExpression, scope: Scope) -> bool:
+    """The test calls ``torch.cuda.is_available()`` or ``device_count()`` (not a flag, a
+    dtype or a GPU index: those say what the user chose, not what the machine has)."""
+    stack: list[cst.CSTNode] = [test]
+    while stack:
+        node = stack.pop()
+        if _is_call_to(node, scope, AVAILABILITY) or _is_call_to(node, scope, DEVICE_COUNT):
+            return True
+        stack.extend(iter_children(node))
+    return False
+
+
+def _sized_by_gpu_count(small: cst.Assign | cst.AnnAssign, scope: Scope) -> bool:
+    """``batch_size = 4 * torch.cuda.device_count()``: a size (a target that says batch or
+    size) that is the GPU count or a product with it, zero without a GPU (``max(1, ...)``
+    is not)."""
+    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+    if not any(
+        (name := last_name(target)) is not None
+        and ("batch" in name.lower() or "size" in name.lower())
+        for target in targets
+    ):
+        return False
+    if small.value is not None and _is_call_to(small.value, scope, DEVICE_COUNT):
+        return True  # `batch_size = torch.cuda.device_count()`: one item per GPU
+    stack: list[cst.CSTNode] = [small.value] if small.value is not None else []
+    while stack:
+        node = stack.pop()
+        if (
+            isinstance(node, cst.BinaryOperation)
+            and isinstance(node.operator, cst.Multiply)
+            and (
+                _is_call_to(node.left, scope, DEVICE_COUNT)
+                or _is_call_to(node.right, scope, DEVICE_COUNT)
+            )
+        ):
+            return True
+        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
+            stack.extend(iter_children(node))
+    return False
 
 
 def _stops_without_cuda(
@@ -655,15 +729,7 @@ def _needs_cuda(context: FileContext, function: cst.FunctionDef) -> bool:
     if key not in cache:
         body = function.body
         statements = body.body if isinstance(body, cst.IndentedBlock) else ()
-        cache[key] = any(
-            isinstance(statement, cst.SimpleStatementLine)
-            and any(
-                isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign, cst.Return))
-                and _cuda_only_call(small.value, context.scope)
-                for small in statement.body
-            )
-            for statement in statements
-        )
+        cache[key] = any(fails_without_cuda(statement, context.scope) for statement in statements)
     return cache[key]
 
 
@@ -822,6 +888,11 @@ def _refuses(body: cst.BaseSuite) -> bool:
     last = body.body[-1]  # `_exits` saw a simple statement there
     final = last.body[-1] if isinstance(last, cst.SimpleStatementLine) else last
     return not isinstance(final, (cst.Return, cst.Continue, cst.Break))
+
+
+def init_requires_cuda(context: FileContext, cls: cst.ClassDef) -> bool:
+    """``_init_requires_cuda`` with this file's CUDA flags."""
+    return _init_requires_cuda(context, cls, context.fact("devices.cuda_flags", cuda_flags))
 
 
 def _init_requires_cuda(context: FileContext, cls: cst.ClassDef, flags: frozenset[str]) -> bool:

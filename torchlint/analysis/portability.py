@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint import calls
+from torchlint.analysis.devices import fails_without_cuda, init_requires_cuda
 from torchlint.names import dotted_name, inner_children
 from torchlint.positions import LineIndex, node_spans
 
@@ -131,6 +132,8 @@ def _search(
     stack: list[tuple[cst.CSTNode, bool]] = [(root, branch)]
     while stack:
         node, branch = stack.pop()
+        if _cuda_only_path(context, node):
+            continue  # a CPU choice on a path that fails without CUDA anyway is no CPU path
         found = _evidence(scope, node, nccl, branch)
         if found is not None:
             return found
@@ -151,6 +154,21 @@ def _search(
             pairs = [(child, inner) for child in children]
         stack.extend(pairs)  # last first: in source order
     return None
+
+
+def _cuda_only_path(context: FileContext, node: cst.CSTNode) -> bool:
+    """A block that, unconditionally, does something that fails without CUDA
+    (:func:`~torchlint.analysis.devices.fails_without_cuda`: ``torch.cuda.set_device(rank)``,
+    ``torch.cuda.synchronize()``, ``dist.init_process_group("nccl")``, ``assert
+    torch.cuda.is_available()``, a batch size of ``n * torch.cuda.device_count()``), or a
+    class whose ``__init__`` refuses to build an object without CUDA: whatever it selects,
+    everything in it runs with CUDA or not at all (jukebox's ``device = ... else
+    torch.device("cpu")`` followed by ``torch.cuda.set_device(local_rank)``)."""
+    if isinstance(node, (cst.Module, cst.IndentedBlock)):
+        return any(fails_without_cuda(statement, context.module_scope) for statement in node.body)
+    if isinstance(node, cst.ClassDef):
+        return init_requires_cuda(context, node)
+    return False
 
 
 def _demo_block(context: FileContext) -> cst.If | None:

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -126,6 +127,8 @@ class ProjectIndex:
         self._frames: list[set[tuple[str, str, str]]] = []
         self._callers: dict[Path, dict[tuple[Path, str], list[tuple[str, ...]]]] = {}
         self._formats: dict[Path, tuple[frozenset[str], ...]] = {}
+        self._texts_of: dict[Path, tuple[Path, ...] | None] = {}
+        self._mentions: dict[tuple[Path, Path, str], str] = {}
         self._file_formats: dict[Path, tuple[str, tuple[frozenset[str], ...]]] = {}
         self._views: dict[Path, ProjectView | None] = {}
         self.lock = threading.RLock()
@@ -221,6 +224,8 @@ class ProjectIndex:
             self._source_roots.clear()
             self._memo.clear()
             self._callers.clear()
+            self._texts_of.clear()
+            self._mentions.clear()
             self._root_of.clear()
             self._views.clear()
             if before is None:
@@ -285,6 +290,10 @@ class ProjectIndex:
             elif kind == "callers":
                 root, target, function = key.split("\0")
                 if self._caller_answer(Path(root), Path(target), function) != value:
+                    return False
+            elif kind == "mentions":
+                root, target, name = key.split("\0")
+                if self._mention_answer(Path(root), Path(target), name) != value:
                     return False
             elif kind == "formats":
                 if _format_answer(self.checkpoint_formats(Path(key))) != value:
@@ -708,6 +717,94 @@ class ProjectIndex:
             self._frames[-1].add(("callers", f"{root}\0{origin}\0{function}", answer))
         return bool(answer) and (str(index) in answer.split(",") or param in answer.split(","))
 
+    # -- the reverse view: is a name used anywhere else ------------------------------------
+
+    def _text_files(self, root: Path) -> tuple[Path, ...] | None:
+        """The project's source files (as discovered: excludes and ``.gitignore`` apply) and
+        its small configuration files (YAML, JSON, TOML, INI, shell: a Hydra ``_target_`` or
+        an entry point names a function too), once per index; None over ``MAX_FILES``."""
+        if root in self._texts_of:
+            return self._texts_of[root]
+        from torchlint.discovery import DEFAULT_EXCLUDES, discover
+
+        found: list[Path] | None = [real_path(p) for p in discover([root], root=root).files]
+        skipped = {*DEFAULT_EXCLUDES, "node_modules", "site-packages"}
+        for directory, names, files in os.walk(root):
+            names[:] = [n for n in names if n not in skipped and not n.startswith(".")]
+            for name in files:
+                if not name.endswith(_CONFIG_SUFFIXES):
+                    continue
+                path = Path(directory, name)
+                with contextlib.suppress(OSError):
+                    if path.stat().st_size <= _MAX_CONFIG_BYTES:
+                        found.append(real_path(path))  # type: ignore[union-attr]
+            if len(found) > MAX_FILES:  # type: ignore[arg-type]
+                found = None
+                break
+        result = None if found is None else tuple(dict.fromkeys(found))
+        self._texts_of[root] = result
+        return result
+
+    def _mention_answer(self, root: Path, target: Path, name: str) -> str:
+        """ "used" when a project file other than ``target`` names ``name`` (as a whole word:
+        an import, a call, a string for ``getattr`` or a config) or looks names up in
+        ``target``'s module dynamically (``getattr(models, args.arch)``, ``models.__dict__``,
+        a star import); "unknown" for a tree too large; else "unused"."""
+        key = (root, target, name)
+        if key in self._mentions:
+            return self._mentions[key]
+        files = self._text_files(root)
+        answer = "unknown" if files is None else "unused"
+        word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
+        stem = re.escape(target.stem.encode())
+        dynamic = re.compile(
+            rb"getattr\(\s*"
+            + stem
+            + rb"\s*,|\b"
+            + stem
+            + rb"\.__dict__|vars\(\s*"
+            + stem
+            + rb"\s*\)"
+        )
+        star = re.compile(rb"\b" + stem + rb"\s+import\s+\*")
+        for path in files or ():
+            if path == target:
+                continue
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                continue
+            if name.encode() in raw and word.search(raw):
+                answer = "used"
+                break
+            if target.stem.encode() in raw and (
+                dynamic.search(raw) or (star.search(raw) and _LOOKUPS.search(raw))
+            ):
+                answer = "used"  # `getattr(models, args.arch)`, or a star import and `eval`
+                break
+        self._mentions[key] = answer
+        return answer
+
+    def mentioned_elsewhere(self, origin: Path, name: str) -> bool | None:
+        """Does another file of ``origin``'s project name ``name`` (``_mention_answer``)?
+        None when it cannot tell (no project, a tree too large). Recorded as a dependency:
+        a file that starts calling the function changes the answer."""
+        root = self.root_for(origin)
+        if root is None:
+            return None
+        answer = self._mention_answer(root, origin, name)
+        if self._frames:
+            self._frames[-1].add(("mentions", f"{root}\0{origin}\0{name}", answer))
+        return None if answer == "unknown" else answer == "used"
+
+
+# Lookups by a computed name in a file that star-imports a module.
+_LOOKUPS = re.compile(
+    rb"globals\(\)|locals\(\)|vars\(\)|(?<![.\w])(?<!def )(?:eval|exec)\(|sys\.modules"
+)
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".sh", ".txt")
+_MAX_CONFIG_BYTES = 1 << 20  # larger files are data (annotations, vocabularies), not config
+
 
 def _format_answer(formats: tuple[frozenset[str], ...]) -> str:
     """Checkpoint formats as one comparable string (a cached result's dependency)."""
@@ -844,6 +941,11 @@ class ProjectView:
             return ()
 
         return self._remember("returns", qualified, compute, ())
+
+    def mentioned_elsewhere(self, name: str) -> bool | None:
+        """Another file of the project names this file's ``name`` (or may look it up by a
+        computed name); None when that cannot be known."""
+        return self._ask(lambda: self.index.mentioned_elsewhere(self.path, name))
 
     def evaluated_by_callers(self, function: str, index: int, param: str) -> bool:
         """Another file calls this file's ``function`` with ``param`` in eval mode."""

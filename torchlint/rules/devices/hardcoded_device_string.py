@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint import calls
+from torchlint.analysis.dead_code import never_runs
 from torchlint.analysis.devices import (
     cpu_alternative,
     cuda_guarded,
@@ -71,7 +72,14 @@ class HardcodedDeviceString(Rule):
     device (`torch.cuda.is_available()`, a `"cpu"` alternative, a `--device` / `--cpu`
     option, a `device="cpu"` parameter, MPS, XPU, `torch.accelerator`, `best_device()`).
     The message names that evidence. Code written for CUDA only is not reported;
-    `portability = "strict"` in `[tool.torchlint]` reports every unguarded use.
+    `portability = "strict"` in `[tool.torchlint]` reports every unguarded use. As TL201,
+    outside strict mode it no longer reports dead code (a script's function or class
+    that nothing in the project names, a function that reads an unbound name and raises
+    `NameError` first: jukebox's `allgather_lists`) nor a device choice on a path that
+    fails without CUDA anyway (a block that calls `torch.cuda.set_device(...)`,
+    `synchronize()` or `init_process_group("nccl")` unconditionally, sizes a batch by
+    `torch.cuda.device_count()`, or raises without CUDA); see TL201 for the exact
+    evidence.
 
     Opt-in (`extend-select = ["TL202"]`): on the 11 projects no rule was tuned on
     (round 2026-12, strict labels per LABELLING.md), 0 of 1 sampled reports were worth a
@@ -561,6 +569,60 @@ class HardcodedDeviceString(Rule):
                 return model
             """,
         ),
+        Valid(
+            """
+            import torch
+            # dead code in a script: `t` is bound nowhere (NameError first), and nothing
+            # calls the second helper
+            def gather_lengths(xs):
+                return torch.tensor([len(x) for x in xs], dtype=t.long, device="cuda")
+            def pad(xs):
+                return torch.zeros(len(xs), device="cuda")
+            if __name__ == "__main__":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                lengths = gather_lengths([[1], [2, 3]])
+            """
+        ),
+        Valid(
+            """
+            import torch
+            # the CPU choice is followed by a call that fails without CUDA: no CPU path
+            def setup(local_rank):
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                torch.cuda.set_device(local_rank)
+                return device
+            def gather_lengths(xs):
+                return torch.tensor([len(x) for x in xs], device="cuda")
+            """
+        ),
+        Invalid(
+            """
+            import torch
+            def gather_lengths(xs):
+                return torch.tensor([len(x) for x in xs], dtype=torch.long, device="cuda")
+            def setup(local_rank):
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                if device == "cuda":
+                    torch.cuda.set_device(local_rank)
+                return device
+            if __name__ == "__main__":
+                lengths = gather_lengths([[1], [2, 3]])
+            """,
+            fixed="""
+            import torch
+            from torchlint.runtime import best_device
+            def gather_lengths(xs):
+                device = best_device()
+                return torch.tensor([len(x) for x in xs], dtype=torch.long, device=device)
+            def setup(local_rank):
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                if device == "cuda":
+                    torch.cuda.set_device(local_rank)
+                return device
+            if __name__ == "__main__":
+                lengths = gather_lengths([[1], [2, 3]])
+            """,
+        ),
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -578,6 +640,8 @@ class HardcodedDeviceString(Rule):
             note = selection_note(self.context)
             if note is None:
                 return  # written for CUDA only: nothing here runs without it
+            if never_runs(self.context) is not None:
+                return  # dead code: defined and never named, or raises NameError first
             message = (
                 f'Hard-coded `"cuda"` fails on machines without CUDA, and {note}: '
                 "use the selected device"
