@@ -77,6 +77,13 @@ class TensorDataAttribute(Rule):
     Display only: the change must move before the forward pass or after `backward()`,
     under `torch.no_grad()`, which depends on the surrounding code.
 
+    Opt-in (`extend-select = ["TL603"]`) since round 2026-12-08f: on every unseen label it
+    matches it was right 0 of 2 times (strict labels, LABELLING.md). One was a textbook
+    cell that changes `x.data` to show that autograd does not see it; the other an fp16
+    training loop copying its fp32 master weights back through `.data` after the
+    optimizer step, where no graph waits (the loop's next `backward()` is in another
+    branch).
+
     ## References
     - https://pytorch.org/blog/pytorch-0_4_0-migration-guide/#what-about-data
     - https://pytorch.org/docs/stable/autograd.html#in-place-correctness-checks
@@ -84,6 +91,7 @@ class TensorDataAttribute(Rule):
 
     code = "TL603"
     name = "tensor-data-attribute"
+    default = False
     applies_to_tests = True
     summary = (
         "`.data` changed in place while a graph that uses it waits for `backward()`: "
