@@ -564,7 +564,7 @@ def _nesting_work(source: str, monkeypatch) -> int:
     """Characters lexed, brackets summed and tokens read by one nesting check."""
     work = 0
     lexer, real_accumulate, real_tokens = (
-        nesting._NOT_CODE,
+        nesting.NOT_CODE,
         nesting.accumulate,
         tokenize.generate_tokens,
     )
@@ -587,7 +587,7 @@ def _nesting_work(source: str, monkeypatch) -> int:
             yield token
 
     with monkeypatch.context() as patch:
-        patch.setattr(nesting, "_NOT_CODE", Lexer())
+        patch.setattr(nesting, "NOT_CODE", Lexer())
         patch.setattr(nesting, "accumulate", accumulate)
         patch.setattr(tokenize, "generate_tokens", generate_tokens)
         assert nesting.too_deep(source, 40) == 62  # 60 lists, a dict, a tuple

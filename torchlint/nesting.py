@@ -25,8 +25,9 @@ DEFAULT_MAX_NESTING = 40  # brackets
 # Comments and strings, in the order Python's tokenizer sees them. The prefix (r, b, f, ...)
 # does not change where a string ends: a backslash escapes the quote in raw strings too.
 # An unterminated string runs to the end of its line (or of the file, triple-quoted): the
-# file is a syntax error, and no match is ever given back.
-_NOT_CODE = re.compile(
+# file is a syntax error, and no match is ever given back. Shared: the parse-cost estimate
+# and the Python 2 check lex with it too, so all three agree on what is code.
+NOT_CODE = re.compile(
     r"""
       \#[^\r\n]*
     | '''[^'\\]*(?:(?:\\[\s\S]?|'(?!''))[^'\\]*)*(?:'''|\Z)
@@ -44,7 +45,7 @@ _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"()[]{}")
 def estimated_depth(source: str) -> int:
     """The deepest bracket nesting outside strings and comments, from a lexer that knows
     only those (exact for every file :mod:`tokenize` reads the same way)."""
-    code = _NOT_CODE.sub("", source).encode("utf-8", "surrogatepass")
+    code = NOT_CODE.sub("", source).encode("utf-8", "surrogatepass")
     signs = array("b", code.translate(_SIGNS, _NOT_BRACKETS))
     return max(accumulate(signs), default=0)
 

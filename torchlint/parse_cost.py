@@ -31,7 +31,7 @@ import re
 from array import array
 from itertools import accumulate
 
-from torchlint.nesting import _NOT_CODE
+from torchlint.nesting import NOT_CODE
 
 DEFAULT_MAX_PARSE_MEMORY = 900  # MiB: the 1 GiB budget, less torchlint's own ~120 MiB
 KIB_PER_UNIT = 0.75  # libcst's memory per unit of weight (3 per token, 1 per bracket)
@@ -48,7 +48,7 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"()[]{}")
 
 def weight(source: str) -> tuple[int, int]:
     """The file's tokens, and the sum over them of their bracket depth."""
-    return _weight(_NOT_CODE.sub("a", source))
+    return _weight(NOT_CODE.sub("a", source))
 
 
 def _weight(code: str) -> tuple[int, int]:
@@ -73,7 +73,7 @@ def too_costly(source: str, limit: int) -> int | None:
     size and depth, cannot reach the limit."""
     if not limit or not _could_reach(len(source), _DEEPEST, limit):
         return None
-    code = _NOT_CODE.sub("a", source)
+    code = NOT_CODE.sub("a", source)
     encoded = code.encode("utf-8", "surrogatepass")
     brackets = array("b", encoded.translate(_SIGNS, _NOT_BRACKETS))
     depth = max(accumulate(brackets), default=0)
@@ -109,7 +109,7 @@ def longest_operator_chain(source: str, limit: int = MAX_OPERATOR_CHAIN) -> int:
     more than ``limit`` of them. Brackets are read innermost first, each group's content
     measured and then replaced by one operand, so a chain of calls (`f(x) + g(y) + ...`)
     counts whole; inside brackets a line break does not end an expression."""
-    code = _NOT_CODE.sub("a", source)
+    code = NOT_CODE.sub("a", source)
     if _operators(code) <= limit:
         return 0
     longest = 0

@@ -25,7 +25,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from torchlint.nesting import _NOT_CODE  # strings and comments, as the nesting check lexes
+from torchlint.nesting import NOT_CODE  # strings and comments
 
 # What a Python 2 line holds, strings blanked to "" (their prefix kept) and comments gone.
 _PY2_LINE = (
@@ -105,7 +105,7 @@ def python2_syntax(source: str) -> Python2 | None:
         return None
     else:
         return None
-    code = _NOT_CODE.sub(_blank, source)
+    code = NOT_CODE.sub(_blank, source)
     if _PY3.search(code):
         return None
     if "print_function" not in code and _PRINT_KEYWORDS.search(code):

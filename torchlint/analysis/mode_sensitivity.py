@@ -23,6 +23,7 @@ from torchlint.analysis.flow import (
     _argument_for,
     unwrap_self_returning,
 )
+from torchlint.analysis.rate_tests import judge_rate_tests
 from torchlint.names import dotted_name, iter_children
 from torchlint.project.noise_layers import is_noise_layer_source
 from torchlint.vocabulary import MODULE_WRAPPERS, NN_CONTAINERS, RECURRENT_DROPOUT_POSITION
@@ -104,13 +105,23 @@ def _literal_zero(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Integer | cst.Float) and float(expr.value) == 0
 
 
+def _argument(call: cst.Call, name: str, index: int) -> cst.BaseExpression | None:
+    """The value passed as keyword ``name`` or as positional argument ``index`` (none when
+    a ``*args`` comes at or before it: its position is unknown)."""
+    value = _keyword(call, name)
+    positional = [a for a in call.args if a.keyword is None]
+    if (
+        value is None
+        and len(positional) > index
+        and not any(a.star for a in positional[: index + 1])
+    ):
+        value = positional[index].value
+    return value
+
+
 def _dropout_rate(call: cst.Call) -> cst.BaseExpression | None:
     """The rate a ``nn.Dropout*(...)`` construction passes (``p=`` or the first argument)."""
-    value = _keyword(call, "p")
-    if value is None:
-        positional = [a for a in call.args if a.keyword is None]
-        value = positional[0].value if positional and not positional[0].star else None
-    return value
+    return _argument(call, "p", 0)
 
 
 def _rate_parameter(last: str, call: cst.Call, zero_params: frozenset[str]) -> str | None:
@@ -767,25 +778,13 @@ def _self_rate(
 
 
 def _functional_training(call: cst.Call) -> cst.BaseExpression | None:
-    value = _keyword(call, "training")
-    positional = [a for a in call.args if a.keyword is None]
-    if value is None and len(positional) > 2 and not any(a.star for a in positional[:3]):
-        value = positional[2].value
-    return value
+    """The ``training`` argument of ``F.dropout(input, p, training)``."""
+    return _argument(call, "training", 2)
 
 
 def _functional_rate(call: cst.Call) -> cst.BaseExpression | None:
     """The rate a functional dropout passes (``p=`` or its second argument)."""
-    value = _keyword(call, "p")
-    positional = [a for a in call.args if a.keyword is None]
-    if value is None and len(positional) > 1 and not any(a.star for a in positional[:2]):
-        value = positional[1].value
-    return value
-
-
-# The words that name a dropout rate (or a flag for one) in a test: `if args.dropout > 0:`,
-# `if self.drop_rate:`, `if cfg["p_drop"] != 0`.
-_RATE_WORDS = ("drop", "rate", "prob")
+    return _argument(call, "p", 1)
 
 
 def _test_subjects(test: cst.BaseExpression) -> list[cst.BaseExpression]:
@@ -939,23 +938,7 @@ class _RateGuards:
     def _judge(
         self, subjects: list[cst.BaseExpression], rate: cst.BaseExpression | None
     ) -> str | None:
-        found: str | None = None
-        rate_code = _code(rate) if rate is not None else None
-        rate_word = _subject_word(rate) if rate is not None else None
-        for subject in subjects:
-            word = _subject_word(subject)
-            if not (
-                (rate_code is not None and _code(subject) == rate_code)
-                or (word is not None and word == rate_word)
-                or (word is not None and any(w in word.lower() for w in _RATE_WORDS))
-            ):
-                continue  # `if i > 0:`, `if self.training and self.aux:`: not a rate
-            kind = self._kind(subject)
-            if kind == "":
-                return ""
-            if kind is not None:
-                found = kind
-        return found
+        return judge_rate_tests(subjects, rate, _code, _subject_word, self._kind)
 
     def _kind(self, subject: cst.BaseExpression) -> str | None:
         if isinstance(subject, cst.Integer | cst.Float):
@@ -963,11 +946,7 @@ class _RateGuards:
         name: str | None = None
         if isinstance(subject, cst.Name):
             name = subject.value
-        elif (
-            isinstance(subject, cst.Attribute)
-            and isinstance(subject.value, cst.Name)
-            and subject.value.value == "self"
-        ):
+        elif isinstance(subject, cst.Attribute) and _self_attribute(subject):
             number = self._numbers.get(subject.attr.value)
             if number is not None:
                 return "" if _literal_zero(number) else None

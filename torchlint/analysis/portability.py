@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint import calls
-from torchlint.analysis.devices import fails_without_cuda, init_requires_cuda
+from torchlint.analysis.dead_code import never_runs
+from torchlint.analysis.devices import (
+    cpu_alternative,
+    cuda_guarded,
+    fails_without_cuda,
+    init_requires_cuda,
+)
 from torchlint.names import dotted_name, inner_children
 from torchlint.positions import LineIndex, node_spans
 
@@ -111,6 +117,24 @@ def selection_note(context: FileContext) -> str | None:
     line = evidence_line(context, selection)
     where = f" at line {line}" if line else ""
     return f"this file selects a device{where} ({selection.what})"
+
+
+def breaks_cpu_path(context: FileContext, node: cst.CSTNode) -> tuple[bool, str | None]:
+    """Whether a hard-coded CUDA use at ``node`` (``.cuda()``, ``"cuda"``) breaks a path
+    the code supports, and the :func:`selection_note` that says which (None in strict
+    mode, where every unguarded use counts). TL201 and TL202 ask the same question."""
+    if cuda_guarded(context, node):
+        return False, None
+    if cpu_alternative(context, node):
+        return False, None  # `x.cpu() if on_cpu else x.cuda()`: a device choice
+    if context.settings.portability == "strict":
+        return True, None
+    note = selection_note(context)
+    if note is None:
+        return False, None  # written for CUDA only: nothing here runs without it
+    if never_runs(context) is not None:
+        return False, None  # dead code: defined and never named, or raises NameError first
+    return True, note
 
 
 def _find(context: FileContext) -> DeviceSelection | None:

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from torchlint.analysis.rate_tests import judge_rate_tests
 from torchlint.project.noise_layers import is_noise_layer
 from torchlint.vocabulary import (
     DDP_WRAPPERS,
@@ -355,6 +356,15 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
         if keyword.arg == name:
             return keyword.value
     return None
+
+
+def _argument(call: ast.Call, name: str, index: int) -> ast.expr | None:
+    """The value passed as keyword ``name`` or as positional argument ``index`` (none when
+    that argument is a ``*args``)."""
+    value = _keyword(call, name)
+    if value is None and len(call.args) > index and not isinstance(call.args[index], ast.Starred):
+        value = call.args[index]
+    return value
 
 
 class _Summarizer:
@@ -941,10 +951,7 @@ def _functional_rate(call: ast.Call, zero: dict[str, int], attrs: dict[str, str]
 
 def _functional_training(call: ast.Call) -> ast.expr | None:
     """The ``training`` argument of ``F.dropout(input, p, training)``."""
-    value = _keyword(call, "training")
-    if value is None and len(call.args) > 2 and not isinstance(call.args[2], ast.Starred):
-        value = call.args[2]
-    return value
+    return _argument(call, "training", 2)
 
 
 def _gate_slots(
@@ -1045,23 +1052,12 @@ def _training_reads(
 
 def _functional_p(call: ast.Call) -> ast.expr | None:
     """The rate a functional dropout passes (``p=`` or its second argument)."""
-    value = _keyword(call, "p")
-    if value is None and len(call.args) > 1 and not isinstance(call.args[1], ast.Starred):
-        value = call.args[1]
-    return value
+    return _argument(call, "p", 1)
 
 
 def _layer_rate(call: ast.Call) -> ast.expr | None:
     """The rate a ``nn.Dropout*(...)`` construction passes (``p=`` or its first argument)."""
-    value = _keyword(call, "p")
-    if value is None and call.args and not isinstance(call.args[0], ast.Starred):
-        value = call.args[0]
-    return value
-
-
-# The words that name a dropout rate (or a flag for one) in a test (as in
-# analysis/mode_sensitivity.py): `if args.dropout > 0:`, `if self.drop_rate:`.
-_RATE_WORDS = ("drop", "rate", "prob")
+    return _argument(call, "p", 0)
 
 
 def _test_subjects(test: ast.expr) -> list[ast.expr]:
@@ -1213,23 +1209,7 @@ class _RateGuards:
         return None
 
     def _judge(self, subjects: list[ast.expr], rate: ast.expr | None) -> str | None:
-        rate_code = ast.dump(rate) if rate is not None else None
-        rate_word = _subject_word(rate) if rate is not None else None
-        found: str | None = None
-        for subject in subjects:
-            word = _subject_word(subject)
-            if not (
-                (rate_code is not None and ast.dump(subject) == rate_code)
-                or (word is not None and word == rate_word)
-                or (word is not None and any(w in word.lower() for w in _RATE_WORDS))
-            ):
-                continue
-            kind = self._kind(subject)
-            if kind == "":
-                return ""
-            if kind is not None:
-                found = kind
-        return found
+        return judge_rate_tests(subjects, rate, ast.dump, _subject_word, self._kind)
 
     def _kind(self, subject: ast.expr) -> str | None:
         if _is_self_attribute(subject) and subject.attr in self._numbers:  # type: ignore[attr-defined]
@@ -1264,9 +1244,7 @@ def _rate_from(last: str, call: ast.Call, zero: dict[str, int]) -> str | None:
     if not zero:
         return None
     if "Dropout" in last:
-        value = _keyword(call, "p")
-        if value is None and call.args and not isinstance(call.args[0], ast.Starred):
-            value = call.args[0]
+        value = _layer_rate(call)
     elif last in RECURRENT_DROPOUT_POSITION:
         value = _keyword(call, "dropout")
     else:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint import calls
-from torchlint.analysis.dead_code import never_runs
-from torchlint.analysis.devices import cpu_alternative, cuda_guarded
-from torchlint.analysis.portability import selection_note
+from torchlint.analysis.portability import breaks_cpu_path
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -1195,17 +1193,11 @@ class HardcodedCuda(Rule):
             return  # `torch.Tensor.cuda(x)`: a reference to the method, not a move
         if _holds_no_tensors(self.context.scope, func.value):
             return  # `nn.CrossEntropyLoss().cuda()`: nothing to move, nothing fails
-        if cuda_guarded(self.context, node):
-            return
-        if cpu_alternative(self.context, node):
-            return  # `x.cpu() if on_cpu else x.cuda()`: a device choice
+        breaks, note = breaks_cpu_path(self.context, node)
+        if not breaks:
+            return  # guarded, a device choice, written for CUDA only, or dead code
         message = None
-        if self.context.settings.portability != "strict":
-            note = selection_note(self.context)
-            if note is None:
-                return  # written for CUDA only: nothing here runs without it
-            if never_runs(self.context) is not None:
-                return  # dead code: defined and never named, or raises NameError first
+        if note is not None:
             message = (
                 f"`.cuda()` fails on machines without CUDA, and {note}: move to the "
                 "selected device with `.to(...)`"

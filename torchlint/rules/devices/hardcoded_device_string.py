@@ -5,15 +5,12 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint import calls
-from torchlint.analysis.dead_code import never_runs
 from torchlint.analysis.devices import (
-    cpu_alternative,
-    cuda_guarded,
     cuda_literal,
     device_parameter_default,
     used_as_value,
 )
-from torchlint.analysis.portability import selection_note
+from torchlint.analysis.portability import breaks_cpu_path
 from torchlint.analysis.scope_device import scope_device
 from torchlint.diagnostics import Applicability
 from torchlint.rules.base import Invalid, Replace, Rule, Valid
@@ -631,17 +628,11 @@ class HardcodedDeviceString(Rule):
             return
         if device_parameter_default(self.context):
             return  # `def run(device=torch.device("cuda"))`: the callers pick the device
-        if cuda_guarded(self.context, node):
-            return
-        if cpu_alternative(self.context, node):
-            return  # `torch.device("cpu") if on_cpu else torch.device("cuda")`: a choice
+        breaks, note = breaks_cpu_path(self.context, node)
+        if not breaks:
+            return  # guarded, a device choice, written for CUDA only, or dead code
         message = None
-        if self.context.settings.portability != "strict":
-            note = selection_note(self.context)
-            if note is None:
-                return  # written for CUDA only: nothing here runs without it
-            if never_runs(self.context) is not None:
-                return  # dead code: defined and never named, or raises NameError first
+        if note is not None:
             message = (
                 f'Hard-coded `"cuda"` fails on machines without CUDA, and {note}: '
                 "use the selected device"
