@@ -1182,6 +1182,9 @@ class HardcodedCuda(Rule):
         ),
     )
 
+    def reports_dead_code(self) -> bool:
+        return self.context.settings.portability == "strict"  # every use, as asked
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value != "cuda":

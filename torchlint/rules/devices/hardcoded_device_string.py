@@ -622,6 +622,9 @@ class HardcodedDeviceString(Rule):
         ),
     )
 
+    def reports_dead_code(self) -> bool:
+        return self.context.settings.portability == "strict"  # every use, as asked
+
     def visit_Call(self, node: cst.Call) -> None:
         literal_arg = self._literal_arg(node)
         if literal_arg is None:
