@@ -1,6 +1,14 @@
-"""Code that never runs: a hard-coded device there breaks nothing.
+"""Code that never runs: no rule reports there, since a maintainer does not edit it.
 
-Two kinds, both decided for the node being visited (``context.ancestors``):
+``Rule.report`` asks :func:`never_runs` of every report, for every rule, from the ancestors
+of the node being visited (``context.ancestors``); a report in code that never runs is
+dropped. Not asked: TL000 (a file that does not parse is reported by the engine, dead code
+or not), reports not tied to a visited node (made after the walk, at the module: too few
+ancestors to say), and a rule whose setting asks for every use (TL201 / TL202 under
+``portability = "strict"``, through ``Rule.reports_dead_code``). The question is asked only
+once a report is at stake, so the project's text is read only then (once per run).
+
+Two kinds:
 
 - **unreferenced**: the node lies in a module-level function or class of a *script* that
   nothing names: not its own file outside the definition, not any other file of the
@@ -11,7 +19,10 @@ Two kinds, both decided for the node being visited (``context.ancestors``):
   top-level functions are API its users may call, so they count as used. Without a project
   index (standard input, a file outside any project) only the own file can be read, and only
   a file run as a program (an ``if __name__ == "__main__":`` block, no ``__init__.py``
-  beside it) is a script.
+  beside it) is a script. The node's top-level definition decides: a method of a class
+  nothing names is dead with its class; a function nested in a live function is live; a
+  statement at module level (an ``if __name__ == "__main__":`` block) is live, and so is
+  every cell of a notebook (its cells are one module, run by hand).
 - **cannot run**: a function whose body, at its top level and before the node, reads a name
   that nothing binds (no import, definition, assignment, builtin; no star import, ``exec``
   or ``globals()`` in the file): every call raises ``NameError`` first.

@@ -1198,7 +1198,7 @@ class HardcodedCuda(Rule):
             return  # `nn.CrossEntropyLoss().cuda()`: nothing to move, nothing fails
         breaks, note = breaks_cpu_path(self.context, node)
         if not breaks:
-            return  # guarded, a device choice, written for CUDA only, or dead code
+            return  # guarded, a device choice, or written for CUDA only (dead code: `report`)
         message = None
         if note is not None:
             message = (
