@@ -1260,3 +1260,40 @@ def test_strict_portability_still_reports_dead_code(tmp_path: Path) -> None:
     result = run([tmp_path / "train.py"], settings, Mode(), jobs=1)
     lines = [d.start.line for d in result.diagnostics]
     assert 6 in lines  # fliplr: named nowhere, reported because every use is asked for
+
+
+def test_what_a_test_runner_collects_is_live(tmp_path: Path) -> None:
+    """pytest calls a test module's test_* functions and Test* classes by name, unittest
+    TestCase subclasses anywhere: live. A helper nothing calls stays dead, and so does a
+    test_* function outside a test module."""
+    tests = """\
+        from torch import nn
+
+        def test_loss():
+            return nn.MSELoss(reduce=False)
+
+        class TestLoss:
+            def test_it(self):
+                return nn.MSELoss(reduce=False)
+
+        def unused_helper():
+            return nn.MSELoss(reduce=False)
+    """
+    checks = """\
+        import unittest
+        from torch import nn
+
+        class LossCase(unittest.TestCase):
+            def test_case(self):
+                return nn.MSELoss(reduce=False)
+
+        def test_not_collected():
+            return nn.MSELoss(reduce=False)
+    """
+    write(tmp_path, {"tests/test_losses.py": tests, "checks.py": checks})
+    found = check(tmp_path, "tests/test_losses.py", "checks.py", codes=["TL607"])
+    assert found == [
+        ("checks.py", 6, "TL607"),
+        ("tests/test_losses.py", 4, "TL607"),
+        ("tests/test_losses.py", 8, "TL607"),
+    ]

@@ -13,7 +13,8 @@ Two kinds:
 - **unreferenced**: the node lies in a module-level function or class of a *script* that
   nothing names: not its own file outside the definition, not any other file of the
   project (imports, calls, strings for ``getattr``, ``__all__``, configs), and no decorator
-  registers it. A *script* is a file that is not a library module. A *library module* is a
+  registers it, and no test runner collects it (a test module's ``test*`` functions and
+  ``Test*`` classes, a ``TestCase`` subclass anywhere). A *script* is a file that is not a library module. A *library module* is a
   module of a package (an ``__init__.py`` beside it) in an installable project (a
   ``setup.py``, ``setup.cfg`` or ``pyproject.toml`` at or above it, in the project): its
   top-level functions are API its users may call, so they count as used. Without a project
@@ -167,6 +168,8 @@ def _unreferenced(context: FileContext) -> bool:
     path = real_path(Path(context.path))
     if path.name in _CALLED_BY_TOOLS or _DYNAMIC_NAMES.search(context.source):
         return False
+    if _collected_by_test_runner(definition, path):
+        return False
     cache = context.fact("dead_code.unreferenced", lambda _: {})
     if name not in cache:
         cache[name] = _named_nowhere(context, definition, path)
@@ -189,6 +192,17 @@ def _named_nowhere(
     if _library_module(path, project.root):
         return False
     return project.mentioned_elsewhere(name) is False
+
+
+def _collected_by_test_runner(definition: cst.FunctionDef | cst.ClassDef, path: Path) -> bool:
+    """pytest calls a test module's ``test*`` functions and ``Test*`` classes by their names,
+    unittest every ``TestCase`` subclass: nothing in the project names them."""
+    if isinstance(definition, cst.ClassDef) and any(
+        "TestCase" in cst.Module([]).code_for_node(base.value) for base in definition.bases
+    ):
+        return True
+    test_module = path.name.startswith("test") or path.stem.endswith(("_test", "_tests"))
+    return test_module and definition.name.value.lower().startswith("test")
 
 
 def _defines(statement: cst.CSTNode, name: str) -> bool:
