@@ -98,9 +98,10 @@ def never_runs(context: FileContext) -> str | None:
 
 
 def _reads_unbound_name(context: FileContext) -> bool:
-    chain = [*context.ancestors]
-    if _DYNAMIC_NAMES.search(context.source):
+    chain = context.ancestors
+    if _dynamic(context):
         return False
+    unbound = context.fact("dead_code.unbound_reads", lambda _: {})
     for index in range(len(chain) - 1, 0, -1):
         function = chain[index]
         if not isinstance(function, cst.FunctionDef) or index + 2 >= len(chain):
@@ -110,12 +111,20 @@ def _reads_unbound_name(context: FileContext) -> bool:
             continue
         holder = chain[index + 2]  # the top-level statement of the function that holds the node
         for statement in body.body:
-            if isinstance(statement, cst.SimpleStatementLine) and _unbound_read(context, statement):
-                return True
+            if isinstance(statement, cst.SimpleStatementLine):
+                key = (id(statement), id(context.scope))  # asked of every report: once each
+                if key not in unbound:
+                    unbound[key] = _unbound_read(context, statement)
+                if unbound[key]:
+                    return True
             if statement is holder:
                 break
         return False
     return False
+
+
+def _dynamic(context: FileContext) -> bool:
+    return context.fact("dead_code.dynamic", lambda c: bool(_DYNAMIC_NAMES.search(c.source)))
 
 
 def _unbound_read(context: FileContext, statement: cst.SimpleStatementLine) -> bool:
@@ -166,7 +175,7 @@ def _unreferenced(context: FileContext) -> bool:
     if name.startswith("__") or name.endswith("__") or name == "main":
         return False
     path = real_path(Path(context.path))
-    if path.name in _CALLED_BY_TOOLS or _DYNAMIC_NAMES.search(context.source):
+    if path.name in _CALLED_BY_TOOLS or _dynamic(context):
         return False
     if _collected_by_test_runner(definition, path):
         return False
