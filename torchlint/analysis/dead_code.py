@@ -124,7 +124,47 @@ def _reads_unbound_name(context: FileContext) -> bool:
 
 
 def _dynamic(context: FileContext) -> bool:
-    return context.fact("dead_code.dynamic", lambda c: bool(_DYNAMIC_NAMES.search(c.source)))
+    return context.fact("dead_code.dynamic", lambda c: dynamic_names(c.source))
+
+
+# (text, a word may not stand right before it, not after it, not `.`/`def ` before it)
+_DYNAMIC_WORDS = (
+    ("globals()", True, False, False),
+    ("locals()", True, False, False),
+    ("vars()", True, False, True),
+    ("exec(", True, False, True),
+    ("eval(", True, False, True),
+    ("__builtins__", False, False, False),
+    ("builtins", True, True, False),
+    ("sys.modules", False, False, False),
+    ("Fire(", True, False, False),
+)
+_STAR_IMPORT = re.compile(r"\bimport\s+\*")
+
+
+def dynamic_names(source: str) -> bool:
+    """``_DYNAMIC_NAMES.search(source)``, with plain substring searches: the regex tries
+    its lookbehinds at every character, a few percent of a whole run when every file asks."""
+    if "import" in source and _STAR_IMPORT.search(source) is not None:
+        return True
+    for text, word_before, word_after, bare in _DYNAMIC_WORDS:
+        start = source.find(text)
+        while start != -1:
+            before = source[start - 1] if start else ""
+            end = start + len(text)
+            after = source[end] if end < len(source) else ""
+            if not (
+                (word_before and _is_word(before))
+                or (word_after and _is_word(after))
+                or (bare and (before == "." or source[max(0, start - 4) : start] == "def "))
+            ):
+                return True
+            start = source.find(text, start + 1)
+    return False
+
+
+def _is_word(char: str) -> bool:
+    return bool(char) and (char.isalnum() or char == "_")
 
 
 def _unbound_read(context: FileContext, statement: cst.SimpleStatementLine) -> bool:
