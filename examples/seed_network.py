@@ -29,3 +29,7 @@ class MyNetwork(nn.Module):
         shortcut = self.shortcut(x)
         out += shortcut
         return out
+
+
+if __name__ == "__main__":
+    print(MyNetwork())

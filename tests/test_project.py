@@ -6,6 +6,7 @@ CLI, as ``torchlint check`` would.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -208,6 +209,8 @@ def test_helper_in_another_file_that_leaves_eval_is_an_eval(tmp_path: Path) -> N
                     restoring(model)
                     with torch.no_grad():
                         return model(x)
+
+                __all__ = ["a", "b"]  # named: not dead code
             """,
         },
     )
@@ -283,6 +286,8 @@ def test_import_cycle_does_not_hang(tmp_path: Path) -> None:
                     dropout_model = torch.nn.Dropout()
                     with torch.no_grad():
                         return model(x), other_model(x), dropout_model(x)
+
+                __all__ = ["go"]  # named: not dead code
             """,
         },
     )
@@ -424,6 +429,8 @@ def test_module_base_class_in_another_file_makes_a_model(tmp_path: Path) -> None
                     head = Head()
                     with torch.no_grad():
                         return head(x)
+
+                __all__ = ["go"]  # named: not dead code
             """,
         },
     )
@@ -592,6 +599,8 @@ def test_loader_and_class_that_return_models_in_eval_mode(tmp_path: Path) -> Non
                     model = torchvision.models.resnet18()  # a known class, with batch norm
                     with torch.no_grad():
                         return model(x)
+
+                __all__ = ["one", "two", "three", "four"]  # named: not dead code
             """,
         },
     )
@@ -1179,3 +1188,112 @@ def test_cache_sees_a_new_file_that_names_a_dead_helper(tmp_path: Path) -> None:
     assert ("train.py", 6, "TL201") not in first
     (tmp_path / "flip.py").write_text("from train import fliplr\n")
     assert ("train.py", 6, "TL201") in check(tmp_path, "train.py", cache=cache, codes=DEVICE_CODES)
+
+
+# --- every rule: a report in code that never runs is dropped (Rule.report) --------------------
+
+LOSSES_SCRIPT = """\
+import torch
+from torch import nn
+
+class FocalLoss(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ce = nn.CrossEntropyLoss(size_average=False)
+
+class UsedLoss(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ce = nn.CrossEntropyLoss(size_average=False)
+
+def train():
+    def inner():
+        return nn.MSELoss(reduce=False)
+    return inner()
+
+def broken():
+    setup_logging()
+    return nn.MSELoss(reduce=False)
+
+if __name__ == "__main__":
+    criterion = UsedLoss()
+    loss = nn.L1Loss(size_average=True)
+    train()
+"""
+
+
+def test_a_default_rule_is_silent_in_code_that_never_runs(tmp_path: Path) -> None:
+    """FocalLoss is named nowhere (its method never runs), broken() raises NameError first:
+    no TL607 there. UsedLoss is instantiated, inner() is nested in a live function, the
+    __main__ block runs: reported."""
+    write(tmp_path, {"train.py": LOSSES_SCRIPT})
+    assert check(tmp_path, "train.py", codes=["TL607"]) == [
+        ("train.py", 12, "TL607"),
+        ("train.py", 16, "TL607"),
+        ("train.py", 25, "TL607"),
+    ]
+
+
+def test_a_library_module_is_api_and_never_dead(tmp_path: Path) -> None:
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/losses.py": LOSSES_SCRIPT})
+    lines = [line for _, line, _ in check(tmp_path, "pkg/losses.py", codes=["TL607"])]
+    assert lines == [7, 12, 16, 25]  # broken() still cannot run: NameError first
+
+
+def test_a_notebook_is_live(tmp_path: Path) -> None:
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}
+    cell["source"] = LOSSES_SCRIPT.replace('if __name__ == "__main__":\n', "if True:\n")
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    (tmp_path / "explore.ipynb").write_text(json.dumps(notebook))
+    assert len(check(tmp_path, "explore.ipynb", codes=["TL607"])) == 5
+
+
+def test_syntax_errors_are_reported_in_dead_code(tmp_path: Path) -> None:
+    write(tmp_path, {"train.py": "def unused():\n    return (\n"})
+    assert check(tmp_path, "train.py", codes=["TL000"]) == [("train.py", 2, "TL000")]
+
+
+def test_strict_portability_still_reports_dead_code(tmp_path: Path) -> None:
+    write(tmp_path, {"train.py": TRAIN_SCRIPT, "models.py": MODELS_SCRIPT})
+    settings = build_settings(None, select=DEVICE_CODES, table={"portability": "strict"})
+    result = run([tmp_path / "train.py"], settings, Mode(), jobs=1)
+    lines = [d.start.line for d in result.diagnostics]
+    assert 6 in lines  # fliplr: named nowhere, reported because every use is asked for
+
+
+def test_what_a_test_runner_collects_is_live(tmp_path: Path) -> None:
+    """pytest calls a test module's test_* functions and Test* classes by name, unittest
+    TestCase subclasses anywhere: live. A helper nothing calls stays dead, and so does a
+    test_* function outside a test module."""
+    tests = """\
+        from torch import nn
+
+        def test_loss():
+            return nn.MSELoss(reduce=False)
+
+        class TestLoss:
+            def test_it(self):
+                return nn.MSELoss(reduce=False)
+
+        def unused_helper():
+            return nn.MSELoss(reduce=False)
+    """
+    checks = """\
+        import unittest
+        from torch import nn
+
+        class LossCase(unittest.TestCase):
+            def test_case(self):
+                return nn.MSELoss(reduce=False)
+
+        def test_not_collected():
+            return nn.MSELoss(reduce=False)
+    """
+    write(tmp_path, {"tests/test_losses.py": tests, "checks.py": checks})
+    found = check(tmp_path, "tests/test_losses.py", "checks.py", codes=["TL607"])
+    assert found == [
+        ("checks.py", 6, "TL607"),
+        ("tests/test_losses.py", 4, "TL607"),
+        ("tests/test_losses.py", 8, "TL607"),
+    ]

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import torchvision
 from packaging import version
 from torch.autograd import Variable
+from data import a, args, b, w, x  # bound: a function that reads them can run
 """
 
 # One use per rule that the rule reports when nothing guards it.

@@ -100,7 +100,7 @@ def test_dataset_bound_to_memory_and_to_something_else_is_not_reported() -> None
         "    return DataLoader(data, shuffle=True)\n"
     )
     assert codes(source, "TL101") == []
-    files = source.replace("TensorDataset(torch.randn(4, 2))\n    if", "ImageFolder(root)\n    if")
+    files = source.replace("TensorDataset(torch.randn(4, 2))\n    if", "ImageFolder(files)\n    if")
     files = "from torchvision.datasets import ImageFolder\n" + files
     assert codes(files, "TL101") == [(8, "TL101")]
 

@@ -19,7 +19,7 @@ def messages(source: str, code: str, **table) -> list[tuple[int, str]]:
 def test_load_of_a_whole_model_says_what_to_do_instead() -> None:
     source = (
         "import torch\n"
-        "def restore(path):\n"
+        "def restore(path, x):\n"
         "    model = torch.load(path, map_location='cpu')\n"
         "    model.eval()\n"
         "    state = torch.load(path)\n"

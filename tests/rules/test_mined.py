@@ -400,7 +400,7 @@ KORNIA_ZCA = textwrap.dedent(
 KORNIA_VFLIP = textwrap.dedent(
     """
     import torch
-
+    from kornia.augmentation import RandomVerticalFlip  # trimmed, as the original imports it
 
     class TestRandomVerticalFlip:
         def test_random_vflip(self, device):

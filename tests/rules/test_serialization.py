@@ -408,6 +408,7 @@ def test_a_checkpoint_format_another_file_of_the_project_saves(tmp_path) -> None
         "    network.load_state_dict(torch.load(path)['weights'])\n"
         "def other(path, network):\n"
         "    network.load_state_dict(torch.load(path)['state_dict'])\n"
+        "__all__ = ['load', 'plain', 'other']\n"  # named: not dead code
     )
     settings = build_settings(None, table={"select": ["TL701"], "target-version": "2.1"})
     result = run([tmp_path / "infer.py"], settings, Mode())

@@ -105,9 +105,9 @@ REPORTED = {
         torch.save(model.state_dict(), "model.pth")
         """,
     "saved in another function": """
-        def train(args):
+        def train(args, model):
             torch.save(model.state_dict(), args.checkpoint)
-        def evaluate(args):
+        def evaluate(args, model):
             model.load_state_dict(torch.load(args.checkpoint))
         """,
     "saved in a branch the load does not share": """

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint import calls
-from torchlint.analysis.dead_code import never_runs
 from torchlint.analysis.devices import (
     cpu_alternative,
     cuda_guarded,
@@ -132,9 +131,7 @@ def breaks_cpu_path(context: FileContext, node: cst.CSTNode) -> tuple[bool, str 
     note = selection_note(context)
     if note is None:
         return False, None  # written for CUDA only: nothing here runs without it
-    if never_runs(context) is not None:
-        return False, None  # dead code: defined and never named, or raises NameError first
-    return True, note
+    return True, note  # in dead code the report is dropped (``Rule.report``)
 
 
 def _find(context: FileContext) -> DeviceSelection | None:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import libcst as cst
 
 from torchlint.analysis import api_versions
+from torchlint.analysis.dead_code import never_runs
 from torchlint.context import (
     FileContext,
     InsertAfter,
@@ -133,7 +134,10 @@ class Rule:
     ) -> None:
         """Report at ``node``. A version rule's report (``api``: the qualified name used) is
         held to the file's supported versions (``analysis.api_versions``): dropped where no
-        supported release warns, without a fix where the oldest lacks the replacement."""
+        supported release warns, without a fix where the oldest lacks the replacement. A
+        report in code that never runs (``analysis.dead_code``, decided from the ancestors
+        of the node being visited) is dropped for every rule: nobody edits what nothing
+        runs (see ``reports_dead_code``)."""
         found = api_versions.verdict(self.code, api, self.context.settings, fix is not None)
         if found is not None:
             if not found.report:
@@ -141,7 +145,14 @@ class Rule:
             if not found.fix:
                 fix = None
             message = (message or self.summary) + found.note
+        if not self.reports_dead_code() and never_runs(self.context) is not None:
+            return
         self.context.add(self, node, message or self.summary, fix)
+
+    def reports_dead_code(self) -> bool:
+        """Whether this rule also reports in code that never runs: a setting that asks for
+        every use (``portability = "strict"`` for TL201 / TL202) does."""
+        return False
 
     def fix(
         self,

@@ -336,6 +336,7 @@ class DataloaderNoWorkers(Rule):
             """
             from torch.utils.data import DataLoader
             from torchvision.datasets import ImageFolder
+            from training import accelerator, fit, model, step
             class Trainer:
                 def __init__(self, root):
                     # read in another method, through a wrapper that hands it back
@@ -348,6 +349,7 @@ class DataloaderNoWorkers(Rule):
             fixed="""
             from torchlint.runtime import make_loader
             from torchvision.datasets import ImageFolder
+            from training import accelerator, fit, model, step
             class Trainer:
                 def __init__(self, root):
                     # read in another method, through a wrapper that hands it back

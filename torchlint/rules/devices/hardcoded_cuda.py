@@ -1182,6 +1182,9 @@ class HardcodedCuda(Rule):
         ),
     )
 
+    def reports_dead_code(self) -> bool:
+        return self.context.settings.portability == "strict"  # every use, as asked
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value != "cuda":
@@ -1195,7 +1198,7 @@ class HardcodedCuda(Rule):
             return  # `nn.CrossEntropyLoss().cuda()`: nothing to move, nothing fails
         breaks, note = breaks_cpu_path(self.context, node)
         if not breaks:
-            return  # guarded, a device choice, written for CUDA only, or dead code
+            return  # guarded, a device choice, or written for CUDA only (dead code: `report`)
         message = None
         if note is not None:
             message = (

@@ -622,6 +622,9 @@ class HardcodedDeviceString(Rule):
         ),
     )
 
+    def reports_dead_code(self) -> bool:
+        return self.context.settings.portability == "strict"  # every use, as asked
+
     def visit_Call(self, node: cst.Call) -> None:
         literal_arg = self._literal_arg(node)
         if literal_arg is None:
@@ -630,7 +633,7 @@ class HardcodedDeviceString(Rule):
             return  # `def run(device=torch.device("cuda"))`: the callers pick the device
         breaks, note = breaks_cpu_path(self.context, node)
         if not breaks:
-            return  # guarded, a device choice, written for CUDA only, or dead code
+            return  # guarded, a device choice, or written for CUDA only (dead code: `report`)
         message = None
         if note is not None:
             message = (

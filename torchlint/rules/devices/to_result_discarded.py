@@ -326,7 +326,7 @@ class ToResultDiscarded(Rule):
         Invalid(
             """
             import torch
-            def expected(data, unbiased):
+            def expected(data, unbiased, device):
                 if unbiased:
                     out = torch.sqrt(1.5 * torch.abs(data)) * torch.sign(data)
                 else:
@@ -336,7 +336,7 @@ class ToResultDiscarded(Rule):
             """,
             fixed="""
             import torch
-            def expected(data, unbiased):
+            def expected(data, unbiased, device):
                 if unbiased:
                     out = torch.sqrt(1.5 * torch.abs(data)) * torch.sign(data)
                 else:

@@ -95,6 +95,7 @@ class DdpWrapperStateDict(Rule):
         Invalid(
             """
             import torch
+            from model import Net, train
             def main(args):
                 model = Net()
                 if args.distributed:
@@ -105,6 +106,7 @@ class DdpWrapperStateDict(Rule):
             """,
             fixed="""
             import torch
+            from model import Net, train
             def main(args):
                 model = Net()
                 if args.distributed:

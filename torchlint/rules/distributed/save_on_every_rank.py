@@ -95,6 +95,7 @@ class SaveOnEveryRank(Rule):
             import torch
             import torch.distributed as dist
             from torch.nn.parallel import DistributedDataParallel as DDP
+            from model import Net, train
             def main(rank, world_size):
                 dist.init_process_group("nccl", rank=rank, world_size=world_size)
                 model = DDP(Net().to(rank), device_ids=[rank])
