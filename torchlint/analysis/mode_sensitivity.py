@@ -23,9 +23,9 @@ from torchlint.analysis.flow import (
     _argument_for,
     unwrap_self_returning,
 )
-from torchlint.analysis.rate_tests import judge_rate_tests
 from torchlint.names import dotted_name, iter_children
 from torchlint.project.noise_layers import is_noise_layer_source
+from torchlint.rate_tests import judge_rate_tests
 from torchlint.vocabulary import MODULE_WRAPPERS, NN_CONTAINERS, RECURRENT_DROPOUT_POSITION
 
 # Layers whose mode matters only with an argument: dropout for recurrent layers and

@@ -28,8 +28,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from torchlint.analysis.rate_tests import judge_rate_tests
 from torchlint.project.noise_layers import is_noise_layer
+from torchlint.rate_tests import judge_rate_tests
 from torchlint.vocabulary import (
     DDP_WRAPPERS,
     GRAD_OFF,
