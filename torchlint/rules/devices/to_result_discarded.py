@@ -135,6 +135,12 @@ class ToResultDiscarded(Rule):
     Safe: the name now refers to the moved tensor, which is what the statement was meant
     to do.
 
+    Opt-in (`extend-select = ["TL204"]`) since round 2026-12-08g: on every unseen label it
+    matches it was right 0 of 2 times (strict labels, LABELLING.md). Both discarded a move
+    to the device the tensor was already on (created with `device=model.device` the line
+    before; moved there by every caller), so the statement is a no-op and the fix changes
+    nothing a maintainer would notice.
+
     ## References
     - https://pytorch.org/docs/stable/generated/torch.Tensor.to.html
     - https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.to
@@ -143,6 +149,7 @@ class ToResultDiscarded(Rule):
     code = "TL204"
     after_walk = "flow"  # reads the training-loop index: its visits run after the walk
     name = "to-result-discarded"
+    default = False
     applies_to_tests = True
     summary = "`Tensor.to()` returns a new tensor; the result of this call is discarded"
     fix_applicability = Applicability.SAFE
