@@ -197,8 +197,9 @@ def test_deep_nesting_verdicts(tmp_path: Path, run_cli) -> None:
     """The messages say what happened: CPython's error, or libcst's limitation."""
     for name in ("parens_1000", "unary_10000", "libcst_refuses", "ifs_120"):
         (tmp_path / f"{name}.py").write_text(DEEP[name])
-    # A file no rule could fire on needs no tree: libcst's limitation is not reported.
-    (tmp_path / "libcst_refuses.py").write_text("import torch\n" + DEEP["libcst_refuses"])
+    # A file no rule could fire on needs no tree: libcst's limitation is not reported. One
+    # that imports what a default rule reads (`torch.load`) needs it, so it is.
+    (tmp_path / "libcst_refuses.py").write_text("from torch import load\n" + DEEP["libcst_refuses"])
     (tmp_path / "libcst_refuses_plain.py").write_text(DEEP["libcst_refuses"])
     completed = run_cli("check", "--no-cache", "--output-format", "concise", ".")
     lines = sorted(_assert_clean_exit(completed, (1,)).splitlines())
