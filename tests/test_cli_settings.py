@@ -51,7 +51,7 @@ def test_show_settings_names_the_file_the_rules_and_the_target(tmp_path: Path, r
     assert 'extend-select = ["TL306"]' in out  # the command line is merged in
     assert "runtime-helpers = true" in out
     selected = next(line for line in out.splitlines() if line.startswith("Selected rules"))
-    assert "TL306" in selected and "TL101" not in selected and "TL204" in selected
+    assert "TL306" in selected and "TL101" not in selected and "TL403" in selected
     assert (
         'target-version = "2.4"  # from `torch>=2.4,<3` in [project.dependencies] of '
         f"{tmp_path.resolve() / 'pyproject.toml'}" in out
