@@ -16,7 +16,7 @@ pytest.importorskip("pygls")
 pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 
-OPT_IN = '[tool.torchlint]\nextend-select = ["TL201", "TL203"]\n'
+OPT_IN = '[tool.torchlint]\nextend-select = ["TL201", "TL203", "TL204"]\n'
 BAD = "import torch\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'  # selects a device: TL201 applies\nmodel = torch.nn.Linear(2, 2).cuda()\n"
 ISSUE_EXAMPLE = "import torch\nDEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\nx = torch.zeros(3).cuda()\n"
 WAIT = float(
